@@ -1,0 +1,159 @@
+"""The two on-disk layouts, named once so writer, readers and frame builders cannot drift.
+
+* **e2e**: the CMS MLAnalyzer ntuple, tree ``fevt/RHTree``; every image is a flat,
+  row-major (eta rows, phi columns) vector of floats, one per event.
+* **sparse**: our NanoAOD-style layout, tree ``Events``; jagged collections with ``n``
+  counters (``nEcalHit``, ``EcalHit_row`` ...), readable with coffea's ``BaseSchema``.
+
+Both carry the same information: the dense e2e images are the sparse hits scattered
+onto the grids of :mod:`e2e_coffea.geometry`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from . import geometry as geo
+
+__all__ = [
+    "E2E_EVENT_BRANCHES",
+    "E2E_IMAGES",
+    "E2E_JET_BRANCHES",
+    "E2E_SC_BRANCHES",
+    "E2E_TREE",
+    "LABELS",
+    "LABEL_IDS",
+    "Layout",
+    "SPARSE_COLLECTIONS",
+    "SPARSE_EVENT_BRANCHES",
+    "SPARSE_TREE",
+    "ImageSpec",
+    "tracker_image_name",
+]
+
+Layout = Literal["e2e", "sparse"]
+
+E2E_TREE: Final = "fevt/RHTree"
+SPARSE_TREE: Final = "Events"
+
+# --- truth labels -------------------------------------------------------------------
+LABELS: Final[dict[int, str]] = {
+    -1: "unmatched",
+    0: "quark",
+    1: "gluon",
+    2: "tau",
+    3: "electron",
+    4: "photon",
+    5: "top",
+}
+"""Jet and e/gamma truth labels. ``quark`` is any u/d/s/c/b leading parton."""
+LABEL_IDS: Final[dict[str, int]] = {v: k for k, v in LABELS.items()}
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One dense e2e image: its branch and the grid it lives on."""
+
+    branch: str
+    shape: tuple[int, int]
+
+
+def tracker_image_name(layer: str) -> str:
+    """MLAnalyzer's branch for a tracker layer's hit-count image, e.g. ``BPIX_layer1_ECAL_atPV``."""
+    det, num = layer[:-1].upper(), layer[-1]
+    return f"{det}_layer{num}_ECAL_atPV"
+
+
+E2E_IMAGES: Final[dict[str, ImageSpec]] = {
+    "EB_energy": ImageSpec("EB_energy", geo.EB_SHAPE),
+    "EB_time": ImageSpec("EB_time", geo.EB_SHAPE),
+    "ECAL_energy": ImageSpec("ECAL_energy", geo.ECAL_SHAPE),
+    "HBHE_energy": ImageSpec("HBHE_energy", geo.HCAL_SHAPE),
+    "ECAL_tracksPt_atECALfixIP": ImageSpec("ECAL_tracksPt_atECALfixIP", geo.ECAL_SHAPE),
+    "ECAL_tracksD0_atECALfixIP": ImageSpec("ECAL_tracksD0_atECALfixIP", geo.ECAL_SHAPE),
+    "ECAL_tracksDz_atECALfixIP": ImageSpec("ECAL_tracksDz_atECALfixIP", geo.ECAL_SHAPE),
+    "ECAL_tracksD0Sig_atECALfixIP": ImageSpec("ECAL_tracksD0Sig_atECALfixIP", geo.ECAL_SHAPE),
+    "ECAL_tracksDzSig_atECALfixIP": ImageSpec("ECAL_tracksDzSig_atECALfixIP", geo.ECAL_SHAPE),
+    **{
+        tracker_image_name(layer): ImageSpec(tracker_image_name(layer), geo.ECAL_SHAPE)
+        for layer in geo.TRACKER_LAYERS
+    },
+}
+"""Dense per-event images of the e2e layout, each a flat float vector of shape[0]*shape[1]."""
+
+E2E_JET_BRANCHES: Final = (
+    "jetSeed_ieta",  # HCAL row 0..55 of the seed tower
+    "jetSeed_iphi",  # HCAL column 0..71
+    "jet_Pt",
+    "jet_Eta",
+    "jet_Phi",
+    "jet_M",
+    "jet_IsTau",
+    "jet_IsEle",
+    "jet_label",  # LABELS id
+    "jet_inFrame",  # 1 if the 125x125 window lies inside rows 0..279
+)
+E2E_SC_BRANCHES: Final = (
+    "SC_ieta",  # EB row 0..169 of the seed crystal
+    "SC_iphi",  # EB column 0..359
+    "SC_E",
+    "SC_pT",
+    "SC_eta",
+    "SC_phi",
+    "SC_label",
+)
+E2E_EVENT_BRANCHES: Final = (
+    "runId",
+    "lumiId",
+    "eventId",
+    "MET_pt",
+    "MET_phi",
+    "MET_sumET",
+    "nVtx",
+    "Vtx_x",
+    "Vtx_y",
+    "Vtx_z",
+)
+
+# --- sparse layout --------------------------------------------------------------------
+SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
+    # ECAL crystals above zero suppression, on the 280x360 ECAL grid; time in ns.
+    "EcalHit": ("row", "col", "energy", "time"),
+    # HCAL towers above zero suppression, on the 56x72 HCAL grid.
+    "HcalHit": ("ieta", "iphi", "energy"),
+    # Reconstructed tracks; row/col is the ECAL-grid cell hit at the ECAL face from a
+    # fixed IP (-1 if the track does not reach it), d0/dz in cm, sig = value / error.
+    "Track": (
+        "pt", "eta", "phi", "charge", "etaAtEcal", "phiAtEcal", "row", "col",
+        "d0", "dz", "d0sig", "dzsig",
+    ),
+    # Tracker hits projected on the ECAL grid as seen from the PV; layer indexes
+    # geometry.TRACKER_LAYERS (0 = bpix1 ... 7 = tob2).
+    "TrackerHit": ("layer", "row", "col"),
+    # anti-kt R=0.4 jets; seed = most energetic HCAL tower in 7x7 around the axis.
+    "Jet": (
+        "pt", "eta", "phi", "mass", "seedIeta", "seedIphi", "label", "isTau", "isEle",
+        "inFrame", "genPt",
+    ),
+    "GenJet": ("pt", "eta", "phi", "mass"),
+    # e/gamma candidates (ECAL clusters); seedRow/seedCol on the 170x360 EB grid.
+    "EGamma": ("seedRow", "seedCol", "energy", "pt", "eta", "phi", "label"),
+    # Selected generator truth: hard-process partons, W/Z/top, taus, prompt e/gamma.
+    "GenPart": ("pdgId", "pt", "eta", "phi", "mass", "vx", "vy", "vz"),
+    # Hadronic taus: visible momentum and prongs.
+    "GenVisTau": ("pt", "eta", "phi", "nProngs", "nPi0"),
+}
+SPARSE_EVENT_BRANCHES: Final = (
+    "run",
+    "luminosityBlock",
+    "event",
+    "MET_pt",
+    "MET_phi",
+    "MET_sumET",
+    "PV_x",
+    "PV_y",
+    "PV_z",
+    "nVtx",
+    "Pileup_nPU",
+)
