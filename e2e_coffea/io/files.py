@@ -1,0 +1,96 @@
+"""Open ROOT files with errors that say what is wrong: missing, corrupt, truncated, foreign."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import uproot
+
+from ..exceptions import FileLayoutError, MissingBranchError
+from ..layouts import E2E_TREE, SPARSE_TREE, Layout
+
+__all__ = ["check_branches", "detect_layout", "open_tree", "read_arrays", "tree_name"]
+
+
+def tree_name(layout: Layout) -> str:
+    """The tree a layout lives in."""
+    if layout == "e2e":
+        return E2E_TREE
+    if layout == "sparse":
+        return SPARSE_TREE
+    msg = f"unknown layout {layout!r}; expected 'e2e' or 'sparse'"
+    raise FileLayoutError(msg)
+
+
+def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
+    """Return the layout's TTree in ``path``; detect the layout when not given."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"{p}: no such file"
+        raise FileLayoutError(msg)
+    try:
+        f = uproot.open(p)
+    except Exception as err:  # uproot raises several types for damaged files
+        msg = f"{p}: not a readable ROOT file ({type(err).__name__}: {err})"
+        raise FileLayoutError(msg) from err
+    if layout is None:
+        layout = _layout_of(f, p)
+    name = tree_name(layout)
+    try:
+        return f[name]
+    except Exception as err:
+        msg = f"{p}: no tree {name!r} for the {layout} layout (keys: {sorted(f.keys(cycle=False))})"
+        raise FileLayoutError(msg) from err
+
+
+def _layout_of(f: Any, p: Path) -> Layout:
+    keys = set(f.keys(cycle=False, recursive=True))
+    if E2E_TREE in keys:
+        return "e2e"
+    if SPARSE_TREE in keys:
+        return "sparse"
+    msg = f"{p}: neither an e2e ({E2E_TREE}) nor a sparse ({SPARSE_TREE}) file; keys: {sorted(keys)}"
+    raise FileLayoutError(msg)
+
+
+def detect_layout(path: str | os.PathLike[str]) -> Layout:
+    """Which of the two layouts ``path`` holds."""
+    tree = open_tree(path)
+    return "e2e" if tree.name == E2E_TREE.split("/")[-1] else "sparse"
+
+
+def check_branches(tree: Any, branches: Sequence[str], *, where: str = "") -> None:
+    """Raise MissingBranchError naming every requested branch the tree lacks."""
+    have = set(tree.keys())
+    missing = [b for b in branches if b not in have]
+    if missing:
+        src = where or getattr(tree, "file_path", "") or tree.name
+        msg = f"{src}: missing branch(es) {missing}; the file has {len(have)} branches"
+        raise MissingBranchError(msg)
+
+
+def read_arrays(
+    path: str | os.PathLike[str],
+    branches: Sequence[str] | None = None,
+    *,
+    layout: Layout | None = None,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+) -> ak.Array:
+    """Read ``branches`` (all when None) of one file as a chunk; corrupt baskets become errors."""
+    tree = open_tree(path, layout)
+    if branches is not None:
+        check_branches(tree, branches, where=str(path))
+    try:
+        return tree.arrays(
+            list(branches) if branches is not None else None,
+            entry_start=entry_start,
+            entry_stop=entry_stop,
+        )
+    except Exception as err:
+        msg = f"{path}: cannot read entries {entry_start}..{entry_stop} ({type(err).__name__}: {err})"
+        raise FileLayoutError(msg) from err
