@@ -1,0 +1,1 @@
+"""Histograms of scores and ROC inputs; ROC curves and AUCs computed from them."""
