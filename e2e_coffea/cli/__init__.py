@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import generate
+    from . import frames, generate, run
 
-    for mod in (generate,):
+    for mod in (generate, frames, run):
         cli.add_command(mod.command)
 
 

@@ -1,0 +1,70 @@
+"""``e2e-coffea run``: the main job. Frames + taggers per chunk, hists, summary and a ROC plot."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command("run")
+@click.option("--fileset", type=click.Path(path_type=Path), required=True,
+              help="coffea-style fileset JSON (e2e-coffea generate writes one).")
+@click.option("--tagger", "taggers", multiple=True, required=True, metavar="NAME_OR_PATH",
+              help="Shipped tagger name (see `e2e-coffea taggers`) or .onnx path; repeatable.")
+@click.option("--executor", type=click.Choice(["iterative", "futures", "dask"]), default="iterative",
+              show_default=True)
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address; without it --executor dask starts a local cluster.")
+@click.option("--workers", type=int, default=1, show_default=True, help="CPU workers.")
+@click.option("--gpu-workers", type=int, default=0, show_default=True,
+              help="Workers tagged GPU=1 (one thread each); chunk tasks go to them.")
+@click.option("--chunksize", type=int, default=10_000, show_default=True)
+@click.option("--skip-bad-files", is_flag=True,
+              help="Go on without unreadable files or failing chunks, and list them in summary.json.")
+@click.option("--retries", type=int, default=0, show_default=True, help="Retries per chunk (futures, dask).")
+@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None,
+              help="Keep each chunk's output here; a rerun only processes missing chunks.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: str | None,
+            workers: int, gpu_workers: int, chunksize: int, skip_bad_files: bool, retries: int,
+            checkpoint_dir: Path | None, device: str, out: Path) -> None:
+    """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
+    from ..hists.summary import plot_rocs, roc_for_tagger, summarize
+    from ..runner import run
+    from ..taggers import resolve_tagger
+
+    specs = [resolve_tagger(t) for t in taggers]
+    result = run(fileset, specs, executor=executor, workers=workers,  # type: ignore[arg-type]
+                 gpu_workers=gpu_workers, scheduler=scheduler, chunksize=chunksize,
+                 skip_bad_files=skip_bad_files, retries=retries, checkpoint_dir=checkpoint_dir,
+                 device=device)  # type: ignore[arg-type]
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "output.pkl").open("wb") as f:
+        pickle.dump(result.output, f)
+    summary = summarize(result, specs)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    rocs = {}
+    for spec in specs:
+        if summary["taggers"][spec.name]["auc"] is not None:
+            rocs[spec.name] = roc_for_tagger(result.output["hists"]["score"], spec.name,
+                                             spec.contract.class_names)[0]
+    if rocs:
+        plot_rocs(rocs, out / "roc.png")
+    e = summary["entries"]
+    click.echo(f"entries {e['processed']}/{e['expected']}, "
+               f"{summary['throughput']['jets_per_s']:.0f} jets/s, "
+               f"{summary['throughput']['events_per_s']:.0f} events/s")
+    for name, t in summary["taggers"].items():
+        auc = "n/a" if t["auc"] is None else f"{t['auc']:.4f} +- {t['auc_err']:.4f}"
+        click.echo(f"  {name}: AUC {auc} on {t['n_jets']} objects "
+                   f"(signal {t['signal']}, background {t['background']})")
+    click.echo(f"wrote {out / 'output.pkl'}, {out / 'summary.json'}" + (f", {out / 'roc.png'}" if rocs else ""))
+    if summary["failed"]:
+        click.echo(f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
+                   err=True)

@@ -1,0 +1,120 @@
+"""Turn a run's merged output into the summary a physicist reads first, and a ROC plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import hist
+import numpy as np
+
+from ..exceptions import BadInputError
+from ..layouts import LABEL_IDS
+from .roc import RocCurve, roc_from_counts
+
+__all__ = ["plot_rocs", "roc_for_tagger", "summarize"]
+
+
+def _class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Signal = the positive (last) class's truth label. Background = the negative class's
+    label when it is a truth label (``gluon``), else every other label (``qcd``: any jet)."""
+    positive, negative = class_names[-1], class_names[0]
+    signal = [positive] if positive in labels else []
+    if negative in LABEL_IDS:
+        background = [negative] if negative in labels else []
+    else:
+        background = [lab for lab in labels if lab != positive]
+    return signal, background
+
+
+def roc_for_tagger(score: hist.Hist, tagger: str, class_names: Sequence[str]) -> tuple[RocCurve, dict[str, Any]]:
+    """ROC of one tagger from the (dataset, label, tagger, score) histogram."""
+    if tagger not in list(score.axes["tagger"]):
+        msg = f"no scores for tagger {tagger!r} in the output (have {list(score.axes['tagger'])})"
+        raise BadInputError(msg)
+    h = score[{"tagger": tagger}]
+    labels = list(h.axes["label"])
+    datasets = list(h.axes["dataset"])
+    sig_labels, bkg_labels = _class_split(class_names, labels)
+
+    def collect(chosen: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        vals = np.zeros(h.axes["score"].size)
+        var = np.zeros_like(vals)
+        used = []
+        for ds in datasets:
+            for lab in chosen:
+                sub = h[{"dataset": ds, "label": lab}]
+                if sub.sum().value > 0:
+                    vals += sub.values()
+                    var += sub.variances()
+                    used.append(ds)
+        return vals, var, sorted(set(used))
+
+    s, s_var, s_ds = collect(sig_labels)
+    b, b_var, b_ds = collect(bkg_labels)
+    roc = roc_from_counts(s, b, h.axes["score"].edges, signal_var=s_var, background_var=b_var)
+    info = {"signal": s_ds, "background": b_ds, "signal_labels": sig_labels,
+            "background_labels": bkg_labels}
+    return roc, info
+
+
+def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
+    """The ``summary.json`` contents: per-tagger AUCs, entry accounting, failures, throughput."""
+    out = result.output
+    if "hists" not in out or "score" not in out["hists"]:
+        msg = "the output holds no 'hists'/'score' histogram; was it produced by e2e_coffea.run?"
+        raise BadInputError(msg)
+    metrics = out.get("metrics", {})
+    taggers: dict[str, Any] = {}
+    for spec in specs:
+        entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}
+        try:
+            roc, info = roc_for_tagger(out["hists"]["score"], spec.name, spec.contract.class_names)
+            entry.update(info)
+            entry.update({"auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
+                          "n_jets": int(round(roc.n_signal + roc.n_background)),
+                          "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01)})
+        except BadInputError as err:
+            entry.update({"signal": [], "background": [], "auc": None, "auc_err": None,
+                          "n_jets": 0, "note": str(err)})
+        taggers[spec.name] = entry
+    wall = max(result.wall_time, 1e-9)
+    return {
+        "taggers": taggers,
+        "entries": {"processed": result.processed, "expected": int(sum(result.expected.values()))},
+        "complete": result.complete,
+        "failed": [f.to_dict() for f in result.failed],
+        "throughput": {"jets_per_s": metrics.get("objects", 0) / wall,
+                       "events_per_s": result.processed / wall, "wall_s": wall},
+        "timing": {k: metrics.get(k, 0.0) for k in ("time_read", "time_frames", "time_inference")},
+        "devices": metrics.get("device", {}),
+        "workers": metrics.get("worker", {}),
+        "cutflow": out.get("cutflow", {}),
+    }
+
+
+def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
+    """Background rejection vs signal efficiency, one curve per tagger, AUC in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    with plt.style.context(mplhep.style.CMS):
+        fig, ax = plt.subplots(figsize=(8, 7))
+        for name, roc in rocs.items():
+            ok = roc.background_eff > 0
+            ax.plot(roc.signal_eff[ok], 1 / roc.background_eff[ok],
+                    label=f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f})")
+        ax.set_yscale("log")
+        ax.set_xlabel("Signal efficiency")
+        ax.set_ylabel("Background rejection")
+        ax.set_xlim(0, 1)
+        ax.legend(fontsize=13)
+        mplhep.cms.label(ax=ax, data=False, label="Simulation", rlabel="e2e-coffea, 13 TeV")
+        p = Path(path)
+        fig.savefig(p, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    return p

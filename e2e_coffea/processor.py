@@ -1,0 +1,253 @@
+"""The main job's coffea processor: events -> frames -> scores -> hists, per chunk.
+
+The processor holds only picklable configuration (tagger names, paths, contracts); the
+onnxruntime sessions come from the worker's cache (:mod:`e2e_coffea.inference.sessions`),
+so a chunk never pays for building one and a session is never pickled.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+from coffea import processor
+
+from .exceptions import E2EError, EmptyChunkError
+from .frames import build_eg_frames, build_jet_frames
+from .frames.channels import required_branches
+from .frames.records import JetSelection
+from .hists.booking import MeanImages, book_score_hists, fill_scores
+from .inference.sessions import get_session, run_cpu, run_cuda
+from .layouts import E2E_TREE, Layout
+from .taggers import TaggerSpec, resolve_tagger
+
+__all__ = ["E2ETaggerProcessor", "JetCuts", "layout_of_tree"]
+
+KINEMATIC_BRANCHES: dict[Layout, dict[str, str]] = {
+    "sparse": {"pt": "Jet_pt", "eta": "Jet_eta", "ieta": "Jet_seedIeta", "iphi": "Jet_seedIphi",
+               "label": "Jet_label", "in_frame": "Jet_inFrame",
+               "eg_pt": "EGamma_pt", "eg_eta": "EGamma_eta", "eg_row": "EGamma_seedRow",
+               "eg_col": "EGamma_seedCol", "eg_label": "EGamma_label"},
+    "e2e": {"pt": "jet_Pt", "eta": "jet_Eta", "ieta": "jetSeed_ieta", "iphi": "jetSeed_iphi",
+            "label": "jet_label", "in_frame": "jet_inFrame",
+            "eg_pt": "SC_pT", "eg_eta": "SC_eta", "eg_row": "SC_ieta", "eg_col": "SC_iphi",
+            "eg_label": "SC_label"},
+}
+
+
+def layout_of_tree(treename: str) -> Layout:
+    """The layout a coffea work item reads, from its tree name."""
+    return "e2e" if treename.strip("/") == E2E_TREE else "sparse"
+
+
+@dataclass(frozen=True)
+class JetCuts:
+    """Object selection before any frame is built."""
+
+    pt_min: float = 20.0
+    abs_eta_max: float = 2.4
+    require_in_frame: bool = True
+
+
+class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
+    """Build frames and run every tagger on the objects it was trained for.
+
+    ``device``: ``"auto"`` uses CUDA where torch sees a GPU, else the CPU;
+    ``"cpu"`` or ``"cuda"`` force it (CUDA without a GPU is an error, never a fallback).
+    """
+
+    def __init__(
+        self,
+        taggers: Sequence[str | TaggerSpec],
+        *,
+        cuts: JetCuts | None = None,
+        device: Literal["auto", "cpu", "cuda"] = "auto",
+        batch_size: int = 256,
+        mean_images: bool = True,
+    ) -> None:
+        specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
+        if not specs:
+            msg = "E2ETaggerProcessor needs at least one tagger"
+            raise E2EError(msg)
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            msg = f"tagger names must be unique, got {names}"
+            raise E2EError(msg)
+        self.taggers = specs
+        self.cuts = cuts or JetCuts()
+        self.device = device
+        self.batch_size = batch_size
+        self.mean_images = mean_images
+
+    # -- what to read ---------------------------------------------------------------
+    def branches(self, layout: Layout) -> list[str]:
+        """Every branch a chunk of ``layout`` must provide for these taggers."""
+        k = KINEMATIC_BRANCHES[layout]
+        out: list[str] = []
+        for spec in self.taggers:
+            frame = "eg" if spec.kind == "eg" else "jet"
+            out += required_branches(list(spec.contract.channels), layout, frame=frame)
+            keys = ("eg_pt", "eg_eta", "eg_row", "eg_col", "eg_label") if frame == "eg" else (
+                "pt", "eta", "ieta", "iphi", "label", "in_frame")
+            out += [k[x] for x in keys]
+        return list(dict.fromkeys(out))
+
+    # -- per chunk -----------------------------------------------------------------
+    def process(self, events: Any) -> dict[str, Any]:
+        meta = events.metadata
+        dataset = str(meta.get("dataset", "unknown"))
+        layout = layout_of_tree(str(meta.get("treename", "Events")))
+        device = _pick_device(self.device)
+        n = len(events)
+        out = self._empty_output(dataset, meta, n)
+        if n == 0:
+            return out
+        t0 = time.perf_counter()
+        chunk = _materialize(events, self.branches(layout))
+        t_read = time.perf_counter() - t0
+        metrics = out["metrics"]
+        metrics["time_read"] += t_read
+        for spec in self.taggers:
+            self._run_tagger(spec, chunk, layout, dataset, device, out)
+        metrics["device"] = {device: 1}
+        metrics["worker"] = {_worker_name(): n}
+        return out
+
+    def _empty_output(self, dataset: str, meta: Any, n: int) -> dict[str, Any]:
+        chunk_id = f"{meta.get('filename', '?')}:{meta.get('entrystart', 0)}-{meta.get('entrystop', n)}"
+        return {
+            "entries": {dataset: n},
+            "chunks": {chunk_id: n},
+            "hists": book_score_hists(),
+            "cutflow": {dataset: {"events": n}},
+            "mean_images": {},
+            "metrics": {"chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
+                        "time_frames": 0.0, "time_inference": 0.0},
+        }
+
+    def _select(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout) -> tuple[JetSelection, dict[str, int]]:
+        k = KINEMATIC_BRANCHES[layout]
+        prefix = "eg_" if spec.kind == "eg" else ""
+        pt, eta = chunk[k[prefix + "pt"]], chunk[k[prefix + "eta"]]
+        c = self.cuts
+        total = int(ak.sum(ak.num(pt, axis=1)))
+        mask = pt > c.pt_min
+        n_pt = int(ak.sum(mask))
+        mask = mask & (abs(eta) < c.abs_eta_max)
+        n_eta = int(ak.sum(mask))
+        flow = {f"{spec.kind}s": total, f"{spec.kind}s pt>{c.pt_min:g}": n_pt,
+                f"{spec.kind}s |eta|<{c.abs_eta_max:g}": n_eta}
+        if spec.kind == "jet" and c.require_in_frame:
+            mask = mask & (chunk[k["in_frame"]] != 0)
+            flow["jets window inside eta acceptance"] = int(ak.sum(mask))
+        return JetSelection.from_mask(mask), flow
+
+    def _run_tagger(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout, dataset: str,
+                    device: str, out: dict[str, Any]) -> None:
+        metrics = out["metrics"]
+        sel, flow = self._select(spec, chunk, layout)
+        out["cutflow"][dataset].update({f"{spec.name}: {k}": v for k, v in flow.items()})
+        t0 = time.perf_counter()
+        c = spec.contract
+        kw: dict[str, Any] = {"layout": layout, "channels": list(c.channels), "norm": _norm(c),
+                              "backend": "torch" if device != "cpu" else "numpy", "device": device}
+        if spec.kind == "eg":
+            frames, rec = build_eg_frames(chunk, objects=sel, **kw)
+        else:
+            frames, rec = build_jet_frames(chunk, jets=sel, **kw)
+        t1 = time.perf_counter()
+        metrics["time_frames"] += t1 - t0
+        scores = self._infer(spec, frames, device)
+        metrics["time_inference"] += time.perf_counter() - t1
+        metrics["objects"] += len(rec)
+        if len(rec) == 0:
+            return
+        fill_scores(out["hists"], dataset=dataset, tagger=spec.name, labels=rec.label,
+                    scores=scores, pt=rec.pt, eta=rec.eta)
+        if self.mean_images:
+            host = frames if isinstance(frames, np.ndarray) else frames.float().cpu().numpy()
+            mi = out["mean_images"].setdefault(spec.name, MeanImages(tuple(c.channels)))
+            mi.add(host, rec.label)
+
+    def _infer(self, spec: TaggerSpec, frames: Any, device: str) -> npt.NDArray[np.float32]:
+        """Positive-class probability per object (binary) or the regression output."""
+        if len(frames) == 0:
+            return np.zeros(0, np.float32)
+        sess = get_session(spec.path, device, 1 if device != "cpu" else None)
+        if device != "cpu":
+            logits = run_cuda(sess, frames, batch_size=self.batch_size).cpu().numpy()
+        else:
+            name = sess.get_inputs()[0].name
+            parts = [run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + self.batch_size])})
+                     for i in range(0, len(frames), self.batch_size)]
+            logits = np.concatenate(parts)
+        return _to_score(logits, spec)
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+
+def _to_score(logits: npt.NDArray[np.float32], spec: TaggerSpec) -> npt.NDArray[np.float32]:
+    if spec.contract.task != "classification":
+        return logits[:, 0]
+    if logits.shape[1] == 1:
+        return (1.0 / (1.0 + np.exp(-logits[:, 0].astype(np.float64)))).astype(np.float32)
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return p[:, -1].astype(np.float32)
+
+
+def _norm(c: Any) -> Any:
+    if not c.normalisation:
+        return None
+    from .frames.normalisation import Normalisation
+
+    return Normalisation.from_dict(c.normalisation)
+
+
+def _materialize(events: Any, branches: list[str]) -> ak.Array:
+    """Read exactly the branches the taggers need, once, as one flat record array."""
+    have = set(events.fields)
+    missing = [b for b in branches if b not in have]
+    if missing:
+        from .exceptions import MissingBranchError
+
+        msg = (f"{events.metadata.get('filename', 'chunk')}: missing branch(es) {missing} "
+               f"needed by the taggers")
+        raise MissingBranchError(msg)
+    cols = {b: ak.materialize(events[b]) if hasattr(ak, "materialize") else events[b] for b in branches}
+    arr = ak.zip(cols, depth_limit=1)
+    if len(arr) != len(events):  # pragma: no cover
+        msg = "internal: materialised chunk changed length"
+        raise EmptyChunkError(msg)
+    return arr
+
+
+def _pick_device(choice: str) -> str:
+    if choice == "cpu":
+        return "cpu"
+    try:
+        import torch
+
+        has_gpu = torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        has_gpu = False
+    if choice == "cuda" and not has_gpu:
+        msg = "device 'cuda' requested but torch sees no GPU on this worker"
+        raise E2EError(msg)
+    return "cuda" if has_gpu else "cpu"
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return f"pid{os.getpid()}"

@@ -1,0 +1,231 @@
+"""Run the processor over a fileset with coffea's Runner and account for every entry.
+
+Before any chunk runs, every file is opened once: missing files, damaged files and
+branches the taggers need but the files lack are reported up front. After the run,
+processed entries are compared with the fileset's, per file, and the gaps are listed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import uproot
+from coffea import processor
+from coffea.nanoevents import BaseSchema
+
+from .exceptions import BadInputError, E2EError, FileLayoutError, MissingBranchError
+from .io.fileset import Fileset, load_fileset
+from .processor import E2ETaggerProcessor, JetCuts, layout_of_tree
+from .taggers import TaggerSpec, resolve_tagger
+
+__all__ = ["ChunkFailure", "RunFailedError", "RunResult", "preflight", "run"]
+
+Executor = Literal["iterative", "futures", "dask"]
+
+
+class RunFailedError(E2EError, RuntimeError):
+    """Chunks failed and ``skip_bad_files`` was not given; the message lists them."""
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """A file or entry range that was not processed, and why."""
+
+    file: str
+    entry_start: int | None
+    entry_stop: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "entry_start": self.entry_start,
+                "entry_stop": self.entry_stop, "reason": self.reason}
+
+
+@dataclass
+class RunResult:
+    """The merged output plus the bookkeeping that proves nothing was lost."""
+
+    output: dict[str, Any]
+    expected: dict[str, int]
+    failed: list[ChunkFailure] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def processed(self) -> int:
+        return int(sum(self.output.get("entries", {}).values()))
+
+    @property
+    def complete(self) -> bool:
+        return self.processed == sum(self.expected.values()) and not self.failed
+
+
+def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> tuple[dict[str, int], list[ChunkFailure]]:
+    """Open every file: entries per file, plus the files that cannot be read at all.
+
+    A missing branch is a configuration error (the model wants channels the files lack)
+    and raises at once, before any chunk runs.
+    """
+    expected: dict[str, int] = {}
+    failed: list[ChunkFailure] = []
+    for dataset, entry in fileset.items():
+        for path, tree in entry["files"].items():
+            try:
+                with uproot.open(path) as f:
+                    t = f[tree]
+                    layout = layout_of_tree(tree)
+                    need = proc.branches(layout)
+                    missing = [b for b in need if b not in t.keys()]
+                    if missing:
+                        msg = (f"dataset {dataset!r}, file {path}: the taggers need branch(es) "
+                               f"{missing} that the file lacks (layout {layout})")
+                        raise MissingBranchError(msg)
+                    expected[path] = int(t.num_entries)
+            except MissingBranchError:
+                raise
+            except Exception as err:  # missing, damaged, not ROOT, no such tree
+                failed.append(ChunkFailure(path, None, None, f"{type(err).__name__}: {err}"))
+    return expected, failed
+
+
+def run(
+    fileset: Fileset | str | os.PathLike[str],
+    taggers: Sequence[str | TaggerSpec],
+    *,
+    executor: Executor = "iterative",
+    workers: int = 1,
+    gpu_workers: int = 0,
+    scheduler: str | None = None,
+    client: Any = None,
+    chunksize: int = 10_000,
+    skip_bad_files: bool = False,
+    retries: int = 0,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    cuts: JetCuts | None = None,
+    device: Literal["auto", "cpu", "cuda"] = "auto",
+    progress: bool = True,
+) -> RunResult:
+    """Run the taggers over ``fileset``; the notebook-facing entry point.
+
+    Without ``skip_bad_files`` any unreadable file or failing chunk stops the run with
+    an error naming it. With it, the run continues and :attr:`RunResult.failed` lists
+    exactly what was skipped and why.
+    """
+    import time
+
+    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+    if executor not in ("iterative", "futures", "dask"):
+        msg = f"unknown executor {executor!r}; expected iterative, futures or dask"
+        raise BadInputError(msg)
+    if workers < 1 or gpu_workers < 0 or chunksize < 1 or retries < 0:
+        msg = (f"workers must be >= 1 (got {workers}), gpu_workers >= 0 (got {gpu_workers}), "
+               f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})")
+        raise BadInputError(msg)
+    specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
+    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
+    expected, failed = preflight(fs, proc)
+    if failed and not skip_bad_files:
+        lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
+        msg = f"{len(failed)} file(s) cannot be read (use skip_bad_files to go on without them): {lines}"
+        raise RunFailedError(msg)
+    good = {
+        ds: {"files": {p: t for p, t in e["files"].items() if p in expected}, "metadata": e.get("metadata", {})}
+        for ds, e in fs.items()
+    }
+    good = {ds: e for ds, e in good.items() if e["files"]}
+    t0 = time.perf_counter()
+    with ExitStack() as stack:
+        exe, pre = _executor(executor, workers, gpu_workers, scheduler, client, retries, progress,
+                             [s.path for s in specs], stack)
+        runner = processor.Runner(
+            executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize, savemetrics=True,
+            skipbadfiles=skip_bad_files, checkpointer=_checkpointer(checkpoint_dir),
+        )
+        try:
+            output, _metrics = runner(good, proc)
+        except E2EError:
+            raise
+        except Exception as err:
+            msg = f"the run failed: {type(err).__name__}: {err}"
+            raise RunFailedError(msg) from err
+    result = RunResult(output=output, expected=dict(expected), failed=failed,
+                       wall_time=time.perf_counter() - t0)
+    result.failed += _gaps(output, expected)
+    return result
+
+
+def _gaps(output: Mapping[str, Any], expected: Mapping[str, int]) -> list[ChunkFailure]:
+    """Files whose processed chunks do not add up to their entries."""
+    done: dict[str, list[tuple[int, int]]] = {}
+    for chunk_id in output.get("chunks", {}):
+        path, _, span = chunk_id.rpartition(":")
+        a, _, b = span.partition("-")
+        done.setdefault(path, []).append((int(a), int(b)))
+    gaps = []
+    for path, n in expected.items():
+        covered, pos = sorted(done.get(path, [])), 0
+        for a, b in covered:
+            if a > pos:
+                gaps.append(ChunkFailure(path, pos, a, "chunk not processed"))
+            pos = max(pos, b)
+        if pos < n:
+            gaps.append(ChunkFailure(path, pos, n, "chunk not processed"))
+    return gaps
+
+
+def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
+    if path is None:
+        return None
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return processor.SimpleCheckpointer(checkpoint_dir=str(path), verbose=False)
+
+
+def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | None, client: Any,
+              retries: int, progress: bool, model_paths: list[str], stack: ExitStack) -> tuple[Any, Any]:
+    """The chunk executor and the (metadata) pre-executor."""
+    if kind == "iterative":
+        if gpu_workers:
+            msg = "gpu_workers needs the dask executor"
+            raise BadInputError(msg)
+        exe = processor.IterativeExecutor(status=progress)
+        return exe, exe
+    if kind == "futures":
+        exe = processor.FuturesExecutor(workers=workers, status=progress, retries=retries)
+        return exe, exe
+    from .inference.sessions import SessionCachePlugin
+    from .scaleout import connect_client
+
+    client = client or stack.enter_context(connect_client(scheduler, workers, gpu_workers))
+    client.register_plugin(SessionCachePlugin(model_paths), name=SessionCachePlugin.name)
+    pre = processor.DaskExecutor(client=client, status=False, retries=retries)
+    if gpu_workers or _has_gpu_workers(client):
+        return GPUDaskExecutor(client=client, status=progress, retries=retries), pre
+    return processor.DaskExecutor(client=client, status=progress, retries=retries), pre
+
+
+def _has_gpu_workers(client: Any) -> bool:
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return any(w.get("resources", {}).get("GPU", 0) > 0 for w in workers.values())
+
+
+@dataclass
+class GPUDaskExecutor(processor.DaskExecutor):  # type: ignore[misc]
+    """DaskExecutor whose chunk tasks ask for ``GPU=1``: only GPU-tagged workers take them."""
+
+    def __call__(self, items: Any, function: Any, accumulator: Any) -> Any:
+        import dask
+
+        with dask.annotate(resources={"GPU": 1}):
+            return super().__call__(items, function, accumulator)
+
+
+def require_complete(result: RunResult) -> None:
+    """Raise when entries are missing: for callers that must not go on with a partial result."""
+    if not result.complete:
+        lines = "; ".join(f"{f.file}[{f.entry_start}:{f.entry_stop}] {f.reason}" for f in result.failed)
+        msg = f"processed {result.processed} of {sum(result.expected.values())} entries: {lines}"
+        raise FileLayoutError(msg)

@@ -1,0 +1,68 @@
+"""Dask clients for the main job: a scheduler address, or a local CPU(+GPU-tagged) cluster.
+
+Dask's LocalCluster gives every worker the same resources, so a heterogeneous pool
+(CPU workers beside workers tagged ``GPU=1``) is built as a SpecCluster with one spec
+per worker type, all joined to one scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .exceptions import BadInputError, E2EError
+
+__all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster"]
+
+
+class SchedulerUnreachableError(E2EError, ConnectionError):
+    """No scheduler answered at the given address in time."""
+
+
+def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int = 1) -> Any:
+    """``workers`` CPU workers plus ``gpu_workers`` one-thread workers with resources GPU=1."""
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    if workers < 0 or gpu_workers < 0 or workers + gpu_workers == 0:
+        msg = f"need at least one worker, got workers={workers}, gpu_workers={gpu_workers}"
+        raise BadInputError(msg)
+    common = {"dashboard_address": None}
+    specs: dict[str, Any] = {}
+    for i in range(workers):
+        specs[f"cpu-{i}"] = {"cls": Nanny, "options": {"nthreads": threads_per_worker,
+                                                        "name": f"cpu-{i}"}}
+    for i in range(gpu_workers):
+        specs[f"gpu-{i}"] = {"cls": Nanny, "options": {"nthreads": 1, "name": f"gpu-{i}",
+                                                        "resources": {"GPU": 1}}}
+    return SpecCluster(
+        workers=specs,
+        scheduler={"cls": Scheduler, "options": {**common, "host": "127.0.0.1"}},
+        silence_logs=40,
+    )
+
+
+@contextmanager
+def connect_client(scheduler: str | None, workers: int, gpu_workers: int = 0,
+                   timeout: float = 10.0) -> Iterator[Any]:
+    """A client to ``scheduler``, or to a local cluster that lives as long as the context."""
+    from distributed import Client
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as err:
+            msg = f"no Dask scheduler answered at {scheduler} within {timeout:g} s: {err}"
+            raise SchedulerUnreachableError(msg) from err
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster = local_cluster(workers, gpu_workers)
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
