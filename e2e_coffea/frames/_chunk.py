@@ -1,0 +1,116 @@
+"""Zero-copy access to the branches of a chunk, whatever produced it.
+
+A chunk is what ``uproot``'s ``tree.arrays()`` or coffea's ``BaseSchema`` returns: a
+record-like awkward Array indexable by flat branch name. Tests and callers may also pass
+a plain ``dict`` of awkward/numpy arrays. The builders only ever need, per branch, the
+flat content plus per-event offsets, so that is all this module hands out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+
+from ..exceptions import FileLayoutError, MissingBranchError
+
+__all__ = ["Jagged", "branch", "dense_images", "fields_of", "jagged", "n_events", "require"]
+
+
+@dataclass(frozen=True)
+class Jagged:
+    """A jagged branch as flat ``values`` and ``offsets`` (length n_events + 1, from 0)."""
+
+    offsets: npt.NDArray[np.int64]
+    values: npt.NDArray[Any]
+
+    @property
+    def counts(self) -> npt.NDArray[np.int64]:
+        return np.diff(self.offsets)
+
+    def event_of(self) -> npt.NDArray[np.int64]:
+        """Event index of every flat entry."""
+        return np.repeat(np.arange(len(self.offsets) - 1, dtype=np.int64), self.counts)
+
+
+def fields_of(chunk: Any) -> list[str]:
+    """Branch names a chunk holds (awkward record array, NanoEvents or mapping)."""
+    fields = getattr(chunk, "fields", None)
+    if fields is not None:
+        return list(fields)
+    if hasattr(chunk, "keys"):
+        return list(chunk.keys())
+    msg = f"a chunk must be an awkward record array or a mapping of branches, got {type(chunk).__name__}"
+    raise FileLayoutError(msg)
+
+
+def require(chunk: Any, names: Iterable[str], *, layout: str, why: str) -> None:
+    """Raise MissingBranchError naming the first branch of ``names`` the chunk lacks."""
+    have = set(fields_of(chunk))
+    for name in names:
+        if name not in have:
+            msg = (
+                f"branch {name!r} (needed for {why}) is not in this {layout}-layout chunk; "
+                f"it holds {len(have)} branches, e.g. {sorted(have)[:8]}"
+            )
+            raise MissingBranchError(msg)
+
+
+def branch(chunk: Any, name: str, *, layout: str, why: str) -> Any:
+    require(chunk, (name,), layout=layout, why=why)
+    return chunk[name]
+
+
+def n_events(chunk: Any) -> int:
+    """Events in a chunk; for a mapping of branches, the length of its first branch."""
+    if getattr(chunk, "fields", None) is not None:
+        return len(chunk)
+    for value in chunk.values():
+        return len(value)
+    return 0
+
+
+def jagged(array: Any) -> Jagged:
+    """Flat values + offsets of a ``var * T`` array, without copying when possible."""
+    if isinstance(array, np.ndarray) and array.ndim == 2:  # regular, e.g. from a dict
+        n, k = array.shape
+        return Jagged(np.arange(n + 1, dtype=np.int64) * k, array.reshape(-1))
+    layout = ak.to_layout(array)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        values = np.asarray(layout.content.data)
+        if offsets[0] != 0 or offsets[-1] != len(values):
+            values = values[offsets[0] : offsets[-1]]
+            offsets = offsets - offsets[0]
+        return Jagged(offsets, values)
+    if isinstance(layout, ak.contents.RegularArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):
+        n, k = layout.length, layout.size
+        return Jagged(np.arange(n + 1, dtype=np.int64) * k, np.asarray(layout.content.data)[: n * k])
+    # sliced/indexed arrays: one copy through awkward
+    counts = np.asarray(ak.num(array, axis=1), dtype=np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return Jagged(offsets, ak.to_numpy(ak.flatten(array, axis=1)))
+
+
+def dense_images(chunk: Any, name: str, shape: tuple[int, int], *, why: str) -> npt.NDArray[Any]:
+    """An e2e image branch as an (n_events, H, W) view of the flat per-event vectors."""
+    j = jagged(branch(chunk, name, layout="e2e", why=why))
+    size = shape[0] * shape[1]
+    counts = j.counts
+    bad = np.flatnonzero(counts != size)
+    if len(bad):
+        msg = (
+            f"e2e image {name!r} of event {int(bad[0])} has {int(counts[bad[0]])} values, "
+            f"expected {shape[0]}x{shape[1]} = {size}"
+        )
+        raise FileLayoutError(msg)
+    return j.values.reshape(len(counts), shape[0], shape[1])

@@ -1,0 +1,131 @@
+"""Sparse hits of a chunk as flat scatter jobs, validated once per collection.
+
+A job is everything a backend's ``scatter`` needs: per-event offsets and, per hit, its
+row/col on the channel's grid, its value and the output channel it goes to (-1: not
+part of any requested channel, e.g. a track that misses the ECAL or an endcap crystal
+for an EB channel). All tracker layers share one job: one pass over the hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .. import geometry as geo
+from ..exceptions import BadInputError, FileLayoutError
+from . import _chunk
+from .channels import GRID_SHAPES, ChannelSpec
+
+__all__ = ["ScatterJob", "combine", "scatter_jobs"]
+
+
+@dataclass(frozen=True)
+class ScatterJob:
+    """Hits to scatter. ``offsets`` is (K, n_events + 1): K collections concatenated,
+    each with absolute per-event offsets into the flat arrays."""
+
+    offsets: npt.NDArray[np.int64]
+    row: npt.NDArray[np.int32]
+    col: npt.NDArray[np.int32]
+    val: npt.NDArray[np.float32]
+    ch: npt.NDArray[np.int32]
+
+
+def combine(jobs: Sequence[ScatterJob]) -> ScatterJob:
+    """One job out of several (so a kernel makes one pass per jet over all of them)."""
+    if len(jobs) == 1:
+        return jobs[0]
+    sizes = np.cumsum([0] + [len(j.row) for j in jobs[:-1]])
+    return ScatterJob(
+        np.concatenate([j.offsets + s for j, s in zip(jobs, sizes, strict=True)]),
+        *(np.concatenate([getattr(j, f) for j in jobs]) for f in ("row", "col", "val", "ch")),
+    )
+
+
+def _source_shape(spec: ChannelSpec) -> tuple[int, int]:
+    return geo.HCAL_SHAPE if spec.grid == "hcal" else geo.ECAL_SHAPE
+
+
+def _positions(
+    chunk: Any, spec: ChannelSpec, cache: dict[str, Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Offsets, rows, cols of a collection, checked against its grid (cached per call)."""
+    coll = spec.sparse_collection
+    key = f"{coll}:{spec.sparse_row}:{spec.sparse_col}"
+    if key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    why = f"channel {spec.name!r}"
+    rname, cname = f"{coll}_{spec.sparse_row}", f"{coll}_{spec.sparse_col}"
+    rj = _chunk.jagged(_chunk.branch(chunk, rname, layout="sparse", why=why))
+    cj = _chunk.jagged(_chunk.branch(chunk, cname, layout="sparse", why=why))
+    if not np.array_equal(rj.offsets, cj.offsets):
+        msg = f"branches {rname!r} and {cname!r} disagree on the number of hits per event"
+        raise FileLayoutError(msg)
+    row = rj.values.astype(np.int32)
+    col = cj.values.astype(np.int32)
+    H, W = _source_shape(spec)
+    placed = row >= 0 if spec.position_optional else np.ones(len(row), dtype=bool)
+    bad = placed & ((row < 0) | (row >= H) | (col < 0) | (col >= W))
+    if bad.any():
+        h = int(np.flatnonzero(bad)[0])
+        event = int(np.searchsorted(rj.offsets, h, side="right") - 1)
+        msg = (
+            f"{coll} hit {h - int(rj.offsets[event])} of event {event} sits at "
+            f"({rname}={row[h]}, {cname}={col[h]}), outside the {H}x{W} grid"
+        )
+        raise BadInputError(msg)
+    cache[key] = (rj.offsets, row, col)
+    return rj.offsets, row, col
+
+
+def _values(chunk: Any, spec: ChannelSpec, n: int) -> npt.NDArray[np.float32]:
+    if spec.sparse_value is None:
+        return np.ones(n, dtype=np.float32)
+    name = f"{spec.sparse_collection}_{spec.sparse_value}"
+    vj = _chunk.jagged(_chunk.branch(chunk, name, layout="sparse", why=f"channel {spec.name!r}"))
+    if len(vj.values) != n:
+        msg = f"branch {name!r} has {len(vj.values)} hits, its row branch {n}"
+        raise FileLayoutError(msg)
+    return vj.values.astype(np.float32, copy=False)
+
+
+def scatter_jobs(
+    chunk: Any, channels: Sequence[tuple[ChannelSpec, int]], cache: dict[str, Any] | None = None
+) -> list[ScatterJob]:
+    """Jobs filling output channel ``c`` with ``spec`` for each ``(spec, c)``; all specs
+    must share one grid (the caller groups them)."""
+    cache = {} if cache is None else cache
+    jobs: list[ScatterJob] = []
+    tracker = [(s, c) for s, c in channels if s.sparse_layer is not None]
+    for spec, c in channels:
+        if spec.sparse_layer is not None:
+            continue
+        offsets, row, col = _positions(chunk, spec, cache)
+        val = _values(chunk, spec, len(row))
+        ch = np.full(len(row), c, dtype=np.int32)
+        if spec.sparse_row_offset:
+            row = row + np.int32(spec.sparse_row_offset)
+        keep = (row >= 0) & (row < GRID_SHAPES[spec.grid][0])
+        if spec.position_optional or spec.sparse_row_offset:
+            ch[~keep] = -1
+        jobs.append(ScatterJob(offsets[None, :], row, col, val, ch))
+    if tracker:
+        spec0 = tracker[0][0]
+        offsets, row, col = _positions(chunk, spec0, cache)
+        lname = f"{spec0.sparse_collection}_layer"
+        layer = _chunk.jagged(
+            _chunk.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
+        ).values.astype(np.int64)
+        if len(layer) and (layer.min() < 0 or layer.max() >= len(geo.TRACKER_LAYERS)):
+            h = int(np.flatnonzero((layer < 0) | (layer >= len(geo.TRACKER_LAYERS)))[0])
+            msg = f"{lname}[{h}] = {layer[h]} is not a tracker layer index 0..{len(geo.TRACKER_LAYERS) - 1}"
+            raise BadInputError(msg)
+        lut = np.full(len(geo.TRACKER_LAYERS), -1, dtype=np.int32)
+        for spec, c in tracker:
+            lut[spec.sparse_layer] = c
+        jobs.append(ScatterJob(offsets[None, :], row, col, np.ones(len(row), np.float32), lut[layer]))
+    return jobs

@@ -1,0 +1,128 @@
+"""Physics processes, named so that a physicist recognises them, as Pythia 8 cards.
+
+Every card runs on top of :data:`COMMON_SETTINGS` (13 TeV pp, default Monash tune with
+MPI, CMS-style stable-particle definition). Cards with several pT-hat bins give event
+number ``n`` (0-based within the sample) to bin ``n % len(bins)``: the sample is an
+equal mix of the bins, and the bin of any event follows from its number alone
+(:func:`pthat_bin_of_event`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .record import GenRecord
+
+__all__ = [
+    "COMMON_SETTINGS",
+    "MINBIAS_SETTINGS",
+    "PROCESSES",
+    "ProcessCard",
+    "em_enriched_filter",
+    "pthat_bin_of_event",
+]
+
+COMMON_SETTINGS: tuple[str, ...] = (
+    "Beams:eCM = 13000",
+    "Print:quiet = on",
+    "Next:numberCount = 0",
+    # CMS leaves particles with c tau > 10 mm (K0S, Lambda, ...) to the detector
+    # simulation [CMS Pythia8CommonSettings_cfi]; here they reach the calorimeters.
+    "ParticleDecays:limitTau0 = on",
+    "ParticleDecays:tau0Max = 10",
+)
+MINBIAS_SETTINGS: tuple[str, ...] = ("SoftQCD:inelastic = on",)
+
+EM_FILTER_PT = 15.0
+EM_FILTER_ETA = 2.4
+
+
+def em_enriched_filter(rec: GenRecord) -> npt.NDArray[np.bool_]:
+    """Events with a photon, electron, pi0 or eta meson of pT > 15 GeV in |eta| < 2.4.
+
+    Generator-level, like CMS's EM-enriched QCD samples (which also ask for isolation;
+    we do not). Checked on all record entries, so decayed pi0/eta count too.
+    """
+    a = np.abs(rec.id)
+    pt = np.hypot(rec.px, rec.py)
+    eta = np.arcsinh(rec.pz / np.maximum(pt, 1e-12))
+    em = np.isin(a, (11, 22, 111, 221)) & (pt > EM_FILTER_PT) & (np.abs(eta) < EM_FILTER_ETA)
+    return np.bincount(rec.event[em], minlength=rec.n_events) > 0
+
+
+@dataclass(frozen=True)
+class ProcessCard:
+    """One named process: Pythia settings, optional pT-hat bins and generator filter."""
+
+    name: str
+    description: str
+    settings: tuple[str, ...]
+    pthat_bins: tuple[tuple[float, float], ...] = ()
+    event_filter: Callable[[GenRecord], npt.NDArray[np.bool_]] | None = None
+
+    def bin_settings(self) -> list[tuple[str, ...]]:
+        """Full Pythia settings of each generator instance (one per pT-hat bin)."""
+        base = COMMON_SETTINGS + self.settings
+        if not self.pthat_bins:
+            return [base]
+        return [base + (f"PhaseSpace:pTHatMin = {lo:g}", f"PhaseSpace:pTHatMax = {hi:g}")
+                for lo, hi in self.pthat_bins]
+
+
+def pthat_bin_of_event(process: str, event_index: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """pT-hat bin (index into ``PROCESSES[process].pthat_bins``) of 0-based events."""
+    n_bins = max(len(PROCESSES[process].pthat_bins), 1)
+    return np.asarray(event_index, dtype=np.int64) % n_bins
+
+
+_DY = ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "PhaseSpace:mHatMin = 60")
+
+PROCESSES: dict[str, ProcessCard] = {
+    card.name: card
+    for card in (
+        ProcessCard(
+            "tau", "Drell-Yan Z/gamma* -> tau tau (m > 60 GeV), hadronic tau decays only",
+            # Leptonic tau decays off: both taus decay to hadrons + nu.
+            (*_DY, "23:onIfAny = 15", "15:offIfAny = 11 13"),
+        ),
+        ProcessCard(
+            "qcd", "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300 GeV",
+            ("HardQCD:all = on",), pthat_bins=((30, 80), (80, 170), (170, 300)),
+        ),
+        ProcessCard(
+            "qcd_em", "EM-enriched QCD: dijets (pT-hat 50-80, 80-170 GeV) with a "
+            "generator-level e/gamma/pi0/eta of pT > 15 GeV in |eta| < 2.4",
+            ("HardQCD:all = on",), pthat_bins=((50, 80), (80, 170)),
+            event_filter=em_enriched_filter,
+        ),
+        ProcessCard(
+            "electron", "Drell-Yan Z/gamma* -> e e (m > 60 GeV)", (*_DY, "23:onIfAny = 11"),
+        ),
+        ProcessCard(
+            "photon", "prompt photon + jet (PromptPhoton:all), pT-hat > 30 GeV",
+            ("PromptPhoton:all = on", "PhaseSpace:pTHatMin = 30"),
+        ),
+        ProcessCard(
+            # In the spirit of the E2E quark/gluon study [Andrews et al., NIM A 977 (2020)
+            # 164304]: hard-QCD subprocesses with only quarks (or only gluons) outgoing.
+            "quark", "quark-enriched dijets: qq -> qq, qqbar -> qqbar, gg -> qqbar, "
+            "pT-hat > 70 GeV",
+            ("HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:gg2qqbar = on",
+             "PhaseSpace:pTHatMin = 70"),
+        ),
+        ProcessCard(
+            "gluon", "gluon-enriched dijets: gg -> gg, qqbar -> gg, pT-hat > 70 GeV",
+            ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on", "PhaseSpace:pTHatMin = 70"),
+        ),
+        ProcessCard(
+            "top", "boosted ttbar (gg, qqbar -> ttbar), pT-hat > 400 GeV, hadronic W decays",
+            ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "PhaseSpace:pTHatMin = 400",
+             "24:onMode = off", "24:onIfAny = 1 2 3 4 5"),
+        ),
+    )
+}
+"""All processes by name; see docs/detector.md for the physics choices."""
