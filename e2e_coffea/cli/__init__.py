@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import frames, generate, run
+    from . import frames, generate, run, train
 
-    for mod in (generate, frames, run):
+    for mod in (generate, frames, train, run):
         cli.add_command(mod.command)
 
 

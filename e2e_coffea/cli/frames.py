@@ -11,24 +11,7 @@ from tqdm.auto import tqdm
 
 from ..exceptions import BadInputError
 
-__all__ = ["command", "frame_branches"]
-
-RECORD_BRANCHES = {
-    ("sparse", "jet"): ["Jet_seedIeta", "Jet_seedIphi", "Jet_pt", "Jet_eta", "Jet_phi", "Jet_label"],
-    ("e2e", "jet"): ["jetSeed_ieta", "jetSeed_iphi", "jet_Pt", "jet_Eta", "jet_Phi", "jet_label"],
-    ("sparse", "eg"): ["EGamma_seedRow", "EGamma_seedCol", "EGamma_energy", "EGamma_pt", "EGamma_eta",
-                       "EGamma_label"],
-    ("e2e", "eg"): ["SC_ieta", "SC_iphi", "SC_E", "SC_pT", "SC_eta", "SC_label"],
-}
-
-
-def frame_branches(channels: list[str] | str, layout: str, kind: str) -> list[str]:
-    """The branches to read for these frames: channels plus the per-object records."""
-    from ..frames import required_branches
-
-    need = required_branches(channels, layout, frame=kind)  # type: ignore[arg-type]
-    return list(dict.fromkeys(need + RECORD_BRANCHES[(layout, kind)]))
-
+__all__ = ["command"]
 
 @click.command("frames")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -65,7 +48,9 @@ def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels:
     if step < 1:
         msg = f"--step must be positive, got {step}"
         raise BadInputError(msg)
-    branches = frame_branches(chans, layout, kind)
+    from ..objects import object_branches
+
+    branches = object_branches(chans, layout, kind)  # type: ignore[arg-type]
     build = build_eg_frames if kind == "eg" else build_jet_frames
     trees = [(p, open_tree(p, layout)) for p in inputs]  # every file checked before work starts
     for p, tree in trees:
