@@ -12,7 +12,7 @@ __all__ = ["command"]
 
 @click.command("generate")
 @click.option("--process", "processes", multiple=True, required=True, metavar="NAME",
-              help="Physics process; repeat for several. See --list-processes.")
+              help="tau, qcd, qcd_em, electron, photon, quark, gluon or top; repeatable.")
 @click.option("--events", "n_events", type=int, required=True, help="Events per process.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--layout", type=click.Choice(["sparse", "e2e", "both"]), default="sparse",

@@ -97,6 +97,7 @@ def simulate_events(
     first_event: int = 0,
     progress: Callable[[int], None] | None = None,
     params: DetectorParams = DEFAULT_PARAMS,
+    pileup_seed: int | None = None,
 ) -> SimChunk:
     """Generate ``n_events`` of ``process`` and simulate the detector.
 
@@ -105,6 +106,8 @@ def simulate_events(
     sample event i is ``(first_event + i) % n_bins``. ``pileup`` is the mean number of
     extra minimum-bias interactions (Poisson). ``detector=False`` runs Pythia and
     GenJets only: the detector collections come back empty and MET is the true MET.
+    ``pileup_seed`` seeds the minimum-bias pool (default: ``seed``); giving all files of
+    a sample the same one lets a worker process build the pool once and reuse it.
     """
     if process not in PROCESSES:
         msg = f"unknown process {process!r}; valid processes: {', '.join(PROCESSES)}"
@@ -125,7 +128,8 @@ def simulate_events(
     rng_pu = numpy_rng(seed, STREAM_PILEUP)
     pool = None
     if detector and mu > 0 and n_events > 0:
-        pool = minbias_pool(derive_seed(seed, STREAM_PILEUP), pool_size(mu, n_events))
+        pool_seed = seed if pileup_seed is None else _check_int("pileup_seed", pileup_seed, 0, PYTHIA_SEED_MAX)
+        pool = minbias_pool(derive_seed(pool_seed, STREAM_PILEUP), pool_size(mu, n_events))
     blocks: list[SimChunk] = []
     block = _block_size(mu)
     for start in range(0, n_events, block):

@@ -39,6 +39,7 @@ class FileJob:
     seed: int
     pileup: float
     layout: LayoutChoice
+    pileup_seed: int = 1
 
     def stem(self) -> str:
         return f"{self.process}_{self.index:03d}"
@@ -89,13 +90,17 @@ def validate_request(
 
 
 def _check_writable(out: Path) -> None:
-    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("/"))
+    """Probe with a real file: permission bits alone say nothing for root or odd mounts."""
     if out.exists() and not out.is_dir():
         msg = f"--out {out} exists and is not a folder"
         raise BadInputError(msg)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        msg = f"--out {out}: folder {parent} is not writable"
-        raise BadInputError(msg)
+    parent = out if out.exists() else next((p for p in out.parents if p.exists()), Path("/"))
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        msg = f"--out {out}: folder {parent} is not writable ({err.strerror})"
+        raise BadInputError(msg) from err
 
 
 def plan_jobs(
@@ -112,7 +117,8 @@ def plan_jobs(
     for proc in processes:
         for index, start in enumerate(range(0, n_events, events_per_file)):
             n = min(events_per_file, n_events - start)
-            jobs.append(FileJob(proc, index, n, start, file_seed(seed, proc, index), pileup, layout))
+            jobs.append(FileJob(proc, index, n, start, file_seed(seed, proc, index), pileup, layout,
+                                pileup_seed=file_seed(seed, "minbias", 0)))
     return jobs
 
 
@@ -121,7 +127,9 @@ def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[str, str]]:
     from ..io import write_e2e, write_sparse
     from . import simulate_events
 
-    chunk = simulate_events(job.process, job.n_events, job.seed, job.pileup, first_event=job.first_event)
+    # one minimum-bias pool per (master seed, pool size): workers build it once, files share it
+    chunk = simulate_events(job.process, job.n_events, job.seed, job.pileup,
+                            first_event=job.first_event, pileup_seed=job.pileup_seed)
     written: dict[str, str] = {}
     target = Path(folder) / job.process
     target.mkdir(parents=True, exist_ok=True)
