@@ -16,7 +16,7 @@ from torch import nn
 
 from ..exceptions import BadInputError, ChannelError
 
-__all__ = ["TASKS", "E2EModel", "Head", "Task", "check_task"]
+__all__ = ["TASKS", "E2EModel", "Head", "Task", "check_task", "tracing"]
 
 Task = Literal["classification", "regression"]
 TASKS: Final[tuple[str, ...]] = ("classification", "regression")
@@ -28,6 +28,11 @@ def check_task(task: str) -> Task:
         msg = f"unknown task {task!r}; expected one of {list(TASKS)}"
         raise BadInputError(msg)
     return task  # type: ignore[return-value]
+
+
+def tracing() -> bool:
+    """True while torch.jit traces (ONNX export): shapes are then tensors, skip Python checks."""
+    return bool(torch.jit.is_tracing())
 
 
 def _check_count(label: str, value: int, minimum: int) -> int:
@@ -59,10 +64,10 @@ class Head(nn.Module):
 
     def forward(self, feats: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_scalars:
-            if scalars is None:
+            if scalars is None and not tracing():
                 msg = f"this model needs {self.n_scalars} scalar input(s) per jet, got none"
                 raise BadInputError(msg)
-            if scalars.dim() != 2 or scalars.shape[1] != self.n_scalars:
+            if not tracing() and (scalars.dim() != 2 or scalars.shape[1] != self.n_scalars):
                 msg = f"scalars must have shape (batch, {self.n_scalars}), got {tuple(scalars.shape)}"
                 raise BadInputError(msg)
             feats = torch.cat([feats, scalars.to(feats.dtype)], dim=1)
@@ -90,7 +95,9 @@ class E2EModel(nn.Module):
         self.task: Task = check_task(task)
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise a clear error for a wrong rank or channel count (also while tracing)."""
+        """Raise a clear error for a wrong rank or channel count (not while tracing)."""
+        if tracing():  # export_onnx checks the example shape against the model instead
+            return
         if x.dim() != self.expected_ndim:
             want = "(batch, C, H, W)" if self.expected_ndim == 4 else "(batch, N, features)"
             msg = f"{type(self).__name__} expects a {self.expected_ndim}-d input {want}, got shape {tuple(x.shape)}"

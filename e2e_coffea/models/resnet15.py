@@ -70,7 +70,7 @@ def resnet15(
     maps: tuple[int, int] = (16, 32), blocks: int = 3, stem_stride: int = 1, hidden: int = 0,
     dropout: float = 0.0,
 ) -> ResNet15:
-    """E2E ResNet-15 (arXiv:1902.08276): the reference jet/photon tagger, ~60k params."""
+    """E2E ResNet-15 (arXiv:1902.08276): the reference jet/photon tagger, ~86k params at 3 channels."""
     return ResNet15(
         in_channels, n_outputs, n_scalars=n_scalars, task=task, maps=tuple(maps),  # type: ignore[arg-type]
         blocks=blocks, stem_stride=stem_stride, hidden=hidden, dropout=dropout,

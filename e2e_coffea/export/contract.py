@@ -1,0 +1,235 @@
+"""The contract an exported model carries: everything needed to feed it correctly.
+
+A model file is only safe to use if the caller builds its input exactly as in training:
+same channels in the same order, same frame size and crop, same normalisation, same
+extra scalars. We write all of that into the ONNX ``metadata_props`` (one key per field,
+prefixed ``e2e_coffea.``, each value a JSON string) so it travels with the weights, as
+timm's pretrained config does, and :func:`load_contract` refuses files that lack it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+from ..exceptions import ChannelError, ContractError
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "E2E_JET_CROP",
+    "EG_CROP",
+    "MARKER_KEY",
+    "PREFIX",
+    "Contract",
+    "check_channels",
+    "load_contract",
+]
+
+PREFIX: Final = "e2e_coffea."
+MARKER_KEY: Final = PREFIX + "contract_version"
+CONTRACT_VERSION: Final = 1
+"""Bump when a field changes meaning; readers refuse versions newer than they know."""
+
+E2E_JET_CROP: Final = "e2e-jet-125: centre 5*ieta+2, 5*iphi+2, +-62, phi wrap, zero pad"
+"""The E2E jet window: 125x125 ECAL pixels centred on the seed HCAL tower's centre pixel."""
+EG_CROP: Final = "e2e-eg-32: EB seed crystal at [15, 15], phi wrap, zero pad"
+
+_TASKS: Final = ("classification", "regression")
+_INPUT_KINDS: Final = ("image", "points")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What an exported model expects and produces. Dict fields are treated as opaque JSON.
+
+    ``normalisation`` is whatever the frames module serialises (its ``to_dict()``; an
+    object with ``to_dict`` or a JSON string is converted); it is not interpreted here.
+
+    ``class_names`` names the outputs: for binary classification (one logit) the
+    negative then the positive class; for ``n`` classes one name per logit; for
+    regression one name per regressed quantity (e.g. ``("jet_mass",)``).
+    """
+
+    task: str
+    model_name: str
+    channels: tuple[str, ...]
+    frame_size: tuple[int, int]
+    class_names: tuple[str, ...]
+    channel_preset: str | None = None
+    crop: str = E2E_JET_CROP
+    normalisation: dict[str, Any] | None = None
+    scalar_inputs: tuple[str, ...] = ()
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    input_kind: str = "image"
+    input_names: tuple[str, ...] = ("frames",)
+    output_names: tuple[str, ...] = ("outputs",)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    format_version: int = CONTRACT_VERSION
+
+    def __post_init__(self) -> None:
+        for name in ("channels", "frame_size", "class_names", "scalar_inputs", "input_names", "output_names"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                msg = f"contract field {name!r} must be a list, got {value!r}"
+                raise ContractError(msg)
+            object.__setattr__(self, name, tuple(value))
+        norm = self.normalisation
+        if norm is not None and hasattr(norm, "to_dict"):  # a frames Normalisation object
+            object.__setattr__(self, "normalisation", norm.to_dict())
+        elif isinstance(norm, str):  # its JSON text
+            try:
+                object.__setattr__(self, "normalisation", json.loads(norm))
+            except json.JSONDecodeError as err:
+                msg = f"contract field 'normalisation' is a string but not JSON ({err})"
+                raise ContractError(msg) from err
+        for name in ("normalisation", "model_kwargs", "provenance", "metrics"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:  # canonical JSON form, so that a round trip through the file compares equal
+                object.__setattr__(self, name, json.loads(json.dumps(value, allow_nan=False)))
+            except (TypeError, ValueError) as err:
+                msg = f"contract field {name!r} is not JSON-serialisable: {err}"
+                raise ContractError(msg) from err
+        _validate(self)
+
+    def __hash__(self) -> int:  # dict fields: hash the canonical JSON, so contracts can key caches
+        return hash(tuple(sorted(self.to_metadata().items())))
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the model output: 1 for binary classification."""
+        if self.task == "classification" and len(self.class_names) == 2:
+            return 1
+        return len(self.class_names)
+
+    def to_metadata(self) -> dict[str, str]:
+        """``{"e2e_coffea.<field>": json}`` for ONNX ``metadata_props``, marker key included."""
+        out = {MARKER_KEY: json.dumps(self.format_version)}
+        for f in fields(self):
+            if f.name != "format_version":
+                out[PREFIX + f.name] = json.dumps(getattr(self, f.name), sort_keys=True)
+        return out
+
+    @classmethod
+    def from_metadata(cls, props: Mapping[str, str], *, source: str = "metadata") -> Contract:
+        """Inverse of :meth:`to_metadata`; ContractError for foreign or damaged metadata."""
+        if MARKER_KEY not in props:
+            msg = f"{source}: not an e2e_coffea model (no {MARKER_KEY!r} in metadata_props; keys: {sorted(props)})"
+            raise ContractError(msg)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = MARKER_KEY if f.name == "format_version" else PREFIX + f.name
+            if key not in props:
+                if f.name in _REQUIRED:
+                    msg = f"{source}: contract field {key!r} is missing"
+                    raise ContractError(msg)
+                continue
+            try:
+                values[f.name] = json.loads(props[key])
+            except json.JSONDecodeError as err:
+                msg = f"{source}: contract field {key!r} is not valid JSON ({err}): {props[key][:80]!r}"
+                raise ContractError(msg) from err
+        version = values.get("format_version")
+        if not isinstance(version, int) or version < 1:
+            msg = f"{source}: contract version {version!r} is not a positive integer"
+            raise ContractError(msg)
+        if version > CONTRACT_VERSION:
+            msg = f"{source}: contract version {version} is newer than this e2e_coffea reads ({CONTRACT_VERSION}); upgrade e2e-coffea"
+            raise ContractError(msg)
+        try:
+            return cls(**values)
+        except ContractError as err:
+            msg = f"{source}: {err}"
+            raise ContractError(msg) from err
+
+
+_REQUIRED: Final = ("task", "model_name", "channels", "frame_size", "class_names", "format_version")
+
+
+def _validate(c: Contract) -> None:
+    def bad(what: str) -> None:
+        msg = f"invalid contract: {what}"
+        raise ContractError(msg)
+
+    if c.task not in _TASKS:
+        bad(f"task {c.task!r} is not one of {list(_TASKS)}")
+    if c.input_kind not in _INPUT_KINDS:
+        bad(f"input_kind {c.input_kind!r} is not one of {list(_INPUT_KINDS)}")
+    for name in ("channel_preset", "crop"):
+        value = getattr(c, name)
+        if value is not None and not isinstance(value, str):
+            bad(f"{name} must be a string, got {value!r}")
+    if not isinstance(c.model_name, str) or not c.model_name:
+        bad(f"model_name {c.model_name!r} must be a non-empty string")
+    for name in ("channels", "class_names", "scalar_inputs", "input_names", "output_names"):
+        items = getattr(c, name)
+        if not all(isinstance(s, str) and s for s in items):
+            bad(f"{name} {list(items)} must hold non-empty strings")
+        if len(set(items)) != len(items):
+            bad(f"{name} {list(items)} has duplicates")
+    if not c.channels:
+        bad("channels is empty")
+    if not c.input_names or not c.output_names:
+        bad("input_names and output_names must not be empty")
+    if len(c.frame_size) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in c.frame_size
+    ):
+        bad(f"frame_size {c.frame_size!r} must be two positive integers: (H, W), or (points, features) for point clouds")
+    if c.task == "classification" and len(c.class_names) < 2:
+        bad(f"classification needs >= 2 class_names, got {list(c.class_names)}")
+    if c.task == "regression" and not c.class_names:
+        bad("regression needs one name per output in class_names")
+    for name in ("normalisation", "model_kwargs", "provenance", "metrics"):
+        value = getattr(c, name)
+        if value is not None and not isinstance(value, dict):
+            bad(f"{name} must be a JSON object, got {type(value).__name__}")
+    n_out = c.model_kwargs.get("n_outputs")
+    if n_out is not None and n_out != c.n_outputs:
+        bad(f"model has {n_out} output(s) but class_names {list(c.class_names)} imply {c.n_outputs}")
+    n_in = c.model_kwargs.get("in_channels")
+    if n_in is not None and n_in != c.n_channels:
+        bad(f"model takes {n_in} channel(s) but the contract lists {c.n_channels}: {list(c.channels)}")
+    n_sc = c.model_kwargs.get("n_scalars", 0)
+    if c.model_kwargs and n_sc != len(c.scalar_inputs):
+        bad(f"model takes {n_sc} scalar(s) but scalar_inputs is {list(c.scalar_inputs)}")
+
+
+def check_channels(contract: Contract, n_channels: int) -> None:
+    """ChannelError unless a frame with ``n_channels`` channels fits ``contract``."""
+    if n_channels != contract.n_channels:
+        msg = (
+            f"model {contract.model_name!r} expects {contract.n_channels} channel(s) "
+            f"{list(contract.channels)}, got frames with {n_channels}"
+        )
+        raise ChannelError(msg)
+
+
+def load_contract(path: str | os.PathLike[str]) -> Contract:
+    """Read the contract of an exported ONNX file, with a clear ContractError if impossible."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    p = Path(path)
+    if not p.is_file():
+        msg = f"{p}: no such model file"
+        raise ContractError(msg)
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, OSError) as err:
+        msg = f"{p}: not a readable ONNX model ({type(err).__name__}: {err})"
+        raise ContractError(msg) from err
+    if not model.graph.node and not model.metadata_props:
+        msg = f"{p}: not an ONNX model (no graph nodes and no metadata)"
+        raise ContractError(msg)
+    props = {m.key: m.value for m in model.metadata_props}
+    return Contract.from_metadata(props, source=str(p))

@@ -1,0 +1,290 @@
+"""ML4SCI-compatible cached frame datasets: parquet and HDF5, read in batches and written.
+
+The layouts are those of the public ML4SCI E2E datasets (e.g. the quark/gluon and boosted
+top samples): parquet with one row per jet, the frame as nested lists (C, H, W) in
+``X_jet`` (``X_jets`` in some releases) next to ``y``, ``pt``, ``m0``, ``ieta``, ``iphi``;
+HDF5 with ``X_jets`` as (N, H, W, C), channels last, and the same 1-d columns. We read
+both spellings, write ``X_jet`` (parquet) / ``X_jets`` (HDF5), and stream: memory holds
+one batch (HDF5) or one parquet record batch at a time, never the whole file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ..exceptions import BadInputError, FileLayoutError
+from .batch import Batch
+from .split import SPLIT_NAMES, split_of
+
+__all__ = ["IMAGE_COLUMNS", "ML4SCIDataset", "ML4SCIWriter", "write_ml4sci"]
+
+IMAGE_COLUMNS: Final = ("X_jet", "X_jets")
+_SPLIT_COLUMNS: Final = ("run", "lumi", "event")
+_ROW_GROUP: Final = 1024
+
+
+def _format(path: Path) -> str:
+    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".parquet" else path.suffix
+    if suffix.endswith(".parquet"):
+        return "parquet"
+    if path.suffix in (".h5", ".hdf5"):
+        return "h5"
+    msg = f"{path}: unknown ML4SCI format {path.suffix!r}; expected .parquet, .h5 or .hdf5"
+    raise BadInputError(msg)
+
+
+class ML4SCIWriter:
+    """Append batches of frames to one parquet or HDF5 file (format from the suffix)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, compression: str | None = None) -> None:
+        self.path = Path(path)
+        self.format = _format(self.path)
+        self.compression = compression
+        self.n = 0
+        self._h5: Any = None
+        self._pq: Any = None
+        self._columns: list[str] | None = None
+
+    def __enter__(self) -> ML4SCIWriter:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pq is not None:
+            self._pq.close()
+            self._pq = None
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+
+    def write(
+        self, frames: npt.ArrayLike, y: npt.ArrayLike, pt: npt.ArrayLike, ieta: npt.ArrayLike,
+        iphi: npt.ArrayLike, m0: npt.ArrayLike | None = None,
+        extra: Mapping[str, npt.ArrayLike] | None = None,
+    ) -> None:
+        """Append ``n`` frames (n, C, H, W) and their per-frame columns."""
+        x = np.asarray(frames, dtype=np.float32)
+        if x.ndim != 4:
+            msg = f"frames must have shape (n, C, H, W), got {x.shape}"
+            raise BadInputError(msg)
+        n = x.shape[0]
+        cols: dict[str, np.ndarray] = {"y": np.asarray(y), "pt": np.asarray(pt, np.float32),
+                                       "ieta": np.asarray(ieta), "iphi": np.asarray(iphi)}
+        if m0 is not None:
+            cols["m0"] = np.asarray(m0, np.float32)
+        for k, v in (extra or {}).items():
+            if k in cols or k in IMAGE_COLUMNS:
+                msg = f"extra column {k!r} collides with a standard ML4SCI column"
+                raise BadInputError(msg)
+            cols[k] = np.asarray(v)
+        for k, v in cols.items():
+            if v.shape != (n,):
+                msg = f"column {k!r} must have shape ({n},) like the frames, got {v.shape}"
+                raise BadInputError(msg)
+        if self._columns is None:
+            self._columns = list(cols)
+        elif list(cols) != self._columns:
+            msg = f"columns {list(cols)} differ from the first batch's {self._columns}"
+            raise BadInputError(msg)
+        (self._write_parquet if self.format == "parquet" else self._write_h5)(x, cols)
+        self.n += n
+
+    def _write_parquet(self, x: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        # row groups of <= 1024 frames: int32 list offsets cannot overflow, readers stream
+        for lo in range(0, len(x), _ROW_GROUP):
+            sl = slice(lo, lo + _ROW_GROUP)
+            self._write_parquet_group(x[sl], {k: v[sl] for k, v in cols.items()})
+
+    def _write_parquet_group(self, x: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n, c, h, w = x.shape
+        # nested list<list<list<float>>> built from offsets: no Python loop over pixels
+        rows = pa.array(x.reshape(-1))
+        for count, size in ((n * c * h, w), (n * c, h), (n, c)):
+            rows = pa.ListArray.from_arrays(np.arange(count + 1, dtype=np.int32) * size, rows)
+        table = pa.table({"X_jet": rows, **{k: pa.array(v) for k, v in cols.items()}})
+        if self._pq is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._pq = pq.ParquetWriter(self.path, table.schema, compression=self.compression or "snappy")
+        self._pq.write_table(table)
+
+    def _write_h5(self, x: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        import h5py
+
+        img = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # ML4SCI HDF5 is channels-last
+        if self._h5 is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._h5 = h5py.File(self.path, "w")
+            chunk = (1, *img.shape[1:])
+            self._h5.create_dataset("X_jets", data=img, maxshape=(None, *img.shape[1:]), chunks=chunk,
+                                    compression=self.compression)
+            for k, v in cols.items():
+                self._h5.create_dataset(k, data=v, maxshape=(None,), chunks=True)
+            return
+        for k, v in (("X_jets", img), *cols.items()):
+            ds = self._h5[k]
+            ds.resize(ds.shape[0] + len(v), axis=0)
+            ds[-len(v):] = v
+
+
+def write_ml4sci(
+    path: str | os.PathLike[str], frames: npt.ArrayLike, y: npt.ArrayLike, pt: npt.ArrayLike,
+    ieta: npt.ArrayLike, iphi: npt.ArrayLike, m0: npt.ArrayLike | None = None,
+    extra: Mapping[str, npt.ArrayLike] | None = None,
+) -> Path:
+    """Write frames (n, C, H, W) and columns as ML4SCI parquet or HDF5 (chosen by suffix)."""
+    with ML4SCIWriter(path) as w:
+        w.write(frames, y, pt, ieta, iphi, m0=m0, extra=extra)
+    return Path(path)
+
+
+def _nested_to_numpy(col: Any, path: Path) -> np.ndarray:
+    """list<list<list<float>>> arrow column -> (n, C, H, W) float32; refuses ragged frames."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    n, dims = len(arr), []
+    for _ in range(3):
+        if not pa.types.is_list(arr.type) and not pa.types.is_large_list(arr.type):
+            msg = f"{path}: frame column is not a 3-level nested list (type {col.type})"
+            raise FileLayoutError(msg)
+        lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
+        if lengths.size and (lengths.min() != lengths.max()):
+            msg = f"{path}: frames are ragged (lengths {lengths.min()}..{lengths.max()} at depth {len(dims)})"
+            raise FileLayoutError(msg)
+        dims.append(int(lengths[0]) if lengths.size else 0)
+        arr = arr.flatten()
+    return arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(n, *dims)
+
+
+class ML4SCIDataset:
+    """Batches (frames, labels, scalars) from an ML4SCI parquet or HDF5 file; re-iterable.
+
+    ``target`` is the label column (``y``, or ``m0`` for mass regression); ``scalars``
+    names columns stacked as extra model inputs. ``split`` keeps only one of
+    train/val/test via :func:`split_of` on the file's ``run``/``lumi``/``event`` columns.
+    ``shuffle`` permutes rows per epoch within blocks of ``block_size`` rows (default
+    4 batches), which bounds memory; shuffle the files themselves for a global shuffle.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, batch_size: int = 256, target: str = "y",
+        scalars: Sequence[str] = (), split: str | None = None,
+        fractions: Sequence[float] = (0.8, 0.1, 0.1), shuffle: bool = False, seed: int = 0,
+        block_size: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            msg = f"{self.path}: no such file"
+            raise FileLayoutError(msg)
+        self.format = _format(self.path)
+        if split is not None and split not in SPLIT_NAMES:
+            msg = f"split must be one of {list(SPLIT_NAMES)}, got {split!r}"
+            raise BadInputError(msg)
+        if batch_size < 1:
+            msg = f"batch_size must be >= 1, got {batch_size}"
+            raise BadInputError(msg)
+        self.batch_size, self.target, self.scalars = batch_size, target, tuple(scalars)
+        self.split, self.fractions, self.shuffle, self.seed = split, tuple(fractions), shuffle, seed
+        self.block_size, self.epoch = max(block_size or 4 * batch_size, batch_size), 0
+        self.columns = self._column_names()
+        need = [target, *self.scalars, *(_SPLIT_COLUMNS if split else ())]
+        missing = [c for c in need if c not in self.columns]
+        if missing:
+            msg = f"{self.path}: missing column(s) {missing}; the file has {sorted(self.columns)}"
+            raise FileLayoutError(msg)
+        image = [c for c in IMAGE_COLUMNS if c in self.columns]
+        if not image:
+            msg = f"{self.path}: no frame column {list(IMAGE_COLUMNS)}; the file has {sorted(self.columns)}"
+            raise FileLayoutError(msg)
+        self.image_column = image[0]
+
+    def _column_names(self) -> list[str]:
+        try:
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
+
+                return list(pq.ParquetFile(self.path).schema_arrow.names)
+            import h5py
+
+            with h5py.File(self.path, "r") as f:
+                return list(f.keys())
+        except (OSError, ValueError) as err:
+            msg = f"{self.path}: not a readable {self.format} file ({type(err).__name__}: {err})"
+            raise FileLayoutError(msg) from err
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Rows in the file (before any split)."""
+        if self.format == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            return int(f[self.image_column].shape[0])
+
+    def _blocks(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        cols = list(dict.fromkeys([self.target, *self.scalars, *(_SPLIT_COLUMNS if self.split else ())]))
+        if self.format == "parquet":
+            import pyarrow.parquet as pq
+
+            f = pq.ParquetFile(self.path)
+            for rb in f.iter_batches(batch_size=self.block_size, columns=[self.image_column, *cols]):
+                x = _nested_to_numpy(rb.column(self.image_column), self.path)
+                yield x, {c: rb.column(c).to_numpy(zero_copy_only=False) for c in cols}
+            return
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            n = f[self.image_column].shape[0]
+            for lo in range(0, n, self.block_size):
+                hi = min(lo + self.block_size, n)
+                x = np.asarray(f[self.image_column][lo:hi], dtype=np.float32).transpose(0, 3, 1, 2)
+                yield x, {c: np.asarray(f[c][lo:hi]) for c in cols}
+
+    def __iter__(self) -> Iterator[Batch]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        bs = self.batch_size
+        left: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        for x, cols in self._blocks():
+            if self.split is not None:
+                s = split_of(cols["run"], cols["lumi"], cols["event"], self.fractions)
+                order = np.flatnonzero(s == SPLIT_NAMES.index(self.split))
+            else:
+                order = np.arange(len(x))
+            if self.shuffle:
+                order = rng.permutation(order)
+            x, cols = x[order], {k: v[order] for k, v in cols.items()}
+            if left is not None:  # fewer than batch_size rows carried over from the last block
+                x = np.concatenate([left[0], x])
+                cols = {k: np.concatenate([left[1][k], v]) for k, v in cols.items()}
+            n_full = len(x) // bs
+            for i in range(n_full):
+                yield self._batch(x[i * bs : (i + 1) * bs], {k: v[i * bs : (i + 1) * bs] for k, v in cols.items()})
+            left = (x[n_full * bs :], {k: v[n_full * bs :] for k, v in cols.items()})
+        if left is not None and len(left[0]):
+            yield self._batch(*left)
+
+    def _batch(self, x: np.ndarray, cols: dict[str, np.ndarray]) -> Batch:
+        y = cols[self.target]
+        labels = torch.from_numpy(np.ascontiguousarray(y.astype(np.float32 if y.dtype.kind == "f" else np.int64)))
+        sc = (torch.from_numpy(np.stack([cols[c].astype(np.float32) for c in self.scalars], 1))
+              if self.scalars else None)
+        return Batch(torch.from_numpy(np.ascontiguousarray(x)), labels, sc)
