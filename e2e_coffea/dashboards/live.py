@@ -1,0 +1,93 @@
+"""One Dask future per chunk, so a live dashboard can show each chunk's output as it lands.
+
+:func:`e2e_coffea.run` merges chunk outputs inside coffea and hands back only the total;
+for a live view, :func:`submit_chunks` runs the same processor on the same chunks (same
+chunk ids, same metadata) as separate tasks and returns their futures, to be merged by
+:meth:`PerformanceDashboard.watch` (or anything else) with ``distributed.as_completed``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..exceptions import BadInputError
+from ..io import load_fileset, open_tree
+from ..processor import E2ETaggerProcessor, JetCuts, layout_of_tree
+from ..taggers import TaggerSpec, resolve_tagger
+
+__all__ = ["ChunkItem", "chunk_items", "process_chunk", "submit_chunks"]
+
+
+@dataclass(frozen=True)
+class ChunkItem:
+    """An entry range of one file, the unit of work and of the progress bar."""
+
+    dataset: str
+    path: str
+    tree: str
+    start: int
+    stop: int
+
+
+def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
+    """Split every file into entry ranges the way coffea's Runner does (same chunk ids)."""
+    if chunksize < 1:
+        msg = f"chunksize must be >= 1, got {chunksize}"
+        raise BadInputError(msg)
+    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+    items = []
+    for dataset, entry in fs.items():
+        for path, tree in entry["files"].items():
+            layout = layout_of_tree(str(tree or ""))
+            t = open_tree(path, layout)
+            n = int(t.num_entries)
+            name = str(tree or "Events")
+            # coffea.processor.executor.FileMeta.chunks (align_clusters=False)
+            size = math.ceil(n / max(round(n / chunksize), 1)) if n else 1
+            items += [ChunkItem(dataset, str(path), name, a, min(n, a + size)) for a in range(0, n, size)]
+    return items
+
+
+def process_chunk(proc: E2ETaggerProcessor, item: ChunkItem) -> dict[str, Any]:
+    """Run the processor on one chunk exactly as coffea's Runner would (BaseSchema, same metadata)."""
+    import uproot
+    from coffea.nanoevents import BaseSchema, NanoEventsFactory
+
+    meta = {"dataset": item.dataset, "filename": item.path, "treename": item.tree,
+            "entrystart": item.start, "entrystop": item.stop}
+    with uproot.open(item.path) as f:
+        events = NanoEventsFactory.from_root(
+            file=f, treepath=item.tree, schemaclass=BaseSchema, metadata=meta, mode="virtual",
+            entry_start=item.start, entry_stop=item.stop,
+        ).events()
+        return proc.process(events)
+
+
+def submit_chunks(
+    client: Any,
+    fileset: Any,
+    taggers: Sequence[str | TaggerSpec],
+    *,
+    chunksize: int = 10_000,
+    cuts: JetCuts | None = None,
+    device: Literal["auto", "cpu", "cuda"] = "auto",
+    gpu: bool = False,
+) -> list[Any]:
+    """Submit one task per chunk; returns the futures (results: processor outputs).
+
+    ``gpu=True`` asks each task for the ``GPU=1`` resource, so only GPU-tagged workers
+    (:func:`e2e_coffea.scaleout.local_cluster` ``gpu_workers``) take them. The workers'
+    session caches are warmed by the same plugin :func:`e2e_coffea.run` registers.
+    """
+    from ..inference.sessions import SessionCachePlugin
+
+    specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
+    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
+    items = chunk_items(fileset, chunksize)
+    client.register_plugin(SessionCachePlugin([s.path for s in specs]), name=SessionCachePlugin.name)
+    extra = {"resources": {"GPU": 1}} if gpu else {}
+    proc_future = client.scatter(proc, broadcast=True)
+    return [client.submit(process_chunk, proc_future, item, pure=False, **extra) for item in items]
