@@ -1,7 +1,7 @@
 """The whole parametric detector: particles in, flat reconstructed collections out.
 
 Order of the steps (each a vectorised call over all particles of the chunk):
-calorimeter deposits -> ECAL/HCAL readout -> tracks and tracker hits -> CaloTower jets
+tracker material (conversions, bremsstrahlung) -> calorimeter deposits -> ECAL/HCAL readout -> tracks and tracker hits -> CaloTower jets
 (seed, label, generator match) -> e/gamma clusters -> missing transverse momentum.
 """
 
@@ -23,6 +23,7 @@ from .jets import (
     jet_seeds,
     take_matched,
 )
+from .material import apply_material, take_impact
 from .params import DetectorParams
 from .particles import ParticleTable
 from .readout import Hits, digitise
@@ -103,7 +104,12 @@ def simulate_detector(
     rng: np.random.Generator,
 ) -> tuple[Columns, dict[str, F64]]:
     """Reconstructed collections (flat columns) and event-level MET of a chunk."""
-    ecal_dep, hcal_dep, imp = calorimeter_deposits(parts, params, rng)
+    # Tracks keep the momentum at the vertex (pre-brem, as the GSF fit's inner state)
+    # and point to where the radiating electron meets the ECAL; conversion legs make
+    # tracker hits but no tracks (they start outside the seeding layers mostly).
+    mat = apply_material(parts, params, rng)
+    ecal_dep, hcal_dep, imp_calo = calorimeter_deposits(mat.calo, params, rng)
+    imp = take_impact(imp_calo, mat.continues)
     ecal_noise = ecal_noise_by_row(params)
     ecal = digitise(ecal_dep, n_events, geo.ECAL_SHAPE, ecal_noise,
                     params.ecal_zs_nsigma * ecal_noise, rng,
@@ -112,7 +118,7 @@ def simulate_detector(
     hcal = digitise(hcal_dep, n_events, geo.HCAL_SHAPE, hcal_noise,
                     np.full(geo.HCAL_SHAPE[0], params.hcal_threshold), rng)
     tracks = reconstruct_tracks(parts, imp, pv, params, rng)
-    thits = tracker_hits(parts, pv, params, rng)
+    thits = tracker_hits(mat.segments, pv, params, rng, r_max=mat.segment_r_max)
     eg = find_egamma(ecal, prompt_eg, n_events, params)
     cols: Columns = {
         "EcalHit": {"event": ecal.event, "row": ecal.row, "col": ecal.col,

@@ -107,6 +107,39 @@ class DetectorParams:
     # Silicon hit efficiency > 99% [JINST 9 P10009].
     hit_efficiency: float = 0.99
 
+    # --- tracker material: bremsstrahlung and photon conversions ---------------------
+    # Switches, so tests can compare with and without (both off: the detector draws
+    # nothing extra and reproduces the material-free simulation bit for bit).
+    brem: bool = True
+    conversions: bool = True
+    # Material budget t(|eta|) / X0 of the tracker, linear between the knots: "0.4 X0 at
+    # eta ~ 0, about 1.8 X0 at |eta| ~ 1.4, falling to about 1 X0 at |eta| ~ 2.5"
+    # [CMS detector paper JINST 3 S08004 ch. 3, tracker material budget figure and text];
+    # the 0.7 X0 at |eta| = 0.8 and the plateau to 1.6 are read off that figure (approx.).
+    material_eta: tuple[float, ...] = (0.0, 0.8, 1.4, 1.6, 2.5)
+    material_x0: tuple[float, ...] = (0.4, 0.7, 1.8, 1.8, 1.0)
+    # The material is spread uniformly in radius between the first pixel layer and the
+    # outside of the TOB (~4.4 cm and ~110 cm [JINST 3 S08004 ch. 3]), cut at the
+    # tracker's |z| < 280 cm (5.8 m long [JINST 3 S08004 ch. 3]) for forward particles.
+    material_r_min: float = 4.0
+    material_r_max: float = 110.0
+    material_z_max: float = 280.0
+    # Bremsstrahlung: the material is cut into this many equal slabs in radius; in each
+    # an electron keeps a fraction z of its energy with the Bethe-Heitler PDF
+    # (-ln z)^(c - 1) / Gamma(c), c = t_slab / ln 2 [Bethe & Heitler, Proc. R. Soc. A 146
+    # (1934) 83; as used by the CMS GSF electron fit, J. Phys. G 31 (2005) N9], and emits
+    # the rest as one photon at a uniform radius in the slab (toy: 3 slabs). Electrons
+    # below brem_min_energy and photons below brem_min_photon are not radiated (cost;
+    # the energy stays with the electron).
+    brem_slabs: int = 3
+    brem_min_energy: float = 1.0
+    brem_min_photon: float = 0.01
+    # Conversions: a photon above conv_min_energy converts with probability
+    # 1 - exp(-7/9 t), 7/9 X0 the asymptotic pair-production length [PDG Review "Passage
+    # of particles through matter", pair production; the cross-section is within ~20%
+    # of it above 1 GeV in silicon]. Softer photons never convert (toy choice).
+    conv_min_energy: float = 1.0
+
     # --- reconstruction -------------------------------------------------------------
     jet_min_pt: float = 20.0
     jet_max_eta: float = 2.4

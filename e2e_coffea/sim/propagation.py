@@ -24,6 +24,7 @@ __all__ = [
     "Helix",
     "Impact",
     "calorimeter_impact",
+    "direction_at",
     "path_to_endcap",
     "path_to_radius",
     "point_of_closest_approach",
@@ -103,27 +104,29 @@ def position_at(hx: Helix, s: F64) -> tuple[F64, F64, F64]:
     return x, y, z
 
 
-def path_to_radius(hx: Helix, rho: float) -> F64:
+def path_to_radius(hx: Helix, rho: float | F64) -> F64:
     """Transverse path to the first outward crossing of the cylinder r = ``rho``.
 
+    ``rho`` is one radius for all particles or one per particle (tracker material).
     Particles produced at r >= rho, and loopers whose circle never reaches rho, get inf.
     """
     n = len(hx.x0)
     s = np.full(n, np.inf)
     r0sq = hx.x0**2 + hx.y0**2
-    inside = r0sq < rho**2
+    rho2 = np.broadcast_to(np.asarray(rho, dtype=np.float64) ** 2, (n,))
+    inside = r0sq < rho2
     phi0 = hx.phi0
     # straight lines: |p0 + s u|^2 = rho^2, positive root
     neu = inside & ~hx.charged
     b = hx.x0[neu] * np.cos(phi0[neu]) + hx.y0[neu] * np.sin(phi0[neu])
-    s[neu] = -b + np.sqrt(b * b + rho**2 - r0sq[neu])
+    s[neu] = -b + np.sqrt(b * b + rho2[neu] - r0sq[neu])
     # helices: intersect the particle's circle with the cylinder's circle
     ch = inside & hx.charged
     if np.any(ch):
         r, h = hx.radius[ch], hx.h[ch]
         xc, yc = (c[ch] for c in hx.centre())
         dc = np.maximum(np.hypot(xc, yc), 1e-12)
-        k = (rho**2 - dc**2 - r**2) / (2.0 * r * dc)
+        k = (rho2[ch] - dc**2 - r**2) / (2.0 * r * dc)
         ok = np.abs(k) <= 1.0
         beta = np.arctan2(yc, xc)
         alpha0 = np.arctan2(hx.y0[ch] - yc, hx.x0[ch] - xc)
@@ -132,6 +135,17 @@ def path_to_radius(hx: Helix, rho: float) -> F64:
         s_ch = r * np.minimum(*turns)
         s[ch] = np.where(ok, s_ch, np.inf)
     return s
+
+
+def direction_at(hx: Helix, s: F64) -> tuple[F64, F64]:
+    """Transverse momentum components (px, py) after transverse path ``s``: the helix
+    turns by h s / R, a straight line keeps its direction."""
+    s_fin = np.where(np.isfinite(s), s, 0.0)
+    with np.errstate(invalid="ignore"):
+        turn = np.where(hx.charged, hx.h * s_fin / hx.radius, 0.0)
+    phi = hx.phi0 + turn
+    pt = np.hypot(hx.px, hx.py)
+    return pt * np.cos(phi), pt * np.sin(phi)
 
 
 def path_to_endcap(hx: Helix, z_face: float) -> F64:

@@ -128,10 +128,17 @@ def reconstruct_tracks(
 
 
 def tracker_hits(
-    parts: ParticleTable, pv: F64, params: DetectorParams, rng: np.random.Generator
+    parts: ParticleTable, pv: F64, params: DetectorParams, rng: np.random.Generator,
+    r_max: F64 | None = None,
 ) -> TrackerHits:
-    """First crossing of each barrel layer by each charged particle, as seen from the PV."""
-    p = parts.select(parts.charge != 0)
+    """First crossing of each barrel layer by each charged particle, as seen from the PV.
+
+    ``r_max`` (per row, default inf) ends a trajectory piece: an electron before a
+    brem emission leaves hits only inside the emission radius.
+    """
+    charged = parts.charge != 0
+    p = parts.select(charged)
+    p_rmax = np.full(len(p), np.inf) if r_max is None else np.asarray(r_max)[charged]
     hx = Helix(p.x, p.y, p.z, p.px, p.py, p.pz, p.charge)
     out: dict[str, list[I64]] = {"event": [], "layer": [], "row": [], "col": []}
     pvx, pvy, pvz = pv[p.event, 0], pv[p.event, 1], pv[p.event, 2]
@@ -139,7 +146,7 @@ def tracker_hits(
                                             strict=True)):
         s = path_to_radius(hx, rho)
         x, y, z = position_at(hx, s)
-        ok = np.isfinite(s) & (np.abs(z) <= half)
+        ok = np.isfinite(s) & (np.abs(z) <= half) & (rho < p_rmax)
         ok &= rng.random(len(s)) < params.hit_efficiency
         dx, dy, dz = x[ok] - pvx[ok], y[ok] - pvy[ok], z[ok] - pvz[ok]
         eta = np.arcsinh(dz / np.maximum(np.hypot(dx, dy), 1e-12))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import awkward as ak
 import numpy as np
 import pytest
 
 from e2e_coffea.sim import simulate_events, simulate_particles
+from e2e_coffea.sim.params import DEFAULT_PARAMS
+
+NO_MATERIAL = replace(DEFAULT_PARAMS, brem=False, conversions=False)
+"""The detector without tracker material: the calorimeter's intrinsic response."""
 
 MASSES = {11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611, 211: 0.13957}
 
@@ -45,6 +51,22 @@ def electron_chunk() -> dict[str, ak.Array]:
 @pytest.fixture(scope="session")
 def electron_gun() -> dict[str, ak.Array]:
     return simulate_particles(gun_particles(11, 50.0, 300, seed=1), rng=2)
+
+
+@pytest.fixture(scope="session")
+def make_gun():
+    """``gun_particles`` for test modules (conftest is not importable under importlib)."""
+    return gun_particles
+
+
+@pytest.fixture(scope="session")
+def no_material():
+    return NO_MATERIAL
+
+
+@pytest.fixture(scope="session")
+def electron_gun_no_material() -> dict[str, ak.Array]:
+    return simulate_particles(gun_particles(11, 50.0, 300, seed=1), rng=2, params=NO_MATERIAL)
 
 
 @pytest.fixture(scope="session")
