@@ -20,26 +20,14 @@ from coffea import processor
 
 from .exceptions import E2EError, EmptyChunkError
 from .frames import build_eg_frames, build_jet_frames
-from .frames.channels import required_branches
 from .frames.records import JetSelection
 from .hists.booking import MeanImages, book_score_hists, fill_scores
-from .inference.sessions import get_session, run_cpu, run_cuda
+from .inference.sessions import get_session, resolve_device, run_cpu, run_cuda
 from .layouts import E2E_TREE, Layout
+from .objects import OBJECT_BRANCHES, object_branches
 from .taggers import TaggerSpec, resolve_tagger
 
 __all__ = ["E2ETaggerProcessor", "JetCuts", "layout_of_tree"]
-
-KINEMATIC_BRANCHES: dict[Layout, dict[str, str]] = {
-    "sparse": {"pt": "Jet_pt", "eta": "Jet_eta", "ieta": "Jet_seedIeta", "iphi": "Jet_seedIphi",
-               "label": "Jet_label", "in_frame": "Jet_inFrame",
-               "eg_pt": "EGamma_pt", "eg_eta": "EGamma_eta", "eg_row": "EGamma_seedRow",
-               "eg_col": "EGamma_seedCol", "eg_label": "EGamma_label"},
-    "e2e": {"pt": "jet_Pt", "eta": "jet_Eta", "ieta": "jetSeed_ieta", "iphi": "jetSeed_iphi",
-            "label": "jet_label", "in_frame": "jet_inFrame",
-            "eg_pt": "SC_pT", "eg_eta": "SC_eta", "eg_row": "SC_ieta", "eg_col": "SC_iphi",
-            "eg_label": "SC_label"},
-}
-
 
 def layout_of_tree(treename: str) -> Layout:
     """The layout a coffea work item reads, from its tree name."""
@@ -59,7 +47,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     """Build frames and run every tagger on the objects it was trained for.
 
     ``device``: ``"auto"`` uses CUDA where torch sees a GPU, else the CPU;
-    ``"cpu"`` or ``"cuda"`` force it (CUDA without a GPU is an error, never a fallback).
+    ``"cpu"`` or ``"cuda"`` force it (CUDA without a GPU raises
+    :class:`~e2e_coffea.inference.sessions.DeviceFallbackError`, never a fallback).
     """
 
     def __init__(
@@ -88,14 +77,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     # -- what to read ---------------------------------------------------------------
     def branches(self, layout: Layout) -> list[str]:
         """Every branch a chunk of ``layout`` must provide for these taggers."""
-        k = KINEMATIC_BRANCHES[layout]
         out: list[str] = []
         for spec in self.taggers:
-            frame = "eg" if spec.kind == "eg" else "jet"
-            out += required_branches(list(spec.contract.channels), layout, frame=frame)
-            keys = ("eg_pt", "eg_eta", "eg_row", "eg_col", "eg_label") if frame == "eg" else (
-                "pt", "eta", "ieta", "iphi", "label", "in_frame")
-            out += [k[x] for x in keys]
+            out += object_branches(list(spec.contract.channels), layout, spec.kind)  # type: ignore[arg-type]
         return list(dict.fromkeys(out))
 
     # -- per chunk -----------------------------------------------------------------
@@ -103,7 +87,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         meta = events.metadata
         dataset = str(meta.get("dataset", "unknown"))
         layout = layout_of_tree(str(meta.get("treename", "Events")))
-        device = _pick_device(self.device)
+        device = resolve_device(self.device)
         n = len(events)
         out = self._empty_output(dataset, meta, n)
         if n == 0:
@@ -132,7 +116,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         }
 
     def _select(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout) -> tuple[JetSelection, dict[str, int]]:
-        k = KINEMATIC_BRANCHES[layout]
+        k = OBJECT_BRANCHES[layout]
         prefix = "eg_" if spec.kind == "eg" else ""
         pt, eta = chunk[k[prefix + "pt"]], chunk[k[prefix + "eta"]]
         c = self.cuts
@@ -227,21 +211,6 @@ def _materialize(events: Any, branches: list[str]) -> ak.Array:
         msg = "internal: materialised chunk changed length"
         raise EmptyChunkError(msg)
     return arr
-
-
-def _pick_device(choice: str) -> str:
-    if choice == "cpu":
-        return "cpu"
-    try:
-        import torch
-
-        has_gpu = torch.cuda.is_available()
-    except ImportError:  # pragma: no cover
-        has_gpu = False
-    if choice == "cuda" and not has_gpu:
-        msg = "device 'cuda' requested but torch sees no GPU on this worker"
-        raise E2EError(msg)
-    return "cuda" if has_gpu else "cpu"
 
 
 def _worker_name() -> str:

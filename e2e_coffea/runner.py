@@ -8,8 +8,10 @@ processed entries are compared with the fileset's, per file, and the gaps are li
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -67,8 +69,9 @@ class RunResult:
 def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> tuple[dict[str, int], list[ChunkFailure]]:
     """Open every file: entries per file, plus the files that cannot be read at all.
 
-    A missing branch is a configuration error (the model wants channels the files lack)
-    and raises at once, before any chunk runs.
+    A missing branch or tree is a configuration error (the model wants channels the
+    files lack, or the fileset names the other layout's tree) and raises at once, before
+    any chunk runs, with or without ``skip_bad_files``.
     """
     expected: dict[str, int] = {}
     failed: list[ChunkFailure] = []
@@ -76,6 +79,13 @@ def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> tuple[dict[str, int
         for path, tree in entry["files"].items():
             try:
                 with uproot.open(path) as f:
+                    if tree not in f:
+                        # the file reads but holds another tree: the fileset names the
+                        # wrong layout, a configuration error like a missing branch
+                        trees = [k.split(";")[0] for k, v in f.classnames().items() if v == "TTree"]
+                        msg = (f"dataset {dataset!r}, file {path}: no tree {tree!r} (it holds "
+                               f"{trees}); does the fileset name the wrong layout?")
+                        raise MissingBranchError(msg)
                     t = f[tree]
                     layout = layout_of_tree(tree)
                     need = proc.branches(layout)
@@ -140,13 +150,14 @@ def run(
     t0 = time.perf_counter()
     with ExitStack() as stack:
         exe, pre = _executor(executor, workers, gpu_workers, scheduler, client, retries, progress,
-                             [s.path for s in specs], stack)
+                             [s.path for s in specs], device, stack)
         runner = processor.Runner(
             executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize, savemetrics=True,
             skipbadfiles=skip_bad_files, checkpointer=_checkpointer(checkpoint_dir),
         )
         try:
-            output, _metrics = runner(good, proc)
+            with _coffea_skip_notices() as skipped:
+                output, _metrics = runner(good, proc)
         except E2EError:
             raise
         except Exception as err:
@@ -154,18 +165,59 @@ def run(
             raise RunFailedError(msg) from err
     result = RunResult(output=output, expected=dict(expected), failed=failed,
                        wall_time=time.perf_counter() - t0)
-    result.failed += _gaps(output, expected)
+    result.failed += _gaps(output, expected, skipped)
     return result
 
 
-def _gaps(output: Mapping[str, Any], expected: Mapping[str, int]) -> list[ChunkFailure]:
-    """Files whose processed chunks do not add up to their entries."""
+_SKIP_NOTICE = "Skipping bad file after"
+_RETRY_NOTICE = "Performed attempt"
+_WORK_ITEM = re.compile(r"filename='(?P<file>[^']*)'.*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)")
+
+
+@contextmanager
+def _coffea_skip_notices() -> Iterator[list[ChunkFailure]]:
+    """Turn coffea's in-process "Skipping bad file ..." warnings into ChunkFailures.
+
+    coffea reports a chunk it skipped (``skipbadfiles``) only as a UserWarning; caught
+    here, its reason reaches :attr:`RunResult.failed` instead of being lost, and a
+    ``-W error`` environment (pytest) does not turn the skip into a crash. Its "Performed
+    attempt" retry notices are dropped; every other warning is re-emitted unchanged.
+    Executors that run chunks in other processes (futures, dask) warn there; their
+    skipped chunks still show up as gaps, with a generic reason.
+    """
+    found: list[ChunkFailure] = []
+    with warnings.catch_warnings(record=True) as caught:
+        for notice in (_SKIP_NOTICE, _RETRY_NOTICE):
+            warnings.filterwarnings("always", message=notice, category=UserWarning)
+        try:
+            yield found
+        finally:
+            others = []
+            for w in caught:
+                text = str(w.message)
+                if text.startswith(_RETRY_NOTICE):
+                    continue
+                m = _WORK_ITEM.search(text) if text.startswith(_SKIP_NOTICE) else None
+                if m is None:
+                    others.append(w)
+                    continue
+                reason = text.split("The error was:", 1)[-1].strip().rstrip(".") or text
+                found.append(ChunkFailure(m["file"], int(m["a"]), int(m["b"]), reason))
+    for w in others:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def _gaps(output: Mapping[str, Any], expected: Mapping[str, int],
+          known: Sequence[ChunkFailure] = ()) -> list[ChunkFailure]:
+    """Known chunk failures, plus any other range of a file that no chunk covered."""
     done: dict[str, list[tuple[int, int]]] = {}
     for chunk_id in output.get("chunks", {}):
         path, _, span = chunk_id.rpartition(":")
         a, _, b = span.partition("-")
         done.setdefault(path, []).append((int(a), int(b)))
-    gaps = []
+    for f in known:
+        done.setdefault(f.file, []).append((f.entry_start or 0, f.entry_stop or 0))
+    gaps = list(known)
     for path, n in expected.items():
         covered, pos = sorted(done.get(path, [])), 0
         for a, b in covered:
@@ -185,22 +237,29 @@ def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
 
 
 def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | None, client: Any,
-              retries: int, progress: bool, model_paths: list[str], stack: ExitStack) -> tuple[Any, Any]:
+              retries: int, progress: bool, model_paths: list[str], device: str,
+              stack: ExitStack) -> tuple[Any, Any]:
     """The chunk executor and the (metadata) pre-executor."""
     if kind == "iterative":
         if gpu_workers:
             msg = "gpu_workers needs the dask executor"
             raise BadInputError(msg)
-        exe = processor.IterativeExecutor(status=progress)
+        # coffea's executors retry a failing chunk 3 times unless told otherwise
+        exe = processor.IterativeExecutor(status=progress, retries=retries)
         return exe, exe
     if kind == "futures":
-        exe = processor.FuturesExecutor(workers=workers, status=progress, retries=retries)
+        # one process pool for preprocessing and processing: each new pool re-imports
+        # the stack (coffea, numba kernels, onnxruntime) in every worker process
+        from loky import ProcessPoolExecutor
+
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
+        exe = processor.FuturesExecutor(pool=pool, workers=workers, status=progress, retries=retries)
         return exe, exe
     from .inference.sessions import SessionCachePlugin
     from .scaleout import connect_client
 
     client = client or stack.enter_context(connect_client(scheduler, workers, gpu_workers))
-    client.register_plugin(SessionCachePlugin(model_paths), name=SessionCachePlugin.name)
+    client.register_plugin(SessionCachePlugin(model_paths, device), name=SessionCachePlugin.name)
     pre = processor.DaskExecutor(client=client, status=False, retries=retries)
     if gpu_workers or _has_gpu_workers(client):
         return GPUDaskExecutor(client=client, status=progress, retries=retries), pre

@@ -7,6 +7,7 @@ per worker type, all joined to one scheduler.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,18 +28,20 @@ def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int
     if workers < 0 or gpu_workers < 0 or workers + gpu_workers == 0:
         msg = f"need at least one worker, got workers={workers}, gpu_workers={gpu_workers}"
         raise BadInputError(msg)
-    common = {"dashboard_address": None}
+    quiet = {"silence_logs": logging.ERROR}  # worker processes: no INFO chatter on stderr
     specs: dict[str, Any] = {}
     for i in range(workers):
         specs[f"cpu-{i}"] = {"cls": Nanny, "options": {"nthreads": threads_per_worker,
-                                                        "name": f"cpu-{i}"}}
+                                                        "name": f"cpu-{i}", **quiet}}
     for i in range(gpu_workers):
         specs[f"gpu-{i}"] = {"cls": Nanny, "options": {"nthreads": 1, "name": f"gpu-{i}",
-                                                        "resources": {"GPU": 1}}}
+                                                        "resources": {"GPU": 1}, **quiet}}
+    # ":0": a free port for the dashboard (client.dashboard_link), so a second cluster or
+    # a Jupyter server on 8787 is no clash (dask would warn and move it anyway)
     return SpecCluster(
         workers=specs,
-        scheduler={"cls": Scheduler, "options": {**common, "host": "127.0.0.1"}},
-        silence_logs=40,
+        scheduler={"cls": Scheduler, "options": {"dashboard_address": ":0", "host": "127.0.0.1"}},
+        silence_logs=logging.ERROR,
     )
 
 

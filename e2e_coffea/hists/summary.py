@@ -80,7 +80,7 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
                           "n_jets": 0, "note": str(err)})
         taggers[spec.name] = entry
     wall = max(result.wall_time, 1e-9)
-    return {
+    return _json_safe({
         "taggers": taggers,
         "entries": {"processed": result.processed, "expected": int(sum(result.expected.values()))},
         "complete": result.complete,
@@ -91,7 +91,21 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
         "devices": metrics.get("device", {}),
         "workers": metrics.get("worker", {}),
         "cutflow": out.get("cutflow", {}),
-    }
+    })
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN/inf (e.g. an AUC error from one signal jet) -> None: summary.json stays strict
+    JSON that jq and browsers read; numpy scalars -> Python numbers."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
@@ -113,7 +127,9 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
         ax.set_ylabel("Background rejection")
         ax.set_xlim(0, 1)
         ax.legend(fontsize=13)
-        mplhep.cms.label(ax=ax, data=False, label="Simulation", rlabel="e2e-coffea, 13 TeV")
+        # data=False already writes "Simulation"; passing it as the label's text too
+        # printed it twice (and ``label=`` is deprecated in mplhep >= 1.0)
+        mplhep.cms.label(ax=ax, data=False, rlabel="e2e-coffea, 13 TeV")
         p = Path(path)
         fig.savefig(p, dpi=100, bbox_inches="tight")
         plt.close(fig)

@@ -27,6 +27,7 @@ __all__ = [
     "cached_sessions",
     "clear_cache",
     "get_session",
+    "resolve_device",
     "run_cpu",
     "run_cuda",
 ]
@@ -115,6 +116,29 @@ def _default_threads() -> int:
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def resolve_device(choice: str) -> str:
+    """``auto`` -> ``cuda`` where torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is
+    an error, never a silent fallback. The processor and the worker plugin both ask here,
+    so the session a plugin warms is the one the chunks use."""
+    if choice == "cpu":
+        return "cpu"
+    if choice not in ("auto", "cuda") and not choice.startswith("cuda:"):
+        msg = f"unknown device {choice!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        raise ContractError(msg)
+    try:
+        import torch
+
+        has_gpu = bool(torch.cuda.is_available())
+    except ImportError:  # pragma: no cover
+        has_gpu = False
+    if choice != "auto" and not has_gpu:
+        msg = f"device {choice!r} requested but torch sees no CUDA GPU on this process/worker"
+        raise DeviceFallbackError(msg)
+    if choice == "auto":
+        return "cuda" if has_gpu else "cpu"
+    return choice
+
+
 def cached_sessions() -> dict[SessionKey, Any]:
     """A copy of the cache, for metrics and tests."""
     return dict(_CACHE)
@@ -135,19 +159,22 @@ def run_cpu(sess: Any, inputs: dict[str, npt.NDArray[Any]]) -> npt.NDArray[np.fl
 class SessionCachePlugin(WorkerPlugin):
     """Dask ``WorkerPlugin`` that builds the sessions once when a worker starts.
 
-    Register with ``client.register_plugin(SessionCachePlugin(paths))``. Only model paths
-    travel to the worker; sessions are made there and live in the worker process's cache.
-    A worker with ``resources={"GPU": 1}`` gets CUDA sessions, the others CPU sessions.
+    Register with ``client.register_plugin(SessionCachePlugin(paths, device))``. Only model
+    paths travel to the worker; sessions are made there and live in the worker process's
+    cache. ``device`` is the processor's choice (``auto``, ``cpu``, ``cuda``), resolved on
+    the worker exactly as the processor resolves it, so the warmed session is the one the
+    chunks ask for: a worker tagged ``GPU=1`` on a machine without CUDA warms a CPU session
+    under ``auto`` or ``cpu`` and fails loudly under ``cuda``.
     """
 
     name = "e2e-coffea-sessions"
 
-    def __init__(self, model_paths: list[str], gpu_device: str = "cuda") -> None:
+    def __init__(self, model_paths: list[str], device: str = "auto") -> None:
         self.model_paths = [str(Path(p).resolve()) for p in model_paths]
-        self.gpu_device = gpu_device
+        self.device = device
 
     def setup(self, worker: Any) -> None:
-        device = self.gpu_device if worker.state.total_resources.get("GPU", 0) > 0 else "cpu"
+        device = resolve_device(self.device)
         threads = 1 if device != "cpu" else int(worker.state.nthreads)
         for p in self.model_paths:
             get_session(p, device, threads)

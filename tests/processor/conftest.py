@@ -1,0 +1,158 @@
+"""Shared data for the main-job tests: a tiny generated tau + qcd sample in both layouts
+and tiny untrained ONNX taggers that carry their contracts.
+
+Everything is built once per session into pytest's base temp folder. ``tests/runner``
+loads this file as well (``--import-mode=importlib`` keeps test folders from importing
+each other); a ``.done`` marker per item makes the second loader reuse the files the
+first one built instead of generating again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from e2e_coffea.layouts import E2E_TREE, SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES, SPARSE_TREE
+
+SAMPLE_EVENTS = 40
+"""Per process: ~60 qcd and ~20 tau jets pass the default cuts; enough to see a ROC."""
+PROCESSES = ("qcd", "tau")
+TREES = {"sparse": SPARSE_TREE, "e2e": E2E_TREE}
+OUTPUT_GAIN = 50.0
+"""An untrained net's scores bunch up near 0.5; scaling its last layer spreads them over
+a few hundred of the 1000 score bins, so histogram comparisons and ROCs mean something."""
+
+
+def _once(target: Path, build: Callable[[Path], None]) -> Path:
+    done = target.parent / f"{target.name}.done"
+    if not done.exists():
+        if target.is_dir():
+            shutil.rmtree(target)
+        build(target)
+        done.touch()
+    return target
+
+
+def _root(factory: pytest.TempPathFactory) -> Path:
+    root = factory.getbasetemp() / "main-job-data"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def export_tagger(path: Path, *, kind: str, model: str = "simplenet", seed: int = 0,
+                  gain: float = OUTPUT_GAIN) -> Path:
+    """An untrained model with a real contract: ``jet`` (qg channels, 125x125) or ``eg``
+    (eb_energy + eb_time, 32x32 e/gamma crops)."""
+    import torch
+
+    from e2e_coffea.export import EG_CROP, Contract, export_onnx
+    from e2e_coffea.frames import load_norm, resolve_channels
+    from e2e_coffea.models import create_model
+
+    if kind == "jet":
+        chs = tuple(s.name for s in resolve_channels("qg", frame="jet"))
+        c = Contract(task="classification", model_name=model, channels=chs, frame_size=(125, 125),
+                     class_names=("qcd", "tau"), channel_preset="qg",
+                     normalisation=load_norm("qg").to_dict())
+    else:
+        chs = ("eb_energy", "eb_time")
+        c = Contract(task="classification", model_name=model, channels=chs, frame_size=(32, 32),
+                     class_names=("photon", "electron"), crop=EG_CROP,
+                     normalisation=load_norm("eg").to_dict())
+    torch.manual_seed(seed)
+    net = create_model(model, len(chs), 1).eval()
+    last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.mul_(gain)
+    export_onnx(net, path, c, (2, len(chs), *c.frame_size))
+    return path
+
+
+def sample_data(factory: pytest.TempPathFactory) -> SimpleNamespace:
+    from e2e_coffea.sim.generate import generate
+
+    target = _once(_root(factory) / "sample",
+                   lambda p: generate(list(PROCESSES), SAMPLE_EVENTS, p, layout="both", seed=3))
+    files = {(proc, lay): target / proc / f"{proc}_000.{lay}.root"
+             for proc in PROCESSES for lay in TREES}
+    return SimpleNamespace(root=target, files=files,
+                           fileset={lay: target / f"fileset.{lay}.json" for lay in TREES})
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """``files[(process, layout)]`` -> ROOT file; ``fileset[layout]`` -> fileset JSON."""
+    return sample_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def jet_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _once(_root(tmp_path_factory) / "jet_simplenet.onnx",
+                 lambda p: export_tagger(p, kind="jet"))
+
+
+@pytest.fixture(scope="session")
+def eg_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _once(_root(tmp_path_factory) / "eg_simplenet.onnx",
+                 lambda p: export_tagger(p, kind="eg", seed=1))
+
+
+def open_events(path: Path, layout: str, dataset: str, *, start: int = 0, stop: int | None = None,
+                access_log: list[Any] | None = None) -> Any:
+    """A coffea NanoEvents chunk exactly as the Runner hands it to ``process``."""
+    from coffea.nanoevents import BaseSchema, NanoEventsFactory
+
+    tree = TREES[layout]
+    if stop is None:
+        with uproot.open(path) as f:
+            stop = int(f[tree].num_entries)
+    meta = {"dataset": dataset, "filename": str(path), "treename": tree,
+            "entrystart": start, "entrystop": stop}
+    return NanoEventsFactory.from_root(
+        {str(path): tree}, schemaclass=BaseSchema, metadata=meta, mode="virtual",
+        entry_start=start, entry_stop=stop, access_log=access_log if access_log is not None else [],
+    ).events()
+
+
+@pytest.fixture
+def events() -> Callable[..., Any]:
+    return open_events
+
+
+def rewrite_sparse(src: Path, dst: Path, *, empty: tuple[str, ...] = (), n_events: int | None = None,
+                   drop: tuple[str, ...] = ()) -> Path:
+    """Copy a sparse file, emptying collections (``EcalHit`` ...), keeping only the first
+    ``n_events`` or leaving collections out entirely (for missing-branch tests)."""
+    from e2e_coffea.io import write_sparse
+
+    with uproot.open(src) as f:
+        flat = f[SPARSE_TREE].arrays()
+    if n_events is not None:
+        flat = flat[:n_events]
+    chunk: dict[str, Any] = {}
+    for coll, fields in SPARSE_COLLECTIONS.items():
+        arr = ak.zip({k: flat[f"{coll}_{k}"] for k in fields})
+        chunk[coll] = arr[:, :0] if coll in empty else arr
+    chunk["event"] = ak.zip({b: flat[b] for b in SPARSE_EVENT_BRANCHES})
+    if drop:
+        data = {c: chunk[c] for c in SPARSE_COLLECTIONS if c not in drop}
+        data.update({b: np.asarray(flat[b]) for b in SPARSE_EVENT_BRANCHES})
+        types = {k: ak.type(v) if isinstance(v, ak.Array) else v.dtype for k, v in data.items()}
+        with uproot.recreate(dst) as out:
+            out.mktree(SPARSE_TREE, types).extend(data)
+        return dst
+    write_sparse(dst, chunk)
+    return dst
+
+
+@pytest.fixture
+def rewrite() -> Callable[..., Path]:
+    return rewrite_sparse

@@ -1,0 +1,272 @@
+"""E2ETaggerProcessor on real NanoEvents chunks of a generated sample.
+
+References here are computed straight from the file with uproot + awkward (selection
+counts, branch lists written out by hand) or with onnxruntime on hand-made inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import hist
+import numpy as np
+import onnxruntime as ort
+import pytest
+import uproot
+from coffea.processor import accumulate
+
+from e2e_coffea.hists.booking import MeanImages
+from e2e_coffea.layouts import LABELS
+from e2e_coffea.processor import E2ETaggerProcessor, JetCuts
+
+# the branch names as the two layouts write them (layouts.py), written out on purpose
+KINE = {
+    ("sparse", "jet"): ("Jet_pt", "Jet_eta", "Jet_label", "Jet_inFrame"),
+    ("e2e", "jet"): ("jet_Pt", "jet_Eta", "jet_label", "jet_inFrame"),
+    ("sparse", "eg"): ("EGamma_pt", "EGamma_eta", "EGamma_label", None),
+    ("e2e", "eg"): ("SC_pT", "SC_eta", "SC_label", None),
+}
+JET_RECORD = {"sparse": ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_seedIeta", "Jet_seedIphi", "Jet_label",
+                         "Jet_inFrame"],
+              "e2e": ["jet_Pt", "jet_Eta", "jet_Phi", "jetSeed_ieta", "jetSeed_iphi", "jet_label",
+                      "jet_inFrame"]}
+EG_RECORD = {"sparse": ["EGamma_pt", "EGamma_eta", "EGamma_seedRow", "EGamma_seedCol", "EGamma_energy",
+                        "EGamma_label"],
+             "e2e": ["SC_pT", "SC_eta", "SC_ieta", "SC_iphi", "SC_E", "SC_label"]}
+QG_PIXELS = {"sparse": ["Track_row", "Track_col", "Track_pt", "EcalHit_row", "EcalHit_col",
+                        "EcalHit_energy", "HcalHit_ieta", "HcalHit_iphi", "HcalHit_energy"],
+             "e2e": ["ECAL_tracksPt_atECALfixIP", "ECAL_energy", "HBHE_energy"]}
+EB_PIXELS = {"sparse": ["EcalHit_row", "EcalHit_col", "EcalHit_energy", "EcalHit_time"],
+             "e2e": ["EB_energy", "EB_time"]}
+TREES = {"sparse": "Events", "e2e": "fevt/RHTree"}
+
+
+def reference_counts(path: Path, layout: str, kind: str, cuts: JetCuts) -> dict[str, int]:
+    """Selected objects per truth label, straight from the file."""
+    pt_b, eta_b, lab_b, inframe_b = KINE[(layout, kind)]
+    with uproot.open(path) as f:
+        a = f[TREES[layout]].arrays([b for b in (pt_b, eta_b, lab_b, inframe_b) if b])
+    mask = (a[pt_b] > cuts.pt_min) & (abs(a[eta_b]) < cuts.abs_eta_max)
+    if inframe_b and cuts.require_in_frame:
+        mask = mask & (a[inframe_b] != 0)
+    labels = ak.to_numpy(ak.flatten(a[lab_b][mask])).astype(int)
+    ids, n = np.unique(labels, return_counts=True)
+    return {LABELS[int(i)]: int(c) for i, c in zip(ids, n, strict=True)}
+
+
+def counts_by_label(h: hist.Hist, dataset: str, tagger: str) -> dict[str, int]:
+    if dataset not in list(h.axes["dataset"]) or tagger not in list(h.axes["tagger"]):
+        return {}
+    sub = h[{"dataset": dataset, "tagger": tagger}]
+    out = {lab: round(sub[{"label": lab}].sum(flow=True).value) for lab in sub.axes["label"]}
+    return {k: v for k, v in out.items() if v}
+
+
+def as_dict(h: hist.Hist) -> dict[tuple[str, str, str], np.ndarray]:
+    """Category-order-independent view of a (dataset, label, tagger, ...) histogram."""
+    out = {}
+    for d in h.axes["dataset"]:
+        for lab in h.axes["label"]:
+            for t in h.axes["tagger"]:
+                v = h[{"dataset": d, "label": lab, "tagger": t}].values(flow=True)
+                if v.sum():
+                    out[(d, lab, t)] = v
+    return out
+
+
+def assert_same_hists(a: dict[str, hist.Hist], b: dict[str, hist.Hist]) -> None:
+    assert set(a) == set(b)
+    for name in a:
+        da, db = as_dict(a[name]), as_dict(b[name])
+        assert set(da) == set(db), name
+        for k in da:
+            np.testing.assert_array_equal(da[k], db[k], err_msg=f"{name} {k}")
+
+
+@pytest.fixture(scope="module")
+def both(jet_tagger: Path, eg_tagger: Path) -> E2ETaggerProcessor:
+    return E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
+
+
+def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
+    path = sample.files[("tau", "sparse")]
+    proc = E2ETaggerProcessor([jet_tagger], device="cpu")
+    out = proc.process(events(path, "sparse", "tau"))
+    assert set(out) == {"entries", "chunks", "hists", "cutflow", "mean_images", "metrics"}
+    assert out["entries"] == {"tau": 40}
+    assert out["chunks"] == {f"{path}:0-40": 40}
+    assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
+    for name, h in out["hists"].items():
+        assert [ax.name for ax in h.axes][:3] == ["dataset", "label", "tagger"], name
+        assert isinstance(h.storage_type(), hist.storage.Weight), name
+        assert list(h.axes["dataset"]) == ["tau"]
+        assert list(h.axes["tagger"]) == ["jet_simplenet"]
+    score = out["hists"]["score"].axes["score"]
+    assert score.size == 1000
+    assert score.edges[0] == 0
+    assert score.edges[-1] == 1
+    n = out["metrics"]["objects"]
+    assert n > 0
+    for h in out["hists"].values():  # every object lands in every histogram, none in flow
+        assert h.sum(flow=False).value == n
+    m = out["metrics"]
+    assert m["chunks"] == 1
+    assert m["entries"] == 40
+    assert m["device"] == {"cpu": 1}
+    assert list(m["worker"].values()) == [40]
+    assert all(m[k] >= 0 for k in ("time_read", "time_frames", "time_inference"))
+    flow = out["cutflow"]["tau"]
+    assert flow["events"] == 40
+    assert flow["jet_simplenet: jets window inside eta acceptance"] == n
+    assert flow["jet_simplenet: jets"] >= flow["jet_simplenet: jets pt>20"] >= n
+    mi = out["mean_images"]["jet_simplenet"]
+    assert isinstance(mi, MeanImages)
+    assert mi.channels == ("track_pt", "ecal", "hcal")
+    assert sum(mi.counts.values()) == n
+    assert mi.mean("tau").shape == (3, 125, 125)
+    assert mi.mean("tau").sum() > 0
+
+
+def test_chunks_merge_to_the_whole_file(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
+    path = sample.files[("qcd", "sparse")]
+    whole = both.process(events(path, "sparse", "qcd"))
+    parts = [both.process(events(path, "sparse", "qcd", start=a, stop=b)) for a, b in ((0, 13), (13, 40))]
+    merged = accumulate(parts)
+    assert merged["entries"] == whole["entries"] == {"qcd": 40}
+    assert set(merged["chunks"]) == {f"{path}:0-13", f"{path}:13-40"}
+    assert_same_hists(merged["hists"], whole["hists"])
+    assert merged["cutflow"] == whole["cutflow"]
+    for name, mi in whole["mean_images"].items():
+        got = merged["mean_images"][name]
+        assert got.counts == mi.counts
+        for lab in mi.sums:
+            np.testing.assert_allclose(got.sums[lab], mi.sums[lab], rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("layout", ["sparse", "e2e"])
+def test_objects_are_the_selected_ones(sample: Any, jet_tagger: Path, eg_tagger: Path,
+                                       events: Any, layout: str) -> None:
+    cuts = JetCuts(pt_min=30.0, abs_eta_max=1.3)
+    proc = E2ETaggerProcessor([jet_tagger, eg_tagger], cuts=cuts, device="cpu")
+    for ds in ("qcd", "tau"):
+        path = sample.files[(ds, layout)]
+        out = proc.process(events(path, layout, ds))
+        jets = reference_counts(path, layout, "jet", cuts)
+        egs = reference_counts(path, layout, "eg", cuts)
+        assert counts_by_label(out["hists"]["score"], ds, "jet_simplenet") == jets
+        assert counts_by_label(out["hists"]["score"], ds, "eg_simplenet") == egs
+        assert out["metrics"]["objects"] == sum(jets.values()) + sum(egs.values())
+        flow = out["cutflow"][ds]
+        assert flow["jet_simplenet: jets window inside eta acceptance"] == sum(jets.values())
+        assert flow["eg_simplenet: egs |eta|<1.3"] == sum(egs.values())
+    # the cut bites: looser cuts keep more jets than the ones above
+    assert sum(reference_counts(path, layout, "jet", JetCuts()).values()) > sum(jets.values())
+
+
+@pytest.mark.parametrize("layout", ["sparse", "e2e"])
+def test_branches_are_exactly_what_is_read(sample: Any, jet_tagger: Path, eg_tagger: Path,
+                                           events: Any, layout: str) -> None:
+    path = sample.files[("tau", layout)]
+    cases = [
+        ([jet_tagger], QG_PIXELS[layout] + JET_RECORD[layout]),
+        ([eg_tagger], EB_PIXELS[layout] + EG_RECORD[layout]),
+        ([jet_tagger, eg_tagger], QG_PIXELS[layout] + JET_RECORD[layout] + EB_PIXELS[layout] + EG_RECORD[layout]),
+    ]
+    for taggers, expected in cases:
+        proc = E2ETaggerProcessor(taggers, device="cpu")
+        listed = proc.branches(layout)
+        assert len(listed) == len(set(listed))
+        assert set(listed) == set(expected)
+        log: list[Any] = []
+        proc.process(events(path, layout, "tau", access_log=log))
+        assert {entry.branch for entry in log} == set(listed)
+
+
+def test_layouts_give_identical_scores(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
+    for ds in ("qcd", "tau"):
+        sparse = both.process(events(sample.files[(ds, "sparse")], "sparse", ds))
+        dense = both.process(events(sample.files[(ds, "e2e")], "e2e", ds))
+        assert sparse["hists"]["score"].sum().value > 0
+        assert_same_hists(sparse["hists"], dense["hists"])
+        assert sparse["cutflow"] == dense["cutflow"]
+        for name, mi in sparse["mean_images"].items():
+            for lab, s in mi.sums.items():
+                np.testing.assert_allclose(dense["mean_images"][name].sums[lab], s, rtol=1e-6, atol=1e-6)
+
+
+def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
+    assert out["entries"] == {dataset: 0}
+    assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
+    for h in out["hists"].values():
+        assert h.sum(flow=True).value == 0
+    assert out["metrics"]["objects"] == 0
+    assert out["metrics"]["entries"] == 0
+    assert out["cutflow"][dataset]["events"] == 0
+
+
+def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
+    ev = events(sample.files[("tau", "sparse")], "sparse", "tau")
+    empty = both.process(ev[:0])
+    _assert_zero_output(empty, "tau")
+    full = both.process(ev)
+    merged = accumulate([empty, full])
+    assert merged["entries"] == {"tau": 40}
+    assert_same_hists(merged["hists"], full["hists"])
+
+
+def test_file_with_zero_entries(sample: Any, both: E2ETaggerProcessor, events: Any,
+                                rewrite: Any, tmp_path: Path) -> None:
+    path = rewrite(sample.files[("tau", "sparse")], tmp_path / "empty.root", n_events=0)
+    out = both.process(events(path, "sparse", "tau", stop=0))
+    _assert_zero_output(out, "tau")
+
+
+def test_jets_without_hits_score_like_blank_frames(sample: Any, both: E2ETaggerProcessor,
+                                                   jet_tagger: Path, eg_tagger: Path,
+                                                   events: Any, rewrite: Any, tmp_path: Path) -> None:
+    src = sample.files[("qcd", "sparse")]
+    path = rewrite(src, tmp_path / "nohits.root", empty=("EcalHit", "HcalHit", "Track", "TrackerHit"))
+    out = both.process(events(path, "sparse", "qcd"))
+    h = out["hists"]["score"]
+    for tagger, model, kind, shape in ((("jet_simplenet"), jet_tagger, "jet", (3, 125, 125)),
+                                       ("eg_simplenet", eg_tagger, "eg", (2, 32, 32))):
+        n = sum(reference_counts(src, "sparse", kind, both.cuts).values())
+        assert n > 0
+        logit = ort.InferenceSession(str(model)).run(None, {"frames": np.zeros((1, *shape), np.float32)})[0]
+        blank = float(1 / (1 + np.exp(-logit[0, 0])))
+        sub = h[{"dataset": "qcd", "tagger": tagger}].project("score")
+        assert sub.values()[sub.axes[0].index(blank)] == n  # every object in the blank frame's bin
+        assert sub.sum().value == n
+        for s in out["mean_images"][tagger].sums.values():
+            assert not s.any()
+
+
+def test_taggers_only_see_their_own_objects(sample: Any, both: E2ETaggerProcessor, events: Any,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import e2e_coffea.processor as mod
+
+    seen: list[tuple[str, str, tuple[int, ...]]] = []
+    real_jet, real_eg = mod.build_jet_frames, mod.build_eg_frames
+
+    def spy(kind: str, real: Any) -> Any:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            frames, rec = real(*args, **kwargs)
+            seen.append((kind, ",".join(kwargs["channels"]), tuple(frames.shape)))
+            return frames, rec
+        return wrapped
+
+    monkeypatch.setattr(mod, "build_jet_frames", spy("jet", real_jet))
+    monkeypatch.setattr(mod, "build_eg_frames", spy("eg", real_eg))
+    path = sample.files[("qcd", "sparse")]
+    out = both.process(events(path, "sparse", "qcd"))
+    n_jet = sum(reference_counts(path, "sparse", "jet", both.cuts).values())
+    n_eg = sum(reference_counts(path, "sparse", "eg", both.cuts).values())
+    assert n_jet > 0
+    assert n_eg > 0
+    assert seen == [("jet", "track_pt,ecal,hcal", (n_jet, 3, 125, 125)),
+                    ("eg", "eb_energy,eb_time", (n_eg, 2, 32, 32))]
+    h = out["hists"]["score"]
+    assert h[{"tagger": "jet_simplenet"}].sum().value == n_jet
+    assert h[{"tagger": "eg_simplenet"}].sum().value == n_eg

@@ -1,0 +1,134 @@
+"""The per-process onnxruntime session cache: built once, never pickled, never a silent
+CPU fallback."""
+
+from __future__ import annotations
+
+import pickle
+import pickletools
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import cloudpickle
+import onnxruntime as ort
+import pytest
+
+from e2e_coffea.inference.sessions import (
+    DeviceFallbackError,
+    SessionCachePlugin,
+    SessionKey,
+    cached_sessions,
+    clear_cache,
+    get_session,
+    resolve_device,
+)
+from e2e_coffea.processor import E2ETaggerProcessor
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available()) or "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Any:
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def test_one_session_per_key(jet_tagger: Path, eg_tagger: Path) -> None:
+    a = get_session(jet_tagger, "cpu", 1)
+    assert isinstance(a, ort.InferenceSession)
+    assert get_session(str(jet_tagger), "cpu", 1) is a
+    # the same file through another spelling of its path is the same model
+    assert get_session(jet_tagger.parent / ".." / jet_tagger.parent.name / jet_tagger.name, "cpu", 1) is a
+    b = get_session(jet_tagger, "cpu", 2)
+    c = get_session(eg_tagger, "cpu", 1)
+    assert b is not a
+    assert c is not a
+    assert set(cached_sessions()) == {
+        SessionKey(str(jet_tagger.resolve()), "cpu", 1),
+        SessionKey(str(jet_tagger.resolve()), "cpu", 2),
+        SessionKey(str(eg_tagger.resolve()), "cpu", 1),
+    }
+    assert b.get_session_options().intra_op_num_threads == 2
+    clear_cache()
+    assert cached_sessions() == {}
+    assert get_session(jet_tagger, "cpu", 1) is not a
+
+
+def _module_names(blob: bytes) -> set[str]:
+    """Every module a pickle refers to (GLOBAL / STACK_GLOBAL opcodes)."""
+    names: set[str] = set()
+    strings: list[str] = []
+    for op, arg, _ in pickletools.genops(blob):
+        if isinstance(arg, str):
+            strings.append(arg)
+        if op.name == "GLOBAL":
+            names.add(str(arg).split(" ")[0])
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            names.add(strings[-2])
+    return names
+
+
+def test_processor_pickles_without_sessions(sample: Any, jet_tagger: Path, eg_tagger: Path,
+                                            events: Any) -> None:
+    proc = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
+    before = cloudpickle.dumps(proc)
+    proc.process(events(sample.files[("tau", "sparse")], "sparse", "tau"))
+    assert len(cached_sessions()) == 2  # sessions now exist in this process ...
+    after = cloudpickle.dumps(proc)
+    assert after == before  # ... but the processor did not pick them up
+    assert len(after) < 20_000, len(after)  # paths + contracts, not ~260 kB of weights
+    modules = _module_names(after)
+    assert not any(m.startswith("onnxruntime") for m in modules), modules
+    assert b"InferenceSession" not in after
+    clone = pickle.loads(after)
+    assert [t.path for t in clone.taggers] == [str(jet_tagger.resolve()), str(eg_tagger.resolve())]
+
+
+def test_two_chunks_build_one_session(sample: Any, jet_tagger: Path, events: Any) -> None:
+    proc = E2ETaggerProcessor([jet_tagger], device="cpu")
+    path = sample.files[("qcd", "sparse")]
+    assert cached_sessions() == {}
+    proc.process(events(path, "sparse", "qcd", start=0, stop=20))
+    first = cached_sessions()
+    assert len(first) == 1
+    proc.process(events(path, "sparse", "qcd", start=20, stop=40))
+    second = cached_sessions()
+    assert list(second) == list(first)
+    assert next(iter(second.values())) is next(iter(first.values()))
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks the no-GPU error; this machine has CUDA")
+def test_cuda_without_gpu_is_an_error_not_a_fallback(sample: Any, jet_tagger: Path, events: Any) -> None:
+    with pytest.raises(DeviceFallbackError, match=r"'cuda'.*(CUDA|provider)"):
+        get_session(jet_tagger, "cuda")
+    with pytest.raises(DeviceFallbackError, match=r"'cuda'.*no CUDA"):
+        resolve_device("cuda")
+    proc = E2ETaggerProcessor([jet_tagger], device="cuda")
+    with pytest.raises(DeviceFallbackError, match="'cuda'"):
+        proc.process(events(sample.files[("tau", "sparse")], "sparse", "tau"))
+    assert cached_sessions() == {}
+    assert resolve_device("auto") == "cpu"
+
+
+def _fake_worker(nthreads: int, gpus: int) -> Any:
+    return SimpleNamespace(state=SimpleNamespace(nthreads=nthreads, total_resources={"GPU": gpus} if gpus else {}))
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks CPU-only behaviour; this machine has CUDA")
+@pytest.mark.parametrize("gpus", [0, 1])
+def test_plugin_warms_the_session_the_processor_will_use(jet_tagger: Path, eg_tagger: Path, gpus: int) -> None:
+    """A worker tagged GPU=1 on a machine without CUDA: ``cpu``/``auto`` warm CPU sessions
+    (keyed like the processor's lookups); ``cuda`` fails at registration, not per chunk."""
+    for device in ("cpu", "auto"):
+        clear_cache()
+        SessionCachePlugin([jet_tagger, eg_tagger], device).setup(_fake_worker(2, gpus))
+        assert set(cached_sessions()) == {SessionKey(str(p.resolve()), "cpu", 2) for p in (jet_tagger, eg_tagger)}
+    clear_cache()
+    with pytest.raises(DeviceFallbackError):
+        SessionCachePlugin([jet_tagger], "cuda").setup(_fake_worker(1, gpus))
+    assert cached_sessions() == {}

@@ -1,0 +1,103 @@
+"""Runner tests reuse the main-job sample and taggers of ``tests/processor/conftest.py``.
+
+``--import-mode=importlib`` keeps test folders from importing each other, so that file is
+loaded by path; its on-disk markers mean the sample is generated once per session even
+when both folders run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "_e2e_main_job_fixtures", Path(__file__).parents[1] / "processor" / "conftest.py"
+)
+assert _spec is not None
+assert _spec.loader is not None
+_shared = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_shared)
+
+sample = _shared.sample
+jet_tagger = _shared.jet_tagger
+eg_tagger = _shared.eg_tagger
+rewrite = _shared.rewrite
+open_events = _shared.open_events
+export_tagger = _shared.export_tagger
+
+CHUNKSIZE = 15
+"""40 events per file -> chunks 0-14, 14-27, 27-40 (coffea balances them): 6 chunks in all."""
+
+
+def write_fileset(path: Path, files: dict[str, dict[str, str]]) -> Path:
+    """``{dataset: {file: tree}}`` -> fileset JSON."""
+    path.write_text(json.dumps({ds: {"files": f, "metadata": {}} for ds, f in files.items()}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """Two CPU worker processes (Nannies, so a killed worker comes back), shared per module."""
+    from distributed import Client
+
+    from e2e_coffea.scaleout import local_cluster
+
+    cluster = local_cluster(2, 0)
+    client = Client(cluster)
+    client.wait_for_workers(2, timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def clean(sample: Any, jet_tagger: Path, eg_tagger: Path) -> Any:
+    """The reference: both taggers over the sparse fileset with the Iterative executor."""
+    from e2e_coffea.runner import run
+
+    return run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="iterative",
+               chunksize=CHUNKSIZE, device="cpu", progress=False)
+
+
+def same_hists(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Histograms equal bin by bin, whatever order their categories grew in."""
+    import numpy as np
+
+    def view(h: Any) -> dict[tuple[str, ...], Any]:
+        out = {}
+        for d in h.axes["dataset"]:
+            for lab in h.axes["label"]:
+                for t in h.axes["tagger"]:
+                    v = h[{"dataset": d, "label": lab, "tagger": t}].view(flow=True)
+                    if v["value"].any():
+                        out[(d, lab, t)] = v
+        return out
+
+    if set(a) != set(b):
+        return False
+    for name in a:
+        va, vb = view(a[name]), view(b[name])
+        if set(va) != set(vb):
+            return False
+        for k in va:
+            if not (np.array_equal(va[k]["value"], vb[k]["value"])
+                    and np.array_equal(va[k]["variance"], vb[k]["variance"])):
+                return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def hists_equal() -> Any:
+    return same_hists
+
+
+@pytest.fixture
+def fileset_writer() -> Any:
+    return write_fileset
