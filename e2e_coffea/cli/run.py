@@ -26,25 +26,42 @@ __all__ = ["command"]
 @click.option("--chunksize", type=int, default=10_000, show_default=True)
 @click.option("--skip-bad-files", is_flag=True,
               help="Go on without unreadable files or failing chunks, and list them in summary.json.")
-@click.option("--retries", type=int, default=0, show_default=True, help="Retries per chunk (futures, dask).")
+@click.option("--retries", type=int, default=0, show_default=True, help="Retries per chunk (every executor).")
 @click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None,
               help="Keep each chunk's output here; a rerun only processes missing chunks.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--cluster", type=click.Path(path_type=Path), default=None, metavar="CONFIG.yaml",
+              help="Facility config (see facility/): start its workers and run there with Dask; "
+                   "also writes facility.json.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: str | None,
             workers: int, gpu_workers: int, chunksize: int, skip_bad_files: bool, retries: int,
-            checkpoint_dir: Path | None, device: str, out: Path) -> None:
+            checkpoint_dir: Path | None, device: str, cluster: Path | None, out: Path) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
     from ..hists.summary import plot_rocs, roc_for_tagger, summarize
     from ..runner import run
     from ..taggers import resolve_tagger
 
     specs = [resolve_tagger(t) for t in taggers]
-    result = run(fileset, specs, executor=executor, workers=workers,  # type: ignore[arg-type]
-                 gpu_workers=gpu_workers, scheduler=scheduler, chunksize=chunksize,
-                 skip_bad_files=skip_bad_files, retries=retries, checkpoint_dir=checkpoint_dir,
-                 device=device)  # type: ignore[arg-type]
+    facility = None
+    if cluster is not None:
+        if scheduler:
+            msg = "--cluster and --scheduler are exclusive: the config says where the workers are"
+            raise click.UsageError(msg)
+        from ..facility import run_on_cluster
+
+        result, facility = run_on_cluster(
+            cluster, fileset, specs, gpu_requested=gpu_workers > 0 or device == "cuda",
+            chunksize=chunksize, skip_bad_files=skip_bad_files, retries=retries,
+            checkpoint_dir=checkpoint_dir, device=device)
+    else:
+        result = run(fileset, specs, executor=executor, workers=workers,  # type: ignore[arg-type]
+                     gpu_workers=gpu_workers, scheduler=scheduler, chunksize=chunksize,
+                     skip_bad_files=skip_bad_files, retries=retries, checkpoint_dir=checkpoint_dir,
+                     device=device)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
+    if facility is not None:
+        (out / "facility.json").write_text(json.dumps(facility, indent=2, default=str) + "\n")
     with (out / "output.pkl").open("wb") as f:
         pickle.dump(result.output, f)
     summary = summarize(result, specs)
@@ -61,7 +78,8 @@ def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: s
                f"{summary['throughput']['jets_per_s']:.0f} jets/s, "
                f"{summary['throughput']['events_per_s']:.0f} events/s")
     for name, t in summary["taggers"].items():
-        auc = "n/a" if t["auc"] is None else f"{t['auc']:.4f} +- {t['auc_err']:.4f}"
+        err = "n/a" if t.get("auc_err") is None else f"{t['auc_err']:.4f}"
+        auc = "n/a" if t["auc"] is None else f"{t['auc']:.4f} +- {err}"
         click.echo(f"  {name}: AUC {auc} on {t['n_jets']} objects "
                    f"(signal {t['signal']}, background {t['background']})")
     click.echo(f"wrote {out / 'output.pkl'}, {out / 'summary.json'}" + (f", {out / 'roc.png'}" if rocs else ""))

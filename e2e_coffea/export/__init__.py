@@ -11,7 +11,6 @@ from .contract import (
     check_channels,
     load_contract,
 )
-from .onnx_export import ExportReport, export_onnx, onnx_outputs
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -25,3 +24,13 @@ __all__ = [
     "load_contract",
     "onnx_outputs",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Export needs torch; inference workers only need the contract, so load it lazily."""
+    if name in ("ExportReport", "export_onnx", "onnx_outputs"):
+        from . import onnx_export
+
+        return getattr(onnx_export, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -38,25 +38,33 @@ def roc_for_tagger(score: hist.Hist, tagger: str, class_names: Sequence[str]) ->
     datasets = list(h.axes["dataset"])
     sig_labels, bkg_labels = _class_split(class_names, labels)
 
-    def collect(chosen: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def collect(chosen: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         vals = np.zeros(h.axes["score"].size)
         var = np.zeros_like(vals)
-        used = []
+        per_ds: dict[str, float] = {}
         for ds in datasets:
             for lab in chosen:
                 sub = h[{"dataset": ds, "label": lab}]
                 if sub.sum().value > 0:
                     vals += sub.values()
                     var += sub.variances()
-                    used.append(ds)
-        return vals, var, sorted(set(used))
+                    per_ds[ds] = per_ds.get(ds, 0.0) + float(sub.sum().value)
+        return vals, var, per_ds
 
     s, s_var, s_ds = collect(sig_labels)
     b, b_var, b_ds = collect(bkg_labels)
     roc = roc_from_counts(s, b, h.axes["score"].edges, signal_var=s_var, background_var=b_var)
-    info = {"signal": s_ds, "background": b_ds, "signal_labels": sig_labels,
-            "background_labels": bkg_labels}
+    info = {"signal": _main_datasets(s_ds), "background": _main_datasets(b_ds),
+            "signal_counts": s_ds, "background_counts": b_ds,
+            "signal_labels": sig_labels, "background_labels": bkg_labels}
     return roc, info
+
+
+def _main_datasets(counts: dict[str, float], share: float = 0.05) -> list[str]:
+    """Datasets giving at least ``share`` of a class: a QCD sample's few real taus count in
+    the ROC (they are taus) but do not make "qcd" a signal dataset in the summary."""
+    total = sum(counts.values())
+    return sorted(ds for ds, n in counts.items() if total and n / total >= share)
 
 
 def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
