@@ -1,0 +1,206 @@
+"""From a facility config to a Dask client the main job can use, and back down again."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..scaleout import SchedulerUnreachableError
+from ..taggers import TaggerSpec, resolve_tagger
+from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
+from .plugins import GPUResourcePlugin, register_environment, ship_models
+
+__all__ = [
+    "Connection", "WorkerReport", "build_clusters", "connect", "gpu_workers", "run_on_cluster", "watch_workers",
+]
+
+ConfigLike = ClusterConfig | str | os.PathLike[str]
+
+
+def _config(config: ConfigLike) -> ClusterConfig:
+    return config if isinstance(config, ClusterConfig) else load_cluster_config(config)
+
+
+def build_clusters(config: ConfigLike) -> list[Any]:
+    """One started cluster object per worker type (jobs submitted); ``[]`` for ``scheduler``.
+
+    The first cluster owns the scheduler every worker joins. The caller closes them;
+    :func:`connect` does all of that (and the waiting) for you.
+    """
+    cfg = _config(config)
+    if cfg.facility == "scheduler":
+        return []
+    if cfg.facility == "gateway":
+        from .gateway import build_gateway_cluster
+
+        return build_gateway_cluster(cfg)
+    from .jobqueue import build_jobqueue_clusters
+
+    return build_jobqueue_clusters(cfg)
+
+
+@dataclass
+class Connection:
+    """A client plus the clusters behind it. A context manager; ``client, cleanup = conn``
+    also works where a ``with`` block does not fit (notebooks)."""
+
+    client: Any
+    clusters: list[Any]
+    config: ClusterConfig
+
+    def close(self) -> None:
+        """Close the client, then every cluster (cancels their batch jobs)."""
+        try:
+            self.client.close()
+        finally:
+            for c in reversed(self.clusters):
+                c.close()
+
+    def prepare_taggers(self, taggers: Sequence[str | TaggerSpec]) -> list[TaggerSpec]:
+        """Taggers as the workers will find them: uploaded if ``models.ship: upload``."""
+        if self.config.models.ship == "upload":
+            return ship_models(self.client, taggers, self.config.models.worker_dir)
+        return [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.client, self.close))
+
+
+def connect(config: ConfigLike) -> Connection:
+    """Start (or join) the facility's workers, wait for them, and prepare their software."""
+    from distributed import Client
+
+    cfg = _config(config)
+    clusters: list[Any] = []
+    if cfg.facility == "scheduler":
+        timeout = cfg.wait_timeout or 10.0
+        try:
+            client = Client(cfg.address, timeout=timeout)
+        except (OSError, TimeoutError) as err:
+            msg = f"no Dask scheduler answered at {cfg.address} within {timeout:g} s: {err}"
+            raise SchedulerUnreachableError(msg) from err
+    else:
+        clusters = build_clusters(cfg)
+        try:
+            client = clusters[0].get_client() if cfg.facility == "gateway" else Client(clusters[0])
+        except BaseException:
+            for c in reversed(clusters):
+                c.close()
+            raise
+    conn = Connection(client, clusters, cfg)
+    try:
+        _wait(conn)
+        register_environment(client, cfg.environment)
+        if cfg.facility == "gateway" and cfg.pools[0].gpus:
+            client.register_plugin(GPUResourcePlugin(cfg.pools[0].gpus), name=GPUResourcePlugin.name)
+        if cfg.device == "cuda" and not gpu_workers(client):
+            msg = (f"{cfg._where()}device 'cuda' was requested but no worker at "
+                   f"{client.scheduler.address} has a GPU resource")
+            raise ClusterConfigError(msg)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _wait(conn: Connection) -> None:
+    cfg = conn.config
+    want = cfg.total_workers if cfg.min_workers is None else cfg.min_workers
+    if not want or not cfg.wait_timeout:
+        return
+    try:
+        conn.client.wait_for_workers(want, timeout=cfg.wait_timeout)
+    except TimeoutError as err:
+        have = len(conn.client.scheduler_info(n_workers=-1).get("workers", {}))
+        pools = {p.name: p.workers for p in cfg.pools}
+        msg = (f"{cfg._where()}only {have} of {want} workers joined the scheduler at "
+               f"{conn.client.scheduler.address} within {cfg.wait_timeout:g} s (pools {pools}); "
+               f"check the batch queue and the job logs, or lower min_workers")
+        raise TimeoutError(msg) from err
+
+
+def gpu_workers(client: Any) -> list[str]:
+    """Names of the workers that offer a GPU resource."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return [str(w.get("name")) for w in workers.values() if w.get("resources", {}).get("GPU", 0) > 0]
+
+
+@dataclass
+class WorkerReport:
+    """Workers seen during a run, and the ones lost while it ran (their tasks re-ran elsewhere)."""
+
+    workers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lost: list[dict[str, Any]] = field(default_factory=list)
+    joined: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"workers": self.workers, "lost_workers": self.lost, "joined_workers": self.joined}
+
+
+def _snapshot(client: Any) -> dict[str, dict[str, Any]]:
+    info = client.scheduler_info(n_workers=-1).get("workers", {})
+    return {addr: {"name": str(w.get("name")), "nthreads": w.get("nthreads"),
+                   "resources": dict(w.get("resources", {}))} for addr, w in info.items()}
+
+
+@contextmanager
+def watch_workers(client: Any) -> Iterator[WorkerReport]:
+    """Record lost and joined workers from the scheduler's event log while the block runs."""
+    t0 = time.time()
+    report = WorkerReport(workers=_snapshot(client))
+    try:
+        yield report
+    finally:
+        report.workers.update(_snapshot(client))
+        for ts, ev in client.get_events("all"):
+            if ts < t0 or not isinstance(ev, dict):
+                continue
+            addr = ev.get("worker")
+            if ev.get("action") == "remove-worker":
+                report.lost.append({
+                    "worker": addr,
+                    "name": report.workers.get(addr, {}).get("name"),
+                    "processing_tasks": len(ev.get("processing-tasks", ())),
+                    "lost_computed_tasks": len(ev.get("lost-computed-tasks", ())),
+                    "expected": bool(ev.get("expected", False)),
+                })
+            elif ev.get("action") == "add-worker":
+                report.joined.append(str(addr))
+
+
+def run_on_cluster(config: ConfigLike, fileset: Any, taggers: Sequence[str | TaggerSpec], *,
+                   gpu_requested: bool = False, **run_kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    """The main job at a facility: connect, ship the models, run, report, clean up.
+
+    Returns the :class:`~e2e_coffea.runner.RunResult` and a JSON-ready facility report
+    (pools, workers, lost workers, entries per worker).
+    """
+    from ..runner import run
+
+    cfg = _config(config)
+    if gpu_requested:
+        require_gpu(cfg)
+    if run_kwargs.get("device", "auto") == "auto":  # the config's choice unless the caller made one
+        run_kwargs["device"] = cfg.device
+    with connect(cfg) as conn:
+        specs = conn.prepare_taggers(taggers)
+        with watch_workers(conn.client) as report:
+            result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
+    info = {
+        "facility": cfg.facility,
+        "config": cfg.source,
+        "pools": {p.name: {"jobs": p.jobs, "workers": p.workers, "gpus": p.gpus} for p in cfg.pools},
+        **report.to_dict(),
+        "entries_per_worker": dict(result.output.get("metrics", {}).get("worker", {})),
+    }
+    return result, info

@@ -1,0 +1,61 @@
+"""dask-gateway facilities: the server starts scheduler and workers; we only ask for them.
+
+The option names (image, cores, memory, GPU) differ per facility; they are checked
+against the server's own list (``Gateway.cluster_options()``) before a cluster is made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..scaleout import SchedulerUnreachableError
+from .config import ClusterConfig, ClusterConfigError
+
+__all__ = ["build_gateway_cluster", "gateway_options"]
+
+
+def _gateway(config: ClusterConfig) -> Any:
+    try:
+        from dask_gateway import Gateway
+    except ImportError as err:
+        msg = "facility 'gateway' needs dask-gateway: pip install 'e2e-coffea[facility]'"
+        raise ImportError(msg) from err
+    g = config.gateway
+    if g is None:  # pragma: no cover - the config loader guarantees it
+        msg = "facility 'gateway' needs a 'gateway' section"
+        raise ClusterConfigError(msg)
+    return Gateway(address=g.address, proxy_address=g.proxy_address,
+                   public_address=g.public_address, auth=g.auth)
+
+
+def gateway_options(config: ClusterConfig, gateway: Any) -> Any:
+    """The server's cluster options with ours set; unknown names fail before any cluster."""
+    g = config.gateway
+    address = getattr(gateway, "address", None) or (g.address if g else None)
+    try:
+        opts = gateway.cluster_options()
+    except Exception as err:
+        msg = f"no dask-gateway answered at {address}: {type(err).__name__}: {err}"
+        raise SchedulerUnreachableError(msg) from err
+    wanted = {**(g.options if g else {}), **config.pools[0].options}
+    valid = sorted(opts)
+    for key, value in wanted.items():
+        if key not in valid:
+            msg = (f"{config._where()}gateway option {key!r} is not offered by the gateway at "
+                   f"{address}; it offers {valid}")
+            raise ClusterConfigError(msg)
+        opts[key] = value
+    return opts
+
+
+def build_gateway_cluster(config: ClusterConfig) -> list[Any]:
+    """One GatewayCluster (the gateway owns the scheduler), scaled to the pool's jobs."""
+    gateway = _gateway(config)
+    opts = gateway_options(config, gateway)
+    cluster = gateway.new_cluster(opts, shutdown_on_close=True)
+    try:
+        cluster.scale(config.pools[0].jobs)
+    except BaseException:
+        cluster.close()
+        raise
+    return [cluster]

@@ -1,0 +1,110 @@
+"""What travels to the workers: the software (pip or an uploaded checkout), the models,
+and the GPU tag where the facility cannot put one on the worker command line.
+
+Models are uploaded by content: each ONNX file goes, inside a worker plugin, to
+``<worker_dir>/<sha256[:16]>/<file name>`` on every worker (also on workers that join
+later), and the taggers' paths are rewritten to that location. The path is the same on
+every worker, so the processor and the session cache need no change; the hash in it
+means two versions of a model never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from distributed import WorkerPlugin
+
+from ..taggers import TaggerSpec, resolve_tagger
+from .config import EnvironmentConfig
+
+__all__ = ["GPUResourcePlugin", "ModelUploadPlugin", "register_environment", "ship_models"]
+
+
+class ModelUploadPlugin(WorkerPlugin):
+    """Write model files to fixed worker-local paths when a worker starts."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = dict(files)
+
+    def setup(self, worker: Any) -> None:
+        for dest, data in self.files.items():
+            _write_once(Path(dest), data)
+
+
+def _write_once(dest: Path, data: bytes) -> None:
+    """Atomic: workers sharing a node (or a shared /tmp) may write the same file at once."""
+    if dest.is_file() and dest.stat().st_size == len(data):
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def ship_models(client: Any, taggers: Sequence[str | TaggerSpec],
+                worker_dir: str = "/tmp/e2e-coffea-models") -> list[TaggerSpec]:
+    """Upload the taggers' ONNX files to every worker; return the taggers pointing there.
+
+    Call before :func:`e2e_coffea.runner.run` (the session cache then finds the files).
+    """
+    out = []
+    for t in taggers:
+        spec = t if isinstance(t, TaggerSpec) else resolve_tagger(t)
+        data = Path(spec.path).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        dest = posixpath.join(worker_dir, digest, Path(spec.path).name)
+        client.register_plugin(ModelUploadPlugin({dest: data}), name=f"e2e-coffea-model-{digest}")
+        out.append(dataclasses.replace(spec, path=dest))
+    return out
+
+
+class GPUResourcePlugin(WorkerPlugin):
+    """Tag a worker ``GPU=n`` after it started: for facilities (dask-gateway) whose worker
+    command line we do not write, so ``--resources GPU=1`` cannot be passed there."""
+
+    name = "e2e-coffea-gpu-resource"
+
+    def __init__(self, gpus: int = 1) -> None:
+        self.gpus = gpus
+
+    async def setup(self, worker: Any) -> None:
+        await worker.set_resources(GPU=self.gpus)
+
+
+def register_environment(client: Any, env: EnvironmentConfig) -> None:
+    """pip-install packages and/or upload this e2e_coffea checkout to every worker.
+
+    Both run again on workers that join later. An image (``environment.image``) is the
+    better choice at scale: nothing is installed per worker start.
+    """
+    if env.pip:
+        from distributed.diagnostics.plugin import PipInstall
+
+        client.register_plugin(PipInstall(list(env.pip)), name="e2e-coffea-pip")
+    if env.upload_package:
+        from distributed.diagnostics.plugin import UploadDirectory
+
+        import e2e_coffea
+
+        pkg = Path(e2e_coffea.__file__).parent
+        with tempfile.TemporaryDirectory() as tmp:
+            # UploadDirectory puts the uploaded folder itself on sys.path, so it must be
+            # the folder *holding* the package
+            stage = Path(tmp) / "e2e_coffea_upload"
+            shutil.copytree(pkg, stage / "e2e_coffea",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            plugin = UploadDirectory(str(stage), update_path=True, restart_workers=True)
+        client.register_plugin(plugin, name="e2e-coffea-package")

@@ -1,0 +1,74 @@
+"""Facility tests reuse the main-job sample and tagger of ``tests/processor/conftest.py``.
+
+That file is loaded by path (``--import-mode=importlib`` keeps test folders apart); its
+``.done`` markers mean the sample is generated once per session for every folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "_e2e_facility_shared_fixtures", Path(__file__).parents[1] / "processor" / "conftest.py"
+)
+assert _spec is not None
+assert _spec.loader is not None
+_shared = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_shared)
+
+sample = _shared.sample
+jet_tagger = _shared.jet_tagger
+
+CHUNKSIZE = 20
+REPO = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="session")
+def reference(sample: Any, jet_tagger: Path) -> Any:
+    """The iterative run every distributed run must reproduce exactly."""
+    from e2e_coffea.runner import run
+
+    return run(sample.fileset["sparse"], [jet_tagger], executor="iterative", chunksize=CHUNKSIZE,
+               device="cpu", progress=False)
+
+
+def score_bins(output: dict[str, Any]) -> dict[tuple[str, str, str], np.ndarray]:
+    """Score histogram by (dataset, label, tagger): categories grow in arrival order, so
+    two equal runs may list them differently; compare cell by cell instead."""
+    h = output["hists"]["score"]
+    out = {}
+    for d in h.axes["dataset"]:
+        for lab in h.axes["label"]:
+            for t in h.axes["tagger"]:
+                v = h[{"dataset": d, "label": lab, "tagger": t}].view(flow=True)
+                if v["value"].any():
+                    out[(d, lab, t)] = np.stack([v["value"], v["variance"]])
+    return out
+
+
+def same_scores(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    sa, sb = score_bins(a), score_bins(b)
+    return set(sa) == set(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Terminate a process we started; kill it if it does not go."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+@pytest.fixture(scope="session")
+def scores_equal() -> Any:
+    """``same_scores`` as a fixture: test modules cannot import conftest under importlib mode."""
+    return same_scores
