@@ -28,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
-    "B_FIELD_T",
     "BPIX_RADII_CM",
+    "B_FIELD_T",
+    "EB_ETA_MAX",
     "EB_FIRST_ROW",
     "EB_SHAPE",
     "ECAL_DETA",
@@ -37,15 +38,14 @@ __all__ = [
     "ECAL_ENDCAP_Z_CM",
     "ECAL_RADIUS_CM",
     "ECAL_SHAPE",
+    "EG_FRAME",
     "ETA_MAX",
-    "EB_ETA_MAX",
     "HCAL_DETA",
     "HCAL_DPHI",
     "HCAL_RADIUS_CM",
     "HCAL_SHAPE",
     "HCAL_TO_ECAL",
     "JET_FRAME",
-    "EG_FRAME",
     "TIB_RADII_CM",
     "TOB_RADII_CM",
     "TRACKER_LAYERS",

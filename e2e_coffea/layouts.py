@@ -24,11 +24,11 @@ __all__ = [
     "E2E_TREE",
     "LABELS",
     "LABEL_IDS",
-    "Layout",
     "SPARSE_COLLECTIONS",
     "SPARSE_EVENT_BRANCHES",
     "SPARSE_TREE",
     "ImageSpec",
+    "Layout",
     "tracker_image_name",
 ]
 

@@ -30,10 +30,12 @@ for task, procs in tasks.items():
 PY
 
 for task in tau electron eg qg top; do
+  [ -f "$OUT/models/${task}_simplenet.onnx" ] && continue  # already trained
   e2e-coffea train --task "$task" --model simplenet --fileset "$OUT/train-seed1/fileset.$task.json" \
     --epochs 4 --patience 2 --max-objects 1000 --batch-size 32 --seed 1 --out "$OUT/models"
 done
 for task in tau electron eg qg top; do
+  [ -f "$OUT/models/${task}_resnet15.onnx" ] && continue  # already trained
   e2e-coffea train --task "$task" --model resnet15 --fileset "$OUT/train-seed1/fileset.$task.json" \
     --epochs 2 --patience 2 --max-objects 400 --batch-size 32 --seed 1 --out "$OUT/models"
 done

@@ -32,7 +32,7 @@ def train_task(
     """Train one tagger and export it; returns the contract's metrics and provenance."""
     import numpy as np
 
-    from ..export import Contract, EG_CROP, E2E_JET_CROP, export_onnx
+    from ..export import E2E_JET_CROP, EG_CROP, Contract, export_onnx
     from ..frames import load_norm, resolve_channels
     from ..io import load_fileset
     from ..models import create_model

@@ -52,7 +52,7 @@ def _unique_cells(
     ev: npt.NDArray[np.int64], row: npt.NDArray[np.int64], col: npt.NDArray[np.int64], width: int,
     n_events: int,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    key = np.unique((ev * 1_000_000 + row * width + col))
+    key = np.unique(ev * 1_000_000 + row * width + col)
     ev, cell = key // 1_000_000, key % 1_000_000
     return ev, cell // width, cell % width, np.bincount(ev, minlength=n_events)
 

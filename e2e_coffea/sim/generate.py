@@ -20,7 +20,7 @@ from typing import Literal
 from ..exceptions import BadInputError, GenerationError
 from ..io.fileset import fileset_entry, save_fileset
 
-__all__ = ["FileJob", "MAX_SEED", "generate", "plan_jobs", "validate_request"]
+__all__ = ["MAX_SEED", "FileJob", "generate", "plan_jobs", "validate_request"]
 
 MAX_SEED = 900_000_000
 """Pythia's ``Random:seed`` accepts 0..900 000 000."""

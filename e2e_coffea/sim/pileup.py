@@ -21,7 +21,7 @@ from .particles import ParticleTable
 from .processes import COMMON_SETTINGS, MINBIAS_SETTINGS
 from .record import GenRecord, from_batch
 
-__all__ = ["MinBiasPool", "POOL_ETA_MAX", "minbias_pool", "overlay_pileup", "pool_size"]
+__all__ = ["POOL_ETA_MAX", "MinBiasPool", "minbias_pool", "overlay_pileup", "pool_size"]
 
 F64 = npt.NDArray[np.float64]
 POOL_ETA_MAX = 3.0

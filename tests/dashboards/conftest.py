@@ -1,13 +1,8 @@
-"""Dashboard tests reuse the main-job sample and tagger of ``tests/processor/conftest.py``.
-
-That file is loaded by path (``--import-mode=importlib`` keeps test folders apart); its
-on-disk markers make the sample generate once per session for every folder that uses it.
-On top, one saved run (``output.pkl`` + ``summary.json``, as ``e2e-coffea run`` writes).
-"""
+"""Dashboard tests: the shared sample and tagger come from ``tests/conftest.py``; on top,
+one saved run (``output.pkl`` + ``summary.json``, as ``e2e-coffea run`` writes)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 from pathlib import Path
@@ -15,16 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "_e2e_main_job_fixtures", Path(__file__).parents[1] / "processor" / "conftest.py"
-)
-assert _spec is not None
-assert _spec.loader is not None
-_shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_shared)
-
-sample = _shared.sample
-jet_tagger = _shared.jet_tagger
 CHUNKSIZE = 15
 """40 events per file -> 3 chunks per file (0-14, 14-27, 27-40), 6 in all."""
 

@@ -1,29 +1,13 @@
-"""Facility tests reuse the main-job sample and tagger of ``tests/processor/conftest.py``.
-
-That file is loaded by path (``--import-mode=importlib`` keeps test folders apart); its
-``.done`` markers mean the sample is generated once per session for every folder.
-"""
+"""Facility tests: the shared sample and tagger come from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-
-_spec = importlib.util.spec_from_file_location(
-    "_e2e_facility_shared_fixtures", Path(__file__).parents[1] / "processor" / "conftest.py"
-)
-assert _spec is not None
-assert _spec.loader is not None
-_shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_shared)
-
-sample = _shared.sample
-jet_tagger = _shared.jet_tagger
 
 CHUNKSIZE = 20
 REPO = Path(__file__).parents[2]

@@ -1,34 +1,13 @@
-"""Runner tests reuse the main-job sample and taggers of ``tests/processor/conftest.py``.
-
-``--import-mode=importlib`` keeps test folders from importing each other, so that file is
-loaded by path; its on-disk markers mean the sample is generated once per session even
-when both folders run.
-"""
+"""Runner tests: the shared sample and taggers come from ``tests/conftest.py``."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-_spec = importlib.util.spec_from_file_location(
-    "_e2e_main_job_fixtures", Path(__file__).parents[1] / "processor" / "conftest.py"
-)
-assert _spec is not None
-assert _spec.loader is not None
-_shared = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_shared)
-
-sample = _shared.sample
-jet_tagger = _shared.jet_tagger
-eg_tagger = _shared.eg_tagger
-rewrite = _shared.rewrite
-open_events = _shared.open_events
-export_tagger = _shared.export_tagger
 
 CHUNKSIZE = 15
 """40 events per file -> chunks 0-14, 14-27, 27-40 (coffea balances them): 6 chunks in all."""

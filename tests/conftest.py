@@ -1,10 +1,9 @@
 """Shared data for the main-job tests: a tiny generated tau + qcd sample in both layouts
 and tiny untrained ONNX taggers that carry their contracts.
 
-Everything is built once per session into pytest's base temp folder. ``tests/runner``
-loads this file as well (``--import-mode=importlib`` keeps test folders from importing
-each other); a ``.done`` marker per item makes the second loader reuse the files the
-first one built instead of generating again.
+Everything is built once per session into pytest's base temp folder and shared by the
+processor, runner, dashboard, notebook and facility tests; a ``.done`` marker per item
+makes a re-run within the same base folder reuse the files instead of generating again.
 """
 
 from __future__ import annotations
