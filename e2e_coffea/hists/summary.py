@@ -18,7 +18,8 @@ __all__ = ["plot_rocs", "roc_for_tagger", "summarize"]
 
 def _class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
     """Signal = the positive (last) class's truth label. Background = the negative class's
-    label when it is a truth label (``gluon``), else every other label (``qcd``: any jet)."""
+    label when it is a truth label (``gluon``), else every other label (``qcd``: any jet,
+    taken from the background samples only, see :func:`roc_for_tagger`)."""
     positive, negative = class_names[-1], class_names[0]
     signal = [positive] if positive in labels else []
     if negative in LABEL_IDS:
@@ -52,6 +53,12 @@ def roc_for_tagger(score: hist.Hist, tagger: str, class_names: Sequence[str]) ->
         return vals, var, per_ds
 
     s, s_var, s_ds = collect(sig_labels)
+    if class_names[0] not in LABEL_IDS:
+        # "qcd"-like negative class: background comes from the background samples, as in
+        # training; a signal sample's other jets (a ttbar event's b jet) are not background
+        signal_samples = set(_main_datasets(s_ds))
+        if set(datasets) - signal_samples:
+            datasets = [ds for ds in datasets if ds not in signal_samples]
     b, b_var, b_ds = collect(bkg_labels)
     roc = roc_from_counts(s, b, h.axes["score"].edges, signal_var=s_var, background_var=b_var)
     info = {"signal": _main_datasets(s_ds), "background": _main_datasets(b_ds),
