@@ -8,7 +8,7 @@ so both layouts carry the same numbers. Reading accepts what uproot writes (jagg
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import awkward as ak
@@ -18,6 +18,7 @@ import uproot
 
 from ..exceptions import FileLayoutError
 from ..layouts import E2E_IMAGES, E2E_TREE
+from .files import write_tree
 from .sparse import SimChunk, flatten_collections
 
 __all__ = ["E2E_FROM_SPARSE", "dense_image", "e2e_per_object", "write_e2e"]
@@ -79,30 +80,22 @@ def write_e2e(
     from .densify import densify
 
     chunk_list = [chunks] if isinstance(chunks, Mapping) else list(chunks)
-    comp = compression if compression is not None else uproot.ZLIB(1)
-    total = 0
-    with uproot.recreate(path, compression=comp) as f:
-        tree = None
+
+    def batches() -> Iterator[dict[str, Any]]:
         for chunk in chunk_list:
             flat = flatten_collections(chunk)
             for start in range(0, len(flat), batch):
                 part = flat[start : start + batch]
-                images = densify(part)
                 data: dict[str, Any] = {
                     name: ak.unflatten(img.reshape(-1), np.full(len(part), img.shape[1]))
-                    for name, img in images.items()
+                    for name, img in densify(part).items()
                 }
                 data.update(e2e_per_object(part))
-                if tree is None:
-                    types = {
-                        k: (ak.type(v).content if isinstance(v, ak.Array) else v.dtype)
-                        for k, v in data.items()
-                    }
-                    tree = f.mktree(E2E_TREE, types, counter_name=lambda c: f"n_{c}",
-                                    title="e2e-coffea, MLAnalyzer-compatible")
-                tree.extend(data)
-                total += len(part)
-    return total
+                yield data
+
+    comp = compression if compression is not None else uproot.ZLIB(1)
+    return write_tree(path, E2E_TREE, batches(), compression=comp, counter_name=lambda c: f"n_{c}",
+                      title="e2e-coffea, MLAnalyzer-compatible")
 
 
 def dense_image(chunk: Any, name: str) -> npt.NDArray[np.float32]:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import numpy as np
 import uproot
 
 from ..exceptions import FileLayoutError, MissingBranchError
 from ..layouts import E2E_TREE, SPARSE_TREE, Layout
 
-__all__ = ["check_branches", "detect_layout", "open_tree", "read_arrays", "tree_name"]
+__all__ = ["check_branches", "detect_layout", "open_tree", "read_arrays", "tree_name", "write_tree"]
 
 
 def tree_name(layout: Layout) -> str:
@@ -94,3 +95,28 @@ def read_arrays(
     except Exception as err:
         msg = f"{path}: cannot read entries {entry_start}..{entry_stop} ({type(err).__name__}: {err})"
         raise FileLayoutError(msg) from err
+
+
+def write_tree(
+    path: str | os.PathLike[str],
+    tree: str,
+    batches: Iterable[Mapping[str, Any]],
+    *,
+    compression: Any,
+    title: str,
+    counter_name: Any = None,
+) -> int:
+    """Write batches of branches to a new file as one TTree (``mktree`` on the first batch,
+    ``extend`` after: assigning a dict would make an RNTuple in uproot 5.7)."""
+    total = 0
+    with uproot.recreate(path, compression=compression) as f:
+        out = None
+        for data in batches:
+            if out is None:
+                types = {k: (ak.type(v).content if isinstance(v, ak.Array) else np.asarray(v).dtype)
+                         for k, v in data.items()}
+                kw = {"counter_name": counter_name} if counter_name is not None else {}
+                out = f.mktree(tree, types, title=title, **kw)
+            out.extend(dict(data))
+            total += len(next(iter(data.values())))
+    return total

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import awkward as ak
@@ -12,6 +12,7 @@ import uproot
 
 from ..exceptions import FileLayoutError
 from ..layouts import SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES, SPARSE_TREE
+from .files import write_tree
 
 __all__ = ["SimChunk", "flatten_collections", "sparse_branches", "write_sparse"]
 
@@ -70,18 +71,13 @@ def write_sparse(
 ) -> int:
     """Write one or more chunks to ``path`` as tree ``Events``; returns the entries written."""
     chunk_list = [chunks] if isinstance(chunks, Mapping) else list(chunks)
-    comp = compression if compression is not None else uproot.ZLIB(4)
-    total = 0
-    with uproot.recreate(path, compression=comp) as f:
-        tree = None
+
+    def batches() -> Iterator[dict[str, Any]]:
         for chunk in chunk_list:
-            n = _check_chunk(chunk)
+            _check_chunk(chunk)
             data: dict[str, Any] = {coll: chunk[coll] for coll in SPARSE_COLLECTIONS}
-            ev = chunk["event"]
-            data.update({b: np.asarray(ev[b]) for b in SPARSE_EVENT_BRANCHES})
-            if tree is None:
-                types = {k: (ak.type(v) if isinstance(v, ak.Array) else v.dtype) for k, v in data.items()}
-                tree = f.mktree(SPARSE_TREE, types, title="e2e-coffea sparse hits")
-            tree.extend(data)
-            total += n
-    return total
+            data.update({b: np.asarray(chunk["event"][b]) for b in SPARSE_EVENT_BRANCHES})
+            yield data
+
+    comp = compression if compression is not None else uproot.ZLIB(4)
+    return write_tree(path, SPARSE_TREE, batches(), compression=comp, title="e2e-coffea sparse hits")
