@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -39,17 +38,6 @@ def score_bins(output: dict[str, Any]) -> dict[tuple[str, str, str], np.ndarray]
 def same_scores(a: dict[str, Any], b: dict[str, Any]) -> bool:
     sa, sb = score_bins(a), score_bins(b)
     return set(sa) == set(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa)
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """Terminate a process we started; kill it if it does not go."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
 
 
 @pytest.fixture(scope="session")
