@@ -59,6 +59,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         device: Literal["auto", "cpu", "cuda"] = "auto",
         batch_size: int = 256,
         mean_images: bool = True,
+        triton_url: str | None = None,
     ) -> None:
         specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
         if not specs:
@@ -73,6 +74,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.device = device
         self.batch_size = batch_size
         self.mean_images = mean_images
+        self.triton_url = triton_url
 
     # -- what to read ---------------------------------------------------------------
     def branches(self, layout: Layout) -> list[str]:
@@ -163,6 +165,14 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         """Positive-class probability per object (binary) or the regression output."""
         if len(frames) == 0:
             return np.zeros(0, np.float32)
+        if self.triton_url:
+            from .inference.triton import run_triton
+
+            host = frames if isinstance(frames, np.ndarray) else frames.float().cpu().numpy()
+            c = spec.contract
+            logits = run_triton(self.triton_url, spec.name, host, input_name=c.input_names[0],
+                                output_name=c.output_names[0], batch_size=self.batch_size)
+            return _to_score(logits, spec)
         sess = get_session(spec.path, device, 1 if device != "cpu" else None)
         if device != "cpu":
             logits = run_cuda(sess, frames, batch_size=self.batch_size).cpu().numpy()

@@ -117,6 +117,7 @@ def run(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     cuts: JetCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
+    triton_url: str | None = None,
     progress: bool = True,
 ) -> RunResult:
     """Run the taggers over ``fileset``; the notebook-facing entry point.
@@ -136,7 +137,7 @@ def run(
                f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})")
         raise BadInputError(msg)
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
-    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
+    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device, triton_url=triton_url)
     expected, failed = preflight(fs, proc)
     if failed and not skip_bad_files:
         lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
