@@ -3,7 +3,9 @@
 Facilities that run an inference server (KServe v2 protocol, e.g. NVIDIA Triton) keep
 the models there; workers send frames and get logits back. The server must serve each
 tagger under its tagger name with the ONNX file's input and output names. Requests use
-the protocol's JSON encoding, which any v2 server accepts.
+the protocol's JSON encoding, which any v2 server accepts. The ``triton`` extra installs
+tritonclient with both http and grpc: coffea's ``ml_tools`` imports the grpc client
+whenever tritonclient is present, so an http-only install would break it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def _client(url: str) -> Any:
     try:
         import tritonclient.http as httpclient
     except ImportError as err:  # pragma: no cover - optional dependency
-        msg = "the Triton backend needs tritonclient: pip install 'tritonclient[http]'"
+        msg = "the Triton backend needs tritonclient: pip install 'e2e-coffea[triton]'"
         raise ImportError(msg) from err
     if url not in _CLIENTS:
         _CLIENTS[url] = httpclient.InferenceServerClient(url=url, connection_timeout=10.0,
