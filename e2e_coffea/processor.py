@@ -60,6 +60,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         batch_size: int = 256,
         mean_images: bool = True,
         triton_url: str | None = None,
+        fp16: bool = False,
     ) -> None:
         specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
         if not specs:
@@ -75,6 +76,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.batch_size = batch_size
         self.mean_images = mean_images
         self.triton_url = triton_url
+        self.fp16 = fp16
 
     # -- what to read ---------------------------------------------------------------
     def branches(self, layout: Layout) -> list[str]:
@@ -173,7 +175,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             logits = run_triton(self.triton_url, spec.name, host, input_name=c.input_names[0],
                                 output_name=c.output_names[0], batch_size=self.batch_size)
             return _to_score(logits, spec)
-        sess = get_session(spec.path, device, 1 if device != "cpu" else None)
+        sess = get_session(spec.path, device, 1 if device != "cpu" else None, self.fp16)
         if device != "cpu":
             logits = run_cuda(sess, frames, batch_size=self.batch_size).cpu().numpy()
         else:

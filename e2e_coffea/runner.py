@@ -21,6 +21,7 @@ from coffea import processor
 from coffea.nanoevents import BaseSchema
 
 from .exceptions import BadInputError, E2EError, FileLayoutError, MissingBranchError
+from .inference.sessions import SessionCachePlugin
 from .io.fileset import Fileset, load_fileset
 from .processor import E2ETaggerProcessor, JetCuts, layout_of_tree
 from .taggers import TaggerSpec, resolve_tagger
@@ -118,6 +119,7 @@ def run(
     cuts: JetCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     triton_url: str | None = None,
+    fp16: bool = False,
     progress: bool = True,
 ) -> RunResult:
     """Run the taggers over ``fileset``; the notebook-facing entry point.
@@ -137,7 +139,7 @@ def run(
                f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})")
         raise BadInputError(msg)
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
-    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device, triton_url=triton_url)
+    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16)
     expected, failed = preflight(fs, proc)
     if failed and not skip_bad_files:
         lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
@@ -150,8 +152,9 @@ def run(
     good = {ds: e for ds, e in good.items() if e["files"]}
     t0 = time.perf_counter()
     with ExitStack() as stack:
+        plugin = SessionCachePlugin([s.path for s in specs], device, fp16)
         exe, pre = _executor(executor, workers, gpu_workers, scheduler, client, retries, progress,
-                             [s.path for s in specs], device, stack)
+                             plugin, stack)
         runner = processor.Runner(
             executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize, savemetrics=True,
             skipbadfiles=skip_bad_files, checkpointer=_checkpointer(checkpoint_dir),
@@ -238,7 +241,7 @@ def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
 
 
 def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | None, client: Any,
-              retries: int, progress: bool, model_paths: list[str], device: str,
+              retries: int, progress: bool, plugin: SessionCachePlugin,
               stack: ExitStack) -> tuple[Any, Any]:
     """The chunk executor and the (metadata) pre-executor."""
     if kind == "iterative":
@@ -256,11 +259,10 @@ def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | N
         pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
         exe = processor.FuturesExecutor(pool=pool, workers=workers, status=progress, retries=retries)
         return exe, exe
-    from .inference.sessions import SessionCachePlugin
     from .scaleout import connect_client
 
     client = client or stack.enter_context(connect_client(scheduler, workers, gpu_workers))
-    client.register_plugin(SessionCachePlugin(model_paths, device), name=SessionCachePlugin.name)
+    client.register_plugin(plugin, name=SessionCachePlugin.name)
     pre = processor.DaskExecutor(client=client, status=False, retries=retries)
     if gpu_workers or _has_gpu_workers(client):
         return GPUDaskExecutor(client=client, status=progress, retries=retries), pre

@@ -35,11 +35,12 @@ __all__ = ["command"]
                    "also writes facility.json.")
 @click.option("--triton", "triton_url", default=None, metavar="HOST:PORT",
               help="Send frames to a KServe-v2 (Triton) server serving each tagger under its name.")
+@click.option("--fp16", is_flag=True, help="Run the models in float16 (weights and arithmetic; I/O stays float32).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: str | None,
             workers: int, gpu_workers: int, chunksize: int, skip_bad_files: bool, retries: int,
             checkpoint_dir: Path | None, device: str, cluster: Path | None, triton_url: str | None,
-            out: Path) -> None:
+            fp16: bool, out: Path) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
     from ..hists.summary import plot_rocs, roc_for_tagger, summarize
     from ..runner import run
@@ -56,12 +57,12 @@ def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: s
         result, facility = run_on_cluster(
             cluster, fileset, specs, gpu_requested=gpu_workers > 0 or device == "cuda",
             chunksize=chunksize, skip_bad_files=skip_bad_files, retries=retries,
-            checkpoint_dir=checkpoint_dir, device=device, triton_url=triton_url)
+            checkpoint_dir=checkpoint_dir, device=device, triton_url=triton_url, fp16=fp16)
     else:
         result = run(fileset, specs, executor=executor, workers=workers,  # type: ignore[arg-type]
                      gpu_workers=gpu_workers, scheduler=scheduler, chunksize=chunksize,
                      skip_bad_files=skip_bad_files, retries=retries, checkpoint_dir=checkpoint_dir,
-                     device=device, triton_url=triton_url)  # type: ignore[arg-type]
+                     device=device, triton_url=triton_url, fp16=fp16)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     if facility is not None:
         (out / "facility.json").write_text(json.dumps(facility, indent=2, default=str) + "\n")

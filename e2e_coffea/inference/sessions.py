@@ -44,6 +44,7 @@ class SessionKey:
     path: str
     device: str = "cpu"
     threads: int = 1
+    fp16: bool = False
 
 
 _CACHE: dict[SessionKey, Any] = {}
@@ -82,7 +83,8 @@ def _build(key: SessionKey) -> Any:
         msg = f"unknown device {key.device!r}; expected 'cpu', 'cuda' or 'cuda:N'"
         raise ContractError(msg)
     try:
-        sess = ort.InferenceSession(key.path, sess_options=opts, providers=providers)
+        model = _fp16_model(key.path) if key.fp16 else key.path
+        sess = ort.InferenceSession(model, sess_options=opts, providers=providers)
     except Exception as err:
         msg = f"onnxruntime cannot load {key.path}: {type(err).__name__}: {err}"
         raise ContractError(msg) from err
@@ -94,9 +96,20 @@ def _build(key: SessionKey) -> Any:
     return sess
 
 
-def get_session(path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None) -> Any:
+def _fp16_model(path: str) -> bytes:
+    """Weights and arithmetic in float16, inputs and outputs kept float32: IOBinding and the
+    frames stay as they are, and tensor cores do the work on a GPU."""
+    import onnx
+    from onnxruntime.transformers import float16
+
+    model = float16.convert_float_to_float16(onnx.load(path), keep_io_types=True)
+    return bytes(model.SerializeToString())
+
+
+def get_session(path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None,
+                fp16: bool = False) -> Any:
     """The process's session for ``path`` on ``device``, built on first use."""
-    key = SessionKey(str(Path(path).resolve()), device, threads or _default_threads())
+    key = SessionKey(str(Path(path).resolve()), device, threads or _default_threads(), fp16)
     sess = _CACHE.get(key)
     if sess is None:
         with _LOCK:
@@ -169,15 +182,16 @@ class SessionCachePlugin(WorkerPlugin):
 
     name = "e2e-coffea-sessions"
 
-    def __init__(self, model_paths: list[str], device: str = "auto") -> None:
+    def __init__(self, model_paths: list[str], device: str = "auto", fp16: bool = False) -> None:
         self.model_paths = [str(Path(p).resolve()) for p in model_paths]
         self.device = device
+        self.fp16 = fp16
 
     def setup(self, worker: Any) -> None:
         device = resolve_device(self.device)
         threads = 1 if device != "cpu" else int(worker.state.nthreads)
         for p in self.model_paths:
-            get_session(p, device, threads)
+            get_session(p, device, threads, self.fp16)
 
     def teardown(self, worker: Any) -> None:
         clear_cache()

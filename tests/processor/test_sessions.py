@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import cloudpickle
+import numpy as np
 import onnxruntime as ort
 import pytest
 
@@ -132,3 +133,20 @@ def test_plugin_warms_the_session_the_processor_will_use(jet_tagger: Path, eg_ta
     with pytest.raises(DeviceFallbackError):
         SessionCachePlugin([jet_tagger], "cuda").setup(_fake_worker(1, gpus))
     assert cached_sessions() == {}
+
+
+def test_fp16_sessions_keep_float32_io_and_agree(jet_tagger: Path) -> None:
+    """--fp16: weights become float16, inputs/outputs stay float32, logits barely move."""
+    clear_cache()
+    s32 = get_session(jet_tagger, "cpu", 1)
+    s16 = get_session(jet_tagger, "cpu", 1, fp16=True)
+    assert s16 is not s32
+    assert get_session(jet_tagger, "cpu", 1, fp16=True) is s16  # cached like any session
+    assert s16.get_inputs()[0].type == "tensor(float)"
+    x = np.random.default_rng(0).random((4, 3, 125, 125), dtype=np.float32)
+    a = s32.run(None, {"frames": x})[0]
+    b = s16.run(None, {"frames": x})[0]
+    assert b.dtype == np.float32
+    assert not np.array_equal(a, b)  # really computed in half precision
+    np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-2 * np.abs(a).max())
+    clear_cache()
