@@ -27,7 +27,7 @@ from .layouts import E2E_TREE, Layout
 from .objects import OBJECT_BRANCHES, object_branches
 from .taggers import TaggerSpec, resolve_tagger
 
-__all__ = ["E2ETaggerProcessor", "JetCuts", "layout_of_tree"]
+__all__ = ["E2ETaggerProcessor", "JetCuts", "layout_of_tree", "scores_from_logits"]
 
 def layout_of_tree(treename: str) -> Layout:
     """The layout a coffea work item reads, from its tree name."""
@@ -174,7 +174,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             c = spec.contract
             logits = run_triton(self.triton_url, spec.name, host, input_name=c.input_names[0],
                                 output_name=c.output_names[0], batch_size=self.batch_size)
-            return _to_score(logits, spec)
+            return scores_from_logits(logits, spec)
         sess = get_session(spec.path, device, 1 if device != "cpu" else None, self.fp16)
         if device != "cpu":
             logits = run_cuda(sess, frames, batch_size=self.batch_size).cpu().numpy()
@@ -183,13 +183,14 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             parts = [run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + self.batch_size])})
                      for i in range(0, len(frames), self.batch_size)]
             logits = np.concatenate(parts)
-        return _to_score(logits, spec)
+        return scores_from_logits(logits, spec)
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
 
 
-def _to_score(logits: npt.NDArray[np.float32], spec: TaggerSpec) -> npt.NDArray[np.float32]:
+def scores_from_logits(logits: npt.NDArray[np.float32], spec: TaggerSpec) -> npt.NDArray[np.float32]:
+    """Model outputs -> scores: sigmoid (one logit), positive-class softmax, or the regression."""
     if spec.contract.task != "classification":
         return logits[:, 0]
     if logits.shape[1] == 1:

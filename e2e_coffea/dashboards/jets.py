@@ -175,7 +175,7 @@ class JetTable:
 def score_frames(spec: TaggerSpec, frames: npt.NDArray[np.float32], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
     """Scores of normalised frames, exactly as the processor computes them (CPU session)."""
     from ..inference.sessions import get_session, run_cpu
-    from ..processor import _to_score
+    from ..processor import scores_from_logits
 
     if len(frames) == 0:
         return np.zeros(0, np.float32)
@@ -183,7 +183,7 @@ def score_frames(spec: TaggerSpec, frames: npt.NDArray[np.float32], *, batch_siz
     name = sess.get_inputs()[0].name
     logits = np.concatenate([run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + batch_size])})
                              for i in range(0, len(frames), batch_size)])
-    return _to_score(logits, spec)
+    return scores_from_logits(logits, spec)
 
 
 @dataclass

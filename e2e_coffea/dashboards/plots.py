@@ -15,7 +15,7 @@ import numpy as np
 
 from ..exceptions import BadInputError
 from ..hists.roc import RocCurve
-from ..hists.summary import _class_split, roc_for_tagger
+from ..hists.summary import class_split, roc_for_tagger
 
 __all__ = [
     "REQUIRED_HISTS",
@@ -138,7 +138,7 @@ def efficiency_vs_pt(output: Mapping[str, Any], tagger: str, classes: Sequence[s
         msg = f"no scores for tagger {tagger!r} (have {list(h2.axes['tagger'])})"
         raise BadInputError(msg)
     h = h2[{"tagger": tagger, "dataset": sum}]
-    sig, bkg = _class_split(classes, list(h.axes["label"]))
+    sig, bkg = class_split(classes, list(h.axes["label"]))
     edges = h.axes["score"].edges
     first = int(np.searchsorted(edges[:-1], working_point - 1e-12))  # first bin with low edge >= wp
     out: dict[str, Any] = {"cut": float(edges[min(first, len(edges) - 1)]), "pt_edges": h.axes["pt"].edges}

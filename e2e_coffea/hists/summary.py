@@ -13,10 +13,10 @@ from ..exceptions import BadInputError
 from ..layouts import LABEL_IDS
 from .roc import RocCurve, roc_from_counts
 
-__all__ = ["plot_rocs", "roc_for_tagger", "summarize"]
+__all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize"]
 
 
-def _class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
+def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
     """Signal = the positive (last) class's truth label. Background = the negative class's
     label when it is a truth label (``gluon``), else every other label (``qcd``: any jet,
     taken from the background samples only, see :func:`roc_for_tagger`)."""
@@ -37,7 +37,7 @@ def roc_for_tagger(score: hist.Hist, tagger: str, class_names: Sequence[str]) ->
     h = score[{"tagger": tagger}]
     labels = list(h.axes["label"])
     datasets = list(h.axes["dataset"])
-    sig_labels, bkg_labels = _class_split(class_names, labels)
+    sig_labels, bkg_labels = class_split(class_names, labels)
 
     def collect(chosen: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
         vals = np.zeros(h.axes["score"].size)
