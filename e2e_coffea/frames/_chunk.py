@@ -16,7 +16,7 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import FileLayoutError, MissingBranchError
+from ..exceptions import BadInputError, FileLayoutError, MissingBranchError
 
 __all__ = ["Jagged", "branch", "dense_images", "fields_of", "jagged", "n_events", "require"]
 
@@ -114,3 +114,31 @@ def dense_images(chunk: Any, name: str, shape: tuple[int, int], *, why: str) -> 
         )
         raise FileLayoutError(msg)
     return j.values.reshape(len(counts), shape[0], shape[1])
+
+
+def hit_cells(
+    chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, why: str,
+    optional: bool = False,
+) -> tuple[Jagged, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """Row and column of every hit of a sparse collection, checked against its grid.
+
+    Returns the row jagged (offsets), rows, cols and which hits are placed; with
+    ``optional`` a negative row means "not placed" (a track missing the ECAL)."""
+    rj = jagged(branch(chunk, f"{coll}_{rname}", layout="sparse", why=why))
+    cj = jagged(branch(chunk, f"{coll}_{cname}", layout="sparse", why=why))
+    if not np.array_equal(rj.offsets, cj.offsets):
+        msg = f"branches '{coll}_{rname}' and '{coll}_{cname}' disagree on the number of hits per event"
+        raise FileLayoutError(msg)
+    row = rj.values.astype(np.int64)
+    col = cj.values.astype(np.int64)
+    placed = row >= 0 if optional else np.ones(len(row), dtype=bool)
+    bad = placed & ((row < 0) | (row >= shape[0]) | (col < 0) | (col >= shape[1]))
+    if bad.any():
+        h = int(np.flatnonzero(bad)[0])
+        event = int(np.searchsorted(rj.offsets, h, side="right") - 1)
+        msg = (
+            f"{coll} hit {h - int(rj.offsets[event])} of event {event} sits at "
+            f"({rname}={row[h]}, {cname}={col[h]}), outside the {shape[0]}x{shape[1]} grid"
+        )
+        raise BadInputError(msg)
+    return rj, row, col, placed

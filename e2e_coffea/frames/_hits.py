@@ -58,26 +58,10 @@ def _positions(
     key = f"{coll}:{spec.sparse_row}:{spec.sparse_col}"
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
-    why = f"channel {spec.name!r}"
-    rname, cname = f"{coll}_{spec.sparse_row}", f"{coll}_{spec.sparse_col}"
-    rj = _chunk.jagged(_chunk.branch(chunk, rname, layout="sparse", why=why))
-    cj = _chunk.jagged(_chunk.branch(chunk, cname, layout="sparse", why=why))
-    if not np.array_equal(rj.offsets, cj.offsets):
-        msg = f"branches {rname!r} and {cname!r} disagree on the number of hits per event"
-        raise FileLayoutError(msg)
-    row = rj.values.astype(np.int32)
-    col = cj.values.astype(np.int32)
-    H, W = _source_shape(spec)
-    placed = row >= 0 if spec.position_optional else np.ones(len(row), dtype=bool)
-    bad = placed & ((row < 0) | (row >= H) | (col < 0) | (col >= W))
-    if bad.any():
-        h = int(np.flatnonzero(bad)[0])
-        event = int(np.searchsorted(rj.offsets, h, side="right") - 1)
-        msg = (
-            f"{coll} hit {h - int(rj.offsets[event])} of event {event} sits at "
-            f"({rname}={row[h]}, {cname}={col[h]}), outside the {H}x{W} grid"
-        )
-        raise BadInputError(msg)
+    rj, row64, col64, _ = _chunk.hit_cells(
+        chunk, coll, spec.sparse_row, spec.sparse_col, _source_shape(spec),
+        why=f"channel {spec.name!r}", optional=spec.position_optional)
+    row, col = row64.astype(np.int32), col64.astype(np.int32)
     cache[key] = (rj.offsets, row, col)
     return rj.offsets, row, col
 

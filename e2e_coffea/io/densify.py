@@ -45,22 +45,8 @@ def _cells(
     chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, optional: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Per hit: event, flat cell index on ``shape`` (row-major) and whether it is placed."""
-    rj, cj = _get(chunk, f"{coll}_{rname}"), _get(chunk, f"{coll}_{cname}")
-    if not np.array_equal(rj.offsets, cj.offsets):
-        msg = f"{coll}_{rname} and {coll}_{cname} disagree on the number of hits per event"
-        raise FileLayoutError(msg)
-    row = rj.values.astype(np.int64)
-    col = cj.values.astype(np.int64)
-    placed = row >= 0 if optional else np.ones(len(row), dtype=bool)
-    bad = placed & ((row < 0) | (row >= shape[0]) | (col < 0) | (col >= shape[1]))
-    if bad.any():
-        h = int(np.flatnonzero(bad)[0])
-        ev = int(np.searchsorted(rj.offsets, h, side="right") - 1)
-        msg = (
-            f"{coll} hit {h - int(rj.offsets[ev])} of event {ev} at ({row[h]}, {col[h]}) "
-            f"is outside the {shape[0]}x{shape[1]} grid"
-        )
-        raise BadInputError(msg)
+    rj, row, col, placed = _chunk.hit_cells(chunk, coll, rname, cname, shape, why="densify",
+                                            optional=optional)
     return rj.event_of(), row * shape[1] + col, placed
 
 

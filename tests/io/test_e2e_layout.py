@@ -70,3 +70,37 @@ def test_wrong_image_size_is_refused():
         dense_image(bad, "HBHE_energy")
     with pytest.raises(FileLayoutError, match="unknown e2e image"):
         dense_image(bad, "HCAL_nope")
+
+
+def _with_hit_row(chunk, row):
+    """The chunk with the first ECAL hit of the first event that has one moved to ``row``."""
+    hits = chunk["EcalHit"]
+    counts = ak.num(hits, axis=1)
+    rows = ak.to_numpy(ak.flatten(hits.row)).copy()
+    rows[0] = row
+    moved = ak.with_field(hits, ak.unflatten(rows, counts), "row")
+    return {**chunk, "EcalHit": moved}
+
+
+@pytest.mark.parametrize("row", [-1, 280])
+def test_hit_outside_the_grid_is_named_by_densify_and_frames(chunk, row):
+    from e2e_coffea.exceptions import BadInputError
+    from e2e_coffea.frames import build_jet_frames
+    from e2e_coffea.io.densify import densify
+
+    flat = flatten_collections(_with_hit_row(chunk, row))
+    first = int(np.flatnonzero(ak.to_numpy(ak.num(chunk["EcalHit"], axis=1)))[0])
+    expected = f"EcalHit hit 0 of event {first} sits at \\(row={row}, col=.*outside the 280x360 grid"
+    with pytest.raises(BadInputError, match=expected):
+        densify(flat)
+    with pytest.raises(BadInputError, match=expected):
+        build_jet_frames(flat, layout="sparse", channels=["ecal"])
+
+
+def test_row_and_column_counts_must_agree(chunk):
+    from e2e_coffea.io.densify import densify
+
+    flat = flatten_collections(chunk)
+    flat = ak.with_field(flat, flat["EcalHit_col"][:, :-1], "EcalHit_col")
+    with pytest.raises(FileLayoutError, match="EcalHit_row.*EcalHit_col.*disagree"):
+        densify(flat)
