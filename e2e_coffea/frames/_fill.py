@@ -8,7 +8,7 @@ the window; e2e: the dense image is cropped. Both write the same float32 numbers
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,16 @@ def _grid_window(
     return r0, c0
 
 
+def _by_grid(
+    pairs: Sequence[tuple[ChannelSpec, int]],
+) -> Iterator[tuple[str, list[tuple[ChannelSpec, int]]]]:
+    """The (spec, channel) pairs grouped by the grid their hits or images live on."""
+    for grid in ("ecal", "eb", "hcal"):
+        group = [(s, c) for s, c in pairs if s.grid == grid]
+        if group:
+            yield grid, group
+
+
 def _scatter(
     be: FrameBackend, out: Any, chunk: Any, pairs: Sequence[tuple[ChannelSpec, int]],
     ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
@@ -44,10 +54,7 @@ def _scatter(
 ) -> bool:
     """Scatter every (spec, channel) pair; specs are grouped by grid."""
     suspect = False
-    for grid in ("ecal", "eb", "hcal"):
-        group = [(s, c) for s, c in pairs if s.grid == grid]
-        if not group:
-            continue
+    for grid, group in _by_grid(pairs):
         gr0, gc0 = _grid_window(grid, r0, c0)
         job = _hits.combine(_hits.scatter_jobs(chunk, group, cache))
         suspect |= be.scatter(out, ev, gr0, gc0, GRID_SHAPES[grid][1], job.offsets, job.row,
@@ -60,10 +67,7 @@ def _crop(
     ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
 ) -> bool:
     suspect = False
-    for grid in ("ecal", "eb", "hcal"):
-        group = [(s, c) for s, c in pairs if s.grid == grid]
-        if not group:
-            continue
+    for grid, group in _by_grid(pairs):
         gr0, gc0 = _grid_window(grid, r0, c0)
         dense = [
             np.asarray(
