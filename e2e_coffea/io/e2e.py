@@ -14,11 +14,10 @@ from typing import Any, Final
 import awkward as ak
 import numpy as np
 import numpy.typing as npt
-import uproot
 
 from ..exceptions import FileLayoutError
 from ..layouts import E2E_IMAGES, E2E_TREE
-from .files import write_tree
+from .files import E2E_COMPRESSION, write_tree
 from .sparse import SimChunk, flatten_collections
 
 __all__ = ["E2E_FROM_SPARSE", "dense_image", "e2e_per_object", "write_e2e"]
@@ -93,7 +92,7 @@ def write_e2e(
                 data.update(e2e_per_object(part))
                 yield data
 
-    comp = compression if compression is not None else uproot.ZLIB(1)
+    comp = compression if compression is not None else E2E_COMPRESSION
     return write_tree(path, E2E_TREE, batches(), compression=comp, counter_name=lambda c: f"n_{c}",
                       title="e2e-coffea, MLAnalyzer-compatible")
 

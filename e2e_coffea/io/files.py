@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import awkward as ak
 import numpy as np
@@ -14,7 +14,25 @@ import uproot
 from ..exceptions import FileLayoutError, MissingBranchError
 from ..layouts import E2E_TREE, SPARSE_TREE, Layout
 
-__all__ = ["check_branches", "detect_layout", "open_tree", "read_arrays", "tree_name", "write_tree"]
+__all__ = [
+    "E2E_COMPRESSION",
+    "SPARSE_COMPRESSION",
+    "check_branches",
+    "detect_layout",
+    "open_tree",
+    "read_arrays",
+    "tree_name",
+    "write_tree",
+]
+
+# ROOT's own presets (core/zip/inc/Compression.h, ROOT::RCompressionSetting::EDefaults):
+# 101 = ZLIB level 1 is TFile's compiled default, which CMSSW's TFileService and so
+# MLAnalyzer's ntuples use; 404 = LZ4 is ROOT's "kUseAnalysis" preset, chosen for read
+# speed. The sparse layout exists to be read fast on every chunk of every analysis:
+# with LZ4 it reads ~2x faster than with ZLIB-4 for ~33% more bytes, still ~5x smaller
+# than the dense layout (benchmarks/frames.py, benchmarks/generate.py).
+E2E_COMPRESSION: Final = uproot.ZLIB(1)
+SPARSE_COMPRESSION: Final = uproot.LZ4(4)
 
 
 def tree_name(layout: Layout) -> str:

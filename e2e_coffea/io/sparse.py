@@ -8,11 +8,10 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from ..exceptions import FileLayoutError
 from ..layouts import SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES, SPARSE_TREE
-from .files import write_tree
+from .files import SPARSE_COMPRESSION, write_tree
 
 __all__ = ["SimChunk", "flatten_collections", "sparse_branches", "write_sparse"]
 
@@ -79,5 +78,5 @@ def write_sparse(
             data.update({b: np.asarray(chunk["event"][b]) for b in SPARSE_EVENT_BRANCHES})
             yield data
 
-    comp = compression if compression is not None else uproot.ZLIB(4)
+    comp = compression if compression is not None else SPARSE_COMPRESSION
     return write_tree(path, SPARSE_TREE, batches(), compression=comp, title="e2e-coffea sparse hits")
