@@ -6,74 +6,35 @@ The writer runs in a subprocess so PyROOT's import-time side effects stay out of
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-import textwrap
-
+import awkward as ak
 import numpy as np
 import pytest
 
 from e2e_coffea.frames import build_jet_frames
 from e2e_coffea.io import flatten_collections, read_arrays
 from e2e_coffea.io.densify import densify
+from e2e_coffea.io.root_vectors import have_root, write_root_vectors
 from e2e_coffea.layouts import E2E_IMAGES
 
 pytestmark = pytest.mark.root
 
-WRITER = textwrap.dedent(
-    """
-    import sys, numpy as np, ROOT
-    data = np.load(sys.argv[1])
-    f = ROOT.TFile(sys.argv[2], "RECREATE")
-    d = f.mkdir("fevt"); d.cd()
-    t = ROOT.TTree("RHTree", "ROOT-written e2e ntuple")
-    names = [k for k in data.files if not k.startswith("n_")]
-    vecs = {}
-    for k in names:
-        kind = "int" if k.startswith("jetSeed") else "float"
-        vecs[k] = ROOT.std.vector(kind)()
-        t.Branch(k, vecs[k])
-    n = int(data["n_events"])
-    for i in range(n):
-        for k in names:
-            v = vecs[k]; v.clear()
-            lo, hi = data["n_" + k][i], data["n_" + k][i + 1]
-            for x in data[k][lo:hi]:
-                v.push_back(int(x) if k.startswith("jetSeed") else float(x))
-        t.Fill()
-    t.Write(); f.Close()
-    """
-)
-
-
-def _ragged(values):
-    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
-    offsets = np.concatenate([[0], np.cumsum([np.asarray(v).size for v in values])])
-    return flat, offsets
-
 
 def test_root_written_vectors_give_the_same_frames(tmp_path, chunk):
-    if importlib.util.find_spec("ROOT") is None:
+    if not have_root():
         pytest.skip("ROOT is not installed (pip install root); CI installs it for this test")
-    # keep every jet seed well inside the grid so frames are non-trivial
     flat = flatten_collections(chunk)
     images = densify(flat)
-    arrays = {k: list(images[k]) for k in ("ECAL_energy", "HBHE_energy", "ECAL_tracksPt_atECALfixIP")}
-    arrays["jetSeed_ieta"] = [np.asarray(x) for x in flat["Jet_seedIeta"].to_list()]
-    arrays["jetSeed_iphi"] = [np.asarray(x) for x in flat["Jet_seedIphi"].to_list()]
-    payload = {"n_events": len(flat)}
-    for k, vals in arrays.items():
-        payload[k], payload["n_" + k] = _ragged(vals)
-    np.savez(tmp_path / "in.npz", **payload)
-    (tmp_path / "w.py").write_text(WRITER)
+    branches = {k: images[k] for k in ("ECAL_energy", "HBHE_energy", "ECAL_tracksPt_atECALfixIP")}
+    branches["jetSeed_ieta"] = flat["Jet_seedIeta"]
+    branches["jetSeed_iphi"] = flat["Jet_seedIphi"]
     out = tmp_path / "root_written.root"
-    subprocess.run([sys.executable, str(tmp_path / "w.py"), str(tmp_path / "in.npz"), str(out)],
-                   check=True, timeout=300, capture_output=True)
+    assert write_root_vectors(out, branches) == len(flat)
 
     import uproot
 
-    assert uproot.open(out)["fevt/RHTree"]["ECAL_energy"].typename == "std::vector<float>"
+    tree = uproot.open(out)["fevt/RHTree"]
+    assert tree["ECAL_energy"].typename == "std::vector<float>"
+    assert tree["jetSeed_ieta"].typename == "std::vector<int32_t>"
     got = read_arrays(out, ["ECAL_energy", "HBHE_energy", "ECAL_tracksPt_atECALfixIP",
                             "jetSeed_ieta", "jetSeed_iphi"], layout="e2e")
     assert len(got) == len(flat)
@@ -84,3 +45,19 @@ def test_root_written_vectors_give_the_same_frames(tmp_path, chunk):
     ref, _ = build_jet_frames(flat, layout="sparse", channels="qg")
     frames, _ = build_jet_frames(got, layout="e2e", channels="qg")
     np.testing.assert_array_equal(frames, ref)
+
+
+@pytest.mark.parametrize(
+    ("branches", "match"),
+    [
+        ({}, "no branches"),
+        ({"x": np.zeros(3)}, "needs .events, n. or var"),
+        ({"x": ak.Array([[1.0], [2.0]]), "y": ak.Array([[1.0]])}, "'y' has 1 entries, the first branch has 2"),
+        ({"x": ak.Array([["a"], ["b"]])}, "cannot go into std::vector"),
+    ],
+)
+def test_root_vector_writer_rejects_what_it_cannot_write(tmp_path, branches, match):
+    from e2e_coffea.exceptions import BadInputError
+
+    with pytest.raises(BadInputError, match=match):
+        write_root_vectors(tmp_path / "x.root", branches)
