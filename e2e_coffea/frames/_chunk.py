@@ -119,18 +119,22 @@ def dense_images(chunk: Any, name: str, shape: tuple[int, int], *, why: str) -> 
 def hit_cells(
     chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, why: str,
     optional: bool = False,
-) -> tuple[Jagged, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+) -> tuple[Jagged, npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.bool_]]:
     """Row and column of every hit of a sparse collection, checked against its grid.
 
-    Returns the row jagged (offsets), rows, cols and which hits are placed; with
-    ``optional`` a negative row means "not placed" (a track missing the ECAL)."""
+    Returns the row jagged (offsets), rows, cols (the file's integer type, not copied)
+    and which hits are placed; with ``optional`` a negative row means "not placed" (a
+    track missing the ECAL)."""
     rj = jagged(branch(chunk, f"{coll}_{rname}", layout="sparse", why=why))
     cj = jagged(branch(chunk, f"{coll}_{cname}", layout="sparse", why=why))
     if not np.array_equal(rj.offsets, cj.offsets):
         msg = f"branches '{coll}_{rname}' and '{coll}_{cname}' disagree on the number of hits per event"
         raise FileLayoutError(msg)
-    row = rj.values.astype(np.int64)
-    col = cj.values.astype(np.int64)
+    row, col = rj.values, cj.values
+    for name, values in ((rname, row), (cname, col)):
+        if values.dtype.kind not in "iu":
+            msg = f"branch '{coll}_{name}' holds {values.dtype} values; hit positions must be integers"
+            raise FileLayoutError(msg)
     placed = row >= 0 if optional else np.ones(len(row), dtype=bool)
     bad = placed & ((row < 0) | (row >= shape[0]) | (col < 0) | (col >= shape[1]))
     if bad.any():

@@ -58,10 +58,10 @@ def _positions(
     key = f"{coll}:{spec.sparse_row}:{spec.sparse_col}"
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
-    rj, row64, col64, _ = _chunk.hit_cells(
+    rj, raw_row, raw_col, _ = _chunk.hit_cells(
         chunk, coll, spec.sparse_row, spec.sparse_col, _source_shape(spec),
         why=f"channel {spec.name!r}", optional=spec.position_optional)
-    row, col = row64.astype(np.int32), col64.astype(np.int32)
+    row, col = raw_row.astype(np.int32), raw_col.astype(np.int32)
     cache[key] = (rj.offsets, row, col)
     return rj.offsets, row, col
 
@@ -93,9 +93,8 @@ def scatter_jobs(
         ch = np.full(len(row), c, dtype=np.int32)
         if spec.sparse_row_offset:
             row = row + np.int32(spec.sparse_row_offset)
-        keep = (row >= 0) & (row < GRID_SHAPES[spec.grid][0])
-        if spec.position_optional or spec.sparse_row_offset:
-            ch[~keep] = -1
+        if spec.position_optional or spec.sparse_row_offset:  # off this channel's grid
+            ch[(row < 0) | (row >= GRID_SHAPES[spec.grid][0])] = -1
         jobs.append(ScatterJob(offsets[None, :], row, col, val, ch))
     if tracker:
         spec0 = tracker[0][0]
@@ -103,7 +102,10 @@ def scatter_jobs(
         lname = f"{spec0.sparse_collection}_layer"
         layer = _chunk.jagged(
             _chunk.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
-        ).values.astype(np.int64)
+        ).values
+        if layer.dtype.kind not in "iu":
+            msg = f"branch {lname!r} holds {layer.dtype} values; tracker layers must be integers"
+            raise FileLayoutError(msg)
         if len(layer) and (layer.min() < 0 or layer.max() >= len(geo.TRACKER_LAYERS)):
             h = int(np.flatnonzero((layer < 0) | (layer >= len(geo.TRACKER_LAYERS)))[0])
             msg = f"{lname}[{h}] = {layer[h]} is not a tracker layer index 0..{len(geo.TRACKER_LAYERS) - 1}"

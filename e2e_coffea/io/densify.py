@@ -47,7 +47,7 @@ def _cells(
     """Per hit: event, flat cell index on ``shape`` (row-major) and whether it is placed."""
     rj, row, col, placed = _chunk.hit_cells(chunk, coll, rname, cname, shape, why="densify",
                                             optional=optional)
-    return rj.event_of(), row * shape[1] + col, placed
+    return rj.event_of(), row.astype(np.int64) * shape[1] + col, placed
 
 
 def _scatter(

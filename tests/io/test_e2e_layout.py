@@ -104,3 +104,13 @@ def test_row_and_column_counts_must_agree(chunk):
     flat = ak.with_field(flat, flat["EcalHit_col"][:, :-1], "EcalHit_col")
     with pytest.raises(FileLayoutError, match="EcalHit_row.*EcalHit_col.*disagree"):
         densify(flat)
+
+
+@pytest.mark.parametrize(("branch", "what"), [("EcalHit_col", "hit positions"), ("TrackerHit_layer", "tracker layers")])
+def test_non_integer_positions_and_layers_are_refused(chunk, branch, what):
+    from e2e_coffea.frames import build_jet_frames
+
+    flat = flatten_collections(chunk)
+    flat = ak.with_field(flat, ak.values_astype(flat[branch], np.float32), branch)
+    with pytest.raises(FileLayoutError, match=f"'{branch}' holds float32 values; {what} must be integers"):
+        build_jet_frames(flat, layout="sparse", channels="tau13")
