@@ -109,15 +109,13 @@ class NumpyBackend:
     ) -> bool:
         if len(out) == 0:
             return False
-        suspect = False
+        if self.use_numba:  # one jet-major pass over every image of the grid
+            images = tuple(np.ascontiguousarray(img, dtype=np.float32) for img in dense)
+            chans = np.asarray(channels, dtype=np.int64)
+            return bool(_kernels.crop_windows(out, chans, images, jet_ev, r0, c0))
         for c, img in zip(channels, dense, strict=True):
-            if self.use_numba:
-                img = np.ascontiguousarray(img, dtype=np.float32)
-                suspect |= bool(_kernels.crop_windows(out, c, img, jet_ev, r0, c0))
-            else:
-                _crop_slices(out, c, img, jet_ev, r0, c0)
-                suspect = True  # not tracked: check every pixel
-        return suspect
+            _crop_slices(out, c, img, jet_ev, r0, c0)
+        return True  # not tracked: check every pixel
 
     def upsample_towers(
         self, out: npt.NDArray[np.float32], c: int, towers: npt.NDArray[np.float32], factor: int,
