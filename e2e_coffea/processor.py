@@ -94,7 +94,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         device = resolve_device(self.device)
         n = len(events)
         out = self._empty_output(dataset, meta, n)
-        if n == 0:
+        if n == 0:  # same keys as a full chunk, so outputs accumulate and compare alike
+            for spec in self.taggers:
+                out["cutflow"][dataset].update({f"{spec.name}: {k}": 0 for k in self._flow_steps(spec)})
             return out
         t0 = time.perf_counter()
         chunk = _materialize(events, self.branches(layout))
@@ -119,22 +121,28 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                         "time_frames": 0.0, "time_inference": 0.0},
         }
 
+    def _flow_steps(self, spec: TaggerSpec) -> list[str]:
+        """Cutflow step names of a tagger's object selection, in order."""
+        c, kind = self.cuts, spec.kind
+        steps = [f"{kind}s", f"{kind}s pt>{c.pt_min:g}", f"{kind}s |eta|<{c.abs_eta_max:g}"]
+        if kind == "jet" and c.require_in_frame:
+            steps.append("jets window inside eta acceptance")
+        return steps
+
     def _select(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout) -> tuple[JetSelection, dict[str, int]]:
         k = OBJECT_BRANCHES[layout]
         prefix = "eg_" if spec.kind == "eg" else ""
         pt, eta = chunk[k[prefix + "pt"]], chunk[k[prefix + "eta"]]
         c = self.cuts
-        total = int(ak.sum(ak.num(pt, axis=1)))
+        counts = [int(ak.sum(ak.num(pt, axis=1)))]
         mask = pt > c.pt_min
-        n_pt = int(ak.sum(mask))
+        counts.append(int(ak.sum(mask)))
         mask = mask & (abs(eta) < c.abs_eta_max)
-        n_eta = int(ak.sum(mask))
-        flow = {f"{spec.kind}s": total, f"{spec.kind}s pt>{c.pt_min:g}": n_pt,
-                f"{spec.kind}s |eta|<{c.abs_eta_max:g}": n_eta}
+        counts.append(int(ak.sum(mask)))
         if spec.kind == "jet" and c.require_in_frame:
             mask = mask & (chunk[k["in_frame"]] != 0)
-            flow["jets window inside eta acceptance"] = int(ak.sum(mask))
-        return JetSelection.from_mask(mask), flow
+            counts.append(int(ak.sum(mask)))
+        return JetSelection.from_mask(mask), dict(zip(self._flow_steps(spec), counts, strict=True))
 
     def _run_tagger(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout, dataset: str,
                     device: str, out: dict[str, Any]) -> None:

@@ -211,8 +211,11 @@ def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any) -> None
     empty = both.process(ev[:0])
     _assert_zero_output(empty, "tau")
     full = both.process(ev)
+    assert set(empty["cutflow"]["tau"]) == set(full["cutflow"]["tau"])  # every step, at 0
+    assert not any(empty["cutflow"]["tau"].values())
     merged = accumulate([empty, full])
     assert merged["entries"] == {"tau": 40}
+    assert merged["cutflow"] == full["cutflow"]
     assert_same_hists(merged["hists"], full["hists"])
 
 
