@@ -249,7 +249,7 @@ def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | N
             msg = "gpu_workers needs the dask executor"
             raise BadInputError(msg)
         # coffea's executors retry a failing chunk 3 times unless told otherwise
-        exe = processor.IterativeExecutor(status=progress, retries=retries)
+        exe = QuietIterativeExecutor(status=progress, retries=retries)
         return exe, exe
     if kind == "futures":
         # one process pool for preprocessing and processing: each new pool re-imports
@@ -272,6 +272,20 @@ def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | N
 def _has_gpu_workers(client: Any) -> bool:
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     return any(w.get("resources", {}).get("GPU", 0) > 0 for w in workers.values())
+
+
+@dataclass
+class QuietIterativeExecutor(processor.IterativeExecutor):  # type: ignore[misc]
+    """IterativeExecutor that honours ``status=False``.
+
+    coffea 2026.9 hands ``disable=not status`` to rich's ``Progress.add_task``, which
+    takes unknown keywords as display fields: the bars were drawn regardless (the
+    futures and dask executors check ``status`` themselves)."""
+
+    def __call__(self, items: Any, function: Any, accumulator: Any) -> Any:
+        if self.status or len(items) == 0:
+            return super().__call__(items, function, accumulator)
+        return processor.accumulate(map(function, items), accumulator), 0
 
 
 @dataclass

@@ -54,6 +54,16 @@ def test_iterative_reference_is_complete(clean: Any, sample: Any) -> None:
     assert clean.output["hists"]["score"].sum().value == clean.output["metrics"]["objects"] > 0
 
 
+@pytest.mark.parametrize("progress", [False, True])
+def test_iterative_progress_bars_follow_the_option(sample: Any, jet_tagger: Path, capfd: Any,
+                                                   progress: bool) -> None:
+    run(sample.fileset["sparse"], [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=progress)
+    shown = "".join(capfd.readouterr())
+    assert ("Processing" in shown) is progress
+    if not progress:
+        assert "Preprocessing" not in shown  # (with bars, coffea may have cached the metadata)
+
+
 def test_futures_matches_iterative(clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path,
                                    hists_equal: Any) -> None:
     result = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="futures", workers=2,
