@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the shipped taggers in e2e_coffea/data/taggers/ (about 40 min on 2 idle CPU cores).
+# Reproduce the shipped taggers in e2e_coffea/data/taggers/ (about 10 min on 2 idle CPU cores).
 # Training samples use seed 1; the independent test samples for the AUC table use seed 2.
 set -euo pipefail
 OUT=${OUT:-build/shipped}
