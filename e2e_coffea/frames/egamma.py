@@ -17,10 +17,9 @@ from .. import geometry as geo
 from ..exceptions import SeedRangeError
 from . import _chunk
 from ._fill import fill_frames, finish_frames
-from .backends import FrameBackend, check_dtype, get_backend
-from .channels import resolve_channels
-from .jets import check_layout, check_nonfinite, require_channels, select_objects
-from .normalisation import Normalisation, resolve_norm
+from .backends import FrameBackend
+from .jets import check_layout, prepare_build, select_objects
+from .normalisation import Normalisation
 from .records import EGRecords, JetSelection
 
 __all__ = ["EG_BRANCHES", "build_eg_frames", "eg_records"]
@@ -82,15 +81,8 @@ def build_eg_frames(
 ) -> tuple[Any, EGRecords]:
     """(n_objects, C, 32, 32) frames around each e/gamma seed crystal, zero-padded past
     the barrel ends; ECAL-grid channels (tracks, tracker) are allowed, HCAL is not."""
-    specs = resolve_channels(channels, frame="eg")
-    check_layout(layout)
-    check_nonfinite(nonfinite)
-    check_dtype(dtype)
-    nrm = resolve_norm(norm)
-    if nrm is not None:
-        nrm.vectors([s.name for s in specs])
-    be = get_backend(backend, device)
-    require_channels(chunk, layout, specs)
+    specs, nrm, be = prepare_build(chunk, "eg", layout=layout, channels=channels, backend=backend,
+                                   device=device, dtype=dtype, norm=norm, nonfinite=nonfinite)
     rec = eg_records(chunk, layout, objects)
     r0 = rec.seed_row - SEED + geo.EB_FIRST_ROW  # on the ECAL grid
     c0 = (rec.seed_col - SEED) % geo.ECAL_SHAPE[1]

@@ -167,15 +167,8 @@ def build_jet_frames(
     :class:`NonFiniteInputError` or, with ``nonfinite="mask"``, become 0 and are
     counted in ``records.nonfinite``.
     """
-    specs = resolve_channels(channels, frame="jet")
-    check_layout(layout)
-    check_nonfinite(nonfinite)
-    check_dtype(dtype)
-    nrm = resolve_norm(norm)
-    if nrm is not None:
-        nrm.vectors([s.name for s in specs])  # unknown channels fail before any work
-    be = get_backend(backend, device)
-    require_channels(chunk, layout, specs)
+    specs, nrm, be = prepare_build(chunk, "jet", layout=layout, channels=channels, backend=backend,
+                                   device=device, dtype=dtype, norm=norm, nonfinite=nonfinite)
     rec = jet_records(chunk, layout, jets)
     r0, c0 = jet_windows(rec.ieta, rec.iphi)
     filled = fill_frames(be, chunk, layout, specs, rec.event, r0, c0, geo.JET_FRAME,
@@ -184,6 +177,25 @@ def build_jet_frames(
                                    nonfinite=nonfinite, norm=nrm, dtype=dtype)
     rec.nonfinite[:] = masked
     return frames, rec
+
+
+def prepare_build(
+    chunk: Any, frame: Literal["jet", "eg"], *, layout: str, channels: Sequence[str] | str,
+    backend: str | FrameBackend, device: str, dtype: str, norm: Normalisation | str | None,
+    nonfinite: str,
+) -> tuple[list[ChannelSpec], Normalisation | None, FrameBackend]:
+    """Every argument check of a frame builder, before any work: channels, layout,
+    options, normalisation for these channels, backend, and the chunk's branches."""
+    specs = resolve_channels(channels, frame=frame)
+    check_layout(layout)
+    check_nonfinite(nonfinite)
+    check_dtype(dtype)
+    nrm = resolve_norm(norm)
+    if nrm is not None:
+        nrm.vectors([s.name for s in specs])  # unknown channels fail before any work
+    be = get_backend(backend, device)
+    require_channels(chunk, layout, specs)
+    return specs, nrm, be
 
 
 def require_channels(chunk: Any, layout: str, specs: Sequence[ChannelSpec]) -> None:

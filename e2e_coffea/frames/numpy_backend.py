@@ -88,7 +88,7 @@ class NumpyBackend:
             return False
         if self.use_numba:
             return bool(_kernels.scatter_hits(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch))
-        n, C, H, W = out.shape
+        _n, C, H, W = out.shape
         suspect = False
         for offs in offsets:  # one collection after the other keeps each cell's hit order
             jet, hit = _pairs(jet_ev, offs)
@@ -133,7 +133,7 @@ class NumpyBackend:
         self, out: npt.NDArray[np.float32], c: int, window: npt.NDArray[np.float32],
         index: SmoothIndex,
     ) -> None:
-        n, S = index.row_lo.shape
+        _n, S = index.row_lo.shape
         a_lo = np.take_along_axis(window, index.col_lo[:, None, :], axis=2)
         a_hi = np.take_along_axis(window, index.col_hi[:, None, :], axis=2)
         pair = a_lo + a_hi  # (n, S+2, S)

@@ -76,7 +76,7 @@ class TorchBackend:
         row: npt.NDArray[np.int32], col: npt.NDArray[np.int32],
         val: npt.NDArray[np.float32], ch: npt.NDArray[np.int32],
     ) -> bool:
-        n, C, H, W = out.shape
+        n = out.shape[0]
         if n == 0 or len(row) == 0:
             return False
         row_t, col_t = self.asarray(row), self.asarray(col)
