@@ -11,10 +11,10 @@ import pytest
 
 from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
-from e2e_coffea.export import EG_CROP, E2E_JET_CROP
+from e2e_coffea.export import E2E_JET_CROP, EG_CROP
 from e2e_coffea.models import load_contract
-from e2e_coffea.tasks import TASKS
 from e2e_coffea.taggers import list_taggers, resolve_tagger
+from e2e_coffea.tasks import TASKS
 
 EXPECTED = [f"{task}_{model}" for task in TASKS for model in ("resnet15", "simplenet")]
 
@@ -36,7 +36,8 @@ def test_shipped_file_is_small_and_self_describing(name):
     assert c.frame_size == ((32, 32) if task.kind == "eg" else (125, 125))
     assert c.normalisation is not None
     assert 0.5 < c.metrics["val_auc"] <= 1.0
-    assert c.provenance["objects"]["signal"] > 0 and c.provenance["objects"]["background"] > 0
+    assert c.provenance["objects"]["signal"] > 0
+    assert c.provenance["objects"]["background"] > 0
     sess = ort.InferenceSession(spec.path, providers=["CPUExecutionProvider"])
     x = np.zeros((3, len(c.channels), *c.frame_size), np.float32)
     out = sess.run(None, {sess.get_inputs()[0].name: x})[0]

@@ -88,7 +88,7 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
             roc, info = roc_for_tagger(out["hists"]["score"], spec.name, spec.contract.class_names)
             entry.update(info)
             entry.update({"auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
-                          "n_jets": int(round(roc.n_signal + roc.n_background)),
+                          "n_jets": round(roc.n_signal + roc.n_background),
                           "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01)})
         except BadInputError as err:
             entry.update({"signal": [], "background": [], "auc": None, "auc_err": None,

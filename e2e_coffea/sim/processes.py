@@ -69,7 +69,7 @@ class ProcessCard:
         base = COMMON_SETTINGS + self.settings
         if not self.pthat_bins:
             return [base]
-        return [base + (f"PhaseSpace:pTHatMin = {lo:g}", f"PhaseSpace:pTHatMax = {hi:g}")
+        return [(*base, f"PhaseSpace:pTHatMin = {lo:g}", f"PhaseSpace:pTHatMax = {hi:g}")
                 for lo, hi in self.pthat_bins]
 
 

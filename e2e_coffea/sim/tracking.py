@@ -89,7 +89,7 @@ def reconstruct_tracks(
     rng: np.random.Generator,
 ) -> Tracks:
     """Tracks from the charged rows of ``parts``; ``imp`` is aligned with ``parts``."""
-    pt, eta, phi = pt_eta_phi(parts.px, parts.py, parts.pz)
+    pt, eta, _phi = pt_eta_phi(parts.px, parts.py, parts.pz)
     r_prod = np.hypot(parts.x, parts.y)
     cand = (parts.charge != 0) & (pt > params.track_min_pt) & (np.abs(eta) < params.track_max_eta)
     cand &= r_prod < params.track_max_prod_r

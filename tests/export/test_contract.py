@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import FrozenInstanceError, replace
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
@@ -29,11 +29,15 @@ def test_metadata_round_trip() -> None:
     c = contract(scalar_inputs=("ieta", "iphi"), model_kwargs={"in_channels": 3, "n_outputs": 1,
                                                                "n_scalars": 2, "maps": (16, 32)})
     meta = c.to_metadata()
-    assert all(k.startswith("e2e_coffea.") for k in meta) and MARKER_KEY in meta
+    assert all(k.startswith("e2e_coffea.") for k in meta)
+    assert MARKER_KEY in meta
     back = Contract.from_metadata(meta)
-    assert back == c and back.model_kwargs["maps"] == [16, 32]
-    assert back.n_channels == 3 and back.n_outputs == 1
-    assert hash(back) == hash(c) and len({c, back}) == 1  # usable as a cache key
+    assert back == c
+    assert back.model_kwargs["maps"] == [16, 32]
+    assert back.n_channels == 3
+    assert back.n_outputs == 1
+    assert hash(back) == hash(c)
+    assert len({c, back}) == 1
     with pytest.raises(FrozenInstanceError):
         c.task = "regression"  # type: ignore[misc]
 
@@ -79,14 +83,15 @@ def exported(tmp_path: Path) -> Path:
 
 def test_load_contract(exported: Path) -> None:
     c = models_load_contract(exported)
-    assert c.channel_preset == "qg" and c.frame_size == (16, 16)
+    assert c.channel_preset == "qg"
+    assert c.frame_size == (16, 16)
 
 
 def test_missing_and_corrupt_files(tmp_path: Path, exported: Path) -> None:
     with pytest.raises(ContractError, match="no such model file"):
         load_contract(tmp_path / "absent.onnx")
     (tmp_path / "text.onnx").write_text("this is not a model\n" * 10)
-    with pytest.raises(ContractError, match="not (a readable ONNX|an ONNX) model"):
+    with pytest.raises(ContractError, match=r"not (a readable ONNX|an ONNX) model"):
         load_contract(tmp_path / "text.onnx")
     (tmp_path / "empty.onnx").write_bytes(b"")
     with pytest.raises(ContractError, match="not an ONNX model"):

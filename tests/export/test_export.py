@@ -80,7 +80,8 @@ def test_metadata_contents(tmp_path: Path) -> None:
     assert meta["scalar_inputs"] == ["ieta", "iphi"]
     assert meta["model_name"] == "simplenet"
     assert meta["model_kwargs"] == {"in_channels": 2, "n_outputs": 1, "n_scalars": 2}
-    assert meta["input_names"] == ["frames", "scalars"] and meta["output_names"] == ["outputs"]
+    assert meta["input_names"] == ["frames", "scalars"]
+    assert meta["output_names"] == ["outputs"]
     assert meta["provenance"]["counts"] == {"train": 800}
     assert meta["metrics"] == {"val_auc": 0.81}
     # graph inputs and the dynamic batch axis
@@ -120,7 +121,7 @@ def test_contract_mismatches_are_refused(tmp_path: Path) -> None:
 def test_disagreement_leaves_no_file(tmp_path: Path) -> None:
     model, contract, shape = setup("simplenet")
     dest = tmp_path / "x.onnx"
-    with pytest.raises(ContractError, match="disagree.*not written"):
+    with pytest.raises(ContractError, match=r"disagree.*not written"):
         export_onnx(model, dest, contract, shape, atol=-1.0)  # impossible tolerance
     assert list(tmp_path.iterdir()) == []
 
@@ -129,4 +130,5 @@ def test_export_keeps_callers_model(tmp_path: Path) -> None:
     model, contract, shape = setup("simplenet")
     model.train()
     export_onnx(model, tmp_path / "x.onnx", contract, shape)
-    assert model.training and next(model.parameters()).device.type == "cpu"
+    assert model.training
+    assert next(model.parameters()).device.type == "cpu"

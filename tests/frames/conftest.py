@@ -46,7 +46,7 @@ def make_chunk(
     for e, jets in enumerate(seeds):
         centres = [(5 * i + 2, 5 * p + 2) for i, p in jets] or [(140, 180)]
 
-        def near(n: int) -> tuple[np.ndarray, np.ndarray]:
+        def near(n: int, centres: list[tuple[int, int]] = centres) -> tuple[np.ndarray, np.ndarray]:
             k = rng.integers(0, len(centres), n)
             cr = np.array([centres[x][0] for x in k], dtype=float)
             cc = np.array([centres[x][1] for x in k], dtype=float)

@@ -64,14 +64,17 @@ def test_zero_padding_at_barrel_ends(make):
     low = _chunk_with_eb_hits(make, (0, 100), [(0, 100, 5.0), (16, 100, 4.0)])
     f, rec = build_eg_frames(low, layout="sparse", channels=["eb_energy"])
     assert f[0, 0, :15].sum() == 0  # EB rows -15..-1: padded, not shifted
-    assert f[0, 0, 15, 15] == 5.0 and f[0, 0, 31, 15] == 4.0
+    assert f[0, 0, 15, 15] == 5.0
+    assert f[0, 0, 31, 15] == 4.0
     assert not rec.in_frame[0]
     high = _chunk_with_eb_hits(make, (169, 100), [(169, 100, 5.0), (154, 85, 4.0)])
     f, rec = build_eg_frames(high, layout="sparse", channels=["eb_energy"])
     assert f[0, 0, 16:].sum() == 0  # EB rows 170..185
-    assert f[0, 0, 15, 15] == 5.0 and f[0, 0, 0, 0] == 4.0
+    assert f[0, 0, 15, 15] == 5.0
+    assert f[0, 0, 0, 0] == 4.0
     assert not rec.in_frame[0]
     # an endcap crystal next to the barrel is never part of an EB channel, but is in "ecal"
     edge = _chunk_with_eb_hits(make, (0, 100), [(-1, 100, 6.0)])
     f, _ = build_eg_frames(edge, layout="sparse", channels=["eb_energy", "ecal"])
-    assert f[0, 0].sum() == 0 and f[0, 1, 14, 15] == 6.0
+    assert f[0, 0].sum() == 0
+    assert f[0, 1, 14, 15] == 6.0

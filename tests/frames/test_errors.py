@@ -118,7 +118,8 @@ def test_nonfinite_point_cloud(chunk):
     with pytest.raises(NonFiniteInputError, match="'ecal' value in event 1"):
         build_point_clouds(chunk, layout="sparse")
     pc = build_point_clouds(chunk, layout="sparse", nonfinite="mask")
-    assert np.isfinite(pc.features).all() and pc.records.nonfinite[2] == 1
+    assert np.isfinite(pc.features).all()
+    assert pc.records.nonfinite[2] == 1
 
 
 def test_bad_arguments(chunk):
@@ -132,8 +133,9 @@ def test_bad_arguments(chunk):
         build_jet_frames(chunk, layout="sparse", channels="qg", dtype="float64")
     with pytest.raises(BadInputError, match="nonfinite"):
         build_jet_frames(chunk, layout="sparse", channels="qg", nonfinite="ignore")
+    from e2e_coffea.frames import JetSelection
+
     with pytest.raises(BadInputError, match=r"jet 5 of event 0 does not exist"):
-        from e2e_coffea.frames import JetSelection
         build_jet_frames(chunk, layout="sparse", channels="qg",
                          jets=JetSelection(np.array([0]), np.array([5])))
     with pytest.raises(BadInputError, match=r"not shaped like the objects.*event 0: 1 vs 2"):

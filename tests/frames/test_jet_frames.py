@@ -133,7 +133,8 @@ def test_selection_and_channel_order(make):
     mask = ak.Array([[False, True], [], [True]])
     sub, srec = build_jet_frames(chunk, layout="sparse", channels=["ecal", "track_pt"], jets=mask)
     np.testing.assert_array_equal(sub, full[[1, 2]][:, ::-1])
-    assert srec.event.tolist() == [0, 2] and srec.jet.tolist() == [1, 0]
+    assert srec.event.tolist() == [0, 2]
+    assert srec.jet.tolist() == [1, 0]
     sel = JetSelection(event=np.array([2, 0]), jet=np.array([0, 0]))
     picked, prec = build_jet_frames(chunk, layout="sparse", channels=["track_pt", "ecal"], jets=sel)
     np.testing.assert_array_equal(picked, full[[2, 0]])
@@ -145,7 +146,8 @@ def test_records_content(make):
     chunk = make.chunk(np.random.default_rng(4), [[(20, 3)], [(30, 70), (31, 0)]])
     _, rec = build_jet_frames(chunk, layout="sparse", channels="qg")
     assert len(rec) == 3
-    assert rec.event.tolist() == [0, 1, 1] and rec.jet.tolist() == [0, 0, 1]
+    assert rec.event.tolist() == [0, 1, 1]
+    assert rec.jet.tolist() == [0, 0, 1]
     assert rec.iphi.tolist() == [3, 70, 0]
     np.testing.assert_array_equal(rec.label, ak.to_numpy(ak.flatten(chunk["Jet_label"])))
     assert set(rec.to_dict()) >= {"event", "jet", "ieta", "iphi", "pt", "eta", "label", "in_frame"}
@@ -159,7 +161,8 @@ def test_float16_and_empty(make, backend):
     assert str(f16.dtype).endswith("float16")
     np.testing.assert_array_equal(as_numpy(f16), as_numpy(f32).astype(np.float16))
     empty, rec = build_jet_frames(make.empty(), layout="sparse", channels="tau13", backend=backend)
-    assert tuple(empty.shape) == (0, 13, 125, 125) and len(rec) == 0
+    assert tuple(empty.shape) == (0, 13, 125, 125)
+    assert len(rec) == 0
     none, _ = build_jet_frames(chunk, layout="sparse", channels="qg", backend=backend,
                                jets=ak.Array([[False], []]))
     assert tuple(none.shape) == (0, 3, 125, 125)

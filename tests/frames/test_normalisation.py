@@ -38,7 +38,8 @@ def test_presets_load_and_cover_their_channels():
     assert {"none", "qg", "top8", "tau13", "eg"} <= set(names)
     for name in ("qg", "top8", "tau13", "eg"):
         norm = load_norm(name)
-        assert norm.name == name and norm.source
+        assert norm.name == name
+        assert norm.source
         norm.vectors(PRESETS[name].channels)  # no ChannelError: every preset channel covered
     with pytest.raises(BadInputError, match=r"unknown normalisation preset 'zz'.*qg"):
         load_norm("zz")

@@ -54,8 +54,10 @@ def test_phi_wraps_and_order(make):
     pc = build_point_clouds(chunk, layout="sparse", max_points=4)
     assert pc.n_points.tolist() == [2]  # col 180 is at dphi ~ pi
     f = pc.features[0]
-    assert f[0, 2] == pytest.approx(np.log(2.0)) and f[1, 2] == pytest.approx(0.0)  # energy order
-    assert abs(f[1, 1]) < 0.02 and f[1, 1] < 0  # col 359: just across the seam, small dphi
+    assert f[0, 2] == pytest.approx(np.log(2.0))
+    assert f[1, 2] == pytest.approx(0.0)
+    assert abs(f[1, 1]) < 0.02
+    assert f[1, 1] < 0
     assert f[0, FEATURES.index("is_ecal")] == 1.0
 
 
@@ -66,4 +68,5 @@ def test_torch_output_and_empty(make):
     np.testing.assert_array_equal(pc.features.numpy(), ref.features)
     np.testing.assert_array_equal(pc.mask.numpy(), ref.mask)
     empty = build_point_clouds(make.empty(), layout="sparse", max_points=8)
-    assert empty.features.shape == (0, 8, len(FEATURES)) and len(empty) == 0
+    assert empty.features.shape == (0, 8, len(FEATURES))
+    assert len(empty) == 0

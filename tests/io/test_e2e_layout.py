@@ -50,7 +50,7 @@ def test_ecal_image_is_the_scattered_hits_row_major(tmp_path, chunk):
     hits = chunk["EcalHit"]
     for ev in range(len(hits)):
         ref = np.zeros((280, 360), np.float32)
-        for r, c, e in zip(hits[ev].row, hits[ev].col, hits[ev].energy):
+        for r, c, e in zip(hits[ev].row, hits[ev].col, hits[ev].energy, strict=True):
             ref[int(r), int(c)] += e
         np.testing.assert_array_equal(img[ev], ref)
 
@@ -102,7 +102,7 @@ def test_row_and_column_counts_must_agree(chunk):
 
     flat = flatten_collections(chunk)
     flat = ak.with_field(flat, flat["EcalHit_col"][:, :-1], "EcalHit_col")
-    with pytest.raises(FileLayoutError, match="EcalHit_row.*EcalHit_col.*disagree"):
+    with pytest.raises(FileLayoutError, match=r"EcalHit_row.*EcalHit_col.*disagree"):
         densify(flat)
 
 

@@ -19,9 +19,11 @@ def test_resnet15_has_15_convolutions_and_one_strided_shortcut() -> None:
     main = [c for c in convs if c.kernel_size != (1, 1)]
     shortcuts = [c for c in convs if c.kernel_size == (1, 1)]
     assert len(main) == 15
-    assert main[0].kernel_size == (7, 7) and main[0].out_channels == 16
+    assert main[0].kernel_size == (7, 7)
+    assert main[0].out_channels == 16
     assert [c.out_channels for c in main[1:]] == [16] * 6 + [32] * 8
-    assert len(shortcuts) == 1 and shortcuts[0].stride == (2, 2)
+    assert len(shortcuts) == 1
+    assert shortcuts[0].stride == (2, 2)
     assert (shortcuts[0].in_channels, shortcuts[0].out_channels) == (16, 32)
     assert isinstance(model.pool, nn.AdaptiveMaxPool2d)
 
@@ -50,10 +52,12 @@ def test_resnet15_global_max_pool_is_translation_tolerant() -> None:
 
 def test_vit_tokens_are_hcal_towers() -> None:
     model = create_model("vit", 3, depth=1)
-    assert model.patch_size == 5 and model.grid == (25, 25)
+    assert model.patch_size == 5
+    assert model.grid == (25, 25)
     assert model.pos.shape == (1, 1 + 625, 192)
     small = create_model("vit", 3, img_size=32, depth=1)
-    assert small.patch_size == 4 and small.grid == (8, 8)
+    assert small.patch_size == 4
+    assert small.grid == (8, 8)
     assert create_model("vit_small", 3, depth=1).pos.shape[-1] == 384
 
 

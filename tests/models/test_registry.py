@@ -6,8 +6,14 @@ import pytest
 import torch
 
 from e2e_coffea.exceptions import BadInputError, ChannelError
-from e2e_coffea.models import _registry, count_parameters, create_model, list_models, model_entry
-from e2e_coffea.models import register_model
+from e2e_coffea.models import (
+    _registry,
+    count_parameters,
+    create_model,
+    list_models,
+    model_entry,
+    register_model,
+)
 
 # Only to keep CI fast: overrides for the slowest defaults. A new model needs no entry.
 FAST = {
@@ -95,12 +101,12 @@ def test_wrong_input_is_refused(name: str) -> None:
 
 
 def test_unknown_model_lists_valid_names() -> None:
-    with pytest.raises(BadInputError, match="unknown model 'resnet50'.*resnet15"):
+    with pytest.raises(BadInputError, match=r"unknown model 'resnet50'.*resnet15"):
         create_model("resnet50", 3)
 
 
 def test_unknown_option_is_refused() -> None:
-    with pytest.raises(BadInputError, match="no argument.*'depthh'.*options"):
+    with pytest.raises(BadInputError, match=r"no argument.*'depthh'.*options"):
         create_model("simplenet", 3, depthh=3)
 
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import onnxruntime as ort
@@ -19,19 +19,19 @@ import pytest
 
 pytest.importorskip("tritonclient.http", reason="tritonclient is not installed")
 
-from e2e_coffea.inference.triton import TritonError, run_triton  # noqa: E402
-from e2e_coffea.runner import run  # noqa: E402
-from e2e_coffea.taggers import resolve_tagger  # noqa: E402
+from e2e_coffea.inference.triton import TritonError, run_triton
+from e2e_coffea.runner import run
+from e2e_coffea.taggers import resolve_tagger
 
 
 class _Handler(BaseHTTPRequestHandler):
-    models: dict[str, Any] = {}
+    models: ClassVar[dict[str, Any]] = {}
     requests = 0
 
     def log_message(self, *args: Any) -> None:  # keep pytest output clean
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         parts = self.path.strip("/").split("/")  # v2/models/<name>/infer
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         sess = self.models.get(parts[2]) if len(parts) == 4 and parts[3] == "infer" else None
@@ -85,5 +85,5 @@ def test_unknown_model_is_a_clear_error(server: str) -> None:
 
 
 def test_unreachable_server_names_the_address() -> None:
-    with pytest.raises(TritonError, match="127.0.0.1:1"):
+    with pytest.raises(TritonError, match=r"127\.0\.0\.1:1"):
         run_triton("127.0.0.1:1", "jet_simplenet", np.zeros((1, 3, 125, 125), np.float32))

@@ -85,8 +85,10 @@ def test_in_frame_edges():
     ieta = np.arange(56)
     centre = 5 * ieta + 2
     np.testing.assert_array_equal(in_frame(ieta), (centre >= 62) & (centre <= 217))
-    assert not in_frame(np.array([11]))[0] and in_frame(np.array([12]))[0]
-    assert in_frame(np.array([43]))[0] and not in_frame(np.array([44]))[0]
+    assert not in_frame(np.array([11]))[0]
+    assert in_frame(np.array([12]))[0]
+    assert in_frame(np.array([43]))[0]
+    assert not in_frame(np.array([44]))[0]
 
 
 def test_best_match_is_closest_within_cone():
@@ -144,7 +146,8 @@ def test_jet_fields_in_range(chunk_name, request):
     assert np.all((flat["seedIeta"] >= 0) & (flat["seedIeta"] < 56))
     assert np.all((flat["seedIphi"] >= 0) & (flat["seedIphi"] < 72))
     np.testing.assert_array_equal(flat["inFrame"], in_frame(flat["seedIeta"].astype(int)))
-    assert np.all(np.abs(flat["eta"]) < 2.4) and np.all(flat["pt"] > 20)
+    assert np.all(np.abs(flat["eta"]) < 2.4)
+    assert np.all(flat["pt"] > 20)
     assert np.all(np.abs(flat["phi"]) <= np.pi)
     np.testing.assert_array_equal(flat["isTau"], flat["label"] == LABEL_IDS["tau"])
     np.testing.assert_array_equal(flat["isEle"], flat["label"] == LABEL_IDS["electron"])

@@ -96,7 +96,8 @@ def test_tau_tracks_are_displaced(tau_chunk, qcd_chunk):
     """tau (c tau = 87 um) jets have many more |d0|/sigma > 3 tracks than light jets."""
     f_tau, n_tau = _displaced_fraction(tau_chunk, [LABEL_IDS["tau"]])
     f_light, n_light = _displaced_fraction(qcd_chunk, [LABEL_IDS["quark"], LABEL_IDS["gluon"]])
-    assert n_tau > 50 and n_light > 200
+    assert n_tau > 50
+    assert n_light > 200
     assert f_tau > 0.15
     assert f_light < 0.10
     assert f_tau > 2.5 * f_light

@@ -101,7 +101,7 @@ def test_pca_matches_brute_force(tracks):
     # brute force: closest transverse approach over the trajectory, backwards too
     back = Helix(tracks.x0, tracks.y0, tracks.z0, -tracks.px, -tracks.py, -tracks.pz,
                  -tracks.charge)
-    s_f, xf, yf, zf = step_trajectory(tracks.x0, tracks.y0, tracks.z0, tracks.px,
+    _s_f, xf, yf, zf = step_trajectory(tracks.x0, tracks.y0, tracks.z0, tracks.px,
                                       tracks.py, tracks.pz, tracks.charge, 5.0, ds=1e-3)
     _, xb, yb, zb = step_trajectory(back.x0, back.y0, back.z0, back.px, back.py, back.pz,
                                     back.charge, 5.0, ds=1e-3)

@@ -43,7 +43,8 @@ def test_learns_blob_versus_ring(blobs: Data, tmp_path: Path) -> None:
     records = json.loads((tmp_path / "m.json").read_text())
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
     assert {"train_loss", "val_loss", "val_auc", "n_train", "frames_per_s"} <= set(records[0])
-    assert records[0]["n_train"] == len(xt) and records[0]["n_val"] == len(xv)
+    assert records[0]["n_train"] == len(xt)
+    assert records[0]["n_val"] == len(xv)
 
 
 def test_multiclass_and_regression_losses_fall(blobs: Data) -> None:
@@ -60,7 +61,7 @@ def test_multiclass_and_regression_losses_fall(blobs: Data) -> None:
 
 
 def test_scalars_reach_the_model(blobs: Data) -> None:
-    xt, yt, xv, yv = blobs
+    xt, yt, _xv, _yv = blobs
     # the label is in the scalars only: frames are pure noise
     noise = np.random.default_rng(0).random(xt.shape).astype(np.float32)
     sc = np.stack([yt * 2 - 1, np.zeros_like(yt)], 1)
@@ -74,7 +75,9 @@ def test_early_stopping(blobs: Data) -> None:
     xt, yt, xv, yv = blobs
     res = fit(small_net(), ArrayBatches(xt, yt, batch_size=128), ArrayBatches(xv, yv),
               epochs=10, lr=0.0, patience=2, device="cpu", progress=False)
-    assert res.stopped_early and res.epochs_run == 3 and res.best_epoch == 1
+    assert res.stopped_early
+    assert res.epochs_run == 3
+    assert res.best_epoch == 1
 
 
 def test_nan_loss_stops_without_checkpoint(blobs: Data, tmp_path: Path) -> None:
@@ -114,12 +117,13 @@ def test_resume_equals_uninterrupted_run(blobs: Data, tmp_path: Path) -> None:
     torch.manual_seed(123)  # a differently initialised model: resume must overwrite it
     resumed, res = _run(tmp_path / "b", 4, blobs, resume=True)
     assert [h["epoch"] for h in res.history] == [1, 2, 3, 4]
-    for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
-    for ha, hb in zip(full_res.history, res.history):
+    for ha, hb in zip(full_res.history, res.history, strict=True):
         assert ha["train_loss"] == pytest.approx(hb["train_loss"], abs=1e-6)
     ck = load_checkpoint(tmp_path / "b" / "last.pt")
-    assert ck["epoch"] == 4 and ck["model_name"] == "simplenet"
+    assert ck["epoch"] == 4
+    assert ck["model_name"] == "simplenet"
     assert (tmp_path / "b" / "best.pt").is_file()
 
 

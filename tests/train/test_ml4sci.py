@@ -85,7 +85,7 @@ def test_reads_foreign_ml4sci_parquet(tmp_path: Path) -> None:
     pq.write_table(pa.table({"X_jets": rows, "y": d["y"].astype(np.float64), "pt": d["pt"], "m0": d["m0"]}),
                    tmp_path / "qg.snappy.parquet")
     ds = ML4SCIDataset(tmp_path / "qg.snappy.parquet", batch_size=4)
-    x, y, _ = read_all(ds)
+    x, _y, _ = read_all(ds)
     np.testing.assert_allclose(x, d["frames"])
     assert ds.image_column == "X_jets"
 
@@ -118,7 +118,7 @@ def test_incremental_writer(tmp_path: Path) -> None:
 def test_errors(tmp_path: Path) -> None:
     d = sample(n=4)
     args = (d["frames"], d["y"], d["pt"], d["ieta"], d["iphi"])
-    with pytest.raises(BadInputError, match="unknown ML4SCI format '.npz'"):
+    with pytest.raises(BadInputError, match=r"unknown ML4SCI format '\.npz'"):
         write_ml4sci(tmp_path / "a.npz", *args)
     with pytest.raises(BadInputError, match=r"frames must have shape \(n, C, H, W\)"):
         write_ml4sci(tmp_path / "a.h5", d["frames"][0], *args[1:])
@@ -131,7 +131,7 @@ def test_errors(tmp_path: Path) -> None:
     write_ml4sci(tmp_path / "ok.h5", *args)
     with pytest.raises(FileLayoutError, match=r"missing column\(s\) \['m0'\]"):
         ML4SCIDataset(tmp_path / "ok.h5", target="m0")
-    with pytest.raises(FileLayoutError, match="missing column.*'run'"):
+    with pytest.raises(FileLayoutError, match=r"missing column.*'run'"):
         ML4SCIDataset(tmp_path / "ok.h5", split="train")
     with pytest.raises(BadInputError, match="split must be one of"):
         ML4SCIDataset(tmp_path / "ok.h5", split="training")
@@ -153,4 +153,5 @@ def test_fit_streams_from_a_file(tmp_path: Path) -> None:
     model = create_model("simplenet", 2, width=4, hidden=8)
     ds = ML4SCIDataset(tmp_path / "t.parquet", batch_size=16, shuffle=True)
     res = fit(model, ds, ds, epochs=2, device="cpu", progress=False)
-    assert res.history[-1]["n_train"] == 64 and res.history[-1]["n_val"] == 64
+    assert res.history[-1]["n_train"] == 64
+    assert res.history[-1]["n_val"] == 64

@@ -38,7 +38,7 @@ def test_matches_slow_reference() -> None:
     event = rng.integers(-(2**62), 2**62, 500)  # negative numbers are valid keys too
     fr = (0.6, 0.25, 0.15)
     got = split_of(run, lumi, event, fr)
-    want = [_split_ref(int(a), int(b), int(c), fr) for a, b, c in zip(run, lumi, event)]
+    want = [_split_ref(int(a), int(b), int(c), fr) for a, b, c in zip(run, lumi, event, strict=True)]
     np.testing.assert_array_equal(got, want)
     assert got.dtype == np.int8
 
