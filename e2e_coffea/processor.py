@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,6 +49,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     ``device``: ``"auto"`` uses CUDA where torch sees a GPU, else the CPU;
     ``"cpu"`` or ``"cuda"`` force it (CUDA without a GPU raises
     :class:`~e2e_coffea.inference.sessions.DeviceFallbackError`, never a fallback).
+    ``frame_memory_mb`` bounds the frames alive at once: a chunk's objects are framed,
+    scored and dropped in batches of that size (a 10k-event chunk of tau13 jets would
+    otherwise hold ~16 GB of frames). ``batch_size`` is the inference batch.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         cuts: JetCuts | None = None,
         device: Literal["auto", "cpu", "cuda"] = "auto",
         batch_size: int = 256,
+        frame_memory_mb: float = 256.0,
         mean_images: bool = True,
         triton_url: str | None = None,
         fp16: bool = False,
@@ -74,6 +78,10 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.cuts = cuts or JetCuts()
         self.device = device
         self.batch_size = batch_size
+        if frame_memory_mb <= 0:
+            msg = f"frame_memory_mb must be > 0, got {frame_memory_mb}"
+            raise E2EError(msg)
+        self.frame_memory_mb = frame_memory_mb
         self.mean_images = mean_images
         self.triton_url = triton_url
         self.fp16 = fp16
@@ -146,9 +154,17 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
 
     def _run_tagger(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout, dataset: str,
                     device: str, out: dict[str, Any]) -> None:
-        metrics = out["metrics"]
         sel, flow = self._select(spec, chunk, layout)
         out["cutflow"][dataset].update({f"{spec.name}: {k}": v for k, v in flow.items()})
+        c = spec.contract
+        per_object = 4 * len(c.channels) * c.frame_size[0] * c.frame_size[1]
+        limit = max(1, int(self.frame_memory_mb * 2**20) // per_object)
+        for part, part_sel in object_batches(chunk, sel, limit):
+            self._tag_batch(spec, part, part_sel, layout, dataset, device, out)
+
+    def _tag_batch(self, spec: TaggerSpec, chunk: ak.Array, sel: JetSelection, layout: Layout,
+                   dataset: str, device: str, out: dict[str, Any]) -> None:
+        metrics = out["metrics"]
         t0 = time.perf_counter()
         c = spec.contract
         kw: dict[str, Any] = {"layout": layout, "channels": list(c.channels), "norm": _norm(c),
@@ -214,6 +230,21 @@ def _norm(c: Any) -> Any:
     from .frames.normalisation import Normalisation
 
     return Normalisation.from_dict(c.normalisation)
+
+
+def object_batches(
+    chunk: ak.Array, sel: JetSelection, limit: int
+) -> Iterator[tuple[ak.Array, JetSelection]]:
+    """The selection in pieces of at most ``limit`` objects, each with the slice of the
+    chunk holding its events (awkward slices are views: no hit is copied). An empty
+    selection still yields once, so the builders check the chunk's branches."""
+    if len(sel) == 0:
+        yield chunk, sel
+        return
+    for a in range(0, len(sel), limit):
+        ev, jet = sel.event[a : a + limit], sel.jet[a : a + limit]
+        first, last = int(ev[0]), int(ev[-1]) + 1
+        yield chunk[first:last], JetSelection(ev - first, jet)
 
 
 def _materialize(events: Any, branches: list[str]) -> ak.Array:

@@ -17,9 +17,11 @@ import pytest
 import uproot
 from coffea.processor import accumulate
 
+from e2e_coffea.exceptions import E2EError
+from e2e_coffea.frames.records import JetSelection
 from e2e_coffea.hists.booking import MeanImages
 from e2e_coffea.layouts import LABELS
-from e2e_coffea.processor import E2ETaggerProcessor, JetCuts
+from e2e_coffea.processor import E2ETaggerProcessor, JetCuts, object_batches
 
 # the branch names as the two layouts write them (layouts.py), written out on purpose
 KINE = {
@@ -204,6 +206,37 @@ def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
     assert out["metrics"]["objects"] == 0
     assert out["metrics"]["entries"] == 0
     assert out["cutflow"][dataset]["events"] == 0
+
+
+@pytest.mark.parametrize("layout", ["sparse", "e2e"])
+def test_object_batches_give_the_same_output(sample: Any, jet_tagger: Path, eg_tagger: Path,
+                                              events: Any, layout: str) -> None:
+    """Frames built a few objects at a time (0.5 MB: 2 jets, 64 e/gamma crops) score,
+    count and average exactly like one batch per chunk."""
+    whole = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
+    small = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu", frame_memory_mb=0.5)
+    ev = events(sample.files[("qcd", layout)], layout, "qcd")
+    a, b = whole.process(ev), small.process(ev)
+    assert a["metrics"]["objects"] == b["metrics"]["objects"] > 2
+    assert_same_hists(a["hists"], b["hists"])
+    assert a["cutflow"] == b["cutflow"]
+    for name, mi in a["mean_images"].items():
+        assert b["mean_images"][name].counts == mi.counts
+        for lab, s in mi.sums.items():
+            np.testing.assert_allclose(b["mean_images"][name].sums[lab], s, rtol=1e-12)
+
+
+def test_object_batches_cover_the_selection_once() -> None:
+    sel = JetSelection(np.array([0, 0, 2, 3, 3, 3, 7]), np.array([0, 1, 0, 0, 2, 3, 1]))
+    chunk = ak.Array({"x": np.arange(9)})
+    parts = list(object_batches(chunk, sel, 3))
+    assert [len(s) for _, s in parts] == [3, 3, 1]
+    got = [(int(p["x"][e]), int(j)) for p, s in parts for e, j in zip(s.event, s.jet, strict=True)]
+    assert got == list(zip(sel.event.tolist(), sel.jet.tolist(), strict=True))
+    empty = JetSelection(np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert [len(s) for _, s in object_batches(chunk, empty, 3)] == [0]
+    with pytest.raises(E2EError, match="frame_memory_mb must be > 0"):
+        E2ETaggerProcessor(["tau_simplenet"], frame_memory_mb=0)
 
 
 def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
