@@ -23,7 +23,9 @@ __all__ = ["command"]
 @click.option("--workers", type=int, default=1, show_default=True, help="CPU workers.")
 @click.option("--gpu-workers", type=int, default=0, show_default=True,
               help="Workers tagged GPU=1 (one thread each); chunk tasks go to them.")
-@click.option("--chunksize", type=int, default=10_000, show_default=True)
+@click.option("--chunksize", type=int, default=None,
+              help="Events per chunk [default: 10000; for e2e-layout files, as many events as "
+                   "fit 1 GiB of the dense images the taggers read]")
 @click.option("--skip-bad-files", is_flag=True,
               help="Go on without unreadable files or failing chunks, and list them in summary.json.")
 @click.option("--retries", type=int, default=0, show_default=True, help="Retries per chunk (every executor).")
@@ -38,7 +40,7 @@ __all__ = ["command"]
 @click.option("--fp16", is_flag=True, help="Run the models in float16 (weights and arithmetic; I/O stays float32).")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: str | None,
-            workers: int, gpu_workers: int, chunksize: int, skip_bad_files: bool, retries: int,
+            workers: int, gpu_workers: int, chunksize: int | None, skip_bad_files: bool, retries: int,
             checkpoint_dir: Path | None, device: str, cluster: Path | None, triton_url: str | None,
             fp16: bool, out: Path) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
@@ -78,7 +80,7 @@ def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: s
     if rocs:
         plot_rocs(rocs, out / "roc.png")
     e = summary["entries"]
-    click.echo(f"entries {e['processed']}/{e['expected']}, "
+    click.echo(f"entries {e['processed']}/{e['expected']} in chunks of {result.chunksize}, "
                f"{summary['throughput']['jets_per_s']:.0f} jets/s, "
                f"{summary['throughput']['events_per_s']:.0f} events/s")
     for name, t in summary["taggers"].items():

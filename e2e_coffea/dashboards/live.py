@@ -71,7 +71,7 @@ def submit_chunks(
     fileset: Any,
     taggers: Sequence[str | TaggerSpec],
     *,
-    chunksize: int = 10_000,
+    chunksize: int | None = None,
     cuts: JetCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     gpu: bool = False,
@@ -86,6 +86,11 @@ def submit_chunks(
 
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
     proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
+    if chunksize is None:  # as e2e_coffea.run would choose
+        from ..runner import default_chunksize
+
+        fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+        chunksize = default_chunksize(fs, proc)
     items = chunk_items(fileset, chunksize)
     client.register_plugin(SessionCachePlugin([s.path for s in specs]), name=SessionCachePlugin.name)
     extra = {"resources": {"GPU": 1}} if gpu else {}
