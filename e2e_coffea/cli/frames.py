@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import click
 import numpy as np
 from tqdm.auto import tqdm
@@ -60,55 +61,83 @@ def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels:
 
             msg = f"{p}: missing branch(es) {missing} needed for channels {chans}"
             raise MissingBranchError(msg)
-    parts: list[tuple[Any, dict[str, Any]]] = []
-    names: tuple[str, ...] = ()
+    from ..frames import resolve_channels
+    from ..objects import OBJECT_BRANCHES
+
+    names = tuple(s.name for s in resolve_channels(chans, frame=kind))  # type: ignore[arg-type]
+    size = 125 if kind == "jet" else 32
+    seed = OBJECT_BRANCHES[layout]["eg_row" if kind == "eg" else "ieta"]  # type: ignore[index]
+    n_objects = sum(int(ak.sum(ak.num(t[seed].array(), axis=1))) for _, t in trees)
     total = sum(t.num_entries for _, t in trees)
-    offset = 0
-    with tqdm(total=total, unit="ev", desc="frames", disable=None) as bar:
+    norm_arg = None if norm == "none" else norm
+    offset = outside = 0
+    with _Sink(out, n_objects, (len(names), size, size), dtype) as write, \
+            tqdm(total=total, unit="ev", desc="frames", disable=None) as bar:
         for _p, tree in trees:
             for chunk in tree.iterate(branches, step_size=step):
-                norm_arg = None if norm == "none" else norm
                 frames, rec = build(chunk, layout=layout, channels=chans, backend=backend,  # type: ignore[arg-type]
                                     device=device, dtype=dtype, norm=norm_arg)
                 host = frames if isinstance(frames, np.ndarray) else frames.cpu().numpy()
                 cols = rec.to_dict()
                 cols["event"] = cols["event"] + offset
-                parts.append((host, cols))
+                outside += int((~cols["in_frame"]).sum())
+                write(host, cols)
                 offset += len(chunk)
                 bar.update(len(chunk))
-    from ..frames import resolve_channels
-
-    names = tuple(s.name for s in resolve_channels(chans, frame=kind))  # type: ignore[arg-type]
-    frames_all, cols_all = _concat(parts, len(names), 125 if kind == "jet" else 32, dtype)
-    outside = int((~cols_all["in_frame"]).sum()) if "in_frame" in cols_all else 0
-    _save(out, frames_all, cols_all, names, kind)
-    click.echo(f"wrote {len(frames_all)} {kind} frames {frames_all.shape[1:]} from {offset} events to {out}")
+        write.finish(channels=np.array(names))
+    click.echo(f"wrote {n_objects} {kind} frames {(len(names), size, size)} from {offset} events to {out}")
     if outside:
         click.echo(f"note: {outside} of them reach outside the eta acceptance (zero-padded, "
                    f"in_frame=False), kept and flagged, not dropped")
 
 
-def _concat(parts: list[tuple[Any, dict[str, Any]]], c: int, size: int, dtype: str) -> tuple[Any, dict[str, Any]]:
-    if not parts:
-        return np.zeros((0, c, size, size), dtype), {}
-    frames = np.concatenate([f for f, _ in parts])
-    cols = {k: np.concatenate([d[k] for _, d in parts]) for k in parts[0][1]}
-    return frames, cols
+class _Sink:
+    """One chunk's frames and records into the output format, streamed (constant memory)."""
 
+    def __init__(self, out: Path, n: int, shape: tuple[int, int, int], dtype: str) -> None:
+        self.out = out
+        if out.suffix == ".npz":
+            from ..frames.npz_stream import NpzFramesWriter
 
-def _save(out: Path, frames: Any, cols: dict[str, Any], names: tuple[str, ...], kind: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npz":
-        jet_index = cols.get("jet", cols.get("index", np.zeros(len(frames), np.int64)))
-        ieta = cols.get("ieta", cols.get("seed_row"))
-        iphi = cols.get("iphi", cols.get("seed_col"))
-        np.savez_compressed(out, frames=frames, event=cols.get("event"), jet=jet_index, ieta=ieta,
-                            iphi=iphi, pt=cols.get("pt"), eta=cols.get("eta"), label=cols.get("label"),
-                            in_frame=cols.get("in_frame"), channels=np.array(names))
-        return
-    from ..train import write_ml4sci
+            self.npz: Any = NpzFramesWriter(out, n, shape, dtype)
+            self.ml4sci: Any = None
+        else:
+            from ..train import ML4SCIWriter
 
-    ieta = cols.get("ieta", cols.get("seed_row"))
-    iphi = cols.get("iphi", cols.get("seed_col"))
-    write_ml4sci(out, frames, cols.get("label"), cols.get("pt"), ieta, iphi,
-                 extra={"eta": cols.get("eta"), "event": cols.get("event")})
+            self.npz = None
+            self.ml4sci = ML4SCIWriter(out)
+        self._empty: tuple[Any, dict[str, Any]] | None = None  # ML4SCI: schema if no frames
+
+    def __call__(self, frames: Any, cols: dict[str, Any]) -> None:
+        if self.npz is not None:
+            self.npz.write(frames, {
+                "event": cols["event"], "jet": cols.get("jet", cols.get("index")),
+                "ieta": cols.get("ieta", cols.get("seed_row")),
+                "iphi": cols.get("iphi", cols.get("seed_col")), "pt": cols["pt"],
+                "eta": cols["eta"], "label": cols["label"], "in_frame": cols["in_frame"]})
+        elif len(frames):
+            self._ml4sci_write(frames, cols)
+        else:
+            self._empty = (frames, cols)
+
+    def _ml4sci_write(self, frames: Any, cols: dict[str, Any]) -> None:
+        self.ml4sci.write(frames, cols["label"], cols["pt"], cols.get("ieta", cols.get("seed_row")),
+                          cols.get("iphi", cols.get("seed_col")),
+                          extra={"eta": cols["eta"], "event": cols["event"]})
+
+    def finish(self, **constants: Any) -> None:
+        if self.npz is not None:
+            self.npz.close(**constants)
+        elif self.ml4sci.n == 0 and self._empty is not None:  # a valid file with no rows
+            self._ml4sci_write(*self._empty)
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
+        if self.npz is not None:
+            self.npz.__exit__(et, ev, tb)
+        else:
+            self.ml4sci.close()
+            if et is not None:
+                self.out.unlink(missing_ok=True)
