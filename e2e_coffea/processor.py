@@ -237,10 +237,14 @@ def object_batches(
 ) -> Iterator[tuple[ak.Array, JetSelection]]:
     """The selection in pieces of at most ``limit`` objects, each with the slice of the
     chunk holding its events (awkward slices are views: no hit is copied). An empty
-    selection still yields once, so the builders check the chunk's branches."""
+    selection still yields once, so the builders check the chunk's branches. The
+    selection must be in event order (as :meth:`JetSelection.from_mask` makes it)."""
     if len(sel) == 0:
         yield chunk, sel
         return
+    if np.any(np.diff(sel.event) < 0):
+        msg = "object_batches needs the selection in event order"
+        raise E2EError(msg)
     for a in range(0, len(sel), limit):
         ev, jet = sel.event[a : a + limit], sel.jet[a : a + limit]
         first, last = int(ev[0]), int(ev[-1]) + 1

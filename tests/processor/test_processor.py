@@ -235,6 +235,8 @@ def test_object_batches_cover_the_selection_once() -> None:
     assert got == list(zip(sel.event.tolist(), sel.jet.tolist(), strict=True))
     empty = JetSelection(np.zeros(0, np.int64), np.zeros(0, np.int64))
     assert [len(s) for _, s in object_batches(chunk, empty, 3)] == [0]
+    with pytest.raises(E2EError, match="in event order"):
+        list(object_batches(chunk, JetSelection(np.array([2, 0]), np.array([0, 0])), 3))
     with pytest.raises(E2EError, match="frame_memory_mb must be > 0"):
         E2ETaggerProcessor(["tau_simplenet"], frame_memory_mb=0)
 
