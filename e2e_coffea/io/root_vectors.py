@@ -24,6 +24,7 @@ import awkward as ak
 import numpy as np
 
 from ..exceptions import BadInputError, FileLayoutError
+from ..frames._chunk import jagged
 from ..layouts import E2E_TREE
 
 __all__ = ["have_root", "write_root_vectors"]
@@ -69,27 +70,17 @@ def have_root() -> bool:
 
 
 def _flat(name: str, array: Any) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(array, np.ndarray):
-        if array.ndim != 2:
-            msg = f"branch {name!r}: a std::vector branch needs (events, n) or var * T values, got shape {array.shape}"
-            raise BadInputError(msg)
-        counts = np.full(len(array), array.shape[1], dtype=np.int64)
-        values = array.reshape(-1)
-    else:
-        arr = ak.Array(array)
-        if arr.ndim != 2:
-            msg = f"branch {name!r}: a std::vector branch needs var * T values, got {arr.type}"
-            raise BadInputError(msg)
-        counts = ak.to_numpy(ak.num(arr, axis=1)).astype(np.int64)
-        values = ak.to_numpy(ak.flatten(arr, axis=1))
-    kind = values.dtype.kind
-    if kind not in "iuf":
-        msg = f"branch {name!r}: values of dtype {values.dtype} cannot go into std::vector<int|float>"
+    """Values (int32 or float32) and offsets from 0 of a per-entry vector branch."""
+    arr = array if isinstance(array, np.ndarray) else ak.Array(array)
+    if arr.ndim != 2:
+        msg = f"branch {name!r}: a std::vector branch needs (events, n) or var * T values, got {arr.ndim} dimension(s)"
         raise BadInputError(msg)
-    values = values.astype(np.int32 if kind in "iu" else np.float32, copy=False)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return values, offsets
+    j = jagged(arr)
+    kind = j.values.dtype.kind
+    if kind not in "iuf":
+        msg = f"branch {name!r}: values of dtype {j.values.dtype} cannot go into std::vector<int|float>"
+        raise BadInputError(msg)
+    return j.values.astype(np.int32 if kind in "iu" else np.float32, copy=False), j.offsets
 
 
 def write_root_vectors(
