@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError, MissingBranchError
 
-__all__ = ["Jagged", "branch", "dense_images", "fields_of", "jagged", "n_events", "require"]
+__all__ = ["Jagged", "branch", "dense_images", "fields_of", "hit_cells", "integer_values", "jagged", "n_events", "require"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,14 @@ def dense_images(chunk: Any, name: str, shape: tuple[int, int], *, why: str) -> 
     return j.values.reshape(len(counts), shape[0], shape[1])
 
 
+def integer_values(values: npt.NDArray[Any], name: str, what: str) -> npt.NDArray[np.integer[Any]]:
+    """``values`` unchanged if integer-typed; else a FileLayoutError naming the branch."""
+    if values.dtype.kind not in "iu":
+        msg = f"branch {name!r} holds {values.dtype} values; {what} must be integers"
+        raise FileLayoutError(msg)
+    return values
+
+
 def hit_cells(
     chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, why: str,
     optional: bool = False,
@@ -130,11 +138,8 @@ def hit_cells(
     if not np.array_equal(rj.offsets, cj.offsets):
         msg = f"branches '{coll}_{rname}' and '{coll}_{cname}' disagree on the number of hits per event"
         raise FileLayoutError(msg)
-    row, col = rj.values, cj.values
-    for name, values in ((rname, row), (cname, col)):
-        if values.dtype.kind not in "iu":
-            msg = f"branch '{coll}_{name}' holds {values.dtype} values; hit positions must be integers"
-            raise FileLayoutError(msg)
+    row = integer_values(rj.values, f"{coll}_{rname}", "hit positions")
+    col = integer_values(cj.values, f"{coll}_{cname}", "hit positions")
     placed = row >= 0 if optional else np.ones(len(row), dtype=bool)
     bad = placed & ((row < 0) | (row >= shape[0]) | (col < 0) | (col >= shape[1]))
     if bad.any():

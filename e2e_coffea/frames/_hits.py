@@ -100,12 +100,9 @@ def scatter_jobs(
         spec0 = tracker[0][0]
         offsets, row, col = _positions(chunk, spec0, cache)
         lname = f"{spec0.sparse_collection}_layer"
-        layer = _chunk.jagged(
+        layer = _chunk.integer_values(_chunk.jagged(
             _chunk.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
-        ).values
-        if layer.dtype.kind not in "iu":
-            msg = f"branch {lname!r} holds {layer.dtype} values; tracker layers must be integers"
-            raise FileLayoutError(msg)
+        ).values, lname, "tracker layers")
         if len(layer) and (layer.min() < 0 or layer.max() >= len(geo.TRACKER_LAYERS)):
             h = int(np.flatnonzero((layer < 0) | (layer >= len(geo.TRACKER_LAYERS)))[0])
             msg = f"{lname}[{h}] = {layer[h]} is not a tracker layer index 0..{len(geo.TRACKER_LAYERS) - 1}"
