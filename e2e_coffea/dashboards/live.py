@@ -86,12 +86,12 @@ def submit_chunks(
 
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
     proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
+    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
     if chunksize is None:  # as e2e_coffea.run would choose
         from ..runner import default_chunksize
 
-        fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
         chunksize = default_chunksize(fs, proc)
-    items = chunk_items(fileset, chunksize)
+    items = chunk_items(fs, chunksize)
     client.register_plugin(SessionCachePlugin([s.path for s in specs]), name=SessionCachePlugin.name)
     extra = {"resources": {"GPU": 1}} if gpu else {}
     proc_future = client.scatter(proc, broadcast=True)
