@@ -91,6 +91,11 @@ def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels:
                    f"in_frame=False), kept and flagged, not dropped")
 
 
+def _seed(cols: dict[str, Any], axis: str) -> Any:
+    """Seed row/column of each object: jets' ``ieta``/``iphi``, e/gamma's ``seed_row``/``seed_col``."""
+    return cols[axis] if axis in cols else cols["seed_row" if axis == "ieta" else "seed_col"]
+
+
 class _Sink:
     """One chunk's frames and records into the output format, streamed (constant memory)."""
 
@@ -112,8 +117,7 @@ class _Sink:
         if self.npz is not None:
             self.npz.write(frames, {
                 "event": cols["event"], "jet": cols.get("jet", cols.get("index")),
-                "ieta": cols.get("ieta", cols.get("seed_row")),
-                "iphi": cols.get("iphi", cols.get("seed_col")), "pt": cols["pt"],
+                "ieta": _seed(cols, "ieta"), "iphi": _seed(cols, "iphi"), "pt": cols["pt"],
                 "eta": cols["eta"], "label": cols["label"], "in_frame": cols["in_frame"]})
         elif len(frames):
             self._ml4sci_write(frames, cols)
@@ -121,8 +125,7 @@ class _Sink:
             self._empty = (frames, cols)
 
     def _ml4sci_write(self, frames: Any, cols: dict[str, Any]) -> None:
-        self.ml4sci.write(frames, cols["label"], cols["pt"], cols.get("ieta", cols.get("seed_row")),
-                          cols.get("iphi", cols.get("seed_col")),
+        self.ml4sci.write(frames, cols["label"], cols["pt"], _seed(cols, "ieta"), _seed(cols, "iphi"),
                           extra={"eta": cols["eta"], "event": cols["event"]})
 
     def finish(self, **constants: Any) -> None:
