@@ -155,3 +155,36 @@ def rewrite_sparse(src: Path, dst: Path, *, empty: tuple[str, ...] = (), n_event
 @pytest.fixture
 def rewrite() -> Callable[..., Path]:
     return rewrite_sparse
+
+
+def same_hists(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Histogram dicts equal bin by bin (values and variances), whatever order their
+    (dataset, label, tagger) categories grew in."""
+
+    def view(h: Any) -> dict[tuple[str, ...], Any]:
+        out = {}
+        for d in h.axes["dataset"]:
+            for lab in h.axes["label"]:
+                for t in h.axes["tagger"]:
+                    v = h[{"dataset": d, "label": lab, "tagger": t}].view(flow=True)
+                    if v["value"].any():
+                        out[(d, lab, t)] = v
+        return out
+
+    if set(a) != set(b):
+        return False
+    for name in a:
+        va, vb = view(a[name]), view(b[name])
+        if set(va) != set(vb):
+            return False
+        for k in va:
+            if not (np.array_equal(va[k]["value"], vb[k]["value"])
+                    and np.array_equal(va[k]["variance"], vb[k]["variance"])):
+                return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def hists_equal() -> Callable[[dict[str, Any], dict[str, Any]], bool]:
+    """``same_hists`` as a fixture: test modules cannot import conftest under importlib mode."""
+    return same_hists

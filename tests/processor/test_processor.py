@@ -66,27 +66,6 @@ def counts_by_label(h: hist.Hist, dataset: str, tagger: str) -> dict[str, int]:
     return {k: v for k, v in out.items() if v}
 
 
-def as_dict(h: hist.Hist) -> dict[tuple[str, str, str], np.ndarray]:
-    """Category-order-independent view of a (dataset, label, tagger, ...) histogram."""
-    out = {}
-    for d in h.axes["dataset"]:
-        for lab in h.axes["label"]:
-            for t in h.axes["tagger"]:
-                v = h[{"dataset": d, "label": lab, "tagger": t}].values(flow=True)
-                if v.sum():
-                    out[(d, lab, t)] = v
-    return out
-
-
-def assert_same_hists(a: dict[str, hist.Hist], b: dict[str, hist.Hist]) -> None:
-    assert set(a) == set(b)
-    for name in a:
-        da, db = as_dict(a[name]), as_dict(b[name])
-        assert set(da) == set(db), name
-        for k in da:
-            np.testing.assert_array_equal(da[k], db[k], err_msg=f"{name} {k}")
-
-
 @pytest.fixture(scope="module")
 def both(jet_tagger: Path, eg_tagger: Path) -> E2ETaggerProcessor:
     return E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
@@ -131,14 +110,15 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     assert mi.mean("tau").sum() > 0
 
 
-def test_chunks_merge_to_the_whole_file(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
+def test_chunks_merge_to_the_whole_file(sample: Any, both: E2ETaggerProcessor, events: Any,
+                                        hists_equal: Any) -> None:
     path = sample.files[("qcd", "sparse")]
     whole = both.process(events(path, "sparse", "qcd"))
     parts = [both.process(events(path, "sparse", "qcd", start=a, stop=b)) for a, b in ((0, 13), (13, 40))]
     merged = accumulate(parts)
     assert merged["entries"] == whole["entries"] == {"qcd": 40}
     assert set(merged["chunks"]) == {f"{path}:0-13", f"{path}:13-40"}
-    assert_same_hists(merged["hists"], whole["hists"])
+    assert hists_equal(merged["hists"], whole["hists"])
     assert merged["cutflow"] == whole["cutflow"]
     for name, mi in whole["mean_images"].items():
         got = merged["mean_images"][name]
@@ -186,12 +166,13 @@ def test_branches_are_exactly_what_is_read(sample: Any, jet_tagger: Path, eg_tag
         assert {entry.branch for entry in log} == set(listed)
 
 
-def test_layouts_give_identical_scores(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
+def test_layouts_give_identical_scores(sample: Any, both: E2ETaggerProcessor, events: Any,
+                                       hists_equal: Any) -> None:
     for ds in ("qcd", "tau"):
         sparse = both.process(events(sample.files[(ds, "sparse")], "sparse", ds))
         dense = both.process(events(sample.files[(ds, "e2e")], "e2e", ds))
         assert sparse["hists"]["score"].sum().value > 0
-        assert_same_hists(sparse["hists"], dense["hists"])
+        assert hists_equal(sparse["hists"], dense["hists"])
         assert sparse["cutflow"] == dense["cutflow"]
         for name, mi in sparse["mean_images"].items():
             for lab, s in mi.sums.items():
@@ -210,7 +191,7 @@ def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
 
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])
 def test_object_batches_give_the_same_output(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                              events: Any, layout: str) -> None:
+                                              events: Any, layout: str, hists_equal: Any) -> None:
     """Frames built a few objects at a time (0.5 MB: 2 jets, 64 e/gamma crops) score,
     count and average exactly like one batch per chunk."""
     whole = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
@@ -218,7 +199,7 @@ def test_object_batches_give_the_same_output(sample: Any, jet_tagger: Path, eg_t
     ev = events(sample.files[("qcd", layout)], layout, "qcd")
     a, b = whole.process(ev), small.process(ev)
     assert a["metrics"]["objects"] == b["metrics"]["objects"] > 2
-    assert_same_hists(a["hists"], b["hists"])
+    assert hists_equal(a["hists"], b["hists"])
     assert a["cutflow"] == b["cutflow"]
     for name, mi in a["mean_images"].items():
         assert b["mean_images"][name].counts == mi.counts
@@ -241,7 +222,8 @@ def test_object_batches_cover_the_selection_once() -> None:
         E2ETaggerProcessor(["tau_simplenet"], frame_memory_mb=0)
 
 
-def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any) -> None:
+def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any,
+                     hists_equal: Any) -> None:
     ev = events(sample.files[("tau", "sparse")], "sparse", "tau")
     empty = both.process(ev[:0])
     _assert_zero_output(empty, "tau")
@@ -251,7 +233,7 @@ def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any) -> None
     merged = accumulate([empty, full])
     assert merged["entries"] == {"tau": 40}
     assert merged["cutflow"] == full["cutflow"]
-    assert_same_hists(merged["hists"], full["hists"])
+    assert hists_equal(merged["hists"], full["hists"])
 
 
 def test_file_with_zero_entries(sample: Any, both: E2ETaggerProcessor, events: Any,

@@ -45,38 +45,6 @@ def clean(sample: Any, jet_tagger: Path, eg_tagger: Path) -> Any:
                chunksize=CHUNKSIZE, device="cpu", progress=False)
 
 
-def same_hists(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Histograms equal bin by bin, whatever order their categories grew in."""
-    import numpy as np
-
-    def view(h: Any) -> dict[tuple[str, ...], Any]:
-        out = {}
-        for d in h.axes["dataset"]:
-            for lab in h.axes["label"]:
-                for t in h.axes["tagger"]:
-                    v = h[{"dataset": d, "label": lab, "tagger": t}].view(flow=True)
-                    if v["value"].any():
-                        out[(d, lab, t)] = v
-        return out
-
-    if set(a) != set(b):
-        return False
-    for name in a:
-        va, vb = view(a[name]), view(b[name])
-        if set(va) != set(vb):
-            return False
-        for k in va:
-            if not (np.array_equal(va[k]["value"], vb[k]["value"])
-                    and np.array_equal(va[k]["variance"], vb[k]["variance"])):
-                return False
-    return True
-
-
-@pytest.fixture(scope="session")
-def hists_equal() -> Any:
-    return same_hists
-
-
 @pytest.fixture
 def fileset_writer() -> Any:
     return write_fileset
