@@ -97,8 +97,10 @@ def write_e2e(path: Path, chunk: ak.Array, compression: Any, batch: int = 25) ->
         for start in range(0, len(chunk), batch):
             part = chunk[start : start + batch]
             imgs = densify(part)
-            data: dict[str, Any] = {k: ak.unflatten(v.reshape(-1), np.full(len(part), v.shape[1]))
-                                    for k, v in imgs.items()}
+            data: dict[str, Any] = {
+                k: ak.unflatten(v.reshape(-1), np.full(len(part), v.shape[1]))
+                for k, v in imgs.items()
+            }
             data.update({new: part[old] for new, old in rename.items()})
             if tree is None:
                 types = {k: ak.type(v).content for k, v in data.items()}
@@ -142,27 +144,34 @@ def crop_jet(img: np.ndarray, iphi: int, ieta: int, jet_shape: int = 125) -> np.
     return crop
 
 
-def mlanalyzer_style(dense: list[np.ndarray], is_hcal: list[bool], ev: np.ndarray,
-                     ieta: np.ndarray, iphi: np.ndarray) -> np.ndarray:
+def mlanalyzer_style(
+    dense: list[np.ndarray], is_hcal: list[bool], ev: np.ndarray, ieta: np.ndarray, iphi: np.ndarray
+) -> np.ndarray:
     """Per event: stack the channels (HCAL upsampled); per jet: crop; finally stack."""
     crops = []
     for e in np.unique(ev):
-        x = np.stack([upsample_array(d[e], 5, 5) if h else d[e] for d, h in zip(dense, is_hcal, strict=True)])
+        x = np.stack(
+            [upsample_array(d[e], 5, 5) if h else d[e] for d, h in zip(dense, is_hcal, strict=True)]
+        )
         for j in np.flatnonzero(ev == e):
             crops.append(crop_jet(x, iphi[j], ieta[j]))
     return np.stack(crops).astype(np.float32, copy=False)
 
 
-def slice_loop(dense: list[np.ndarray], is_hcal: list[bool], ev: np.ndarray,
-               ieta: np.ndarray, iphi: np.ndarray) -> np.ndarray:
+def slice_loop(
+    dense: list[np.ndarray], is_hcal: list[bool], ev: np.ndarray, ieta: np.ndarray, iphi: np.ndarray
+) -> np.ndarray:
     """Per jet, per channel: slice the rows in range, two column segments, into a
     preallocated output (HCAL: the 25x25 tower window, repeated 5x5 / 25)."""
     n, S = len(ev), geo.JET_FRAME
     out = np.empty((n, len(dense), S, S), np.float32)
     for j in range(n):
         for c, (img, h) in enumerate(zip(dense, is_hcal, strict=True)):
-            size, top, left = (25, ieta[j] - 12, (iphi[j] - 12) % 72) if h else (
-                S, 5 * ieta[j] - 60, (5 * iphi[j] - 60) % 360)
+            size, top, left = (
+                (25, ieta[j] - 12, (iphi[j] - 12) % 72)
+                if h
+                else (S, 5 * ieta[j] - 60, (5 * iphi[j] - 60) % 360)
+            )
             win = np.zeros((size, size), np.float32)
             lo, hi = max(top, 0), min(top + size, img.shape[1])
             first = min(size, img.shape[2] - left)
@@ -194,6 +203,7 @@ def bench_end_to_end(d: Path, n_jets: int, repeat: int) -> tuple[np.ndarray, ak.
         def run() -> tuple[Any, ak.Array]:
             c = read(d / name, "fevt/RHTree", de_br)
             return build_jet_frames(c, layout="e2e", channels=CHANNELS_BENCH)[0], c
+
         return run
 
     # Dense chunks are GBs: page faults and huge-page compaction make their times swing
@@ -202,10 +212,15 @@ def bench_end_to_end(d: Path, n_jets: int, repeat: int) -> tuple[np.ndarray, ak.
     t_rsp, _ = best(lambda: read(d / "sparse.root", "Events", sp_br), repeat)
     med_sp, min_sp = float(np.median(sp_times)), min(sp_times)
     print(f"\n(a) read + build, end to end ({CHANNELS_BENCH}); jets/s as median (best) of runs")
-    print(f"  sparse layout            : {n_jets / med_sp:6.0f} ({n_jets / min_sp:.0f}) jets/s, "
-          f"{len(sp_times)} runs; read alone {n_jets / t_rsp:.0f} jets/s")
+    print(
+        f"  sparse layout            : {n_jets / med_sp:6.0f} ({n_jets / min_sp:.0f}) jets/s, "
+        f"{len(sp_times)} runs; read alone {n_jets / t_rsp:.0f} jets/s"
+    )
     e2e_chunk = None
-    for name, what in (("e2e.root", "e2e, uproot-written"), ("e2e_root.root", "e2e, ROOT std::vector")):
+    for name, what in (
+        ("e2e.root", "e2e, uproot-written"),
+        ("e2e_root.root", "e2e, ROOT std::vector"),
+    ):
         if not (d / name).exists():
             print(f"  {what:25s}: not measured (PyROOT not installed: pip install root)")
             continue
@@ -214,9 +229,13 @@ def bench_end_to_end(d: Path, n_jets: int, repeat: int) -> tuple[np.ndarray, ak.
         e2e_chunk = chunk if e2e_chunk is None else e2e_chunk
         med, low = float(np.median(de_times)), min(de_times)
         goal = " (goal >= 20x)" if name == "e2e_root.root" else ""
-        print(f"  {what:25s}: {n_jets / med:6.0f} ({n_jets / low:.0f}) jets/s, {len(de_times)} runs; "
-              f"read alone {n_jets / t_rde:.0f} jets/s; frames identical: {np.array_equal(f_sp, f_de)}")
-        print(f"  {'':25s}  sparse/e2e = {med / med_sp:.1f}x by medians, {low / min_sp:.1f}x by bests{goal}")
+        print(
+            f"  {what:25s}: {n_jets / med:6.0f} ({n_jets / low:.0f}) jets/s, {len(de_times)} runs; "
+            f"read alone {n_jets / t_rde:.0f} jets/s; frames identical: {np.array_equal(f_sp, f_de)}"
+        )
+        print(
+            f"  {'':25s}  sparse/e2e = {med / med_sp:.1f}x by medians, {low / min_sp:.1f}x by bests{goal}"
+        )
     assert e2e_chunk is not None
     return f_sp, sp_chunk, e2e_chunk
 
@@ -239,11 +258,16 @@ def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repea
     dst = np.empty_like(src)
     ch = CHANNELS_BENCH
     runs: dict[str, Callable[[], Any]] = {
-        "ours, sparse hits (numba)": lambda: build_jet_frames(sp_chunk, layout="sparse", channels=ch)[0],
+        "ours, sparse hits (numba)": lambda: build_jet_frames(
+            sp_chunk, layout="sparse", channels=ch
+        )[0],
         "ours, e2e crop (numba)": lambda: build_jet_frames(e2e_chunk, layout="e2e", channels=ch)[0],
         "ours, sparse, pure numpy": lambda: build_jet_frames(
-            sp_chunk, layout="sparse", channels=ch, backend=NumpyBackend(use_numba=False))[0],
-        "slicing loop (MLAnalyzer crop_jet)": lambda: mlanalyzer_style(dense, is_hcal, ev, ieta, iphi),
+            sp_chunk, layout="sparse", channels=ch, backend=NumpyBackend(use_numba=False)
+        )[0],
+        "slicing loop (MLAnalyzer crop_jet)": lambda: mlanalyzer_style(
+            dense, is_hcal, ev, ieta, iphi
+        ),
         "tuned per-jet slicing loop": lambda: slice_loop(dense, is_hcal, ev, ieta, iphi),
         "copy ceiling (alloc + copy)": lambda: src.copy(),
         "copy ceiling (preallocated)": lambda: np.copyto(dst, src),
@@ -254,21 +278,26 @@ def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repea
         times[name], out = best(fn, repeat)
         if "slicing" in name and not np.array_equal(out, f_sp):
             print(f"  note: {name} differs from ours by max {np.abs(out - f_sp).max():.3g}")
-    print(f"\n(b) build only, {len(names)} channels, {n_jets / len(counts):.0f} jets/event, "
-          f"{n_jets} jets ({src.nbytes / n_jets / 1e6:.2f} MB of output per jet)")
+    print(
+        f"\n(b) build only, {len(names)} channels, {n_jets / len(counts):.0f} jets/event, "
+        f"{n_jets} jets ({src.nbytes / n_jets / 1e6:.2f} MB of output per jet)"
+    )
     for name, t in times.items():
         print(f"  {name:34s}: {n_jets / t:10.0f} jets/s")
     for ours in ("ours, sparse hits (numba)", "ours, e2e crop (numba)"):
         t = times[ours]
-        print(f"  {ours}: {times['slicing loop (MLAnalyzer crop_jet)'] / t:.2f}x the slicing loop "
-              f"(goal >= 2x), {times['copy ceiling (alloc + copy)'] / t:.0%} of the alloc+copy ceiling "
-              f"(goal >= 50%); {times['tuned per-jet slicing loop'] / t:.2f}x the tuned loop, "
-              f"{times['copy ceiling (preallocated)'] / t:.0%} of a preallocated copy")
+        print(
+            f"  {ours}: {times['slicing loop (MLAnalyzer crop_jet)'] / t:.2f}x the slicing loop "
+            f"(goal >= 2x), {times['copy ceiling (alloc + copy)'] / t:.0%} of the alloc+copy ceiling "
+            f"(goal >= 50%); {times['tuned per-jet slicing loop'] / t:.2f}x the tuned loop, "
+            f"{times['copy ceiling (preallocated)'] / t:.0%} of a preallocated copy"
+        )
     return times["ours, sparse hits (numba)"]
 
 
-def bench_torch(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, t_numpy: float,
-                repeat: int) -> None:
+def bench_torch(
+    f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, t_numpy: float, repeat: int
+) -> None:
     """(c): the torch backend, CPU both ways, CUDA when there is one.
 
     On CUDA the baseline is the dense-frame transfer path: frames built on the host and
@@ -277,28 +306,36 @@ def bench_torch(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, t_num
     is >= 10x the transfer."""
     print("\n(c) torch backend (1 thread)")
     n_jets = len(f_sp)
-    devices = [("cpu, numba kernels wrapped", TorchBackend("cpu")),
-               ("cpu, native device path", TorchBackend("cpu", native=True))]
+    devices = [
+        ("cpu, numba kernels wrapped", TorchBackend("cpu")),
+        ("cpu, native device path", TorchBackend("cpu", native=True)),
+    ]
     if torch.cuda.is_available():
         devices.append(("cuda", TorchBackend("cuda")))
     t_cuda_sparse = None
     for label, be in devices:
         for layout, c in (("sparse", sp_chunk), ("e2e", e2e_chunk)):
+
             def run(c: ak.Array = c, layout: str = layout, be: Any = be) -> Any:
                 f = build_jet_frames(c, layout=layout, channels=CHANNELS_BENCH, backend=be)[0]
                 if f.is_cuda:
                     torch.cuda.synchronize()
                 return f
+
             run()
             t, f = best(run, repeat)
             ok = np.allclose(f.cpu().numpy(), f_sp, rtol=1e-6, atol=1e-6)
-            print(f"  {label:28s} {layout:6s}: {n_jets / t:10.0f} jets/s "
-                  f"({t_numpy / t:.2f}x numpy sparse); matches numpy: {ok}")
+            print(
+                f"  {label:28s} {layout:6s}: {n_jets / t:10.0f} jets/s "
+                f"({t_numpy / t:.2f}x numpy sparse); matches numpy: {ok}"
+            )
             if label == "cuda" and layout == "sparse":
                 t_cuda_sparse = t
     if t_cuda_sparse is None:
-        print("  cuda: not measured (no CUDA device); the >= 10x goal against the dense-frame "
-              "transfer path needs a GPU")
+        print(
+            "  cuda: not measured (no CUDA device); the >= 10x goal against the dense-frame "
+            "transfer path needs a GPU"
+        )
         return
     pinned = torch.from_numpy(f_sp).pin_memory()
     dev = torch.empty(pinned.shape, dtype=pinned.dtype, device="cuda")
@@ -309,8 +346,10 @@ def bench_torch(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, t_num
 
     transfer()
     t_h2d, _ = best(transfer, repeat)
-    print(f"  dense-frame transfer path (pinned host -> cuda, frames ready): {n_jets / t_h2d:10.0f} jets/s; "
-          f"cuda sparse scatter (hits from the host) is {t_h2d / t_cuda_sparse:.1f}x it (goal >= 10x)")
+    print(
+        f"  dense-frame transfer path (pinned host -> cuda, frames ready): {n_jets / t_h2d:10.0f} jets/s; "
+        f"cuda sparse scatter (hits from the host) is {t_h2d / t_cuda_sparse:.1f}x it (goal >= 10x)"
+    )
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -318,10 +357,15 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200, help="events in the one chunk (2 jets each)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--dir", default=None, help="where to write the two ROOT files (default: a temp dir)")
-    ap.add_argument("--compression", default=None,
-                    help="uproot compression for both uproot-written files, ALGO:LEVEL (ZLIB, LZ4, "
-                         "ZSTD, LZMA); default: each layout's product setting")
+    ap.add_argument(
+        "--dir", default=None, help="where to write the two ROOT files (default: a temp dir)"
+    )
+    ap.add_argument(
+        "--compression",
+        default=None,
+        help="uproot compression for both uproot-written files, ALGO:LEVEL (ZLIB, LZ4, "
+        "ZSTD, LZMA); default: each layout's product setting",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # per core: numba kernels are serial too
     with tempfile.TemporaryDirectory() as tmp:
@@ -337,14 +381,22 @@ def main(argv: list[str] | None = None) -> None:
         write_e2e(d / "e2e.root", chunk, de_comp)
         if have_root():
             write_e2e_root(d / "e2e_root.root", chunk)
-        sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(d.glob("*.root")))
-        print(f"sample: {args.events} events, {2 * args.events} jets; sparse {sp_comp}, e2e {de_comp} "
-              f"(ROOT-written: TFile default 101); written in {time.perf_counter() - t:.1f} s; {sizes}")
-        per_ev = {c: float(ak.mean(ak.num(chunk[f"{c}_{'ieta' if c == 'HcalHit' else 'row'}"])))
-                  for c in ("EcalHit", "HcalHit", "Track", "TrackerHit")}
+        sizes = ", ".join(
+            f"{p.name} {p.stat().st_size / 1e6:.1f} MB" for p in sorted(d.glob("*.root"))
+        )
+        print(
+            f"sample: {args.events} events, {2 * args.events} jets; sparse {sp_comp}, e2e {de_comp} "
+            f"(ROOT-written: TFile default 101); written in {time.perf_counter() - t:.1f} s; {sizes}"
+        )
+        per_ev = {
+            c: float(ak.mean(ak.num(chunk[f"{c}_{'ieta' if c == 'HcalHit' else 'row'}"])))
+            for c in ("EcalHit", "HcalHit", "Track", "TrackerHit")
+        }
         print("hits/event: " + ", ".join(f"{k} {v:.0f}" for k, v in per_ev.items()))
-        print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
-              "(shared machine: numbers are best-of-repeat)")
+        print(
+            f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores "
+            "(shared machine: numbers are best-of-repeat)"
+        )
         warm = chunk[:2]  # compile (or load from numba's cache) every kernel before timing
         for layout, c in (("sparse", warm), ("e2e", sparse_to_e2e_chunk(warm))):
             build_jet_frames(c, layout=layout, channels=CHANNELS_BENCH)

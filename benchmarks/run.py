@@ -70,8 +70,15 @@ def export_models(folder: Path, names: list[str]) -> dict[str, tuple[Path, Path]
     for name in names:
         torch.manual_seed(0)
         net = create_model(name, len(chs), 1).eval()
-        c = Contract(task="classification", model_name=name, channels=chs, frame_size=(125, 125),
-                     class_names=("qcd", "tau"), channel_preset="qg", normalisation=load_norm("qg").to_dict())
+        c = Contract(
+            task="classification",
+            model_name=name,
+            channels=chs,
+            frame_size=(125, 125),
+            class_names=("qcd", "tau"),
+            channel_preset="qg",
+            normalisation=load_norm("qg").to_dict(),
+        )
         onnx_path = folder / f"{name}.onnx"
         export_onnx(net, onnx_path, c, (2, len(chs), 125, 125))
         jit_path = folder / f"{name}.pt"
@@ -88,9 +95,20 @@ def selected_frames(files: list[str], spec: Any, cuts: JetCuts, device: str = "c
     for path in files:
         with uproot.open(path) as f:
             chunk = f["Events"].arrays()
-        sel = (chunk["Jet_pt"] > cuts.pt_min) & (abs(chunk["Jet_eta"]) < cuts.abs_eta_max) & (chunk["Jet_inFrame"] != 0)
-        frames, _ = build_jet_frames(chunk, layout="sparse", channels=list(spec.contract.channels), jets=sel,
-                                     norm="qg", backend="numpy" if device == "cpu" else "torch", device=device)
+        sel = (
+            (chunk["Jet_pt"] > cuts.pt_min)
+            & (abs(chunk["Jet_eta"]) < cuts.abs_eta_max)
+            & (chunk["Jet_inFrame"] != 0)
+        )
+        frames, _ = build_jet_frames(
+            chunk,
+            layout="sparse",
+            channels=list(spec.contract.channels),
+            jets=sel,
+            norm="qg",
+            backend="numpy" if device == "cpu" else "torch",
+            device=device,
+        )
         parts.append(frames)
     return np.concatenate(parts) if device == "cpu" else torch.cat(parts)
 
@@ -106,8 +124,12 @@ def torch_wrapper_processor(jit_path: Path, spec: Any, cuts: JetCuts) -> Any:
     channels = list(spec.contract.channels)
 
     class JetFrames(torch_wrapper):  # type: ignore[misc]
-        def prepare_awkward(self, chunk: ak.Array, mask: ak.Array) -> tuple[tuple[Any, ...], dict[str, Any]]:
-            frames, _ = build_jet_frames(chunk, layout="sparse", channels=channels, jets=mask, norm="qg")
+        def prepare_awkward(
+            self, chunk: ak.Array, mask: ak.Array
+        ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            frames, _ = build_jet_frames(
+                chunk, layout="sparse", channels=channels, jets=mask, norm="qg"
+            )
             return (ak.from_numpy(frames),), {}
 
     class TorchWrapperProcessor(processor.ProcessorABC):  # type: ignore[misc]
@@ -116,15 +138,24 @@ def torch_wrapper_processor(jit_path: Path, spec: Any, cuts: JetCuts) -> Any:
 
         def process(self, events: Any) -> dict[str, Any]:
             chunk = ak.zip({b: events[b] for b in branches}, depth_limit=1)
-            mask = (chunk["Jet_pt"] > cuts.pt_min) & (abs(chunk["Jet_eta"]) < cuts.abs_eta_max) & (chunk["Jet_inFrame"] != 0)
+            mask = (
+                (chunk["Jet_pt"] > cuts.pt_min)
+                & (abs(chunk["Jet_eta"]) < cuts.abs_eta_max)
+                & (chunk["Jet_inFrame"] != 0)
+            )
             hists = book_score_hists()
             n = int(ak.sum(mask))
             if n:
                 logits = ak.to_numpy(self.wrapper(chunk, mask))[:, 0]
-                fill_scores(hists, dataset=events.metadata["dataset"], tagger=spec.name,
-                            labels=ak.to_numpy(ak.flatten(chunk["Jet_label"][mask])),
-                            scores=1 / (1 + np.exp(-logits)), pt=ak.to_numpy(ak.flatten(chunk["Jet_pt"][mask])),
-                            eta=ak.to_numpy(ak.flatten(chunk["Jet_eta"][mask])))
+                fill_scores(
+                    hists,
+                    dataset=events.metadata["dataset"],
+                    tagger=spec.name,
+                    labels=ak.to_numpy(ak.flatten(chunk["Jet_label"][mask])),
+                    scores=1 / (1 + np.exp(-logits)),
+                    pt=ak.to_numpy(ak.flatten(chunk["Jet_pt"][mask])),
+                    eta=ak.to_numpy(ak.flatten(chunk["Jet_eta"][mask])),
+                )
             return {"hists": hists, "objects": n}
 
         def postprocess(self, accumulator: Any) -> Any:
@@ -156,30 +187,45 @@ def main() -> None:
 
     from e2e_coffea.sim.generate import generate
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
     torch.set_num_threads(cores)
     tmp = Path(tempfile.mkdtemp(prefix="e2e-bench-run-"))
     t0 = time.perf_counter()
-    paths = generate(["tau", "qcd"], args.events // 2, tmp / "sample", layout="sparse", seed=7,
-                     workers=min(2, cores))
+    paths = generate(
+        ["tau", "qcd"],
+        args.events // 2,
+        tmp / "sample",
+        layout="sparse",
+        seed=7,
+        workers=min(2, cores),
+    )
     fileset_path = paths["sparse"]
     from e2e_coffea.io import load_fileset
 
     fileset = load_fileset(fileset_path)
     files = [p for e in fileset.values() for p in e["files"]]
-    print(f"sample: {args.events} events (tau + qcd, sparse) generated in {time.perf_counter() - t0:.0f} s; "
-          f"{cores} cores; chunksize {args.chunksize}; best of {args.repeat}")
+    print(
+        f"sample: {args.events} events (tau + qcd, sparse) generated in {time.perf_counter() - t0:.0f} s; "
+        f"{cores} cores; chunksize {args.chunksize}; best of {args.repeat}"
+    )
     models = export_models(tmp, args.models)
     cuts = JetCuts()
     kw: dict[str, Any] = {"chunksize": args.chunksize, "device": "cpu", "progress": False}
 
     for name, (onnx_path, jit_path) in models.items():
         spec = resolve_tagger(onnx_path)
-        print(f"\n=== {name} ({sum(p.numel() for p in create_model(name, 3, 1).parameters()):,} params) ===")
+        print(
+            f"\n=== {name} ({sum(p.numel() for p in create_model(name, 3, 1).parameters()):,} params) ==="
+        )
         # -- (1) Runner + processor vs bare onnxruntime -------------------------------------
         clear_cache()
-        best(lambda: run(fileset_path, [spec], executor="iterative", **kw), 1)  # noqa: B023  (warm: kernels, session)
-        t_run, res = best(lambda: run(fileset_path, [spec], executor="iterative", **kw), args.repeat)  # noqa: B023
+        best(lambda: run(fileset_path, [spec], executor="iterative", **kw), 1)
+        t_run, res = best(
+            lambda: run(fileset_path, [spec], executor="iterative", **kw),
+            args.repeat,
+        )
         n = res.output["metrics"]["objects"]
         frames = selected_frames(files, spec, cuts)
         if len(frames) != n:
@@ -188,41 +234,62 @@ def main() -> None:
         sess = get_session(onnx_path, "cpu", cores)
 
         def bare(sess: Any = sess, frames: Any = frames) -> np.ndarray:
-            return np.concatenate([sess.run(None, {"frames": frames[i : i + BATCH]})[0]
-                                   for i in range(0, len(frames), BATCH)])
+            return np.concatenate(
+                [
+                    sess.run(None, {"frames": frames[i : i + BATCH]})[0]
+                    for i in range(0, len(frames), BATCH)
+                ]
+            )
 
         bare()
         t_ort, logits_ort = best(bare, args.repeat)
         m = res.output["metrics"]
         print(f"(1) jets: {n}  ORT threads: {cores}")
-        print(f"    bare onnxruntime session.run : {n / t_ort:8.1f} jets/s  ({n / t_ort / cores:7.1f} per core)")
-        print(f"    Runner + E2ETaggerProcessor  : {n / t_run:8.1f} jets/s  ({n / t_run / cores:7.1f} per core)")
+        print(
+            f"    bare onnxruntime session.run : {n / t_ort:8.1f} jets/s  ({n / t_ort / cores:7.1f} per core)"
+        )
+        print(
+            f"    Runner + E2ETaggerProcessor  : {n / t_run:8.1f} jets/s  ({n / t_run / cores:7.1f} per core)"
+        )
         inside = m["time_read"] + m["time_frames"] + m["time_inference"]
-        print(f"    overhead: {100 * (t_run / t_ort - 1):+.0f} % time vs bare ORT; of {t_run:.2f} s wall: "
-              f"read {m['time_read']:.2f}, frames {m['time_frames']:.2f}, inference {m['time_inference']:.2f}, "
-              f"rest {t_run - inside:.2f} s (preflight, coffea's per-chunk file open, merging; "
-              f"{m['chunks']} chunks)")
+        print(
+            f"    overhead: {100 * (t_run / t_ort - 1):+.0f} % time vs bare ORT; of {t_run:.2f} s wall: "
+            f"read {m['time_read']:.2f}, frames {m['time_frames']:.2f}, inference {m['time_inference']:.2f}, "
+            f"rest {t_run - inside:.2f} s (preflight, coffea's per-chunk file open, merging; "
+            f"{m['chunks']} chunks)"
+        )
         # -- (2) coffea.ml_tools.torch_wrapper --------------------------------------------
         try:
             twp = torch_wrapper_processor(jit_path, spec, cuts)
-            best(lambda: run_torch_wrapper(fileset, twp, args.chunksize), 1)  # noqa: B023  (warm)
-            t_tw, out_tw = best(lambda: run_torch_wrapper(fileset, twp, args.chunksize), args.repeat)  # noqa: B023
+            best(lambda: run_torch_wrapper(fileset, twp, args.chunksize), 1)
+            t_tw, out_tw = best(
+                lambda: run_torch_wrapper(fileset, twp, args.chunksize),
+                args.repeat,
+            )
             same = out_tw["objects"] == n
             net = torch.jit.load(str(jit_path)).eval()
 
             def bare_torch(net: Any = net, frames: Any = frames) -> np.ndarray:
                 with torch.no_grad():
-                    return np.concatenate([net(torch.from_numpy(frames[i : i + BATCH])).numpy()
-                                           for i in range(0, len(frames), BATCH)])
+                    return np.concatenate(
+                        [
+                            net(torch.from_numpy(frames[i : i + BATCH])).numpy()
+                            for i in range(0, len(frames), BATCH)
+                        ]
+                    )
 
             bare_torch()
             t_bt, logits_t = best(bare_torch, args.repeat)
             diff = float(np.abs(logits_t - logits_ort).max())
-            print(f"(2) coffea torch_wrapper + Runner: {out_tw['objects'] / t_tw:8.1f} jets/s "
-                  f"(same jets: {same}; wrapper on {'cuda' if torch.cuda.is_available() else 'cpu'}); "
-                  f"ours / torch_wrapper = {t_tw / t_run:.2f}x")
-            print(f"    bare torch (TorchScript) forward: {n / t_bt:8.1f} jets/s; bare ORT / bare torch = "
-                  f"{t_bt / t_ort:.2f}x; max |logit diff| ORT vs torch {diff:.1e}")
+            print(
+                f"(2) coffea torch_wrapper + Runner: {out_tw['objects'] / t_tw:8.1f} jets/s "
+                f"(same jets: {same}; wrapper on {'cuda' if torch.cuda.is_available() else 'cpu'}); "
+                f"ours / torch_wrapper = {t_tw / t_run:.2f}x"
+            )
+            print(
+                f"    bare torch (TorchScript) forward: {n / t_bt:8.1f} jets/s; bare ORT / bare torch = "
+                f"{t_bt / t_ort:.2f}x; max |logit diff| ORT vs torch {diff:.1e}"
+            )
         except Exception as err:  # report, do not hide, why the comparison could not run
             print(f"(2) torch_wrapper comparison failed: {type(err).__name__}: {err}")
         # -- (3) GPU ------------------------------------------------------------------------
@@ -231,13 +298,18 @@ def main() -> None:
         if not torch.cuda.is_available():
             print("(3) GPU: skipped, torch sees no CUDA device on this machine")
         elif "CUDAExecutionProvider" not in ort.get_available_providers():
-            print("(3) GPU: skipped, this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)")
+            print(
+                "(3) GPU: skipped, this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
+            )
         else:
             from e2e_coffea.inference.sessions import run_cuda
 
             gkw = dict(kw, device="cuda")
-            best(lambda: run(fileset_path, [spec], executor="iterative", **gkw), 1)  # noqa: B023
-            t_gpu, _res_g = best(lambda: run(fileset_path, [spec], executor="iterative", **gkw), args.repeat)  # noqa: B023
+            best(lambda: run(fileset_path, [spec], executor="iterative", **gkw), 1)
+            t_gpu, _res_g = best(
+                lambda: run(fileset_path, [spec], executor="iterative", **gkw),
+                args.repeat,
+            )
             gframes = selected_frames(files, spec, cuts, device="cuda")
             gsess = get_session(onnx_path, "cuda", 1)
 
@@ -248,8 +320,10 @@ def main() -> None:
 
             bare_gpu()
             t_gbare, _ = best(bare_gpu, args.repeat)
-            print(f"(3) GPU end to end: {n / t_gpu:8.1f} jets/s; ORT on device-resident frames: "
-                  f"{n / t_gbare:8.1f} jets/s; overhead {100 * (t_gpu / t_gbare - 1):+.0f} %")
+            print(
+                f"(3) GPU end to end: {n / t_gpu:8.1f} jets/s; ORT on device-resident frames: "
+                f"{n / t_gbare:8.1f} jets/s; overhead {100 * (t_gpu / t_gbare - 1):+.0f} %"
+            )
         # -- (4) Dask scaling -----------------------------------------------------------------
         if args.no_dask:
             continue
@@ -264,15 +338,20 @@ def main() -> None:
             try:
                 client.wait_for_workers(nw, timeout=120)
                 dkw = dict(kw, client=client)
-                best(lambda: run(fileset_path, [spec], executor="dask", **dkw), 1)  # noqa: B023  (warm workers)
-                t_d, res_d = best(lambda: run(fileset_path, [spec], executor="dask", **dkw), args.repeat)  # noqa: B023
+                best(lambda: run(fileset_path, [spec], executor="dask", **dkw), 1)
+                t_d, res_d = best(
+                    lambda: run(fileset_path, [spec], executor="dask", **dkw),
+                    args.repeat,
+                )
                 rates[nw] = res_d.output["metrics"]["objects"] / t_d
             finally:
                 client.close()
                 cluster.close()
         eff = rates[2] / (2 * rates[1])
-        print(f"(4) LocalCluster, 1-thread workers: 1 worker {rates[1]:8.1f} jets/s, 2 workers "
-              f"{rates[2]:8.1f} jets/s; scaling efficiency {100 * eff:.0f} % (on {cores} cores)")
+        print(
+            f"(4) LocalCluster, 1-thread workers: 1 worker {rates[1]:8.1f} jets/s, 2 workers "
+            f"{rates[2]:8.1f} jets/s; scaling efficiency {100 * eff:.0f} % (on {cores} cores)"
+        )
     if args.keep:
         print(f"\nfiles left in {tmp}")
     else:

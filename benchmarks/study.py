@@ -42,8 +42,19 @@ LABEL = {"eg": "e/gamma", "qg": "quark/gluon", "top": "top", "tau": "tau"}
 PROCESSES = ["qcd", "top", "tau", "photon"]  # jets of every kind plus e/gamma objects
 TRAIN_BATCH = {"simplenet": 32, "resnet15": 16, "vit": 4}
 NO_GPU = "n/a: no GPU on this machine"
-COLUMNS = ["section", "tagger", "model", "device", "workers", "threads", "frames_per_s",
-           "objects_per_s", "events_per_s", "ratio", "note"]
+COLUMNS = [
+    "section",
+    "tagger",
+    "model",
+    "device",
+    "workers",
+    "threads",
+    "frames_per_s",
+    "objects_per_s",
+    "events_per_s",
+    "ratio",
+    "note",
+]
 
 
 def machine_info(args: argparse.Namespace) -> dict[str, Any]:
@@ -54,8 +65,19 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
         m = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
         cpu = m.group(1).strip() if m else cpu
     versions = {}
-    for pkg in ("e2e-coffea", "torch", "onnxruntime", "onnxruntime-gpu", "coffea", "dask",
-                "distributed", "numpy", "awkward", "uproot", "numba"):
+    for pkg in (
+        "e2e-coffea",
+        "torch",
+        "onnxruntime",
+        "onnxruntime-gpu",
+        "coffea",
+        "dask",
+        "distributed",
+        "numpy",
+        "awkward",
+        "uproot",
+        "numba",
+    ):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -63,11 +85,15 @@ def machine_info(args: argparse.Namespace) -> dict[str, Any]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "platform": platform.platform(), "python": platform.python_version(),
-        "cpu_model": cpu, "cpu_count": os.cpu_count(), "usable_cores": cores,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_model": cpu,
+        "cpu_count": os.cpu_count(),
+        "usable_cores": cores,
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "versions": versions, "settings": vars(args) | {"out": str(args.out)},
+        "versions": versions,
+        "settings": vars(args) | {"out": str(args.out)},
     }
 
 
@@ -80,11 +106,17 @@ def contract_for(task_name: str, model_name: str, model: Any) -> Any:
     task = get_task(task_name)
     chs = tuple(s.name for s in resolve_channels(task.preset, frame=task.kind))  # type: ignore[arg-type]
     size = 32 if task.kind == "eg" else 125
-    return Contract(task="classification", model_name=model_name, channels=chs,
-                    frame_size=(size, size), class_names=task.classes, channel_preset=task.preset,
-                    crop=EG_CROP if task.kind == "eg" else E2E_JET_CROP,
-                    normalisation=load_norm(task.preset).to_dict(),
-                    model_kwargs=getattr(model, "model_kwargs", {}) or {})
+    return Contract(
+        task="classification",
+        model_name=model_name,
+        channels=chs,
+        frame_size=(size, size),
+        class_names=task.classes,
+        channel_preset=task.preset,
+        crop=EG_CROP if task.kind == "eg" else E2E_JET_CROP,
+        normalisation=load_norm(task.preset).to_dict(),
+        model_kwargs=getattr(model, "model_kwargs", {}) or {},
+    )
 
 
 def tagger_file(task_name: str, model_name: str, work: Path) -> tuple[Path, str]:
@@ -107,8 +139,12 @@ def tagger_file(task_name: str, model_name: str, work: Path) -> tuple[Path, str]
         kw = {"size": "tiny", "img_size": size} if model_name == "vit" else {}
         torch.manual_seed(0)
         model = create_model(model_name, len(probe.channels), 1, **kw).eval()
-        export_onnx(model, path, contract_for(task_name, model_name, model),
-                    (2, len(probe.channels), size, size))
+        export_onnx(
+            model,
+            path,
+            contract_for(task_name, model_name, model),
+            (2, len(probe.channels), size, size),
+        )
     return path, "untrained"
 
 
@@ -120,7 +156,9 @@ def synthetic_frames(n: int, contract: Any) -> np.ndarray:
     return x
 
 
-def bench_ort(path: Path, device: str, threads: int, n_max: int, reps: int, budget_s: float) -> float:
+def bench_ort(
+    path: Path, device: str, threads: int, n_max: int, reps: int, budget_s: float
+) -> float:
     """Model-only frames/s, batches of up to 256; GPU frames stay on the device (IOBinding).
 
     A probe batch sizes the sample so one repeat takes about ``budget_s`` (ViT on a small
@@ -159,15 +197,24 @@ def timed_runs(fn: Any, reps: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def bench_e2e(fileset: Path, warm: Path, paths: list[Path], device: str, chunksize: int, reps: int,
-              client: Any = None) -> tuple[float, float, int]:
+def bench_e2e(
+    fileset: Path,
+    warm: Path,
+    paths: list[Path],
+    device: str,
+    chunksize: int,
+    reps: int,
+    client: Any = None,
+) -> tuple[float, float, int]:
     """End-to-end objects/s and events/s of the main job (iterative, or Dask with ``client``).
 
     One run over the tiny ``warm`` fileset first builds the sessions and compiles the
     frame kernels, as a long-lived worker would have done long before."""
     from e2e_coffea.runner import run
 
-    kw: dict[str, Any] = {"executor": "dask", "client": client} if client else {"executor": "iterative"}
+    kw: dict[str, Any] = (
+        {"executor": "dask", "client": client} if client else {"executor": "iterative"}
+    )
     taggers = [str(p) for p in paths]
     run(warm, taggers, device=device, chunksize=chunksize, progress=False, **kw)  # type: ignore[arg-type]
     times, result = [], None
@@ -232,8 +279,13 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any
             path, weights = tagger_file(task, model, work)
             files[(task, model)] = path
             for device in ("cpu", "cuda"):
-                base = {"tagger": LABEL[task], "model": model, "device": device,
-                        "threads": threads if device == "cpu" else 1, "note": weights}
+                base = {
+                    "tagger": LABEL[task],
+                    "model": model,
+                    "device": device,
+                    "threads": threads if device == "cpu" else 1,
+                    "note": weights,
+                }
                 if device not in devices:
                     rows.append(row("ort", **base | {"note": NO_GPU}))
                     rows.append(row("e2e", **base | {"note": NO_GPU}))
@@ -241,28 +293,67 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any
                 ort = bench_ort(path, device, threads, args.frames, args.reps, args.budget)
                 obj_s, ev_s, n_obj = bench_e2e(fileset, warm, [path], device, chunksize, args.reps)
                 rows.append(row("ort", **base, frames_per_s=ort))
-                rows.append(row("e2e", **base | {"note": f"{weights}; {n_obj} objects"},
-                                objects_per_s=obj_s, events_per_s=ev_s, ratio=obj_s / ort))
-                print(f"{task:4s} {model:10s} {device}: ort {ort:8.1f} frames/s, e2e {obj_s:7.1f} "
-                      f"objects/s {ev_s:7.1f} events/s ({obj_s / ort:.0%} of ort)", flush=True)
+                rows.append(
+                    row(
+                        "e2e",
+                        **base | {"note": f"{weights}; {n_obj} objects"},
+                        objects_per_s=obj_s,
+                        events_per_s=ev_s,
+                        ratio=obj_s / ort,
+                    )
+                )
+                print(
+                    f"{task:4s} {model:10s} {device}: ort {ort:8.1f} frames/s, e2e {obj_s:7.1f} "
+                    f"objects/s {ev_s:7.1f} events/s ({obj_s / ort:.0%} of ort)",
+                    flush=True,
+                )
     simplenets = [files[(t, "simplenet")] for t in args.taggers if (t, "simplenet") in files]
     one = None
     for n in args.workers:
         with local_cluster(n, 0) as cluster, Client(cluster) as client:
             client.wait_for_workers(n, timeout=120)
-            obj_s, ev_s, _ = bench_e2e(fileset, warm, simplenets, "cpu", chunksize, args.reps, client)
+            obj_s, ev_s, _ = bench_e2e(
+                fileset, warm, simplenets, "cpu", chunksize, args.reps, client
+            )
         one = one or obj_s
-        rows.append(row("scaling", tagger="all", model="simplenet", device="cpu", workers=n, threads=1,
-                        objects_per_s=obj_s, events_per_s=ev_s, ratio=obj_s / one))
+        rows.append(
+            row(
+                "scaling",
+                tagger="all",
+                model="simplenet",
+                device="cpu",
+                workers=n,
+                threads=1,
+                objects_per_s=obj_s,
+                events_per_s=ev_s,
+                ratio=obj_s / one,
+            )
+        )
         print(f"scaling: {n} worker(s): {obj_s:7.1f} objects/s, {ev_s:7.1f} events/s", flush=True)
-    rows.append(row("scaling", tagger="all", model="simplenet", device="cuda", note=NO_GPU)
-                if "cuda" not in devices else row("scaling", tagger="all", model="simplenet",
-                                                  device="cuda", note="GPU scaling needs >1 GPU"))
+    rows.append(
+        row("scaling", tagger="all", model="simplenet", device="cuda", note=NO_GPU)
+        if "cuda" not in devices
+        else row(
+            "scaling",
+            tagger="all",
+            model="simplenet",
+            device="cuda",
+            note="GPU scaling needs >1 GPU",
+        )
+    )
     for model in args.models:
         for t in sorted({1, threads}):
             fps = bench_training(model, "cpu", t, args.train_steps, args.reps)
-            rows.append(row("training", model=model, device="cpu", threads=t, frames_per_s=fps,
-                            note=f"batch {TRAIN_BATCH[model]}, 8x125x125"))
+            rows.append(
+                row(
+                    "training",
+                    model=model,
+                    device="cpu",
+                    threads=t,
+                    frames_per_s=fps,
+                    note=f"batch {TRAIN_BATCH[model]}, 8x125x125",
+                )
+            )
             print(f"training {model} cpu x{t}: {fps:.1f} frames/s", flush=True)
         if "cuda" in devices:
             fps = bench_training(model, "cuda", 1, args.train_steps, args.reps)
@@ -277,24 +368,44 @@ def goals(rows: list[dict[str, Any]], machine: dict[str, Any]) -> list[str]:
     """The two targets, stated honestly: measured, or why not."""
     e2e = {(r["model"], r["device"], r["tagger"]): r for r in rows if r["section"] == "e2e"}
     out = []
-    gpu_r = [e2e[k] for k in e2e if k[0] == "resnet15" and k[1] == "cuda" and e2e[k]["objects_per_s"] != ""]
+    gpu_r = [
+        e2e[k]
+        for k in e2e
+        if k[0] == "resnet15" and k[1] == "cuda" and e2e[k]["objects_per_s"] != ""
+    ]
     if gpu_r:
-        ratios = [r["objects_per_s"] / e2e[("resnet15", "cpu", r["tagger"])]["objects_per_s"] for r in gpu_r]
-        out.append(f"- GPU worker vs CPU worker ({machine['usable_cores']} threads) for ResNet-15: "
-                   f"{min(ratios):.1f}x to {max(ratios):.1f}x (target >= 10x vs a 16-thread worker)")
+        ratios = [
+            r["objects_per_s"] / e2e[("resnet15", "cpu", r["tagger"])]["objects_per_s"]
+            for r in gpu_r
+        ]
+        out.append(
+            f"- GPU worker vs CPU worker ({machine['usable_cores']} threads) for ResNet-15: "
+            f"{min(ratios):.1f}x to {max(ratios):.1f}x (target >= 10x vs a 16-thread worker)"
+        )
     else:
-        out.append(f"- GPU worker >= 10x a 16-thread CPU worker for ResNet-15: not measurable here "
-                   f"({NO_GPU}; the CPU worker had {machine['usable_cores']} threads).")
-    gpu_e = [r for r in rows if r["section"] == "e2e" and r["device"] == "cuda" and r["ratio"] != ""]
+        out.append(
+            f"- GPU worker >= 10x a 16-thread CPU worker for ResNet-15: not measurable here "
+            f"({NO_GPU}; the CPU worker had {machine['usable_cores']} threads)."
+        )
+    gpu_e = [
+        r for r in rows if r["section"] == "e2e" and r["device"] == "cuda" and r["ratio"] != ""
+    ]
     if gpu_e:
-        out.append(f"- end-to-end / GPU-resident ORT: {min(r['ratio'] for r in gpu_e):.0%} to "
-                   f"{max(r['ratio'] for r in gpu_e):.0%} (target >= 70%)")
+        out.append(
+            f"- end-to-end / GPU-resident ORT: {min(r['ratio'] for r in gpu_e):.0%} to "
+            f"{max(r['ratio'] for r in gpu_e):.0%} (target >= 70%)"
+        )
     else:
         cpu_e = [r for r in rows if r["section"] == "e2e" and r["ratio"] != ""]
-        span = (f"{min(r['ratio'] for r in cpu_e):.0%} to {max(r['ratio'] for r in cpu_e):.0%}"
-                if cpu_e else "n/a")
-        out.append(f"- end-to-end >= 70% of GPU-resident ORT throughput: not measurable here ({NO_GPU}). "
-                   f"The CPU analogue (end-to-end objects/s over model-only frames/s) is {span}.")
+        span = (
+            f"{min(r['ratio'] for r in cpu_e):.0%} to {max(r['ratio'] for r in cpu_e):.0%}"
+            if cpu_e
+            else "n/a"
+        )
+        out.append(
+            f"- end-to-end >= 70% of GPU-resident ORT throughput: not measurable here ({NO_GPU}). "
+            f"The CPU analogue (end-to-end objects/s over model-only frames/s) is {span}."
+        )
     return out
 
 
@@ -307,15 +418,19 @@ def caveats(machine: dict[str, Any]) -> list[str]:
     out = []
     load, cores = (machine.get("load_average_at_start") or [0.0])[0], machine["usable_cores"]
     if load > cores:
-        out.append(f"- The machine was oversubscribed (load average {load:.1f} on {cores} cores, other "
-                   f"jobs running): the numbers are noisy, extra threads or workers cannot help, and an "
-                   f"end-to-end/model-only ratio above 1 is noise.")
+        out.append(
+            f"- The machine was oversubscribed (load average {load:.1f} on {cores} cores, other "
+            f"jobs running): the numbers are noisy, extra threads or workers cannot help, and an "
+            f"end-to-end/model-only ratio above 1 is noise."
+        )
     events = machine["settings"]["events"] * len(PROCESSES)
-    out += [f"- End to end includes each run's fixed costs (opening files, preflight, coffea's runner) "
-            f"over only {events} events; light models (SimpleNet, e/gamma crops) are dominated by "
-            f"those costs and by frame building, so they sit far below their model-only rate.",
-            "- Model-only frames are synthetic (5% occupancy); untrained and shipped weights cost the "
-            "same. Objects are jets for jet taggers and e/gamma candidates for the e/gamma tagger."]
+    out += [
+        f"- End to end includes each run's fixed costs (opening files, preflight, coffea's runner) "
+        f"over only {events} events; light models (SimpleNet, e/gamma crops) are dominated by "
+        f"those costs and by frame building, so they sit far below their model-only rate.",
+        "- Model-only frames are synthetic (5% occupancy); untrained and shipped weights cost the "
+        "same. Objects are jets for jet taggers and e/gamma candidates for the e/gamma tagger.",
+    ]
     return out
 
 
@@ -335,7 +450,12 @@ def render(outdir: Path) -> None:
 
 def write(rows: list[dict[str, Any]], machine: dict[str, Any], outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
-    fmt = {"frames_per_s": "{:.1f}", "objects_per_s": "{:.1f}", "events_per_s": "{:.1f}", "ratio": "{:.2f}"}
+    fmt = {
+        "frames_per_s": "{:.1f}",
+        "objects_per_s": "{:.1f}",
+        "events_per_s": "{:.1f}",
+        "ratio": "{:.2f}",
+    }
 
     def cell(r: dict[str, Any], c: str) -> str:
         v = r[c]
@@ -346,15 +466,28 @@ def write(rows: list[dict[str, Any]], machine: dict[str, Any], outdir: Path) -> 
         w.writeheader()
         w.writerows([{c: cell(r, c) for c in COLUMNS} for r in rows])
     (outdir / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
-    lines = [f"# Throughput and scaling study, {machine['date'][:10]}", "",
-             f"{machine['cpu_model']}, {machine['usable_cores']} usable cores, GPU: {machine['gpu'] or 'none'}; "
-             f"load average {_load(machine, 'start')} at start, {_load(machine, 'end')} at end. "
-             f"Versions and settings: machine.json. Medians of {machine['settings']['reps']} repeats after a warm-up.",
-             "", "## Goals", "", *goals(rows, machine), "",
-             "## Reading these numbers", "", *caveats(machine), ""]
-    titles = {"ort": "Model only (onnxruntime, frames ready)", "e2e": "End to end (one process)",
-              "scaling": "Scaling with local Dask workers (1 thread each)",
-              "training": "Training (forward + backward + AdamW)"}
+    lines = [
+        f"# Throughput and scaling study, {machine['date'][:10]}",
+        "",
+        f"{machine['cpu_model']}, {machine['usable_cores']} usable cores, GPU: {machine['gpu'] or 'none'}; "
+        f"load average {_load(machine, 'start')} at start, {_load(machine, 'end')} at end. "
+        f"Versions and settings: machine.json. Medians of {machine['settings']['reps']} repeats after a warm-up.",
+        "",
+        "## Goals",
+        "",
+        *goals(rows, machine),
+        "",
+        "## Reading these numbers",
+        "",
+        *caveats(machine),
+        "",
+    ]
+    titles = {
+        "ort": "Model only (onnxruntime, frames ready)",
+        "e2e": "End to end (one process)",
+        "scaling": "Scaling with local Dask workers (1 thread each)",
+        "training": "Training (forward + backward + AdamW)",
+    }
     for sec, title in titles.items():
         sub = [r for r in rows if r["section"] == sec]
         cols = [c for c in COLUMNS[1:] if any(r[c] != "" for r in sub)]
@@ -372,14 +505,24 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(2, 2, figsize=(12, 9))
     e2e = [r for r in rows if r["section"] == "e2e" and r["objects_per_s"] != ""]
-    ort = {(r["tagger"], r["model"], r["device"]): r["frames_per_s"] for r in rows
-           if r["section"] == "ort" and r["frames_per_s"] != ""}
+    ort = {
+        (r["tagger"], r["model"], r["device"]): r["frames_per_s"]
+        for r in rows
+        if r["section"] == "ort" and r["frames_per_s"] != ""
+    }
     short = {"e/gamma": "e/g", "quark/gluon": "q/g"}
     labels = [f"{short.get(r['tagger'], r['tagger'])}\n{r['model']}\n{r['device']}" for r in e2e]
     xs = np.arange(len(e2e))
-    ax[0, 0].bar(xs - 0.2, [ort[(r["tagger"], r["model"], r["device"])] for r in e2e], 0.4, label="model only (ORT)")
+    ax[0, 0].bar(
+        xs - 0.2,
+        [ort[(r["tagger"], r["model"], r["device"])] for r in e2e],
+        0.4,
+        label="model only (ORT)",
+    )
     ax[0, 0].bar(xs + 0.2, [r["objects_per_s"] for r in e2e], 0.4, label="end to end")
-    ax[0, 0].set(xticks=xs, yscale="log", ylabel="objects (frames) / s", title="Inference per tagger x model")
+    ax[0, 0].set(
+        xticks=xs, yscale="log", ylabel="objects (frames) / s", title="Inference per tagger x model"
+    )
     ax[0, 0].set_xticklabels(labels, fontsize=6)
     ax[0, 0].legend()
     ax[0, 1].bar(xs, [r["events_per_s"] for r in e2e])
@@ -390,18 +533,32 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         w = [r["workers"] for r in sc]
         ax[1, 0].plot(w, [r["objects_per_s"] for r in sc], "o-", label="measured")
         ax[1, 0].plot(w, [sc[0]["objects_per_s"] * n for n in w], "k--", label="ideal")
-        ax[1, 0].set(xticks=w, xlabel="Dask workers", ylabel="objects / s",
-                     title="Scaling, all SimpleNet taggers (CPU)")
+        ax[1, 0].set(
+            xticks=w,
+            xlabel="Dask workers",
+            ylabel="objects / s",
+            title="Scaling, all SimpleNet taggers (CPU)",
+        )
         ax[1, 0].legend()
     tr = [r for r in rows if r["section"] == "training" and r["frames_per_s"] != ""]
     for model in dict.fromkeys(r["model"] for r in tr):
         pts = [r for r in tr if r["model"] == model and r["device"] == "cpu"]
-        ax[1, 1].plot([r["threads"] for r in pts], [r["frames_per_s"] for r in pts], "o-", label=model)
-    ax[1, 1].set(xlabel="torch threads (CPU)", ylabel="training frames / s", yscale="log",
-                 title="Training", xticks=sorted({r["threads"] for r in tr if r["device"] == "cpu"}))
+        ax[1, 1].plot(
+            [r["threads"] for r in pts], [r["frames_per_s"] for r in pts], "o-", label=model
+        )
+    ax[1, 1].set(
+        xlabel="torch threads (CPU)",
+        ylabel="training frames / s",
+        yscale="log",
+        title="Training",
+        xticks=sorted({r["threads"] for r in tr if r["device"] == "cpu"}),
+    )
     ax[1, 1].legend()
-    gpu = "(no GPU on this machine: GPU columns are n/a)" if not any(r["device"] == "cuda" and
-                                                                    r["objects_per_s"] != "" for r in rows) else ""
+    gpu = (
+        "(no GPU on this machine: GPU columns are n/a)"
+        if not any(r["device"] == "cuda" and r["objects_per_s"] != "" for r in rows)
+        else ""
+    )
     fig.suptitle(f"e2e-coffea throughput study {gpu}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -411,19 +568,30 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=int, default=100, help="events per process (4 processes)")
-    p.add_argument("--frames", type=int, default=2048, help="most frames for the model-only benchmark")
-    p.add_argument("--budget", type=float, default=5.0, help="seconds per model-only repeat (sizes the sample)")
+    p.add_argument(
+        "--frames", type=int, default=2048, help="most frames for the model-only benchmark"
+    )
+    p.add_argument(
+        "--budget", type=float, default=5.0, help="seconds per model-only repeat (sizes the sample)"
+    )
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--train-steps", type=int, default=3)
     p.add_argument("--taggers", default=",".join(TASKS))
     p.add_argument("--models", default="simplenet,vit,resnet15")
     p.add_argument("--workers", default=None, help="comma list; default 1..usable cores")
-    p.add_argument("--quick", action="store_true", help="--events 15 --budget 2 --reps 2 --train-steps 2")
+    p.add_argument(
+        "--quick", action="store_true", help="--events 15 --budget 2 --reps 2 --train-steps 2"
+    )
     p.add_argument("--machine", default=None, help="name for the results folder")
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    p.add_argument("--render", type=Path, default=None, metavar="RESULTS_DIR",
-                   help="only rewrite table.md and study.png from that folder's CSV and machine.json")
+    p.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="RESULTS_DIR",
+        help="only rewrite table.md and study.png from that folder's CSV and machine.json",
+    )
     args = p.parse_args()
     if args.render:
         render(args.render)
@@ -432,10 +600,16 @@ def main() -> None:
         args.events, args.budget, args.reps, args.train_steps = 15, 2.0, 2, 2
     args.taggers = [t for t in args.taggers.split(",") if t]
     args.models = [m for m in args.models.split(",") if m]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    args.workers = [int(w) for w in args.workers.split(",")] if args.workers else list(range(1, cores + 1))
+    cores = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    args.workers = (
+        [int(w) for w in args.workers.split(",")] if args.workers else list(range(1, cores + 1))
+    )
     rows, machine = study(args)
-    name = args.machine or re.sub(r"[^a-z0-9]+", "-", f"{machine['usable_cores']}core-{machine['cpu_model']}".lower()).strip("-")
+    name = args.machine or re.sub(
+        r"[^a-z0-9]+", "-", f"{machine['usable_cores']}core-{machine['cpu_model']}".lower()
+    ).strip("-")
     outdir = args.out / f"{machine['date'][:10]}-{name}"
     write(rows, machine, outdir)
     print(f"wrote {outdir}/table.md, table.csv, study.png, machine.json")

@@ -74,18 +74,32 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def via_fit(model: torch.nn.Module, batches: list[Batch], device: str, amp: bool, epochs: int) -> list[float]:
+def via_fit(
+    model: torch.nn.Module, batches: list[Batch], device: str, amp: bool, epochs: int
+) -> list[float]:
     """frames/s of fit()'s epochs after the first (which warms up)."""
-    res = fit(model, batches, epochs=epochs + 1, lr=1e-4, device=device, amp=amp, progress=False,
-              restore_best=False)
+    res = fit(
+        model,
+        batches,
+        epochs=epochs + 1,
+        lr=1e-4,
+        device=device,
+        amp=amp,
+        progress=False,
+        restore_best=False,
+    )
     return [float(h["frames_per_s"]) for h in res.history[1:]]
 
 
 def onnx_size(name: str, channels: int) -> int:
     model = create_model(name, channels, **KWARGS.get(name, {}))
-    c = Contract(task="classification", model_name=name,
-                 channels=tuple(f"c{i}" for i in range(channels)), frame_size=(125, 125),
-                 class_names=("background", "signal"))
+    c = Contract(
+        task="classification",
+        model_name=name,
+        channels=tuple(f"c{i}" for i in range(channels)),
+        frame_size=(125, 125),
+        class_names=("background", "signal"),
+    )
     with tempfile.TemporaryDirectory() as d:
         return export_onnx(model, Path(d) / "m.onnx", c, (2, channels, 125, 125)).n_bytes
 
@@ -102,11 +116,15 @@ def main() -> None:
     cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
     devices = [("cpu", False)] + ([("cuda", True)] if torch.cuda.is_available() else [])
-    print(f"torch {torch.__version__}, {cores} CPU threads"
-          + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA"))
+    print(
+        f"torch {torch.__version__}, {cores} CPU threads"
+        + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA")
+    )
     print("frames/s as median [max]: on a shared CPU the max is closest to an idle machine")
-    print(f"{'model':10s} {'C':>2s} {'params':>9s} {'onnx MB':>8s} {'device':>8s} {'batch':>5s} "
-          f"{'bare loop fr/s':>16s} {'fit() fr/s':>16s} {'fit/bare':>8s}")
+    print(
+        f"{'model':10s} {'C':>2s} {'params':>9s} {'onnx MB':>8s} {'device':>8s} {'batch':>5s} "
+        f"{'bare loop fr/s':>16s} {'fit() fr/s':>16s} {'fit/bare':>8s}"
+    )
     for name in args.models:
         for c in args.channels:
             torch.manual_seed(0)
@@ -117,15 +135,19 @@ def main() -> None:
                 n = STEPS.get(name, steps) * (10 if device == "cuda" else 1)
                 batches = synthetic(n, bs, c, device)
                 torch.manual_seed(0)
-                bare = bare_loop(create_model(name, c, **KWARGS.get(name, {})), batches, device, amp)
+                bare = bare_loop(
+                    create_model(name, c, **KWARGS.get(name, {})), batches, device, amp
+                )
                 torch.manual_seed(0)
                 m = create_model(name, c, **KWARGS.get(name, {}))
                 fitted = via_fit(m, batches, device, amp, 1 if args.quick else args.repeat)
                 bm, bx = statistics.median(bare), max(bare)
                 fm, fx = statistics.median(fitted), max(fitted)
                 dev = device + ("+amp" if amp else "")
-                print(f"{name:10s} {c:2d} {params:9,d} {size_mb:8.3f} {dev:>8s} {bs:5d} "
-                      f"{bm:7.1f} [{bx:6.1f}] {fm:7.1f} [{fx:6.1f}] {fm / bm:8.2f}")
+                print(
+                    f"{name:10s} {c:2d} {params:9,d} {size_mb:8.3f} {dev:>8s} {bs:5d} "
+                    f"{bm:7.1f} [{bx:6.1f}] {fm:7.1f} [{fx:6.1f}] {fm / bm:8.2f}"
+                )
 
 
 if __name__ == "__main__":

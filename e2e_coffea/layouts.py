@@ -125,16 +125,35 @@ SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
     # Reconstructed tracks; row/col is the ECAL-grid cell hit at the ECAL face from a
     # fixed IP (-1 if the track does not reach it), d0/dz in cm, sig = value / error.
     "Track": (
-        "pt", "eta", "phi", "charge", "etaAtEcal", "phiAtEcal", "row", "col",
-        "d0", "dz", "d0sig", "dzsig",
+        "pt",
+        "eta",
+        "phi",
+        "charge",
+        "etaAtEcal",
+        "phiAtEcal",
+        "row",
+        "col",
+        "d0",
+        "dz",
+        "d0sig",
+        "dzsig",
     ),
     # Tracker hits projected on the ECAL grid as seen from the PV; layer indexes
     # geometry.TRACKER_LAYERS (0 = bpix1 ... 7 = tob2).
     "TrackerHit": ("layer", "row", "col"),
     # anti-kt R=0.4 jets; seed = most energetic HCAL tower in 7x7 around the axis.
     "Jet": (
-        "pt", "eta", "phi", "mass", "seedIeta", "seedIphi", "label", "isTau", "isEle",
-        "inFrame", "genPt",
+        "pt",
+        "eta",
+        "phi",
+        "mass",
+        "seedIeta",
+        "seedIphi",
+        "label",
+        "isTau",
+        "isEle",
+        "inFrame",
+        "genPt",
     ),
     "GenJet": ("pt", "eta", "phi", "mass"),
     # e/gamma candidates (ECAL clusters); seedRow/seedCol on the 170x360 EB grid.

@@ -15,14 +15,36 @@ __all__ = ["EVENT_ID_BRANCHES", "OBJECT_BRANCHES", "object_branches"]
 Kind = Literal["jet", "eg"]
 
 OBJECT_BRANCHES: Final[dict[Layout, dict[str, str]]] = {
-    "sparse": {"pt": "Jet_pt", "eta": "Jet_eta", "phi": "Jet_phi", "ieta": "Jet_seedIeta",
-               "iphi": "Jet_seedIphi", "label": "Jet_label", "in_frame": "Jet_inFrame",
-               "eg_pt": "EGamma_pt", "eg_eta": "EGamma_eta", "eg_row": "EGamma_seedRow",
-               "eg_col": "EGamma_seedCol", "eg_energy": "EGamma_energy", "eg_label": "EGamma_label"},
-    "e2e": {"pt": "jet_Pt", "eta": "jet_Eta", "phi": "jet_Phi", "ieta": "jetSeed_ieta",
-            "iphi": "jetSeed_iphi", "label": "jet_label", "in_frame": "jet_inFrame",
-            "eg_pt": "SC_pT", "eg_eta": "SC_eta", "eg_row": "SC_ieta", "eg_col": "SC_iphi",
-            "eg_energy": "SC_E", "eg_label": "SC_label"},
+    "sparse": {
+        "pt": "Jet_pt",
+        "eta": "Jet_eta",
+        "phi": "Jet_phi",
+        "ieta": "Jet_seedIeta",
+        "iphi": "Jet_seedIphi",
+        "label": "Jet_label",
+        "in_frame": "Jet_inFrame",
+        "eg_pt": "EGamma_pt",
+        "eg_eta": "EGamma_eta",
+        "eg_row": "EGamma_seedRow",
+        "eg_col": "EGamma_seedCol",
+        "eg_energy": "EGamma_energy",
+        "eg_label": "EGamma_label",
+    },
+    "e2e": {
+        "pt": "jet_Pt",
+        "eta": "jet_Eta",
+        "phi": "jet_Phi",
+        "ieta": "jetSeed_ieta",
+        "iphi": "jetSeed_iphi",
+        "label": "jet_label",
+        "in_frame": "jet_inFrame",
+        "eg_pt": "SC_pT",
+        "eg_eta": "SC_eta",
+        "eg_row": "SC_ieta",
+        "eg_col": "SC_iphi",
+        "eg_energy": "SC_E",
+        "eg_label": "SC_label",
+    },
 }
 """Per layout: record quantity -> branch. ``eg_`` keys are the e/gamma candidates."""
 

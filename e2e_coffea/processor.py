@@ -29,6 +29,7 @@ from .taggers import TaggerSpec, resolve_tagger
 
 __all__ = ["E2ETaggerProcessor", "JetCuts", "layout_of_tree", "scores_from_logits"]
 
+
 def layout_of_tree(treename: str) -> Layout:
     """The layout a coffea work item reads, from its tree name."""
     return "e2e" if treename.strip("/") == E2E_TREE else "sparse"
@@ -104,7 +105,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         out = self._empty_output(dataset, meta, n)
         if n == 0:  # same keys as a full chunk, so outputs accumulate and compare alike
             for spec in self.taggers:
-                out["cutflow"][dataset].update({f"{spec.name}: {k}": 0 for k in self._flow_steps(spec)})
+                out["cutflow"][dataset].update(
+                    {f"{spec.name}: {k}": 0 for k in self._flow_steps(spec)}
+                )
             return out
         t0 = time.perf_counter()
         chunk = _materialize(events, self.branches(layout))
@@ -118,15 +121,23 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         return out
 
     def _empty_output(self, dataset: str, meta: Any, n: int) -> dict[str, Any]:
-        chunk_id = f"{meta.get('filename', '?')}:{meta.get('entrystart', 0)}-{meta.get('entrystop', n)}"
+        chunk_id = (
+            f"{meta.get('filename', '?')}:{meta.get('entrystart', 0)}-{meta.get('entrystop', n)}"
+        )
         return {
             "entries": {dataset: n},
             "chunks": {chunk_id: n},
             "hists": book_score_hists(),
             "cutflow": {dataset: {"events": n}},
             "mean_images": {},
-            "metrics": {"chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
-                        "time_frames": 0.0, "time_inference": 0.0},
+            "metrics": {
+                "chunks": 1,
+                "entries": n,
+                "objects": 0,
+                "time_read": 0.0,
+                "time_frames": 0.0,
+                "time_inference": 0.0,
+            },
         }
 
     def _flow_steps(self, spec: TaggerSpec) -> list[str]:
@@ -137,7 +148,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             steps.append("jets window inside eta acceptance")
         return steps
 
-    def _select(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout) -> tuple[JetSelection, dict[str, int]]:
+    def _select(
+        self, spec: TaggerSpec, chunk: ak.Array, layout: Layout
+    ) -> tuple[JetSelection, dict[str, int]]:
         k = OBJECT_BRANCHES[layout]
         prefix = "eg_" if spec.kind == "eg" else ""
         pt, eta = chunk[k[prefix + "pt"]], chunk[k[prefix + "eta"]]
@@ -152,8 +165,15 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             counts.append(int(ak.sum(mask)))
         return JetSelection.from_mask(mask), dict(zip(self._flow_steps(spec), counts, strict=True))
 
-    def _run_tagger(self, spec: TaggerSpec, chunk: ak.Array, layout: Layout, dataset: str,
-                    device: str, out: dict[str, Any]) -> None:
+    def _run_tagger(
+        self,
+        spec: TaggerSpec,
+        chunk: ak.Array,
+        layout: Layout,
+        dataset: str,
+        device: str,
+        out: dict[str, Any],
+    ) -> None:
         sel, flow = self._select(spec, chunk, layout)
         out["cutflow"][dataset].update({f"{spec.name}: {k}": v for k, v in flow.items()})
         c = spec.contract
@@ -162,13 +182,26 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         for part, part_sel in object_batches(chunk, sel, limit):
             self._tag_batch(spec, part, part_sel, layout, dataset, device, out)
 
-    def _tag_batch(self, spec: TaggerSpec, chunk: ak.Array, sel: JetSelection, layout: Layout,
-                   dataset: str, device: str, out: dict[str, Any]) -> None:
+    def _tag_batch(
+        self,
+        spec: TaggerSpec,
+        chunk: ak.Array,
+        sel: JetSelection,
+        layout: Layout,
+        dataset: str,
+        device: str,
+        out: dict[str, Any],
+    ) -> None:
         metrics = out["metrics"]
         t0 = time.perf_counter()
         c = spec.contract
-        kw: dict[str, Any] = {"layout": layout, "channels": list(c.channels), "norm": _norm(c),
-                              "backend": "torch" if device != "cpu" else "numpy", "device": device}
+        kw: dict[str, Any] = {
+            "layout": layout,
+            "channels": list(c.channels),
+            "norm": _norm(c),
+            "backend": "torch" if device != "cpu" else "numpy",
+            "device": device,
+        }
         if spec.kind == "eg":
             frames, rec = build_eg_frames(chunk, objects=sel, **kw)
         else:
@@ -180,8 +213,15 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         metrics["objects"] += len(rec)
         if len(rec) == 0:
             return
-        fill_scores(out["hists"], dataset=dataset, tagger=spec.name, labels=rec.label,
-                    scores=scores, pt=rec.pt, eta=rec.eta)
+        fill_scores(
+            out["hists"],
+            dataset=dataset,
+            tagger=spec.name,
+            labels=rec.label,
+            scores=scores,
+            pt=rec.pt,
+            eta=rec.eta,
+        )
         if self.mean_images:
             host = frames if isinstance(frames, np.ndarray) else frames.float().cpu().numpy()
             mi = out["mean_images"].setdefault(spec.name, MeanImages(tuple(c.channels)))
@@ -196,16 +236,24 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
 
             host = frames if isinstance(frames, np.ndarray) else frames.float().cpu().numpy()
             c = spec.contract
-            logits = run_triton(self.triton_url, spec.name, host, input_name=c.input_names[0],
-                                output_name=c.output_names[0], batch_size=self.batch_size)
+            logits = run_triton(
+                self.triton_url,
+                spec.name,
+                host,
+                input_name=c.input_names[0],
+                output_name=c.output_names[0],
+                batch_size=self.batch_size,
+            )
             return scores_from_logits(logits, spec)
         sess = get_session(spec.path, device, 1 if device != "cpu" else None, self.fp16)
         if device != "cpu":
             logits = run_cuda(sess, frames, batch_size=self.batch_size).cpu().numpy()
         else:
             name = sess.get_inputs()[0].name
-            parts = [run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + self.batch_size])})
-                     for i in range(0, len(frames), self.batch_size)]
+            parts = [
+                run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + self.batch_size])})
+                for i in range(0, len(frames), self.batch_size)
+            ]
             logits = np.concatenate(parts)
         return scores_from_logits(logits, spec)
 
@@ -213,7 +261,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         return accumulator
 
 
-def scores_from_logits(logits: npt.NDArray[np.float32], spec: TaggerSpec) -> npt.NDArray[np.float32]:
+def scores_from_logits(
+    logits: npt.NDArray[np.float32], spec: TaggerSpec
+) -> npt.NDArray[np.float32]:
     """Model outputs -> scores: sigmoid (one logit), positive-class softmax, or the regression."""
     if spec.contract.task != "classification":
         return logits[:, 0]
@@ -258,10 +308,14 @@ def _materialize(events: Any, branches: list[str]) -> ak.Array:
     if missing:
         from .exceptions import MissingBranchError
 
-        msg = (f"{events.metadata.get('filename', 'chunk')}: missing branch(es) {missing} "
-               f"needed by the taggers")
+        msg = (
+            f"{events.metadata.get('filename', 'chunk')}: missing branch(es) {missing} "
+            f"needed by the taggers"
+        )
         raise MissingBranchError(msg)
-    cols = {b: ak.materialize(events[b]) if hasattr(ak, "materialize") else events[b] for b in branches}
+    cols = {
+        b: ak.materialize(events[b]) if hasattr(ak, "materialize") else events[b] for b in branches
+    }
     arr = ak.zip(cols, depth_limit=1)
     if len(arr) != len(events):  # pragma: no cover
         msg = "internal: materialised chunk changed length"

@@ -47,8 +47,12 @@ class ChunkFailure:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "entry_start": self.entry_start,
-                "entry_stop": self.entry_stop, "reason": self.reason}
+        return {
+            "file": self.file,
+            "entry_start": self.entry_start,
+            "entry_stop": self.entry_stop,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -81,11 +85,15 @@ def default_chunksize(fileset: Fileset, proc: E2ETaggerProcessor) -> int:
     trees = {str(tree) for entry in fileset.values() for tree in entry["files"].values()}
     if not any(layout_of_tree(t) == "e2e" for t in trees):
         return DEFAULT_CHUNKSIZE
-    per_event = sum(4 * math.prod(E2E_IMAGES[b].shape) for b in proc.branches("e2e") if b in E2E_IMAGES)
+    per_event = sum(
+        4 * math.prod(E2E_IMAGES[b].shape) for b in proc.branches("e2e") if b in E2E_IMAGES
+    )
     return min(DEFAULT_CHUNKSIZE, max(1, DENSE_CHUNK_BYTES // max(per_event, 1)))
 
 
-def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> tuple[dict[str, int], list[ChunkFailure]]:
+def preflight(
+    fileset: Fileset, proc: E2ETaggerProcessor
+) -> tuple[dict[str, int], list[ChunkFailure]]:
     """Open every file: entries per file, plus the files that cannot be read at all.
 
     A missing branch or tree is a configuration error (the model wants channels the
@@ -102,16 +110,20 @@ def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> tuple[dict[str, int
                         # the file reads but holds another tree: the fileset names the
                         # wrong layout, a configuration error like a missing branch
                         trees = [k.split(";")[0] for k, v in f.classnames().items() if v == "TTree"]
-                        msg = (f"dataset {dataset!r}, file {path}: no tree {tree!r} (it holds "
-                               f"{trees}); does the fileset name the wrong layout?")
+                        msg = (
+                            f"dataset {dataset!r}, file {path}: no tree {tree!r} (it holds "
+                            f"{trees}); does the fileset name the wrong layout?"
+                        )
                         raise MissingBranchError(msg)
                     t = f[tree]
                     layout = layout_of_tree(tree)
                     need = proc.branches(layout)
                     missing = [b for b in need if b not in t.keys()]
                     if missing:
-                        msg = (f"dataset {dataset!r}, file {path}: the taggers need branch(es) "
-                               f"{missing} that the file lacks (layout {layout})")
+                        msg = (
+                            f"dataset {dataset!r}, file {path}: the taggers need branch(es) "
+                            f"{missing} that the file lacks (layout {layout})"
+                        )
                         raise MissingBranchError(msg)
                     expected[path] = int(t.num_entries)
             except MissingBranchError:
@@ -158,8 +170,10 @@ def run(
     if chunksize is None:
         chunksize = default_chunksize(fs, proc)
     if workers < 1 or gpu_workers < 0 or chunksize < 1 or retries < 0:
-        msg = (f"workers must be >= 1 (got {workers}), gpu_workers >= 0 (got {gpu_workers}), "
-               f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})")
+        msg = (
+            f"workers must be >= 1 (got {workers}), gpu_workers >= 0 (got {gpu_workers}), "
+            f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})"
+        )
         raise BadInputError(msg)
     expected, failed = preflight(fs, proc)
     if failed and not skip_bad_files:
@@ -167,18 +181,27 @@ def run(
         msg = f"{len(failed)} file(s) cannot be read (use skip_bad_files to go on without them): {lines}"
         raise RunFailedError(msg)
     good = {
-        ds: {"files": {p: t for p, t in e["files"].items() if p in expected}, "metadata": e.get("metadata", {})}
+        ds: {
+            "files": {p: t for p, t in e["files"].items() if p in expected},
+            "metadata": e.get("metadata", {}),
+        }
         for ds, e in fs.items()
     }
     good = {ds: e for ds, e in good.items() if e["files"]}
     t0 = time.perf_counter()
     with ExitStack() as stack:
         plugin = SessionCachePlugin([s.path for s in specs], device, fp16)
-        exe, pre = _executor(executor, workers, gpu_workers, scheduler, client, retries, progress,
-                             plugin, stack)
+        exe, pre = _executor(
+            executor, workers, gpu_workers, scheduler, client, retries, progress, plugin, stack
+        )
         runner = processor.Runner(
-            executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize, savemetrics=True,
-            skipbadfiles=skip_bad_files, checkpointer=_checkpointer(checkpoint_dir),
+            executor=exe,
+            pre_executor=pre,
+            schema=BaseSchema,
+            chunksize=chunksize,
+            savemetrics=True,
+            skipbadfiles=skip_bad_files,
+            checkpointer=_checkpointer(checkpoint_dir),
         )
         try:
             with _coffea_skip_notices() as skipped:
@@ -188,8 +211,13 @@ def run(
         except Exception as err:
             msg = f"the run failed: {type(err).__name__}: {err}"
             raise RunFailedError(msg) from err
-    result = RunResult(output=output, expected=dict(expected), failed=failed,
-                       wall_time=time.perf_counter() - t0, chunksize=chunksize)
+    result = RunResult(
+        output=output,
+        expected=dict(expected),
+        failed=failed,
+        wall_time=time.perf_counter() - t0,
+        chunksize=chunksize,
+    )
     result.failed += _gaps(output, expected, skipped)
     return result
 
@@ -232,8 +260,9 @@ def _coffea_skip_notices() -> Iterator[list[ChunkFailure]]:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
-def _gaps(output: Mapping[str, Any], expected: Mapping[str, int],
-          known: Sequence[ChunkFailure] = ()) -> list[ChunkFailure]:
+def _gaps(
+    output: Mapping[str, Any], expected: Mapping[str, int], known: Sequence[ChunkFailure] = ()
+) -> list[ChunkFailure]:
     """Known chunk failures, plus any other range of a file that no chunk covered."""
     done: dict[str, list[tuple[int, int]]] = {}
     for chunk_id in output.get("chunks", {}):
@@ -261,9 +290,17 @@ def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
     return processor.SimpleCheckpointer(checkpoint_dir=str(path), verbose=False)
 
 
-def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | None, client: Any,
-              retries: int, progress: bool, plugin: SessionCachePlugin,
-              stack: ExitStack) -> tuple[Any, Any]:
+def _executor(
+    kind: Executor,
+    workers: int,
+    gpu_workers: int,
+    scheduler: str | None,
+    client: Any,
+    retries: int,
+    progress: bool,
+    plugin: SessionCachePlugin,
+    stack: ExitStack,
+) -> tuple[Any, Any]:
     """The chunk executor and the (metadata) pre-executor."""
     if kind == "iterative":
         if gpu_workers:
@@ -278,7 +315,9 @@ def _executor(kind: Executor, workers: int, gpu_workers: int, scheduler: str | N
         from loky import ProcessPoolExecutor
 
         pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
-        exe = processor.FuturesExecutor(pool=pool, workers=workers, status=progress, retries=retries)
+        exe = processor.FuturesExecutor(
+            pool=pool, workers=workers, status=progress, retries=retries
+        )
         return exe, exe
     from .scaleout import connect_client
 
@@ -323,6 +362,8 @@ class GPUDaskExecutor(processor.DaskExecutor):  # type: ignore[misc]
 def require_complete(result: RunResult) -> None:
     """Raise when entries are missing: for callers that must not go on with a partial result."""
     if not result.complete:
-        lines = "; ".join(f"{f.file}[{f.entry_start}:{f.entry_stop}] {f.reason}" for f in result.failed)
+        lines = "; ".join(
+            f"{f.file}[{f.entry_start}:{f.entry_stop}] {f.reason}" for f in result.failed
+        )
         msg = f"processed {result.processed} of {sum(result.expected.values())} entries: {lines}"
         raise FileLayoutError(msg)

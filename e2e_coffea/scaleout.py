@@ -31,11 +31,15 @@ def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int
     quiet = {"silence_logs": logging.ERROR}  # worker processes: no INFO chatter on stderr
     specs: dict[str, Any] = {}
     for i in range(workers):
-        specs[f"cpu-{i}"] = {"cls": Nanny, "options": {"nthreads": threads_per_worker,
-                                                        "name": f"cpu-{i}", **quiet}}
+        specs[f"cpu-{i}"] = {
+            "cls": Nanny,
+            "options": {"nthreads": threads_per_worker, "name": f"cpu-{i}", **quiet},
+        }
     for i in range(gpu_workers):
-        specs[f"gpu-{i}"] = {"cls": Nanny, "options": {"nthreads": 1, "name": f"gpu-{i}",
-                                                        "resources": {"GPU": 1}, **quiet}}
+        specs[f"gpu-{i}"] = {
+            "cls": Nanny,
+            "options": {"nthreads": 1, "name": f"gpu-{i}", "resources": {"GPU": 1}, **quiet},
+        }
     # ":0": a free port for the dashboard (client.dashboard_link), so a second cluster or
     # a Jupyter server on 8787 is no clash (dask would warn and move it anyway)
     return SpecCluster(
@@ -46,8 +50,9 @@ def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int
 
 
 @contextmanager
-def connect_client(scheduler: str | None, workers: int, gpu_workers: int = 0,
-                   timeout: float = 10.0) -> Iterator[Any]:
+def connect_client(
+    scheduler: str | None, workers: int, gpu_workers: int = 0, timeout: float = 10.0
+) -> Iterator[Any]:
     """A client to ``scheduler``, or to a local cluster that lives as long as the context."""
     from distributed import Client
 

@@ -43,16 +43,61 @@ class Task:
 TASKS: Final[dict[str, Task]] = {
     t.name: t
     for t in (
-        Task("tau", "tau", "qcd", ("qcd", "tau"), "jet", "tau13", "tau", None,
-             "hadronic tau vs QCD jet (E2E tau tagging, 13 channels)"),
-        Task("electron", "electron", "qcd_em", ("jet", "electron"), "jet", "top8", "electron", None,
-             "electron vs EM-enriched QCD jet"),
-        Task("eg", "photon", "electron", ("electron", "photon"), "eg", "eg", "photon", "electron",
-             "photon vs electron, 32x32 EB crops (E2E e/gamma)"),
-        Task("qg", "quark", "gluon", ("gluon", "quark"), "jet", "qg", "quark", "gluon",
-             "quark vs gluon jet (E2E quark/gluon, track pT + ECAL + HCAL)"),
-        Task("top", "top", "qcd", ("qcd", "top"), "jet", "top8", "top", None,
-             "boosted top vs QCD jet (E2E top tagging, 8 channels)"),
+        Task(
+            "tau",
+            "tau",
+            "qcd",
+            ("qcd", "tau"),
+            "jet",
+            "tau13",
+            "tau",
+            None,
+            "hadronic tau vs QCD jet (E2E tau tagging, 13 channels)",
+        ),
+        Task(
+            "electron",
+            "electron",
+            "qcd_em",
+            ("jet", "electron"),
+            "jet",
+            "top8",
+            "electron",
+            None,
+            "electron vs EM-enriched QCD jet",
+        ),
+        Task(
+            "eg",
+            "photon",
+            "electron",
+            ("electron", "photon"),
+            "eg",
+            "eg",
+            "photon",
+            "electron",
+            "photon vs electron, 32x32 EB crops (E2E e/gamma)",
+        ),
+        Task(
+            "qg",
+            "quark",
+            "gluon",
+            ("gluon", "quark"),
+            "jet",
+            "qg",
+            "quark",
+            "gluon",
+            "quark vs gluon jet (E2E quark/gluon, track pT + ECAL + HCAL)",
+        ),
+        Task(
+            "top",
+            "top",
+            "qcd",
+            ("qcd", "top"),
+            "jet",
+            "top8",
+            "top",
+            None,
+            "boosted top vs QCD jet (E2E top tagging, 8 channels)",
+        ),
     )
 }
 
@@ -144,9 +189,11 @@ def load_task_frames(
             if max_objects is not None and n_have[target] >= max_objects:
                 break
     if not parts[0] or not parts[1]:
-        msg = (f"task {task.name!r} needs objects from both {task.signal_process!r} (signal, truth "
-               f"{task.signal_label}) and {task.background_process!r}; found "
-               f"{n_have[1]} signal and {n_have[0]} background objects in the fileset")
+        msg = (
+            f"task {task.name!r} needs objects from both {task.signal_process!r} (signal, truth "
+            f"{task.signal_label}) and {task.background_process!r}; found "
+            f"{n_have[1]} signal and {n_have[0]} background objects in the fileset"
+        )
         raise BadInputError(msg)
     frames, labels, split, pt = [], [], [], []
     for target in (0, 1):
@@ -155,13 +202,19 @@ def load_task_frames(
         labels.append(np.full(len(f), target, np.int64))
         split.append(np.concatenate([p[1] for p in parts[target]])[:max_objects].astype(np.int8))
         pt.append(np.concatenate([p[2] for p in parts[target]])[:max_objects])
-    return TaskSample(np.concatenate(frames), np.concatenate(labels), np.concatenate(split),
-                      np.concatenate(pt), {"signal": len(frames[1]), "background": len(frames[0])})
+    return TaskSample(
+        np.concatenate(frames),
+        np.concatenate(labels),
+        np.concatenate(split),
+        np.concatenate(pt),
+        {"signal": len(frames[1]), "background": len(frames[0])},
+    )
 
 
 def _event_ids(chunk: Any, layout: str) -> tuple[npt.NDArray[np.int64], ...]:
-    return tuple(np.asarray(ak.to_numpy(chunk[n]), dtype=np.int64)
-                 for n in EVENT_ID_BRANCHES[layout])  # type: ignore[index]
+    return tuple(
+        np.asarray(ak.to_numpy(chunk[n]), dtype=np.int64) for n in EVENT_ID_BRANCHES[layout]
+    )  # type: ignore[index]
 
 
 def _branch_filter(task: Task, channels: list[str] | str, layout: str) -> Any:

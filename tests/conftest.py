@@ -46,8 +46,9 @@ def _root(factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def export_tagger(path: Path, *, kind: str, model: str = "simplenet", seed: int = 0,
-                  gain: float = OUTPUT_GAIN) -> Path:
+def export_tagger(
+    path: Path, *, kind: str, model: str = "simplenet", seed: int = 0, gain: float = OUTPUT_GAIN
+) -> Path:
     """An untrained model with a real contract: ``jet`` (qg channels, 125x125) or ``eg``
     (eb_energy + eb_time, 32x32 e/gamma crops)."""
     import torch
@@ -58,14 +59,26 @@ def export_tagger(path: Path, *, kind: str, model: str = "simplenet", seed: int 
 
     if kind == "jet":
         chs = tuple(s.name for s in resolve_channels("qg", frame="jet"))
-        c = Contract(task="classification", model_name=model, channels=chs, frame_size=(125, 125),
-                     class_names=("qcd", "tau"), channel_preset="qg",
-                     normalisation=load_norm("qg").to_dict())
+        c = Contract(
+            task="classification",
+            model_name=model,
+            channels=chs,
+            frame_size=(125, 125),
+            class_names=("qcd", "tau"),
+            channel_preset="qg",
+            normalisation=load_norm("qg").to_dict(),
+        )
     else:
         chs = ("eb_energy", "eb_time")
-        c = Contract(task="classification", model_name=model, channels=chs, frame_size=(32, 32),
-                     class_names=("photon", "electron"), crop=EG_CROP,
-                     normalisation=load_norm("eg").to_dict())
+        c = Contract(
+            task="classification",
+            model_name=model,
+            channels=chs,
+            frame_size=(32, 32),
+            class_names=("photon", "electron"),
+            crop=EG_CROP,
+            normalisation=load_norm("eg").to_dict(),
+        )
     torch.manual_seed(seed)
     net = create_model(model, len(chs), 1).eval()
     last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
@@ -78,12 +91,16 @@ def export_tagger(path: Path, *, kind: str, model: str = "simplenet", seed: int 
 def sample_data(factory: pytest.TempPathFactory) -> SimpleNamespace:
     from e2e_coffea.sim.generate import generate
 
-    target = _once(_root(factory) / "sample",
-                   lambda p: generate(list(PROCESSES), SAMPLE_EVENTS, p, layout="both", seed=3))
-    files = {(proc, lay): target / proc / f"{proc}_000.{lay}.root"
-             for proc in PROCESSES for lay in TREES}
-    return SimpleNamespace(root=target, files=files,
-                           fileset={lay: target / f"fileset.{lay}.json" for lay in TREES})
+    target = _once(
+        _root(factory) / "sample",
+        lambda p: generate(list(PROCESSES), SAMPLE_EVENTS, p, layout="both", seed=3),
+    )
+    files = {
+        (proc, lay): target / proc / f"{proc}_000.{lay}.root" for proc in PROCESSES for lay in TREES
+    }
+    return SimpleNamespace(
+        root=target, files=files, fileset={lay: target / f"fileset.{lay}.json" for lay in TREES}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -94,18 +111,27 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 @pytest.fixture(scope="session")
 def jet_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _once(_root(tmp_path_factory) / "jet_simplenet.onnx",
-                 lambda p: export_tagger(p, kind="jet"))
+    return _once(
+        _root(tmp_path_factory) / "jet_simplenet.onnx", lambda p: export_tagger(p, kind="jet")
+    )
 
 
 @pytest.fixture(scope="session")
 def eg_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _once(_root(tmp_path_factory) / "eg_simplenet.onnx",
-                 lambda p: export_tagger(p, kind="eg", seed=1))
+    return _once(
+        _root(tmp_path_factory) / "eg_simplenet.onnx", lambda p: export_tagger(p, kind="eg", seed=1)
+    )
 
 
-def open_events(path: Path, layout: str, dataset: str, *, start: int = 0, stop: int | None = None,
-                access_log: list[Any] | None = None) -> Any:
+def open_events(
+    path: Path,
+    layout: str,
+    dataset: str,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    access_log: list[Any] | None = None,
+) -> Any:
     """A coffea NanoEvents chunk exactly as the Runner hands it to ``process``."""
     from coffea.nanoevents import BaseSchema, NanoEventsFactory
 
@@ -113,11 +139,21 @@ def open_events(path: Path, layout: str, dataset: str, *, start: int = 0, stop: 
     if stop is None:
         with uproot.open(path) as f:
             stop = int(f[tree].num_entries)
-    meta = {"dataset": dataset, "filename": str(path), "treename": tree,
-            "entrystart": start, "entrystop": stop}
+    meta = {
+        "dataset": dataset,
+        "filename": str(path),
+        "treename": tree,
+        "entrystart": start,
+        "entrystop": stop,
+    }
     return NanoEventsFactory.from_root(
-        {str(path): tree}, schemaclass=BaseSchema, metadata=meta, mode="virtual",
-        entry_start=start, entry_stop=stop, access_log=access_log if access_log is not None else [],
+        {str(path): tree},
+        schemaclass=BaseSchema,
+        metadata=meta,
+        mode="virtual",
+        entry_start=start,
+        entry_stop=stop,
+        access_log=access_log if access_log is not None else [],
     ).events()
 
 
@@ -126,8 +162,14 @@ def events() -> Callable[..., Any]:
     return open_events
 
 
-def rewrite_sparse(src: Path, dst: Path, *, empty: tuple[str, ...] = (), n_events: int | None = None,
-                   drop: tuple[str, ...] = ()) -> Path:
+def rewrite_sparse(
+    src: Path,
+    dst: Path,
+    *,
+    empty: tuple[str, ...] = (),
+    n_events: int | None = None,
+    drop: tuple[str, ...] = (),
+) -> Path:
     """Copy a sparse file, emptying collections (``EcalHit`` ...), keeping only the first
     ``n_events`` or leaving collections out entirely (for missing-branch tests)."""
     from e2e_coffea.io import write_sparse
@@ -178,8 +220,10 @@ def same_hists(a: dict[str, Any], b: dict[str, Any]) -> bool:
         if set(va) != set(vb):
             return False
         for k in va:
-            if not (np.array_equal(va[k]["value"], vb[k]["value"])
-                    and np.array_equal(va[k]["variance"], vb[k]["variance"])):
+            if not (
+                np.array_equal(va[k]["value"], vb[k]["value"])
+                and np.array_equal(va[k]["variance"], vb[k]["variance"])
+            ):
                 return False
     return True
 

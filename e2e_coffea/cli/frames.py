@@ -14,22 +14,52 @@ from ..exceptions import BadInputError
 
 __all__ = ["command"]
 
+
 @click.command("frames")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--layout", type=click.Choice(["e2e", "sparse"]), required=True)
-@click.option("--preset", default=None, help="Channel preset: qg, top8, tau13 (jets) or eg (e/gamma).")
-@click.option("--channels", default=None, help="Comma-separated channel names, in the order wanted.")
-@click.option("--kind", type=click.Choice(["jet", "eg"]), default=None,
-              help="Jet windows (125x125) or e/gamma crops (32x32); default from the preset.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="OUT.npz, OUT.parquet or OUT.h5")
-@click.option("--norm", default="none", show_default=True, help="Normalisation preset, or none for raw values.")
-@click.option("--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True)
+@click.option(
+    "--preset", default=None, help="Channel preset: qg, top8, tau13 (jets) or eg (e/gamma)."
+)
+@click.option(
+    "--channels", default=None, help="Comma-separated channel names, in the order wanted."
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["jet", "eg"]),
+    default=None,
+    help="Jet windows (125x125) or e/gamma crops (32x32); default from the preset.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="OUT.npz, OUT.parquet or OUT.h5"
+)
+@click.option(
+    "--norm",
+    default="none",
+    show_default=True,
+    help="Normalisation preset, or none for raw values.",
+)
+@click.option(
+    "--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (torch backend).")
-@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
+@click.option(
+    "--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True
+)
 @click.option("--step", type=int, default=200, show_default=True, help="Events read per chunk.")
-def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels: str | None,
-            kind: str | None, out: Path, norm: str, backend: str, device: str, dtype: str,
-            step: int) -> None:
+def command(
+    inputs: tuple[Path, ...],
+    layout: str,
+    preset: str | None,
+    channels: str | None,
+    kind: str | None,
+    out: Path,
+    norm: str,
+    backend: str,
+    device: str,
+    dtype: str,
+    step: int,
+) -> None:
     """Build frames of every jet (or e/gamma candidate) in INPUT.root files and save them.
 
     npz holds `frames` (n, C, H, W), per object `event`, `jet`, `ieta`, `iphi`, `pt`,
@@ -41,7 +71,9 @@ def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels:
     if (preset is None) == (channels is None):
         msg = "give exactly one of --preset and --channels"
         raise click.UsageError(msg)
-    chans: list[str] | str = preset if preset is not None else [c.strip() for c in channels.split(",") if c.strip()]  # type: ignore[union-attr]
+    chans: list[str] | str = (
+        preset if preset is not None else [c.strip() for c in channels.split(",") if c.strip()]
+    )  # type: ignore[union-attr]
     kind = kind or ("eg" if preset == "eg" else "jet")
     if out.suffix not in (".npz", ".parquet", ".h5", ".hdf5"):
         msg = f"--out must end in .npz, .parquet or .h5, got {out.name!r}"
@@ -71,12 +103,21 @@ def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels:
     total = sum(t.num_entries for _, t in trees)
     norm_arg = None if norm == "none" else norm
     offset = outside = 0
-    with _Sink(out, n_objects, (len(names), size, size), dtype) as write, \
-            tqdm(total=total, unit="ev", desc="frames", disable=None) as bar:
+    with (
+        _Sink(out, n_objects, (len(names), size, size), dtype) as write,
+        tqdm(total=total, unit="ev", desc="frames", disable=None) as bar,
+    ):
         for _p, tree in trees:
             for chunk in tree.iterate(branches, step_size=step):
-                frames, rec = build(chunk, layout=layout, channels=chans, backend=backend,  # type: ignore[arg-type]
-                                    device=device, dtype=dtype, norm=norm_arg)
+                frames, rec = build(
+                    chunk,
+                    layout=layout,
+                    channels=chans,
+                    backend=backend,  # type: ignore[arg-type]
+                    device=device,
+                    dtype=dtype,
+                    norm=norm_arg,
+                )
                 host = frames if isinstance(frames, np.ndarray) else frames.cpu().numpy()
                 cols = rec.to_dict()
                 cols["event"] = cols["event"] + offset
@@ -85,10 +126,14 @@ def command(inputs: tuple[Path, ...], layout: str, preset: str | None, channels:
                 offset += len(chunk)
                 bar.update(len(chunk))
         write.finish(channels=np.array(names))
-    click.echo(f"wrote {n_objects} {kind} frames {(len(names), size, size)} from {offset} events to {out}")
+    click.echo(
+        f"wrote {n_objects} {kind} frames {(len(names), size, size)} from {offset} events to {out}"
+    )
     if outside:
-        click.echo(f"note: {outside} of them reach outside the eta acceptance (zero-padded, "
-                   f"in_frame=False), kept and flagged, not dropped")
+        click.echo(
+            f"note: {outside} of them reach outside the eta acceptance (zero-padded, "
+            f"in_frame=False), kept and flagged, not dropped"
+        )
 
 
 def _seed(cols: dict[str, Any], axis: str) -> Any:
@@ -115,18 +160,33 @@ class _Sink:
 
     def __call__(self, frames: Any, cols: dict[str, Any]) -> None:
         if self.npz is not None:
-            self.npz.write(frames, {
-                "event": cols["event"], "jet": cols.get("jet", cols.get("index")),
-                "ieta": _seed(cols, "ieta"), "iphi": _seed(cols, "iphi"), "pt": cols["pt"],
-                "eta": cols["eta"], "label": cols["label"], "in_frame": cols["in_frame"]})
+            self.npz.write(
+                frames,
+                {
+                    "event": cols["event"],
+                    "jet": cols.get("jet", cols.get("index")),
+                    "ieta": _seed(cols, "ieta"),
+                    "iphi": _seed(cols, "iphi"),
+                    "pt": cols["pt"],
+                    "eta": cols["eta"],
+                    "label": cols["label"],
+                    "in_frame": cols["in_frame"],
+                },
+            )
         elif len(frames):
             self._ml4sci_write(frames, cols)
         else:
             self._empty = (frames, cols)
 
     def _ml4sci_write(self, frames: Any, cols: dict[str, Any]) -> None:
-        self.ml4sci.write(frames, cols["label"], cols["pt"], _seed(cols, "ieta"), _seed(cols, "iphi"),
-                          extra={"eta": cols["eta"], "event": cols["event"]})
+        self.ml4sci.write(
+            frames,
+            cols["label"],
+            cols["pt"],
+            _seed(cols, "ieta"),
+            _seed(cols, "iphi"),
+            extra={"eta": cols["eta"], "event": cols["event"]},
+        )
 
     def finish(self, **constants: Any) -> None:
         if self.npz is not None:

@@ -11,19 +11,43 @@ __all__ = ["command"]
 
 
 @click.command("generate")
-@click.option("--process", "processes", multiple=True, required=True, metavar="NAME",
-              help="tau, qcd, qcd_em, electron, photon, quark, gluon or top; repeatable.")
+@click.option(
+    "--process",
+    "processes",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help="tau, qcd, qcd_em, electron, photon, quark, gluon or top; repeatable.",
+)
 @click.option("--events", "n_events", type=int, required=True, help="Events per process.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-@click.option("--layout", type=click.Choice(["sparse", "e2e", "both"]), default="sparse",
-              show_default=True, help="File layout(s) to write.")
+@click.option(
+    "--layout",
+    type=click.Choice(["sparse", "e2e", "both"]),
+    default="sparse",
+    show_default=True,
+    help="File layout(s) to write.",
+)
 @click.option("--seed", type=int, default=1, show_default=True, help="Master seed (0..900000000).")
-@click.option("--pileup", type=float, default=0.0, show_default=True,
-              help="Mean number of minimum-bias pile-up interactions (Poisson).")
+@click.option(
+    "--pileup",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Mean number of minimum-bias pile-up interactions (Poisson).",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
 @click.option("--events-per-file", type=int, default=500, show_default=True)
-def command(processes: tuple[str, ...], n_events: int, out: Path, layout: str, seed: int,
-            pileup: float, workers: int, events_per_file: int) -> None:
+def command(
+    processes: tuple[str, ...],
+    n_events: int,
+    out: Path,
+    layout: str,
+    seed: int,
+    pileup: float,
+    workers: int,
+    events_per_file: int,
+) -> None:
     """Generate labelled samples with Pythia 8 and a parametric CMS-like detector.
 
     Processes: tau (DY->tautau, hadronic), qcd (dijets in pT-hat bins), qcd_em
@@ -32,13 +56,29 @@ def command(processes: tuple[str, ...], n_events: int, out: Path, layout: str, s
     """
     from ..sim.generate import generate, validate_request
 
-    validate_request(processes, n_events, out, seed=seed, pileup=pileup, workers=workers,
-                     events_per_file=events_per_file, layout=layout)
+    validate_request(
+        processes,
+        n_events,
+        out,
+        seed=seed,
+        pileup=pileup,
+        workers=workers,
+        events_per_file=events_per_file,
+        layout=layout,
+    )
     total = n_events * len(processes)
     with tqdm(total=total, unit="ev", desc="generate", disable=None) as bar:
-        paths = generate(processes, n_events, out, layout=layout, seed=seed,  # type: ignore[arg-type]
-                         pileup=pileup, workers=workers, events_per_file=events_per_file,
-                         progress=bar.update)
+        paths = generate(
+            processes,
+            n_events,
+            out,
+            layout=layout,
+            seed=seed,  # type: ignore[arg-type]
+            pileup=pileup,
+            workers=workers,
+            events_per_file=events_per_file,
+            progress=bar.update,
+        )
     for lay, p in sorted(paths.items()):
         if lay != "default":
             click.echo(f"{lay:>6} fileset: {p}")

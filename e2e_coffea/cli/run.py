@@ -12,37 +12,102 @@ __all__ = ["command"]
 
 
 @click.command("run")
-@click.option("--fileset", type=click.Path(path_type=Path), required=True,
-              help="coffea-style fileset JSON (e2e-coffea generate writes one).")
-@click.option("--tagger", "taggers", multiple=True, required=True, metavar="NAME_OR_PATH",
-              help="Shipped tagger name (see `e2e-coffea taggers`) or .onnx path; repeatable.")
-@click.option("--executor", type=click.Choice(["iterative", "futures", "dask"]), default="iterative",
-              show_default=True)
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Dask scheduler address; without it --executor dask starts a local cluster.")
+@click.option(
+    "--fileset",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="coffea-style fileset JSON (e2e-coffea generate writes one).",
+)
+@click.option(
+    "--tagger",
+    "taggers",
+    multiple=True,
+    required=True,
+    metavar="NAME_OR_PATH",
+    help="Shipped tagger name (see `e2e-coffea taggers`) or .onnx path; repeatable.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["iterative", "futures", "dask"]),
+    default="iterative",
+    show_default=True,
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="Dask scheduler address; without it --executor dask starts a local cluster.",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="CPU workers.")
-@click.option("--gpu-workers", type=int, default=0, show_default=True,
-              help="Workers tagged GPU=1 (one thread each); chunk tasks go to them.")
-@click.option("--chunksize", type=int, default=None,
-              help="Events per chunk [default: 10000; for e2e-layout files, as many events as "
-                   "fit 1 GiB of the dense images the taggers read]")
-@click.option("--skip-bad-files", is_flag=True,
-              help="Go on without unreadable files or failing chunks, and list them in summary.json.")
-@click.option("--retries", type=int, default=0, show_default=True, help="Retries per chunk (every executor).")
-@click.option("--checkpoint-dir", type=click.Path(path_type=Path), default=None,
-              help="Keep each chunk's output here; a rerun only processes missing chunks.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--cluster", type=click.Path(path_type=Path), default=None, metavar="CONFIG.yaml",
-              help="Facility config (see facility/): start its workers and run there with Dask; "
-                   "also writes facility.json.")
-@click.option("--triton", "triton_url", default=None, metavar="HOST:PORT",
-              help="Send frames to a KServe-v2 (Triton) server serving each tagger under its name.")
-@click.option("--fp16", is_flag=True, help="Run the models in float16 (weights and arithmetic; I/O stays float32).")
+@click.option(
+    "--gpu-workers",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Workers tagged GPU=1 (one thread each); chunk tasks go to them.",
+)
+@click.option(
+    "--chunksize",
+    type=int,
+    default=None,
+    help="Events per chunk [default: 10000; for e2e-layout files, as many events as "
+    "fit 1 GiB of the dense images the taggers read]",
+)
+@click.option(
+    "--skip-bad-files",
+    is_flag=True,
+    help="Go on without unreadable files or failing chunks, and list them in summary.json.",
+)
+@click.option(
+    "--retries", type=int, default=0, show_default=True, help="Retries per chunk (every executor)."
+)
+@click.option(
+    "--checkpoint-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Keep each chunk's output here; a rerun only processes missing chunks.",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option(
+    "--cluster",
+    type=click.Path(path_type=Path),
+    default=None,
+    metavar="CONFIG.yaml",
+    help="Facility config (see facility/): start its workers and run there with Dask; "
+    "also writes facility.json.",
+)
+@click.option(
+    "--triton",
+    "triton_url",
+    default=None,
+    metavar="HOST:PORT",
+    help="Send frames to a KServe-v2 (Triton) server serving each tagger under its name.",
+)
+@click.option(
+    "--fp16",
+    is_flag=True,
+    help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: str | None,
-            workers: int, gpu_workers: int, chunksize: int | None, skip_bad_files: bool, retries: int,
-            checkpoint_dir: Path | None, device: str, cluster: Path | None, triton_url: str | None,
-            fp16: bool, out: Path) -> None:
+def command(
+    fileset: Path,
+    taggers: tuple[str, ...],
+    executor: str,
+    scheduler: str | None,
+    workers: int,
+    gpu_workers: int,
+    chunksize: int | None,
+    skip_bad_files: bool,
+    retries: int,
+    checkpoint_dir: Path | None,
+    device: str,
+    cluster: Path | None,
+    triton_url: str | None,
+    fp16: bool,
+    out: Path,
+) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
     from ..hists.summary import plot_rocs, roc_for_tagger, summarize
     from ..runner import run
@@ -57,14 +122,34 @@ def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: s
         from ..facility import run_on_cluster
 
         result, facility = run_on_cluster(
-            cluster, fileset, specs, gpu_requested=gpu_workers > 0 or device == "cuda",
-            chunksize=chunksize, skip_bad_files=skip_bad_files, retries=retries,
-            checkpoint_dir=checkpoint_dir, device=device, triton_url=triton_url, fp16=fp16)
+            cluster,
+            fileset,
+            specs,
+            gpu_requested=gpu_workers > 0 or device == "cuda",
+            chunksize=chunksize,
+            skip_bad_files=skip_bad_files,
+            retries=retries,
+            checkpoint_dir=checkpoint_dir,
+            device=device,
+            triton_url=triton_url,
+            fp16=fp16,
+        )
     else:
-        result = run(fileset, specs, executor=executor, workers=workers,  # type: ignore[arg-type]
-                     gpu_workers=gpu_workers, scheduler=scheduler, chunksize=chunksize,
-                     skip_bad_files=skip_bad_files, retries=retries, checkpoint_dir=checkpoint_dir,
-                     device=device, triton_url=triton_url, fp16=fp16)  # type: ignore[arg-type]
+        result = run(
+            fileset,
+            specs,
+            executor=executor,
+            workers=workers,  # type: ignore[arg-type]
+            gpu_workers=gpu_workers,
+            scheduler=scheduler,
+            chunksize=chunksize,
+            skip_bad_files=skip_bad_files,
+            retries=retries,
+            checkpoint_dir=checkpoint_dir,
+            device=device,
+            triton_url=triton_url,
+            fp16=fp16,
+        )  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     if facility is not None:
         (out / "facility.json").write_text(json.dumps(facility, indent=2, default=str) + "\n")
@@ -75,20 +160,30 @@ def command(fileset: Path, taggers: tuple[str, ...], executor: str, scheduler: s
     rocs = {}
     for spec in specs:
         if summary["taggers"][spec.name]["auc"] is not None:
-            rocs[spec.name] = roc_for_tagger(result.output["hists"]["score"], spec.name,
-                                             spec.contract.class_names)[0]
+            rocs[spec.name] = roc_for_tagger(
+                result.output["hists"]["score"], spec.name, spec.contract.class_names
+            )[0]
     if rocs:
         plot_rocs(rocs, out / "roc.png")
     e = summary["entries"]
-    click.echo(f"entries {e['processed']}/{e['expected']} in chunks of {result.chunksize}, "
-               f"{summary['throughput']['jets_per_s']:.0f} jets/s, "
-               f"{summary['throughput']['events_per_s']:.0f} events/s")
+    click.echo(
+        f"entries {e['processed']}/{e['expected']} in chunks of {result.chunksize}, "
+        f"{summary['throughput']['jets_per_s']:.0f} jets/s, "
+        f"{summary['throughput']['events_per_s']:.0f} events/s"
+    )
     for name, t in summary["taggers"].items():
         err = "n/a" if t.get("auc_err") is None else f"{t['auc_err']:.4f}"
         auc = "n/a" if t["auc"] is None else f"{t['auc']:.4f} +- {err}"
-        click.echo(f"  {name}: AUC {auc} on {t['n_jets']} objects "
-                   f"(signal {t['signal']}, background {t['background']})")
-    click.echo(f"wrote {out / 'output.pkl'}, {out / 'summary.json'}" + (f", {out / 'roc.png'}" if rocs else ""))
+        click.echo(
+            f"  {name}: AUC {auc} on {t['n_jets']} objects "
+            f"(signal {t['signal']}, background {t['background']})"
+        )
+    click.echo(
+        f"wrote {out / 'output.pkl'}, {out / 'summary.json'}"
+        + (f", {out / 'roc.png'}" if rocs else "")
+    )
     if summary["failed"]:
-        click.echo(f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
-                   err=True)
+        click.echo(
+            f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
+            err=True,
+        )

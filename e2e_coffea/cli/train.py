@@ -42,7 +42,11 @@ def train_task(
 
     task = get_task(task_name)
     fs = load_fileset(fileset)
-    files = [(p, t, str(e["metadata"].get("process", ds))) for ds, e in fs.items() for p, t in e["files"].items()]
+    files = [
+        (p, t, str(e["metadata"].get("process", ds)))
+        for ds, e in fs.items()
+        for p, t in e["files"].items()
+    ]
     sample = load_task_frames(task, files, max_objects=max_objects)
     xs = {i: sample.part(i) for i in (0, 1, 2)}
     if len(xs[0][0]) == 0 or len(xs[1][0]) == 0:
@@ -58,36 +62,75 @@ def train_task(
     tag = name or f"{task.name}_{model_name}"
     train = ArrayBatches(*xs[0], batch_size=batch_size, shuffle=True, seed=seed)
     val = ArrayBatches(*xs[1], batch_size=256)
-    result = fit(model, train, val, epochs=epochs, lr=lr, device=device, patience=patience,
-                 monitor="val_auc", checkpoint_dir=out / f"{tag}.ckpt", resume=resume, seed=seed,
-                 metrics_path=out / f"{tag}.metrics.json", progress=progress)
+    result = fit(
+        model,
+        train,
+        val,
+        epochs=epochs,
+        lr=lr,
+        device=device,
+        patience=patience,
+        monitor="val_auc",
+        checkpoint_dir=out / f"{tag}.ckpt",
+        resume=resume,
+        seed=seed,
+        metrics_path=out / f"{tag}.metrics.json",
+        progress=progress,
+    )
     model = model.cpu().eval()
     test_auc = _auc(model, *xs[2]) if len(np.unique(xs[2][1])) == 2 else None
     size = 32 if task.kind == "eg" else 125
     meta_fs = {ds: e["metadata"] for ds, e in fs.items()}
     contract = Contract(
-        task="classification", model_name=model_name, channels=channels, frame_size=(size, size),
-        class_names=task.classes, channel_preset=task.preset,
+        task="classification",
+        model_name=model_name,
+        channels=channels,
+        frame_size=(size, size),
+        class_names=task.classes,
+        channel_preset=task.preset,
         crop=EG_CROP if task.kind == "eg" else E2E_JET_CROP,
         normalisation=load_norm(task.preset).to_dict(),
         model_kwargs=getattr(model, "model_kwargs", {}) or {},
-        provenance={"tagger_task": task.name, "signal_process": task.signal_process,
-                    "background_process": task.background_process,
-                    "samples": {ds: {k: m.get(k) for k in ("process", "seed", "events", "pileup")}
-                                for ds, m in meta_fs.items()},
-                    "objects": sample.counts, "split_counts": {n: int((sample.split == i).sum())
-                                                                for i, n in enumerate(("train", "val", "test"))},
-                    "training": {"epochs_run": result.epochs_run, "batch_size": batch_size, "lr": lr,
-                                 "seed": seed, "best_epoch": result.best_epoch}},
-        metrics=_finite_or_none({
-            "val_auc": result.best_metric, "test_auc": test_auc,
-            "history": [{k: h.get(k) for k in ("epoch", "train_loss", "val_loss", "val_auc")}
-                        for h in result.history]}),
+        provenance={
+            "tagger_task": task.name,
+            "signal_process": task.signal_process,
+            "background_process": task.background_process,
+            "samples": {
+                ds: {k: m.get(k) for k in ("process", "seed", "events", "pileup")}
+                for ds, m in meta_fs.items()
+            },
+            "objects": sample.counts,
+            "split_counts": {
+                n: int((sample.split == i).sum()) for i, n in enumerate(("train", "val", "test"))
+            },
+            "training": {
+                "epochs_run": result.epochs_run,
+                "batch_size": batch_size,
+                "lr": lr,
+                "seed": seed,
+                "best_epoch": result.best_epoch,
+            },
+        },
+        metrics=_finite_or_none(
+            {
+                "val_auc": result.best_metric,
+                "test_auc": test_auc,
+                "history": [
+                    {k: h.get(k) for k in ("epoch", "train_loss", "val_loss", "val_auc")}
+                    for h in result.history
+                ],
+            }
+        ),
     )
     onnx_path = out / f"{tag}.onnx"
     export_onnx(model, onnx_path, contract, (2, len(channels), size, size))
-    return {"path": str(onnx_path), "val_auc": result.best_metric, "test_auc": test_auc,
-            "objects": sample.counts, "epochs_run": result.epochs_run}
+    return {
+        "path": str(onnx_path),
+        "val_auc": result.best_metric,
+        "test_auc": test_auc,
+        "objects": sample.counts,
+        "epochs_run": result.epochs_run,
+    }
 
 
 def _auc(model: Any, frames: Any, labels: Any) -> float:
@@ -96,15 +139,23 @@ def _auc(model: Any, frames: Any, labels: Any) -> float:
     from ..train import roc_auc
 
     with torch.no_grad():
-        scores = torch.cat([model(torch.as_tensor(frames[i : i + 256])) for i in range(0, len(frames), 256)])
+        scores = torch.cat(
+            [model(torch.as_tensor(frames[i : i + 256])) for i in range(0, len(frames), 256)]
+        )
     return float(roc_auc(labels, scores.reshape(-1).numpy()))
 
 
 @click.command("train")
 @click.option("--task", required=True, help="tau, electron, eg, qg or top.")
-@click.option("--model", "model_name", required=True, help="A registered model, e.g. resnet15, simplenet.")
-@click.option("--fileset", type=click.Path(path_type=Path), required=True,
-              help="Fileset with the task's signal and background processes.")
+@click.option(
+    "--model", "model_name", required=True, help="A registered model, e.g. resnet15, simplenet."
+)
+@click.option(
+    "--fileset",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Fileset with the task's signal and background processes.",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
@@ -112,12 +163,26 @@ def _auc(model: Any, frames: Any, labels: Any) -> float:
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (AMP on CUDA).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-objects", type=int, default=2000, show_default=True, help="Per class.")
-@click.option("--patience", type=int, default=3, show_default=True, help="Early stopping on val AUC.")
+@click.option(
+    "--patience", type=int, default=3, show_default=True, help="Early stopping on val AUC."
+)
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in --out.")
 @click.option("--name", default=None, help="Output name; default {task}_{model}.")
-def command(task: str, model_name: str, fileset: Path, out: Path, epochs: int, batch_size: int,
-            lr: float, device: str, seed: int, max_objects: int, patience: int, resume: bool,
-            name: str | None) -> None:
+def command(
+    task: str,
+    model_name: str,
+    fileset: Path,
+    out: Path,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    device: str,
+    seed: int,
+    max_objects: int,
+    patience: int,
+    resume: bool,
+    name: str | None,
+) -> None:
     """Train a tagger on frames streamed from the fileset's ROOT files and export it to ONNX.
 
     The split is deterministic per event (hash of run/lumi/event): 80% train, 10%
@@ -130,7 +195,19 @@ def command(task: str, model_name: str, fileset: Path, out: Path, epochs: int, b
     if model_name not in list_models():
         msg = f"unknown model {model_name!r}; choose from {', '.join(list_models())}"
         raise click.BadParameter(msg, param_hint="--model")
-    info = train_task(task, model_name, fileset, out, epochs=epochs, batch_size=batch_size, lr=lr,
-                      device=device, seed=seed, max_objects=max_objects, patience=patience,
-                      resume=resume, name=name)
+    info = train_task(
+        task,
+        model_name,
+        fileset,
+        out,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        seed=seed,
+        max_objects=max_objects,
+        patience=patience,
+        resume=resume,
+        name=name,
+    )
     click.echo(json.dumps(info, indent=2, default=str))

@@ -105,7 +105,9 @@ def layer_status(channels: Sequence[str], absent: Collection[str] = ()) -> dict[
     out = {}
     for layer in LAYERS:
         n = sum(c in have for c in layer.channels)
-        out[layer.name] = "absent" if n == 0 else ("present" if n == len(layer.channels) else "partial")
+        out[layer.name] = (
+            "absent" if n == 0 else ("present" if n == len(layer.channels) else "partial")
+        )
     return out
 
 
@@ -177,16 +179,23 @@ def render_composite(
     return rgba
 
 
-def _legend_handles(values: Mapping[str, FloatArray], status: Mapping[str, str],
-                    visible: Collection[str] | None, channels: Sequence[str]) -> list[Any]:
+def _legend_handles(
+    values: Mapping[str, FloatArray],
+    status: Mapping[str, str],
+    visible: Collection[str] | None,
+    channels: Sequence[str],
+) -> list[Any]:
     from matplotlib.patches import Patch
 
     handles = []
     for layer in reversed(LAYERS):  # top layer first, like the stacking
         st = status[layer.name]
         if st == "absent":
-            handles.append(Patch(facecolor="none", edgecolor="0.6", hatch="///",
-                                 label=f"{layer.label} (absent)"))
+            handles.append(
+                Patch(
+                    facecolor="none", edgecolor="0.6", hatch="///", label=f"{layer.label} (absent)"
+                )
+            )
             continue
         peak = float(values[layer.name].max(initial=0.0))
         text = f"{layer.label} (max {peak:.3g} {layer.unit})"
@@ -194,7 +203,9 @@ def _legend_handles(values: Mapping[str, FloatArray], status: Mapping[str, str],
             missing = [c for c in layer.channels if c not in channels]
             text += f", no {'/'.join(missing)}"
         if visible is not None and layer.name not in visible:
-            handles.append(Patch(facecolor="none", edgecolor="0.6", label=f"{layer.label} (hidden)"))
+            handles.append(
+                Patch(facecolor="none", edgecolor="0.6", label=f"{layer.label} (hidden)")
+            )
         else:
             handles.append(Patch(facecolor=layer.color, edgecolor="none", label=text))
     return handles
@@ -205,8 +216,12 @@ def _boxes(ax: Any, boxes: Sequence[Box], width: int) -> None:
     from matplotlib.patches import Rectangle
 
     for b in boxes:
-        style = {"fill": False, "edgecolor": "black", "linewidth": 2.0 if b.highlight else 0.8,
-                 "linestyle": "-" if b.highlight else "--"}
+        style = {
+            "fill": False,
+            "edgecolor": "black",
+            "linewidth": 2.0 if b.highlight else 0.8,
+            "linestyle": "-" if b.highlight else "--",
+        }
         for shift in (0, -width, width):
             c0 = b.col0 + shift
             if c0 + b.size <= 0 or c0 >= width:
@@ -232,19 +247,27 @@ def composite_figure(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rgba = render_composite(frames, channels, visible=visible, opacity=opacity, vmax=vmax,
-                            decades=decades)
+    rgba = render_composite(
+        frames, channels, visible=visible, opacity=opacity, vmax=vmax, decades=decades
+    )
     values = layer_values(frames, channels)
     status = layer_status(channels, absent)
     fig = Figure(figsize=figsize, dpi=100)
     FigureCanvasAgg(fig)
     width, height = figsize
     legend_in, left_in, bottom_in, top_in = 2.75, 0.65, 0.5, 0.35  # inches
-    ax = fig.add_axes((left_in / width, bottom_in / height,
-                       (width - left_in - legend_in - 0.1) / width, (height - bottom_in - top_in) / height))
+    ax = fig.add_axes(
+        (
+            left_in / width,
+            bottom_in / height,
+            (width - left_in - legend_in - 0.1) / width,
+            (height - bottom_in - top_in) / height,
+        )
+    )
     ax.set_facecolor("white")
-    ax.imshow(rgba, origin="lower", interpolation="nearest", interpolation_stage="rgba",
-              aspect="equal")
+    ax.imshow(
+        rgba, origin="lower", interpolation="nearest", interpolation_stage="rgba", aspect="equal"
+    )
     h, w = rgba.shape[:2]
     _boxes(ax, boxes, w)
     ax.set_xlim(-0.5, w - 0.5)
@@ -253,9 +276,15 @@ def composite_figure(
     ax.set_xlabel(axis_labels[1])
     if title:
         ax.set_title(title, fontsize=10)
-    fig.legend(handles=_legend_handles(values, status, visible, channels), loc="center left",
-               bbox_to_anchor=((width - legend_in) / width, 0.5), fontsize=8, frameon=False,
-               title=f"log scale, {decades:g} decades", title_fontsize=8)
+    fig.legend(
+        handles=_legend_handles(values, status, visible, channels),
+        loc="center left",
+        bbox_to_anchor=((width - legend_in) / width, 0.5),
+        fontsize=8,
+        frameon=False,
+        title=f"log scale, {decades:g} decades",
+        title_fontsize=8,
+    )
     return fig
 
 

@@ -60,13 +60,15 @@ class EventDisplay:
         score_hist: Any = None,
         event_source: EventSource | None = None,
     ) -> None:
-        table = JetTable.from_records(frames, records, channels, scores=scores, dataset=dataset,
-                                      absent=absent)
+        table = JetTable.from_records(
+            frames, records, channels, scores=scores, dataset=dataset, absent=absent
+        )
         self._setup(table, score_hist=score_hist, event_source=event_source)
 
     @classmethod
-    def from_table(cls, table: JetTable, *, score_hist: Any = None,
-                   event_source: EventSource | None = None) -> EventDisplay:
+    def from_table(
+        cls, table: JetTable, *, score_hist: Any = None, event_source: EventSource | None = None
+    ) -> EventDisplay:
         self = cls.__new__(cls)
         self._setup(table, score_hist=score_hist, event_source=event_source)
         return self
@@ -121,27 +123,47 @@ class EventDisplay:
         self._quiet = False
         taggers = sorted(table.scores)
         finite_pt = table.pt[np.isfinite(table.pt)]
-        lo, hi = (float(np.floor(finite_pt.min())), float(np.ceil(finite_pt.max()))) if finite_pt.size else (0.0, 1.0)
+        lo, hi = (
+            (float(np.floor(finite_pt.min())), float(np.ceil(finite_pt.max())))
+            if finite_pt.size
+            else (0.0, 1.0)
+        )
         hi = max(hi, lo + 1.0)
-        self.dataset = w.Dropdown(options=[ALL, *sorted(set(table.dataset.tolist()))], value=ALL,
-                                  description="dataset")
-        self.label = w.Dropdown(options=[ALL, *sorted(set(table.label.tolist()))], value=ALL,
-                                description="truth")
-        self.tagger = w.Dropdown(options=taggers or ["(no scores)"], description="tagger",
-                                 disabled=not taggers)
-        self.pt_range = w.FloatRangeSlider(value=(lo, hi), min=lo, max=hi, step=0.5,
-                                           description="jet pT", readout_format=".1f",
-                                           continuous_update=False)
-        self.score_range = w.FloatRangeSlider(value=(0.0, 1.0), min=0.0, max=1.0, step=0.01,
-                                              description="score", continuous_update=False,
-                                              disabled=not taggers,
-                                              layout=w.Layout(width="500px"))
+        self.dataset = w.Dropdown(
+            options=[ALL, *sorted(set(table.dataset.tolist()))], value=ALL, description="dataset"
+        )
+        self.label = w.Dropdown(
+            options=[ALL, *sorted(set(table.label.tolist()))], value=ALL, description="truth"
+        )
+        self.tagger = w.Dropdown(
+            options=taggers or ["(no scores)"], description="tagger", disabled=not taggers
+        )
+        self.pt_range = w.FloatRangeSlider(
+            value=(lo, hi),
+            min=lo,
+            max=hi,
+            step=0.5,
+            description="jet pT",
+            readout_format=".1f",
+            continuous_update=False,
+        )
+        self.score_range = w.FloatRangeSlider(
+            value=(0.0, 1.0),
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="score",
+            continuous_update=False,
+            disabled=not taggers,
+            layout=w.Layout(width="500px"),
+        )
         self.histogram = w.Image(format="png")
         self.count = w.HTML()
         self.prev_button = w.Button(description="◀ prev", layout=w.Layout(width="80px"))
         self.next_button = w.Button(description="next ▶", layout=w.Layout(width="80px"))
-        self.jet = w.IntSlider(value=0, min=0, max=max(len(table) - 1, 0), description="jet #",
-                               continuous_update=False)
+        self.jet = w.IntSlider(
+            value=0, min=0, max=max(len(table) - 1, 0), description="jet #", continuous_update=False
+        )
         self.image = w.Image(format="png")
         self.info = w.HTML()
         self.event_image = w.Image(format="png")
@@ -151,12 +173,24 @@ class EventDisplay:
         for layer in LAYERS:
             gone = status[layer.name] == "absent"
             self.layer_toggles[layer.name] = w.Checkbox(
-                value=not gone, disabled=gone, indent=False, layout=w.Layout(width="150px"),
-                description=f"{layer.label}{' (absent)' if gone else ''}")
+                value=not gone,
+                disabled=gone,
+                indent=False,
+                layout=w.Layout(width="150px"),
+                description=f"{layer.label}{' (absent)' if gone else ''}",
+            )
             self.layer_opacity[layer.name] = w.FloatSlider(
-                value=1.0, min=0.0, max=1.0, step=0.05, disabled=gone, readout_format=".2f",
-                description="opacity", continuous_update=False, layout=w.Layout(width="250px"),
-                style={"description_width": "55px"})
+                value=1.0,
+                min=0.0,
+                max=1.0,
+                step=0.05,
+                disabled=gone,
+                readout_format=".2f",
+                description="opacity",
+                continuous_update=False,
+                layout=w.Layout(width="250px"),
+                style={"description_width": "55px"},
+            )
             self.layer_toggles[layer.name].add_class(f"e2e-layer-{layer.name}")
         self.image.add_class("e2e-composite")
         self.event_image.add_class("e2e-event")
@@ -174,17 +208,23 @@ class EventDisplay:
         self.prev_button.on_click(lambda _: self.step(-1))
         self.next_button.on_click(lambda _: self.step(+1))
 
-        layers = w.VBox([w.HBox([self.layer_toggles[x.name], self.layer_opacity[x.name]])
-                         for x in reversed(LAYERS)])
-        self.widget = w.VBox([
-            w.HBox([self.dataset, self.label, self.tagger]),
-            self.pt_range,
-            self.histogram,
-            w.HBox([self.score_range, self.count]),
-            w.HBox([self.prev_button, self.jet, self.next_button]),
-            w.HBox([self.image, w.VBox([self.info, layers])]),
-            self.event_image,
-        ])
+        layers = w.VBox(
+            [
+                w.HBox([self.layer_toggles[x.name], self.layer_opacity[x.name]])
+                for x in reversed(LAYERS)
+            ]
+        )
+        self.widget = w.VBox(
+            [
+                w.HBox([self.dataset, self.label, self.tagger]),
+                self.pt_range,
+                self.histogram,
+                w.HBox([self.score_range, self.count]),
+                w.HBox([self.prev_button, self.jet, self.next_button]),
+                w.HBox([self.image, w.VBox([self.info, layers])]),
+                self.event_image,
+            ]
+        )
         self.selection = np.arange(len(table))
         self._on_filter(None)
         self._render_histogram()
@@ -262,7 +302,9 @@ class EventDisplay:
         absent = t.absent_for(i)
         style = {"visible": self.visible_layers, "opacity": self.opacity}
         title = f"{t.dataset[i]}: event {t.event[i]}, jet {t.jet[i]} ({t.label[i]})"
-        self.image.value = composite_png(t.frames[i], t.channels, absent=absent, title=title, **style)
+        self.image.value = composite_png(
+            t.frames[i], t.channels, absent=absent, title=title, **style
+        )
         self.info.value = self._info_html(i)
         if self.event_source is None:
             self.event_image.value = message_png("whole event not available (no event source)")
@@ -271,19 +313,36 @@ class EventDisplay:
         if key not in self._event_cache:
             self._event_cache[key] = self.event_source(i)
         images, chans = self._event_cache[key]
-        self.event_image.value = figure_png(composite_figure(
-            images, chans, absent=absent, boxes=t.windows(i), figsize=(8.6, 4.4),
-            title=f"{t.dataset[i]} event {t.event[i]}: ECAL grid 280x360, jet windows outlined",
-            axis_labels=("ECAL row (eta)", "ECAL column (phi)"), **style))
+        self.event_image.value = figure_png(
+            composite_figure(
+                images,
+                chans,
+                absent=absent,
+                boxes=t.windows(i),
+                figsize=(8.6, 4.4),
+                title=f"{t.dataset[i]} event {t.event[i]}: ECAL grid 280x360, jet windows outlined",
+                axis_labels=("ECAL row (eta)", "ECAL column (phi)"),
+                **style,
+            )
+        )
 
     def _info_html(self, i: int) -> str:
         t = self.table
-        rows = [("dataset", t.dataset[i]), ("truth", t.label[i]), ("event", t.event[i]),
-                ("jet", t.jet[i]), ("pT [GeV]", f"{t.pt[i]:.1f}"), ("eta", f"{t.eta[i]:+.3f}"),
-                ("phi", f"{t.phi[i]:+.3f}"), ("seed (ieta, iphi)", f"({t.ieta[i]}, {t.iphi[i]})")]
+        rows = [
+            ("dataset", t.dataset[i]),
+            ("truth", t.label[i]),
+            ("event", t.event[i]),
+            ("jet", t.jet[i]),
+            ("pT [GeV]", f"{t.pt[i]:.1f}"),
+            ("eta", f"{t.eta[i]:+.3f}"),
+            ("phi", f"{t.phi[i]:+.3f}"),
+            ("seed (ieta, iphi)", f"({t.ieta[i]}, {t.iphi[i]})"),
+        ]
         rows += [(f"score: {name}", f"{s[i]:.4f}") for name, s in sorted(t.scores.items())]
-        cells = "".join(f"<tr><td>{html.escape(str(k))}</td><td><b>{html.escape(str(v))}</b></td></tr>"
-                        for k, v in rows)
+        cells = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td><b>{html.escape(str(v))}</b></td></tr>"
+            for k, v in rows
+        )
         return f"<table class='e2e-jet-info'>{cells}</table>"
 
     def _render_histogram(self) -> None:
@@ -298,7 +357,9 @@ class EventDisplay:
         ax = fig.add_axes((0.1, 0.2, 0.62, 0.68))
         tagger = None if self.tagger.disabled else str(self.tagger.value)
         if tagger is None:
-            ax.text(0.5, 0.5, "no tagger scores given", ha="center", va="center", transform=ax.transAxes)
+            ax.text(
+                0.5, 0.5, "no tagger scores given", ha="center", va="center", transform=ax.transAxes
+            )
             return fig
         edges = np.linspace(0, 1, 51)
         source = "jets in this display"
@@ -307,7 +368,9 @@ class EventDisplay:
         if h is not None and tagger in list(h.axes["tagger"]):
             import hist as _hist
 
-            sub = h[{"tagger": tagger, "dataset": sum}][{"score": _hist.rebin(len(h.axes["score"]) // 50)}]
+            sub = h[{"tagger": tagger, "dataset": sum}][
+                {"score": _hist.rebin(len(h.axes["score"]) // 50)}
+            ]
             edges = sub.axes["score"].edges
             per_label = {str(lab): sub[{"label": lab}].values() for lab in sub.axes["label"]}
             source = "all jets of the run"

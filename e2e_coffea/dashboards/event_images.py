@@ -24,7 +24,9 @@ from ..io import dense_image
 __all__ = ["available_channels", "event_images", "to_ecal_grid"]
 
 
-def available_channels(chunk: Any, layout: str, channels: Sequence[str]) -> tuple[list[str], list[str]]:
+def available_channels(
+    chunk: Any, layout: str, channels: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """(channels whose branches the chunk has, channels it lacks), both in request order."""
     have = set(ak.fields(chunk)) if isinstance(chunk, ak.Array) else set(chunk)
     ok, missing = [], []
@@ -76,7 +78,9 @@ def _sparse_plane(chunk: Any, spec: ChannelSpec, event: int) -> npt.NDArray[np.f
     return plane
 
 
-def event_images(chunk: Any, layout: str, channels: Sequence[str], event: int) -> npt.NDArray[np.float32]:
+def event_images(
+    chunk: Any, layout: str, channels: Sequence[str], event: int
+) -> npt.NDArray[np.float32]:
     """(C, 280, 360) images of event ``event`` of ``chunk``, raw values, on the ECAL grid."""
     if layout not in ("sparse", "e2e"):
         msg = f"unknown layout {layout!r}; expected 'sparse' or 'e2e'"

@@ -84,7 +84,9 @@ class JetTable:
     ) -> JetTable:
         """From frames (n, C, H, W), records (JetRecords or a mapping of columns) and scores
         (one array, or a mapping tagger -> array)."""
-        arr = np.asarray(frames.cpu().numpy() if hasattr(frames, "cpu") else frames, dtype=np.float32)
+        arr = np.asarray(
+            frames.cpu().numpy() if hasattr(frames, "cpu") else frames, dtype=np.float32
+        )
         if arr.ndim != 4:
             msg = f"frames must be (n_jets, C, H, W), got shape {arr.shape}"
             raise BadInputError(msg)
@@ -97,7 +99,11 @@ class JetTable:
             msg = f"unknown channel(s) {unknown}; valid channels: {list_channels()}"
             raise BadInputError(msg)
         n = len(arr)
-        labels = records.get("label") if isinstance(records, Mapping) else getattr(records, "label", None)
+        labels = (
+            records.get("label")
+            if isinstance(records, Mapping)
+            else getattr(records, "label", None)
+        )
         if labels is None:
             label = np.full(n, "unknown")
         else:
@@ -124,16 +130,19 @@ class JetTable:
             msg = f"scores must hold one value per frame ({n}); got shapes {bad}"
             raise BadInputError(msg)
         return cls(
-            frames=arr, channels=chans,
+            frames=arr,
+            channels=chans,
             pt=_column(records, "pt", n, np.nan, np.float64),
             eta=_column(records, "eta", n, np.nan, np.float64),
             phi=_column(records, "phi", n, np.nan, np.float64),
-            label=label, dataset=ds,
+            label=label,
+            dataset=ds,
             event=_column(records, "event", n, -1, np.int64),
             jet=_column(records, "jet", n, -1, np.int64),
             ieta=_column(records, "ieta", n, -1, np.int64),
             iphi=_column(records, "iphi", n, -1, np.int64),
-            scores=sc, absent=tuple(absent),
+            scores=sc,
+            absent=tuple(absent),
         )
 
     def select(
@@ -165,14 +174,19 @@ class JetTable:
         """The 125x125 windows of the table's jets in the event of row ``i``; row ``i`` highlighted."""
         if self.ieta[i] < 0:
             return []
-        same = np.flatnonzero((self.dataset == self.dataset[i]) & (self.event == self.event[i])
-                               & (self.ieta >= 0))
+        same = np.flatnonzero(
+            (self.dataset == self.dataset[i]) & (self.event == self.event[i]) & (self.ieta >= 0)
+        )
         r0, c0 = jet_windows(self.ieta[same], self.iphi[same])
-        return [Box(int(r), int(c), geo.JET_FRAME, highlight=bool(j == i))
-                for r, c, j in zip(r0, c0, same, strict=True)]
+        return [
+            Box(int(r), int(c), geo.JET_FRAME, highlight=bool(j == i))
+            for r, c, j in zip(r0, c0, same, strict=True)
+        ]
 
 
-def score_frames(spec: TaggerSpec, frames: npt.NDArray[np.float32], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
+def score_frames(
+    spec: TaggerSpec, frames: npt.NDArray[np.float32], *, batch_size: int = 64
+) -> npt.NDArray[np.float32]:
     """Scores of normalised frames, exactly as the processor computes them (CPU session)."""
     from ..inference.sessions import get_session, run_cpu
     from ..processor import scores_from_logits
@@ -181,8 +195,12 @@ def score_frames(spec: TaggerSpec, frames: npt.NDArray[np.float32], *, batch_siz
         return np.zeros(0, np.float32)
     sess = get_session(spec.path, "cpu")
     name = sess.get_inputs()[0].name
-    logits = np.concatenate([run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + batch_size])})
-                             for i in range(0, len(frames), batch_size)])
+    logits = np.concatenate(
+        [
+            run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + batch_size])})
+            for i in range(0, len(frames), batch_size)
+        ]
+    )
     return scores_from_logits(logits, spec)
 
 
@@ -238,16 +256,26 @@ def load_jets(
         table = OBJECT_BRANCHES[layout]  # type: ignore[index]
         branches = required_branches(shown, layout)  # type: ignore[arg-type]
         branches += [table[k] for k in ("pt", "eta", "phi", "ieta", "iphi", "label", "in_frame")]
-        chunk = read_arrays(path, list(dict.fromkeys(branches)), layout=layout, entry_stop=max_events)  # type: ignore[arg-type]
+        chunk = read_arrays(
+            path, list(dict.fromkeys(branches)), layout=layout, entry_stop=max_events
+        )  # type: ignore[arg-type]
         sel = _select(chunk, layout, cuts)
         display = [c for c in DISPLAY_CHANNELS if c in shown]
         frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel)  # type: ignore[arg-type]
-        model_frames, _ = build_jet_frames(chunk, layout=layout, channels=model_channels, jets=sel,  # type: ignore[arg-type]
-                                           norm=_norm(spec))
+        model_frames, _ = build_jet_frames(
+            chunk,
+            layout=layout,
+            channels=model_channels,
+            jets=sel,  # type: ignore[arg-type]
+            norm=_norm(spec),
+        )
         scores = score_frames(spec, model_frames)
         absent = [c for c in DISPLAY_CHANNELS if c not in shown]
-        parts.append(JetTable.from_records(frames, rec, display, scores={spec.name: scores},
-                                           dataset=dataset, absent=absent))
+        parts.append(
+            JetTable.from_records(
+                frames, rec, display, scores={spec.name: scores}, dataset=dataset, absent=absent
+            )
+        )
         chunks[dataset] = (chunk, layout)
     return LoadedJets(_concat(parts), chunks, spec)
 
@@ -273,11 +301,18 @@ def _concat(parts: list[JetTable]) -> JetTable:
     absent_in = {str(p.dataset[0]): p.absent for p in parts if len(p) and p.absent}
     cat = np.concatenate
     return JetTable(
-        frames=cat(frames), channels=channels,
-        pt=cat([p.pt for p in parts]), eta=cat([p.eta for p in parts]), phi=cat([p.phi for p in parts]),
-        label=cat([p.label for p in parts]), dataset=cat([p.dataset for p in parts]),
-        event=cat([p.event for p in parts]), jet=cat([p.jet for p in parts]),
-        ieta=cat([p.ieta for p in parts]), iphi=cat([p.iphi for p in parts]),
+        frames=cat(frames),
+        channels=channels,
+        pt=cat([p.pt for p in parts]),
+        eta=cat([p.eta for p in parts]),
+        phi=cat([p.phi for p in parts]),
+        label=cat([p.label for p in parts]),
+        dataset=cat([p.dataset for p in parts]),
+        event=cat([p.event for p in parts]),
+        jet=cat([p.jet for p in parts]),
+        ieta=cat([p.ieta for p in parts]),
+        iphi=cat([p.iphi for p in parts]),
         scores={k: cat([p.scores[k] for p in parts]) for k in parts[0].scores},
-        absent=absent, absent_in=absent_in,
+        absent=absent,
+        absent_in=absent_in,
     )

@@ -47,7 +47,9 @@ def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
             name = str(tree or "Events")
             # coffea.processor.executor.FileMeta.chunks (align_clusters=False)
             size = math.ceil(n / max(round(n / chunksize), 1)) if n else 1
-            items += [ChunkItem(dataset, str(path), name, a, min(n, a + size)) for a in range(0, n, size)]
+            items += [
+                ChunkItem(dataset, str(path), name, a, min(n, a + size)) for a in range(0, n, size)
+            ]
     return items
 
 
@@ -56,12 +58,22 @@ def process_chunk(proc: E2ETaggerProcessor, item: ChunkItem) -> dict[str, Any]:
     import uproot
     from coffea.nanoevents import BaseSchema, NanoEventsFactory
 
-    meta = {"dataset": item.dataset, "filename": item.path, "treename": item.tree,
-            "entrystart": item.start, "entrystop": item.stop}
+    meta = {
+        "dataset": item.dataset,
+        "filename": item.path,
+        "treename": item.tree,
+        "entrystart": item.start,
+        "entrystop": item.stop,
+    }
     with uproot.open(item.path) as f:
         events = NanoEventsFactory.from_root(
-            file=f, treepath=item.tree, schemaclass=BaseSchema, metadata=meta, mode="virtual",
-            entry_start=item.start, entry_stop=item.stop,
+            file=f,
+            treepath=item.tree,
+            schemaclass=BaseSchema,
+            metadata=meta,
+            mode="virtual",
+            entry_start=item.start,
+            entry_stop=item.stop,
         ).events()
         return proc.process(events)
 
@@ -92,7 +104,9 @@ def submit_chunks(
 
         chunksize = default_chunksize(fs, proc)
     items = chunk_items(fs, chunksize)
-    client.register_plugin(SessionCachePlugin([s.path for s in specs]), name=SessionCachePlugin.name)
+    client.register_plugin(
+        SessionCachePlugin([s.path for s in specs]), name=SessionCachePlugin.name
+    )
     extra = {"resources": {"GPU": 1}} if gpu else {}
     proc_future = client.scatter(proc, broadcast=True)
     return [client.submit(process_chunk, proc_future, item, pure=False, **extra) for item in items]

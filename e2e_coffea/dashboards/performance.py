@@ -37,8 +37,9 @@ from .plots import (
 __all__ = ["PerformanceDashboard"]
 
 
-def _classes(classes: Mapping[str, Sequence[str]] | None,
-             taggers: Iterable[str | TaggerSpec] | None) -> dict[str, tuple[str, ...]]:
+def _classes(
+    classes: Mapping[str, Sequence[str]] | None, taggers: Iterable[str | TaggerSpec] | None
+) -> dict[str, tuple[str, ...]]:
     out = {str(k): tuple(v) for k, v in (classes or {}).items()}
     for t in taggers or ():
         spec = t if isinstance(t, TaggerSpec) else resolve_tagger(t)
@@ -73,26 +74,40 @@ class PerformanceDashboard:
         self.n_updates = 0
         self._last_draw = float("-inf")
         self._lock = threading.Lock()
-        self.progress = w.IntProgress(value=0, min=0, max=max(total_chunks or 1, 1), description="chunks",
-                                      bar_style="info")
+        self.progress = w.IntProgress(
+            value=0, min=0, max=max(total_chunks or 1, 1), description="chunks", bar_style="info"
+        )
         self.status = w.HTML("<i>waiting for the first chunk</i>")
         names = sorted(self.classes)
-        self.tagger = w.Dropdown(options=names or ["(none)"], description="tagger", disabled=not names)
-        self.working_point = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="score cut",
-                                           continuous_update=False)
+        self.tagger = w.Dropdown(
+            options=names or ["(none)"], description="tagger", disabled=not names
+        )
+        self.working_point = w.FloatSlider(
+            value=0.5, min=0.0, max=1.0, step=0.02, description="score cut", continuous_update=False
+        )
         self.roc_image = w.Image(format="png")
         self.score_image = w.Image(format="png")
         self.efficiency_image = w.Image(format="png")
         self.mean_image = w.Image(format="png")
         self.throughput_image = w.Image(format="png")
-        for img, cls in ((self.roc_image, "roc"), (self.score_image, "scores"),
-                         (self.efficiency_image, "efficiency"), (self.mean_image, "mean-images"),
-                         (self.throughput_image, "throughput")):
+        for img, cls in (
+            (self.roc_image, "roc"),
+            (self.score_image, "scores"),
+            (self.efficiency_image, "efficiency"),
+            (self.mean_image, "mean-images"),
+            (self.throughput_image, "throughput"),
+        ):
             img.add_class(f"e2e-{cls}")
             img.value = message_png("waiting for the first chunk")
-        self.tabs = w.Tab(children=[self.roc_image, self.score_image,
-                                    w.VBox([self.working_point, self.efficiency_image]),
-                                    self.mean_image, self.throughput_image])
+        self.tabs = w.Tab(
+            children=[
+                self.roc_image,
+                self.score_image,
+                w.VBox([self.working_point, self.efficiency_image]),
+                self.mean_image,
+                self.throughput_image,
+            ]
+        )
         self.tabs.titles = ("ROC", "scores", "efficiency vs pT", "mean images", "throughput")
         self.tagger.observe(lambda _: self.redraw(), names="value")
         self.working_point.observe(lambda _: self._draw_efficiency(), names="value")
@@ -118,7 +133,9 @@ class PerformanceDashboard:
         wall = None
         if (d / "summary.json").is_file():
             summary = json.loads((d / "summary.json").read_text())
-            classes = {k: v["classes"] for k, v in summary.get("taggers", {}).items() if v.get("classes")}
+            classes = {
+                k: v["classes"] for k, v in summary.get("taggers", {}).items() if v.get("classes")
+            }
             wall = summary.get("throughput", {}).get("wall_s")
         classes.update(kwargs.pop("classes", None) or {})
         return cls(output, classes=classes, wall_time=kwargs.pop("wall_time", wall), **kwargs)
@@ -140,8 +157,10 @@ class PerformanceDashboard:
             except BadInputError:
                 unknown.append(name)
         if unknown:
-            msg = (f"no class names for tagger(s) {unknown}: pass classes={{'{unknown[0]}': ('qcd', 'tau')}} "
-                   f"or taggers=[path or spec] so the dashboard knows signal from background")
+            msg = (
+                f"no class names for tagger(s) {unknown}: pass classes={{'{unknown[0]}': ('qcd', 'tau')}} "
+                f"or taggers=[path or spec] so the dashboard knows signal from background"
+            )
             raise BadInputError(msg)
         names = sorted(self.classes)
         if list(self.tagger.options) != names:
@@ -202,7 +221,9 @@ class PerformanceDashboard:
                 self.update(result)
         except Exception as err:
             self.progress.bar_style = "danger"
-            self.status.value = f"<b>failed</b> after {self.n_updates} chunks: {type(err).__name__}: {err}"
+            self.status.value = (
+                f"<b>failed</b> after {self.n_updates} chunks: {type(err).__name__}: {err}"
+            )
             raise
         self.wall_time = time.perf_counter() - start
         self.finish()
@@ -230,7 +251,8 @@ class PerformanceDashboard:
             return
         t = str(self.tagger.value)
         self.efficiency_image.value = figure_png(
-            efficiency_figure(self.output, t, self.classes[t], float(self.working_point.value)))
+            efficiency_figure(self.output, t, self.classes[t], float(self.working_point.value))
+        )
 
     def redraw(self) -> None:
         """Redraw every panel now."""
@@ -239,7 +261,9 @@ class PerformanceDashboard:
         self._draw_live()
         self._draw_efficiency()
         if not self.tagger.disabled:
-            self.mean_image.value = figure_png(mean_images_figure(self.output, str(self.tagger.value)))
+            self.mean_image.value = figure_png(
+                mean_images_figure(self.output, str(self.tagger.value))
+            )
         self.throughput_image.value = figure_png(throughput_figure(self.output, self.wall_time))
 
     def roc_png(self) -> bytes:

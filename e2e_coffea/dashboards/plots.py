@@ -46,8 +46,10 @@ def check_output(output: Any) -> None:
     missing = [name for name in REQUIRED_HISTS if name not in have]
     if missing:
         needs = "; ".join(f"'{m}' for {REQUIRED_HISTS[m]}" for m in missing)
-        msg = (f"the output lacks histogram(s) {missing} in output['hists'] (has {sorted(have)}): "
-               f"the performance dashboard needs {needs}. Was it produced by e2e_coffea.run?")
+        msg = (
+            f"the output lacks histogram(s) {missing} in output['hists'] (has {sorted(have)}): "
+            f"the performance dashboard needs {needs}. Was it produced by e2e_coffea.run?"
+        )
         raise BadInputError(msg)
 
 
@@ -94,8 +96,12 @@ def roc_figure(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) 
     ax = fig.add_axes((0.12, 0.12, 0.84, 0.8))
     for name, roc in rocs.items():
         ok = roc.background_eff > 0
-        ax.plot(roc.signal_eff[ok], 1 / roc.background_eff[ok], drawstyle="steps-post",
-                label=f"{name}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}")
+        ax.plot(
+            roc.signal_eff[ok],
+            1 / roc.background_eff[ok],
+            drawstyle="steps-post",
+            label=f"{name}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}",
+        )
     ax.plot([0.001, 1], [1000, 1], color="0.6", lw=0.8, ls=":", label="random")
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
@@ -119,7 +125,9 @@ def score_figure(output: Mapping[str, Any], tagger: str, *, bins: int = 50) -> A
     for lab in sorted(h.axes["label"]):
         counts = h[{"label": lab}].values()
         if counts.sum() > 0:
-            ax.stairs(counts / counts.sum(), h.axes["score"].edges, label=f"{lab} ({counts.sum():.0f})")
+            ax.stairs(
+                counts / counts.sum(), h.axes["score"].edges, label=f"{lab} ({counts.sum():.0f})"
+            )
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"{tagger} score")
     ax.set_ylabel("fraction of objects")
@@ -128,8 +136,9 @@ def score_figure(output: Mapping[str, Any], tagger: str, *, bins: int = 50) -> A
     return fig
 
 
-def efficiency_vs_pt(output: Mapping[str, Any], tagger: str, classes: Sequence[str],
-                     working_point: float) -> dict[str, Any]:
+def efficiency_vs_pt(
+    output: Mapping[str, Any], tagger: str, classes: Sequence[str], working_point: float
+) -> dict[str, Any]:
     """Per group (``signal``, ``background``): pT edges, labels, passing and total counts,
     efficiency and binomial error at ``score >= cut``; the cut is the first score-bin
     edge of ``score_pt`` at or above ``working_point`` (returned as ``cut``)."""
@@ -141,7 +150,10 @@ def efficiency_vs_pt(output: Mapping[str, Any], tagger: str, classes: Sequence[s
     sig, bkg = class_split(classes, list(h.axes["label"]))
     edges = h.axes["score"].edges
     first = int(np.searchsorted(edges[:-1], working_point - 1e-12))  # first bin with low edge >= wp
-    out: dict[str, Any] = {"cut": float(edges[min(first, len(edges) - 1)]), "pt_edges": h.axes["pt"].edges}
+    out: dict[str, Any] = {
+        "cut": float(edges[min(first, len(edges) - 1)]),
+        "pt_edges": h.axes["pt"].edges,
+    }
     for name, group in (("signal", sig), ("background", bkg)):
         if not group:
             continue
@@ -155,8 +167,9 @@ def efficiency_vs_pt(output: Mapping[str, Any], tagger: str, classes: Sequence[s
     return out
 
 
-def efficiency_figure(output: Mapping[str, Any], tagger: str, classes: Sequence[str],
-                      working_point: float) -> Any:
+def efficiency_figure(
+    output: Mapping[str, Any], tagger: str, classes: Sequence[str], working_point: float
+) -> Any:
     """Signal efficiency and background mistag rate vs pT at ``score >= working_point``."""
     fig = _figure((6.4, 3.8))
     if tagger not in list(output["hists"]["score_pt"].axes["tagger"]):
@@ -170,8 +183,15 @@ def efficiency_figure(output: Mapping[str, Any], tagger: str, classes: Sequence[
             continue
         g = e[name]
         ok = g["total"] > 0
-        ax.errorbar(centres[ok], g["eff"][ok], yerr=g["err"][ok], xerr=0.5 * np.diff(pt_edges)[ok],
-                    fmt=marker, ms=4, label=f"{name} ({', '.join(g['labels'])})")
+        ax.errorbar(
+            centres[ok],
+            g["eff"][ok],
+            yerr=g["err"][ok],
+            xerr=0.5 * np.diff(pt_edges)[ok],
+            fmt=marker,
+            ms=4,
+            label=f"{name} ({', '.join(g['labels'])})",
+        )
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("jet pT [GeV]")
     ax.set_ylabel("efficiency")
@@ -191,8 +211,9 @@ def mean_images_figure(output: Mapping[str, Any], tagger: str) -> Any:
     chans = list(mi.channels)
     fig = _figure((1.15 * len(chans) + 0.9, 1.2 * len(labels) + 0.5))
     axes = fig.subplots(len(labels), len(chans), squeeze=False)
-    fig.subplots_adjust(left=0.9 / fig.get_figwidth(), right=0.99, top=0.88, bottom=0.02,
-                        wspace=0.05, hspace=0.08)
+    fig.subplots_adjust(
+        left=0.9 / fig.get_figwidth(), right=0.99, top=0.88, bottom=0.02, wspace=0.05, hspace=0.08
+    )
     means = {lab: mi.mean(lab) for lab in labels}
     for j, ch in enumerate(chans):
         stack = np.stack([means[lab][j] for lab in labels])
@@ -206,16 +227,23 @@ def mean_images_figure(output: Mapping[str, Any], tagger: str) -> Any:
                 ax.imshow(img, origin="lower", cmap="RdBu_r", norm=norm, interpolation="nearest")
             else:
                 norm = LogNorm(max(top * 1e-3, 1e-12), max(top, 1e-9))
-                ax.imshow(np.where(img > 0, img, np.nan), origin="lower", cmap="viridis", norm=norm,
-                          interpolation="nearest")
+                ax.imshow(
+                    np.where(img > 0, img, np.nan),
+                    origin="lower",
+                    cmap="viridis",
+                    norm=norm,
+                    interpolation="nearest",
+                )
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
                 ax.set_title(ch, fontsize=8)
             if j == 0:
                 ax.set_ylabel(f"{lab}\n(n={mi.counts[lab]})", fontsize=8)
-    fig.suptitle(f"{tagger}: mean frames per truth label (as fed to the model), log colour per channel",
-                 fontsize=9)
+    fig.suptitle(
+        f"{tagger}: mean frames per truth label (as fed to the model), log colour per channel",
+        fontsize=9,
+    )
     return fig
 
 
@@ -233,7 +261,10 @@ def throughput_figure(output: Mapping[str, Any], wall_time: float | None = None)
     device = m.get("device", {})
     axes[1].bar(list(map(str, device)), list(device.values()), color="#ff7f0e")
     axes[1].set_title("chunks per device", fontsize=9)
-    parts = {k.removeprefix("time_"): float(m.get(k, 0.0)) for k in ("time_read", "time_frames", "time_inference")}
+    parts = {
+        k.removeprefix("time_"): float(m.get(k, 0.0))
+        for k in ("time_read", "time_frames", "time_inference")
+    }
     axes[2].bar(list(parts), list(parts.values()), color="#2ca02c")
     axes[2].set_title("time summed over chunks [s]", fontsize=9)
     for ax in axes:

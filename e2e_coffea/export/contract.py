@@ -72,7 +72,14 @@ class Contract:
     format_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
-        for name in ("channels", "frame_size", "class_names", "scalar_inputs", "input_names", "output_names"):
+        for name in (
+            "channels",
+            "frame_size",
+            "class_names",
+            "scalar_inputs",
+            "input_names",
+            "output_names",
+        ):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
                 msg = f"contract field {name!r} must be a list, got {value!r}"
@@ -184,7 +191,9 @@ def _validate(c: Contract) -> None:
     if len(c.frame_size) != 2 or not all(
         isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in c.frame_size
     ):
-        bad(f"frame_size {c.frame_size!r} must be two positive integers: (H, W), or (points, features) for point clouds")
+        bad(
+            f"frame_size {c.frame_size!r} must be two positive integers: (H, W), or (points, features) for point clouds"
+        )
     if c.task == "classification" and len(c.class_names) < 2:
         bad(f"classification needs >= 2 class_names, got {list(c.class_names)}")
     if c.task == "regression" and not c.class_names:
@@ -195,10 +204,14 @@ def _validate(c: Contract) -> None:
             bad(f"{name} must be a JSON object, got {type(value).__name__}")
     n_out = c.model_kwargs.get("n_outputs")
     if n_out is not None and n_out != c.n_outputs:
-        bad(f"model has {n_out} output(s) but class_names {list(c.class_names)} imply {c.n_outputs}")
+        bad(
+            f"model has {n_out} output(s) but class_names {list(c.class_names)} imply {c.n_outputs}"
+        )
     n_in = c.model_kwargs.get("in_channels")
     if n_in is not None and n_in != c.n_channels:
-        bad(f"model takes {n_in} channel(s) but the contract lists {c.n_channels}: {list(c.channels)}")
+        bad(
+            f"model takes {n_in} channel(s) but the contract lists {c.n_channels}: {list(c.channels)}"
+        )
     n_sc = c.model_kwargs.get("n_scalars", 0)
     if c.model_kwargs and n_sc != len(c.scalar_inputs):
         bad(f"model takes {n_sc} scalar(s) but scalar_inputs is {list(c.scalar_inputs)}")

@@ -148,8 +148,15 @@ def export_onnx(
             warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
             warnings.filterwarnings("ignore", message=r"The feature will be removed.*")
             torch.onnx.export(
-                net, args, str(tmp), input_names=list(names), output_names=["outputs"],
-                dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True,
+                net,
+                args,
+                str(tmp),
+                input_names=list(names),
+                output_names=["outputs"],
+                dynamic_axes=axes,
+                opset_version=opset,
+                dynamo=False,
+                do_constant_folding=True,
             )
         proto = onnx.load(str(tmp))
         for key, value in contract.to_metadata().items():
@@ -168,7 +175,9 @@ def export_onnx(
     return ExportReport(dest, contract, diff, dest.stat().st_size)
 
 
-def _max_abs_diff(net: nn.Module, path: Path, shape: tuple[int, ...], n_scalars: int, seed: int) -> float:
+def _max_abs_diff(
+    net: nn.Module, path: Path, shape: tuple[int, ...], n_scalars: int, seed: int
+) -> float:
     inputs = _random_inputs((_VERIFY_BATCH, *shape[1:]), n_scalars, seed)
     with torch.no_grad():
         want = net(*inputs).numpy()

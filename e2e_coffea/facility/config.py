@@ -35,11 +35,26 @@ FACILITIES: Final = ("local", "htcondor", "slurm", "coffea-casa", "gateway", "sc
 
 JOBQUEUE: Final = ("local", "htcondor", "slurm", "coffea-casa")
 _LIST_DIRECTIVES: Final = ("local", "slurm")  # job_extra_directives is a list of lines
-_RESERVED_OPTIONS: Final = frozenset({
-    "name", "n_workers", "job_cls", "scheduler_options", "cores", "memory", "processes", "disk",
-    "python", "job_extra_directives", "worker_extra_args", "job_script_prologue", "job_extra",
-    "extra", "env_extra", "header_skip",
-})
+_RESERVED_OPTIONS: Final = frozenset(
+    {
+        "name",
+        "n_workers",
+        "job_cls",
+        "scheduler_options",
+        "cores",
+        "memory",
+        "processes",
+        "disk",
+        "python",
+        "job_extra_directives",
+        "worker_extra_args",
+        "job_script_prologue",
+        "job_extra",
+        "extra",
+        "env_extra",
+        "header_skip",
+    }
+)
 _POOL_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _GPU_ARG: Final = re.compile(r"(^|[\s,])GPU=")
 
@@ -132,7 +147,9 @@ class ClusterConfig:
         for p in self.pools:
             if p.name == name:
                 return p
-        msg = f"{self._where()}no worker type {name!r}; the config has {[p.name for p in self.pools]}"
+        msg = (
+            f"{self._where()}no worker type {name!r}; the config has {[p.name for p in self.pools]}"
+        )
         raise ClusterConfigError(msg)
 
     def _where(self) -> str:
@@ -147,22 +164,53 @@ _BOOL: Final = ((bool,), "true or false")
 _MAP: Final = ((dict,), "a mapping")
 _STRS: Final = ((list,), "a list of strings")
 _TOP: Final = {
-    "facility": _STR, "pools": _MAP, "device": _STR, "address": _STR, "gateway": _MAP,
-    "scheduler_options": _MAP, "environment": _MAP, "models": _MAP, "wait_timeout": _NUM,
+    "facility": _STR,
+    "pools": _MAP,
+    "device": _STR,
+    "address": _STR,
+    "gateway": _MAP,
+    "scheduler_options": _MAP,
+    "environment": _MAP,
+    "models": _MAP,
+    "wait_timeout": _NUM,
     "min_workers": _INT,
 }
 _POOL: Final = {
-    "jobs": _INT, "cores": _INT, "memory": _STR, "processes": _INT, "gpus": _INT, "disk": _STR,
-    "python": _STR, "job_extra_directives": ((dict, list), "a mapping (htcondor) or a list (slurm)"),
-    "worker_extra_args": _STRS, "job_script_prologue": _STRS, "options": _MAP,
+    "jobs": _INT,
+    "cores": _INT,
+    "memory": _STR,
+    "processes": _INT,
+    "gpus": _INT,
+    "disk": _STR,
+    "python": _STR,
+    "job_extra_directives": ((dict, list), "a mapping (htcondor) or a list (slurm)"),
+    "worker_extra_args": _STRS,
+    "job_script_prologue": _STRS,
+    "options": _MAP,
 }
-_NULLABLE: Final = frozenset({"address", "proxy_address", "public_address", "auth", "image", "disk",
-                               "python", "min_workers", "job_extra_directives"})
+_NULLABLE: Final = frozenset(
+    {
+        "address",
+        "proxy_address",
+        "public_address",
+        "auth",
+        "image",
+        "disk",
+        "python",
+        "min_workers",
+        "job_extra_directives",
+    }
+)
 _GATEWAY_POOL: Final = ("jobs", "gpus", "options")
 _ENV: Final = {"image": _STR, "container_runtime": _STR, "pip": _STRS, "upload_package": _BOOL}
 _MODELS: Final = {"ship": _STR, "worker_dir": _STR}
-_GATEWAY: Final = {"address": _STR, "proxy_address": _STR, "public_address": _STR, "auth": _STR,
-                   "options": _MAP}
+_GATEWAY: Final = {
+    "address": _STR,
+    "proxy_address": _STR,
+    "public_address": _STR,
+    "auth": _STR,
+    "options": _MAP,
+}
 
 
 def load_cluster_config(path: str | os.PathLike[str]) -> ClusterConfig:
@@ -171,7 +219,9 @@ def load_cluster_config(path: str | os.PathLike[str]) -> ClusterConfig:
 
     p = Path(path)
     if not p.is_file():
-        msg = f"cluster config {p} does not exist; examples are in the repository's facility/ folder"
+        msg = (
+            f"cluster config {p} does not exist; examples are in the repository's facility/ folder"
+        )
         raise ClusterConfigError(msg)
     try:
         data = yaml.safe_load(p.read_text())
@@ -193,11 +243,17 @@ def parse_cluster_config(data: Any, *, source: str | None = None) -> ClusterConf
     if device not in ("auto", "cpu", "cuda"):
         msg = f"{where}device must be 'auto', 'cpu' or 'cuda', got {device!r}"
         raise ClusterConfigError(msg)
-    pools = tuple(_pool(name, spec, facility, where) for name, spec in (top.get("pools") or {}).items())
-    env = EnvironmentConfig(**_listify(_section(top.get("environment", {}), "environment", _ENV, where)))
+    pools = tuple(
+        _pool(name, spec, facility, where) for name, spec in (top.get("pools") or {}).items()
+    )
+    env = EnvironmentConfig(
+        **_listify(_section(top.get("environment", {}), "environment", _ENV, where))
+    )
     if env.container_runtime not in ("apptainer", "singularity"):
-        msg = (f"{where}environment.container_runtime must be apptainer or singularity (for docker "
-               f"use HTCondor's docker universe in job_extra_directives), got {env.container_runtime!r}")
+        msg = (
+            f"{where}environment.container_runtime must be apptainer or singularity (for docker "
+            f"use HTCondor's docker universe in job_extra_directives), got {env.container_runtime!r}"
+        )
         raise ClusterConfigError(msg)
     models = ModelsConfig(**_section(top.get("models", {}), "models", _MODELS, where))
     if models.ship not in ("path", "upload"):
@@ -215,9 +271,17 @@ def parse_cluster_config(data: Any, *, source: str | None = None) -> ClusterConf
         msg = f"{where}wait_timeout and min_workers must be >= 0, got {wait} and {min_workers}"
         raise ClusterConfigError(msg)
     cfg = ClusterConfig(
-        facility=facility, pools=pools, device=device, address=top.get("address"), gateway=gateway,
-        scheduler_options=dict(top.get("scheduler_options", {})), environment=env, models=models,
-        wait_timeout=wait, min_workers=min_workers, source=source,
+        facility=facility,
+        pools=pools,
+        device=device,
+        address=top.get("address"),
+        gateway=gateway,
+        scheduler_options=dict(top.get("scheduler_options", {})),
+        environment=env,
+        models=models,
+        wait_timeout=wait,
+        min_workers=min_workers,
+        source=source,
     )
     _check_facility(cfg, where)
     if device == "cuda":
@@ -229,14 +293,17 @@ def require_gpu(config: ClusterConfig) -> None:
     """Raise unless some worker type has a GPU; a ``scheduler`` config is checked on connect."""
     if config.facility == "scheduler" or config.gpu_pools:
         return
-    msg = (f"{config._where()}a GPU was requested (device 'cuda' or --gpu-workers) but no worker "
-           f"type of this {config.facility} config has one: pools "
-           f"{ {p.name: p.gpus for p in config.pools} } (gpus per job); add a pool with gpus: 1")
+    msg = (
+        f"{config._where()}a GPU was requested (device 'cuda' or --gpu-workers) but no worker "
+        f"type of this {config.facility} config has one: pools "
+        f"{ {p.name: p.gpus for p in config.pools} } (gpus per job); add a pool with gpus: 1"
+    )
     raise ClusterConfigError(msg)
 
 
-def _section(data: Any, name: str, schema: Mapping[str, tuple[tuple[type, ...], str]],
-             where: str) -> dict[str, Any]:
+def _section(
+    data: Any, name: str, schema: Mapping[str, tuple[tuple[type, ...], str]], where: str
+) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -277,16 +344,22 @@ def _pool(name: Any, spec: Any, facility: str, where: str) -> PoolConfig:
             msg = f"{where}{label}.{key} must be >= {0 if key == 'jobs' else 1}, got {getattr(pool, key)}"
             raise ClusterConfigError(msg)
     if pool.gpus not in (0, 1):
-        msg = (f"{where}{label}.gpus must be 0 or 1 (one worker process and thread per GPU; "
-               f"submit more jobs for more GPUs), got {pool.gpus}")
+        msg = (
+            f"{where}{label}.gpus must be 0 or 1 (one worker process and thread per GPU; "
+            f"submit more jobs for more GPUs), got {pool.gpus}"
+        )
         raise ClusterConfigError(msg)
     if pool.gpus and (pool.processes != 1 or pool.cores != 1) and facility != "gateway":
-        msg = (f"{where}{label}: a GPU pool runs one process with one thread per GPU; got "
-               f"processes={pool.processes}, cores={pool.cores} (set both to 1)")
+        msg = (
+            f"{where}{label}: a GPU pool runs one process with one thread per GPU; got "
+            f"processes={pool.processes}, cores={pool.cores} (set both to 1)"
+        )
         raise ClusterConfigError(msg)
     if not pool.gpus and any(_GPU_ARG.search(a) for a in pool.worker_extra_args):
-        msg = (f"{where}{label}.worker_extra_args tag the workers with a GPU resource but {label}.gpus "
-               f"is 0: set gpus: 1 (which adds --resources GPU=1 and the batch system's GPU request)")
+        msg = (
+            f"{where}{label}.worker_extra_args tag the workers with a GPU resource but {label}.gpus "
+            f"is 0: set gpus: 1 (which adds --resources GPU=1 and the batch system's GPU request)"
+        )
         raise ClusterConfigError(msg)
     _check_bytes(pool.memory, f"{label}.memory", where)
     if pool.disk is not None:
@@ -313,8 +386,10 @@ def _check_facility(cfg: ClusterConfig, where: str) -> None:
     f = cfg.facility
     if f == "scheduler":
         if not cfg.address or cfg.pools:
-            msg = (f"{where}facility 'scheduler' joins a running scheduler: it needs 'address' "
-                   f"(got {cfg.address!r}) and no 'pools' (got {[p.name for p in cfg.pools]})")
+            msg = (
+                f"{where}facility 'scheduler' joins a running scheduler: it needs 'address' "
+                f"(got {cfg.address!r}) and no 'pools' (got {[p.name for p in cfg.pools]})"
+            )
             raise ClusterConfigError(msg)
         return
     if cfg.address:
@@ -325,30 +400,38 @@ def _check_facility(cfg: ClusterConfig, where: str) -> None:
         raise ClusterConfigError(msg)
     if f == "gateway":
         if cfg.gateway is None or len(cfg.pools) != 1:
-            msg = (f"{where}facility 'gateway' needs a 'gateway' section and exactly one pool "
-                   f"(a gateway cluster has one worker type; run CPU and GPU as separate runs), "
-                   f"got pools {[p.name for p in cfg.pools]}")
+            msg = (
+                f"{where}facility 'gateway' needs a 'gateway' section and exactly one pool "
+                f"(a gateway cluster has one worker type; run CPU and GPU as separate runs), "
+                f"got pools {[p.name for p in cfg.pools]}"
+            )
             raise ClusterConfigError(msg)
         return
     if cfg.gateway is not None:
         msg = f"{where}'gateway' section is only for facility 'gateway' (this is {f!r})"
         raise ClusterConfigError(msg)
     if f == "coffea-casa" and len(cfg.pools) != 1:
-        msg = (f"{where}facility 'coffea-casa' runs one worker type (its scheduler owns fixed ports), "
-               f"got pools {[p.name for p in cfg.pools]}")
+        msg = (
+            f"{where}facility 'coffea-casa' runs one worker type (its scheduler owns fixed ports), "
+            f"got pools {[p.name for p in cfg.pools]}"
+        )
         raise ClusterConfigError(msg)
     for p in cfg.pools:
         d = p.job_extra_directives
         want_list = f in _LIST_DIRECTIVES
         if d is not None and isinstance(d, list) != want_list:
-            msg = (f"{where}pools.{p.name}.job_extra_directives must be a "
-                   f"{'list of lines' if want_list else 'mapping of submit keys'} for {f}, "
-                   f"got {type(d).__name__}")
+            msg = (
+                f"{where}pools.{p.name}.job_extra_directives must be a "
+                f"{'list of lines' if want_list else 'mapping of submit keys'} for {f}, "
+                f"got {type(d).__name__}"
+            )
             raise ClusterConfigError(msg)
         if f in ("htcondor", "coffea-casa") and p.disk is None:
             msg = f"{where}pools.{p.name}.disk is required for {f} (e.g. '4GB')"
             raise ClusterConfigError(msg)
         if f == "local" and p.job_script_prologue:
-            msg = (f"{where}pools.{p.name}.job_script_prologue cannot run under facility 'local' "
-                   f"(its jobs run the worker command without a shell)")
+            msg = (
+                f"{where}pools.{p.name}.job_script_prologue cannot run under facility 'local' "
+                f"(its jobs run the worker command without a shell)"
+            )
             raise ClusterConfigError(msg)

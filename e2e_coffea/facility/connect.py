@@ -15,7 +15,13 @@ from .config import ClusterConfig, ClusterConfigError, load_cluster_config, requ
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 
 __all__ = [
-    "Connection", "WorkerReport", "build_clusters", "connect", "gpu_workers", "run_on_cluster", "watch_workers",
+    "Connection",
+    "WorkerReport",
+    "build_clusters",
+    "connect",
+    "gpu_workers",
+    "run_on_cluster",
+    "watch_workers",
 ]
 
 ConfigLike = ClusterConfig | str | os.PathLike[str]
@@ -102,10 +108,14 @@ def connect(config: ConfigLike) -> Connection:
         _wait(conn)
         register_environment(client, cfg.environment)
         if cfg.facility == "gateway" and cfg.pools[0].gpus:
-            client.register_plugin(GPUResourcePlugin(cfg.pools[0].gpus), name=GPUResourcePlugin.name)
+            client.register_plugin(
+                GPUResourcePlugin(cfg.pools[0].gpus), name=GPUResourcePlugin.name
+            )
         if cfg.device == "cuda" and not gpu_workers(client):
-            msg = (f"{cfg._where()}device 'cuda' was requested but no worker at "
-                   f"{client.scheduler.address} has a GPU resource")
+            msg = (
+                f"{cfg._where()}device 'cuda' was requested but no worker at "
+                f"{client.scheduler.address} has a GPU resource"
+            )
             raise ClusterConfigError(msg)
     except BaseException:
         conn.close()
@@ -123,16 +133,20 @@ def _wait(conn: Connection) -> None:
     except TimeoutError as err:
         have = len(conn.client.scheduler_info(n_workers=-1).get("workers", {}))
         pools = {p.name: p.workers for p in cfg.pools}
-        msg = (f"{cfg._where()}only {have} of {want} workers joined the scheduler at "
-               f"{conn.client.scheduler.address} within {cfg.wait_timeout:g} s (pools {pools}); "
-               f"check the batch queue and the job logs, or lower min_workers")
+        msg = (
+            f"{cfg._where()}only {have} of {want} workers joined the scheduler at "
+            f"{conn.client.scheduler.address} within {cfg.wait_timeout:g} s (pools {pools}); "
+            f"check the batch queue and the job logs, or lower min_workers"
+        )
         raise TimeoutError(msg) from err
 
 
 def gpu_workers(client: Any) -> list[str]:
     """Names of the workers that offer a GPU resource."""
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
-    return [str(w.get("name")) for w in workers.values() if w.get("resources", {}).get("GPU", 0) > 0]
+    return [
+        str(w.get("name")) for w in workers.values() if w.get("resources", {}).get("GPU", 0) > 0
+    ]
 
 
 @dataclass
@@ -149,8 +163,14 @@ class WorkerReport:
 
 def _snapshot(client: Any) -> dict[str, dict[str, Any]]:
     info = client.scheduler_info(n_workers=-1).get("workers", {})
-    return {addr: {"name": str(w.get("name")), "nthreads": w.get("nthreads"),
-                   "resources": dict(w.get("resources", {}))} for addr, w in info.items()}
+    return {
+        addr: {
+            "name": str(w.get("name")),
+            "nthreads": w.get("nthreads"),
+            "resources": dict(w.get("resources", {})),
+        }
+        for addr, w in info.items()
+    }
 
 
 @contextmanager
@@ -167,19 +187,27 @@ def watch_workers(client: Any) -> Iterator[WorkerReport]:
                 continue
             addr = ev.get("worker")
             if ev.get("action") == "remove-worker":
-                report.lost.append({
-                    "worker": addr,
-                    "name": report.workers.get(addr, {}).get("name"),
-                    "processing_tasks": len(ev.get("processing-tasks", ())),
-                    "lost_computed_tasks": len(ev.get("lost-computed-tasks", ())),
-                    "expected": bool(ev.get("expected", False)),
-                })
+                report.lost.append(
+                    {
+                        "worker": addr,
+                        "name": report.workers.get(addr, {}).get("name"),
+                        "processing_tasks": len(ev.get("processing-tasks", ())),
+                        "lost_computed_tasks": len(ev.get("lost-computed-tasks", ())),
+                        "expected": bool(ev.get("expected", False)),
+                    }
+                )
             elif ev.get("action") == "add-worker":
                 report.joined.append(str(addr))
 
 
-def run_on_cluster(config: ConfigLike, fileset: Any, taggers: Sequence[str | TaggerSpec], *,
-                   gpu_requested: bool = False, **run_kwargs: Any) -> tuple[Any, dict[str, Any]]:
+def run_on_cluster(
+    config: ConfigLike,
+    fileset: Any,
+    taggers: Sequence[str | TaggerSpec],
+    *,
+    gpu_requested: bool = False,
+    **run_kwargs: Any,
+) -> tuple[Any, dict[str, Any]]:
     """The main job at a facility: connect, ship the models, run, report, clean up.
 
     Returns the :class:`~e2e_coffea.runner.RunResult` and a JSON-ready facility report
@@ -199,7 +227,9 @@ def run_on_cluster(config: ConfigLike, fileset: Any, taggers: Sequence[str | Tag
     info = {
         "facility": cfg.facility,
         "config": cfg.source,
-        "pools": {p.name: {"jobs": p.jobs, "workers": p.workers, "gpus": p.gpus} for p in cfg.pools},
+        "pools": {
+            p.name: {"jobs": p.jobs, "workers": p.workers, "gpus": p.gpus} for p in cfg.pools
+        },
         **report.to_dict(),
         "entries_per_worker": dict(result.output.get("metrics", {}).get("worker", {})),
     }

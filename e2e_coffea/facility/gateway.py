@@ -24,8 +24,12 @@ def _gateway(config: ClusterConfig) -> Any:
     if g is None:  # pragma: no cover - the config loader guarantees it
         msg = "facility 'gateway' needs a 'gateway' section"
         raise ClusterConfigError(msg)
-    return Gateway(address=g.address, proxy_address=g.proxy_address,
-                   public_address=g.public_address, auth=g.auth)
+    return Gateway(
+        address=g.address,
+        proxy_address=g.proxy_address,
+        public_address=g.public_address,
+        auth=g.auth,
+    )
 
 
 def gateway_options(config: ClusterConfig, gateway: Any) -> Any:
@@ -41,8 +45,10 @@ def gateway_options(config: ClusterConfig, gateway: Any) -> Any:
     valid = sorted(opts)
     for key, value in wanted.items():
         if key not in valid:
-            msg = (f"{config._where()}gateway option {key!r} is not offered by the gateway at "
-                   f"{address}; it offers {valid}")
+            msg = (
+                f"{config._where()}gateway option {key!r} is not offered by the gateway at "
+                f"{address}; it offers {valid}"
+            )
             raise ClusterConfigError(msg)
         opts[key] = value
     return opts

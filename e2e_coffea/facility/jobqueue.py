@@ -14,16 +14,31 @@ from typing import Any, Final
 
 from .config import ClusterConfig, ClusterConfigError, PoolConfig
 
-__all__ = ["build_jobqueue_clusters", "cluster_class", "job_kwargs", "job_script", "pinned_job_class"]
+__all__ = [
+    "build_jobqueue_clusters",
+    "cluster_class",
+    "job_kwargs",
+    "job_script",
+    "pinned_job_class",
+]
 
 _CLASSES: Final = {
     "local": ("dask_jobqueue.local", "LocalCluster", "pip install 'e2e-coffea[facility]'"),
     "htcondor": ("dask_jobqueue", "HTCondorCluster", "pip install 'e2e-coffea[facility]'"),
     "slurm": ("dask_jobqueue", "SLURMCluster", "pip install 'e2e-coffea[facility]'"),
-    "coffea-casa": ("coffea_casa", "CoffeaCasaCluster",
-                    "pip install coffea-casa (preinstalled in coffea-casa's JupyterLab image)"),
+    "coffea-casa": (
+        "coffea_casa",
+        "CoffeaCasaCluster",
+        "pip install coffea-casa (preinstalled in coffea-casa's JupyterLab image)",
+    ),
 }
-_CLUSTER_ONLY: Final = ("shared_temp_directory", "silence_logs", "scheduler_cls", "loop", "asynchronous")
+_CLUSTER_ONLY: Final = (
+    "shared_temp_directory",
+    "silence_logs",
+    "scheduler_cls",
+    "loop",
+    "asynchronous",
+)
 PLACEHOLDER_ADDRESS: Final = "tcp://<scheduler-address>:8786"
 
 
@@ -47,7 +62,9 @@ def job_kwargs(config: ClusterConfig, pool: PoolConfig) -> dict[str, Any]:
     if pool.disk is not None:
         kw["disk"] = pool.disk
     listed = f in ("local", "slurm")
-    directives: Any = list(pool.job_extra_directives or []) if listed else dict(pool.job_extra_directives or {})
+    directives: Any = (
+        list(pool.job_extra_directives or []) if listed else dict(pool.job_extra_directives or {})
+    )
     args = list(pool.worker_extra_args)
     if pool.gpus:
         # the Dask resource steers the chunk tasks; the batch request gets the job a GPU
@@ -89,8 +106,10 @@ def pinned_job_class(job_cls: Any, address: str) -> Any:
 def job_script(config: ClusterConfig, worker_type: str) -> str:
     """The job script ``worker_type``'s jobs would run, rendered without submitting anything."""
     if config.facility not in _CLASSES:
-        msg = (f"facility {config.facility!r} has no job scripts (only {sorted(_CLASSES)} submit "
-               f"batch jobs)")
+        msg = (
+            f"facility {config.facility!r} has no job scripts (only {sorted(_CLASSES)} submit "
+            f"batch jobs)"
+        )
         raise ClusterConfigError(msg)
     pool = config.pool(worker_type)
     job_cls = cluster_class(config.facility).job_cls
@@ -108,11 +127,20 @@ def build_jobqueue_clusters(config: ClusterConfig) -> list[Any]:
             if i == 0:
                 user = dict(config.scheduler_options)
                 # no dashboard unless asked for; ":0" keeps even the health endpoint off 8787
-                quiet = {} if "dashboard_address" in user else {"dashboard": False, "dashboard_address": ":0"}
+                quiet = (
+                    {}
+                    if "dashboard_address" in user
+                    else {"dashboard": False, "dashboard_address": ":0"}
+                )
                 sched = {**quiet, **user}
                 clusters.append(cls(name=pool.name, scheduler_options=sched, **kw))
             else:
-                idle = {"dashboard": False, "dashboard_address": ":0", "host": "127.0.0.1", "port": 0}
+                idle = {
+                    "dashboard": False,
+                    "dashboard_address": ":0",
+                    "host": "127.0.0.1",
+                    "port": 0,
+                }
                 job_cls = pinned_job_class(cls.job_cls, clusters[0].scheduler_address)
                 clusters.append(cls(name=pool.name, job_cls=job_cls, scheduler_options=idle, **kw))
         for cluster, pool in zip(clusters, config.pools, strict=True):

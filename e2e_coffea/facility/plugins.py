@@ -54,8 +54,9 @@ def _write_once(dest: Path, data: bytes) -> None:
             os.unlink(tmp)
 
 
-def ship_models(client: Any, taggers: Sequence[str | TaggerSpec],
-                worker_dir: str = "/tmp/e2e-coffea-models") -> list[TaggerSpec]:
+def ship_models(
+    client: Any, taggers: Sequence[str | TaggerSpec], worker_dir: str = "/tmp/e2e-coffea-models"
+) -> list[TaggerSpec]:
     """Upload the taggers' ONNX files to every worker; return the taggers pointing there.
 
     Call before :func:`e2e_coffea.runner.run` (the session cache then finds the files).
@@ -104,7 +105,8 @@ def register_environment(client: Any, env: EnvironmentConfig) -> None:
             # UploadDirectory puts the uploaded folder itself on sys.path, so it must be
             # the folder *holding* the package
             stage = Path(tmp) / "e2e_coffea_upload"
-            shutil.copytree(pkg, stage / "e2e_coffea",
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                pkg, stage / "e2e_coffea", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
             plugin = UploadDirectory(str(stage), update_path=True, restart_workers=True)
         client.register_plugin(plugin, name="e2e-coffea-package")

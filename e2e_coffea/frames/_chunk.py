@@ -18,7 +18,17 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError, MissingBranchError
 
-__all__ = ["Jagged", "branch", "dense_images", "fields_of", "hit_cells", "integer_values", "jagged", "n_events", "require"]
+__all__ = [
+    "Jagged",
+    "branch",
+    "dense_images",
+    "fields_of",
+    "hit_cells",
+    "integer_values",
+    "jagged",
+    "n_events",
+    "require",
+]
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,9 @@ def jagged(array: Any) -> Jagged:
         layout.content, ak.contents.NumpyArray
     ):
         n, k = layout.length, layout.size
-        return Jagged(np.arange(n + 1, dtype=np.int64) * k, np.asarray(layout.content.data)[: n * k])
+        return Jagged(
+            np.arange(n + 1, dtype=np.int64) * k, np.asarray(layout.content.data)[: n * k]
+        )
     # sliced/indexed arrays: one copy through awkward
     counts = np.asarray(ak.num(array, axis=1), dtype=np.int64)
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
@@ -125,9 +137,17 @@ def integer_values(values: npt.NDArray[Any], name: str, what: str) -> npt.NDArra
 
 
 def hit_cells(
-    chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, why: str,
+    chunk: Any,
+    coll: str,
+    rname: str,
+    cname: str,
+    shape: tuple[int, int],
+    *,
+    why: str,
     optional: bool = False,
-) -> tuple[Jagged, npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.bool_]]:
+) -> tuple[
+    Jagged, npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.bool_]
+]:
     """Row and column of every hit of a sparse collection, checked against its grid.
 
     Returns the row jagged (offsets), rows, cols (the file's integer type, not copied)

@@ -48,8 +48,13 @@ def _by_grid(
 
 
 def _scatter(
-    be: FrameBackend, out: Any, chunk: Any, pairs: Sequence[tuple[ChannelSpec, int]],
-    ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
+    be: FrameBackend,
+    out: Any,
+    chunk: Any,
+    pairs: Sequence[tuple[ChannelSpec, int]],
+    ev: npt.NDArray[np.int64],
+    r0: npt.NDArray[np.int64],
+    c0: npt.NDArray[np.int64],
     cache: dict[str, Any],
 ) -> bool:
     """Scatter every (spec, channel) pair; specs are grouped by grid."""
@@ -57,21 +62,29 @@ def _scatter(
     for grid, group in _by_grid(pairs):
         gr0, gc0 = _grid_window(grid, r0, c0)
         job = _hits.combine(_hits.scatter_jobs(chunk, group, cache))
-        suspect |= be.scatter(out, ev, gr0, gc0, GRID_SHAPES[grid][1], job.offsets, job.row,
-                              job.col, job.val, job.ch)
+        suspect |= be.scatter(
+            out, ev, gr0, gc0, GRID_SHAPES[grid][1], job.offsets, job.row, job.col, job.val, job.ch
+        )
     return suspect
 
 
 def _crop(
-    be: FrameBackend, out: Any, chunk: Any, pairs: Sequence[tuple[ChannelSpec, int]],
-    ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
+    be: FrameBackend,
+    out: Any,
+    chunk: Any,
+    pairs: Sequence[tuple[ChannelSpec, int]],
+    ev: npt.NDArray[np.int64],
+    r0: npt.NDArray[np.int64],
+    c0: npt.NDArray[np.int64],
 ) -> bool:
     suspect = False
     for grid, group in _by_grid(pairs):
         gr0, gc0 = _grid_window(grid, r0, c0)
         dense = [
             np.asarray(
-                _chunk.dense_images(chunk, s.e2e_branch, GRID_SHAPES[grid], why=f"channel {s.name!r}"),
+                _chunk.dense_images(
+                    chunk, s.e2e_branch, GRID_SHAPES[grid], why=f"channel {s.name!r}"
+                ),
                 dtype=np.float32,
             )
             for s, _ in group
@@ -81,9 +94,16 @@ def _crop(
 
 
 def fill_frames(
-    be: FrameBackend, chunk: Any, layout: str, specs: Sequence[ChannelSpec],
-    ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
-    size: int, *, smooth_endcap: bool = False,
+    be: FrameBackend,
+    chunk: Any,
+    layout: str,
+    specs: Sequence[ChannelSpec],
+    ev: npt.NDArray[np.int64],
+    r0: npt.NDArray[np.int64],
+    c0: npt.NDArray[np.int64],
+    size: int,
+    *,
+    smooth_endcap: bool = False,
 ) -> tuple[Any, bool]:
     """(n, C, size, size) float32 frames of windows ``(r0, c0)`` in events ``ev``, and
     whether a non-finite value may be in them."""
@@ -93,7 +113,8 @@ def fill_frames(
     put = _scatter if sparse else _crop
     kw: dict[str, Any] = {"cache": {}} if sparse else {}
     direct = [
-        (s, c) for c, s in enumerate(specs)
+        (s, c)
+        for c, s in enumerate(specs)
         if s.grid != "hcal" and not (smooth_endcap and s.name == "ecal")
     ]
     suspect = put(be, out, chunk, direct, ev, r0, c0, **kw)
@@ -104,16 +125,24 @@ def fill_frames(
             be.upsample_towers(out, c, towers[:, 0], F, zeroed=sparse)
         elif smooth_endcap and spec.name == "ecal":
             win = be.new((n, 1, size + 2, size + 2), zeroed=sparse)
-            suspect |= put(be, win, chunk, [(spec, 0)], ev, r0 - 1,
-                           (c0 - 1) % geo.ECAL_SHAPE[1], **kw)
+            suspect |= put(
+                be, win, chunk, [(spec, 0)], ev, r0 - 1, (c0 - 1) % geo.ECAL_SHAPE[1], **kw
+            )
             be.smooth(out, c, win[:, 0], smooth_index(r0, c0, size))
     return out, suspect
 
 
 def finish_frames(
-    be: FrameBackend, filled: tuple[Any, bool], specs: Sequence[ChannelSpec],
-    ev: npt.NDArray[np.int64], obj: npt.NDArray[np.int64], what: str, *, nonfinite: str,
-    norm: Normalisation | None, dtype: str,
+    be: FrameBackend,
+    filled: tuple[Any, bool],
+    specs: Sequence[ChannelSpec],
+    ev: npt.NDArray[np.int64],
+    obj: npt.NDArray[np.int64],
+    what: str,
+    *,
+    nonfinite: str,
+    norm: Normalisation | None,
+    dtype: str,
 ) -> tuple[Any, npt.NDArray[np.int64]]:
     """Non-finite check (raise or mask), normalisation, dtype; returns frames and the
     number of masked pixels per frame."""

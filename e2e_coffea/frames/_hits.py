@@ -59,8 +59,14 @@ def _positions(
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
     rj, raw_row, raw_col, _ = _chunk.hit_cells(
-        chunk, coll, spec.sparse_row, spec.sparse_col, _source_shape(spec),
-        why=f"channel {spec.name!r}", optional=spec.position_optional)
+        chunk,
+        coll,
+        spec.sparse_row,
+        spec.sparse_col,
+        _source_shape(spec),
+        why=f"channel {spec.name!r}",
+        optional=spec.position_optional,
+    )
     row, col = raw_row.astype(np.int32), raw_col.astype(np.int32)
     cache[key] = (rj.offsets, row, col)
     return rj.offsets, row, col
@@ -100,9 +106,13 @@ def scatter_jobs(
         spec0 = tracker[0][0]
         offsets, row, col = _positions(chunk, spec0, cache)
         lname = f"{spec0.sparse_collection}_layer"
-        layer = _chunk.integer_values(_chunk.jagged(
-            _chunk.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
-        ).values, lname, "tracker layers")
+        layer = _chunk.integer_values(
+            _chunk.jagged(
+                _chunk.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
+            ).values,
+            lname,
+            "tracker layers",
+        )
         if len(layer) and (layer.min() < 0 or layer.max() >= len(geo.TRACKER_LAYERS)):
             h = int(np.flatnonzero((layer < 0) | (layer >= len(geo.TRACKER_LAYERS)))[0])
             msg = f"{lname}[{h}] = {layer[h]} is not a tracker layer index 0..{len(geo.TRACKER_LAYERS) - 1}"
@@ -110,5 +120,7 @@ def scatter_jobs(
         lut = np.full(len(geo.TRACKER_LAYERS), -1, dtype=np.int32)
         for spec, c in tracker:
             lut[spec.sparse_layer] = c
-        jobs.append(ScatterJob(offsets[None, :], row, col, np.ones(len(row), np.float32), lut[layer]))
+        jobs.append(
+            ScatterJob(offsets[None, :], row, col, np.ones(len(row), np.float32), lut[layer])
+        )
     return jobs

@@ -39,25 +39,42 @@ class FrameBackend(Protocol):
     def new(self, shape: tuple[int, ...], *, zeroed: bool) -> Any: ...
 
     def scatter(
-        self, out: Any, jet_ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64],
-        c0: npt.NDArray[np.int64], wrap: int, offsets: npt.NDArray[np.int64],  # (K, E+1)
-        row: npt.NDArray[np.int32], col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32], ch: npt.NDArray[np.int32],
+        self,
+        out: Any,
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
+        wrap: int,
+        offsets: npt.NDArray[np.int64],  # (K, E+1)
+        row: npt.NDArray[np.int32],
+        col: npt.NDArray[np.int32],
+        val: npt.NDArray[np.float32],
+        ch: npt.NDArray[np.int32],
     ) -> bool: ...
 
     def crop(
-        self, out: Any, channels: Sequence[int], dense: Sequence[npt.NDArray[np.float32]],
-        jet_ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
+        self,
+        out: Any,
+        channels: Sequence[int],
+        dense: Sequence[npt.NDArray[np.float32]],
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
     ) -> bool: ...
 
-    def upsample_towers(self, out: Any, c: int, towers: Any, factor: int, *, zeroed: bool = False) -> None: ...
+    def upsample_towers(
+        self, out: Any, c: int, towers: Any, factor: int, *, zeroed: bool = False
+    ) -> None: ...
 
     def smooth(self, out: Any, c: int, window: Any, index: Any) -> None: ...
 
     def nonfinite(self, out: Any, *, mask: bool, suspect: bool = True) -> npt.NDArray[np.int64]: ...
 
     def normalise(
-        self, out: Any, thr: npt.NDArray[np.float32], scale: npt.NDArray[np.float32],
+        self,
+        out: Any,
+        thr: npt.NDArray[np.float32],
+        scale: npt.NDArray[np.float32],
         clip: npt.NDArray[np.float32],
     ) -> None: ...
 
@@ -83,7 +100,9 @@ def get_backend(name: str | FrameBackend, device: str = "cpu") -> FrameBackend:
     try:
         mod = importlib.import_module(module)
     except ImportError as err:  # pragma: no cover - torch is a dependency
-        msg = f"backend {name!r} needs a missing package ({err}); install it, e.g. pip install {name}"
+        msg = (
+            f"backend {name!r} needs a missing package ({err}); install it, e.g. pip install {name}"
+        )
         raise BadInputError(msg) from err
     backend: FrameBackend = getattr(mod, cls)(device)
     return backend

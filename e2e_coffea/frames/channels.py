@@ -63,7 +63,13 @@ class ChannelSpec:
 
 def _track(name: str, field: str, image: str, what: str) -> ChannelSpec:
     return ChannelSpec(
-        name, "ecal", f"ECAL_tracks{image}_atECALfixIP", "Track", "row", "col", field,
+        name,
+        "ecal",
+        f"ECAL_tracks{image}_atECALfixIP",
+        "Track",
+        "row",
+        "col",
+        field,
         f"sum of track {what} per ECAL-face cell (fixed-IP propagation)",
         position_optional=True,
     )
@@ -71,8 +77,15 @@ def _track(name: str, field: str, image: str, what: str) -> ChannelSpec:
 
 def _tracker(index: int, layer: str) -> ChannelSpec:
     return ChannelSpec(
-        layer, "ecal", tracker_image_name(layer), "TrackerHit", "row", "col", None,
-        f"{layer} hit count per cell, projected from the PV", sparse_layer=index,
+        layer,
+        "ecal",
+        tracker_image_name(layer),
+        "TrackerHit",
+        "row",
+        "col",
+        None,
+        f"{layer} hit count per cell, projected from the PV",
+        sparse_layer=index,
     )
 
 
@@ -85,21 +98,47 @@ CHANNELS: Final[dict[str, ChannelSpec]] = {
         _track("track_d0sig", "d0sig", "D0Sig", "d0 significance"),
         _track("track_dzsig", "dzsig", "DzSig", "dz significance"),
         ChannelSpec(
-            "ecal", "ecal", "ECAL_energy", "EcalHit", "row", "col", "energy",
+            "ecal",
+            "ecal",
+            "ECAL_energy",
+            "EcalHit",
+            "row",
+            "col",
+            "energy",
             "ECAL crystal energy [GeV] on the stitched EE-EB-EE grid",
         ),
         ChannelSpec(
-            "hcal", "hcal", "HBHE_energy", "HcalHit", "ieta", "iphi", "energy",
+            "hcal",
+            "hcal",
+            "HBHE_energy",
+            "HcalHit",
+            "ieta",
+            "iphi",
+            "energy",
             "HCAL tower energy [GeV], upsampled 5x5 with 1/25 per crystal (conserved)",
         ),
         *(_tracker(i, layer) for i, layer in enumerate(geo.TRACKER_LAYERS)),
         ChannelSpec(
-            "eb_energy", "eb", "EB_energy", "EcalHit", "row", "col", "energy",
-            "EB crystal energy [GeV]", sparse_row_offset=-geo.EB_FIRST_ROW,
+            "eb_energy",
+            "eb",
+            "EB_energy",
+            "EcalHit",
+            "row",
+            "col",
+            "energy",
+            "EB crystal energy [GeV]",
+            sparse_row_offset=-geo.EB_FIRST_ROW,
         ),
         ChannelSpec(
-            "eb_time", "eb", "EB_time", "EcalHit", "row", "col", "time",
-            "EB crystal time [ns]", sparse_row_offset=-geo.EB_FIRST_ROW,
+            "eb_time",
+            "eb",
+            "EB_time",
+            "EcalHit",
+            "row",
+            "col",
+            "time",
+            "EB crystal time [ns]",
+            sparse_row_offset=-geo.EB_FIRST_ROW,
         ),
     )
 }
@@ -120,7 +159,9 @@ PRESETS: Final[dict[str, Preset]] = {
     p.name: p
     for p in (
         Preset(
-            "qg", ("track_pt", "ecal", "hcal"), "jet",
+            "qg",
+            ("track_pt", "ecal", "hcal"),
+            "jet",
             # Andrews et al., "End-to-end jet classification of quarks and gluons with
             # the CMS Open Data", NIM A 977 (2020) 164304, arXiv:1902.08276: Tracks pT,
             # ECAL, HCAL.
@@ -138,8 +179,19 @@ PRESETS: Final[dict[str, Preset]] = {
         Preset(
             "tau13",
             (
-                "track_pt", "track_dzsig", "track_d0sig", "ecal", "hcal",
-                "bpix1", "bpix2", "bpix3", "bpix4", "tib1", "tib2", "tob1", "tob2",
+                "track_pt",
+                "track_dzsig",
+                "track_d0sig",
+                "ecal",
+                "hcal",
+                "bpix1",
+                "bpix2",
+                "bpix3",
+                "bpix4",
+                "tib1",
+                "tib2",
+                "tob1",
+                "tob2",
             ),
             "jet",
             # CMS MLAnalyzer tau converter (convert_root2pq_tau_jet): X_CMSII stacks
@@ -147,7 +199,9 @@ PRESETS: Final[dict[str, Preset]] = {
             "MLAnalyzer tau jet converter channel order",
         ),
         Preset(
-            "eg", ("eb_energy", "eb_time"), "eg",
+            "eg",
+            ("eb_energy", "eb_time"),
+            "eg",
             # E2E electron/photon ID: EB energy and timing crops, 32x32 around the most
             # energetic crystal. Andrews et al., "End-to-end event classification of
             # high-energy physics data", J. Phys. Conf. Ser. 1085 (2018) 042022,
@@ -207,7 +261,10 @@ def resolve_channels(
 
 
 def required_branches(
-    channels: Sequence[str] | str, layout: Literal["e2e", "sparse"], *, frame: Literal["jet", "eg"] = "jet"
+    channels: Sequence[str] | str,
+    layout: Literal["e2e", "sparse"],
+    *,
+    frame: Literal["jet", "eg"] = "jet",
 ) -> list[str]:
     """Branches to read for these channels, so a processor can ask uproot for no more."""
     out: list[str] = []

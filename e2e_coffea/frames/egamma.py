@@ -25,10 +25,22 @@ from .records import EGRecords, JetSelection
 __all__ = ["EG_BRANCHES", "build_eg_frames", "eg_records"]
 
 EG_BRANCHES: dict[str, dict[str, str]] = {
-    "sparse": {"row": "EGamma_seedRow", "col": "EGamma_seedCol", "energy": "EGamma_energy",
-               "pt": "EGamma_pt", "eta": "EGamma_eta", "label": "EGamma_label"},
-    "e2e": {"row": "SC_ieta", "col": "SC_iphi", "energy": "SC_E", "pt": "SC_pT",
-            "eta": "SC_eta", "label": "SC_label"},
+    "sparse": {
+        "row": "EGamma_seedRow",
+        "col": "EGamma_seedCol",
+        "energy": "EGamma_energy",
+        "pt": "EGamma_pt",
+        "eta": "EGamma_eta",
+        "label": "EGamma_label",
+    },
+    "e2e": {
+        "row": "SC_ieta",
+        "col": "SC_iphi",
+        "energy": "SC_E",
+        "pt": "SC_pT",
+        "eta": "SC_eta",
+        "label": "SC_label",
+    },
 }
 SEED = 15  # seed index inside the 32x32 frame
 
@@ -59,9 +71,14 @@ def eg_records(chunk: Any, layout: str, objects: JetSelection | Any | None = Non
         return _chunk.jagged(chunk[names[key]]).values[flat].astype(dtype)
 
     return EGRecords(
-        event=event, index=index, seed_row=row, seed_col=col,
-        energy=column("energy", np.float32, np.nan), pt=column("pt", np.float32, np.nan),
-        eta=column("eta", np.float32, np.nan), label=column("label", np.int64, -1),
+        event=event,
+        index=index,
+        seed_row=row,
+        seed_col=col,
+        energy=column("energy", np.float32, np.nan),
+        pt=column("pt", np.float32, np.nan),
+        eta=column("eta", np.float32, np.nan),
+        label=column("label", np.int64, -1),
         in_frame=(row - SEED >= 0) & (row - SEED + geo.EG_FRAME <= H),
         nonfinite=np.zeros(len(event), dtype=np.int64),
     )
@@ -81,13 +98,31 @@ def build_eg_frames(
 ) -> tuple[Any, EGRecords]:
     """(n_objects, C, 32, 32) frames around each e/gamma seed crystal, zero-padded past
     the barrel ends; ECAL-grid channels (tracks, tracker) are allowed, HCAL is not."""
-    specs, nrm, be = prepare_build(chunk, "eg", layout=layout, channels=channels, backend=backend,
-                                   device=device, dtype=dtype, norm=norm, nonfinite=nonfinite)
+    specs, nrm, be = prepare_build(
+        chunk,
+        "eg",
+        layout=layout,
+        channels=channels,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+        norm=norm,
+        nonfinite=nonfinite,
+    )
     rec = eg_records(chunk, layout, objects)
     r0 = rec.seed_row - SEED + geo.EB_FIRST_ROW  # on the ECAL grid
     c0 = (rec.seed_col - SEED) % geo.ECAL_SHAPE[1]
     filled = fill_frames(be, chunk, layout, specs, rec.event, r0, c0, geo.EG_FRAME)
-    frames, masked = finish_frames(be, filled, specs, rec.event, rec.index, "e/gamma object",
-                                   nonfinite=nonfinite, norm=nrm, dtype=dtype)
+    frames, masked = finish_frames(
+        be,
+        filled,
+        specs,
+        rec.event,
+        rec.index,
+        "e/gamma object",
+        nonfinite=nonfinite,
+        norm=nrm,
+        dtype=dtype,
+    )
     rec.nonfinite[:] = masked
     return frames, rec

@@ -28,15 +28,33 @@ from .normalisation import Normalisation, resolve_norm
 from .records import JetRecords, JetSelection
 
 __all__ = [
-    "JET_BRANCHES", "build_jet_frames", "check_layout", "check_nonfinite", "jet_records",
-    "jet_windows", "require_channels", "select_objects",
+    "JET_BRANCHES",
+    "build_jet_frames",
+    "check_layout",
+    "check_nonfinite",
+    "jet_records",
+    "jet_windows",
+    "require_channels",
+    "select_objects",
 ]
 
 JET_BRANCHES: dict[str, dict[str, str]] = {
-    "sparse": {"ieta": "Jet_seedIeta", "iphi": "Jet_seedIphi", "pt": "Jet_pt",
-               "eta": "Jet_eta", "phi": "Jet_phi", "label": "Jet_label"},
-    "e2e": {"ieta": "jetSeed_ieta", "iphi": "jetSeed_iphi", "pt": "jet_Pt",
-            "eta": "jet_Eta", "phi": "jet_Phi", "label": "jet_label"},
+    "sparse": {
+        "ieta": "Jet_seedIeta",
+        "iphi": "Jet_seedIphi",
+        "pt": "Jet_pt",
+        "eta": "Jet_eta",
+        "phi": "Jet_phi",
+        "label": "Jet_label",
+    },
+    "e2e": {
+        "ieta": "jetSeed_ieta",
+        "iphi": "jetSeed_iphi",
+        "pt": "jet_Pt",
+        "eta": "jet_Eta",
+        "phi": "jet_Phi",
+        "label": "jet_label",
+    },
 }
 HALF = geo.JET_FRAME // 2  # 62
 
@@ -128,9 +146,14 @@ def jet_records(chunk: Any, layout: str, jets: JetSelection | Any | None = None)
 
     r0 = geo.HCAL_TO_ECAL * ieta - HALF + 2
     return JetRecords(
-        event=event, jet=jet, ieta=ieta, iphi=iphi,
-        pt=column("pt", np.float32, np.nan), eta=column("eta", np.float32, np.nan),
-        phi=column("phi", np.float32, np.nan), label=column("label", np.int64, -1),
+        event=event,
+        jet=jet,
+        ieta=ieta,
+        iphi=iphi,
+        pt=column("pt", np.float32, np.nan),
+        eta=column("eta", np.float32, np.nan),
+        phi=column("phi", np.float32, np.nan),
+        label=column("label", np.int64, -1),
         in_frame=(r0 >= 0) & (r0 + geo.JET_FRAME <= geo.ECAL_SHAPE[0]),
         nonfinite=np.zeros(len(event), dtype=np.int64),
     )
@@ -167,21 +190,39 @@ def build_jet_frames(
     :class:`NonFiniteInputError` or, with ``nonfinite="mask"``, become 0 and are
     counted in ``records.nonfinite``.
     """
-    specs, nrm, be = prepare_build(chunk, "jet", layout=layout, channels=channels, backend=backend,
-                                   device=device, dtype=dtype, norm=norm, nonfinite=nonfinite)
+    specs, nrm, be = prepare_build(
+        chunk,
+        "jet",
+        layout=layout,
+        channels=channels,
+        backend=backend,
+        device=device,
+        dtype=dtype,
+        norm=norm,
+        nonfinite=nonfinite,
+    )
     rec = jet_records(chunk, layout, jets)
     r0, c0 = jet_windows(rec.ieta, rec.iphi)
-    filled = fill_frames(be, chunk, layout, specs, rec.event, r0, c0, geo.JET_FRAME,
-                      smooth_endcap=smooth_endcap)
-    frames, masked = finish_frames(be, filled, specs, rec.event, rec.jet, "jet",
-                                   nonfinite=nonfinite, norm=nrm, dtype=dtype)
+    filled = fill_frames(
+        be, chunk, layout, specs, rec.event, r0, c0, geo.JET_FRAME, smooth_endcap=smooth_endcap
+    )
+    frames, masked = finish_frames(
+        be, filled, specs, rec.event, rec.jet, "jet", nonfinite=nonfinite, norm=nrm, dtype=dtype
+    )
     rec.nonfinite[:] = masked
     return frames, rec
 
 
 def prepare_build(
-    chunk: Any, frame: Literal["jet", "eg"], *, layout: str, channels: Sequence[str] | str,
-    backend: str | FrameBackend, device: str, dtype: str, norm: Normalisation | str | None,
+    chunk: Any,
+    frame: Literal["jet", "eg"],
+    *,
+    layout: str,
+    channels: Sequence[str] | str,
+    backend: str | FrameBackend,
+    device: str,
+    dtype: str,
+    norm: Normalisation | str | None,
     nonfinite: str,
 ) -> tuple[list[ChannelSpec], Normalisation | None, FrameBackend]:
     """Every argument check of a frame builder, before any work: channels, layout,
@@ -201,5 +242,9 @@ def prepare_build(
 def require_channels(chunk: Any, layout: str, specs: Sequence[ChannelSpec]) -> None:
     """MissingBranchError naming branch and channel up front, even for an empty chunk."""
     for spec in specs:
-        _chunk.require(chunk, required_branches([spec.name], layout), layout=layout,
-                       why=f"channel {spec.name!r}")
+        _chunk.require(
+            chunk,
+            required_branches([spec.name], layout),
+            layout=layout,
+            why=f"channel {spec.name!r}",
+        )

@@ -103,7 +103,9 @@ class Normalisation:
         ns = [self.for_channel(n) for n in names]
         thr = np.array([n.threshold for n in ns], dtype=np.float32)
         scale = np.array([n.scale for n in ns], dtype=np.float32)
-        clip = np.array([np.inf if n.clip_max is None else n.clip_max for n in ns], dtype=np.float32)
+        clip = np.array(
+            [np.inf if n.clip_max is None else n.clip_max for n in ns], dtype=np.float32
+        )
         return thr, scale, clip
 
     def is_identity_for(self, names: Sequence[str]) -> bool:

@@ -26,8 +26,13 @@ __all__ = ["NpzFramesWriter"]
 class NpzFramesWriter:
     """Write ``n`` frames of ``frame_shape`` to ``path`` in pieces, plus named columns."""
 
-    def __init__(self, path: str | os.PathLike[str], n: int, frame_shape: tuple[int, ...],
-                 dtype: npt.DTypeLike = np.float32) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        n: int,
+        frame_shape: tuple[int, ...],
+        dtype: npt.DTypeLike = np.float32,
+    ) -> None:
         if n < 0:
             msg = f"the number of frames must be >= 0, got {n}"
             raise BadInputError(msg)
@@ -38,17 +43,23 @@ class NpzFramesWriter:
         self.written = 0
         self._cols: dict[str, list[npt.NDArray[Any]]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._zip = zipfile.ZipFile(
+            self.path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True
+        )
         self._frames = self._zip.open("frames.npy", "w", force_zip64=True)
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-                  "shape": (n, *self.frame_shape)}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (n, *self.frame_shape),
+        }
         np.lib.format.write_array_header_2_0(self._frames, header)
 
     def __enter__(self) -> NpzFramesWriter:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if et is None:
             self.close()
         else:  # a half-written file must not look like a result

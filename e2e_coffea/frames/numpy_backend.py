@@ -38,8 +38,12 @@ def _pairs(
 
 
 def _crop_slices(
-    out: npt.NDArray[np.float32], c: int, dense: npt.NDArray[np.float32],
-    jet_ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
+    out: npt.NDArray[np.float32],
+    c: int,
+    dense: npt.NDArray[np.float32],
+    jet_ev: npt.NDArray[np.int64],
+    r0: npt.NDArray[np.int64],
+    c0: npt.NDArray[np.int64],
 ) -> None:
     """Fallback crop: per-jet slices (at most two column segments for the phi wrap)."""
     _, _, H, W = out.shape
@@ -67,7 +71,9 @@ class NumpyBackend:
 
     def __init__(self, device: str = "cpu", *, use_numba: bool | None = None) -> None:
         if device != "cpu":
-            msg = f"the numpy backend runs on device 'cpu' only, got {device!r}; use backend='torch'"
+            msg = (
+                f"the numpy backend runs on device 'cpu' only, got {device!r}; use backend='torch'"
+            )
             raise BadInputError(msg)
         self.device = device
         self.use_numba = HAVE_NUMBA if use_numba is None else (use_numba and HAVE_NUMBA)
@@ -79,15 +85,24 @@ class NumpyBackend:
         return x
 
     def scatter(
-        self, out: npt.NDArray[np.float32], jet_ev: npt.NDArray[np.int64],
-        r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64], wrap: int,
-        offsets: npt.NDArray[np.int64], row: npt.NDArray[np.int32], col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32], ch: npt.NDArray[np.int32],
+        self,
+        out: npt.NDArray[np.float32],
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
+        wrap: int,
+        offsets: npt.NDArray[np.int64],
+        row: npt.NDArray[np.int32],
+        col: npt.NDArray[np.int32],
+        val: npt.NDArray[np.float32],
+        ch: npt.NDArray[np.int32],
     ) -> bool:
         if len(out) == 0:
             return False
         if self.use_numba:
-            return bool(_kernels.scatter_hits(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch))
+            return bool(
+                _kernels.scatter_hits(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch)
+            )
         _n, C, H, W = out.shape
         suspect = False
         for offs in offsets:  # one collection after the other keeps each cell's hit order
@@ -103,9 +118,13 @@ class NumpyBackend:
         return suspect
 
     def crop(
-        self, out: npt.NDArray[np.float32], channels: Sequence[int],
-        dense: Sequence[npt.NDArray[np.float32]], jet_ev: npt.NDArray[np.int64],
-        r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
+        self,
+        out: npt.NDArray[np.float32],
+        channels: Sequence[int],
+        dense: Sequence[npt.NDArray[np.float32]],
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
     ) -> bool:
         if len(out) == 0:
             return False
@@ -118,8 +137,13 @@ class NumpyBackend:
         return True  # not tracked: check every pixel
 
     def upsample_towers(
-        self, out: npt.NDArray[np.float32], c: int, towers: npt.NDArray[np.float32], factor: int,
-        *, zeroed: bool = False,
+        self,
+        out: npt.NDArray[np.float32],
+        c: int,
+        towers: npt.NDArray[np.float32],
+        factor: int,
+        *,
+        zeroed: bool = False,
     ) -> None:
         if self.use_numba:
             _kernels.upsample_towers(out, c, np.ascontiguousarray(towers), factor, zeroed)
@@ -130,7 +154,10 @@ class NumpyBackend:
         view[...] = per[:, :, None, :, None]
 
     def smooth(
-        self, out: npt.NDArray[np.float32], c: int, window: npt.NDArray[np.float32],
+        self,
+        out: npt.NDArray[np.float32],
+        c: int,
+        window: npt.NDArray[np.float32],
         index: SmoothIndex,
     ) -> None:
         _n, S = index.row_lo.shape
@@ -156,8 +183,11 @@ class NumpyBackend:
         return bad.sum(axis=(2, 3)).astype(np.int64)
 
     def normalise(
-        self, out: npt.NDArray[np.float32], thr: npt.NDArray[np.float32],
-        scale: npt.NDArray[np.float32], clip: npt.NDArray[np.float32],
+        self,
+        out: npt.NDArray[np.float32],
+        thr: npt.NDArray[np.float32],
+        scale: npt.NDArray[np.float32],
+        clip: npt.NDArray[np.float32],
     ) -> None:
         for c in range(out.shape[1]):
             x = out[:, c]

@@ -43,17 +43,30 @@ class _Points:
         self.parts: list[dict[str, npt.NDArray[Any]]] = []
         self.sources: list[str] = []
 
-    def add(self, kind: int, event: npt.NDArray[np.int64], row: npt.NDArray[np.int64],
-            col: npt.NDArray[np.int64], energy: npt.NDArray[Any], d0: Any = 0.0, dz: Any = 0.0,
-            source: str = "") -> None:
+    def add(
+        self,
+        kind: int,
+        event: npt.NDArray[np.int64],
+        row: npt.NDArray[np.int64],
+        col: npt.NDArray[np.int64],
+        energy: npt.NDArray[Any],
+        d0: Any = 0.0,
+        dz: Any = 0.0,
+        source: str = "",
+    ) -> None:
         n = len(event)
-        self.parts.append({
-            "event": event, "eta": geo.eta_of_row(row), "phi": geo.phi_of_col(col),
-            "energy": np.asarray(energy, dtype=np.float64), "kind": np.full(n, kind, np.int64),
-            "d0": np.broadcast_to(np.asarray(d0, np.float64), (n,)),
-            "dz": np.broadcast_to(np.asarray(dz, np.float64), (n,)),
-            "source": np.full(n, len(self.parts), np.int64),
-        })
+        self.parts.append(
+            {
+                "event": event,
+                "eta": geo.eta_of_row(row),
+                "phi": geo.phi_of_col(col),
+                "energy": np.asarray(energy, dtype=np.float64),
+                "kind": np.full(n, kind, np.int64),
+                "d0": np.broadcast_to(np.asarray(d0, np.float64), (n,)),
+                "dz": np.broadcast_to(np.asarray(dz, np.float64), (n,)),
+                "source": np.full(n, len(self.parts), np.int64),
+            }
+        )
         self.sources.append(source)
 
     def finish(self) -> tuple[dict[str, npt.NDArray[Any]], npt.NDArray[np.int64]]:
@@ -72,20 +85,37 @@ def _sparse_points(chunk: Any) -> _Points:
         return _chunk.jagged(_chunk.branch(chunk, name, layout="sparse", why=why))
 
     r, c = get("EcalHit_row", "ECAL points"), get("EcalHit_col", "ECAL points")
-    pts.add(0, r.event_of(), r.values.astype(np.int64), c.values.astype(np.int64),
-            get("EcalHit_energy", "ECAL points").values, source="ecal")
+    pts.add(
+        0,
+        r.event_of(),
+        r.values.astype(np.int64),
+        c.values.astype(np.int64),
+        get("EcalHit_energy", "ECAL points").values,
+        source="ecal",
+    )
     r, c = get("HcalHit_ieta", "HCAL points"), get("HcalHit_iphi", "HCAL points")
     f = geo.HCAL_TO_ECAL
-    pts.add(1, r.event_of(), f * r.values.astype(np.int64) + f // 2,
-            f * c.values.astype(np.int64) + f // 2, get("HcalHit_energy", "HCAL points").values,
-            source="hcal")
+    pts.add(
+        1,
+        r.event_of(),
+        f * r.values.astype(np.int64) + f // 2,
+        f * c.values.astype(np.int64) + f // 2,
+        get("HcalHit_energy", "HCAL points").values,
+        source="hcal",
+    )
     r, c = get("Track_row", "track points"), get("Track_col", "track points")
     keep = r.values >= 0
     ev = r.event_of()[keep]
-    pts.add(2, ev, r.values[keep].astype(np.int64), c.values[keep].astype(np.int64),
-            get("Track_pt", "track points").values[keep],
-            get("Track_d0", "track points").values[keep],
-            get("Track_dz", "track points").values[keep], source="track_pt")
+    pts.add(
+        2,
+        ev,
+        r.values[keep].astype(np.int64),
+        c.values[keep].astype(np.int64),
+        get("Track_pt", "track points").values[keep],
+        get("Track_d0", "track points").values[keep],
+        get("Track_dz", "track points").values[keep],
+        source="track_pt",
+    )
     r, c = get("TrackerHit_row", "tracker points"), get("TrackerHit_col", "tracker points")
     layer = get("TrackerHit_layer", "tracker points").values.astype(np.int64)
     if len(layer) and (layer.min() < 0 or layer.max() >= len(geo.TRACKER_LAYERS)):
@@ -94,8 +124,14 @@ def _sparse_points(chunk: Any) -> _Points:
     ev = r.event_of()
     for i, name in enumerate(geo.TRACKER_LAYERS):
         sel = layer == i
-        pts.add(3 + i, ev[sel], r.values[sel].astype(np.int64), c.values[sel].astype(np.int64),
-                np.zeros(int(sel.sum())), source=name)
+        pts.add(
+            3 + i,
+            ev[sel],
+            r.values[sel].astype(np.int64),
+            c.values[sel].astype(np.int64),
+            np.zeros(int(sel.sum())),
+            source=name,
+        )
     return pts
 
 
@@ -115,8 +151,16 @@ def _e2e_points(chunk: Any) -> _Points:
     pts.add(1, ev, f * row + f // 2, f * col + f // 2, hcal[ev, row, col], source="hcal")
     tpt = image("track_pt", geo.ECAL_SHAPE)
     ev, row, col = np.nonzero(tpt)
-    pts.add(2, ev, row, col, tpt[ev, row, col], image("track_d0", geo.ECAL_SHAPE)[ev, row, col],
-            image("track_dz", geo.ECAL_SHAPE)[ev, row, col], source="track_pt")
+    pts.add(
+        2,
+        ev,
+        row,
+        col,
+        tpt[ev, row, col],
+        image("track_d0", geo.ECAL_SHAPE)[ev, row, col],
+        image("track_dz", geo.ECAL_SHAPE)[ev, row, col],
+        source="track_pt",
+    )
     for i, name in enumerate(geo.TRACKER_LAYERS):
         ev, row, col = np.nonzero(image(name, geo.ECAL_SHAPE))
         pts.add(3 + i, ev, row, col, np.zeros(len(ev)), source=name)
@@ -140,12 +184,15 @@ def build_point_clouds(
     check_nonfinite(nonfinite)
     check_dtype(dtype)
     if not (np.isfinite(radius) and radius > 0) or max_points < 1:
-        msg = f"need radius > 0 and max_points >= 1, got radius={radius!r}, max_points={max_points!r}"
+        msg = (
+            f"need radius > 0 and max_points >= 1, got radius={radius!r}, max_points={max_points!r}"
+        )
         raise BadInputError(msg)
     be = get_backend(backend, device)
     names = JET_BRANCHES[layout]
-    _chunk.require(chunk, [names["eta"], names["phi"]], layout=layout,
-                   why="the jet axis of point clouds")
+    _chunk.require(
+        chunk, [names["eta"], names["phi"]], layout=layout, why="the jet axis of point clouds"
+    )
     rec = jet_records(chunk, layout, jets)
     pts = (_sparse_points if layout == "sparse" else _e2e_points)(chunk)
     cols, offsets = pts.finish()
@@ -154,7 +201,9 @@ def build_point_clouds(
     start = offsets[rec.event]
     counts = offsets[rec.event + 1] - start
     jet = np.repeat(np.arange(n, dtype=np.int64), counts)
-    hit = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start - (np.cumsum(counts) - counts), counts)
+    hit = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(
+        start - (np.cumsum(counts) - counts), counts
+    )
     deta = cols["eta"][hit] - rec.eta.astype(np.float64)[jet]
     dphi = geo.wrap_phi(cols["phi"][hit] - rec.phi.astype(np.float64)[jet])
     inside = deta * deta + dphi * dphi < radius * radius

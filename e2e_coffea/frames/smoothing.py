@@ -50,9 +50,7 @@ def endcap_rows(g: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return ((g >= 0) & (g <= _EEM_LAST)) | ((g >= _EEP_FIRST) & (g <= _LAST))
 
 
-def smooth_index(
-    r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64], size: int
-) -> SmoothIndex:
+def smooth_index(r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64], size: int) -> SmoothIndex:
     """Partner indices for windows whose centre pixel (0, 0) is global (r0, c0)."""
     off = np.arange(size, dtype=np.int64)
     g = r0[:, None] + off  # global rows of the centre pixels

@@ -28,8 +28,13 @@ def _counts(rng: np.random.Generator, n: int, mean: float) -> npt.NDArray[np.int
 
 
 def _near(
-    rng: np.random.Generator, counts: npt.NDArray[np.int64], seed_row: list[npt.NDArray[np.int64]],
-    seed_col: list[npt.NDArray[np.int64]], spread: float, shape: tuple[int, int], near: float,
+    rng: np.random.Generator,
+    counts: npt.NDArray[np.int64],
+    seed_row: list[npt.NDArray[np.int64]],
+    seed_col: list[npt.NDArray[np.int64]],
+    spread: float,
+    shape: tuple[int, int],
+    near: float,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Event, row, col of hits: a fraction ``near`` around a seed of their event."""
     ev = np.repeat(np.arange(len(counts)), counts)
@@ -49,9 +54,14 @@ def _near(
 
 
 def _unique_cells(
-    ev: npt.NDArray[np.int64], row: npt.NDArray[np.int64], col: npt.NDArray[np.int64], width: int,
+    ev: npt.NDArray[np.int64],
+    row: npt.NDArray[np.int64],
+    col: npt.NDArray[np.int64],
+    width: int,
     n_events: int,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
     key = np.unique(ev * 1_000_000 + row * width + col)
     ev, cell = key // 1_000_000, key % 1_000_000
     return ev, cell // width, cell % width, np.bincount(ev, minlength=n_events)
@@ -78,7 +88,11 @@ def synthetic_sparse_chunk(
     so windows cross the eta edges and the phi seam.
     """
     rng = np.random.default_rng(seed)
-    njet = np.full(n_events, int(jets), np.int64) if float(jets).is_integer() else _counts(rng, n_events, jets)
+    njet = (
+        np.full(n_events, int(jets), np.int64)
+        if float(jets).is_integer()
+        else _counts(rng, n_events, jets)
+    )
     jev = np.repeat(np.arange(n_events), njet)
     ieta = rng.integers(seed_rows[0], seed_rows[1], len(jev))
     iphi = rng.integers(0, H_COLS, len(jev))
@@ -94,16 +108,28 @@ def synthetic_sparse_chunk(
 
     ev, r, c = _near(rng, _counts(rng, n_events, ecal), crow, ccol, spread, geo.ECAL_SHAPE, near)
     ev, r, c, cnt = _unique_cells(ev, r, c, E_COLS, n_events)
-    put("EcalHit", cnt, row=r.astype(np.int16), col=c.astype(np.int16),
+    put(
+        "EcalHit",
+        cnt,
+        row=r.astype(np.int16),
+        col=c.astype(np.int16),
         energy=rng.exponential(0.5, len(ev)).astype(np.float32),
-        time=rng.normal(0, 1.0, len(ev)).astype(np.float32))
+        time=rng.normal(0, 1.0, len(ev)).astype(np.float32),
+    )
 
     trow = [x // 5 for x in crow]
     tcol = [x // 5 for x in ccol]
-    ev, r, c = _near(rng, _counts(rng, n_events, hcal), trow, tcol, spread / 5, geo.HCAL_SHAPE, near)
+    ev, r, c = _near(
+        rng, _counts(rng, n_events, hcal), trow, tcol, spread / 5, geo.HCAL_SHAPE, near
+    )
     ev, r, c, cnt = _unique_cells(ev, r, c, H_COLS, n_events)
-    put("HcalHit", cnt, ieta=r.astype(np.int16), iphi=c.astype(np.int16),
-        energy=rng.exponential(2.0, len(ev)).astype(np.float32))
+    put(
+        "HcalHit",
+        cnt,
+        ieta=r.astype(np.int16),
+        iphi=c.astype(np.int16),
+        energy=rng.exponential(2.0, len(ev)).astype(np.float32),
+    )
 
     cnt = _counts(rng, n_events, tracks)
     ev, r, c = _near(rng, cnt, crow, ccol, spread, geo.ECAL_SHAPE, near)
@@ -111,50 +137,100 @@ def synthetic_sparse_chunk(
     r[miss], c[miss] = -1, -1
     d0 = rng.normal(0, 0.05, len(ev)).astype(np.float32)
     dz = rng.normal(0, 0.5, len(ev)).astype(np.float32)
-    put("Track", cnt, pt=rng.exponential(2.0, len(ev)).astype(np.float32),
+    put(
+        "Track",
+        cnt,
+        pt=rng.exponential(2.0, len(ev)).astype(np.float32),
         eta=geo.eta_of_row(np.maximum(r, 0)).astype(np.float32),
         phi=geo.phi_of_col(np.maximum(c, 0)).astype(np.float32),
         charge=rng.choice(np.array([-1, 1], np.int8), len(ev)),
-        etaAtEcal=geo.eta_of_row(r).astype(np.float32), phiAtEcal=geo.phi_of_col(c).astype(np.float32),
-        row=r.astype(np.int16), col=c.astype(np.int16), d0=d0, dz=dz,
-        d0sig=(d0 / np.float32(0.01)).astype(np.float32), dzsig=(dz / np.float32(0.02)).astype(np.float32))
+        etaAtEcal=geo.eta_of_row(r).astype(np.float32),
+        phiAtEcal=geo.phi_of_col(c).astype(np.float32),
+        row=r.astype(np.int16),
+        col=c.astype(np.int16),
+        d0=d0,
+        dz=dz,
+        d0sig=(d0 / np.float32(0.01)).astype(np.float32),
+        dzsig=(dz / np.float32(0.02)).astype(np.float32),
+    )
 
     cnt = _counts(rng, n_events, tracker)
     ev, r, c = _near(rng, cnt, crow, ccol, spread, geo.ECAL_SHAPE, near)
-    put("TrackerHit", cnt, layer=rng.integers(0, 8, len(ev)).astype(np.int8),
-        row=r.astype(np.int16), col=c.astype(np.int16))
+    put(
+        "TrackerHit",
+        cnt,
+        layer=rng.integers(0, 8, len(ev)).astype(np.int8),
+        row=r.astype(np.int16),
+        col=c.astype(np.int16),
+    )
 
     eta = (geo.eta_of_row(5 * ieta + 2) + rng.normal(0, 0.02, len(jev))).astype(np.float32)
-    phi = geo.wrap_phi(geo.phi_of_col(5 * iphi + 2) + rng.normal(0, 0.02, len(jev))).astype(np.float32)
-    put("Jet", njet, pt=rng.exponential(50.0, len(jev)).astype(np.float32) + 20, eta=eta, phi=phi,
+    phi = geo.wrap_phi(geo.phi_of_col(5 * iphi + 2) + rng.normal(0, 0.02, len(jev))).astype(
+        np.float32
+    )
+    put(
+        "Jet",
+        njet,
+        pt=rng.exponential(50.0, len(jev)).astype(np.float32) + 20,
+        eta=eta,
+        phi=phi,
         mass=rng.exponential(10.0, len(jev)).astype(np.float32),
-        seedIeta=ieta.astype(np.int16), seedIphi=iphi.astype(np.int16),
+        seedIeta=ieta.astype(np.int16),
+        seedIphi=iphi.astype(np.int16),
         label=rng.integers(0, 6, len(jev)).astype(np.int32),
-        isTau=np.zeros(len(jev), np.int8), isEle=np.zeros(len(jev), np.int8),
+        isTau=np.zeros(len(jev), np.int8),
+        isEle=np.zeros(len(jev), np.int8),
         inFrame=((ieta >= 12) & (ieta <= 43)).astype(np.int8),
-        genPt=rng.exponential(50.0, len(jev)).astype(np.float32))
+        genPt=rng.exponential(50.0, len(jev)).astype(np.float32),
+    )
 
-    neg = _counts(rng, n_events, egamma) if not float(egamma).is_integer() else np.full(n_events, int(egamma), np.int64)
+    neg = (
+        _counts(rng, n_events, egamma)
+        if not float(egamma).is_integer()
+        else np.full(n_events, int(egamma), np.int64)
+    )
     m = int(neg.sum())
     srow = rng.integers(0, geo.EB_SHAPE[0], m)
     scol = rng.integers(0, geo.EB_SHAPE[1], m)
-    put("EGamma", neg, seedRow=srow.astype(np.int16), seedCol=scol.astype(np.int16),
-        energy=rng.exponential(30.0, m).astype(np.float32), pt=rng.exponential(20.0, m).astype(np.float32),
+    put(
+        "EGamma",
+        neg,
+        seedRow=srow.astype(np.int16),
+        seedCol=scol.astype(np.int16),
+        energy=rng.exponential(30.0, m).astype(np.float32),
+        pt=rng.exponential(20.0, m).astype(np.float32),
         eta=geo.eta_of_row(srow + geo.EB_FIRST_ROW).astype(np.float32),
-        phi=geo.phi_of_col(scol).astype(np.float32), label=rng.integers(3, 5, m).astype(np.int32))
+        phi=geo.phi_of_col(scol).astype(np.float32),
+        label=rng.integers(3, 5, m).astype(np.int32),
+    )
     d["event"] = np.arange(n_events, dtype=np.uint64)
     return ak.zip(d, depth_limit=1)
 
 
-_JET_RENAME = {"jetSeed_ieta": "Jet_seedIeta", "jetSeed_iphi": "Jet_seedIphi", "jet_Pt": "Jet_pt",
-               "jet_Eta": "Jet_eta", "jet_Phi": "Jet_phi", "jet_M": "Jet_mass",
-               "jet_label": "Jet_label", "jet_inFrame": "Jet_inFrame"}
-_SC_RENAME = {"SC_ieta": "EGamma_seedRow", "SC_iphi": "EGamma_seedCol", "SC_E": "EGamma_energy",
-              "SC_pT": "EGamma_pt", "SC_eta": "EGamma_eta", "SC_phi": "EGamma_phi",
-              "SC_label": "EGamma_label"}
+_JET_RENAME = {
+    "jetSeed_ieta": "Jet_seedIeta",
+    "jetSeed_iphi": "Jet_seedIphi",
+    "jet_Pt": "Jet_pt",
+    "jet_Eta": "Jet_eta",
+    "jet_Phi": "Jet_phi",
+    "jet_M": "Jet_mass",
+    "jet_label": "Jet_label",
+    "jet_inFrame": "Jet_inFrame",
+}
+_SC_RENAME = {
+    "SC_ieta": "EGamma_seedRow",
+    "SC_iphi": "EGamma_seedCol",
+    "SC_E": "EGamma_energy",
+    "SC_pT": "EGamma_pt",
+    "SC_eta": "EGamma_eta",
+    "SC_phi": "EGamma_phi",
+    "SC_label": "EGamma_label",
+}
 
 
-def sparse_to_e2e_chunk(chunk: Any, images: dict[str, npt.NDArray[np.float32]] | None = None) -> ak.Array:
+def sparse_to_e2e_chunk(
+    chunk: Any, images: dict[str, npt.NDArray[np.float32]] | None = None
+) -> ak.Array:
     """The e2e-layout chunk a reader would return for the same events: dense images
     (``densify``) as ``var * float32`` plus the jet and e/gamma branches renamed."""
     from ..io.densify import densify

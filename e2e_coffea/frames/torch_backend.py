@@ -71,10 +71,17 @@ class TorchBackend:
 
     # --- building -------------------------------------------------------------------
     def scatter(
-        self, out: torch.Tensor, jet_ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64],
-        c0: npt.NDArray[np.int64], wrap: int, offsets: npt.NDArray[np.int64],
-        row: npt.NDArray[np.int32], col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32], ch: npt.NDArray[np.int32],
+        self,
+        out: torch.Tensor,
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
+        wrap: int,
+        offsets: npt.NDArray[np.int64],
+        row: npt.NDArray[np.int32],
+        col: npt.NDArray[np.int32],
+        val: npt.NDArray[np.float32],
+        ch: npt.NDArray[np.int32],
     ) -> bool:
         n = out.shape[0]
         if n == 0 or len(row) == 0:
@@ -87,9 +94,17 @@ class TorchBackend:
         return True  # not tracked on the device (would need a sync): check afterwards
 
     def _scatter_one(
-        self, out: torch.Tensor, jet_ev: npt.NDArray[np.int64], r0_t: torch.Tensor,
-        c0_t: torch.Tensor, wrap: int, offsets: npt.NDArray[np.int64], row_t: torch.Tensor,
-        col_t: torch.Tensor, val_t: torch.Tensor, ch_t: torch.Tensor,
+        self,
+        out: torch.Tensor,
+        jet_ev: npt.NDArray[np.int64],
+        r0_t: torch.Tensor,
+        c0_t: torch.Tensor,
+        wrap: int,
+        offsets: npt.NDArray[np.int64],
+        row_t: torch.Tensor,
+        col_t: torch.Tensor,
+        val_t: torch.Tensor,
+        ch_t: torch.Tensor,
     ) -> None:
         n, C, H, W = out.shape
         start = offsets[jet_ev]
@@ -112,7 +127,9 @@ class TorchBackend:
                 hit = pair + shift.index_select(0, jet - a)
                 k = ch_t.index_select(0, hit).long()
                 i = row_t.index_select(0, hit).long() - r0_t.index_select(0, jet)
-                m = torch.remainder(col_t.index_select(0, hit).long() - c0_t.index_select(0, jet), wrap)
+                m = torch.remainder(
+                    col_t.index_select(0, hit).long() - c0_t.index_select(0, jet), wrap
+                )
                 ok = (k >= 0) & (i >= 0) & (i < H) & (m < W)
                 flat = ((jet * C + k) * H + i) * W + m
                 flat = torch.where(ok, flat, pair % numel)
@@ -121,8 +138,13 @@ class TorchBackend:
             a = b
 
     def crop(
-        self, out: torch.Tensor, channels: Sequence[int], dense: Sequence[npt.NDArray[np.float32]],
-        jet_ev: npt.NDArray[np.int64], r0: npt.NDArray[np.int64], c0: npt.NDArray[np.int64],
+        self,
+        out: torch.Tensor,
+        channels: Sequence[int],
+        dense: Sequence[npt.NDArray[np.float32]],
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
     ) -> bool:
         n, _, H, W = out.shape
         if n == 0 or not channels:
@@ -176,7 +198,10 @@ class TorchBackend:
         return counts.cpu().numpy().astype(np.int64)  # the one device->host sync
 
     def normalise(
-        self, out: torch.Tensor, thr: npt.NDArray[np.float32], scale: npt.NDArray[np.float32],
+        self,
+        out: torch.Tensor,
+        thr: npt.NDArray[np.float32],
+        scale: npt.NDArray[np.float32],
         clip: npt.NDArray[np.float32],
     ) -> None:
         shape = (1, len(thr), 1, 1)

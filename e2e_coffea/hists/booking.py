@@ -32,14 +32,21 @@ def book_score_hists() -> dict[str, hist.Hist]:
         hist.axis.StrCategory([], growth=True, name="tagger"),
     ]
     return {
-        "score": hist.Hist(*cats, hist.axis.Regular(SCORE_BINS, 0, 1, name="score"),
-                           storage=hist.storage.Weight()),
-        "score_pt": hist.Hist(*cats, hist.axis.Regular(50, 0, 1, name="score"),
-                              hist.axis.Regular(40, 0, 1000, name="pt", label="jet pT [GeV]"),
-                              storage=hist.storage.Weight()),
-        "score_eta": hist.Hist(*cats, hist.axis.Regular(50, 0, 1, name="score"),
-                               hist.axis.Regular(24, -2.4, 2.4, name="eta"),
-                               storage=hist.storage.Weight()),
+        "score": hist.Hist(
+            *cats, hist.axis.Regular(SCORE_BINS, 0, 1, name="score"), storage=hist.storage.Weight()
+        ),
+        "score_pt": hist.Hist(
+            *cats,
+            hist.axis.Regular(50, 0, 1, name="score"),
+            hist.axis.Regular(40, 0, 1000, name="pt", label="jet pT [GeV]"),
+            storage=hist.storage.Weight(),
+        ),
+        "score_eta": hist.Hist(
+            *cats,
+            hist.axis.Regular(50, 0, 1, name="score"),
+            hist.axis.Regular(24, -2.4, 2.4, name="eta"),
+            storage=hist.storage.Weight(),
+        ),
     }
 
 
@@ -55,7 +62,9 @@ def fill_scores(
     weight: npt.ArrayLike | None = None,
 ) -> None:
     """Fill all score histograms for one tagger's objects of one chunk."""
-    s = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0 - 1e-12)  # 1.0 belongs in the last bin
+    s = np.clip(
+        np.asarray(scores, dtype=np.float64), 0.0, 1.0 - 1e-12
+    )  # 1.0 belongs in the last bin
     names = label_names(labels)
     w = np.ones_like(s) if weight is None else np.asarray(weight, dtype=np.float64)
     common = {"dataset": dataset, "label": names, "tagger": tagger, "score": s, "weight": w}

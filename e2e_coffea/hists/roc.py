@@ -42,8 +42,13 @@ class RocCurve:
         return float(np.interp(background_eff, self.background_eff[::-1], self.signal_eff[::-1]))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"auc": self.auc, "auc_err": self.auc_err, "binning_err": self.binning_err,
-                "n_signal": self.n_signal, "n_background": self.n_background}
+        return {
+            "auc": self.auc,
+            "auc_err": self.auc_err,
+            "binning_err": self.binning_err,
+            "n_signal": self.n_signal,
+            "n_background": self.n_background,
+        }
 
 
 def _effective_n(sumw: FloatArray, sumw2: FloatArray | None) -> float:
@@ -79,7 +84,9 @@ def roc_from_counts(
     # P(score_s > score_b) + 0.5 P(same bin): trapezoids under (bkg_eff, sig_eff)
     auc = float(np.sum((bkg_eff[:-1] - bkg_eff[1:]) * (sig_eff[:-1] + sig_eff[1:]) / 2))
     n_s = _effective_n(s, None if signal_var is None else np.asarray(signal_var, np.float64))
-    n_b = _effective_n(b, None if background_var is None else np.asarray(background_var, np.float64))
+    n_b = _effective_n(
+        b, None if background_var is None else np.asarray(background_var, np.float64)
+    )
     return RocCurve(
         thresholds=e,
         signal_eff=sig_eff,

@@ -29,7 +29,9 @@ def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list
     return signal, background
 
 
-def roc_for_tagger(score: hist.Hist, tagger: str, class_names: Sequence[str]) -> tuple[RocCurve, dict[str, Any]]:
+def roc_for_tagger(
+    score: hist.Hist, tagger: str, class_names: Sequence[str]
+) -> tuple[RocCurve, dict[str, Any]]:
     """ROC of one tagger from the (dataset, label, tagger, score) histogram."""
     if tagger not in list(score.axes["tagger"]):
         msg = f"no scores for tagger {tagger!r} in the output (have {list(score.axes['tagger'])})"
@@ -61,9 +63,14 @@ def roc_for_tagger(score: hist.Hist, tagger: str, class_names: Sequence[str]) ->
             datasets = [ds for ds in datasets if ds not in signal_samples]
     b, b_var, b_ds = collect(bkg_labels)
     roc = roc_from_counts(s, b, h.axes["score"].edges, signal_var=s_var, background_var=b_var)
-    info = {"signal": _main_datasets(s_ds), "background": _main_datasets(b_ds),
-            "signal_counts": s_ds, "background_counts": b_ds,
-            "signal_labels": sig_labels, "background_labels": bkg_labels}
+    info = {
+        "signal": _main_datasets(s_ds),
+        "background": _main_datasets(b_ds),
+        "signal_counts": s_ds,
+        "background_counts": b_ds,
+        "signal_labels": sig_labels,
+        "background_labels": bkg_labels,
+    }
     return roc, info
 
 
@@ -83,30 +90,57 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
     metrics = out.get("metrics", {})
     taggers: dict[str, Any] = {}
     for spec in specs:
-        entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}
+        entry: dict[str, Any] = {
+            "task": spec.contract.task,
+            "classes": list(spec.contract.class_names),
+        }
         try:
             roc, info = roc_for_tagger(out["hists"]["score"], spec.name, spec.contract.class_names)
             entry.update(info)
-            entry.update({"auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
-                          "n_jets": round(roc.n_signal + roc.n_background),
-                          "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01)})
+            entry.update(
+                {
+                    "auc": roc.auc,
+                    "auc_err": roc.auc_err,
+                    "auc_binning_err": roc.binning_err,
+                    "n_jets": round(roc.n_signal + roc.n_background),
+                    "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
+                }
+            )
         except BadInputError as err:
-            entry.update({"signal": [], "background": [], "auc": None, "auc_err": None,
-                          "n_jets": 0, "note": str(err)})
+            entry.update(
+                {
+                    "signal": [],
+                    "background": [],
+                    "auc": None,
+                    "auc_err": None,
+                    "n_jets": 0,
+                    "note": str(err),
+                }
+            )
         taggers[spec.name] = entry
     wall = max(result.wall_time, 1e-9)
-    return _json_safe({
-        "taggers": taggers,
-        "entries": {"processed": result.processed, "expected": int(sum(result.expected.values()))},
-        "complete": result.complete,
-        "failed": [f.to_dict() for f in result.failed],
-        "throughput": {"jets_per_s": metrics.get("objects", 0) / wall,
-                       "events_per_s": result.processed / wall, "wall_s": wall},
-        "timing": {k: metrics.get(k, 0.0) for k in ("time_read", "time_frames", "time_inference")},
-        "devices": metrics.get("device", {}),
-        "workers": metrics.get("worker", {}),
-        "cutflow": out.get("cutflow", {}),
-    })
+    return _json_safe(
+        {
+            "taggers": taggers,
+            "entries": {
+                "processed": result.processed,
+                "expected": int(sum(result.expected.values())),
+            },
+            "complete": result.complete,
+            "failed": [f.to_dict() for f in result.failed],
+            "throughput": {
+                "jets_per_s": metrics.get("objects", 0) / wall,
+                "events_per_s": result.processed / wall,
+                "wall_s": wall,
+            },
+            "timing": {
+                k: metrics.get(k, 0.0) for k in ("time_read", "time_frames", "time_inference")
+            },
+            "devices": metrics.get("device", {}),
+            "workers": metrics.get("worker", {}),
+            "cutflow": out.get("cutflow", {}),
+        }
+    )
 
 
 def _json_safe(obj: Any) -> Any:
@@ -135,8 +169,11 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
         fig, ax = plt.subplots(figsize=(8, 7))
         for name, roc in rocs.items():
             ok = roc.background_eff > 0
-            ax.plot(roc.signal_eff[ok], 1 / roc.background_eff[ok],
-                    label=f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f})")
+            ax.plot(
+                roc.signal_eff[ok],
+                1 / roc.background_eff[ok],
+                label=f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f})",
+            )
         ax.set_yscale("log")
         ax.set_xlabel("Signal efficiency")
         ax.set_ylabel("Background rejection")

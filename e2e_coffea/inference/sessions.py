@@ -55,7 +55,9 @@ def _import_ort() -> Any:
     try:
         import onnxruntime as ort
     except ImportError as err:  # pragma: no cover - depends on the environment
-        msg = "onnxruntime is not installed: pip install 'e2e-coffea[cpu]' (or '[gpu]' on GPU nodes)"
+        msg = (
+            "onnxruntime is not installed: pip install 'e2e-coffea[cpu]' (or '[gpu]' on GPU nodes)"
+        )
         raise ImportError(msg) from err
     return ort
 
@@ -75,8 +77,10 @@ def _build(key: SessionKey) -> Any:
         dev_id = int(key.device.split(":")[1]) if ":" in key.device else 0
         available = ort.get_available_providers()
         if "CUDAExecutionProvider" not in available:
-            msg = (f"device {key.device!r} requested but this onnxruntime has no CUDA provider "
-                   f"(available: {available}); install e2e-coffea[gpu] (onnxruntime-gpu) on GPU workers")
+            msg = (
+                f"device {key.device!r} requested but this onnxruntime has no CUDA provider "
+                f"(available: {available}); install e2e-coffea[gpu] (onnxruntime-gpu) on GPU workers"
+            )
             raise DeviceFallbackError(msg)
         providers = [("CUDAExecutionProvider", {"device_id": dev_id}), "CPUExecutionProvider"]
     else:
@@ -90,8 +94,10 @@ def _build(key: SessionKey) -> Any:
         raise ContractError(msg) from err
     if key.device != "cpu" and sess.get_providers()[0] != "CUDAExecutionProvider":
         # onnxruntime falls back silently when CUDA/cuDNN libraries fail to load
-        msg = (f"{key.path}: asked for {key.device} but onnxruntime runs it on "
-               f"{sess.get_providers()}; check that CUDA and cuDNN libraries load on this worker")
+        msg = (
+            f"{key.path}: asked for {key.device} but onnxruntime runs it on "
+            f"{sess.get_providers()}; check that CUDA and cuDNN libraries load on this worker"
+        )
         raise DeviceFallbackError(msg)
     return sess
 
@@ -106,8 +112,12 @@ def _fp16_model(path: str) -> bytes:
     return bytes(model.SerializeToString())
 
 
-def get_session(path: str | os.PathLike[str], device: str = "cpu", threads: int | None = None,
-                fp16: bool = False) -> Any:
+def get_session(
+    path: str | os.PathLike[str],
+    device: str = "cpu",
+    threads: int | None = None,
+    fp16: bool = False,
+) -> Any:
     """The process's session for ``path`` on ``device``, built on first use."""
     key = SessionKey(str(Path(path).resolve()), device, threads or _default_threads(), fp16)
     sess = _CACHE.get(key)
@@ -126,7 +136,11 @@ def _default_threads() -> int:
 
         return int(get_worker().state.nthreads)
     except (ImportError, ValueError, AttributeError):
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1
+        )
 
 
 def resolve_device(choice: str) -> str:

@@ -34,13 +34,21 @@ def _client(url: str) -> Any:
         msg = "the Triton backend needs tritonclient: pip install 'e2e-coffea[triton]'"
         raise ImportError(msg) from err
     if url not in _CLIENTS:
-        _CLIENTS[url] = httpclient.InferenceServerClient(url=url, connection_timeout=10.0,
-                                                         network_timeout=60.0)
+        _CLIENTS[url] = httpclient.InferenceServerClient(
+            url=url, connection_timeout=10.0, network_timeout=60.0
+        )
     return _CLIENTS[url]
 
 
-def run_triton(url: str, model: str, frames: npt.NDArray[np.float32], *, input_name: str = "frames",
-               output_name: str = "outputs", batch_size: int = 256) -> npt.NDArray[np.float32]:
+def run_triton(
+    url: str,
+    model: str,
+    frames: npt.NDArray[np.float32],
+    *,
+    input_name: str = "frames",
+    output_name: str = "outputs",
+    batch_size: int = 256,
+) -> npt.NDArray[np.float32]:
     """Logits of ``model`` on ``frames`` from the server at ``url`` (host:port)."""
     import tritonclient.http as httpclient
 

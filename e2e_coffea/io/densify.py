@@ -45,14 +45,19 @@ def _cells(
     chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, optional: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Per hit: event, flat cell index on ``shape`` (row-major) and whether it is placed."""
-    rj, row, col, placed = _chunk.hit_cells(chunk, coll, rname, cname, shape, why="densify",
-                                            optional=optional)
+    rj, row, col, placed = _chunk.hit_cells(
+        chunk, coll, rname, cname, shape, why="densify", optional=optional
+    )
     return rj.event_of(), row.astype(np.int64) * shape[1] + col, placed
 
 
 def _scatter(
-    n_events: int, shape: tuple[int, int], event: npt.NDArray[np.int64],
-    cell: npt.NDArray[np.int64], values: npt.NDArray[Any], keep: npt.NDArray[np.bool_] | None = None,
+    n_events: int,
+    shape: tuple[int, int],
+    event: npt.NDArray[np.int64],
+    cell: npt.NDArray[np.int64],
+    values: npt.NDArray[Any],
+    keep: npt.NDArray[np.bool_] | None = None,
 ) -> npt.NDArray[np.float32]:
     size = shape[0] * shape[1]
     img = np.zeros(n_events * size, dtype=np.float32)

@@ -93,8 +93,14 @@ def write_e2e(
                 yield data
 
     comp = compression if compression is not None else E2E_COMPRESSION
-    return write_tree(path, E2E_TREE, batches(), compression=comp, counter_name=lambda c: f"n_{c}",
-                      title="e2e-coffea, MLAnalyzer-compatible")
+    return write_tree(
+        path,
+        E2E_TREE,
+        batches(),
+        compression=comp,
+        counter_name=lambda c: f"n_{c}",
+        title="e2e-coffea, MLAnalyzer-compatible",
+    )
 
 
 def dense_image(chunk: Any, name: str) -> npt.NDArray[np.float32]:
@@ -117,8 +123,10 @@ def dense_image(chunk: Any, name: str) -> npt.NDArray[np.float32]:
         counts = np.asarray(ak.num(arr, axis=1))
         bad = np.flatnonzero(counts != h * w)
         if bad.size:
-            msg = (f"{name}: event {int(bad[0])} holds {int(counts[bad[0]])} values, "
-                   f"expected {h * w} ({h}x{w}); the file is not MLAnalyzer-shaped")
+            msg = (
+                f"{name}: event {int(bad[0])} holds {int(counts[bad[0]])} values, "
+                f"expected {h * w} ({h}x{w}); the file is not MLAnalyzer-shaped"
+            )
             raise FileLayoutError(msg)
         flat = np.asarray(ak.flatten(arr, axis=1))
     else:

@@ -72,7 +72,9 @@ def _layout_of(f: Any, p: Path) -> Layout:
         return "e2e"
     if SPARSE_TREE in keys:
         return "sparse"
-    msg = f"{p}: neither an e2e ({E2E_TREE}) nor a sparse ({SPARSE_TREE}) file; keys: {sorted(keys)}"
+    msg = (
+        f"{p}: neither an e2e ({E2E_TREE}) nor a sparse ({SPARSE_TREE}) file; keys: {sorted(keys)}"
+    )
     raise FileLayoutError(msg)
 
 
@@ -111,7 +113,9 @@ def read_arrays(
             entry_stop=entry_stop,
         )
     except Exception as err:
-        msg = f"{path}: cannot read entries {entry_start}..{entry_stop} ({type(err).__name__}: {err})"
+        msg = (
+            f"{path}: cannot read entries {entry_start}..{entry_stop} ({type(err).__name__}: {err})"
+        )
         raise FileLayoutError(msg) from err
 
 
@@ -131,8 +135,10 @@ def write_tree(
         out = None
         for data in batches:
             if out is None:
-                types = {k: (ak.type(v).content if isinstance(v, ak.Array) else np.asarray(v).dtype)
-                         for k, v in data.items()}
+                types = {
+                    k: (ak.type(v).content if isinstance(v, ak.Array) else np.asarray(v).dtype)
+                    for k, v in data.items()
+                }
                 kw = {"counter_name": counter_name} if counter_name is not None else {}
                 out = f.mktree(tree, types, title=title, **kw)
             out.extend(dict(data))

@@ -84,8 +84,12 @@ def _flat(name: str, array: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_root_vectors(
-    path: str | os.PathLike[str], branches: Mapping[str, Any], *, tree: str = E2E_TREE,
-    compression: int = 101, timeout: float = 1800,
+    path: str | os.PathLike[str],
+    branches: Mapping[str, Any],
+    *,
+    tree: str = E2E_TREE,
+    compression: int = 101,
+    timeout: float = 1800,
 ) -> int:
     """Write per-entry vectors (``var * int|float`` arrays) as ``std::vector`` branches.
 
@@ -102,7 +106,9 @@ def write_root_vectors(
         if n_entries is None:
             n_entries = len(offsets) - 1
         elif len(offsets) - 1 != n_entries:
-            msg = f"branch {name!r} has {len(offsets) - 1} entries, the first branch has {n_entries}"
+            msg = (
+                f"branch {name!r} has {len(offsets) - 1} entries, the first branch has {n_entries}"
+            )
             raise BadInputError(msg)
         payload[f"v_{name}"], payload[f"o_{name}"] = values, offsets
     if not have_root():
@@ -112,9 +118,18 @@ def write_root_vectors(
         np.savez(Path(tmp) / "in.npz", n_entries=np.int64(n_entries), **payload)
         (Path(tmp) / "writer.py").write_text(_WRITER)
         done = subprocess.run(
-            [sys.executable, str(Path(tmp) / "writer.py"), str(Path(tmp) / "in.npz"), os.fspath(path),
-             tree, str(compression)],
-            capture_output=True, text=True, timeout=timeout, check=False,
+            [
+                sys.executable,
+                str(Path(tmp) / "writer.py"),
+                str(Path(tmp) / "in.npz"),
+                os.fspath(path),
+                tree,
+                str(compression),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     if done.returncode != 0:
         msg = f"ROOT could not write {os.fspath(path)}: {done.stderr.strip().splitlines()[-1:]}"

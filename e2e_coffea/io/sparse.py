@@ -79,4 +79,6 @@ def write_sparse(
             yield data
 
     comp = compression if compression is not None else SPARSE_COMPRESSION
-    return write_tree(path, SPARSE_TREE, batches(), compression=comp, title="e2e-coffea sparse hits")
+    return write_tree(
+        path, SPARSE_TREE, batches(), compression=comp, title="e2e-coffea sparse hits"
+    )

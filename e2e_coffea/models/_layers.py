@@ -46,7 +46,11 @@ class Head(nn.Module):
     """Pooled features (+ scalars) -> outputs; ``hidden > 0`` adds one ReLU layer."""
 
     def __init__(
-        self, in_features: int, n_outputs: int, n_scalars: int = 0, hidden: int = 0,
+        self,
+        in_features: int,
+        n_outputs: int,
+        n_scalars: int = 0,
+        hidden: int = 0,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -68,7 +72,9 @@ class Head(nn.Module):
                 msg = f"this model needs {self.n_scalars} scalar input(s) per jet, got none"
                 raise BadInputError(msg)
             if not tracing() and (scalars.dim() != 2 or scalars.shape[1] != self.n_scalars):
-                msg = f"scalars must have shape (batch, {self.n_scalars}), got {tuple(scalars.shape)}"
+                msg = (
+                    f"scalars must have shape (batch, {self.n_scalars}), got {tuple(scalars.shape)}"
+                )
                 raise BadInputError(msg)
             feats = torch.cat([feats, scalars.to(feats.dtype)], dim=1)
         elif scalars is not None:

@@ -16,7 +16,14 @@ from torch import nn
 
 from ..exceptions import BadInputError
 
-__all__ = ["InputKind", "ModelEntry", "create_model", "list_models", "model_entry", "register_model"]
+__all__ = [
+    "InputKind",
+    "ModelEntry",
+    "create_model",
+    "list_models",
+    "model_entry",
+    "register_model",
+]
 
 InputKind = Literal["image", "points"]
 """What a model eats: frames (B, C, H, W) or point clouds (B, N, F)."""

@@ -40,7 +40,9 @@ def _round_channels(c: float, divisor: int = 8) -> int:
     return out + divisor if out < 0.9 * c else out
 
 
-def _conv_bn(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
+def _conv_bn(
+    cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, act: bool = True
+) -> nn.Sequential:
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=False),
         nn.BatchNorm2d(cout),
@@ -93,9 +95,17 @@ class EfficientNet(E2EModel):
     """EfficientNet with the B0 stage table and compound width/depth multipliers."""
 
     def __init__(
-        self, in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0,
-        task: str = "classification", width_mult: float = 1.0, depth_mult: float = 1.0,
-        drop_path: float = 0.2, dropout: float = 0.2, stem_stride: int = 2,
+        self,
+        in_channels: int,
+        n_outputs: int = 1,
+        *,
+        n_scalars: int = 0,
+        task: str = "classification",
+        width_mult: float = 1.0,
+        depth_mult: float = 1.0,
+        drop_path: float = 0.2,
+        dropout: float = 0.2,
+        stem_stride: int = 2,
     ) -> None:
         super().__init__(in_channels, n_outputs, n_scalars, task)
         stem = _round_channels(_STEM * width_mult)
@@ -126,12 +136,26 @@ class EfficientNet(E2EModel):
 
 @register_model
 def efficientnet_b0(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    width_mult: float = 1.0, depth_mult: float = 1.0, drop_path: float = 0.2,
-    dropout: float = 0.2, stem_stride: int = 2,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    width_mult: float = 1.0,
+    depth_mult: float = 1.0,
+    drop_path: float = 0.2,
+    dropout: float = 0.2,
+    stem_stride: int = 2,
 ) -> EfficientNet:
     """EfficientNet-B0 (arXiv:1905.11946), ~4M params; shrink with width_mult/depth_mult."""
     return EfficientNet(
-        in_channels, n_outputs, n_scalars=n_scalars, task=task, width_mult=width_mult,
-        depth_mult=depth_mult, drop_path=drop_path, dropout=dropout, stem_stride=stem_stride,
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        width_mult=width_mult,
+        depth_mult=depth_mult,
+        drop_path=drop_path,
+        dropout=dropout,
+        stem_stride=stem_stride,
     )

@@ -91,9 +91,16 @@ class ParticleGNN(E2EModel):
     channel_axis = 2
 
     def __init__(
-        self, in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0,
-        task: str = "classification", size: str = "lite", n_coords: int = 2,
-        k: int | None = None, dropout: float = 0.1,
+        self,
+        in_channels: int,
+        n_outputs: int = 1,
+        *,
+        n_scalars: int = 0,
+        task: str = "classification",
+        size: str = "lite",
+        n_coords: int = 2,
+        k: int | None = None,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__(in_channels, n_outputs, n_scalars, task)
         if size not in PARTICLENET_SIZES:
@@ -136,11 +143,24 @@ class ParticleGNN(E2EModel):
 
 @register_model(input_kind="points")
 def particle_gnn(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    size: str = "lite", n_coords: int = 2, k: int | None = None, dropout: float = 0.1,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    size: str = "lite",
+    n_coords: int = 2,
+    k: int | None = None,
+    dropout: float = 0.1,
 ) -> ParticleGNN:
     """ParticleNet-style EdgeConv GNN on (B, N, F) points; 'lite' (k=7) or 'full' (k=16)."""
     return ParticleGNN(
-        in_channels, n_outputs, n_scalars=n_scalars, task=task, size=size, n_coords=n_coords,
-        k=k, dropout=dropout,
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        size=size,
+        n_coords=n_coords,
+        k=k,
+        dropout=dropout,
     )

@@ -43,9 +43,17 @@ class ResNet15(E2EModel):
     """ResNet-15: 16- and 32-map stages, global max pool, scalars before the head."""
 
     def __init__(
-        self, in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0,
-        task: str = "classification", maps: tuple[int, int] = (16, 32), blocks: int = 3,
-        stem_stride: int = 1, hidden: int = 0, dropout: float = 0.0,
+        self,
+        in_channels: int,
+        n_outputs: int = 1,
+        *,
+        n_scalars: int = 0,
+        task: str = "classification",
+        maps: tuple[int, int] = (16, 32),
+        blocks: int = 3,
+        stem_stride: int = 1,
+        hidden: int = 0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(in_channels, n_outputs, n_scalars, task)
         m0, m1 = maps
@@ -66,12 +74,26 @@ class ResNet15(E2EModel):
 
 @register_model
 def resnet15(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    maps: tuple[int, int] = (16, 32), blocks: int = 3, stem_stride: int = 1, hidden: int = 0,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    maps: tuple[int, int] = (16, 32),
+    blocks: int = 3,
+    stem_stride: int = 1,
+    hidden: int = 0,
     dropout: float = 0.0,
 ) -> ResNet15:
     """E2E ResNet-15 (arXiv:1902.08276): the reference jet/photon tagger, ~86k params at 3 channels."""
     return ResNet15(
-        in_channels, n_outputs, n_scalars=n_scalars, task=task, maps=tuple(maps),  # type: ignore[arg-type]
-        blocks=blocks, stem_stride=stem_stride, hidden=hidden, dropout=dropout,
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        maps=tuple(maps),  # type: ignore[arg-type]
+        blocks=blocks,
+        stem_stride=stem_stride,
+        hidden=hidden,
+        dropout=dropout,
     )

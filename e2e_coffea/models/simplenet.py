@@ -20,8 +20,15 @@ class SimpleNet(E2EModel):
     """conv(16) pool conv(32) pool conv(64) pool conv(64), global max pool, head."""
 
     def __init__(
-        self, in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0,
-        task: str = "classification", width: int = 16, hidden: int = 64, dropout: float = 0.0,
+        self,
+        in_channels: int,
+        n_outputs: int = 1,
+        *,
+        n_scalars: int = 0,
+        task: str = "classification",
+        width: int = 16,
+        hidden: int = 64,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(in_channels, n_outputs, n_scalars, task)
         w = width
@@ -43,11 +50,22 @@ class SimpleNet(E2EModel):
 
 @register_model
 def simplenet(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    width: int = 16, hidden: int = 64, dropout: float = 0.0,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    width: int = 16,
+    hidden: int = 64,
+    dropout: float = 0.0,
 ) -> SimpleNet:
     """Small 4-layer CNN (~60k params at width 16): fast CPU baseline."""
     return SimpleNet(
-        in_channels, n_outputs, n_scalars=n_scalars, task=task, width=width, hidden=hidden,
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        width=width,
+        hidden=hidden,
         dropout=dropout,
     )

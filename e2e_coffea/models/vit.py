@@ -72,10 +72,20 @@ class VisionTransformer(E2EModel):
     """Patch embedding, class token, learned positions, pre-norm blocks, class-token head."""
 
     def __init__(
-        self, in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0,
-        task: str = "classification", size: str = "tiny", img_size: int | tuple[int, int] = 125,
-        patch_size: int | None = None, dim: int | None = None, depth: int | None = None,
-        heads: int | None = None, mlp_ratio: float = 4.0, dropout: float = 0.0,
+        self,
+        in_channels: int,
+        n_outputs: int = 1,
+        *,
+        n_scalars: int = 0,
+        task: str = "classification",
+        size: str = "tiny",
+        img_size: int | tuple[int, int] = 125,
+        patch_size: int | None = None,
+        dim: int | None = None,
+        depth: int | None = None,
+        heads: int | None = None,
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__(in_channels, n_outputs, n_scalars, task)
         if size not in VIT_SIZES:
@@ -123,34 +133,80 @@ class VisionTransformer(E2EModel):
 
 @register_model
 def vit(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    size: str = "tiny", img_size: int | tuple[int, int] = 125, patch_size: int | None = None,
-    dim: int | None = None, depth: int | None = None, heads: int | None = None,
-    mlp_ratio: float = 4.0, dropout: float = 0.0,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    size: str = "tiny",
+    img_size: int | tuple[int, int] = 125,
+    patch_size: int | None = None,
+    dim: int | None = None,
+    depth: int | None = None,
+    heads: int | None = None,
+    mlp_ratio: float = 4.0,
+    dropout: float = 0.0,
 ) -> VisionTransformer:
     """ViT with 5x5 patches on 125x125 (625 tokens); size 'tiny' (5.5M) or 'small' (21M)."""
     return VisionTransformer(
-        in_channels, n_outputs, n_scalars=n_scalars, task=task, size=size, img_size=img_size,
-        patch_size=patch_size, dim=dim, depth=depth, heads=heads, mlp_ratio=mlp_ratio,
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        size=size,
+        img_size=img_size,
+        patch_size=patch_size,
+        dim=dim,
+        depth=depth,
+        heads=heads,
+        mlp_ratio=mlp_ratio,
         dropout=dropout,
     )
 
 
 @register_model
 def vit_tiny(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    img_size: int | tuple[int, int] = 125, patch_size: int | None = None, depth: int | None = None,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    img_size: int | tuple[int, int] = 125,
+    patch_size: int | None = None,
+    depth: int | None = None,
 ) -> VisionTransformer:
     """ViT-Tiny (DeiT-Ti sizes: 192 wide, 12 deep, 3 heads)."""
-    return vit(in_channels, n_outputs, n_scalars=n_scalars, task=task, size="tiny",
-               img_size=img_size, patch_size=patch_size, depth=depth)
+    return vit(
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        size="tiny",
+        img_size=img_size,
+        patch_size=patch_size,
+        depth=depth,
+    )
 
 
 @register_model
 def vit_small(
-    in_channels: int, n_outputs: int = 1, *, n_scalars: int = 0, task: str = "classification",
-    img_size: int | tuple[int, int] = 125, patch_size: int | None = None, depth: int | None = None,
+    in_channels: int,
+    n_outputs: int = 1,
+    *,
+    n_scalars: int = 0,
+    task: str = "classification",
+    img_size: int | tuple[int, int] = 125,
+    patch_size: int | None = None,
+    depth: int | None = None,
 ) -> VisionTransformer:
     """ViT-Small (DeiT-S sizes: 384 wide, 12 deep, 6 heads)."""
-    return vit(in_channels, n_outputs, n_scalars=n_scalars, task=task, size="small",
-               img_size=img_size, patch_size=patch_size, depth=depth)
+    return vit(
+        in_channels,
+        n_outputs,
+        n_scalars=n_scalars,
+        task=task,
+        size="small",
+        img_size=img_size,
+        patch_size=patch_size,
+        depth=depth,
+    )

@@ -33,38 +33,75 @@ FIELD_DTYPES: Final[dict[str, dict[str, type]]] = {
     "EcalHit": {"row": _I16, "col": _I16, "energy": _F32, "time": _F32},
     "HcalHit": {"ieta": _I16, "iphi": _I16, "energy": _F32},
     "Track": {
-        "pt": _F32, "eta": _F32, "phi": _F32, "charge": _I8, "etaAtEcal": _F32,
-        "phiAtEcal": _F32, "row": _I16, "col": _I16, "d0": _F32, "dz": _F32,
-        "d0sig": _F32, "dzsig": _F32,
+        "pt": _F32,
+        "eta": _F32,
+        "phi": _F32,
+        "charge": _I8,
+        "etaAtEcal": _F32,
+        "phiAtEcal": _F32,
+        "row": _I16,
+        "col": _I16,
+        "d0": _F32,
+        "dz": _F32,
+        "d0sig": _F32,
+        "dzsig": _F32,
     },
     "TrackerHit": {"layer": _I8, "row": _I16, "col": _I16},
     "Jet": {
-        "pt": _F32, "eta": _F32, "phi": _F32, "mass": _F32, "seedIeta": _I16,
-        "seedIphi": _I16, "label": _I8, "isTau": _BOOL, "isEle": _BOOL, "inFrame": _BOOL,
+        "pt": _F32,
+        "eta": _F32,
+        "phi": _F32,
+        "mass": _F32,
+        "seedIeta": _I16,
+        "seedIphi": _I16,
+        "label": _I8,
+        "isTau": _BOOL,
+        "isEle": _BOOL,
+        "inFrame": _BOOL,
         "genPt": _F32,
     },
     "GenJet": {"pt": _F32, "eta": _F32, "phi": _F32, "mass": _F32},
     "EGamma": {
-        "seedRow": _I16, "seedCol": _I16, "energy": _F32, "pt": _F32, "eta": _F32,
-        "phi": _F32, "label": _I8,
+        "seedRow": _I16,
+        "seedCol": _I16,
+        "energy": _F32,
+        "pt": _F32,
+        "eta": _F32,
+        "phi": _F32,
+        "label": _I8,
     },
     "GenPart": {
-        "pdgId": np.int32, "pt": _F32, "eta": _F32, "phi": _F32, "mass": _F32, "vx": _F32,
-        "vy": _F32, "vz": _F32,
+        "pdgId": np.int32,
+        "pt": _F32,
+        "eta": _F32,
+        "phi": _F32,
+        "mass": _F32,
+        "vx": _F32,
+        "vy": _F32,
+        "vz": _F32,
     },
     "GenVisTau": {"pt": _F32, "eta": _F32, "phi": _F32, "nProngs": _I8, "nPi0": _I8},
 }
 """On-disk dtype of every field of :data:`layouts.SPARSE_COLLECTIONS`."""
 EVENT_DTYPES: Final[dict[str, type]] = {
-    "run": np.int32, "luminosityBlock": np.int32, "event": np.int64, "MET_pt": _F32,
-    "MET_phi": _F32, "MET_sumET": _F32, "PV_x": _F32, "PV_y": _F32, "PV_z": _F32,
-    "nVtx": np.int32, "Pileup_nPU": np.int32,
+    "run": np.int32,
+    "luminosityBlock": np.int32,
+    "event": np.int64,
+    "MET_pt": _F32,
+    "MET_phi": _F32,
+    "MET_sumET": _F32,
+    "PV_x": _F32,
+    "PV_y": _F32,
+    "PV_z": _F32,
+    "nVtx": np.int32,
+    "Pileup_nPU": np.int32,
 }
 EVENTS_PER_LUMI = 1000
 
-if any(tuple(FIELD_DTYPES[k]) != v for k, v in SPARSE_COLLECTIONS.items()) or tuple(
-    EVENT_DTYPES
-) != SPARSE_EVENT_BRANCHES:  # pragma: no cover - caught by the tests at import time
+if (
+    any(tuple(FIELD_DTYPES[k]) != v for k, v in SPARSE_COLLECTIONS.items())
+    or tuple(EVENT_DTYPES) != SPARSE_EVENT_BRANCHES
+):  # pragma: no cover - caught by the tests at import time
     _msg = "sim.assemble dtypes disagree with layouts.SPARSE_COLLECTIONS"
     raise GenerationError(_msg)
 
@@ -87,27 +124,35 @@ def _jagged(cols: dict[str, npt.NDArray], name: str, n_events: int) -> ak.Array:
         raise GenerationError(msg)
     offsets = ak.index.Index64(np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
     fields = SPARSE_COLLECTIONS[name]
-    contents = [ak.contents.NumpyArray(np.ascontiguousarray(cols[f], dtype=FIELD_DTYPES[name][f]))
-                for f in fields]
+    contents = [
+        ak.contents.NumpyArray(np.ascontiguousarray(cols[f], dtype=FIELD_DTYPES[name][f]))
+        for f in fields
+    ]
     record = ak.contents.RecordArray(contents, list(fields), length=len(event))
     return ak.Array(ak.contents.ListOffsetArray(offsets, record))
 
 
 def to_collections(columns: dict[str, dict[str, npt.NDArray]], n_events: int) -> SimChunk:
     """Every collection of :data:`layouts.SPARSE_COLLECTIONS` as a jagged record array."""
-    return {name: _jagged(columns.get(name) or empty_columns(name), name, n_events)
-            for name in SPARSE_COLLECTIONS}
+    return {
+        name: _jagged(columns.get(name) or empty_columns(name), name, n_events)
+        for name in SPARSE_COLLECTIONS
+    }
 
 
 def event_record(values: dict[str, npt.NDArray], first_event: int, n_events: int) -> ak.Array:
     """Event-level branches; run/lumi/event numbers follow from ``first_event``."""
     event = first_event + np.arange(n_events, dtype=np.int64) + 1
     full = {
-        "run": np.ones(n_events), "luminosityBlock": 1 + (event - 1) // EVENTS_PER_LUMI,
-        "event": event, **values,
+        "run": np.ones(n_events),
+        "luminosityBlock": 1 + (event - 1) // EVENTS_PER_LUMI,
+        "event": event,
+        **values,
     }
-    contents = [ak.contents.NumpyArray(np.ascontiguousarray(full[k], dtype=dt))
-                for k, dt in EVENT_DTYPES.items()]
+    contents = [
+        ak.contents.NumpyArray(np.ascontiguousarray(full[k], dtype=dt))
+        for k, dt in EVENT_DTYPES.items()
+    ]
     return ak.Array(ak.contents.RecordArray(contents, list(EVENT_DTYPES), length=n_events))
 
 

@@ -55,8 +55,11 @@ def missing_et(ecal: Hits, hcal: Hits, tracks: Tracks, n_events: int) -> dict[st
     parts = []
     for hits, to_eta, to_phi in (
         (ecal, geo.eta_of_row, geo.phi_of_col),
-        (hcal, lambda i: -geo.ETA_MAX + (i + 0.5) * geo.HCAL_DETA,
-         lambda j: -np.pi + (j + 0.5) * geo.HCAL_DPHI),
+        (
+            hcal,
+            lambda i: -geo.ETA_MAX + (i + 0.5) * geo.HCAL_DETA,
+            lambda j: -np.pi + (j + 0.5) * geo.HCAL_DPHI,
+        ),
     ):
         et = hits.energy / np.cosh(to_eta(hits.row))
         phi = to_phi(hits.col)
@@ -68,28 +71,61 @@ def missing_et(ecal: Hits, hcal: Hits, tracks: Tracks, n_events: int) -> dict[st
     phi = np.concatenate([p[2] for p in parts])
     mex = -np.bincount(ev, weights=et * np.cos(phi), minlength=n_events)
     mey = -np.bincount(ev, weights=et * np.sin(phi), minlength=n_events)
-    return {"MET_pt": np.hypot(mex, mey), "MET_phi": np.arctan2(mey, mex),
-            "MET_sumET": np.bincount(ev, weights=et, minlength=n_events)}
+    return {
+        "MET_pt": np.hypot(mex, mey),
+        "MET_phi": np.arctan2(mey, mex),
+        "MET_sumET": np.bincount(ev, weights=et, minlength=n_events),
+    }
 
 
-def _jets(ecal: Hits, hcal: Hits, jet_objects: TruthObjects, genjets: JetTable,
-          n_events: int, params: DetectorParams) -> dict[str, npt.NDArray]:
-    ev, eta, phi, energy = calo_towers(ecal, hcal, n_events, params.tower_ecal_min,
-                                       params.tower_min)
+def _jets(
+    ecal: Hits,
+    hcal: Hits,
+    jet_objects: TruthObjects,
+    genjets: JetTable,
+    n_events: int,
+    params: DetectorParams,
+) -> dict[str, npt.NDArray]:
+    ev, eta, phi, energy = calo_towers(
+        ecal, hcal, n_events, params.tower_ecal_min, params.tower_min
+    )
     et = energy / np.cosh(eta)
-    jets = cluster(ev, et * np.cos(phi), et * np.sin(phi), et * np.sinh(eta), energy,
-                   n_events, params.jet_min_pt)
+    jets = cluster(
+        ev,
+        et * np.cos(phi),
+        et * np.sin(phi),
+        et * np.sinh(eta),
+        energy,
+        n_events,
+        params.jet_min_pt,
+    )
     jets = jets.select(np.abs(jets.eta) < params.jet_max_eta)
     seed_i, seed_j = jet_seeds(jets, hcal)
     label = jet_labels(jets, jet_objects, n_events)
-    match = best_match(jets.event, jets.eta, jets.phi, genjets.event, genjets.eta,
-                       genjets.phi, n_events, GENJET_MATCH_DR)
+    match = best_match(
+        jets.event,
+        jets.eta,
+        jets.phi,
+        genjets.event,
+        genjets.eta,
+        genjets.phi,
+        n_events,
+        GENJET_MATCH_DR,
+    )
     gen_pt = take_matched(genjets.pt, match, -1.0)
     return {
-        "event": jets.event, "pt": jets.pt, "eta": jets.eta, "phi": jets.phi,
-        "mass": jets.mass, "seedIeta": seed_i, "seedIphi": seed_j, "label": label,
-        "isTau": label == LABEL_IDS["tau"], "isEle": label == LABEL_IDS["electron"],
-        "inFrame": in_frame(seed_i), "genPt": gen_pt,
+        "event": jets.event,
+        "pt": jets.pt,
+        "eta": jets.eta,
+        "phi": jets.phi,
+        "mass": jets.mass,
+        "seedIeta": seed_i,
+        "seedIphi": seed_j,
+        "label": label,
+        "isTau": label == LABEL_IDS["tau"],
+        "isEle": label == LABEL_IDS["electron"],
+        "inFrame": in_frame(seed_i),
+        "genPt": gen_pt,
     }
 
 
@@ -111,30 +147,67 @@ def simulate_detector(
     ecal_dep, hcal_dep, imp_calo = calorimeter_deposits(mat.calo, params, rng)
     imp = take_impact(imp_calo, mat.continues)
     ecal_noise = ecal_noise_by_row(params)
-    ecal = digitise(ecal_dep, n_events, geo.ECAL_SHAPE, ecal_noise,
-                    params.ecal_zs_nsigma * ecal_noise, rng,
-                    (params.ecal_time_noise_ns, params.ecal_time_constant_ns))
+    ecal = digitise(
+        ecal_dep,
+        n_events,
+        geo.ECAL_SHAPE,
+        ecal_noise,
+        params.ecal_zs_nsigma * ecal_noise,
+        rng,
+        (params.ecal_time_noise_ns, params.ecal_time_constant_ns),
+    )
     hcal_noise = np.full(geo.HCAL_SHAPE[0], params.hcal_noise)
-    hcal = digitise(hcal_dep, n_events, geo.HCAL_SHAPE, hcal_noise,
-                    np.full(geo.HCAL_SHAPE[0], params.hcal_threshold), rng)
+    hcal = digitise(
+        hcal_dep,
+        n_events,
+        geo.HCAL_SHAPE,
+        hcal_noise,
+        np.full(geo.HCAL_SHAPE[0], params.hcal_threshold),
+        rng,
+    )
     tracks = reconstruct_tracks(parts, imp, pv, params, rng)
     thits = tracker_hits(mat.segments, pv, params, rng, r_max=mat.segment_r_max)
     eg = find_egamma(ecal, prompt_eg, n_events, params)
     cols: Columns = {
-        "EcalHit": {"event": ecal.event, "row": ecal.row, "col": ecal.col,
-                    "energy": ecal.energy, "time": ecal.time},
-        "HcalHit": {"event": hcal.event, "ieta": hcal.row, "iphi": hcal.col,
-                    "energy": hcal.energy},
-        "Track": {"event": tracks.event, "pt": tracks.pt, "eta": tracks.eta,
-                  "phi": tracks.phi, "charge": tracks.charge, "etaAtEcal": tracks.eta_ecal,
-                  "phiAtEcal": tracks.phi_ecal, "row": tracks.row, "col": tracks.col,
-                  "d0": tracks.d0, "dz": tracks.dz, "d0sig": tracks.d0sig,
-                  "dzsig": tracks.dzsig},
-        "TrackerHit": {"event": thits.event, "layer": thits.layer, "row": thits.row,
-                       "col": thits.col},
+        "EcalHit": {
+            "event": ecal.event,
+            "row": ecal.row,
+            "col": ecal.col,
+            "energy": ecal.energy,
+            "time": ecal.time,
+        },
+        "HcalHit": {"event": hcal.event, "ieta": hcal.row, "iphi": hcal.col, "energy": hcal.energy},
+        "Track": {
+            "event": tracks.event,
+            "pt": tracks.pt,
+            "eta": tracks.eta,
+            "phi": tracks.phi,
+            "charge": tracks.charge,
+            "etaAtEcal": tracks.eta_ecal,
+            "phiAtEcal": tracks.phi_ecal,
+            "row": tracks.row,
+            "col": tracks.col,
+            "d0": tracks.d0,
+            "dz": tracks.dz,
+            "d0sig": tracks.d0sig,
+            "dzsig": tracks.dzsig,
+        },
+        "TrackerHit": {
+            "event": thits.event,
+            "layer": thits.layer,
+            "row": thits.row,
+            "col": thits.col,
+        },
         "Jet": _jets(ecal, hcal, jet_objects, genjets, n_events, params),
-        "EGamma": {"event": eg.event, "seedRow": eg.seed_row, "seedCol": eg.seed_col,
-                   "energy": eg.energy, "pt": eg.pt, "eta": eg.eta, "phi": eg.phi,
-                   "label": eg.label},
+        "EGamma": {
+            "event": eg.event,
+            "seedRow": eg.seed_row,
+            "seedCol": eg.seed_col,
+            "energy": eg.energy,
+            "pt": eg.pt,
+            "eta": eg.eta,
+            "phi": eg.phi,
+            "label": eg.label,
+        },
     }
     return cols, missing_et(ecal, hcal, tracks, n_events)

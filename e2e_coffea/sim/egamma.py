@@ -52,8 +52,9 @@ def _window(hits: Hits, event: I64, row: I64, col: I64, half: int) -> F64:
     return e.reshape(len(row), w, w)
 
 
-def find_egamma(ecal: Hits, prompt_eg: TruthObjects, n_events: int,
-                params: DetectorParams) -> EGammaTable:
+def find_egamma(
+    ecal: Hits, prompt_eg: TruthObjects, n_events: int, params: DetectorParams
+) -> EGammaTable:
     """Barrel clusters of the ECAL hits of a chunk, labelled with prompt e/gamma."""
     eb = (ecal.row >= geo.EB_FIRST_ROW) & (ecal.row < geo.EB_FIRST_ROW + geo.EB_SHAPE[0])
     cand = np.flatnonzero(eb & (ecal.energy > params.eg_seed_min))
@@ -71,8 +72,17 @@ def find_egamma(ecal: Hits, prompt_eg: TruthObjects, n_events: int,
     phi = geo.wrap_phi(geo.phi_of_col(col + d_col))
     order = np.lexsort((-e5, ev))
     ev, row, col, e5, eta, phi = (a[order] for a in (ev, row, col, e5, eta, phi))
-    match = best_match(ev, eta, phi, prompt_eg.event, prompt_eg.eta, prompt_eg.phi,
-                       n_events, EG_MATCH_DR)
+    match = best_match(
+        ev, eta, phi, prompt_eg.event, prompt_eg.eta, prompt_eg.phi, n_events, EG_MATCH_DR
+    )
     label = take_matched(prompt_eg.label, match, LABEL_IDS["unmatched"])
-    return EGammaTable(event=ev, seed_row=row - geo.EB_FIRST_ROW, seed_col=col, energy=e5,
-                       pt=e5 / np.cosh(eta), eta=eta, phi=phi, label=label)
+    return EGammaTable(
+        event=ev,
+        seed_row=row - geo.EB_FIRST_ROW,
+        seed_col=col,
+        energy=e5,
+        pt=e5 / np.cosh(eta),
+        eta=eta,
+        phi=phi,
+        label=label,
+    )

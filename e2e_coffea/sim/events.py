@@ -60,18 +60,31 @@ def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
 def _genjets(rec: GenRecord, params: DetectorParams) -> JetTable:
     """anti-kt 0.4 GenJets of the visible stable particles (no neutrinos)."""
     vis = (rec.status > 0) & ~np.isin(np.abs(rec.id), INVISIBLE)
-    return cluster(rec.event[vis], rec.px[vis], rec.py[vis], rec.pz[vis], rec.e[vis],
-                   rec.n_events, params.genjet_min_pt)
+    return cluster(
+        rec.event[vis],
+        rec.px[vis],
+        rec.py[vis],
+        rec.pz[vis],
+        rec.e[vis],
+        rec.n_events,
+        params.genjet_min_pt,
+    )
 
 
-def gen_columns(genpart: dict[str, npt.NDArray], vistau: dict[str, npt.NDArray],
-                genjets: JetTable) -> Columns:
+def gen_columns(
+    genpart: dict[str, npt.NDArray], vistau: dict[str, npt.NDArray], genjets: JetTable
+) -> Columns:
     """The generator-level collections (empty dicts become empty collections)."""
     return {
         "GenPart": genpart,
         "GenVisTau": vistau,
-        "GenJet": {"event": genjets.event, "pt": genjets.pt, "eta": genjets.eta,
-                   "phi": genjets.phi, "mass": genjets.mass},
+        "GenJet": {
+            "event": genjets.event,
+            "pt": genjets.pt,
+            "eta": genjets.eta,
+            "phi": genjets.phi,
+            "mass": genjets.mass,
+        },
     }
 
 
@@ -128,7 +141,11 @@ def simulate_events(
     rng_pu = numpy_rng(seed, STREAM_PILEUP)
     pool = None
     if detector and mu > 0 and n_events > 0:
-        pool_seed = seed if pileup_seed is None else _check_int("pileup_seed", pileup_seed, 0, PYTHIA_SEED_MAX)
+        pool_seed = (
+            seed
+            if pileup_seed is None
+            else _check_int("pileup_seed", pileup_seed, 0, PYTHIA_SEED_MAX)
+        )
         pool = minbias_pool(derive_seed(pool_seed, STREAM_PILEUP), pool_size(mu, n_events))
     blocks: list[SimChunk] = []
     block = _block_size(mu)
@@ -136,8 +153,12 @@ def simulate_events(
         index = first_event + np.arange(start, min(start + block, n_events))
         rec = gen.events(index)
         n = rec.n_events
-        pv = np.column_stack([rng_vtx.normal(0.0, params.beamspot_sigma_xy, (n, 2)),
-                              rng_vtx.normal(0.0, params.beamspot_sigma_z, n)])
+        pv = np.column_stack(
+            [
+                rng_vtx.normal(0.0, params.beamspot_sigma_xy, (n, 2)),
+                rng_vtx.normal(0.0, params.beamspot_sigma_z, n),
+            ]
+        )
         n_pu = rng_vtx.poisson(mu, n) if mu > 0 else np.zeros(n, dtype=np.int64)
         truth = extract_truth(rec, pv)
         genjets = _genjets(rec, params)
@@ -146,16 +167,25 @@ def simulate_events(
             parts = rec.final_state(pv)
             if pool is not None:
                 parts = ParticleTable.concatenate(
-                    [parts, overlay_pileup(pool, n_pu, params, rng_pu)])
-            det_cols, met = simulate_detector(parts, pv, n, truth.jet_objects,
-                                              truth.prompt_eg, genjets, params, rng_det)
+                    [parts, overlay_pileup(pool, n_pu, params, rng_pu)]
+                )
+            det_cols, met = simulate_detector(
+                parts, pv, n, truth.jet_objects, truth.prompt_eg, genjets, params, rng_det
+            )
             cols.update(det_cols)
         else:
             met = _generator_met(rec)
-        values = {**met, "PV_x": pv[:, 0], "PV_y": pv[:, 1], "PV_z": pv[:, 2],
-                  "nVtx": 1 + n_pu, "Pileup_nPU": n_pu}
-        blocks.append({**to_collections(cols, n),
-                       "event": event_record(values, first_event + start, n)})
+        values = {
+            **met,
+            "PV_x": pv[:, 0],
+            "PV_y": pv[:, 1],
+            "PV_z": pv[:, 2],
+            "nVtx": 1 + n_pu,
+            "Pileup_nPU": n_pu,
+        }
+        blocks.append(
+            {**to_collections(cols, n), "event": event_record(values, first_event + start, n)}
+        )
         if progress is not None:
             progress(n)
     if not blocks:
@@ -166,5 +196,3 @@ def simulate_events(
 def _zeros_event(n: int) -> dict[str, npt.NDArray]:
     keys = ("MET_pt", "MET_phi", "MET_sumET", "PV_x", "PV_y", "PV_z", "nVtx", "Pileup_nPU")
     return {k: np.zeros(n) for k in keys}
-
-

@@ -81,7 +81,10 @@ def validate_request(
         (pileup < 0 or pileup > 200, f"--pileup must be in 0..200, got {pileup}"),
         (workers <= 0, f"--workers must be positive, got {workers}"),
         (events_per_file <= 0, f"--events-per-file must be positive, got {events_per_file}"),
-        (layout not in ("sparse", "e2e", "both"), f"--layout must be sparse, e2e or both, got {layout!r}"),
+        (
+            layout not in ("sparse", "e2e", "both"),
+            f"--layout must be sparse, e2e or both, got {layout!r}",
+        ),
     ]
     for bad, msg in checks:
         if bad:
@@ -117,8 +120,18 @@ def plan_jobs(
     for proc in processes:
         for index, start in enumerate(range(0, n_events, events_per_file)):
             n = min(events_per_file, n_events - start)
-            jobs.append(FileJob(proc, index, n, start, file_seed(seed, proc, index), pileup, layout,
-                                pileup_seed=file_seed(seed, "minbias", 0)))
+            jobs.append(
+                FileJob(
+                    proc,
+                    index,
+                    n,
+                    start,
+                    file_seed(seed, proc, index),
+                    pileup,
+                    layout,
+                    pileup_seed=file_seed(seed, "minbias", 0),
+                )
+            )
     return jobs
 
 
@@ -128,8 +141,14 @@ def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[str, str]]:
     from . import simulate_events
 
     # one minimum-bias pool per (master seed, pool size): workers build it once, files share it
-    chunk = simulate_events(job.process, job.n_events, job.seed, job.pileup,
-                            first_event=job.first_event, pileup_seed=job.pileup_seed)
+    chunk = simulate_events(
+        job.process,
+        job.n_events,
+        job.seed,
+        job.pileup,
+        first_event=job.first_event,
+        pileup_seed=job.pileup_seed,
+    )
     written: dict[str, str] = {}
     target = Path(folder) / job.process
     target.mkdir(parents=True, exist_ok=True)
@@ -162,10 +181,24 @@ def generate(
     job succeeded, so a failure leaves no partial files behind.
     """
     out_path = Path(out)
-    validate_request(processes, n_events, out_path, seed=seed, pileup=pileup, workers=workers,
-                     events_per_file=events_per_file, layout=layout)
-    jobs = plan_jobs(processes, n_events, seed=seed, pileup=pileup,
-                     events_per_file=events_per_file, layout=layout)
+    validate_request(
+        processes,
+        n_events,
+        out_path,
+        seed=seed,
+        pileup=pileup,
+        workers=workers,
+        events_per_file=events_per_file,
+        layout=layout,
+    )
+    jobs = plan_jobs(
+        processes,
+        n_events,
+        seed=seed,
+        pileup=pileup,
+        events_per_file=events_per_file,
+        layout=layout,
+    )
     created = not out_path.exists()
     out_path.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_path))
@@ -194,7 +227,9 @@ def _execute(
             if progress:
                 progress(job.n_events)
         return results
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")) as ex:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")
+    ) as ex:
         futures = [ex.submit(_run_job, job, str(staging)) for job in jobs]
         for fut in as_completed(futures):
             job, written = fut.result()
@@ -215,13 +250,23 @@ def _publish(
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
             by_layout.setdefault(lay, {}).setdefault(job.process, []).append(final)
-        m = meta.setdefault(job.process, {"process": job.process, "seed": seed, "events": 0,
-                                          "pileup": job.pileup, "file_seeds": []})
+        m = meta.setdefault(
+            job.process,
+            {
+                "process": job.process,
+                "seed": seed,
+                "events": 0,
+                "pileup": job.pileup,
+                "file_seeds": [],
+            },
+        )
         m["events"] = int(m["events"]) + job.n_events  # type: ignore[call-overload]
         m["file_seeds"].append(job.seed)  # type: ignore[union-attr]
     paths: dict[str, Path] = {}
     for lay, datasets in by_layout.items():
-        fs = {proc: fileset_entry(files, lay, meta[proc]) for proc, files in sorted(datasets.items())}
+        fs = {
+            proc: fileset_entry(files, lay, meta[proc]) for proc, files in sorted(datasets.items())
+        }
         paths[lay] = save_fileset(fs, out_path / f"fileset.{lay}.json")
     default = "sparse" if "sparse" in paths else "e2e"
     shutil.copyfile(paths[default], out_path / "fileset.json")

@@ -66,9 +66,17 @@ def simulate_particles(
     pdg = flat["pdgId"].astype(np.int32)
     px, py, pz, e = (flat[k].astype(np.float64) for k in ("px", "py", "pz", "E"))
     parts = ParticleTable(
-        event=event, pdg=pdg, charge=charges_of(pdg, _charge_lookup()), px=px, py=py, pz=pz,
-        e=e, x=flat["vx"].astype(np.float64), y=flat["vy"].astype(np.float64),
-        z=flat["vz"].astype(np.float64), t=np.zeros(len(event)),
+        event=event,
+        pdg=pdg,
+        charge=charges_of(pdg, _charge_lookup()),
+        px=px,
+        py=py,
+        pz=pz,
+        e=e,
+        x=flat["vx"].astype(np.float64),
+        y=flat["vy"].astype(np.float64),
+        z=flat["vz"].astype(np.float64),
+        t=np.zeros(len(event)),
         pileup=np.zeros(len(event), dtype=bool),
     )
     pv = np.zeros((n, 3))
@@ -83,9 +91,24 @@ def simulate_particles(
     genjets = cluster(event[vis], px[vis], py[vis], pz[vis], e[vis], n, params.genjet_min_pt)
     det_cols, met = simulate_detector(parts, pv, n, prompt, prompt, genjets, params, rng)
     mass = np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0.0))
-    genpart = {"event": event, "pdgId": pdg, "pt": pt, "eta": eta, "phi": phi, "mass": mass,
-               "vx": parts.x, "vy": parts.y, "vz": parts.z}
+    genpart = {
+        "event": event,
+        "pdgId": pdg,
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "mass": mass,
+        "vx": parts.x,
+        "vy": parts.y,
+        "vz": parts.z,
+    }
     cols = {**gen_columns(genpart, {}, genjets), **det_cols}
-    values = {**met, "PV_x": pv[:, 0], "PV_y": pv[:, 1], "PV_z": pv[:, 2],
-              "nVtx": np.ones(n), "Pileup_nPU": np.zeros(n)}
+    values = {
+        **met,
+        "PV_x": pv[:, 0],
+        "PV_y": pv[:, 1],
+        "PV_z": pv[:, 2],
+        "nVtx": np.ones(n),
+        "Pileup_nPU": np.zeros(n),
+    }
     return {**to_collections(cols, n), "event": event_record(values, 0, n)}

@@ -73,29 +73,33 @@ class JetTable:
         return len(self.event)
 
     def select(self, mask: npt.NDArray[np.bool_]) -> JetTable:
-        return JetTable(self.event[mask], self.pt[mask], self.eta[mask], self.phi[mask],
-                        self.mass[mask])
+        return JetTable(
+            self.event[mask], self.pt[mask], self.eta[mask], self.phi[mask], self.mass[mask]
+        )
 
 
 def delta_r(eta1: F64, phi1: F64, eta2: F64, phi2: F64) -> F64:
     return np.hypot(eta1 - eta2, geo.wrap_phi(phi1 - phi2))
 
 
-def cluster(event: I64, px: F64, py: F64, pz: F64, e: F64, n_events: int,
-            min_pt: float) -> JetTable:
+def cluster(
+    event: I64, px: F64, py: F64, pz: F64, e: F64, n_events: int, min_pt: float
+) -> JetTable:
     """Anti-kt R=0.4 jets above ``min_pt`` of every event at once (inputs event-sorted)."""
     counts = np.bincount(event, minlength=n_events)
     if len(event) == 0:
         empty = np.zeros(0)
         return JetTable(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
-    inputs = ak.zip({k: ak.unflatten(v, counts) for k, v in
-                     (("px", px), ("py", py), ("pz", pz), ("E", e))},
-                    with_name="Momentum4D")
+    inputs = ak.zip(
+        {k: ak.unflatten(v, counts) for k, v in (("px", px), ("py", py), ("pz", pz), ("E", e))},
+        with_name="Momentum4D",
+    )
     jets = fastjet.ClusterSequence(inputs, _JET_DEF).inclusive_jets(min_pt=min_pt)
     n_jets = ak.to_numpy(ak.num(jets)).astype(np.int64)
     flat = ak.flatten(jets)
-    jpx, jpy, jpz, je = (np.asarray(ak.to_numpy(flat[k]), dtype=np.float64)
-                         for k in ("px", "py", "pz", "E"))
+    jpx, jpy, jpz, je = (
+        np.asarray(ak.to_numpy(flat[k]), dtype=np.float64) for k in ("px", "py", "pz", "E")
+    )
     pt, eta, phi = pt_eta_phi(jpx, jpy, jpz)
     mass = np.sqrt(np.maximum(je**2 - jpx**2 - jpy**2 - jpz**2, 0.0))
     ev = np.repeat(np.arange(n_events, dtype=np.int64), n_jets)
@@ -103,8 +107,9 @@ def cluster(event: I64, px: F64, py: F64, pz: F64, e: F64, n_events: int,
     return JetTable(ev[order], pt[order], eta[order], phi[order], mass[order])
 
 
-def calo_towers(ecal: Hits, hcal: Hits, n_events: int, ecal_min: float,
-                tower_min: float) -> tuple[I64, F64, F64, F64]:
+def calo_towers(
+    ecal: Hits, hcal: Hits, n_events: int, ecal_min: float, tower_min: float
+) -> tuple[I64, F64, F64, F64]:
     """CaloTowers (event, eta, phi, energy): HCAL tower + its 5x5 ECAL crystals."""
     n_i, n_j = geo.HCAL_SHAPE
     k_ecal = (ecal.event * n_i + ecal.row // geo.HCAL_TO_ECAL) * n_j + ecal.col // geo.HCAL_TO_ECAL
@@ -172,8 +177,15 @@ def in_frame(seed_ieta: I64) -> npt.NDArray[np.bool_]:
 
 
 def best_match(
-    event_a: I64, eta_a: F64, phi_a: F64, event_b: I64, eta_b: F64, phi_b: F64,
-    n_events: int, max_dr: float, rank_b: F64 | None = None,
+    event_a: I64,
+    eta_a: F64,
+    phi_a: F64,
+    event_b: I64,
+    eta_b: F64,
+    phi_b: F64,
+    n_events: int,
+    max_dr: float,
+    rank_b: F64 | None = None,
 ) -> I64:
     """For each row of a, the row of b within ``max_dr`` with the smallest rank (default:
     the smallest dR), or -1."""
@@ -196,8 +208,9 @@ def jet_labels(jets: JetTable, truth: TruthObjects, n_events: int) -> I64:
     # quarks and gluons compete by pT: rank in (q, q + 1], smaller for harder partons
     q = _PRIORITY[LABEL_IDS["quark"]]
     rank = np.where(prio >= q, q + 1.0 / (1.0 + truth.pt), prio)
-    match = best_match(jets.event, jets.eta, jets.phi, truth.event, truth.eta, truth.phi,
-                       n_events, JET_R, rank)
+    match = best_match(
+        jets.event, jets.eta, jets.phi, truth.event, truth.eta, truth.phi, n_events, JET_R, rank
+    )
     return take_matched(truth.label, match, LABEL_IDS["unmatched"])
 
 

@@ -107,8 +107,9 @@ def _table(w: Work, rows: npt.NDArray | slice = slice(None)) -> ParticleTable:
     return ParticleTable(**{k: w[k][rows] for k in _FIELDS})
 
 
-def _move(w: Work, rows: I64, rho: F64) -> tuple[npt.NDArray[np.bool_], F64, F64, F64,
-                                                 F64, F64, F64]:
+def _move(
+    w: Work, rows: I64, rho: F64
+) -> tuple[npt.NDArray[np.bool_], F64, F64, F64, F64, F64, F64]:
     """Where ``rows`` cross radius ``rho``: reached, position, direction (px, py), time."""
     p = _table(w, rows)
     hx = Helix(p.x, p.y, p.z, p.px, p.py, p.pz, p.charge)
@@ -151,18 +152,30 @@ def _convert(w: Work, params: DetectorParams, rng: np.random.Generator) -> Work:
     e_minus = x_minus * e
     for pdg, charge, e_leg in ((11, -1.0, e_minus), (-11, 1.0, e - e_minus)):
         scale = np.sqrt(np.maximum(e_leg**2 - ELECTRON_MASS**2, 0.0)) / p
-        legs.append(_new_rows(
-            w, rows, pdg=np.full(len(rows), pdg, dtype=np.int32),
-            charge=np.full(len(rows), charge), px=w["px"][rows] * scale,
-            py=w["py"][rows] * scale, pz=w["pz"][rows] * scale, e=e_leg, x=x, y=y, z=z,
-            t=time))
+        legs.append(
+            _new_rows(
+                w,
+                rows,
+                pdg=np.full(len(rows), pdg, dtype=np.int32),
+                charge=np.full(len(rows), charge),
+                px=w["px"][rows] * scale,
+                py=w["py"][rows] * scale,
+                pz=w["pz"][rows] * scale,
+                e=e_leg,
+                x=x,
+                y=y,
+                z=z,
+                t=time,
+            )
+        )
     keep = np.ones(len(w["e"]), dtype=bool)
     keep[rows] = False
     return _concat([{k: v[keep] for k, v in w.items()}, *legs])
 
 
-def _radiate(w: Work, params: DetectorParams, rng: np.random.Generator
-             ) -> tuple[Work, list[Work], list[F64]]:
+def _radiate(
+    w: Work, params: DetectorParams, rng: np.random.Generator
+) -> tuple[Work, list[Work], list[F64]]:
     """Electrons radiate one photon per slab; returns the new table, plus the electron
     states before each emission (segments) with their emission radii."""
     rows = np.flatnonzero((np.abs(w["pdg"]) == 11) & (w["e"] > params.brem_min_energy))
@@ -189,14 +202,34 @@ def _radiate(w: Work, params: DetectorParams, rng: np.random.Generator
         r_emit.append(rho[sel])
         pz = w["pz"][r]
         p_old = np.sqrt(px**2 + py**2 + pz**2)
-        photons.append(_new_rows(
-            w, r, pdg=np.full(len(r), 22, dtype=np.int32), charge=np.zeros(len(r)),
-            px=px * e_g / p_old, py=py * e_g / p_old, pz=pz * e_g / p_old, e=e_g,
-            x=x, y=y, z=z, t=time))
+        photons.append(
+            _new_rows(
+                w,
+                r,
+                pdg=np.full(len(r), 22, dtype=np.int32),
+                charge=np.zeros(len(r)),
+                px=px * e_g / p_old,
+                py=py * e_g / p_old,
+                pz=pz * e_g / p_old,
+                e=e_g,
+                x=x,
+                y=y,
+                z=z,
+                t=time,
+            )
+        )
         e_new = e_old - e_g
         scale = np.sqrt(e_new**2 - ELECTRON_MASS**2) / p_old
-        for key, val in (("px", px * scale), ("py", py * scale), ("pz", pz * scale),
-                         ("e", e_new), ("x", x), ("y", y), ("z", z), ("t", time)):
+        for key, val in (
+            ("px", px * scale),
+            ("py", py * scale),
+            ("pz", pz * scale),
+            ("e", e_new),
+            ("x", x),
+            ("y", y),
+            ("z", z),
+            ("t", time),
+        ):
             w[key][r] = val
     return _concat([w, *photons]), segments, r_emit
 
@@ -206,8 +239,9 @@ def _sorted(w: Work) -> tuple[ParticleTable, I64]:
     return _table(w, order), w["src"][order]
 
 
-def apply_material(parts: ParticleTable, params: DetectorParams,
-                   rng: np.random.Generator) -> Material:
+def apply_material(
+    parts: ParticleTable, params: DetectorParams, rng: np.random.Generator
+) -> Material:
     """Conversions then bremsstrahlung for the particles of a chunk (see module doc)."""
     n = len(parts)
     if not (params.brem or params.conversions):

@@ -57,8 +57,15 @@ class MinBiasPool:
         counts = np.bincount(rec.event[keep], minlength=rec.n_events)
         return MinBiasPool(
             offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            pdg=rec.id[keep], charge=rec.charge[keep], px=rec.px[keep], py=rec.py[keep],
-            pz=rec.pz[keep], e=rec.e[keep], x=rec.x[keep], y=rec.y[keep], z=rec.z[keep],
+            pdg=rec.id[keep],
+            charge=rec.charge[keep],
+            px=rec.px[keep],
+            py=rec.py[keep],
+            pz=rec.pz[keep],
+            e=rec.e[keep],
+            x=rec.x[keep],
+            y=rec.y[keep],
+            z=rec.z[keep],
             t=rec.t[keep],
         )
 
@@ -77,7 +84,9 @@ def minbias_pool(pythia_seed: int, size: int) -> MinBiasPool:
 
 
 def overlay_pileup(
-    pool: MinBiasPool, n_pu: npt.NDArray[np.int64], params: DetectorParams,
+    pool: MinBiasPool,
+    n_pu: npt.NDArray[np.int64],
+    params: DetectorParams,
     rng: np.random.Generator,
 ) -> ParticleTable:
     """Particles of ``n_pu[i]`` pile-up interactions for each event i, vectorised."""
@@ -98,10 +107,16 @@ def overlay_pileup(
     px, py = pool.px[rows], pool.py[rows]
     x, y = pool.x[rows], pool.y[rows]
     return ParticleTable(
-        event=vtx_event[k], pdg=pool.pdg[rows], charge=pool.charge[rows],
-        px=cos * px - sin * py, py=sin * px + cos * py, pz=flip[k] * pool.pz[rows],
+        event=vtx_event[k],
+        pdg=pool.pdg[rows],
+        charge=pool.charge[rows],
+        px=cos * px - sin * py,
+        py=sin * px + cos * py,
+        pz=flip[k] * pool.pz[rows],
         e=pool.e[rows],
-        x=vx[k] + cos * x - sin * y, y=vy[k] + sin * x + cos * y,
-        z=vz[k] + flip[k] * pool.z[rows], t=pool.t[rows],
+        x=vx[k] + cos * x - sin * y,
+        y=vy[k] + sin * x + cos * y,
+        z=vz[k] + flip[k] * pool.z[rows],
+        t=pool.t[rows],
         pileup=np.ones(len(rows), dtype=bool),
     )

@@ -69,8 +69,10 @@ class ProcessCard:
         base = COMMON_SETTINGS + self.settings
         if not self.pthat_bins:
             return [base]
-        return [(*base, f"PhaseSpace:pTHatMin = {lo:g}", f"PhaseSpace:pTHatMax = {hi:g}")
-                for lo, hi in self.pthat_bins]
+        return [
+            (*base, f"PhaseSpace:pTHatMin = {lo:g}", f"PhaseSpace:pTHatMax = {hi:g}")
+            for lo, hi in self.pthat_bins
+        ]
 
 
 def pthat_bin_of_event(process: str, event_index: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -85,43 +87,62 @@ PROCESSES: dict[str, ProcessCard] = {
     card.name: card
     for card in (
         ProcessCard(
-            "tau", "Drell-Yan Z/gamma* -> tau tau (m > 60 GeV), hadronic tau decays only",
+            "tau",
+            "Drell-Yan Z/gamma* -> tau tau (m > 60 GeV), hadronic tau decays only",
             # Leptonic tau decays off: both taus decay to hadrons + nu.
             (*_DY, "23:onIfAny = 15", "15:offIfAny = 11 13"),
         ),
         ProcessCard(
-            "qcd", "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300 GeV",
-            ("HardQCD:all = on",), pthat_bins=((30, 80), (80, 170), (170, 300)),
+            "qcd",
+            "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300 GeV",
+            ("HardQCD:all = on",),
+            pthat_bins=((30, 80), (80, 170), (170, 300)),
         ),
         ProcessCard(
-            "qcd_em", "EM-enriched QCD: dijets (pT-hat 50-80, 80-170 GeV) with a "
+            "qcd_em",
+            "EM-enriched QCD: dijets (pT-hat 50-80, 80-170 GeV) with a "
             "generator-level e/gamma/pi0/eta of pT > 15 GeV in |eta| < 2.4",
-            ("HardQCD:all = on",), pthat_bins=((50, 80), (80, 170)),
+            ("HardQCD:all = on",),
+            pthat_bins=((50, 80), (80, 170)),
             event_filter=em_enriched_filter,
         ),
         ProcessCard(
-            "electron", "Drell-Yan Z/gamma* -> e e (m > 60 GeV)", (*_DY, "23:onIfAny = 11"),
+            "electron",
+            "Drell-Yan Z/gamma* -> e e (m > 60 GeV)",
+            (*_DY, "23:onIfAny = 11"),
         ),
         ProcessCard(
-            "photon", "prompt photon + jet (PromptPhoton:all), pT-hat > 30 GeV",
+            "photon",
+            "prompt photon + jet (PromptPhoton:all), pT-hat > 30 GeV",
             ("PromptPhoton:all = on", "PhaseSpace:pTHatMin = 30"),
         ),
         ProcessCard(
             # In the spirit of the E2E quark/gluon study [Andrews et al., NIM A 977 (2020)
             # 164304]: hard-QCD subprocesses with only quarks (or only gluons) outgoing.
-            "quark", "quark-enriched dijets: qq -> qq, qqbar -> qqbar, gg -> qqbar, "
-            "pT-hat > 70 GeV",
-            ("HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:gg2qqbar = on",
-             "PhaseSpace:pTHatMin = 70"),
+            "quark",
+            "quark-enriched dijets: qq -> qq, qqbar -> qqbar, gg -> qqbar, pT-hat > 70 GeV",
+            (
+                "HardQCD:qq2qq = on",
+                "HardQCD:qqbar2qqbarNew = on",
+                "HardQCD:gg2qqbar = on",
+                "PhaseSpace:pTHatMin = 70",
+            ),
         ),
         ProcessCard(
-            "gluon", "gluon-enriched dijets: gg -> gg, qqbar -> gg, pT-hat > 70 GeV",
+            "gluon",
+            "gluon-enriched dijets: gg -> gg, qqbar -> gg, pT-hat > 70 GeV",
             ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on", "PhaseSpace:pTHatMin = 70"),
         ),
         ProcessCard(
-            "top", "boosted ttbar (gg, qqbar -> ttbar), pT-hat > 400 GeV, hadronic W decays",
-            ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "PhaseSpace:pTHatMin = 400",
-             "24:onMode = off", "24:onIfAny = 1 2 3 4 5"),
+            "top",
+            "boosted ttbar (gg, qqbar -> ttbar), pT-hat > 400 GeV, hadronic W decays",
+            (
+                "Top:gg2ttbar = on",
+                "Top:qqbar2ttbar = on",
+                "PhaseSpace:pTHatMin = 400",
+                "24:onMode = off",
+                "24:onIfAny = 1 2 3 4 5",
+            ),
         ),
     )
 }

@@ -185,9 +185,7 @@ def calorimeter_impact(
     return Impact(x=x, y=y, z=z, s=s, length=s * p_over_pt)
 
 
-def point_of_closest_approach(
-    hx: Helix, xv: F64, yv: F64, zv: F64
-) -> tuple[F64, F64, F64]:
+def point_of_closest_approach(hx: Helix, xv: F64, yv: F64, zv: F64) -> tuple[F64, F64, F64]:
     """Signed transverse impact parameter d0, dz and azimuth at the PCA to (xv, yv, zv).
 
     CMS sign convention: d0 = -(x - xv) sin(phi) + (y - yv) cos(phi) at the PCA; for a

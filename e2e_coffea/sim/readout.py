@@ -36,8 +36,9 @@ class Hits:
         return len(self.event)
 
 
-def aggregate(dep: Deposits, shape: tuple[int, int], n_events: int,
-              max_cells: int = 4_000_000) -> Hits:
+def aggregate(
+    dep: Deposits, shape: tuple[int, int], n_events: int, max_cells: int = 4_000_000
+) -> Hits:
     """Sum the deposits per (event, cell); time is the energy-weighted mean.
 
     A dense ``bincount`` over (event, cell) is ~20x faster than sorting the deposits
@@ -62,8 +63,13 @@ def aggregate(dep: Deposits, shape: tuple[int, int], n_events: int,
     key = np.concatenate([p[0] for p in parts])
     event, cell = np.divmod(key, n_cells)
     row, col = np.divmod(cell, n_cols)
-    return Hits(event, row, col, np.concatenate([p[1] for p in parts]),
-                np.concatenate([p[2] for p in parts]))
+    return Hits(
+        event,
+        row,
+        col,
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+    )
 
 
 def gaussian_tail(a: F64, rng: np.random.Generator) -> F64:
@@ -75,8 +81,7 @@ def gaussian_tail(a: F64, rng: np.random.Generator) -> F64:
         x = np.sqrt(aa * aa - 2.0 * np.log1p(-rng.random(len(todo))))
         ok = rng.random(len(todo)) * x <= np.maximum(aa, 1e-12)
         ok |= aa < 1e-12  # a = 0: the half-normal, accepted below by symmetry
-        out[todo[ok]] = np.where(aa[ok] < 1e-12, np.abs(rng.standard_normal(ok.sum())),
-                                 x[ok])
+        out[todo[ok]] = np.where(aa[ok] < 1e-12, np.abs(rng.standard_normal(ok.sum())), x[ok])
         todo = todo[~ok]
     return out
 

@@ -74,22 +74,30 @@ class GenRecord:
         starts = self.offsets[:-1][which]
         rows = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         rows = rows + np.arange(counts.sum())
-        cols = {f.name: getattr(self, f.name)[rows] for f in fields(self)
-                if f.name not in ("offsets", "event")}
+        cols = {
+            f.name: getattr(self, f.name)[rows]
+            for f in fields(self)
+            if f.name not in ("offsets", "event")
+        }
         return GenRecord(
             offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            event=np.repeat(np.arange(len(which), dtype=np.int64), counts), **cols,
+            event=np.repeat(np.arange(len(which), dtype=np.int64), counts),
+            **cols,
         )
 
     @staticmethod
     def concatenate(records: list[GenRecord]) -> GenRecord:
         """Events of all records, one after the other."""
         counts = np.concatenate([np.diff(r.offsets) for r in records])
-        cols = {f.name: np.concatenate([getattr(r, f.name) for r in records])
-                for f in fields(GenRecord) if f.name not in ("offsets", "event")}
+        cols = {
+            f.name: np.concatenate([getattr(r, f.name) for r in records])
+            for f in fields(GenRecord)
+            if f.name not in ("offsets", "event")
+        }
         return GenRecord(
             offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            event=np.repeat(np.arange(len(counts), dtype=np.int64), counts), **cols,
+            event=np.repeat(np.arange(len(counts), dtype=np.int64), counts),
+            **cols,
         )
 
     def final_state(self, pv: F64) -> ParticleTable:
@@ -97,10 +105,18 @@ class GenRecord:
         fs = self.status > 0
         ev = self.event[fs]
         return ParticleTable(
-            event=ev, pdg=self.id[fs], charge=self.charge[fs],
-            px=self.px[fs], py=self.py[fs], pz=self.pz[fs], e=self.e[fs],
-            x=self.x[fs] + pv[ev, 0], y=self.y[fs] + pv[ev, 1], z=self.z[fs] + pv[ev, 2],
-            t=self.t[fs], pileup=np.zeros(int(fs.sum()), dtype=bool),
+            event=ev,
+            pdg=self.id[fs],
+            charge=self.charge[fs],
+            px=self.px[fs],
+            py=self.py[fs],
+            pz=self.pz[fs],
+            e=self.e[fs],
+            x=self.x[fs] + pv[ev, 0],
+            y=self.y[fs] + pv[ev, 1],
+            z=self.z[fs] + pv[ev, 2],
+            t=self.t[fs],
+            pileup=np.zeros(int(fs.sum()), dtype=bool),
         )
 
 

@@ -47,16 +47,21 @@ class Deposits:
 
     @staticmethod
     def concatenate(parts: list[Deposits]) -> Deposits:
-        return Deposits(*(np.concatenate([getattr(p, k) for p in parts]) for k in
-                          ("event", "row", "col", "energy", "time")))
+        return Deposits(
+            *(
+                np.concatenate([getattr(p, k) for p in parts])
+                for k in ("event", "row", "col", "energy", "time")
+            )
+        )
 
 
 def gauss_cdf(x: F64) -> F64:
     """Standard normal CDF via erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7)."""
     z = np.abs(x) / np.sqrt(2.0)
     t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                       + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     erf = 1.0 - poly * np.exp(-z * z)
     return 0.5 * (1.0 + np.sign(x) * erf)
 
@@ -102,9 +107,18 @@ def particle_classes(pdg: npt.NDArray[np.int32]) -> dict[str, npt.NDArray[np.boo
 
 
 def _spread(
-    event: npt.NDArray[np.int64], eta: F64, phi: F64, energy: F64, time: F64, scale: F64,
-    components: tuple[tuple[float, float], ...], half: int, cell: float, n_rows: int,
-    n_cols: int, renormalise: bool,
+    event: npt.NDArray[np.int64],
+    eta: F64,
+    phi: F64,
+    energy: F64,
+    time: F64,
+    scale: F64,
+    components: tuple[tuple[float, float], ...],
+    half: int,
+    cell: float,
+    n_rows: int,
+    n_cols: int,
+    renormalise: bool,
 ) -> Deposits:
     """Deposit ``energy`` around (eta, phi) on a grid of ``cell``-sized pixels."""
     x_eta = (eta + geo.ETA_MAX) / cell
@@ -122,22 +136,41 @@ def _spread(
     bshape = frac.shape
     return Deposits(
         event=np.broadcast_to(event[:, None, None], bshape)[keep],
-        row=rows[keep], col=cols[keep], energy=e[keep],
+        row=rows[keep],
+        col=cols[keep],
+        energy=e[keep],
         time=np.broadcast_to(time[:, None, None], bshape)[keep],
     )
 
 
 def _spread_sized(
-    event: npt.NDArray[np.int64], eta: F64, phi: F64, energy: F64, time: F64, scale: F64,
-    components: tuple[tuple[float, float], ...], grid: tuple[float, int, int],
-    renormalise: bool, wide_above: float,
+    event: npt.NDArray[np.int64],
+    eta: F64,
+    phi: F64,
+    energy: F64,
+    time: F64,
+    scale: F64,
+    components: tuple[tuple[float, float], ...],
+    grid: tuple[float, int, int],
+    renormalise: bool,
+    wide_above: float,
 ) -> list[Deposits]:
     """7x7 crystals for energetic showers, 3x3 for soft ones (whose outer crystals
     would get less than the noise anyway): with pile-up this is most of the cost."""
     wide = energy > wide_above
     return [
-        _spread(event[sel], eta[sel], phi[sel], energy[sel], time[sel], scale[sel],
-                components, half, *grid, renormalise=renormalise)
+        _spread(
+            event[sel],
+            eta[sel],
+            phi[sel],
+            energy[sel],
+            time[sel],
+            scale[sel],
+            components,
+            half,
+            *grid,
+            renormalise=renormalise,
+        )
         for sel, half in ((wide, 3), (~wide, 1))
     ]
 
@@ -165,15 +198,26 @@ def calorimeter_deposits(
     hcal_parts: list[Deposits] = []
     ecal_grid = (geo.ECAL_DETA, *geo.ECAL_SHAPE)
     hcal_grid = (geo.HCAL_DETA, *geo.HCAL_SHAPE)
-    em_profile = ((params.em_core_weight, params.em_core_sigma),
-                  (1.0 - params.em_core_weight, params.em_halo_sigma))
+    em_profile = (
+        (params.em_core_weight, params.em_core_sigma),
+        (1.0 - params.em_core_weight, params.em_halo_sigma),
+    )
 
     # e/gamma: full EM shower in ECAL
     m = inside & cls["em"]
     e = parts.e[m] * (1.0 + rng.standard_normal(m.sum()) * em_resolution(parts.e[m], params))
-    ecal_parts += _spread_sized(parts.event[m], eta[m], phi[m], np.maximum(e, 0.0), time[m],
-                                scale[m], em_profile, ecal_grid, renormalise=False,
-                                wide_above=params.wide_window_above)
+    ecal_parts += _spread_sized(
+        parts.event[m],
+        eta[m],
+        phi[m],
+        np.maximum(e, 0.0),
+        time[m],
+        scale[m],
+        em_profile,
+        ecal_grid,
+        renormalise=False,
+        wide_above=params.wide_window_above,
+    )
 
     # hadrons: non-compensating response, resolution, ECAL/HCAL sharing
     m = inside & cls["hadron"]
@@ -181,35 +225,81 @@ def calorimeter_deposits(
     pdg_h = parts.pdg[m]
     e_avail = parts.e[m] - np.where(np.abs(pdg_h) > 1000, np.sign(pdg_h), 0) * parts.mass[m]
     e_avail = np.maximum(e_avail, 0.0)
-    sigma = np.hypot(params.had_stochastic / np.sqrt(np.maximum(e_avail, 1e-3)),
-                     params.had_constant)
+    sigma = np.hypot(
+        params.had_stochastic / np.sqrt(np.maximum(e_avail, 1e-3)), params.had_constant
+    )
     visible = e_avail * hadron_response(e_avail, params) * (1 + rng.standard_normal(n_h) * sigma)
     visible = np.maximum(visible, 0.0)
     starts_in_ecal = rng.random(n_h) < 1.0 - np.exp(-params.ecal_lambda_i)
     f_ecal = np.where(starts_in_ecal, rng.uniform(0.2, 0.8, n_h), 0.0)
     charged_h = parts.charge[m] != 0
-    mip = np.where(~starts_in_ecal & charged_h,
-                   np.minimum(_landau_like(params.mip_ecal, n_h, rng), visible), 0.0)
+    mip = np.where(
+        ~starts_in_ecal & charged_h,
+        np.minimum(_landau_like(params.mip_ecal, n_h, rng), visible),
+        0.0,
+    )
     e_ecal = f_ecal * visible + mip
     e_hcal = visible - e_ecal
     had_profile = ((1.0, params.had_ecal_sigma),)
-    ecal_parts += _spread_sized(parts.event[m], eta[m], phi[m], e_ecal, time[m], scale[m],
-                                had_profile, ecal_grid, renormalise=True,
-                                wide_above=params.wide_window_above_had)
-    hcal_parts.append(_spread(parts.event[m], eta[m], phi[m], e_hcal, time[m],
-                              np.ones(n_h), ((1.0, params.had_hcal_sigma),), 1, *hcal_grid,
-                              renormalise=True))
+    ecal_parts += _spread_sized(
+        parts.event[m],
+        eta[m],
+        phi[m],
+        e_ecal,
+        time[m],
+        scale[m],
+        had_profile,
+        ecal_grid,
+        renormalise=True,
+        wide_above=params.wide_window_above_had,
+    )
+    hcal_parts.append(
+        _spread(
+            parts.event[m],
+            eta[m],
+            phi[m],
+            e_hcal,
+            time[m],
+            np.ones(n_h),
+            ((1.0, params.had_hcal_sigma),),
+            1,
+            *hcal_grid,
+            renormalise=True,
+        )
+    )
 
     # muons: minimum ionisation in one crystal and one tower
     m = inside & cls["mu"]
     n_mu = int(m.sum())
     point = ((1.0, 1e-3),)
-    ecal_parts.append(_spread(parts.event[m], eta[m], phi[m],
-                              _landau_like(params.mip_ecal, n_mu, rng), time[m],
-                              np.ones(n_mu), point, 0, *ecal_grid, renormalise=True))
-    hcal_parts.append(_spread(parts.event[m], eta[m], phi[m],
-                              _landau_like(params.mip_hcal, n_mu, rng), time[m],
-                              np.ones(n_mu), point, 0, *hcal_grid, renormalise=True))
+    ecal_parts.append(
+        _spread(
+            parts.event[m],
+            eta[m],
+            phi[m],
+            _landau_like(params.mip_ecal, n_mu, rng),
+            time[m],
+            np.ones(n_mu),
+            point,
+            0,
+            *ecal_grid,
+            renormalise=True,
+        )
+    )
+    hcal_parts.append(
+        _spread(
+            parts.event[m],
+            eta[m],
+            phi[m],
+            _landau_like(params.mip_hcal, n_mu, rng),
+            time[m],
+            np.ones(n_mu),
+            point,
+            0,
+            *hcal_grid,
+            renormalise=True,
+        )
+    )
     return Deposits.concatenate(ecal_parts), Deposits.concatenate(hcal_parts), imp
 
 

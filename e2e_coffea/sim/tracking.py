@@ -85,7 +85,10 @@ def impact_resolution(pt: F64, eta: F64, params: DetectorParams) -> tuple[F64, F
 
 
 def reconstruct_tracks(
-    parts: ParticleTable, imp: Impact, pv: F64, params: DetectorParams,
+    parts: ParticleTable,
+    imp: Impact,
+    pv: F64,
+    params: DetectorParams,
     rng: np.random.Generator,
 ) -> Tracks:
     """Tracks from the charged rows of ``parts``; ``imp`` is aligned with ``parts``."""
@@ -119,16 +122,28 @@ def reconstruct_tracks(
     row = geo.row_of_eta(e_eta)
     on_grid = reached & (row >= 0) & (row < geo.ECAL_SHAPE[0])
     return Tracks(
-        event=ev, pt=pt_m, eta=eta_m, phi=phi_m, charge=charge_m,
+        event=ev,
+        pt=pt_m,
+        eta=eta_m,
+        phi=phi_m,
+        charge=charge_m,
         eta_ecal=np.where(reached, e_eta, NOT_AT_ECAL),
         phi_ecal=np.where(reached, e_phi, NOT_AT_ECAL),
-        row=np.where(on_grid, row, -1), col=np.where(on_grid, geo.col_of_phi(e_phi), -1),
-        d0=d0_m, dz=dz_m, d0sig=d0_m / s_d0, dzsig=dz_m / s_dz, pdg=p.pdg,
+        row=np.where(on_grid, row, -1),
+        col=np.where(on_grid, geo.col_of_phi(e_phi), -1),
+        d0=d0_m,
+        dz=dz_m,
+        d0sig=d0_m / s_d0,
+        dzsig=dz_m / s_dz,
+        pdg=p.pdg,
     )
 
 
 def tracker_hits(
-    parts: ParticleTable, pv: F64, params: DetectorParams, rng: np.random.Generator,
+    parts: ParticleTable,
+    pv: F64,
+    params: DetectorParams,
+    rng: np.random.Generator,
     r_max: F64 | None = None,
 ) -> TrackerHits:
     """First crossing of each barrel layer by each charged particle, as seen from the PV.
@@ -142,8 +157,9 @@ def tracker_hits(
     hx = Helix(p.x, p.y, p.z, p.px, p.py, p.pz, p.charge)
     out: dict[str, list[I64]] = {"event": [], "layer": [], "row": [], "col": []}
     pvx, pvy, pvz = pv[p.event, 0], pv[p.event, 1], pv[p.event, 2]
-    for layer, (rho, half) in enumerate(zip(geo.TRACKER_RADII_CM, LAYER_HALF_LENGTH_CM,
-                                            strict=True)):
+    for layer, (rho, half) in enumerate(
+        zip(geo.TRACKER_RADII_CM, LAYER_HALF_LENGTH_CM, strict=True)
+    ):
         s = path_to_radius(hx, rho)
         x, y, z = position_at(hx, s)
         ok = np.isfinite(s) & (np.abs(z) <= half) & (rho < p_rmax)

@@ -50,8 +50,10 @@ class TruthObjects:
 
     @staticmethod
     def concatenate(parts: list[TruthObjects]) -> TruthObjects:
-        cols = [np.concatenate([getattr(p, k) for p in parts])
-                for k in ("event", "pt", "eta", "phi", "label")]
+        cols = [
+            np.concatenate([getattr(p, k) for p in parts])
+            for k in ("event", "pt", "eta", "phi", "label")
+        ]
         order = np.argsort(cols[0], kind="stable")
         return TruthObjects(*(c[order] for c in cols))
 
@@ -130,15 +132,22 @@ def _visible_taus(rec: GenRecord, taus: I64) -> dict[str, npt.NDArray]:
     vis = fs & ~np.isin(np.abs(rec.id), NEUTRINOS)
     k = slot[anc[vis]]
     n = len(hadronic)
-    px, py, pz = (np.bincount(k, weights=getattr(rec, c)[vis], minlength=n)
-                  for c in ("px", "py", "pz"))
+    px, py, pz = (
+        np.bincount(k, weights=getattr(rec, c)[vis], minlength=n) for c in ("px", "py", "pz")
+    )
     prongs = np.bincount(slot[anc[fs & (rec.charge != 0)]], minlength=n)
     pi0 = (anc >= 0) & (rec.id == 111)
     npi0 = np.bincount(slot[anc[pi0]], minlength=n)
     pt, eta, phi = pt_eta_phi(px, py, pz)
     keep = pt > VIS_TAU_MIN_PT
-    return {"event": rec.event[hadronic][keep], "pt": pt[keep], "eta": eta[keep],
-            "phi": phi[keep], "nProngs": prongs[keep], "nPi0": npi0[keep]}
+    return {
+        "event": rec.event[hadronic][keep],
+        "pt": pt[keep],
+        "eta": eta[keep],
+        "phi": phi[keep],
+        "nProngs": prongs[keep],
+        "nPi0": npi0[keep],
+    }
 
 
 def _hadronic_tops(rec: GenRecord) -> I64:
@@ -169,25 +178,38 @@ def extract_truth(rec: GenRecord, pv: F64) -> GenTruth:
     eg = np.flatnonzero((rec.status > 0) & ((a == 11) | (a == 22)))
     prompt = eg[np.abs(rec.status[first_copy(rec, eg)]) == 23]
     taus = _last_copies(rec, 15)
-    bosons = np.concatenate([_last_copies(rec, 6), _last_copies(rec, 23),
-                             _last_copies(rec, 24)])
+    bosons = np.concatenate([_last_copies(rec, 6), _last_copies(rec, 23), _last_copies(rec, 24)])
     sel = np.unique(np.concatenate([hard, prompt, taus, bosons]))
     pt, eta, phi = pt_eta_phi(rec.px[sel], rec.py[sel], rec.pz[sel])
     ev = rec.event[sel]
     genpart = {
-        "event": ev, "pdgId": rec.id[sel], "pt": pt, "eta": eta, "phi": phi,
-        "mass": rec.m[sel], "vx": rec.x[sel] + pv[ev, 0], "vy": rec.y[sel] + pv[ev, 1],
+        "event": ev,
+        "pdgId": rec.id[sel],
+        "pt": pt,
+        "eta": eta,
+        "phi": phi,
+        "mass": rec.m[sel],
+        "vx": rec.x[sel] + pv[ev, 0],
+        "vy": rec.y[sel] + pv[ev, 1],
         "vz": rec.z[sel] + pv[ev, 2],
     }
     vistau = _visible_taus(rec, taus)
-    tau_objs = TruthObjects(vistau["event"], vistau["pt"], vistau["eta"], vistau["phi"],
-                            np.full(len(vistau["pt"]), LABEL_IDS["tau"], dtype=np.int64))
+    tau_objs = TruthObjects(
+        vistau["event"],
+        vistau["pt"],
+        vistau["eta"],
+        vistau["phi"],
+        np.full(len(vistau["pt"]), LABEL_IDS["tau"], dtype=np.int64),
+    )
     eg_label = np.where(a[prompt] == 11, LABEL_IDS["electron"], LABEL_IDS["photon"])
     prompt_eg = _objects(rec, prompt, eg_label)
     parton_label = np.where(a[hard] == 21, LABEL_IDS["gluon"], LABEL_IDS["quark"])
-    jet_objects = TruthObjects.concatenate([
-        tau_objs, prompt_eg, _objects(rec, _hadronic_tops(rec), LABEL_IDS["top"]),
-        _objects(rec, hard, parton_label),
-    ])
-    return GenTruth(genpart=genpart, vistau=vistau, jet_objects=jet_objects,
-                    prompt_eg=prompt_eg)
+    jet_objects = TruthObjects.concatenate(
+        [
+            tau_objs,
+            prompt_eg,
+            _objects(rec, _hadronic_tops(rec), LABEL_IDS["top"]),
+            _objects(rec, hard, parton_label),
+        ]
+    )
+    return GenTruth(genpart=genpart, vistau=vistau, jet_objects=jet_objects, prompt_eg=prompt_eg)

@@ -59,7 +59,9 @@ def as_batch(item: Batch | tuple[Any, ...] | list[Any]) -> Batch:
             _tensor(labels),
             None if scalars is None else _tensor(scalars, torch.float32),
         )
-    msg = f"a batch must be a Batch or a (frames, labels[, scalars]) tuple, got {type(item).__name__}"
+    msg = (
+        f"a batch must be a Batch or a (frames, labels[, scalars]) tuple, got {type(item).__name__}"
+    )
     raise BadInputError(msg)
 
 
@@ -91,7 +93,12 @@ class ArrayBatches:
         if len(self.labels) != len(self.frames):
             msg = f"{len(self.frames)} frames but {len(self.labels)} labels"
             raise BadInputError(msg)
-        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
+        self.batch_size, self.shuffle, self.seed, self.drop_last = (
+            batch_size,
+            shuffle,
+            seed,
+            drop_last,
+        )
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

@@ -60,7 +60,9 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def loss_for(model: nn.Module, task: str | None = None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def loss_for(
+    model: nn.Module, task: str | None = None
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """BCE-with-logits (1 output), cross-entropy (n classes) or MSE (regression)."""
     task = task or getattr(model, "task", "classification")
     n_out = getattr(model, "n_outputs", 1)
@@ -131,9 +133,23 @@ def _write_json(path: Path, obj: Any) -> None:
 class _Stepper:
     """Forward/backward with optional AMP on CUDA; raises on a non-finite loss."""
 
-    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, dev: torch.device, amp: bool,
-                 loss: Callable[..., torch.Tensor], grad_clip: float | None) -> None:
-        self.model, self.opt, self.dev, self.amp, self.loss, self.clip = model, opt, dev, amp, loss, grad_clip
+    def __init__(
+        self,
+        model: nn.Module,
+        opt: torch.optim.Optimizer,
+        dev: torch.device,
+        amp: bool,
+        loss: Callable[..., torch.Tensor],
+        grad_clip: float | None,
+    ) -> None:
+        self.model, self.opt, self.dev, self.amp, self.loss, self.clip = (
+            model,
+            opt,
+            dev,
+            amp,
+            loss,
+            grad_clip,
+        )
         bf16 = amp and torch.cuda.is_bf16_supported()
         self.dtype = torch.bfloat16 if bf16 else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=amp and not bf16)
@@ -148,8 +164,10 @@ class _Stepper:
         _, loss = self.forward(b)
         value = float(loss.detach())
         if not math.isfinite(value):
-            msg = (f"non-finite training loss ({value}) at {where}; stopped without saving a "
-                   f"checkpoint (check inputs for NaN/inf, lower the learning rate)")
+            msg = (
+                f"non-finite training loss ({value}) at {where}; stopped without saving a "
+                f"checkpoint (check inputs for NaN/inf, lower the learning rate)"
+            )
             raise TrainingError(msg)
         self.scaler.scale(loss).backward()
         if self.clip:
@@ -222,7 +240,9 @@ def fit(
     best_weights: dict[str, torch.Tensor] | None = None
     start = 0
 
-    resume_path = (ckdir / LAST_NAME if resume is True and ckdir else Path(resume) if resume else None)
+    resume_path = (
+        ckdir / LAST_NAME if resume is True and ckdir else Path(resume) if resume else None
+    )
     if resume_path is not None and (resume is not True or resume_path.is_file()):
         ckpt = load_checkpoint(resume_path, map_location=dev)
         try:
@@ -246,8 +266,13 @@ def fit(
         t0 = time.perf_counter()
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(_iterate(train_batches, epoch), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                   disable=not progress, leave=False)
+        bar = tqdm(
+            _iterate(train_batches, epoch),
+            desc=f"epoch {epoch + 1}/{epochs}",
+            unit="batch",
+            disable=not progress,
+            leave=False,
+        )
         for step, item in enumerate(bar):
             b = as_batch(item)
             _check_labels(b, task, n_out)
@@ -257,8 +282,10 @@ def fit(
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{value:.4f}")
         if count == 0:
-            msg = (f"train_batches gave no data in epoch {epoch + 1}: a one-shot generator is "
-                   "exhausted after one epoch; pass a list, an ArrayBatches/ML4SCIDataset, or a callable")
+            msg = (
+                f"train_batches gave no data in epoch {epoch + 1}: a one-shot generator is "
+                "exhausted after one epoch; pass a list, an ArrayBatches/ML4SCIDataset, or a callable"
+            )
             raise TrainingError(msg)
         record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": total / count, "n_train": count}
         record["train_seconds"] = time.perf_counter() - t0
@@ -282,13 +309,19 @@ def fit(
         if ckdir is not None:
             if improved:
                 save_checkpoint(ckdir / BEST_NAME, {"model": best_weights, "epoch": epoch + 1})
-            save_checkpoint(ckdir / LAST_NAME, {
-                "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "scaler": stepper.scaler.state_dict() if stepper.scaler.is_enabled() else None,
-                "epoch": epoch + 1, "state": state, "rng": get_rng_state(),
-                "model_name": getattr(model, "model_name", type(model).__name__),
-                "model_kwargs": getattr(model, "model_kwargs", {}),
-            })
+            save_checkpoint(
+                ckdir / LAST_NAME,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scaler": stepper.scaler.state_dict() if stepper.scaler.is_enabled() else None,
+                    "epoch": epoch + 1,
+                    "state": state,
+                    "rng": get_rng_state(),
+                    "model_name": getattr(model, "model_name", type(model).__name__),
+                    "model_kwargs": getattr(model, "model_kwargs", {}),
+                },
+            )
         if metrics_path is not None:
             _write_json(Path(metrics_path), state["history"])
         if progress:
@@ -298,16 +331,20 @@ def fit(
     if restore_best and best_weights is not None:
         model.load_state_dict(best_weights)
     return TrainResult(
-        history=list(state["history"]), monitor=monitor, best_epoch=state["best_epoch"],
-        best_metric=state["best"], epochs_run=len(state["history"]),
+        history=list(state["history"]),
+        monitor=monitor,
+        best_epoch=state["best_epoch"],
+        best_metric=state["best"],
+        epochs_run=len(state["history"]),
         stopped_early=stopped and len(state["history"]) < epochs,
         checkpoint_path=ckdir / LAST_NAME if ckdir else None,
         best_checkpoint_path=ckdir / BEST_NAME if ckdir and state["best_epoch"] else None,
     )
 
 
-def _validate(stepper: _Stepper, batches: Iterable[Any], task: str, n_out: int,
-              dev: torch.device) -> dict[str, Any]:
+def _validate(
+    stepper: _Stepper, batches: Iterable[Any], task: str, n_out: int, dev: torch.device
+) -> dict[str, Any]:
     stepper.model.eval()
     total, count = 0.0, 0
     outs: list[torch.Tensor] = []

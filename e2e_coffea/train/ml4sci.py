@@ -56,7 +56,9 @@ class ML4SCIWriter:
     def __enter__(self) -> ML4SCIWriter:
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -68,8 +70,13 @@ class ML4SCIWriter:
             self._h5 = None
 
     def write(
-        self, frames: npt.ArrayLike, y: npt.ArrayLike, pt: npt.ArrayLike, ieta: npt.ArrayLike,
-        iphi: npt.ArrayLike, m0: npt.ArrayLike | None = None,
+        self,
+        frames: npt.ArrayLike,
+        y: npt.ArrayLike,
+        pt: npt.ArrayLike,
+        ieta: npt.ArrayLike,
+        iphi: npt.ArrayLike,
+        m0: npt.ArrayLike | None = None,
         extra: Mapping[str, npt.ArrayLike] | None = None,
     ) -> None:
         """Append ``n`` frames (n, C, H, W) and their per-frame columns."""
@@ -78,8 +85,12 @@ class ML4SCIWriter:
             msg = f"frames must have shape (n, C, H, W), got {x.shape}"
             raise BadInputError(msg)
         n = x.shape[0]
-        cols: dict[str, np.ndarray] = {"y": np.asarray(y), "pt": np.asarray(pt, np.float32),
-                                       "ieta": np.asarray(ieta), "iphi": np.asarray(iphi)}
+        cols: dict[str, np.ndarray] = {
+            "y": np.asarray(y),
+            "pt": np.asarray(pt, np.float32),
+            "ieta": np.asarray(ieta),
+            "iphi": np.asarray(iphi),
+        }
         if m0 is not None:
             cols["m0"] = np.asarray(m0, np.float32)
         for k, v in (extra or {}).items():
@@ -117,7 +128,9 @@ class ML4SCIWriter:
         table = pa.table({"X_jet": rows, **{k: pa.array(v) for k, v in cols.items()}})
         if self._pq is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._pq = pq.ParquetWriter(self.path, table.schema, compression=self.compression or "snappy")
+            self._pq = pq.ParquetWriter(
+                self.path, table.schema, compression=self.compression or "snappy"
+            )
         self._pq.write_table(table)
 
     def _write_h5(self, x: np.ndarray, cols: dict[str, np.ndarray]) -> None:
@@ -128,20 +141,30 @@ class ML4SCIWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._h5 = h5py.File(self.path, "w")
             chunk = (1, *img.shape[1:])
-            self._h5.create_dataset("X_jets", data=img, maxshape=(None, *img.shape[1:]), chunks=chunk,
-                                    compression=self.compression)
+            self._h5.create_dataset(
+                "X_jets",
+                data=img,
+                maxshape=(None, *img.shape[1:]),
+                chunks=chunk,
+                compression=self.compression,
+            )
             for k, v in cols.items():
                 self._h5.create_dataset(k, data=v, maxshape=(None,), chunks=True)
             return
         for k, v in (("X_jets", img), *cols.items()):
             ds = self._h5[k]
             ds.resize(ds.shape[0] + len(v), axis=0)
-            ds[-len(v):] = v
+            ds[-len(v) :] = v
 
 
 def write_ml4sci(
-    path: str | os.PathLike[str], frames: npt.ArrayLike, y: npt.ArrayLike, pt: npt.ArrayLike,
-    ieta: npt.ArrayLike, iphi: npt.ArrayLike, m0: npt.ArrayLike | None = None,
+    path: str | os.PathLike[str],
+    frames: npt.ArrayLike,
+    y: npt.ArrayLike,
+    pt: npt.ArrayLike,
+    ieta: npt.ArrayLike,
+    iphi: npt.ArrayLike,
+    m0: npt.ArrayLike | None = None,
     extra: Mapping[str, npt.ArrayLike] | None = None,
 ) -> Path:
     """Write frames (n, C, H, W) and columns as ML4SCI parquet or HDF5 (chosen by suffix)."""
@@ -181,9 +204,16 @@ class ML4SCIDataset:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, batch_size: int = 256, target: str = "y",
-        scalars: Sequence[str] = (), split: str | None = None,
-        fractions: Sequence[float] = (0.8, 0.1, 0.1), shuffle: bool = False, seed: int = 0,
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_size: int = 256,
+        target: str = "y",
+        scalars: Sequence[str] = (),
+        split: str | None = None,
+        fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        shuffle: bool = False,
+        seed: int = 0,
         block_size: int | None = None,
     ) -> None:
         self.path = Path(path)
@@ -241,12 +271,16 @@ class ML4SCIDataset:
             return int(f[self.image_column].shape[0])
 
     def _blocks(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-        cols = list(dict.fromkeys([self.target, *self.scalars, *(_SPLIT_COLUMNS if self.split else ())]))
+        cols = list(
+            dict.fromkeys([self.target, *self.scalars, *(_SPLIT_COLUMNS if self.split else ())])
+        )
         if self.format == "parquet":
             import pyarrow.parquet as pq
 
             f = pq.ParquetFile(self.path)
-            for rb in f.iter_batches(batch_size=self.block_size, columns=[self.image_column, *cols]):
+            for rb in f.iter_batches(
+                batch_size=self.block_size, columns=[self.image_column, *cols]
+            ):
                 x = _nested_to_numpy(rb.column(self.image_column), self.path)
                 yield x, {c: rb.column(c).to_numpy(zero_copy_only=False) for c in cols}
             return
@@ -277,14 +311,21 @@ class ML4SCIDataset:
                 cols = {k: np.concatenate([left[1][k], v]) for k, v in cols.items()}
             n_full = len(x) // bs
             for i in range(n_full):
-                yield self._batch(x[i * bs : (i + 1) * bs], {k: v[i * bs : (i + 1) * bs] for k, v in cols.items()})
+                yield self._batch(
+                    x[i * bs : (i + 1) * bs], {k: v[i * bs : (i + 1) * bs] for k, v in cols.items()}
+                )
             left = (x[n_full * bs :], {k: v[n_full * bs :] for k, v in cols.items()})
         if left is not None and len(left[0]):
             yield self._batch(*left)
 
     def _batch(self, x: np.ndarray, cols: dict[str, np.ndarray]) -> Batch:
         y = cols[self.target]
-        labels = torch.from_numpy(np.ascontiguousarray(y.astype(np.float32 if y.dtype.kind == "f" else np.int64)))
-        sc = (torch.from_numpy(np.stack([cols[c].astype(np.float32) for c in self.scalars], 1))
-              if self.scalars else None)
+        labels = torch.from_numpy(
+            np.ascontiguousarray(y.astype(np.float32 if y.dtype.kind == "f" else np.int64))
+        )
+        sc = (
+            torch.from_numpy(np.stack([cols[c].astype(np.float32) for c in self.scalars], 1))
+            if self.scalars
+            else None
+        )
         return Batch(torch.from_numpy(np.ascontiguousarray(x)), labels, sc)

@@ -54,11 +54,18 @@ class FrameBatches:
     """Re-iterable batches built from ROOT files with a frame builder (see :func:`frame_batches`)."""
 
     def __init__(
-        self, files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], layout: str,
+        self,
+        files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+        layout: str,
         channels: Sequence[str] | str,
-        norm: Any, label_fn: Callable[[Any], Any] | None, batch_size: int, *,
-        scalars_fn: Callable[[Any], Any] | None = None, step_size: int | str = "100 MB",
-        branches: Sequence[str] | None = None, builder: Builder | None = None,
+        norm: Any,
+        label_fn: Callable[[Any], Any] | None,
+        batch_size: int,
+        *,
+        scalars_fn: Callable[[Any], Any] | None = None,
+        step_size: int | str = "100 MB",
+        branches: Sequence[str] | None = None,
+        builder: Builder | None = None,
         frame_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if layout not in ("e2e", "sparse"):
@@ -67,7 +74,9 @@ class FrameBatches:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
             raise BadInputError(msg)
-        self.files = [Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
+        self.files = [
+            Path(f) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)
+        ]
         if not self.files:
             msg = "no input files given"
             raise BadInputError(msg)
@@ -102,13 +111,22 @@ class FrameBatches:
         pending: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         n_pending = 0
         for chunk in self._chunks():
-            frames, records = build(chunk, layout=self.layout, channels=self.channels,
-                                    norm=self.norm, **self.frame_kwargs)
+            frames, records = build(
+                chunk,
+                layout=self.layout,
+                channels=self.channels,
+                norm=self.norm,
+                **self.frame_kwargs,
+            )
             x = np.asarray(frames, dtype=np.float32)
             if len(x) == 0:
                 continue
             y = np.asarray(self.label_fn(records))
-            s = None if self.scalars_fn is None else np.asarray(self.scalars_fn(records), np.float32)
+            s = (
+                None
+                if self.scalars_fn is None
+                else np.asarray(self.scalars_fn(records), np.float32)
+            )
             if len(y) != len(x) or (s is not None and len(s) != len(x)):
                 msg = f"label_fn/scalars_fn gave {len(y)}/{'-' if s is None else len(s)} rows for {len(x)} frames"
                 raise BadInputError(msg)
@@ -126,7 +144,9 @@ class FrameBatches:
             yield _to_batch(*_concat(pending))
 
 
-def _concat(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _concat(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     s = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])  # type: ignore[misc]
@@ -134,15 +154,24 @@ def _concat(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> tu
 
 
 def _to_batch(x: np.ndarray, y: np.ndarray, s: np.ndarray | None) -> Batch:
-    yt = torch.from_numpy(np.ascontiguousarray(y.astype(np.float32 if y.dtype.kind == "f" else np.int64)))
-    return Batch(torch.from_numpy(np.ascontiguousarray(x)), yt,
-                 None if s is None else torch.from_numpy(np.ascontiguousarray(s)))
+    yt = torch.from_numpy(
+        np.ascontiguousarray(y.astype(np.float32 if y.dtype.kind == "f" else np.int64))
+    )
+    return Batch(
+        torch.from_numpy(np.ascontiguousarray(x)),
+        yt,
+        None if s is None else torch.from_numpy(np.ascontiguousarray(s)),
+    )
 
 
 def frame_batches(
-    files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], layout: str,
-    channels: Sequence[str] | str, norm: Any = None, label_fn: Callable[[Any], Any] | None = None,
-    batch_size: int = 256, **kwargs: Any,
+    files: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    layout: str,
+    channels: Sequence[str] | str,
+    norm: Any = None,
+    label_fn: Callable[[Any], Any] | None = None,
+    batch_size: int = 256,
+    **kwargs: Any,
 ) -> FrameBatches:
     """Batches of jet frames built from ROOT files by ``e2e_coffea.frames.build_jet_frames``.
 

@@ -19,23 +19,52 @@ from e2e_coffea.objects import object_branches
 
 def _reference(files: list[Path], layout: str, preset: str, kind: str) -> tuple[np.ndarray, Any]:
     build = build_eg_frames if kind == "eg" else build_jet_frames
-    parts = [build(read_arrays(f, object_branches(preset, layout, kind), layout=layout),  # type: ignore[arg-type]
-                   layout=layout, channels=preset) for f in files]
+    parts = [
+        build(
+            read_arrays(f, object_branches(preset, layout, kind), layout=layout),  # type: ignore[arg-type]
+            layout=layout,
+            channels=preset,
+        )
+        for f in files
+    ]
     return np.concatenate([f for f, _ in parts]), [r for _, r in parts]
 
 
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])
-def test_npz_holds_every_jet_of_every_file(sample: Any, tmp_path: Path, layout: str,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_npz_holds_every_jet_of_every_file(
+    sample: Any, tmp_path: Path, layout: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     files = [sample.files[("qcd", layout)], sample.files[("tau", layout)]]
     out = tmp_path / "jets.npz"
-    code = main(["frames", *map(str, files), "--layout", layout, "--preset", "qg", "--step", "7",
-                 "--out", str(out)])
+    code = main(
+        [
+            "frames",
+            *map(str, files),
+            "--layout",
+            layout,
+            "--preset",
+            "qg",
+            "--step",
+            "7",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     ref, recs = _reference(files, layout, "qg", "jet")
     got = np.load(out)
-    assert set(got.files) == {"frames", "event", "jet", "ieta", "iphi", "pt", "eta", "label",
-                              "in_frame", "channels"}
+    assert set(got.files) == {
+        "frames",
+        "event",
+        "jet",
+        "ieta",
+        "iphi",
+        "pt",
+        "eta",
+        "label",
+        "in_frame",
+        "channels",
+    }
     assert len(ref) > 0
     np.testing.assert_array_equal(got["frames"], ref)
     assert list(got["channels"]) == ["track_pt", "ecal", "hcal"]
@@ -52,8 +81,23 @@ def test_ml4sci_outputs_stream_the_same_frames(sample: Any, tmp_path: Path, suff
 
     files = [sample.files[("tau", "sparse")]]
     out = tmp_path / f"eg{suffix}"
-    assert main(["frames", str(files[0]), "--layout", "sparse", "--preset", "eg", "--step", "9",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "frames",
+                str(files[0]),
+                "--layout",
+                "sparse",
+                "--preset",
+                "eg",
+                "--step",
+                "9",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     ref, recs = _reference(files, "sparse", "eg", "eg")
     batches = list(ML4SCIDataset(out, batch_size=1000))
     np.testing.assert_array_equal(np.concatenate([b.frames for b in batches]), ref)
@@ -75,7 +119,9 @@ def test_npz_writer_round_trip_and_refusals(tmp_path: Path) -> None:
     assert list(got["channels"]) == ["a", "b"]
 
     with NpzFramesWriter(tmp_path / "b.npz", 2, (2, 3, 3)) as w:
-        with pytest.raises(BadInputError, match=r"frames of shape \(2, 3, 4\) do not match the file's \(2, 3, 3\)"):
+        with pytest.raises(
+            BadInputError, match=r"frames of shape \(2, 3, 4\) do not match the file's \(2, 3, 3\)"
+        ):
             w.write(np.zeros((1, 2, 3, 4), np.float32), {})
         with pytest.raises(BadInputError, match="column 'pt' has"):
             w.write(x[:2], {"pt": np.arange(3.0)})
@@ -86,6 +132,9 @@ def test_npz_writer_round_trip_and_refusals(tmp_path: Path) -> None:
             w.close()
     assert not (tmp_path / "b.npz").exists()
 
-    with pytest.raises(RuntimeError, match="boom"), NpzFramesWriter(tmp_path / "c.npz", 1, (1,)) as w:
+    with (
+        pytest.raises(RuntimeError, match="boom"),
+        NpzFramesWriter(tmp_path / "c.npz", 1, (1,)) as w,
+    ):
         raise RuntimeError("boom")
     assert not (tmp_path / "c.npz").exists()  # an interrupted conversion leaves nothing

@@ -26,10 +26,14 @@ def save_run(out: Path, fileset: Path, tagger: Path, chunksize: int = CHUNKSIZE)
     with (out / "output.pkl").open("wb") as f:
         pickle.dump(result.output, f)
     (out / "summary.json").write_text(json.dumps(summarize(result, [spec]), default=float))
-    return SimpleNamespace(dir=out, output=result.output, spec=spec, fileset=fileset, chunksize=chunksize)
+    return SimpleNamespace(
+        dir=out, output=result.output, spec=spec, fileset=fileset, chunksize=chunksize
+    )
 
 
 @pytest.fixture(scope="session")
-def saved_run(sample: SimpleNamespace, jet_tagger: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+def saved_run(
+    sample: SimpleNamespace, jet_tagger: Path, tmp_path_factory: pytest.TempPathFactory
+) -> SimpleNamespace:
     """The tiny tagger run over the sparse sample, saved to a folder."""
     return save_run(tmp_path_factory.mktemp("dash-run"), sample.fileset["sparse"], jet_tagger)

@@ -32,8 +32,15 @@ CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 NOTEBOOK = REPO / "notebooks" / "02_event_display.ipynb"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ECAL_GREEN = np.array([0x2C, 0xA0, 0x2C])
 
 pytestmark = pytest.mark.slow
@@ -60,8 +67,9 @@ def _get(url: str, timeout: float = 5.0) -> Any:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, saved_run: SimpleNamespace,
-        sample: SimpleNamespace) -> Iterator[SimpleNamespace]:
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, saved_run: SimpleNamespace, sample: SimpleNamespace
+) -> Iterator[SimpleNamespace]:
     """JupyterLab (with Voila's server extension) on 127.0.0.1 with a token, in a folder
     holding the notebook; always stopped, kernels first."""
     _requirements()
@@ -70,23 +78,43 @@ def lab(tmp_path_factory: pytest.TempPathFactory, saved_run: SimpleNamespace,
     root.mkdir()
     quiet = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     quiet.mkdir(parents=True)  # no news or update checks: no network, no pop-up in the screenshots
-    (quiet / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    (quiet / "notification.jupyterlab-settings").write_text(
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ,
-           "E2E_TAGGER": saved_run.spec.path, "E2E_SAMPLE": str(sample.root), "E2E_RUN_DIR": str(saved_run.dir),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"), "IPYTHONDIR": str(tmp_path / "ipython")}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly"]  # no PyPI queries from the extension manager
+    env = {
+        **os.environ,
+        "E2E_TAGGER": saved_run.spec.path,
+        "E2E_SAMPLE": str(sample.root),
+        "E2E_RUN_DIR": str(saved_run.dir),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]  # no PyPI queries from the extension manager
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
     log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -96,15 +124,23 @@ def lab(tmp_path_factory: pytest.TempPathFactory, saved_run: SimpleNamespace,
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}")
+                    pytest.fail(
+                        f"JupyterLab did not start: {(tmp_path / 'lab.log').read_text()[-2000:]}"
+                    )
                 time.sleep(0.5)
-        yield SimpleNamespace(url=f"{base}/lab/tree/{NOTEBOOK.name}?token={token}",
-                              voila_url=f"{base}/voila/render/{NOTEBOOK.name}?token={token}",
-                              base=base, token=token, tmp=tmp_path)
+        yield SimpleNamespace(
+            url=f"{base}/lab/tree/{NOTEBOOK.name}?token={token}",
+            voila_url=f"{base}/voila/render/{NOTEBOOK.name}?token={token}",
+            base=base,
+            token=token,
+            tmp=tmp_path,
+        )
     finally:
         try:  # kernels first: they live in their own sessions
             for k in _get(f"{base}/api/kernels?token={token}") or []:
-                req = urllib.request.Request(f"{base}/api/kernels/{k['id']}?token={token}", method="DELETE")
+                req = urllib.request.Request(
+                    f"{base}/api/kernels/{k['id']}?token={token}", method="DELETE"
+                )
                 urllib.request.urlopen(req, timeout=10).close()
         except OSError:
             pass
@@ -143,8 +179,12 @@ def browser(profile: Path) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
         ctx.set_default_timeout(60_000)
         try:
             yield ctx
@@ -182,17 +222,25 @@ def test_event_display_reacts_in_jupyterlab(lab: SimpleNamespace) -> None:
         page = ctx.new_page()
         page.goto(lab.url)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-        page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
-                               timeout=90_000)
+        page.wait_for_function(
+            "window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
+            timeout=90_000,
+        )
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         # both displays rendered (from the run, and from frames in memory), kernel idle again
-        page.wait_for_function("document.querySelectorAll('img.e2e-composite[src]').length >= 2"
-                               " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-                               ".kernel.status === 'idle'", timeout=180_000, polling=500)
-        errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
-                              ":has-text('Traceback')")
+        page.wait_for_function(
+            "document.querySelectorAll('img.e2e-composite[src]').length >= 2"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            ".kernel.status === 'idle'",
+            timeout=180_000,
+            polling=500,
+        )
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+            ":has-text('Traceback')"
+        )
         assert errors.count() == 0
         _toggle_ecal_and_step(page, "jupyterlab")
 
@@ -202,7 +250,10 @@ def test_event_display_reacts_in_voila(lab: SimpleNamespace) -> None:
     with browser(lab.tmp / "profile-voila") as ctx:
         page = ctx.new_page()
         page.goto(lab.voila_url, timeout=180_000)  # Voila answers once every cell has run
-        page.wait_for_function("document.querySelectorAll('img.e2e-composite[src]').length >= 2",
-                               timeout=180_000, polling=500)
+        page.wait_for_function(
+            "document.querySelectorAll('img.e2e-composite[src]').length >= 2",
+            timeout=180_000,
+            polling=500,
+        )
         assert page.locator("text=Traceback").count() == 0
         _toggle_ecal_and_step(page, "voila")

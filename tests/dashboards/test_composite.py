@@ -90,8 +90,14 @@ def test_tracker_layers_sum_their_channels():
 
 def test_layer_status_marks_missing_layers_absent_not_zero():
     status = layer_status(("track_pt", "ecal", "hcal", "bpix1", "bpix2", "bpix3"))
-    assert status == {"hcal": "present", "ecal": "present", "tob": "absent", "tib": "absent",
-                      "bpix": "partial", "tracks": "present"}
+    assert status == {
+        "hcal": "present",
+        "ecal": "present",
+        "tob": "absent",
+        "tib": "absent",
+        "bpix": "partial",
+        "tracks": "present",
+    }
     assert layer_status(CHANNELS, absent=("ecal",))["ecal"] == "absent"
 
 

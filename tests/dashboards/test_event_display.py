@@ -32,9 +32,16 @@ def synthetic():
     n = 8
     frames = rng.exponential(1.0, (n, len(CHANNELS), 125, 125)).astype(np.float32)
     frames[rng.random(frames.shape) < 0.9] = 0
-    records = {"pt": np.linspace(20, 90, n), "eta": np.zeros(n), "phi": np.zeros(n),
-               "label": np.array([2, 0, 2, 1, 2, 0, 1, 2]), "event": np.arange(n), "jet": np.zeros(n, int),
-               "ieta": np.full(n, 28), "iphi": np.arange(n) * 9}
+    records = {
+        "pt": np.linspace(20, 90, n),
+        "eta": np.zeros(n),
+        "phi": np.zeros(n),
+        "label": np.array([2, 0, 2, 1, 2, 0, 1, 2]),
+        "event": np.arange(n),
+        "jet": np.zeros(n, int),
+        "ieta": np.full(n, 28),
+        "iphi": np.arange(n) * 9,
+    }
     scores = {"tagger_a": np.array([0.9, 0.1, 0.8, 0.3, 0.55, 0.2, 0.45, 0.95])}
     datasets = ["tau", "qcd"] * 4
     return frames, records, scores, datasets
@@ -53,8 +60,14 @@ def test_selectors_filter_like_a_slow_reference(synthetic):
     d.label.value = "tau"
     d.score_range.value = (0.5, 1.0)
     d.pt_range.value = (25.0, 90.0)
-    want = [i for i in range(8) if datasets[i] == "tau" and labels[i] == "tau"
-            and 0.5 <= scores["tagger_a"][i] <= 1.0 and 25.0 <= records["pt"][i] <= 90.0]
+    want = [
+        i
+        for i in range(8)
+        if datasets[i] == "tau"
+        and labels[i] == "tau"
+        and 0.5 <= scores["tagger_a"][i] <= 1.0
+        and 25.0 <= records["pt"][i] <= 90.0
+    ]
     assert list(d.selection) == want
     assert d.current == want[0]
     assert f"<b>{len(want)}</b> of 8 jets" in d.count.value
@@ -128,7 +141,9 @@ def test_scores_on_the_fly_reproduce_the_run(saved_run, display):
     t = display.table
     h = saved_run.output["hists"]["score"][{"tagger": saved_run.spec.name, "dataset": sum}]
     for lab in h.axes["label"]:
-        mine = hist.Hist(h.axes["score"]).fill(np.clip(t.scores[saved_run.spec.name][t.label == lab], 0, 1 - 1e-12))
+        mine = hist.Hist(h.axes["score"]).fill(
+            np.clip(t.scores[saved_run.spec.name][t.label == lab], 0, 1 - 1e-12)
+        )
         np.testing.assert_array_equal(mine.values(), h[{"label": lab}].values())
 
 

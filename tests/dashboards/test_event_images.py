@@ -14,7 +14,10 @@ CHANNELS = [c for c in list_channels() if c != "eb_time"] + ["eb_time"]
 
 @pytest.fixture(scope="module")
 def chunks(sample):
-    return {lay: read_arrays(sample.files[("tau", lay)], layout=lay, entry_stop=6) for lay in ("sparse", "e2e")}
+    return {
+        lay: read_arrays(sample.files[("tau", lay)], layout=lay, entry_stop=6)
+        for lay in ("sparse", "e2e")
+    }
 
 
 def test_both_layouts_give_the_same_event_images(chunks):
@@ -51,12 +54,16 @@ def test_hcal_spread_conserves_energy_and_eb_sits_on_its_rows(chunks):
     assert not eb[225:].any()
     np.testing.assert_array_equal(eb[55:225], full[2][55:225])  # EB is ECAL's barrel
     plane = np.arange(56 * 72, dtype=np.float32).reshape(56, 72)
-    np.testing.assert_allclose(to_ecal_grid(plane, "hcal")[5:10, 10:15], plane[1, 2] / 25, rtol=1e-6)
+    np.testing.assert_allclose(
+        to_ecal_grid(plane, "hcal")[5:10, 10:15], plane[1, 2] / 25, rtol=1e-6
+    )
 
 
 def test_available_channels_reports_what_a_file_lacks(chunks):
     fields = [f for f in chunks["sparse"].fields if not f.startswith("TrackerHit")]
-    ok, missing = available_channels(dict.fromkeys(fields), "sparse", ["ecal", "bpix1", "tob2", "hcal"])
+    ok, missing = available_channels(
+        dict.fromkeys(fields), "sparse", ["ecal", "bpix1", "tob2", "hcal"]
+    )
     assert ok == ["ecal", "hcal"]
     assert missing == ["bpix1", "tob2"]
 

@@ -74,15 +74,24 @@ def threaded_client() -> Iterator[Any]:
     """One in-process worker thread: enough for futures and as_completed, cheap to start."""
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
 def test_watch_merges_dask_futures_as_they_complete(saved_run, threaded_client):
     """In a background thread, as a notebook would keep it (the blocking form runs in notebook 03)."""
-    futures = submit_chunks(threaded_client, saved_run.fileset, [saved_run.spec], chunksize=saved_run.chunksize,
-                            device="cpu")
+    futures = submit_chunks(
+        threaded_client,
+        saved_run.fileset,
+        [saved_run.spec],
+        chunksize=saved_run.chunksize,
+        device="cpu",
+    )
     dash = PerformanceDashboard(taggers=[saved_run.spec], min_redraw_s=0.0)
     thread = dash.watch(futures, background=True)
     thread.join(timeout=120)
@@ -93,7 +102,10 @@ def test_watch_merges_dask_futures_as_they_complete(saved_run, threaded_client):
     assert dash.wall_time > 0
     assert dash.output["entries"] == saved_run.output["entries"]
     name = saved_run.spec.name
-    assert_same_roc(dash.rocs()[name], PerformanceDashboard(saved_run.output, classes=classes_of(saved_run)).rocs()[name])
+    assert_same_roc(
+        dash.rocs()[name],
+        PerformanceDashboard(saved_run.output, classes=classes_of(saved_run)).rocs()[name],
+    )
 
 
 def test_a_failing_chunk_stops_the_watch_and_says_so(threaded_client):
@@ -132,7 +144,13 @@ def test_from_run_draws_every_panel(saved_run):
     assert dash.classes == {saved_run.spec.name: ("qcd", "tau")}
     assert dash.wall_time
     assert dash.wall_time > 0
-    images = [dash.roc_image, dash.score_image, dash.efficiency_image, dash.mean_image, dash.throughput_image]
+    images = [
+        dash.roc_image,
+        dash.score_image,
+        dash.efficiency_image,
+        dash.mean_image,
+        dash.throughput_image,
+    ]
     assert len({bytes(i.value) for i in images}) == 5
     before = bytes(dash.efficiency_image.value)
     dash.working_point.value = 0.9
@@ -146,7 +164,10 @@ def test_efficiency_vs_pt_counts_jets_like_a_slow_reference(saved_run):
     e = efficiency_vs_pt(saved_run.output, name, ("qcd", "tau"), 0.5)
     edges = e["pt_edges"]
     score_bin = np.floor(np.clip(table.scores[name], 0, 1 - 1e-12) * 50)  # score_pt has 50 bins
-    for group, labels in (("signal", ["tau"]), ("background", [x for x in set(table.label) if x != "tau"])):
+    for group, labels in (
+        ("signal", ["tau"]),
+        ("background", [x for x in set(table.label) if x != "tau"]),
+    ):
         sel = np.isin(table.label, labels)
         total = np.histogram(table.pt[sel], bins=edges)[0]
         passed = np.histogram(table.pt[sel & (score_bin >= 25)], bins=edges)[0]
@@ -164,8 +185,15 @@ def test_several_taggers_share_one_roc_plot_with_auc_and_error():
     labels = np.r_[np.full(300, 2), np.full(300, 0)]  # tau, quark
     for name, sep in (("good", 2.0), ("weak", 0.5)):
         s = 1 / (1 + np.exp(-np.r_[rng.normal(sep, 1, 300), rng.normal(0, 1, 300)]))
-        fill_scores(hists, dataset="mix", tagger=name, labels=labels, scores=s, pt=np.full(600, 50.0),
-                    eta=np.zeros(600))
+        fill_scores(
+            hists,
+            dataset="mix",
+            tagger=name,
+            labels=labels,
+            scores=s,
+            pt=np.full(600, 50.0),
+            eta=np.zeros(600),
+        )
     output = {"hists": hists}
     classes = {"good": ("qcd", "tau"), "weak": ("qcd", "tau")}
     rocs = PerformanceDashboard(output, classes=classes).rocs()

@@ -19,15 +19,24 @@ onnx = pytest.importorskip("onnx")
 
 
 def contract(**kw: object) -> Contract:
-    base = dict(task="classification", model_name="simplenet", channels=("track_pt", "ecal", "hcal"),
-                frame_size=(125, 125), class_names=("quark", "gluon"), channel_preset="qg",
-                normalisation={"ecal": [0.0, 1.0]}, model_kwargs={"in_channels": 3, "n_outputs": 1})
+    base = dict(
+        task="classification",
+        model_name="simplenet",
+        channels=("track_pt", "ecal", "hcal"),
+        frame_size=(125, 125),
+        class_names=("quark", "gluon"),
+        channel_preset="qg",
+        normalisation={"ecal": [0.0, 1.0]},
+        model_kwargs={"in_channels": 3, "n_outputs": 1},
+    )
     return Contract(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_metadata_round_trip() -> None:
-    c = contract(scalar_inputs=("ieta", "iphi"), model_kwargs={"in_channels": 3, "n_outputs": 1,
-                                                               "n_scalars": 2, "maps": (16, 32)})
+    c = contract(
+        scalar_inputs=("ieta", "iphi"),
+        model_kwargs={"in_channels": 3, "n_outputs": 1, "n_scalars": 2, "maps": (16, 32)},
+    )
     meta = c.to_metadata()
     assert all(k.startswith("e2e_coffea.") for k in meta)
     assert MARKER_KEY in meta
@@ -69,7 +78,10 @@ def test_check_channels() -> None:
     c = contract()
     check_channels(c, 3)
     models_check_channels(c, 3)
-    with pytest.raises(ChannelError, match=r"expects 3 channel\(s\) \['track_pt', 'ecal', 'hcal'\], got frames with 8"):
+    with pytest.raises(
+        ChannelError,
+        match=r"expects 3 channel\(s\) \['track_pt', 'ecal', 'hcal'\], got frames with 8",
+    ):
         models_check_channels(c, 8)
 
 
@@ -138,7 +150,9 @@ def _rewrite(src: Path, dst: Path, edit: dict[str, str | None]) -> Path:
         ({MARKER_KEY: '"one"'}, "not a positive integer"),
     ],
 )
-def test_damaged_contracts(tmp_path: Path, exported: Path, edit: dict[str, str | None], match: str) -> None:
+def test_damaged_contracts(
+    tmp_path: Path, exported: Path, edit: dict[str, str | None], match: str
+) -> None:
     path = _rewrite(exported, tmp_path / "bad.onnx", edit)
     with pytest.raises(ContractError, match=match) as info:
         load_contract(path)

@@ -20,7 +20,9 @@ FAST = {"vit": {"depth": 1}, "vit_tiny": {"depth": 1}, "vit_small": {"depth": 1}
 NORM = {"version": 1, "channels": {"ecal": {"scale": 0.02, "clip": 500.0}}}  # opaque here
 
 
-def setup(name: str, n_scalars: int = 0, size: int = 32) -> tuple[torch.nn.Module, Contract, tuple[int, ...]]:
+def setup(
+    name: str, n_scalars: int = 0, size: int = 32
+) -> tuple[torch.nn.Module, Contract, tuple[int, ...]]:
     torch.manual_seed(0)
     model = create_model(name, 2, 1, n_scalars=n_scalars, **FAST.get(name, {}))
     if name.startswith("vit"):
@@ -28,9 +30,14 @@ def setup(name: str, n_scalars: int = 0, size: int = 32) -> tuple[torch.nn.Modul
     points = model_entry(name).input_kind == "points"
     shape = (2, 24, 2) if points else (2, 2, size, size)
     contract = Contract(
-        task="classification", model_name=name, channels=("ecal", "hcal"),
-        frame_size=shape[1:3] if points else shape[2:], class_names=("quark", "gluon"),
-        channel_preset=None, normalisation=NORM, scalar_inputs=("ieta", "iphi")[:n_scalars],
+        task="classification",
+        model_name=name,
+        channels=("ecal", "hcal"),
+        frame_size=shape[1:3] if points else shape[2:],
+        class_names=("quark", "gluon"),
+        channel_preset=None,
+        normalisation=NORM,
+        scalar_inputs=("ieta", "iphi")[:n_scalars],
         input_kind="points" if points else "image",
         provenance={"processes": ["qcd_qq", "qcd_gg"], "seeds": [1, 2], "counts": {"train": 800}},
         metrics={"val_auc": 0.81},
@@ -57,8 +64,14 @@ def test_round_trip_matches_torch(name: str, tmp_path: Path) -> None:
 def test_resnet15_at_jet_size_is_small(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = create_model("resnet15", 2, n_scalars=2)
-    contract = Contract(task="classification", model_name="resnet15", channels=("ecal", "hcal"),
-                        frame_size=(125, 125), class_names=("quark", "gluon"), scalar_inputs=("ieta", "iphi"))
+    contract = Contract(
+        task="classification",
+        model_name="resnet15",
+        channels=("ecal", "hcal"),
+        frame_size=(125, 125),
+        class_names=("quark", "gluon"),
+        scalar_inputs=("ieta", "iphi"),
+    )
     report = export_onnx(model, tmp_path / "r.onnx", contract, (2, 2, 125, 125))
     assert report.n_bytes < 2_000_000
     assert report.max_abs_diff < 1e-4
@@ -92,7 +105,9 @@ def test_metadata_contents(tmp_path: Path) -> None:
     # the contract rebuilds the same architecture
     kw = load_contract(path).model_kwargs
     rebuilt = create_model(meta["model_name"], **kw)
-    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in rebuilt.parameters()) == sum(
+        p.numel() for p in model.parameters()
+    )
 
 
 def test_contract_mismatches_are_refused(tmp_path: Path) -> None:

@@ -16,5 +16,11 @@ def reference(sample: Any, jet_tagger: Path) -> Any:
     """The iterative run every distributed run must reproduce exactly."""
     from e2e_coffea.runner import run
 
-    return run(sample.fileset["sparse"], [jet_tagger], executor="iterative", chunksize=CHUNKSIZE,
-               device="cpu", progress=False)
+    return run(
+        sample.fileset["sparse"],
+        [jet_tagger],
+        executor="iterative",
+        chunksize=CHUNKSIZE,
+        device="cpu",
+        progress=False,
+    )

@@ -19,9 +19,12 @@ REPO = Path(__file__).parents[2]
 
 
 # hists/summary.py's ROC plot still passes mplhep's deprecated `label=` (not this area's file)
-@pytest.mark.filterwarnings("ignore:kwarg `label` in function `label\\(\\)` is deprecated:FutureWarning")
-def test_cli_runs_on_local_jobqueue_cpu_and_gpu_pools(tmp_path: Path, sample: Any, jet_tagger: Path,
-                                                     reference: Any, hists_equal: Any) -> None:
+@pytest.mark.filterwarnings(
+    "ignore:kwarg `label` in function `label\\(\\)` is deprecated:FutureWarning"
+)
+def test_cli_runs_on_local_jobqueue_cpu_and_gpu_pools(
+    tmp_path: Path, sample: Any, jet_tagger: Path, reference: Any, hists_equal: Any
+) -> None:
     cfg = yaml.safe_load((REPO / "facility" / "local.yaml").read_text())
     cfg["models"]["worker_dir"] = str(tmp_path / "worker-models")
     site = tmp_path / "site.yaml"
@@ -29,8 +32,23 @@ def test_cli_runs_on_local_jobqueue_cpu_and_gpu_pools(tmp_path: Path, sample: An
     assert len(load_cluster_config(site).pools) == 2
 
     out = tmp_path / "out"
-    rc = main(["run", "--cluster", str(site), "--fileset", str(sample.fileset["sparse"]),
-               "--tagger", str(jet_tagger), "--chunksize", "20", "--device", "cpu", "--out", str(out)])
+    rc = main(
+        [
+            "run",
+            "--cluster",
+            str(site),
+            "--fileset",
+            str(sample.fileset["sparse"]),
+            "--tagger",
+            str(jet_tagger),
+            "--chunksize",
+            "20",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     with (out / "output.pkl").open("rb") as f:
         output = pickle.load(f)
@@ -40,8 +58,10 @@ def test_cli_runs_on_local_jobqueue_cpu_and_gpu_pools(tmp_path: Path, sample: An
 
     facility = json.loads((out / "facility.json").read_text())
     assert facility["facility"] == "local"
-    assert facility["pools"] == {"cpu": {"jobs": 1, "workers": 1, "gpus": 0},
-                                 "gpu": {"jobs": 1, "workers": 1, "gpus": 1}}
+    assert facility["pools"] == {
+        "cpu": {"jobs": 1, "workers": 1, "gpus": 0},
+        "gpu": {"jobs": 1, "workers": 1, "gpus": 1},
+    }
     # both pools' workers registered with one scheduler (one address book) ...
     names = {w["name"]: w["resources"] for w in facility["workers"].values()}
     assert names == {"cpu-0": {}, "gpu-0": {"GPU": 1.0}}

@@ -40,9 +40,23 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     file = tmp / "scheduler.json"
     log = (tmp / "scheduler.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-         "--scheduler-file", str(file), "--no-dashboard", "--dashboard-address", ":0"],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--scheduler-file",
+            str(file),
+            "--no-dashboard",
+            "--dashboard-address",
+            ":0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + STARTUP_S
         while not file.exists() or not file.read_text().strip():
@@ -56,13 +70,27 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def start_worker(scheduler: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_worker(
+    scheduler: str, tmp_path: Path
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """``start_worker(name, gpu=False)``: a one-thread worker process without a nanny."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, gpu: bool = False) -> subprocess.Popen[bytes]:
-        cmd = [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--name", name,
-               "--nthreads", "1", "--no-nanny", "--no-dashboard", "--death-timeout", "30"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            scheduler,
+            "--name",
+            name,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--no-dashboard",
+            "--death-timeout",
+            "30",
+        ]
         if gpu:
             cmd += ["--resources", "GPU=1"]
         log = (tmp_path / f"{name}.log").open("wb")
@@ -91,19 +119,30 @@ def client(scheduler: str) -> Iterator[Any]:
         c.close()
 
 
-def test_run_by_address_sends_chunks_to_the_gpu_worker(scheduler: str, start_worker: Any, client: Any,
-                                                       sample: Any, jet_tagger: Path, reference: Any,
-                                                       hists_equal: Any, tmp_path: Path) -> None:
+def test_run_by_address_sends_chunks_to_the_gpu_worker(
+    scheduler: str,
+    start_worker: Any,
+    client: Any,
+    sample: Any,
+    jet_tagger: Path,
+    reference: Any,
+    hists_equal: Any,
+    tmp_path: Path,
+) -> None:
     start_worker("gpu-0", gpu=True)
     start_worker("cpu-0")
     client.wait_for_workers(2, timeout=STARTUP_S)
 
     # the facility view of the same scheduler: a GPU worker type exists, so device cuda
     # would be allowed to start (it is not used here: there is no CUDA on this machine)
-    cfg = parse_cluster_config({"facility": "scheduler", "address": scheduler, "device": "cuda",
-                                "wait_timeout": 10})
+    cfg = parse_cluster_config(
+        {"facility": "scheduler", "address": scheduler, "device": "cuda", "wait_timeout": 10}
+    )
     with connect(cfg) as conn:
-        assert sorted(w["name"] for w in conn.client.scheduler_info()["workers"].values()) == ["cpu-0", "gpu-0"]
+        assert sorted(w["name"] for w in conn.client.scheduler_info()["workers"].values()) == [
+            "cpu-0",
+            "gpu-0",
+        ]
     joined, cleanup = connect(cfg)  # the notebook form
     assert joined.scheduler.address == scheduler
     cleanup()
@@ -117,17 +156,30 @@ def test_run_by_address_sends_chunks_to_the_gpu_worker(scheduler: str, start_wor
     assert Path(specs[0].path).is_file()
     assert specs[0].path.startswith(str(tmp_path / "worker-models"))
 
-    result = run(sample.fileset["sparse"], specs, executor="dask", scheduler=scheduler, chunksize=20,
-                 device="cpu", progress=False)
+    result = run(
+        sample.fileset["sparse"],
+        specs,
+        executor="dask",
+        scheduler=scheduler,
+        chunksize=20,
+        device="cpu",
+        progress=False,
+    )
     assert result.complete
     assert result.output["metrics"]["worker"] == {"gpu-0": 80}
     assert hists_equal(result.output["hists"], reference.output["hists"])
     assert result.output["cutflow"] == reference.output["cutflow"]
 
 
-def test_worker_that_dies_is_reported_and_its_tasks_rerun(scheduler: str, start_worker: Any, client: Any,
-                                                          sample: Any, jet_tagger: Path, reference: Any,
-                                                          hists_equal: Any) -> None:
+def test_worker_that_dies_is_reported_and_its_tasks_rerun(
+    scheduler: str,
+    start_worker: Any,
+    client: Any,
+    sample: Any,
+    jet_tagger: Path,
+    reference: Any,
+    hists_equal: Any,
+) -> None:
     victim = start_worker("victim")
     client.wait_for_workers(1, timeout=STARTUP_S)
     (victim_addr,) = client.scheduler_info()["workers"]
@@ -136,8 +188,15 @@ def test_worker_that_dies_is_reported_and_its_tasks_rerun(scheduler: str, start_
     def job() -> None:
         with watch_workers(client) as report:
             try:
-                box["result"] = run(sample.fileset["sparse"], [jet_tagger], executor="dask",
-                                    client=client, chunksize=20, device="cpu", progress=False)
+                box["result"] = run(
+                    sample.fileset["sparse"],
+                    [jet_tagger],
+                    executor="dask",
+                    client=client,
+                    chunksize=20,
+                    device="cpu",
+                    progress=False,
+                )
             except BaseException as err:  # surfaced by the assertions below
                 box["error"] = err
         box["report"] = report
@@ -168,15 +227,31 @@ def test_worker_that_dies_is_reported_and_its_tasks_rerun(scheduler: str, start_
     assert lost[0]["processing_tasks"] >= 1
 
 
-def test_worker_plugins_tag_gpus_and_upload_the_package(scheduler: str, client: Any, tmp_path: Path) -> None:
+def test_worker_plugins_tag_gpus_and_upload_the_package(
+    scheduler: str, client: Any, tmp_path: Path
+) -> None:
     """What a gateway or a bare image gets: the GPU tag and the package, after start."""
     from e2e_coffea.facility import EnvironmentConfig, GPUResourcePlugin, register_environment
 
     log = (tmp_path / "nanny.log").open("wb")
     worker = subprocess.Popen(  # with a nanny: uploading the package restarts the worker
-        [sys.executable, "-m", "distributed.cli.dask_worker", scheduler, "--name", "w", "--nthreads", "1",
-         "--nanny", "--no-dashboard", "--local-directory", str(tmp_path / "local")],
-        stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "distributed.cli.dask_worker",
+            scheduler,
+            "--name",
+            "w",
+            "--nthreads",
+            "1",
+            "--nanny",
+            "--no-dashboard",
+            "--local-directory",
+            str(tmp_path / "local"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
     try:
         client.wait_for_workers(1, timeout=STARTUP_S)

@@ -93,8 +93,16 @@ def make_chunk(
         add("Jet_seedIeta", [ie], np.int16)
         add("Jet_seedIphi", [ip], np.int16)
         add("Jet_pt", [rng.exponential(50, len(jets)) + 20], np.float32)
-        add("Jet_eta", [geo.eta_of_row(5 * ie.astype(int) + 2) + rng.normal(0, 0.03, len(jets))], np.float32)
-        add("Jet_phi", [geo.wrap_phi(geo.phi_of_col(5 * ip.astype(int) + 2) + rng.normal(0, 0.03, len(jets)))], np.float32)
+        add(
+            "Jet_eta",
+            [geo.eta_of_row(5 * ie.astype(int) + 2) + rng.normal(0, 0.03, len(jets))],
+            np.float32,
+        )
+        add(
+            "Jet_phi",
+            [geo.wrap_phi(geo.phi_of_col(5 * ip.astype(int) + 2) + rng.normal(0, 0.03, len(jets)))],
+            np.float32,
+        )
         add("Jet_label", [rng.integers(0, 6, len(jets))], np.int32)
 
         eg = egamma[e] if egamma is not None else []
@@ -116,17 +124,58 @@ def make_chunk(
 
 
 def _empty_chunk() -> ak.Array:
-    dtypes = {"row": np.int16, "col": np.int16, "ieta": np.int16, "iphi": np.int16,
-              "layer": np.int8, "seedIeta": np.int16, "seedIphi": np.int16,
-              "seedRow": np.int16, "seedCol": np.int16, "label": np.int32}
-    names = ["EcalHit_row", "EcalHit_col", "EcalHit_energy", "EcalHit_time", "HcalHit_ieta",
-             "HcalHit_iphi", "HcalHit_energy", "Track_row", "Track_col", "Track_pt", "Track_d0",
-             "Track_dz", "Track_d0sig", "Track_dzsig", "TrackerHit_row", "TrackerHit_col",
-             "TrackerHit_layer", "Jet_seedIeta", "Jet_seedIphi", "Jet_pt", "Jet_eta", "Jet_phi",
-             "Jet_label", "EGamma_seedRow", "EGamma_seedCol", "EGamma_energy", "EGamma_pt",
-             "EGamma_eta", "EGamma_label"]
-    return ak.zip({n: ak.unflatten(np.zeros(0, dtypes.get(n.split("_")[1], np.float32)), np.zeros(0, np.int64))
-                   for n in names}, depth_limit=1)
+    dtypes = {
+        "row": np.int16,
+        "col": np.int16,
+        "ieta": np.int16,
+        "iphi": np.int16,
+        "layer": np.int8,
+        "seedIeta": np.int16,
+        "seedIphi": np.int16,
+        "seedRow": np.int16,
+        "seedCol": np.int16,
+        "label": np.int32,
+    }
+    names = [
+        "EcalHit_row",
+        "EcalHit_col",
+        "EcalHit_energy",
+        "EcalHit_time",
+        "HcalHit_ieta",
+        "HcalHit_iphi",
+        "HcalHit_energy",
+        "Track_row",
+        "Track_col",
+        "Track_pt",
+        "Track_d0",
+        "Track_dz",
+        "Track_d0sig",
+        "Track_dzsig",
+        "TrackerHit_row",
+        "TrackerHit_col",
+        "TrackerHit_layer",
+        "Jet_seedIeta",
+        "Jet_seedIphi",
+        "Jet_pt",
+        "Jet_eta",
+        "Jet_phi",
+        "Jet_label",
+        "EGamma_seedRow",
+        "EGamma_seedCol",
+        "EGamma_energy",
+        "EGamma_pt",
+        "EGamma_eta",
+        "EGamma_label",
+    ]
+    return ak.zip(
+        {
+            n: ak.unflatten(
+                np.zeros(0, dtypes.get(n.split("_")[1], np.float32)), np.zeros(0, np.int64)
+            )
+            for n in names
+        },
+        depth_limit=1,
+    )
 
 
 # --- references ------------------------------------------------------------------------
@@ -142,8 +191,11 @@ def ref_image(chunk: ak.Array, e: int, channel: str) -> np.ndarray:
     coll = spec.sparse_collection
     rows = _hits(chunk, e, f"{coll}_{spec.sparse_row}")
     cols = _hits(chunk, e, f"{coll}_{spec.sparse_col}")
-    vals = (_hits(chunk, e, f"{coll}_{spec.sparse_value}") if spec.sparse_value
-            else np.ones(len(rows), np.float32))
+    vals = (
+        _hits(chunk, e, f"{coll}_{spec.sparse_value}")
+        if spec.sparse_value
+        else np.ones(len(rows), np.float32)
+    )
     layers = _hits(chunk, e, f"{coll}_layer") if spec.sparse_layer is not None else None
     for h in range(len(rows)):
         r, c = int(rows[h]), int(cols[h])
@@ -212,8 +264,9 @@ def ref_jet_frames(chunk: ak.Array, channels: list[str], smooth: bool = False) -
     frames = []
     for e in range(len(chunk)):
         imgs = [ref_on_ecal_grid(chunk, e, ch, smooth) for ch in channels]
-        for ieta, iphi in zip(_hits(chunk, e, "Jet_seedIeta"), _hits(chunk, e, "Jet_seedIphi"),
-                              strict=True):
+        for ieta, iphi in zip(
+            _hits(chunk, e, "Jet_seedIeta"), _hits(chunk, e, "Jet_seedIphi"), strict=True
+        ):
             top, left = 5 * int(ieta) + 2 - 62, 5 * int(iphi) + 2 - 62
             frames.append([ref_window(img, top, left, 125) for img in imgs])
     return np.array(frames, dtype=np.float32).reshape(-1, len(channels), 125, 125)
@@ -225,18 +278,26 @@ def ref_eg_frames(chunk: ak.Array, channels: list[str]) -> np.ndarray:
     frames = []
     for e in range(len(chunk)):
         imgs = [ref_image(chunk, e, ch) for ch in channels]
-        for row, col in zip(_hits(chunk, e, "EGamma_seedRow"), _hits(chunk, e, "EGamma_seedCol"),
-                            strict=True):
-            frames.append([
-                ref_window(img, int(row) - 15 + (55 if CHANNELS[ch].grid == "ecal" else 0),
-                           int(col) - 15, 32)
-                for ch, img in zip(channels, imgs, strict=True)
-            ])
+        for row, col in zip(
+            _hits(chunk, e, "EGamma_seedRow"), _hits(chunk, e, "EGamma_seedCol"), strict=True
+        ):
+            frames.append(
+                [
+                    ref_window(
+                        img,
+                        int(row) - 15 + (55 if CHANNELS[ch].grid == "ecal" else 0),
+                        int(col) - 15,
+                        32,
+                    )
+                    for ch, img in zip(channels, imgs, strict=True)
+                ]
+            )
     return np.array(frames, dtype=np.float32).reshape(-1, len(channels), 32, 32)
 
 
-def ref_point_cloud(chunk: ak.Array, e: int, eta: float, phi: float, radius: float,
-                    n_max: int) -> tuple[np.ndarray, int]:
+def ref_point_cloud(
+    chunk: ak.Array, e: int, eta: float, phi: float, radius: float, n_max: int
+) -> tuple[np.ndarray, int]:
     """Loop over the event's hits in input order; sort by energy (stable); truncate."""
     pts: list[tuple[float, list[float]]] = []
 
@@ -250,20 +311,33 @@ def ref_point_cloud(chunk: ak.Array, e: int, eta: float, phi: float, radius: flo
         loge = math.log(max(energy, 1e-6)) if kind <= 2 else 0.0
         pts.append((energy, [deta, dphi, loge, *onehot, d0, dz]))
 
-    for r, c, en in zip(_hits(chunk, e, "EcalHit_row"), _hits(chunk, e, "EcalHit_col"),
-                        _hits(chunk, e, "EcalHit_energy"), strict=True):
+    for r, c, en in zip(
+        _hits(chunk, e, "EcalHit_row"),
+        _hits(chunk, e, "EcalHit_col"),
+        _hits(chunk, e, "EcalHit_energy"),
+        strict=True,
+    ):
         add(0, int(r), int(c), float(en))
-    for i, p, en in zip(_hits(chunk, e, "HcalHit_ieta"), _hits(chunk, e, "HcalHit_iphi"),
-                        _hits(chunk, e, "HcalHit_energy"), strict=True):
+    for i, p, en in zip(
+        _hits(chunk, e, "HcalHit_ieta"),
+        _hits(chunk, e, "HcalHit_iphi"),
+        _hits(chunk, e, "HcalHit_energy"),
+        strict=True,
+    ):
         add(1, 5 * int(i) + 2, 5 * int(p) + 2, float(en))
-    for r, c, pt, d0, dz in zip(*(_hits(chunk, e, f"Track_{f}") for f in ("row", "col", "pt", "d0", "dz")),
-                                strict=True):
+    for r, c, pt, d0, dz in zip(
+        *(_hits(chunk, e, f"Track_{f}") for f in ("row", "col", "pt", "d0", "dz")), strict=True
+    ):
         if r >= 0:
             add(2, int(r), int(c), float(pt), float(d0), float(dz))
     layers = _hits(chunk, e, "TrackerHit_layer")
     for layer in range(8):  # input order of the builder: layer by layer
-        for r, c, lay in zip(_hits(chunk, e, "TrackerHit_row"), _hits(chunk, e, "TrackerHit_col"),
-                             layers, strict=True):
+        for r, c, lay in zip(
+            _hits(chunk, e, "TrackerHit_row"),
+            _hits(chunk, e, "TrackerHit_col"),
+            layers,
+            strict=True,
+        ):
             if int(lay) == layer:
                 add(3 + layer, int(r), int(c), 0.0)
     order = sorted(range(len(pts)), key=lambda k: -pts[k][0])  # stable: ties keep input order
@@ -288,8 +362,13 @@ def _one_torch_thread():
 @pytest.fixture(scope="session")
 def ref() -> SimpleNamespace:
     return SimpleNamespace(
-        image=ref_image, on_ecal_grid=ref_on_ecal_grid, smooth=ref_smooth, window=ref_window,
-        jet_frames=ref_jet_frames, eg_frames=ref_eg_frames, point_cloud=ref_point_cloud,
+        image=ref_image,
+        on_ecal_grid=ref_on_ecal_grid,
+        smooth=ref_smooth,
+        window=ref_window,
+        jet_frames=ref_jet_frames,
+        eg_frames=ref_eg_frames,
+        point_cloud=ref_point_cloud,
     )
 
 

@@ -16,7 +16,10 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "frames.py"
 def test_frames_benchmark_runs_and_its_builders_agree(tmp_path):
     done = subprocess.run(
         [sys.executable, str(BENCH), "--events", "4", "--repeat", "1", "--dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout

@@ -35,7 +35,9 @@ def test_track_sums_keep_hit_order(make):
     cell = rows[0] * 360 + cols[0]  # the conftest puts tracks 0..2 in one cell
     expect = np.float32(np.float32(np.float32(0) + pts[0]) + pts[1]) + pts[2]
     assert imgs["ECAL_tracksPt_atECALfixIP"][0, cell] == expect
-    assert imgs["ECAL_tracksPt_atECALfixIP"][0].sum() == pytest.approx(pts[rows >= 0].sum(), rel=1e-5)
+    assert imgs["ECAL_tracksPt_atECALfixIP"][0].sum() == pytest.approx(
+        pts[rows >= 0].sum(), rel=1e-5
+    )
 
 
 def test_eb_images_are_the_barrel_rows(make):

@@ -12,16 +12,24 @@ from e2e_coffea.frames.testing import sparse_to_e2e_chunk
 from e2e_coffea.frames.torch_backend import TorchBackend
 
 EG_SEEDS = st.lists(
-    st.lists(st.tuples(st.one_of(st.sampled_from([0, 1, 14, 15, 16, 153, 154, 155, 168, 169]),
-                                 st.integers(0, 169)),
-                       st.one_of(st.sampled_from([0, 1, 14, 15, 16, 343, 344, 358, 359]),
-                                 st.integers(0, 359))),
-             max_size=3),
-    min_size=1, max_size=3)
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.sampled_from([0, 1, 14, 15, 16, 153, 154, 155, 168, 169]), st.integers(0, 169)
+            ),
+            st.one_of(st.sampled_from([0, 1, 14, 15, 16, 343, 344, 358, 359]), st.integers(0, 359)),
+        ),
+        max_size=3,
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 @given(eg=EG_SEEDS, rng_seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_eg_frames_equal_reference(ref, make, eg, rng_seed):
     seeds = [[((r + 55) // 5, c // 5)] for r, c in (e[0] if e else (100, 100) for e in eg)]
     chunk = make.chunk(np.random.default_rng(rng_seed), seeds, egamma=eg, n_ecal=120, spread=15)
@@ -30,8 +38,9 @@ def test_eg_frames_equal_reference(ref, make, eg, rng_seed):
     for layout, c in (("sparse", chunk), ("e2e", sparse_to_e2e_chunk(chunk))):
         got, rec = build_eg_frames(c, layout=layout, channels=channels)
         np.testing.assert_array_equal(got, expected, err_msg=layout)
-        tg, _ = build_eg_frames(c, layout=layout, channels=channels,
-                                backend=TorchBackend("cpu", native=True))
+        tg, _ = build_eg_frames(
+            c, layout=layout, channels=channels, backend=TorchBackend("cpu", native=True)
+        )
         np.testing.assert_allclose(tg.numpy(), expected, rtol=1e-6, atol=1e-6)
     assert len(rec) == sum(len(e) for e in eg)
 
@@ -47,8 +56,9 @@ def _chunk_with_eb_hits(make, seed_rc, hits):
 
 
 def test_seed_at_15_15_and_phi_wrap(make):
-    chunk = _chunk_with_eb_hits(make, (80, 0), [(80, 0, 7.0), (80, 359, 1.0), (96, 16, 2.0),
-                                                 (65, 345, 3.0), (97, 0, 99.0)])
+    chunk = _chunk_with_eb_hits(
+        make, (80, 0), [(80, 0, 7.0), (80, 359, 1.0), (96, 16, 2.0), (65, 345, 3.0), (97, 0, 99.0)]
+    )
     frames, rec = build_eg_frames(chunk, layout="sparse")
     e = frames[0, 0]
     assert e[15, 15] == 7.0  # seed

@@ -45,11 +45,14 @@ def test_missing_branch_names_branch_and_channel(chunk):
     build_jet_frames(e2e, layout="e2e", channels="qg")  # channels it does hold still work
 
 
-@pytest.mark.parametrize(("field", "value", "match"), [
-    ("Jet_seedIeta", 56, r"jet 1 of event 0 has seed \(ieta=56"),
-    ("Jet_seedIeta", -1, r"jet 1 of event 0 .*ieta=-1"),
-    ("Jet_seedIphi", 72, r"iphi=72\).*0\.\.71"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("Jet_seedIeta", 56, r"jet 1 of event 0 has seed \(ieta=56"),
+        ("Jet_seedIeta", -1, r"jet 1 of event 0 .*ieta=-1"),
+        ("Jet_seedIphi", 72, r"iphi=72\).*0\.\.71"),
+    ],
+)
 def test_seed_out_of_range(chunk, field, value, match):
     arr = chunk[field].to_list()
     arr[0][1] = value
@@ -105,15 +108,20 @@ def test_nonfinite_hcal_masks_the_whole_tower(chunk):
     for backend in ("numpy", "torch"):
         with pytest.raises(NonFiniteInputError, match="channel 'hcal' of event 1"):
             build_jet_frames(chunk, layout="sparse", channels="qg", backend=backend)
-        _, rec = build_jet_frames(chunk, layout="sparse", channels="qg", nonfinite="mask",
-                                  backend=backend)
+        _, rec = build_jet_frames(
+            chunk, layout="sparse", channels="qg", nonfinite="mask", backend=backend
+        )
         assert rec.nonfinite.tolist() == [0, 0, 25]
 
 
 def test_nonfinite_point_cloud(chunk):
     _place_first_hit_at_jet(chunk, "EcalHit", "row", "col", 5 * 40 + 2, 5 * 70 + 2)
-    chunk["Jet_eta"] = ak.values_astype(ak.Array([[0.0, 0.0], [-2.436 + 202.5 * 0.0174]]), np.float32)
-    chunk["Jet_phi"] = ak.values_astype(ak.Array([[0.0, 0.0], [-np.pi + 352.5 * 2 * np.pi / 360]]), np.float32)
+    chunk["Jet_eta"] = ak.values_astype(
+        ak.Array([[0.0, 0.0], [-2.436 + 202.5 * 0.0174]]), np.float32
+    )
+    chunk["Jet_phi"] = ak.values_astype(
+        ak.Array([[0.0, 0.0], [-np.pi + 352.5 * 2 * np.pi / 360]]), np.float32
+    )
     chunk = _poison(chunk, "EcalHit_energy", np.nan)
     with pytest.raises(NonFiniteInputError, match="'ecal' value in event 1"):
         build_point_clouds(chunk, layout="sparse")
@@ -136,8 +144,9 @@ def test_bad_arguments(chunk):
     from e2e_coffea.frames import JetSelection
 
     with pytest.raises(BadInputError, match=r"jet 5 of event 0 does not exist"):
-        build_jet_frames(chunk, layout="sparse", channels="qg",
-                         jets=JetSelection(np.array([0]), np.array([5])))
+        build_jet_frames(
+            chunk, layout="sparse", channels="qg", jets=JetSelection(np.array([0]), np.array([5]))
+        )
     with pytest.raises(BadInputError, match=r"not shaped like the objects.*event 0: 1 vs 2"):
         build_jet_frames(chunk, layout="sparse", channels="qg", jets=ak.Array([[True], [True]]))
     with pytest.raises(BadInputError, match="3 events vs 2"):
@@ -160,12 +169,19 @@ def test_torch_cuda_request_without_gpu(chunk):
 def test_bad_hits_and_images(chunk):
     arr = chunk["TrackerHit_layer"].to_list()
     arr[0][0] = 9
-    bad = ak.zip({**{k: chunk[k] for k in chunk.fields},
-                  "TrackerHit_layer": ak.values_astype(ak.Array(arr), np.int8)}, depth_limit=1)
+    bad = ak.zip(
+        {
+            **{k: chunk[k] for k in chunk.fields},
+            "TrackerHit_layer": ak.values_astype(ak.Array(arr), np.int8),
+        },
+        depth_limit=1,
+    )
     with pytest.raises(BadInputError, match="not a tracker layer"):
         build_jet_frames(bad, layout="sparse", channels="tau13")
     e2e = sparse_to_e2e_chunk(chunk)
-    short = ak.zip({**{k: e2e[k] for k in e2e.fields}, "ECAL_energy": e2e["ECAL_energy"][:, :100]},
-                   depth_limit=1)
+    short = ak.zip(
+        {**{k: e2e[k] for k in e2e.fields}, "ECAL_energy": e2e["ECAL_energy"][:, :100]},
+        depth_limit=1,
+    )
     with pytest.raises(FileLayoutError, match=r"'ECAL_energy' of event 0 has 100 values"):
         build_jet_frames(short, layout="e2e", channels="qg")

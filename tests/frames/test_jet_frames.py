@@ -16,10 +16,12 @@ from e2e_coffea.frames.torch_backend import TorchBackend
 ALL_JET_CHANNELS = list(CHANNELS)  # every channel fits a jet window (EB ones are zero-padded)
 EDGE_IETA = st.one_of(st.sampled_from([0, 1, 11, 12, 13, 43, 44, 54, 55]), st.integers(0, 55))
 EDGE_IPHI = st.one_of(st.sampled_from([0, 1, 12, 13, 59, 60, 70, 71]), st.integers(0, 71))
-SEEDS = st.lists(st.lists(st.tuples(EDGE_IETA, EDGE_IPHI), min_size=0, max_size=3),
-                 min_size=1, max_size=3)
-FAST = settings(max_examples=15, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+SEEDS = st.lists(
+    st.lists(st.tuples(EDGE_IETA, EDGE_IPHI), min_size=0, max_size=3), min_size=1, max_size=3
+)
+FAST = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 BACKENDS = {
     "numba": lambda: NumpyBackend(),
@@ -41,8 +43,9 @@ def test_sparse_and_e2e_equal_reference_bitwise(ref, make, seeds, rng_seed):
     expected = ref.jet_frames(chunk, ALL_JET_CHANNELS)
     for layout, c in (("sparse", chunk), ("e2e", e2e)):
         for name in ("numba", "pure-numpy"):
-            got, rec = build_jet_frames(c, layout=layout, channels=ALL_JET_CHANNELS,
-                                        backend=BACKENDS[name]())
+            got, rec = build_jet_frames(
+                c, layout=layout, channels=ALL_JET_CHANNELS, backend=BACKENDS[name]()
+            )
             np.testing.assert_array_equal(got, expected, err_msg=f"{layout} {name}")
             assert len(rec) == len(expected)
 
@@ -66,10 +69,15 @@ def test_pure_numpy_path_exists_or_numba_used():
 
 def test_phi_wrap_and_eta_padding_explicit(make):
     """Hand-placed hits around a jet at ieta=0, iphi=0 (window rows -60..64, cols 300..64)."""
-    chunk = make.chunk(np.random.default_rng(0), [[(0, 0), (55, 71)]], n_ecal=0, n_hcal=0,
-                       n_tracks=0, n_tracker=0)
-    hits = {"EcalHit_row": [[0, 0, 64, 65, 279, 215]], "EcalHit_col": [[359, 0, 64, 0, 300, 357]],
-            "EcalHit_energy": [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], "EcalHit_time": [[0.0] * 6]}
+    chunk = make.chunk(
+        np.random.default_rng(0), [[(0, 0), (55, 71)]], n_ecal=0, n_hcal=0, n_tracks=0, n_tracker=0
+    )
+    hits = {
+        "EcalHit_row": [[0, 0, 64, 65, 279, 215]],
+        "EcalHit_col": [[359, 0, 64, 0, 300, 357]],
+        "EcalHit_energy": [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]],
+        "EcalHit_time": [[0.0] * 6],
+    }
     for k, v in hits.items():
         dtype = np.int16 if k.endswith(("row", "col")) else np.float32
         chunk[k] = ak.values_astype(ak.Array(v), dtype)
@@ -108,12 +116,16 @@ def test_energy_in_window_is_conserved(make, seeds, rng_seed):
         dr = rows - (5 * ieta - 60)
         dc = (cols - (5 * iphi - 60)) % 360
         inside = (dr >= 0) & (dr < 125) & (dc < 125)
-        assert frames[j, 0].sum(dtype=np.float64) == pytest.approx(en[inside].sum(), rel=1e-5, abs=1e-5)
+        assert frames[j, 0].sum(dtype=np.float64) == pytest.approx(
+            en[inside].sum(), rel=1e-5, abs=1e-5
+        )
         ti = ak.to_numpy(chunk["HcalHit_ieta"][e]).astype(int)
         tp = ak.to_numpy(chunk["HcalHit_iphi"][e]).astype(int)
         te = ak.to_numpy(chunk["HcalHit_energy"][e]).astype(np.float64)
         tin = (np.abs(ti - ieta) <= 12) & (((tp - iphi + 12) % 72) < 25)
-        assert frames[j, 1].sum(dtype=np.float64) == pytest.approx(te[tin].sum(), rel=1e-5, abs=1e-5)
+        assert frames[j, 1].sum(dtype=np.float64) == pytest.approx(
+            te[tin].sum(), rel=1e-5, abs=1e-5
+        )
 
 
 def test_hcal_upsampling_gives_each_crystal_one_25th(make):
@@ -156,15 +168,18 @@ def test_records_content(make):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_float16_and_empty(make, backend):
     chunk = make.chunk(np.random.default_rng(5), [[(20, 3)], []])
-    f16, _ = build_jet_frames(chunk, layout="sparse", channels="qg", backend=backend, dtype="float16")
+    f16, _ = build_jet_frames(
+        chunk, layout="sparse", channels="qg", backend=backend, dtype="float16"
+    )
     f32, _ = build_jet_frames(chunk, layout="sparse", channels="qg", backend=backend)
     assert str(f16.dtype).endswith("float16")
     np.testing.assert_array_equal(as_numpy(f16), as_numpy(f32).astype(np.float16))
     empty, rec = build_jet_frames(make.empty(), layout="sparse", channels="tau13", backend=backend)
     assert tuple(empty.shape) == (0, 13, 125, 125)
     assert len(rec) == 0
-    none, _ = build_jet_frames(chunk, layout="sparse", channels="qg", backend=backend,
-                               jets=ak.Array([[False], []]))
+    none, _ = build_jet_frames(
+        chunk, layout="sparse", channels="qg", backend=backend, jets=ak.Array([[False], []])
+    )
     assert tuple(none.shape) == (0, 3, 125, 125)
 
 
@@ -188,12 +203,20 @@ def test_mapping_chunk_and_regular_images(make):
     np.testing.assert_array_equal(a, b)
     assert densify(as_dict)["ECAL_energy"].shape == (2, 100800)
     e2e = sparse_to_e2e_chunk(chunk)
-    regular = {k: (ak.to_regular(e2e[k], axis=1) if k.startswith(("ECAL", "EB", "HBHE", "BPIX", "TIB", "TOB"))
-                   else e2e[k]) for k in e2e.fields}
+    regular = {
+        k: (
+            ak.to_regular(e2e[k], axis=1)
+            if k.startswith(("ECAL", "EB", "HBHE", "BPIX", "TIB", "TOB"))
+            else e2e[k]
+        )
+        for k in e2e.fields
+    }
     c, _ = build_jet_frames(regular, layout="e2e", channels="tau13")
     np.testing.assert_array_equal(a, c)
-    numpy_images = {k: (ak.to_numpy(ak.to_regular(v, axis=1)) if k.startswith("ECAL") else v)
-                    for k, v in regular.items()}
+    numpy_images = {
+        k: (ak.to_numpy(ak.to_regular(v, axis=1)) if k.startswith("ECAL") else v)
+        for k, v in regular.items()
+    }
     d, _ = build_jet_frames(numpy_images, layout="e2e", channels="qg")
     np.testing.assert_array_equal(a[:, [0, 3, 4]], d)
     assert build_point_clouds(as_dict, layout="sparse").features.shape[0] == 3

@@ -19,10 +19,13 @@ from e2e_coffea.frames import (
 )
 
 NORM = Normalisation(
-    channels={"track_pt": ChannelNorm(scale=10.0, clip_max=0.5, threshold=0.2),
-              "ecal": ChannelNorm(scale=4.0, threshold=0.3),
-              "hcal": ChannelNorm(clip_max=0.01)},
-    name="test", source="unit test",
+    channels={
+        "track_pt": ChannelNorm(scale=10.0, clip_max=0.5, threshold=0.2),
+        "ecal": ChannelNorm(scale=4.0, threshold=0.3),
+        "hcal": ChannelNorm(clip_max=0.01),
+    },
+    name="test",
+    source="unit test",
 )
 
 
@@ -45,9 +48,15 @@ def test_presets_load_and_cover_their_channels():
         load_norm("zz")
 
 
-@pytest.mark.parametrize("bad", [
-    {"scale": 0.0}, {"scale": float("nan")}, {"threshold": -1.0}, {"clip_max": float("inf")},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"scale": 0.0},
+        {"scale": float("nan")},
+        {"threshold": -1.0},
+        {"clip_max": float("inf")},
+    ],
+)
 def test_invalid_parameters_rejected(bad):
     with pytest.raises(BadInputError):
         ChannelNorm(**bad)

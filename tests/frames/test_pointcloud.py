@@ -11,27 +11,45 @@ from hypothesis import strategies as st
 from e2e_coffea.frames import FEATURES, build_point_clouds
 from e2e_coffea.frames.testing import sparse_to_e2e_chunk
 
-SEEDS = st.lists(st.lists(st.tuples(st.integers(0, 55), st.sampled_from([0, 1, 35, 70, 71])),
-                          min_size=0, max_size=2), min_size=1, max_size=3)
+SEEDS = st.lists(
+    st.lists(
+        st.tuples(st.integers(0, 55), st.sampled_from([0, 1, 35, 70, 71])), min_size=0, max_size=2
+    ),
+    min_size=1,
+    max_size=3,
+)
 
 
 @given(seeds=SEEDS, rng_seed=st.integers(0, 2**32 - 1), n_max=st.sampled_from([4, 16, 200]))
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_point_clouds_equal_loop_reference(ref, make, seeds, rng_seed, n_max):
     chunk = make.chunk(np.random.default_rng(rng_seed), seeds, spread=12)
     pc = build_point_clouds(chunk, layout="sparse", max_points=n_max, radius=0.4)
     assert pc.features.shape == (len(pc.records), n_max, len(FEATURES))
     for j in range(len(pc.records)):
-        feats, n = ref.point_cloud(chunk, int(pc.records.event[j]), float(pc.records.eta[j]),
-                                   float(pc.records.phi[j]), 0.4, n_max)
+        feats, n = ref.point_cloud(
+            chunk,
+            int(pc.records.event[j]),
+            float(pc.records.eta[j]),
+            float(pc.records.phi[j]),
+            0.4,
+            n_max,
+        )
         assert pc.n_points[j] == n
         np.testing.assert_array_equal(pc.mask[j], np.arange(n_max) < n)
         np.testing.assert_array_equal(pc.features[j], feats)
 
 
 def test_e2e_points_match_sparse_when_cells_are_unique(make):
-    chunk = make.chunk(np.random.default_rng(7), [[(20, 0), (30, 40)], [(44, 71)]], n_tracks=3,
-                       n_tracker=0, spread=10)
+    chunk = make.chunk(
+        np.random.default_rng(7),
+        [[(20, 0), (30, 40)], [(44, 71)]],
+        n_tracks=3,
+        n_tracker=0,
+        spread=10,
+    )
     pc_s = build_point_clouds(chunk, layout="sparse", max_points=500)
     pc_e = build_point_clouds(sparse_to_e2e_chunk(chunk), layout="e2e", max_points=500)
     np.testing.assert_array_equal(pc_s.n_points, pc_e.n_points)
@@ -42,8 +60,9 @@ def test_e2e_points_match_sparse_when_cells_are_unique(make):
 
 
 def test_phi_wraps_and_order(make):
-    chunk = make.chunk(np.random.default_rng(0), [[(20, 0)]], n_ecal=0, n_hcal=0, n_tracks=0,
-                       n_tracker=0)
+    chunk = make.chunk(
+        np.random.default_rng(0), [[(20, 0)]], n_ecal=0, n_hcal=0, n_tracks=0, n_tracker=0
+    )
     chunk["Jet_phi"] = ak.values_astype(ak.Array([[-np.pi + 0.01]]), np.float32)
     chunk["Jet_eta"] = ak.values_astype(ak.Array([[-0.6]]), np.float32)
     row = int(np.floor((-0.6 + 2.436) / 0.0174))

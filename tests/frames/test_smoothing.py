@@ -13,22 +13,41 @@ from e2e_coffea.frames.testing import sparse_to_e2e_chunk
 from e2e_coffea.frames.torch_backend import TorchBackend
 
 SEEDS = st.lists(
-    st.lists(st.tuples(st.one_of(st.sampled_from([0, 1, 5, 10, 11, 12, 44, 45, 50, 54, 55]),
-                                 st.integers(0, 55)), st.integers(0, 71)), min_size=1, max_size=2),
-    min_size=1, max_size=2)
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.sampled_from([0, 1, 5, 10, 11, 12, 44, 45, 50, 54, 55]), st.integers(0, 55)
+            ),
+            st.integers(0, 71),
+        ),
+        min_size=1,
+        max_size=2,
+    ),
+    min_size=1,
+    max_size=2,
+)
 
 
 @given(seeds=SEEDS, rng_seed=st.integers(0, 2**32 - 1))
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_smoothed_frames_equal_reference_in_all_paths(ref, make, seeds, rng_seed):
     chunk = make.chunk(np.random.default_rng(rng_seed), seeds, n_ecal=80)
     expected = ref.jet_frames(chunk, ["ecal", "track_pt"], smooth=True)
     e2e = sparse_to_e2e_chunk(chunk)
     for layout, c in (("sparse", chunk), ("e2e", e2e)):
-        got, _ = build_jet_frames(c, layout=layout, channels=["ecal", "track_pt"], smooth_endcap=True)
+        got, _ = build_jet_frames(
+            c, layout=layout, channels=["ecal", "track_pt"], smooth_endcap=True
+        )
         np.testing.assert_array_equal(got, expected, err_msg=layout)
-        tg, _ = build_jet_frames(c, layout=layout, channels=["ecal", "track_pt"], smooth_endcap=True,
-                                 backend=TorchBackend("cpu", native=True))
+        tg, _ = build_jet_frames(
+            c,
+            layout=layout,
+            channels=["ecal", "track_pt"],
+            smooth_endcap=True,
+            backend=TorchBackend("cpu", native=True),
+        )
         np.testing.assert_allclose(tg.numpy(), expected, rtol=1e-6, atol=1e-6)
 
 
@@ -41,8 +60,14 @@ def test_reference_smoothing_conserves_energy_and_leaves_barrel(ref):
 
 
 def _single_hit_chunk(make, row, col, energy=8.0):
-    chunk = make.chunk(np.random.default_rng(0), [[(row // 5, col // 5)]], n_ecal=0, n_hcal=0,
-                       n_tracks=0, n_tracker=0)
+    chunk = make.chunk(
+        np.random.default_rng(0),
+        [[(row // 5, col // 5)]],
+        n_ecal=0,
+        n_hcal=0,
+        n_tracks=0,
+        n_tracker=0,
+    )
     chunk["EcalHit_row"] = ak.values_astype(ak.Array([[row]]), np.int16)
     chunk["EcalHit_col"] = ak.values_astype(ak.Array([[col]]), np.int16)
     chunk["EcalHit_energy"] = ak.values_astype(ak.Array([[energy]]), np.float32)
@@ -50,13 +75,16 @@ def _single_hit_chunk(make, row, col, energy=8.0):
     return chunk
 
 
-@pytest.mark.parametrize(("row", "col", "cells"), [
-    (10, 20, {(9, 20), (9, 21), (10, 20), (10, 21)}),  # even row pairs with the row above
-    (11, 21, {(11, 20), (11, 21), (12, 20), (12, 21)}),  # odd row with the row below
-    (0, 5, {(0, 4), (0, 5)}),  # edge row 0: a 1x2 block
-    (279, 359, {(279, 358), (279, 359)}),  # edge row 279
-    (226, 0, {(225, 0), (225, 1), (226, 0), (226, 1)}),
-])
+@pytest.mark.parametrize(
+    ("row", "col", "cells"),
+    [
+        (10, 20, {(9, 20), (9, 21), (10, 20), (10, 21)}),  # even row pairs with the row above
+        (11, 21, {(11, 20), (11, 21), (12, 20), (12, 21)}),  # odd row with the row below
+        (0, 5, {(0, 4), (0, 5)}),  # edge row 0: a 1x2 block
+        (279, 359, {(279, 358), (279, 359)}),  # edge row 279
+        (226, 0, {(225, 0), (225, 1), (226, 0), (226, 1)}),
+    ],
+)
 def test_one_endcap_hit_spreads_without_losing_energy(make, row, col, cells):
     """The public converter's bug divided by 4 twice; here the block keeps its energy."""
     chunk = _single_hit_chunk(make, row, col)

@@ -11,8 +11,18 @@ from e2e_coffea.layouts import SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES
 INT16 = {"row", "col", "ieta", "iphi", "seedIeta", "seedIphi", "seedRow", "seedCol"}
 INT8 = {"layer", "label", "charge", "nProngs", "nPi0"}
 BOOL = {"isTau", "isEle", "inFrame"}
-RANGES = {"row": 280, "col": 360, "ieta": 56, "iphi": 72, "seedIeta": 56, "seedIphi": 72,
-          "seedRow": 170, "seedCol": 360, "layer": 8, "label": 6}
+RANGES = {
+    "row": 280,
+    "col": 360,
+    "ieta": 56,
+    "iphi": 72,
+    "seedIeta": 56,
+    "seedIphi": 72,
+    "seedRow": 170,
+    "seedCol": 360,
+    "layer": 8,
+    "label": 6,
+}
 
 
 def synthetic_chunk(n_events: int, seed: int = 0) -> dict[str, ak.Array]:

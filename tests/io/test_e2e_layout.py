@@ -59,8 +59,12 @@ def test_fixed_size_and_vector_images_read_alike():
     n, (h, w) = 2, E2E_IMAGES["HBHE_energy"].shape
     flat = np.arange(n * h * w, dtype=np.float32).reshape(n, h * w)
     regular = ak.Array({"HBHE_energy": flat})  # like a fixed-size float[4032] leaf
-    jagged = ak.Array({"HBHE_energy": ak.unflatten(flat.ravel(), [h * w] * n)})  # std::vector<float>
-    np.testing.assert_array_equal(dense_image(regular, "HBHE_energy"), dense_image(jagged, "HBHE_energy"))
+    jagged = ak.Array(
+        {"HBHE_energy": ak.unflatten(flat.ravel(), [h * w] * n)}
+    )  # std::vector<float>
+    np.testing.assert_array_equal(
+        dense_image(regular, "HBHE_energy"), dense_image(jagged, "HBHE_energy")
+    )
     assert dense_image(regular, "HBHE_energy")[1, 0, 1] == h * w + 1
 
 
@@ -90,7 +94,9 @@ def test_hit_outside_the_grid_is_named_by_densify_and_frames(chunk, row):
 
     flat = flatten_collections(_with_hit_row(chunk, row))
     first = int(np.flatnonzero(ak.to_numpy(ak.num(chunk["EcalHit"], axis=1)))[0])
-    expected = f"EcalHit hit 0 of event {first} sits at \\(row={row}, col=.*outside the 280x360 grid"
+    expected = (
+        f"EcalHit hit 0 of event {first} sits at \\(row={row}, col=.*outside the 280x360 grid"
+    )
     with pytest.raises(BadInputError, match=expected):
         densify(flat)
     with pytest.raises(BadInputError, match=expected):
@@ -106,11 +112,15 @@ def test_row_and_column_counts_must_agree(chunk):
         densify(flat)
 
 
-@pytest.mark.parametrize(("branch", "what"), [("EcalHit_col", "hit positions"), ("TrackerHit_layer", "tracker layers")])
+@pytest.mark.parametrize(
+    ("branch", "what"), [("EcalHit_col", "hit positions"), ("TrackerHit_layer", "tracker layers")]
+)
 def test_non_integer_positions_and_layers_are_refused(chunk, branch, what):
     from e2e_coffea.frames import build_jet_frames
 
     flat = flatten_collections(chunk)
     flat = ak.with_field(flat, ak.values_astype(flat[branch], np.float32), branch)
-    with pytest.raises(FileLayoutError, match=f"'{branch}' holds float32 values; {what} must be integers"):
+    with pytest.raises(
+        FileLayoutError, match=f"'{branch}' holds float32 values; {what} must be integers"
+    ):
         build_jet_frames(flat, layout="sparse", channels="tau13")

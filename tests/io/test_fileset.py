@@ -18,11 +18,14 @@ def test_round_trip_and_relative_paths(tmp_path):
     assert list(loaded["qcd"]["files"]) == [str(tmp_path / "b.root")]
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("{not json", "not valid JSON"),
-    ("[]", "must map dataset names"),
-    ('{"x": {"files": {}}}', "has no files"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "must map dataset names"),
+        ('{"x": {"files": {}}}', "has no files"),
+    ],
+)
 def test_bad_filesets(tmp_path, text, match):
     p = tmp_path / "fs.json"
     p.write_text(text)

@@ -35,12 +35,17 @@ def test_root_written_vectors_give_the_same_frames(tmp_path, chunk):
     tree = uproot.open(out)["fevt/RHTree"]
     assert tree["ECAL_energy"].typename == "std::vector<float>"
     assert tree["jetSeed_ieta"].typename == "std::vector<int32_t>"
-    got = read_arrays(out, ["ECAL_energy", "HBHE_energy", "ECAL_tracksPt_atECALfixIP",
-                            "jetSeed_ieta", "jetSeed_iphi"], layout="e2e")
+    got = read_arrays(
+        out,
+        ["ECAL_energy", "HBHE_energy", "ECAL_tracksPt_atECALfixIP", "jetSeed_ieta", "jetSeed_iphi"],
+        layout="e2e",
+    )
     assert len(got) == len(flat)
     from e2e_coffea.io import dense_image
 
-    np.testing.assert_array_equal(dense_image(got, "ECAL_energy").reshape(len(flat), -1), images["ECAL_energy"])
+    np.testing.assert_array_equal(
+        dense_image(got, "ECAL_energy").reshape(len(flat), -1), images["ECAL_energy"]
+    )
     assert E2E_IMAGES["ECAL_energy"].shape == (280, 360)
     ref, _ = build_jet_frames(flat, layout="sparse", channels="qg")
     frames, _ = build_jet_frames(got, layout="e2e", channels="qg")
@@ -52,7 +57,10 @@ def test_root_written_vectors_give_the_same_frames(tmp_path, chunk):
     [
         ({}, "no branches"),
         ({"x": np.zeros(3)}, "needs .events, n. or var"),
-        ({"x": ak.Array([[1.0], [2.0]]), "y": ak.Array([[1.0]])}, "'y' has 1 entries, the first branch has 2"),
+        (
+            {"x": ak.Array([[1.0], [2.0]]), "y": ak.Array([[1.0]])},
+            "'y' has 1 entries, the first branch has 2",
+        ),
         ({"x": ak.Array([["a"], ["b"]])}, "cannot go into std::vector"),
     ],
 )

@@ -28,8 +28,9 @@ def test_readable_with_nanoevents_base_schema(tmp_path, chunk):
 
     path = tmp_path / "s.root"
     write_sparse(path, chunk)
-    events = NanoEventsFactory.from_root({str(path): SPARSE_TREE}, schemaclass=BaseSchema,
-                                         mode="eager").events()
+    events = NanoEventsFactory.from_root(
+        {str(path): SPARSE_TREE}, schemaclass=BaseSchema, mode="eager"
+    ).events()
     assert len(events) == 7
     assert ak.all(events["EcalHit_energy"] == chunk["EcalHit"]["energy"])
 

@@ -34,9 +34,12 @@ def test_resnet15_parameter_count_matches_hand_count() -> None:
     want = (
         conv(c, 16, 7)
         + 3 * 2 * conv(16, 16, 3)
-        + conv(16, 32, 3) + conv(32, 32, 3) + conv(16, 32, 1)
+        + conv(16, 32, 3)
+        + conv(32, 32, 3)
+        + conv(16, 32, 1)
         + 3 * 2 * conv(32, 32, 3)
-        + (32 + 2) * 1 + 1  # linear head on 32 pooled maps + ieta, iphi
+        + (32 + 2) * 1
+        + 1  # linear head on 32 pooled maps + ieta, iphi
     )
     assert count_parameters(create_model("resnet15", c, n_scalars=2)) == want
 

@@ -37,7 +37,15 @@ def example(name: str, size: int, channels: int = 2, batch: int = 2) -> torch.Te
 
 def test_registry_lists_the_zoo() -> None:
     names = list_models()
-    for want in ("resnet15", "simplenet", "efficientnet_b0", "vit", "vit_tiny", "vit_small", "particle_gnn"):
+    for want in (
+        "resnet15",
+        "simplenet",
+        "efficientnet_b0",
+        "vit",
+        "vit_tiny",
+        "vit_small",
+        "particle_gnn",
+    ):
         assert want in names
     assert list_models("points") == ["particle_gnn"]
     assert names == sorted(names)

@@ -24,7 +24,9 @@ def pins() -> dict[str, Requirement]:
         if not line:
             continue
         if line.startswith("-"):
-            assert line == "--extra-index-url https://download.pytorch.org/whl/cpu", f"unexpected option {line!r}"
+            assert line == "--extra-index-url https://download.pytorch.org/whl/cpu", (
+                f"unexpected option {line!r}"
+            )
             continue
         req = Requirement(line)
         out[canonicalize_name(req.name)] = req
@@ -43,15 +45,20 @@ def test_requirements_pin_every_package_exactly():
 def test_pins_satisfy_pyproject_so_postbuild_installs_nothing_else():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["cpu"] \
+    wanted = (
+        project["dependencies"]
+        + project["optional-dependencies"]["cpu"]
         + project["optional-dependencies"]["dashboard"]
+    )
     reqs = pins()
     for line in wanted:
         dep = Requirement(line)
         name = canonicalize_name(dep.name)
         assert name in reqs, f"pyproject needs {dep} but binder/requirements.txt does not pin it"
         version = next(iter(reqs[name].specifier)).version
-        assert dep.specifier.contains(version, prereleases=True), f"pin {reqs[name]} violates pyproject's {dep}"
+        assert dep.specifier.contains(version, prereleases=True), (
+            f"pin {reqs[name]} violates pyproject's {dep}"
+        )
 
 
 @pytest.mark.parametrize("script", ["postBuild", "start"])
@@ -67,9 +74,15 @@ def test_postbuild_generates_the_sample(tmp_path):
     if shutil.which("e2e-coffea") is None:
         pytest.fail("the e2e-coffea command is not on PATH: pip install the package first")
     out = tmp_path / "sample"
-    env = {**os.environ, "E2E_SKIP_INSTALL": "1", "E2E_BINDER_EVENTS": "5", "E2E_BINDER_SAMPLE": str(out)}
-    subprocess.run([str(BINDER / "postBuild")], cwd=REPO, env=env, check=True, timeout=300,
-                   capture_output=True)
+    env = {
+        **os.environ,
+        "E2E_SKIP_INSTALL": "1",
+        "E2E_BINDER_EVENTS": "5",
+        "E2E_BINDER_SAMPLE": str(out),
+    }
+    subprocess.run(
+        [str(BINDER / "postBuild")], cwd=REPO, env=env, check=True, timeout=300, capture_output=True
+    )
     fileset = json.loads((out / "fileset.sparse.json").read_text())
     assert sorted(fileset) == ["qcd", "tau"]
     assert all(Path(p).is_file() for e in fileset.values() for p in e["files"])
@@ -79,8 +92,14 @@ def test_postbuild_generates_the_sample(tmp_path):
 def test_start_points_the_notebooks_at_the_sample_and_opens_the_quickstart():
     probe = "import os, sys; print(os.environ['E2E_SAMPLE']); print(sys.argv[1:])"
     env = {k: v for k, v in os.environ.items() if k != "E2E_SAMPLE"}
-    done = subprocess.run([str(BINDER / "start"), sys.executable, "-c", probe], env=env, check=True,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(BINDER / "start"), sys.executable, "-c", probe],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     sample, argv = done.stdout.splitlines()
     assert sample == str(REPO / "samples" / "quickstart")
     assert argv == "['--ServerApp.default_url=/lab/tree/notebooks/01_quickstart.ipynb']"

@@ -22,8 +22,9 @@ def execute(name: str, cwd: Path, timeout: int = 300) -> Any:
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    ).execute()
     return nb
 
 
@@ -37,7 +38,9 @@ def widget_views(nb: Any) -> int:
     n = 0
     for c in nb.cells:
         outs = c.get("outputs", []) if c.cell_type == "code" else []
-        html_twins = sum("text/html" in o.get("data", {}) for o in outs if o.output_type == "display_data")
+        html_twins = sum(
+            "text/html" in o.get("data", {}) for o in outs if o.output_type == "display_data"
+        )
         views = [o for o in outs if WIDGET_VIEW in o.get("data", {})]
         n += sum(o.output_type == "execute_result" for o in views)
         n += max(sum(o.output_type == "display_data" for o in views) - html_twins, 0)
@@ -53,8 +56,14 @@ def text(nb: Any) -> str:
 
 
 def test_the_six_notebooks_are_there():
-    assert ALL == ["01_quickstart.ipynb", "02_event_display.ipynb", "03_dask_distributed.ipynb",
-                   "04_gpu_inference.ipynb", "05_train_and_export.ipynb", "06_facility.ipynb"]
+    assert ALL == [
+        "01_quickstart.ipynb",
+        "02_event_display.ipynb",
+        "03_dask_distributed.ipynb",
+        "04_gpu_inference.ipynb",
+        "05_train_and_export.ipynb",
+        "06_facility.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -107,7 +116,9 @@ def test_03_dask_live_dashboard_agrees_with_the_batch_run(env, tmp_path):
     nb = execute("03_dask_distributed.ipynb", tmp_path)
     out = text(nb)
     line = next(x for x in out.splitlines() if x.startswith("complete:"))
-    batch, live = (float(x) for x in (line.split("batch ")[1].split(",")[0], line.split("live ")[1]))
+    batch, live = (
+        float(x) for x in (line.split("batch ")[1].split(",")[0], line.split("live ")[1])
+    )
     assert "complete: True" in line
     assert batch == live
     assert widget_views(nb) == 1

@@ -30,18 +30,55 @@ KINE = {
     ("sparse", "eg"): ("EGamma_pt", "EGamma_eta", "EGamma_label", None),
     ("e2e", "eg"): ("SC_pT", "SC_eta", "SC_label", None),
 }
-JET_RECORD = {"sparse": ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_seedIeta", "Jet_seedIphi", "Jet_label",
-                         "Jet_inFrame"],
-              "e2e": ["jet_Pt", "jet_Eta", "jet_Phi", "jetSeed_ieta", "jetSeed_iphi", "jet_label",
-                      "jet_inFrame"]}
-EG_RECORD = {"sparse": ["EGamma_pt", "EGamma_eta", "EGamma_seedRow", "EGamma_seedCol", "EGamma_energy",
-                        "EGamma_label"],
-             "e2e": ["SC_pT", "SC_eta", "SC_ieta", "SC_iphi", "SC_E", "SC_label"]}
-QG_PIXELS = {"sparse": ["Track_row", "Track_col", "Track_pt", "EcalHit_row", "EcalHit_col",
-                        "EcalHit_energy", "HcalHit_ieta", "HcalHit_iphi", "HcalHit_energy"],
-             "e2e": ["ECAL_tracksPt_atECALfixIP", "ECAL_energy", "HBHE_energy"]}
-EB_PIXELS = {"sparse": ["EcalHit_row", "EcalHit_col", "EcalHit_energy", "EcalHit_time"],
-             "e2e": ["EB_energy", "EB_time"]}
+JET_RECORD = {
+    "sparse": [
+        "Jet_pt",
+        "Jet_eta",
+        "Jet_phi",
+        "Jet_seedIeta",
+        "Jet_seedIphi",
+        "Jet_label",
+        "Jet_inFrame",
+    ],
+    "e2e": [
+        "jet_Pt",
+        "jet_Eta",
+        "jet_Phi",
+        "jetSeed_ieta",
+        "jetSeed_iphi",
+        "jet_label",
+        "jet_inFrame",
+    ],
+}
+EG_RECORD = {
+    "sparse": [
+        "EGamma_pt",
+        "EGamma_eta",
+        "EGamma_seedRow",
+        "EGamma_seedCol",
+        "EGamma_energy",
+        "EGamma_label",
+    ],
+    "e2e": ["SC_pT", "SC_eta", "SC_ieta", "SC_iphi", "SC_E", "SC_label"],
+}
+QG_PIXELS = {
+    "sparse": [
+        "Track_row",
+        "Track_col",
+        "Track_pt",
+        "EcalHit_row",
+        "EcalHit_col",
+        "EcalHit_energy",
+        "HcalHit_ieta",
+        "HcalHit_iphi",
+        "HcalHit_energy",
+    ],
+    "e2e": ["ECAL_tracksPt_atECALfixIP", "ECAL_energy", "HBHE_energy"],
+}
+EB_PIXELS = {
+    "sparse": ["EcalHit_row", "EcalHit_col", "EcalHit_energy", "EcalHit_time"],
+    "e2e": ["EB_energy", "EB_time"],
+}
 TREES = {"sparse": "Events", "e2e": "fevt/RHTree"}
 
 
@@ -110,11 +147,14 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     assert mi.mean("tau").sum() > 0
 
 
-def test_chunks_merge_to_the_whole_file(sample: Any, both: E2ETaggerProcessor, events: Any,
-                                        hists_equal: Any) -> None:
+def test_chunks_merge_to_the_whole_file(
+    sample: Any, both: E2ETaggerProcessor, events: Any, hists_equal: Any
+) -> None:
     path = sample.files[("qcd", "sparse")]
     whole = both.process(events(path, "sparse", "qcd"))
-    parts = [both.process(events(path, "sparse", "qcd", start=a, stop=b)) for a, b in ((0, 13), (13, 40))]
+    parts = [
+        both.process(events(path, "sparse", "qcd", start=a, stop=b)) for a, b in ((0, 13), (13, 40))
+    ]
     merged = accumulate(parts)
     assert merged["entries"] == whole["entries"] == {"qcd": 40}
     assert set(merged["chunks"]) == {f"{path}:0-13", f"{path}:13-40"}
@@ -128,8 +168,9 @@ def test_chunks_merge_to_the_whole_file(sample: Any, both: E2ETaggerProcessor, e
 
 
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])
-def test_objects_are_the_selected_ones(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                       events: Any, layout: str) -> None:
+def test_objects_are_the_selected_ones(
+    sample: Any, jet_tagger: Path, eg_tagger: Path, events: Any, layout: str
+) -> None:
     cuts = JetCuts(pt_min=30.0, abs_eta_max=1.3)
     proc = E2ETaggerProcessor([jet_tagger, eg_tagger], cuts=cuts, device="cpu")
     for ds in ("qcd", "tau"):
@@ -148,13 +189,17 @@ def test_objects_are_the_selected_ones(sample: Any, jet_tagger: Path, eg_tagger:
 
 
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])
-def test_branches_are_exactly_what_is_read(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                           events: Any, layout: str) -> None:
+def test_branches_are_exactly_what_is_read(
+    sample: Any, jet_tagger: Path, eg_tagger: Path, events: Any, layout: str
+) -> None:
     path = sample.files[("tau", layout)]
     cases = [
         ([jet_tagger], QG_PIXELS[layout] + JET_RECORD[layout]),
         ([eg_tagger], EB_PIXELS[layout] + EG_RECORD[layout]),
-        ([jet_tagger, eg_tagger], QG_PIXELS[layout] + JET_RECORD[layout] + EB_PIXELS[layout] + EG_RECORD[layout]),
+        (
+            [jet_tagger, eg_tagger],
+            QG_PIXELS[layout] + JET_RECORD[layout] + EB_PIXELS[layout] + EG_RECORD[layout],
+        ),
     ]
     for taggers, expected in cases:
         proc = E2ETaggerProcessor(taggers, device="cpu")
@@ -166,8 +211,9 @@ def test_branches_are_exactly_what_is_read(sample: Any, jet_tagger: Path, eg_tag
         assert {entry.branch for entry in log} == set(listed)
 
 
-def test_layouts_give_identical_scores(sample: Any, both: E2ETaggerProcessor, events: Any,
-                                       hists_equal: Any) -> None:
+def test_layouts_give_identical_scores(
+    sample: Any, both: E2ETaggerProcessor, events: Any, hists_equal: Any
+) -> None:
     for ds in ("qcd", "tau"):
         sparse = both.process(events(sample.files[(ds, "sparse")], "sparse", ds))
         dense = both.process(events(sample.files[(ds, "e2e")], "e2e", ds))
@@ -176,7 +222,9 @@ def test_layouts_give_identical_scores(sample: Any, both: E2ETaggerProcessor, ev
         assert sparse["cutflow"] == dense["cutflow"]
         for name, mi in sparse["mean_images"].items():
             for lab, s in mi.sums.items():
-                np.testing.assert_allclose(dense["mean_images"][name].sums[lab], s, rtol=1e-6, atol=1e-6)
+                np.testing.assert_allclose(
+                    dense["mean_images"][name].sums[lab], s, rtol=1e-6, atol=1e-6
+                )
 
 
 def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
@@ -190,8 +238,9 @@ def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
 
 
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])
-def test_object_batches_give_the_same_output(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                              events: Any, layout: str, hists_equal: Any) -> None:
+def test_object_batches_give_the_same_output(
+    sample: Any, jet_tagger: Path, eg_tagger: Path, events: Any, layout: str, hists_equal: Any
+) -> None:
     """Frames built a few objects at a time (0.5 MB: 2 jets, 64 e/gamma crops) score,
     count and average exactly like one batch per chunk."""
     whole = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
@@ -222,8 +271,7 @@ def test_object_batches_cover_the_selection_once() -> None:
         E2ETaggerProcessor(["tau_simplenet"], frame_memory_mb=0)
 
 
-def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any,
-                     hists_equal: Any) -> None:
+def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any, hists_equal: Any) -> None:
     ev = events(sample.files[("tau", "sparse")], "sparse", "tau")
     empty = both.process(ev[:0])
     _assert_zero_output(empty, "tau")
@@ -236,25 +284,38 @@ def test_empty_chunk(sample: Any, both: E2ETaggerProcessor, events: Any,
     assert hists_equal(merged["hists"], full["hists"])
 
 
-def test_file_with_zero_entries(sample: Any, both: E2ETaggerProcessor, events: Any,
-                                rewrite: Any, tmp_path: Path) -> None:
+def test_file_with_zero_entries(
+    sample: Any, both: E2ETaggerProcessor, events: Any, rewrite: Any, tmp_path: Path
+) -> None:
     path = rewrite(sample.files[("tau", "sparse")], tmp_path / "empty.root", n_events=0)
     out = both.process(events(path, "sparse", "tau", stop=0))
     _assert_zero_output(out, "tau")
 
 
-def test_jets_without_hits_score_like_blank_frames(sample: Any, both: E2ETaggerProcessor,
-                                                   jet_tagger: Path, eg_tagger: Path,
-                                                   events: Any, rewrite: Any, tmp_path: Path) -> None:
+def test_jets_without_hits_score_like_blank_frames(
+    sample: Any,
+    both: E2ETaggerProcessor,
+    jet_tagger: Path,
+    eg_tagger: Path,
+    events: Any,
+    rewrite: Any,
+    tmp_path: Path,
+) -> None:
     src = sample.files[("qcd", "sparse")]
-    path = rewrite(src, tmp_path / "nohits.root", empty=("EcalHit", "HcalHit", "Track", "TrackerHit"))
+    path = rewrite(
+        src, tmp_path / "nohits.root", empty=("EcalHit", "HcalHit", "Track", "TrackerHit")
+    )
     out = both.process(events(path, "sparse", "qcd"))
     h = out["hists"]["score"]
-    for tagger, model, kind, shape in ((("jet_simplenet"), jet_tagger, "jet", (3, 125, 125)),
-                                       ("eg_simplenet", eg_tagger, "eg", (2, 32, 32))):
+    for tagger, model, kind, shape in (
+        (("jet_simplenet"), jet_tagger, "jet", (3, 125, 125)),
+        ("eg_simplenet", eg_tagger, "eg", (2, 32, 32)),
+    ):
         n = sum(reference_counts(src, "sparse", kind, both.cuts).values())
         assert n > 0
-        logit = ort.InferenceSession(str(model)).run(None, {"frames": np.zeros((1, *shape), np.float32)})[0]
+        logit = ort.InferenceSession(str(model)).run(
+            None, {"frames": np.zeros((1, *shape), np.float32)}
+        )[0]
         blank = float(1 / (1 + np.exp(-logit[0, 0])))
         sub = h[{"dataset": "qcd", "tagger": tagger}].project("score")
         assert sub.values()[sub.axes[0].index(blank)] == n  # every object in the blank frame's bin
@@ -263,8 +324,9 @@ def test_jets_without_hits_score_like_blank_frames(sample: Any, both: E2ETaggerP
             assert not s.any()
 
 
-def test_taggers_only_see_their_own_objects(sample: Any, both: E2ETaggerProcessor, events: Any,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_taggers_only_see_their_own_objects(
+    sample: Any, both: E2ETaggerProcessor, events: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import e2e_coffea.processor as mod
 
     seen: list[tuple[str, str, tuple[int, ...]]] = []
@@ -275,6 +337,7 @@ def test_taggers_only_see_their_own_objects(sample: Any, both: E2ETaggerProcesso
             frames, rec = real(*args, **kwargs)
             seen.append((kind, ",".join(kwargs["channels"]), tuple(frames.shape)))
             return frames, rec
+
         return wrapped
 
     monkeypatch.setattr(mod, "build_jet_frames", spy("jet", real_jet))
@@ -285,8 +348,10 @@ def test_taggers_only_see_their_own_objects(sample: Any, both: E2ETaggerProcesso
     n_eg = sum(reference_counts(path, "sparse", "eg", both.cuts).values())
     assert n_jet > 0
     assert n_eg > 0
-    assert seen == [("jet", "track_pt,ecal,hcal", (n_jet, 3, 125, 125)),
-                    ("eg", "eb_energy,eb_time", (n_eg, 2, 32, 32))]
+    assert seen == [
+        ("jet", "track_pt,ecal,hcal", (n_jet, 3, 125, 125)),
+        ("eg", "eb_energy,eb_time", (n_eg, 2, 32, 32)),
+    ]
     h = out["hists"]["score"]
     assert h[{"tagger": "jet_simplenet"}].sum().value == n_jet
     assert h[{"tagger": "eg_simplenet"}].sum().value == n_eg

@@ -29,7 +29,9 @@ from e2e_coffea.processor import E2ETaggerProcessor
 def _has_cuda() -> bool:
     import torch
 
-    return bool(torch.cuda.is_available()) or "CUDAExecutionProvider" in ort.get_available_providers()
+    return (
+        bool(torch.cuda.is_available()) or "CUDAExecutionProvider" in ort.get_available_providers()
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +46,10 @@ def test_one_session_per_key(jet_tagger: Path, eg_tagger: Path) -> None:
     assert isinstance(a, ort.InferenceSession)
     assert get_session(str(jet_tagger), "cpu", 1) is a
     # the same file through another spelling of its path is the same model
-    assert get_session(jet_tagger.parent / ".." / jet_tagger.parent.name / jet_tagger.name, "cpu", 1) is a
+    assert (
+        get_session(jet_tagger.parent / ".." / jet_tagger.parent.name / jet_tagger.name, "cpu", 1)
+        is a
+    )
     b = get_session(jet_tagger, "cpu", 2)
     c = get_session(eg_tagger, "cpu", 1)
     assert b is not a
@@ -74,8 +79,9 @@ def _module_names(blob: bytes) -> set[str]:
     return names
 
 
-def test_processor_pickles_without_sessions(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                            events: Any) -> None:
+def test_processor_pickles_without_sessions(
+    sample: Any, jet_tagger: Path, eg_tagger: Path, events: Any
+) -> None:
     proc = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
     before = cloudpickle.dumps(proc)
     proc.process(events(sample.files[("tau", "sparse")], "sparse", "tau"))
@@ -104,7 +110,9 @@ def test_two_chunks_build_one_session(sample: Any, jet_tagger: Path, events: Any
 
 
 @pytest.mark.skipif(_has_cuda(), reason="checks the no-GPU error; this machine has CUDA")
-def test_cuda_without_gpu_is_an_error_not_a_fallback(sample: Any, jet_tagger: Path, events: Any) -> None:
+def test_cuda_without_gpu_is_an_error_not_a_fallback(
+    sample: Any, jet_tagger: Path, events: Any
+) -> None:
     with pytest.raises(DeviceFallbackError, match=r"'cuda'.*(CUDA|provider)"):
         get_session(jet_tagger, "cuda")
     with pytest.raises(DeviceFallbackError, match=r"'cuda'.*no CUDA"):
@@ -117,18 +125,24 @@ def test_cuda_without_gpu_is_an_error_not_a_fallback(sample: Any, jet_tagger: Pa
 
 
 def _fake_worker(nthreads: int, gpus: int) -> Any:
-    return SimpleNamespace(state=SimpleNamespace(nthreads=nthreads, total_resources={"GPU": gpus} if gpus else {}))
+    return SimpleNamespace(
+        state=SimpleNamespace(nthreads=nthreads, total_resources={"GPU": gpus} if gpus else {})
+    )
 
 
 @pytest.mark.skipif(_has_cuda(), reason="checks CPU-only behaviour; this machine has CUDA")
 @pytest.mark.parametrize("gpus", [0, 1])
-def test_plugin_warms_the_session_the_processor_will_use(jet_tagger: Path, eg_tagger: Path, gpus: int) -> None:
+def test_plugin_warms_the_session_the_processor_will_use(
+    jet_tagger: Path, eg_tagger: Path, gpus: int
+) -> None:
     """A worker tagged GPU=1 on a machine without CUDA: ``cpu``/``auto`` warm CPU sessions
     (keyed like the processor's lookups); ``cuda`` fails at registration, not per chunk."""
     for device in ("cpu", "auto"):
         clear_cache()
         SessionCachePlugin([jet_tagger, eg_tagger], device).setup(_fake_worker(2, gpus))
-        assert set(cached_sessions()) == {SessionKey(str(p.resolve()), "cpu", 2) for p in (jet_tagger, eg_tagger)}
+        assert set(cached_sessions()) == {
+            SessionKey(str(p.resolve()), "cpu", 2) for p in (jet_tagger, eg_tagger)
+        }
     clear_cache()
     with pytest.raises(DeviceFallbackError):
         SessionCachePlugin([jet_tagger], "cuda").setup(_fake_worker(1, gpus))

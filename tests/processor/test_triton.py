@@ -43,8 +43,20 @@ class _Handler(BaseHTTPRequestHandler):
         x = np.asarray(inp["data"], dtype=np.float32).reshape(inp["shape"])
         y = sess.run(None, {inp["name"]: x})[0]
         name = sess.get_outputs()[0].name
-        self._reply(200, {"model_name": parts[2], "outputs": [
-            {"name": name, "datatype": "FP32", "shape": list(y.shape), "data": y.ravel().tolist()}]})
+        self._reply(
+            200,
+            {
+                "model_name": parts[2],
+                "outputs": [
+                    {
+                        "name": name,
+                        "datatype": "FP32",
+                        "shape": list(y.shape),
+                        "data": y.ravel().tolist(),
+                    }
+                ],
+            },
+        )
 
     def _reply(self, code: int, obj: dict[str, Any]) -> None:
         data = json.dumps(obj).encode()
@@ -58,7 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server(jet_tagger: Path) -> Iterator[str]:
     spec = resolve_tagger(jet_tagger)
-    _Handler.models = {spec.name: ort.InferenceSession(spec.path, providers=["CPUExecutionProvider"])}
+    _Handler.models = {
+        spec.name: ort.InferenceSession(spec.path, providers=["CPUExecutionProvider"])
+    }
     _Handler.requests = 0
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -72,7 +86,9 @@ def server(jet_tagger: Path) -> Iterator[str]:
 
 def test_triton_run_equals_local_sessions(server: str, sample: Any, jet_tagger: Path) -> None:
     local = run(sample.fileset["sparse"], [jet_tagger], chunksize=20, progress=False)
-    remote = run(sample.fileset["sparse"], [jet_tagger], chunksize=20, progress=False, triton_url=server)
+    remote = run(
+        sample.fileset["sparse"], [jet_tagger], chunksize=20, progress=False, triton_url=server
+    )
     assert _Handler.requests > 0
     a, b = local.output["hists"]["score"], remote.output["hists"]["score"]
     np.testing.assert_allclose(b.values(), a.values())

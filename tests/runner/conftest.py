@@ -41,8 +41,14 @@ def clean(sample: Any, jet_tagger: Path, eg_tagger: Path) -> Any:
     """The reference: both taggers over the sparse fileset with the Iterative executor."""
     from e2e_coffea.runner import run
 
-    return run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="iterative",
-               chunksize=CHUNKSIZE, device="cpu", progress=False)
+    return run(
+        sample.fileset["sparse"],
+        [jet_tagger, eg_tagger],
+        executor="iterative",
+        chunksize=CHUNKSIZE,
+        device="cpu",
+        progress=False,
+    )
 
 
 @pytest.fixture

@@ -14,18 +14,29 @@ from e2e_coffea.runner import DEFAULT_CHUNKSIZE, DENSE_CHUNK_BYTES, default_chun
 
 def test_sparse_filesets_get_the_default(sample: Any, jet_tagger: Path) -> None:
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
-    assert default_chunksize(load_fileset(sample.fileset["sparse"]), proc) == DEFAULT_CHUNKSIZE == 10_000
+    assert (
+        default_chunksize(load_fileset(sample.fileset["sparse"]), proc)
+        == DEFAULT_CHUNKSIZE
+        == 10_000
+    )
 
 
-def test_e2e_chunks_hold_one_gib_of_the_images_the_taggers_read(sample: Any, jet_tagger: Path,
-                                                                eg_tagger: Path) -> None:
+def test_e2e_chunks_hold_one_gib_of_the_images_the_taggers_read(
+    sample: Any, jet_tagger: Path, eg_tagger: Path
+) -> None:
     # the test jet tagger reads qg (track_pt, ecal, hcal); the e/gamma one EB energy and time
     jet = E2ETaggerProcessor([jet_tagger], device="cpu")
     both = E2ETaggerProcessor([jet_tagger, eg_tagger], device="cpu")
     qg_images = ("ECAL_tracksPt_atECALfixIP", "ECAL_energy", "HBHE_energy")
     per_event = sum(4 * math.prod(E2E_IMAGES[b].shape) for b in qg_images)
-    assert default_chunksize(load_fileset(sample.fileset["e2e"]), jet) == DENSE_CHUNK_BYTES // per_event == 1305
-    assert default_chunksize(load_fileset(sample.fileset["e2e"]), both) < 1305  # more images per event
+    assert (
+        default_chunksize(load_fileset(sample.fileset["e2e"]), jet)
+        == DENSE_CHUNK_BYTES // per_event
+        == 1305
+    )
+    assert (
+        default_chunksize(load_fileset(sample.fileset["e2e"]), both) < 1305
+    )  # more images per event
 
 
 def test_run_uses_and_reports_it(sample: Any, jet_tagger: Path) -> None:

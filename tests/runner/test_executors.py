@@ -41,7 +41,11 @@ def _check_complete(result: Any, sample: Any) -> None:
     chunks = result.output["chunks"]
     assert len(chunks) == N_CHUNKS
     for path, n in expected.items():
-        spans = sorted(tuple(map(int, c.rpartition(":")[2].split("-"))) for c in chunks if c.startswith(path + ":"))
+        spans = sorted(
+            tuple(map(int, c.rpartition(":")[2].split("-")))
+            for c in chunks
+            if c.startswith(path + ":")
+        )
         assert spans[0][0] == 0
         assert spans[-1][1] == n
         assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # no gap, no overlap
@@ -55,29 +59,48 @@ def test_iterative_reference_is_complete(clean: Any, sample: Any) -> None:
 
 
 @pytest.mark.parametrize("progress", [False, True])
-def test_iterative_progress_bars_follow_the_option(sample: Any, jet_tagger: Path, capfd: Any,
-                                                   progress: bool) -> None:
-    run(sample.fileset["sparse"], [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=progress)
+def test_iterative_progress_bars_follow_the_option(
+    sample: Any, jet_tagger: Path, capfd: Any, progress: bool
+) -> None:
+    run(
+        sample.fileset["sparse"], [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=progress
+    )
     shown = "".join(capfd.readouterr())
     assert ("Processing" in shown) is progress
     if not progress:
         assert "Preprocessing" not in shown  # (with bars, coffea may have cached the metadata)
 
 
-def test_futures_matches_iterative(clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                   hists_equal: Any) -> None:
-    result = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="futures", workers=2,
-                 chunksize=CHUNKSIZE, device="cpu", progress=False)
+def test_futures_matches_iterative(
+    clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path, hists_equal: Any
+) -> None:
+    result = run(
+        sample.fileset["sparse"],
+        [jet_tagger, eg_tagger],
+        executor="futures",
+        workers=2,
+        chunksize=CHUNKSIZE,
+        device="cpu",
+        progress=False,
+    )
     _check_complete(result, sample)
     assert hists_equal(result.output["hists"], clean.output["hists"])
     assert result.output["cutflow"] == clean.output["cutflow"]
     assert set(result.output["chunks"]) == set(clean.output["chunks"])
 
 
-def test_dask_matches_iterative(clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                dask_client: Any, hists_equal: Any) -> None:
-    result = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="dask", client=dask_client,
-                 chunksize=CHUNKSIZE, device="cpu", progress=False)
+def test_dask_matches_iterative(
+    clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path, dask_client: Any, hists_equal: Any
+) -> None:
+    result = run(
+        sample.fileset["sparse"],
+        [jet_tagger, eg_tagger],
+        executor="dask",
+        client=dask_client,
+        chunksize=CHUNKSIZE,
+        device="cpu",
+        progress=False,
+    )
     _check_complete(result, sample)
     assert hists_equal(result.output["hists"], clean.output["hists"])
     assert result.output["cutflow"] == clean.output["cutflow"]
@@ -91,20 +114,36 @@ def test_dask_matches_iterative(clean: Any, sample: Any, jet_tagger: Path, eg_ta
     assert all("e2e-coffea-sessions" in names for names in plugins.values())
 
 
-def test_gpu_tagged_worker_takes_every_chunk(clean: Any, sample: Any, jet_tagger: Path,
-                                             eg_tagger: Path, hists_equal: Any) -> None:
+def test_gpu_tagged_worker_takes_every_chunk(
+    clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path, hists_equal: Any
+) -> None:
     # its own SpecCluster: one CPU worker next to one worker tagged GPU=1 (on a machine
     # without CUDA it runs on the CPU; device="cpu" keeps onnxruntime there)
-    result = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="dask", workers=1,
-                 gpu_workers=1, chunksize=CHUNKSIZE, device="cpu", progress=False)
+    result = run(
+        sample.fileset["sparse"],
+        [jet_tagger, eg_tagger],
+        executor="dask",
+        workers=1,
+        gpu_workers=1,
+        chunksize=CHUNKSIZE,
+        device="cpu",
+        progress=False,
+    )
     _check_complete(result, sample)
     assert result.output["metrics"]["worker"] == {"gpu-0": 80}
     assert hists_equal(result.output["hists"], clean.output["hists"])
 
 
-def test_killed_worker_loses_nothing(clean: Any, sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                     dask_client: Any, hists_equal: Any, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_worker_loses_nothing(
+    clean: Any,
+    sample: Any,
+    jet_tagger: Path,
+    eg_tagger: Path,
+    dask_client: Any,
+    hists_equal: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     marker = str(tmp_path / "killed")
     victim = str(sample.files[("tau", "sparse")])
 
@@ -113,7 +152,11 @@ def test_killed_worker_loses_nothing(clean: Any, sample: Any, jet_tagger: Path, 
 
         def process(self, events: Any) -> dict[str, Any]:
             meta = events.metadata
-            if meta["filename"] == victim and meta["entrystart"] == 0 and not os.path.exists(marker):
+            if (
+                meta["filename"] == victim
+                and meta["entrystart"] == 0
+                and not os.path.exists(marker)
+            ):
                 with open(marker, "w") as f:
                     f.write(str(os.getpid()))
                 os._exit(1)
@@ -121,8 +164,16 @@ def test_killed_worker_loses_nothing(clean: Any, sample: Any, jet_tagger: Path, 
 
     pids_before = set(dask_client.run(os.getpid).values())
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", DiesOnce)
-    result = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], executor="dask", client=dask_client,
-                 chunksize=CHUNKSIZE, device="cpu", retries=1, progress=False)
+    result = run(
+        sample.fileset["sparse"],
+        [jet_tagger, eg_tagger],
+        executor="dask",
+        client=dask_client,
+        chunksize=CHUNKSIZE,
+        device="cpu",
+        retries=1,
+        progress=False,
+    )
     dead = int(Path(marker).read_text())
     assert dead in pids_before  # a worker process really died mid-run ...
     dask_client.wait_for_workers(2, timeout=60)

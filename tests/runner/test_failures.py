@@ -41,23 +41,34 @@ class _Guard(E2ETaggerProcessor):
 
 
 @pytest.mark.parametrize("which", ["missing", "truncated"])
-def test_bad_file_stops_the_run_and_names_it(bad_files: dict[str, Path], jet_tagger: Path,
-                                             fileset_writer: Any, tmp_path: Path, which: str) -> None:
-    fs = fileset_writer(tmp_path / "fs.json", {"tau": {str(bad_files["good"]): "Events"},
-                                               "qcd": {str(bad_files[which]): "Events"}})
+def test_bad_file_stops_the_run_and_names_it(
+    bad_files: dict[str, Path], jet_tagger: Path, fileset_writer: Any, tmp_path: Path, which: str
+) -> None:
+    fs = fileset_writer(
+        tmp_path / "fs.json",
+        {"tau": {str(bad_files["good"]): "Events"}, "qcd": {str(bad_files[which]): "Events"}},
+    )
     with pytest.raises(RunFailedError) as info:
         run(fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False)
     assert str(bad_files[which]) in str(info.value)
     assert str(bad_files["good"]) not in str(info.value)
 
 
-def test_skip_bad_files_lists_exactly_what_was_skipped(bad_files: dict[str, Path], jet_tagger: Path,
-                                                      fileset_writer: Any, tmp_path: Path,
-                                                      clean: Any, hists_equal: Any) -> None:
+def test_skip_bad_files_lists_exactly_what_was_skipped(
+    bad_files: dict[str, Path],
+    jet_tagger: Path,
+    fileset_writer: Any,
+    tmp_path: Path,
+    clean: Any,
+    hists_equal: Any,
+) -> None:
     good, trunc, missing = (str(bad_files[k]) for k in ("good", "truncated", "missing"))
-    fs = fileset_writer(tmp_path / "fs.json", {"tau": {good: "Events"},
-                                               "qcd": {trunc: "Events", missing: "Events"}})
-    result = run(fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=True)
+    fs = fileset_writer(
+        tmp_path / "fs.json", {"tau": {good: "Events"}, "qcd": {trunc: "Events", missing: "Events"}}
+    )
+    result = run(
+        fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=True
+    )
     assert {f.file for f in result.failed} == {trunc, missing}
     by_file: dict[str, list[Any]] = {}
     for f in result.failed:
@@ -72,7 +83,9 @@ def test_skip_bad_files_lists_exactly_what_was_skipped(bad_files: dict[str, Path
     assert spans[0][0] == 0
     assert spans[-1][1] == 40
     assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
-    assert all("OSError" in f.reason and "chunk not processed" not in f.reason for f in by_file[trunc])
+    assert all(
+        "OSError" in f.reason and "chunk not processed" not in f.reason for f in by_file[trunc]
+    )
     assert result.expected == {good: 40, trunc: 40}
     assert result.processed == result.expected[good] == 40
     assert not result.complete
@@ -82,41 +95,76 @@ def test_skip_bad_files_lists_exactly_what_was_skipped(bad_files: dict[str, Path
     assert list(got.axes["dataset"]) == ["tau"]
     for lab in ref.axes["label"]:
         want = ref[{"dataset": "tau", "tagger": "jet_simplenet", "label": lab}].values()
-        have = (got[{"dataset": "tau", "tagger": "jet_simplenet", "label": lab}].values()
-                if lab in list(got.axes["label"]) else 0 * want)
+        have = (
+            got[{"dataset": "tau", "tagger": "jet_simplenet", "label": lab}].values()
+            if lab in list(got.axes["label"])
+            else 0 * want
+        )
         assert (have == want).all(), lab
 
 
-def test_missing_branch_fails_before_any_chunk(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                               rewrite: Any, fileset_writer: Any, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_branch_fails_before_any_chunk(
+    sample: Any,
+    jet_tagger: Path,
+    eg_tagger: Path,
+    rewrite: Any,
+    fileset_writer: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
-    no_tracks = rewrite(sample.files[("qcd", "sparse")], tmp_path / "no_tracks.root", drop=("Track",))
-    fs = fileset_writer(tmp_path / "fs.json", {"tau": {str(sample.files[("tau", "sparse")]): "Events"},
-                                               "qcd": {str(no_tracks): "Events"}})
+    no_tracks = rewrite(
+        sample.files[("qcd", "sparse")], tmp_path / "no_tracks.root", drop=("Track",)
+    )
+    fs = fileset_writer(
+        tmp_path / "fs.json",
+        {
+            "tau": {str(sample.files[("tau", "sparse")]): "Events"},
+            "qcd": {str(no_tracks): "Events"},
+        },
+    )
     # the jet tagger's qg channels need Track_pt/row/col; skip_bad_files does not hide it
     for skip in (False, True):
         with pytest.raises(MissingBranchError, match=r"no_tracks\.root.*Track_(row|col|pt)"):
-            run(fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=skip)
+            run(
+                fs,
+                [jet_tagger],
+                chunksize=CHUNKSIZE,
+                device="cpu",
+                progress=False,
+                skip_bad_files=skip,
+            )
     # the e/gamma tagger reads no tracks: the same file is fine for it
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", E2ETaggerProcessor)
     ok = run(fs, [eg_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False)
     assert ok.complete
 
 
-def test_fileset_naming_the_wrong_tree_fails_before_any_chunk(sample: Any, jet_tagger: Path,
-                                                              fileset_writer: Any, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fileset_naming_the_wrong_tree_fails_before_any_chunk(
+    sample: Any,
+    jet_tagger: Path,
+    fileset_writer: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
     sparse = str(sample.files[("tau", "sparse")])
     fs = fileset_writer(tmp_path / "fs.json", {"tau": {sparse: "fevt/RHTree"}})
     with pytest.raises(MissingBranchError, match=r"tau_000\.sparse\.root.*fevt/RHTree.*Events"):
-        run(fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=True)
+        run(
+            fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=True
+        )
 
 
-def test_resume_from_checkpoints_equals_a_clean_run(sample: Any, jet_tagger: Path, eg_tagger: Path,
-                                                    clean: Any, hists_equal: Any, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_from_checkpoints_equals_a_clean_run(
+    sample: Any,
+    jet_tagger: Path,
+    eg_tagger: Path,
+    clean: Any,
+    hists_equal: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     marker, calls = tmp_path / "failed-once", tmp_path / "calls.txt"
     victim = str(sample.files[("qcd", "sparse")])
 
@@ -135,7 +183,12 @@ def test_resume_from_checkpoints_equals_a_clean_run(sample: Any, jet_tagger: Pat
 
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", FailsOnce)
     ckpt = tmp_path / "ckpt"
-    kw: dict[str, Any] = {"chunksize": CHUNKSIZE, "device": "cpu", "progress": False, "checkpoint_dir": ckpt}
+    kw: dict[str, Any] = {
+        "chunksize": CHUNKSIZE,
+        "device": "cpu",
+        "progress": False,
+        "checkpoint_dir": ckpt,
+    }
     first = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], skip_bad_files=True, **kw)
     (failure,) = first.failed
     assert failure.file == victim
@@ -166,8 +219,9 @@ def test_resume_from_checkpoints_equals_a_clean_run(sample: Any, jet_tagger: Pat
 
 
 @pytest.mark.parametrize("retries", [0, 1])
-def test_retries_are_honoured(sample: Any, jet_tagger: Path, tmp_path: Path, retries: int,
-                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retries_are_honoured(
+    sample: Any, jet_tagger: Path, tmp_path: Path, retries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     attempts = tmp_path / "attempts.txt"
     victim = str(sample.files[("tau", "sparse")])
 
@@ -182,7 +236,12 @@ def test_retries_are_honoured(sample: Any, jet_tagger: Path, tmp_path: Path, ret
             return super().process(events)
 
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", FailsOnce)
-    kw: dict[str, Any] = {"chunksize": CHUNKSIZE, "device": "cpu", "progress": False, "retries": retries}
+    kw: dict[str, Any] = {
+        "chunksize": CHUNKSIZE,
+        "device": "cpu",
+        "progress": False,
+        "retries": retries,
+    }
     if retries == 0:  # one attempt only: the flaky chunk stops the run, naming it
         with pytest.raises(RunFailedError, match=r"tau_000\.sparse\.root.*flaky read"):
             run(sample.fileset["sparse"], [jet_tagger], **kw)

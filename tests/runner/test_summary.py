@@ -37,8 +37,9 @@ def raw_scores(sample: Any, tagger: Path) -> tuple[np.ndarray, np.ndarray, np.nd
         with uproot.open(sample.files[(ds, "sparse")]) as f:
             chunk = f["Events"].arrays()
         sel = (chunk["Jet_pt"] > 20) & (abs(chunk["Jet_eta"]) < 2.4) & (chunk["Jet_inFrame"] != 0)
-        frames, rec = build_jet_frames(chunk, layout="sparse", channels=list(spec.contract.channels),
-                                       jets=sel, norm=norm)
+        frames, rec = build_jet_frames(
+            chunk, layout="sparse", channels=list(spec.contract.channels), jets=sel, norm=norm
+        )
         assert len(rec) == int(ak.sum(sel))
         logits = sess.run(None, {"frames": frames})[0][:, 0].astype(np.float64)
         scores.append(1 / (1 + np.exp(-logits)))
@@ -62,8 +63,12 @@ def test_summary_keys(clean: Any, jet_tagger: Path, eg_tagger: Path) -> None:
     h = clean.output["hists"]["score"][{"tagger": "jet_simplenet"}]
 
     def datasets_with(pick: Any) -> list[str]:
-        return sorted(d for d in h.axes["dataset"] for lab in h.axes["label"]
-                      if pick(lab) and h[{"dataset": d, "label": lab}].sum().value > 0)
+        return sorted(
+            d
+            for d in h.axes["dataset"]
+            for lab in h.axes["label"]
+            if pick(lab) and h[{"dataset": d, "label": lab}].sum().value > 0
+        )
 
     assert jet["signal"] == datasets_with(lambda lab: lab == "tau") == ["tau"]
     # background = the non-tau jets of the background samples only, as in training: the
@@ -72,8 +77,9 @@ def test_summary_keys(clean: Any, jet_tagger: Path, eg_tagger: Path) -> None:
     assert 0 <= jet["auc"] <= 1
     assert jet["auc_err"] > 0
     n_signal = sum(h[{"dataset": d, "label": "tau"}].sum().value for d in h.axes["dataset"])
-    n_background = sum(h[{"dataset": "qcd", "label": lab}].sum().value
-                       for lab in h.axes["label"] if lab != "tau")
+    n_background = sum(
+        h[{"dataset": "qcd", "label": lab}].sum().value for lab in h.axes["label"] if lab != "tau"
+    )
     assert jet["n_jets"] == int(n_signal + n_background)
     # e/gamma tagger: a ROC only if electrons (its signal) and other objects are there;
     # without signal (usual in tau/qcd events) it must say so rather than invent one
@@ -92,7 +98,11 @@ def test_hist_auc_agrees_with_sklearn(clean: Any, sample: Any, jet_tagger: Path)
     scores, labels, datasets = raw_scores(sample, jet_tagger)
     h = clean.output["hists"]["score"][{"tagger": "jet_simplenet"}]
     # the histogram holds exactly these scores
-    filled = sum(h[{"dataset": d, "label": lab}].values() for d in h.axes["dataset"] for lab in h.axes["label"])
+    filled = sum(
+        h[{"dataset": d, "label": lab}].values()
+        for d in h.axes["dataset"]
+        for lab in h.axes["label"]
+    )
     np.testing.assert_array_equal(filled, np.histogram(scores, bins=1000, range=(0, 1))[0])
     # signal: every tau jet; background: the qcd sample's other jets (as in training)
     keep = (labels == TAU) | (datasets == "qcd")
@@ -100,7 +110,9 @@ def test_hist_auc_agrees_with_sklearn(clean: Any, sample: Any, jet_tagger: Path)
     assert 5 < y.sum() < len(y) - 5
     entry = summarize(clean, [resolve_tagger(jet_tagger)])["taggers"]["jet_simplenet"]
     auc_sk = roc_auc_score(y, scores[keep])
-    assert entry["auc_binning_err"] < 0.05  # scores spread over many bins: the check below has teeth
+    assert (
+        entry["auc_binning_err"] < 0.05
+    )  # scores spread over many bins: the check below has teeth
     assert abs(entry["auc"] - auc_sk) <= entry["auc_binning_err"] + 1e-12
     assert entry["n_jets"] == int(keep.sum())
 
@@ -108,10 +120,20 @@ def test_hist_auc_agrees_with_sklearn(clean: Any, sample: Any, jet_tagger: Path)
 def test_summary_is_strict_json_with_a_single_signal_jet(jet_tagger: Path) -> None:
     """Hanley-McNeil has no error for one signal jet: summary.json says null, not NaN."""
     hists = book_score_hists()
-    fill_scores(hists, dataset="tau", tagger="jet_simplenet", labels=np.array([TAU, 0, 1, 0]),
-                scores=np.array([0.9, 0.2, 0.4, 0.1]), pt=np.full(4, 50.0), eta=np.zeros(4))
-    result = RunResult(output={"hists": hists, "entries": {"tau": 4}, "metrics": {}}, expected={"f": 4},
-                       wall_time=1.0)
+    fill_scores(
+        hists,
+        dataset="tau",
+        tagger="jet_simplenet",
+        labels=np.array([TAU, 0, 1, 0]),
+        scores=np.array([0.9, 0.2, 0.4, 0.1]),
+        pt=np.full(4, 50.0),
+        eta=np.zeros(4),
+    )
+    result = RunResult(
+        output={"hists": hists, "entries": {"tau": 4}, "metrics": {}},
+        expected={"f": 4},
+        wall_time=1.0,
+    )
     s = _strict_json(summarize(result, [resolve_tagger(jet_tagger)]))
     entry = s["taggers"]["jet_simplenet"]
     assert entry["auc"] == 1.0

@@ -17,8 +17,9 @@ NO_MATERIAL = replace(DEFAULT_PARAMS, brem=False, conversions=False)
 MASSES = {11: 0.000511, 13: 0.10566, 22: 0.0, 130: 0.497611, 211: 0.13957}
 
 
-def gun_particles(pdg: int, energy: float, n: int, seed: int,
-                  eta_range: tuple[float, float] = (-1.0, 1.0)) -> ak.Array:
+def gun_particles(
+    pdg: int, energy: float, n: int, seed: int, eta_range: tuple[float, float] = (-1.0, 1.0)
+) -> ak.Array:
     """One particle per event from the origin, flat in eta (range) and phi."""
     rng = np.random.default_rng(seed)
     eta = rng.uniform(*eta_range, n)
@@ -26,11 +27,18 @@ def gun_particles(pdg: int, energy: float, n: int, seed: int,
     p = np.sqrt(energy**2 - MASSES[abs(pdg)] ** 2)
     pt = p / np.cosh(eta)
     one = np.ones((n, 1))
-    return ak.zip({
-        "pdgId": (pdg * one).astype(np.int32), "px": (pt * np.cos(phi))[:, None],
-        "py": (pt * np.sin(phi))[:, None], "pz": (pt * np.sinh(eta))[:, None],
-        "E": energy * one, "vx": 0 * one, "vy": 0 * one, "vz": 0 * one,
-    })
+    return ak.zip(
+        {
+            "pdgId": (pdg * one).astype(np.int32),
+            "px": (pt * np.cos(phi))[:, None],
+            "py": (pt * np.sin(phi))[:, None],
+            "pz": (pt * np.sinh(eta))[:, None],
+            "E": energy * one,
+            "vx": 0 * one,
+            "vy": 0 * one,
+            "vz": 0 * one,
+        }
+    )
 
 
 @pytest.fixture(scope="session")

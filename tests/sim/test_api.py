@@ -40,8 +40,10 @@ def check_chunk(chunk: dict[str, ak.Array], n: int) -> None:
     for f in SPARSE_EVENT_BRANCHES:
         assert ak.to_numpy(ev[f]).dtype == np.dtype(EVENT_DTYPES[f]), f
     # each calorimeter cell at most once per event, all on the grids
-    for name, r, c, shape in (("EcalHit", "row", "col", geo.ECAL_SHAPE),
-                              ("HcalHit", "ieta", "iphi", geo.HCAL_SHAPE)):
+    for name, r, c, shape in (
+        ("EcalHit", "row", "col", geo.ECAL_SHAPE),
+        ("HcalHit", "ieta", "iphi", geo.HCAL_SHAPE),
+    ):
         h = chunk[name]
         rows, cols = ak.to_numpy(ak.flatten(h[r])), ak.to_numpy(ak.flatten(h[c]))
         assert np.all((rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1]))
@@ -50,13 +52,14 @@ def check_chunk(chunk: dict[str, ak.Array], n: int) -> None:
         assert len(np.unique(key)) == len(key), name
         assert ak.all(h.energy > 0)
     trk = chunk["Track"]
-    assert ak.all(((trk.row >= 0) & (trk.row < 280) & (trk.col >= 0) & (trk.col < 360))
-                  | ((trk.row == -1) & (trk.col == -1)))
+    assert ak.all(
+        ((trk.row >= 0) & (trk.row < 280) & (trk.col >= 0) & (trk.col < 360))
+        | ((trk.row == -1) & (trk.col == -1))
+    )
     th = chunk["TrackerHit"]
     assert ak.all((th.layer >= 0) & (th.layer < 8) & (th.row >= 0) & (th.row < 280))
     eg = chunk["EGamma"]
-    assert ak.all((eg.seedRow >= 0) & (eg.seedRow < 170) & (eg.seedCol >= 0)
-                  & (eg.seedCol < 360))
+    assert ak.all((eg.seedRow >= 0) & (eg.seedRow < 170) & (eg.seedCol >= 0) & (eg.seedCol < 360))
     for name in ("Track", "Jet", "GenJet", "EGamma", "GenPart", "GenVisTau"):
         assert ak.all(abs(chunk[name].phi) <= np.pi), name
     for name in ("Jet", "EGamma"):

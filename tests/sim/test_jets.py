@@ -43,8 +43,9 @@ def test_pairs_by_event_matches_loops():
 def test_cell_lookup():
     rng = np.random.default_rng(1)
     hits = _random_hcal(rng, 3, 200)
-    table = {(e, r, c): x for e, r, c, x in zip(hits.event, hits.row, hits.col, hits.energy,
-                                                 strict=True)}
+    table = {
+        (e, r, c): x for e, r, c, x in zip(hits.event, hits.row, hits.col, hits.energy, strict=True)
+    }
     ev = rng.integers(0, 3, 500)
     row = rng.integers(-2, 58, 500)
     col = rng.integers(0, 72, 500)
@@ -65,8 +66,9 @@ def test_jet_seeds_match_slow_reference():
     phi[3] = np.pi - 1e-3  # window across the phi seam
     jets = JetTable(ev, np.full(n_jets, 50.0), eta, phi, np.zeros(n_jets))
     si, sj = jet_seeds(jets, hits)
-    table = {(e, r, c): x for e, r, c, x in zip(hits.event, hits.row, hits.col, hits.energy,
-                                                 strict=True)}
+    table = {
+        (e, r, c): x for e, r, c, x in zip(hits.event, hits.row, hits.col, hits.energy, strict=True)
+    }
     for k in range(n_jets):
         i0 = min(max(int((eta[k] + geo.ETA_MAX) // geo.HCAL_DETA), 0), 55)
         j0 = int((phi[k] + np.pi) // geo.HCAL_DPHI) % 72
@@ -99,16 +101,24 @@ def test_best_match_is_closest_within_cone():
     a_phi, b_phi = rng.uniform(-np.pi, np.pi, 40), rng.uniform(-np.pi, np.pi, 30)
     got = best_match(a_ev, a_eta, a_phi, b_ev, b_eta, b_phi, 5, 0.5)
     for i in range(40):
-        dr = [(delta_r(a_eta[i], a_phi[i], b_eta[j], b_phi[j]), j) for j in range(30)
-              if b_ev[j] == a_ev[i]]
+        dr = [
+            (delta_r(a_eta[i], a_phi[i], b_eta[j], b_phi[j]), j)
+            for j in range(30)
+            if b_ev[j] == a_ev[i]
+        ]
         dr = [x for x in dr if x[0] < 0.5]
         assert got[i] == (min(dr)[1] if dr else -1)
 
 
 def test_label_priority_and_leading_parton():
     L = LABEL_IDS
-    jets = JetTable(np.array([0, 0, 1, 2]), np.full(4, 40.0), np.array([0.0, 1.0, 0.0, 0.0]),
-                    np.zeros(4), np.zeros(4))
+    jets = JetTable(
+        np.array([0, 0, 1, 2]),
+        np.full(4, 40.0),
+        np.array([0.0, 1.0, 0.0, 0.0]),
+        np.zeros(4),
+        np.zeros(4),
+    )
     truth = TruthObjects(
         event=np.array([0, 0, 0, 0, 1, 1]),
         pt=np.array([30.0, 50.0, 20.0, 80.0, 60.0, 90.0]),
@@ -128,8 +138,9 @@ def test_cluster_sorted_and_above_threshold():
     ev = np.sort(rng.integers(0, 5, n))
     pt = rng.exponential(8.0, n)
     eta, phi = rng.uniform(-2, 2, n), rng.uniform(-np.pi, np.pi, n)
-    jets = cluster(ev, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta),
-                   pt * np.cosh(eta), 5, 15.0)
+    jets = cluster(
+        ev, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta), pt * np.cosh(eta), 5, 15.0
+    )
     assert np.all(jets.pt >= 15.0)
     for e in range(5):
         p = jets.pt[jets.event == e]

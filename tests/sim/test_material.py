@@ -28,10 +28,17 @@ def _gun_table(pdg: int, energy: float, eta: float, n: int, seed: int = 0) -> Pa
     pt = energy / np.cosh(eta)
     zeros = np.zeros(n)
     return ParticleTable(
-        event=np.arange(n, dtype=np.int64), pdg=np.full(n, pdg, dtype=np.int32),
-        charge=np.full(n, {11: -1.0, -11: 1.0, 22: 0.0}[pdg]), px=pt * np.cos(phi),
-        py=pt * np.sin(phi), pz=np.full(n, pt * np.sinh(eta)), e=np.full(n, energy),
-        x=zeros, y=zeros.copy(), z=zeros.copy(), t=zeros.copy(),
+        event=np.arange(n, dtype=np.int64),
+        pdg=np.full(n, pdg, dtype=np.int32),
+        charge=np.full(n, {11: -1.0, -11: 1.0, 22: 0.0}[pdg]),
+        px=pt * np.cos(phi),
+        py=pt * np.sin(phi),
+        pz=np.full(n, pt * np.sinh(eta)),
+        e=np.full(n, energy),
+        x=zeros,
+        y=zeros.copy(),
+        z=zeros.copy(),
+        t=zeros.copy(),
         pileup=np.zeros(n, dtype=bool),
     )
 
@@ -45,7 +52,9 @@ def test_material_budget_follows_the_cms_numbers():
 def test_switched_off_draws_nothing_and_changes_nothing(no_material):
     """Both effects off: the table passes through, the RNG is untouched, the impact and
     the tracker hits are those of the material-free detector."""
-    parts = ParticleTable.concatenate([_gun_table(11, 50.0, 0.3, 20), _gun_table(22, 50.0, 1.2, 20)])
+    parts = ParticleTable.concatenate(
+        [_gun_table(11, 50.0, 0.3, 20), _gun_table(22, 50.0, 1.2, 20)]
+    )
     rng = np.random.default_rng(5)
     before = rng.bit_generator.state
     mat = apply_material(parts, no_material, rng)
@@ -53,8 +62,9 @@ def test_switched_off_draws_nothing_and_changes_nothing(no_material):
     assert mat.calo is parts
     assert mat.segments is parts
     np.testing.assert_array_equal(mat.continues, np.arange(len(parts)))
-    imp = calorimeter_impact(Helix(parts.x, parts.y, parts.z, parts.px, parts.py, parts.pz,
-                                   parts.charge))
+    imp = calorimeter_impact(
+        Helix(parts.x, parts.y, parts.z, parts.px, parts.py, parts.pz, parts.charge)
+    )
     again = take_impact(imp, mat.continues)
     for k in ("x", "y", "z", "s", "length"):
         np.testing.assert_array_equal(getattr(again, k), getattr(imp, k))
@@ -100,8 +110,11 @@ def test_conversion_conserves_energy_and_charge():
     for a in ("x", "y", "z"):  # both legs start at the conversion point
         v = getattr(legs, a).reshape(-1, 2)
         np.testing.assert_allclose(v[:, 0], v[:, 1])
-    cos = (legs.px * parts.px[legs.event] + legs.py * parts.py[legs.event]
-           + legs.pz * parts.pz[legs.event]) / (legs.p * 30.0)
+    cos = (
+        legs.px * parts.px[legs.event]
+        + legs.py * parts.py[legs.event]
+        + legs.pz * parts.pz[legs.event]
+    ) / (legs.p * 30.0)
     np.testing.assert_allclose(cos, 1.0, atol=1e-9)
     # everything else keeps its energy: the chunk's total is unchanged
     assert mat.calo.e.sum() == pytest.approx(parts.e.sum(), rel=1e-12)
@@ -132,8 +145,7 @@ def test_brem_energy_loss_follows_bethe_heitler(eta):
         sample = z**power
         assert abs(sample.mean() - expected) < 4 * sample.std() / np.sqrt(n) + 1e-3
     # energy conservation: electron + its photons = 50 GeV in every event
-    np.testing.assert_allclose(np.bincount(mat.calo.event, weights=mat.calo.e), 50.0,
-                               rtol=1e-12)
+    np.testing.assert_allclose(np.bincount(mat.calo.event, weights=mat.calo.e), 50.0, rtol=1e-12)
     photons = mat.calo.pdg == 22
     assert np.all(mat.calo.e[photons] > params.brem_min_photon)
 
@@ -141,8 +153,9 @@ def test_brem_energy_loss_follows_bethe_heitler(eta):
 def test_brem_photon_is_tangent_to_the_helix():
     """With one slab, each photon starts on the original helix, along its tangent."""
     parts = _gun_table(11, 20.0, 0.5, 500, seed=4)
-    mat = apply_material(parts, replace(P, conversions=False, brem_slabs=1),
-                         np.random.default_rng(3))
+    mat = apply_material(
+        parts, replace(P, conversions=False, brem_slabs=1), np.random.default_rng(3)
+    )
     ph = mat.calo.select(mat.calo.pdg == 22)
     ev = ph.event
     hx = Helix(parts.x, parts.y, parts.z, parts.px, parts.py, parts.pz, parts.charge)
@@ -150,8 +163,7 @@ def test_brem_photon_is_tangent_to_the_helix():
     dx, dy = ph.x - xc, ph.y - yc
     np.testing.assert_allclose(np.hypot(dx, dy), hx.radius[ev], rtol=1e-9)
     # tangent: perpendicular to the radius vector, turning with the charge
-    np.testing.assert_allclose((dx * ph.px + dy * ph.py) / (hx.radius[ev] * ph.pt), 0.0,
-                               atol=1e-9)
+    np.testing.assert_allclose((dx * ph.px + dy * ph.py) / (hx.radius[ev] * ph.pt), 0.0, atol=1e-9)
     r = np.hypot(ph.x, ph.y)
     assert np.all((r >= P.material_r_min) & (r <= P.material_r_max))
     # the electron continues from the same point with the rest of the energy
@@ -166,8 +178,13 @@ def test_electron_tracker_hits_once_per_layer_across_emissions():
     parts = _gun_table(11, 50.0, 0.2, 200, seed=5)
     params = replace(P, conversions=False, hit_efficiency=1.0)
     mat = apply_material(parts, params, np.random.default_rng(4))
-    hits = tracker_hits(mat.segments, np.zeros((len(parts), 3)), params,
-                        np.random.default_rng(0), r_max=mat.segment_r_max)
+    hits = tracker_hits(
+        mat.segments,
+        np.zeros((len(parts), 3)),
+        params,
+        np.random.default_rng(0),
+        r_max=mat.segment_r_max,
+    )
     counts = np.bincount(hits.event * 8 + hits.layer, minlength=8 * len(parts))
     np.testing.assert_array_equal(counts, 1)
 
@@ -176,8 +193,13 @@ def test_conversion_legs_hit_only_outer_layers():
     parts = _gun_table(22, 50.0, 0.2, 400, seed=6)
     params = replace(P, brem=False, hit_efficiency=1.0)
     mat = apply_material(parts, params, np.random.default_rng(8))
-    hits = tracker_hits(mat.segments, np.zeros((len(parts), 3)), params,
-                        np.random.default_rng(0), r_max=mat.segment_r_max)
+    hits = tracker_hits(
+        mat.segments,
+        np.zeros((len(parts), 3)),
+        params,
+        np.random.default_rng(0),
+        r_max=mat.segment_r_max,
+    )
     legs = mat.calo.select(mat.calo.pdg == 11)
     r_conv = np.full(len(parts), np.inf)
     r_conv[legs.event] = np.hypot(legs.x, legs.y)
@@ -189,7 +211,9 @@ def test_conversion_legs_hit_only_outer_layers():
 
 
 def test_material_is_reproducible():
-    parts = ParticleTable.concatenate([_gun_table(11, 50.0, 0.3, 50), _gun_table(22, 50.0, 1.2, 50)])
+    parts = ParticleTable.concatenate(
+        [_gun_table(11, 50.0, 0.3, 50), _gun_table(22, 50.0, 1.2, 50)]
+    )
     a, b = (apply_material(parts, P, np.random.default_rng(9)) for _ in range(2))
     for k in ("event", "pdg", "px", "e", "x", "t"):
         np.testing.assert_array_equal(getattr(a.calo, k), getattr(b.calo, k))
@@ -219,12 +243,15 @@ def test_phi_width_electrons_vs_photons(make_gun, no_material):
     where there is more material (|eta| 1.0-1.4, ~1.5 X0, vs |eta| < 0.4, ~0.45 X0)."""
     no_conv = replace(P, conversions=False)
     widths = {}
-    for name, pdg, params, eta in (("e_central", 11, P, (0.0, 0.4)),
-                                   ("e_forward", 11, P, (1.0, 1.4)),
-                                   ("g_central", 22, no_conv, (0.0, 0.4)),
-                                   ("e_off", 11, no_material, (1.0, 1.4))):
-        chunk = simulate_particles(make_gun(pdg, 50.0, 200, seed=21, eta_range=eta),
-                                   rng=22, params=params)
+    for name, pdg, params, eta in (
+        ("e_central", 11, P, (0.0, 0.4)),
+        ("e_forward", 11, P, (1.0, 1.4)),
+        ("g_central", 22, no_conv, (0.0, 0.4)),
+        ("e_off", 11, no_material, (1.0, 1.4)),
+    ):
+        chunk = simulate_particles(
+            make_gun(pdg, 50.0, 200, seed=21, eta_range=eta), rng=22, params=params
+        )
         widths[name] = _phi_widths(chunk)
 
     def sig(a: str, b: str) -> float:

@@ -39,8 +39,12 @@ def test_brem_gives_electron_response_a_low_tail(electron_gun, electron_gun_no_m
 
 def test_charged_pion_response_and_resolution(pion_gun):
     """Non-compensating: pi/e ~ 0.85 at 50 GeV; sigma/E ~ 100%/sqrt(E) + 5% ~ 15%."""
-    total = ak.to_numpy(ak.sum(pion_gun["EcalHit"].energy, axis=1)
-                        + ak.sum(pion_gun["HcalHit"].energy, axis=1)) / 50.0
+    total = (
+        ak.to_numpy(
+            ak.sum(pion_gun["EcalHit"].energy, axis=1) + ak.sum(pion_gun["HcalHit"].energy, axis=1)
+        )
+        / 50.0
+    )
     assert 0.75 < np.mean(total) < 0.95
     assert 0.08 < np.std(total) / np.mean(total) < 0.25
     hcal = ak.to_numpy(ak.sum(pion_gun["HcalHit"].energy, axis=1)) / 50.0
@@ -59,8 +63,16 @@ def test_electron_e_over_p(electron_chunk):
     trk = _flat(electron_chunk["Track"])
     ele = eg["label"] == LABEL_IDS["electron"]
     n = len(electron_chunk["event"])
-    match = best_match(eg["event"][ele], eg["eta"][ele], eg["phi"][ele], trk["event"],
-                       trk["eta"], trk["phi"], n, 0.05)
+    match = best_match(
+        eg["event"][ele],
+        eg["eta"][ele],
+        eg["phi"][ele],
+        trk["event"],
+        trk["eta"],
+        trk["phi"],
+        n,
+        0.05,
+    )
     ok = match >= 0
     p = trk["pt"][match[ok]] * np.cosh(trk["eta"][match[ok]])
     e_over_p = eg["energy"][ele][ok] / p
@@ -86,8 +98,9 @@ def _displaced_fraction(chunk, labels):
     sel = np.isin(jet["label"], labels)
     hard = trk["pt"] > 1.0
     ij, it = pairs_by_event(jet["event"][sel], trk["event"][hard], len(chunk["event"]))
-    dr = delta_r(jet["eta"][sel][ij], jet["phi"][sel][ij], trk["eta"][hard][it],
-                 trk["phi"][hard][it])
+    dr = delta_r(
+        jet["eta"][sel][ij], jet["phi"][sel][ij], trk["eta"][hard][it], trk["phi"][hard][it]
+    )
     sig = trk["d0sig"][hard][it[dr < 0.4]]
     return np.mean(np.abs(sig) > 3), len(sig)
 

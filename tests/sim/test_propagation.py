@@ -49,8 +49,9 @@ def test_radius_crossing_matches_stepper(tracks):
     x, y, z = position_at(tracks, s)
     assert np.all(np.isfinite(s))
     np.testing.assert_allclose(np.hypot(x, y), rho, atol=1e-6)
-    s_ref, xr, yr, zr = step_trajectory(tracks.x0, tracks.y0, tracks.z0, tracks.px,
-                                        tracks.py, tracks.pz, tracks.charge, s_max=300)
+    s_ref, xr, yr, zr = step_trajectory(
+        tracks.x0, tracks.y0, tracks.z0, tracks.px, tracks.py, tracks.pz, tracks.charge, s_max=300
+    )
     r = np.hypot(xr, yr)
     first = np.argmax(r >= rho, axis=0)
     cols = np.arange(len(first))
@@ -63,15 +64,21 @@ def test_radius_crossing_matches_stepper(tracks):
 def test_loopers_never_reach_ecal():
     # 2R < 129 cm <=> pT < 0.2998 * 3.8 * 0.645 ~ 0.735 GeV, from the origin
     pt = np.array([0.3, 0.7, 0.76, 5.0])
-    hx = Helix(np.zeros(4), np.zeros(4), np.zeros(4), pt, np.zeros(4), np.zeros(4),
-               np.ones(4))
+    hx = Helix(np.zeros(4), np.zeros(4), np.zeros(4), pt, np.zeros(4), np.zeros(4), np.ones(4))
     s = path_to_radius(hx, geo.ECAL_RADIUS_CM)
     assert list(np.isfinite(s)) == [False, False, True, True]
 
 
 def test_neutral_is_straight_and_impact_is_fixip():
-    hx = Helix(np.array([1.0]), np.array([-2.0]), np.array([3.0]), np.array([3.0]),
-               np.array([4.0]), np.array([5.0]), np.array([0.0]))
+    hx = Helix(
+        np.array([1.0]),
+        np.array([-2.0]),
+        np.array([3.0]),
+        np.array([3.0]),
+        np.array([4.0]),
+        np.array([5.0]),
+        np.array([0.0]),
+    )
     imp = calorimeter_impact(hx)
     assert np.hypot(imp.x, imp.y)[0] == pytest.approx(geo.ECAL_RADIUS_CM)
     # the point lies on the line p0 + t * (3, 4, 5)
@@ -86,8 +93,15 @@ def test_neutral_is_straight_and_impact_is_fixip():
 def test_forward_particles_hit_the_endcap():
     eta = np.array([2.0, -2.3])
     pt = np.array([10.0, 10.0])
-    hx = Helix(np.zeros(2), np.zeros(2), np.zeros(2), pt, np.zeros(2), pt * np.sinh(eta),
-               np.array([1.0, 0.0]))
+    hx = Helix(
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2),
+        pt,
+        np.zeros(2),
+        pt * np.sinh(eta),
+        np.array([1.0, 0.0]),
+    )
     imp = calorimeter_impact(hx)
     np.testing.assert_allclose(np.abs(imp.z), geo.ECAL_ENDCAP_Z_CM)
     assert np.all(np.hypot(imp.x, imp.y) < geo.ECAL_RADIUS_CM)
@@ -99,12 +113,23 @@ def test_pca_matches_brute_force(tracks):
     xv, yv, zv = rng.normal(0, 0.3, n), rng.normal(0, 0.3, n), rng.normal(0, 2, n)
     d0, dz, phi = point_of_closest_approach(tracks, xv, yv, zv)
     # brute force: closest transverse approach over the trajectory, backwards too
-    back = Helix(tracks.x0, tracks.y0, tracks.z0, -tracks.px, -tracks.py, -tracks.pz,
-                 -tracks.charge)
-    _s_f, xf, yf, zf = step_trajectory(tracks.x0, tracks.y0, tracks.z0, tracks.px,
-                                      tracks.py, tracks.pz, tracks.charge, 5.0, ds=1e-3)
-    _, xb, yb, zb = step_trajectory(back.x0, back.y0, back.z0, back.px, back.py, back.pz,
-                                    back.charge, 5.0, ds=1e-3)
+    back = Helix(
+        tracks.x0, tracks.y0, tracks.z0, -tracks.px, -tracks.py, -tracks.pz, -tracks.charge
+    )
+    _s_f, xf, yf, zf = step_trajectory(
+        tracks.x0,
+        tracks.y0,
+        tracks.z0,
+        tracks.px,
+        tracks.py,
+        tracks.pz,
+        tracks.charge,
+        5.0,
+        ds=1e-3,
+    )
+    _, xb, yb, zb = step_trajectory(
+        back.x0, back.y0, back.z0, back.px, back.py, back.pz, back.charge, 5.0, ds=1e-3
+    )
     xs, ys, zs = (np.concatenate([a, b]) for a, b in ((xf, xb), (yf, yb), (zf, zb)))
     dist = np.hypot(xs - xv, ys - yv)
     k = np.argmin(dist, axis=0)
@@ -118,9 +143,15 @@ def test_pca_matches_brute_force(tracks):
 
 
 def test_prompt_track_has_zero_impact_parameter():
-    hx = Helix(np.array([0.001]), np.array([0.002]), np.array([1.5]), np.array([2.0]),
-               np.array([1.0]), np.array([3.0]), np.array([-1.0]))
-    d0, dz, _ = point_of_closest_approach(hx, np.array([0.001]), np.array([0.002]),
-                                          np.array([1.5]))
+    hx = Helix(
+        np.array([0.001]),
+        np.array([0.002]),
+        np.array([1.5]),
+        np.array([2.0]),
+        np.array([1.0]),
+        np.array([3.0]),
+        np.array([-1.0]),
+    )
+    d0, dz, _ = point_of_closest_approach(hx, np.array([0.001]), np.array([0.002]), np.array([1.5]))
     assert abs(d0[0]) < 1e-9
     assert abs(dz[0]) < 1e-9

@@ -13,8 +13,10 @@ from e2e_coffea.sim.showers import Deposits, gauss_cdf
 
 def _random_deposits(rng, n, n_events, shape):
     return Deposits(
-        event=rng.integers(0, n_events, n), row=rng.integers(0, shape[0], n),
-        col=rng.integers(0, shape[1], n), energy=rng.exponential(1.0, n),
+        event=rng.integers(0, n_events, n),
+        row=rng.integers(0, shape[0], n),
+        col=rng.integers(0, shape[1], n),
+        energy=rng.exponential(1.0, n),
         time=rng.normal(0, 1, n),
     )
 

@@ -31,7 +31,7 @@ def test_gauss_cdf_matches_math_erf():
 def test_em_containment_for_central_impact(half, expected):
     """CMS ECAL TDR: ~80% / 94% / 97% of the energy in 1x1 / 3x3 / 5x5 crystals."""
     frac = lateral_fractions(np.array([0.5]), np.array([0.5]), np.ones(1), EM, 3)[0]
-    inner = frac[3 - half:4 + half, 3 - half:4 + half].sum()
+    inner = frac[3 - half : 4 + half, 3 - half : 4 + half].sum()
     assert inner == pytest.approx(expected, abs=0.005)
     assert frac.sum() < 1.0  # the rest leaks out of the 7x7 window
 
@@ -64,10 +64,17 @@ def _table(pdg, e, eta, n=None):
     k = len(pdg)
     pt = e / np.cosh(eta)
     return ParticleTable(
-        event=np.arange(k, dtype=np.int64), pdg=np.asarray(pdg, dtype=np.int32),
+        event=np.arange(k, dtype=np.int64),
+        pdg=np.asarray(pdg, dtype=np.int32),
         charge=np.array([{11: -1.0, 22: 0.0, 211: 1.0, 12: 0.0, 13: -1.0}[p] for p in pdg]),
-        px=pt, py=np.zeros(k), pz=pt * np.sinh(eta), e=np.asarray(e, dtype=float),
-        x=np.zeros(k), y=np.zeros(k), z=np.zeros(k), t=np.zeros(k),
+        px=pt,
+        py=np.zeros(k),
+        pz=pt * np.sinh(eta),
+        e=np.asarray(e, dtype=float),
+        x=np.zeros(k),
+        y=np.zeros(k),
+        z=np.zeros(k),
+        t=np.zeros(k),
         pileup=np.zeros(k, dtype=bool),
     )
 

@@ -48,8 +48,11 @@ def test_prompt_impact_parameter_significance_is_unit_gaussian(pion_gun):
         assert 0.85 < np.std(x) < 1.15
     np.testing.assert_allclose(
         ak.to_numpy(ak.flatten(trk.d0 / trk.d0sig)),
-        impact_resolution(ak.to_numpy(ak.flatten(trk.pt)), ak.to_numpy(ak.flatten(trk.eta)),
-                          DEFAULT_PARAMS)[0], rtol=1e-4)
+        impact_resolution(
+            ak.to_numpy(ak.flatten(trk.pt)), ak.to_numpy(ak.flatten(trk.eta)), DEFAULT_PARAMS
+        )[0],
+        rtol=1e-4,
+    )
 
 
 def test_track_ecal_cell_matches_eta_phi(pion_gun):
@@ -63,10 +66,18 @@ def test_track_ecal_cell_matches_eta_phi(pion_gun):
 
 def _one_particle(x, y, z, pt, eta, q=1.0, n=1):
     return ParticleTable(
-        event=np.arange(n, dtype=np.int64), pdg=np.full(n, 211, dtype=np.int32),
-        charge=np.full(n, q), px=np.full(n, pt), py=np.zeros(n), pz=np.full(n, pt * np.sinh(eta)),
-        e=np.full(n, pt * np.cosh(eta)), x=np.full(n, x), y=np.full(n, y), z=np.full(n, z),
-        t=np.zeros(n), pileup=np.zeros(n, dtype=bool),
+        event=np.arange(n, dtype=np.int64),
+        pdg=np.full(n, 211, dtype=np.int32),
+        charge=np.full(n, q),
+        px=np.full(n, pt),
+        py=np.zeros(n),
+        pz=np.full(n, pt * np.sinh(eta)),
+        e=np.full(n, pt * np.cosh(eta)),
+        x=np.full(n, x),
+        y=np.full(n, y),
+        z=np.full(n, z),
+        t=np.zeros(n),
+        pileup=np.zeros(n, dtype=bool),
     )
 
 
@@ -96,7 +107,8 @@ def test_tracker_hits_seen_from_pv():
 @pytest.mark.parametrize("q", [1.0, -1.0])
 def test_low_pt_loopers_stay_inside(q):
     rng = np.random.default_rng(2)
-    hits = tracker_hits(_one_particle(0, 0, 0, 0.1, 0.0, q=q), np.zeros((1, 3)),
-                        DEFAULT_PARAMS, rng)
+    hits = tracker_hits(
+        _one_particle(0, 0, 0, 0.1, 0.0, q=q), np.zeros((1, 3)), DEFAULT_PARAMS, rng
+    )
     # 2R = 2 * 100 * 0.1 / (0.2998 * 3.8) = 17.6 cm: BPIX1-4 only
     assert set(hits.layer.tolist()) <= {0, 1, 2, 3}

@@ -33,8 +33,14 @@ def test_learns_blob_versus_ring(blobs: Data, tmp_path: Path) -> None:
     model = small_net()
     before = val_loss_of(model, xv, yv)
     result = fit(
-        model, ArrayBatches(xt, yt, batch_size=32, shuffle=True), ArrayBatches(xv, yv, batch_size=96),
-        epochs=4, lr=3e-3, device="cpu", progress=False, metrics_path=tmp_path / "m.json",
+        model,
+        ArrayBatches(xt, yt, batch_size=32, shuffle=True),
+        ArrayBatches(xv, yv, batch_size=96),
+        epochs=4,
+        lr=3e-3,
+        device="cpu",
+        progress=False,
+        metrics_path=tmp_path / "m.json",
     )
     last = result.history[-1]
     assert last["val_auc"] > 0.9
@@ -53,7 +59,9 @@ def test_multiclass_and_regression_losses_fall(blobs: Data) -> None:
         (small_net(3), torch.from_numpy((yt + (xt[:, 0].mean((1, 2)) > 0.3)).astype(np.int64))),
         (small_net(1, task="regression"), torch.from_numpy(xt[:, 0].max((1, 2)))),
     ):
-        batches = [Batch(torch.from_numpy(xt[i : i + 64]), target[i : i + 64]) for i in range(0, 384, 64)]
+        batches = [
+            Batch(torch.from_numpy(xt[i : i + 64]), target[i : i + 64]) for i in range(0, 384, 64)
+        ]
         res = fit(model, batches, epochs=3, lr=3e-3, device="cpu", progress=False)
         assert res.monitor == "train_loss"
         assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
@@ -66,15 +74,31 @@ def test_scalars_reach_the_model(blobs: Data) -> None:
     noise = np.random.default_rng(0).random(xt.shape).astype(np.float32)
     sc = np.stack([yt * 2 - 1, np.zeros_like(yt)], 1)
     model = small_net(n_scalars=2)
-    res = fit(model, ArrayBatches(noise, yt, sc, batch_size=64), ArrayBatches(noise, yt, sc),
-              epochs=3, lr=1e-2, device="cpu", progress=False, monitor="val_auc")
+    res = fit(
+        model,
+        ArrayBatches(noise, yt, sc, batch_size=64),
+        ArrayBatches(noise, yt, sc),
+        epochs=3,
+        lr=1e-2,
+        device="cpu",
+        progress=False,
+        monitor="val_auc",
+    )
     assert res.best_metric == pytest.approx(1.0)
 
 
 def test_early_stopping(blobs: Data) -> None:
     xt, yt, xv, yv = blobs
-    res = fit(small_net(), ArrayBatches(xt, yt, batch_size=128), ArrayBatches(xv, yv),
-              epochs=10, lr=0.0, patience=2, device="cpu", progress=False)
+    res = fit(
+        small_net(),
+        ArrayBatches(xt, yt, batch_size=128),
+        ArrayBatches(xv, yv),
+        epochs=10,
+        lr=0.0,
+        patience=2,
+        device="cpu",
+        progress=False,
+    )
     assert res.stopped_early
     assert res.epochs_run == 3
     assert res.best_epoch == 1
@@ -93,18 +117,34 @@ def test_nan_loss_stops_without_checkpoint(blobs: Data, tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1  # the epoch-1 state, not garbage
 
     with pytest.raises(TrainingError, match="non-finite"):
-        fit(small_net(), [(bad[:64], yt[:64])], epochs=1, device="cpu", progress=False,
-            checkpoint_dir=tmp_path / "fresh")
+        fit(
+            small_net(),
+            [(bad[:64], yt[:64])],
+            epochs=1,
+            device="cpu",
+            progress=False,
+            checkpoint_dir=tmp_path / "fresh",
+        )
     assert not (tmp_path / "fresh" / "last.pt").exists()
 
 
-def _run(ckdir: Path, epochs: int, blobs: Data, resume: bool = False) -> tuple[torch.nn.Module, object]:
+def _run(
+    ckdir: Path, epochs: int, blobs: Data, resume: bool = False
+) -> tuple[torch.nn.Module, object]:
     xt, yt, xv, yv = blobs
     model = create_model("simplenet", 2, width=8, hidden=16, dropout=0.3)  # dropout uses the RNG
     res = fit(
-        model, ArrayBatches(xt, yt, batch_size=64, shuffle=True, seed=3), ArrayBatches(xv, yv),
-        epochs=epochs, lr=2e-3, seed=11, device="cpu", progress=False, checkpoint_dir=ckdir,
-        resume=resume, restore_best=False,
+        model,
+        ArrayBatches(xt, yt, batch_size=64, shuffle=True, seed=3),
+        ArrayBatches(xv, yv),
+        epochs=epochs,
+        lr=2e-3,
+        seed=11,
+        device="cpu",
+        progress=False,
+        checkpoint_dir=ckdir,
+        resume=resume,
+        restore_best=False,
     )
     return model, res
 
@@ -135,7 +175,15 @@ def test_resume_errors(blobs: Data, tmp_path: Path) -> None:
     fit(small_net(), data, epochs=1, device="cpu", progress=False, checkpoint_dir=tmp_path)
     other = create_model("resnet15", 2)
     with pytest.raises(TrainingError, match="does not fit this model"):
-        fit(other, data, epochs=2, resume=True, checkpoint_dir=tmp_path, device="cpu", progress=False)
+        fit(
+            other,
+            data,
+            epochs=2,
+            resume=True,
+            checkpoint_dir=tmp_path,
+            device="cpu",
+            progress=False,
+        )
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(TrainingError, match="not a readable checkpoint"):
         fit(small_net(), data, epochs=2, resume=tmp_path / "junk.pt", device="cpu", progress=False)
@@ -171,7 +219,14 @@ def test_progress_bar_runs(blobs: Data, capsys: pytest.CaptureFixture[str]) -> N
 def test_single_class_validation_gives_null_auc(blobs: Data, tmp_path: Path) -> None:
     xt, yt, _, _ = blobs
     ones = yt == 1
-    res = fit(small_net(), [(xt[:64], yt[:64])], [(xt[ones][:16], yt[ones][:16])], epochs=1,
-              device="cpu", progress=False, metrics_path=tmp_path / "m.json")
+    res = fit(
+        small_net(),
+        [(xt[:64], yt[:64])],
+        [(xt[ones][:16], yt[ones][:16])],
+        epochs=1,
+        device="cpu",
+        progress=False,
+        metrics_path=tmp_path / "m.json",
+    )
     assert np.isnan(res.history[0]["val_auc"])
     assert json.loads((tmp_path / "m.json").read_text())[0]["val_auc"] is None  # strict JSON

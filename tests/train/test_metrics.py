@@ -19,7 +19,9 @@ def test_auc_matches_sklearn(seed: int) -> None:
     s = np.round(rng.normal(size=2000) + y, 1)  # rounding creates many ties
     w = rng.random(2000)
     assert roc_auc(y, s) == pytest.approx(metrics.roc_auc_score(y, s), abs=1e-12)
-    assert roc_auc(y, s, w) == pytest.approx(metrics.roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+    assert roc_auc(y, s, w) == pytest.approx(
+        metrics.roc_auc_score(y, s, sample_weight=w), abs=1e-12
+    )
 
 
 def test_auc_edge_cases() -> None:

@@ -41,9 +41,16 @@ def read_all(ds: ML4SCIDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray | No
 def test_round_trip(tmp_path: Path, suffix: str) -> None:
     d = sample()
     n = len(d["y"])
-    path = write_ml4sci(tmp_path / f"jets{suffix}", d["frames"], d["y"], d["pt"], d["ieta"], d["iphi"],
-                        m0=d["m0"], extra={"run": np.ones(n, int), "lumi": np.zeros(n, int),
-                                           "event": np.arange(n)})
+    path = write_ml4sci(
+        tmp_path / f"jets{suffix}",
+        d["frames"],
+        d["y"],
+        d["pt"],
+        d["ieta"],
+        d["iphi"],
+        m0=d["m0"],
+        extra={"run": np.ones(n, int), "lumi": np.zeros(n, int), "event": np.arange(n)},
+    )
     ds = ML4SCIDataset(path, batch_size=5, scalars=("ieta", "iphi"), block_size=8)
     assert len(ds) == n
     sizes = [len(b) for b in ds]
@@ -71,7 +78,9 @@ def test_h5_layout_is_channels_last(tmp_path: Path) -> None:
 
 def test_parquet_schema_is_nested_lists(tmp_path: Path) -> None:
     d = sample()
-    write_ml4sci(tmp_path / "a.parquet", d["frames"], d["y"], d["pt"], d["ieta"], d["iphi"], m0=d["m0"])
+    write_ml4sci(
+        tmp_path / "a.parquet", d["frames"], d["y"], d["pt"], d["ieta"], d["iphi"], m0=d["m0"]
+    )
     table = pq.read_table(tmp_path / "a.parquet")
     assert table.column_names == ["X_jet", "y", "pt", "ieta", "iphi", "m0"]
     row = table.column("X_jet")[2].as_py()
@@ -82,8 +91,10 @@ def test_reads_foreign_ml4sci_parquet(tmp_path: Path) -> None:
     # like the public ML4SCI files: float64 nested lists written row by row, 'X_jets' spelling
     d = sample(n=6)
     rows = [f.astype(np.float64).tolist() for f in d["frames"]]
-    pq.write_table(pa.table({"X_jets": rows, "y": d["y"].astype(np.float64), "pt": d["pt"], "m0": d["m0"]}),
-                   tmp_path / "qg.snappy.parquet")
+    pq.write_table(
+        pa.table({"X_jets": rows, "y": d["y"].astype(np.float64), "pt": d["pt"], "m0": d["m0"]}),
+        tmp_path / "qg.snappy.parquet",
+    )
     ds = ML4SCIDataset(tmp_path / "qg.snappy.parquet", batch_size=4)
     x, _y, _ = read_all(ds)
     np.testing.assert_allclose(x, d["frames"])
@@ -110,9 +121,17 @@ def test_incremental_writer(tmp_path: Path) -> None:
         with ML4SCIWriter(tmp_path / f"inc{suffix}") as w:
             for lo in (0, 7, 15):
                 hi = {0: 7, 7: 15, 15: 20}[lo]
-                w.write(d["frames"][lo:hi], d["y"][lo:hi], d["pt"][lo:hi], d["ieta"][lo:hi], d["iphi"][lo:hi])
+                w.write(
+                    d["frames"][lo:hi],
+                    d["y"][lo:hi],
+                    d["pt"][lo:hi],
+                    d["ieta"][lo:hi],
+                    d["iphi"][lo:hi],
+                )
         assert w.n == 20
-        np.testing.assert_array_equal(read_all(ML4SCIDataset(tmp_path / f"inc{suffix}"))[0], d["frames"])
+        np.testing.assert_array_equal(
+            read_all(ML4SCIDataset(tmp_path / f"inc{suffix}"))[0], d["frames"]
+        )
 
 
 def test_errors(tmp_path: Path) -> None:
@@ -138,7 +157,9 @@ def test_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.parquet").write_bytes(b"PAR1 nonsense")
     with pytest.raises(FileLayoutError, match="not a readable parquet file"):
         ML4SCIDataset(tmp_path / "junk.parquet")
-    pq.write_table(pa.table({"X_jet": [[[[1.0, 2.0]]], [[[1.0]]]], "y": [0, 1]}), tmp_path / "ragged.parquet")
+    pq.write_table(
+        pa.table({"X_jet": [[[[1.0, 2.0]]], [[[1.0]]]], "y": [0, 1]}), tmp_path / "ragged.parquet"
+    )
     with pytest.raises(FileLayoutError, match="ragged"):
         list(ML4SCIDataset(tmp_path / "ragged.parquet"))
     pq.write_table(pa.table({"img": [1.0], "y": [0]}), tmp_path / "noimg.parquet")

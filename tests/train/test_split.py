@@ -38,7 +38,9 @@ def test_matches_slow_reference() -> None:
     event = rng.integers(-(2**62), 2**62, 500)  # negative numbers are valid keys too
     fr = (0.6, 0.25, 0.15)
     got = split_of(run, lumi, event, fr)
-    want = [_split_ref(int(a), int(b), int(c), fr) for a, b, c in zip(run, lumi, event, strict=True)]
+    want = [
+        _split_ref(int(a), int(b), int(c), fr) for a, b, c in zip(run, lumi, event, strict=True)
+    ]
     np.testing.assert_array_equal(got, want)
     assert got.dtype == np.int8
 
@@ -47,8 +49,12 @@ def test_independent_of_chunking_and_order() -> None:
     n = 10_000
     run, lumi, event = np.full(n, 1), np.arange(n) // 100, np.arange(n, dtype=np.uint64)
     whole = split_of(run, lumi, event)
-    pieces = np.concatenate([split_of(run[i : i + 777], lumi[i : i + 777], event[i : i + 777])
-                             for i in range(0, n, 777)])
+    pieces = np.concatenate(
+        [
+            split_of(run[i : i + 777], lumi[i : i + 777], event[i : i + 777])
+            for i in range(0, n, 777)
+        ]
+    )
     np.testing.assert_array_equal(whole, pieces)
     perm = np.random.default_rng(1).permutation(n)
     np.testing.assert_array_equal(split_of(run[perm], lumi[perm], event[perm]), whole[perm])
@@ -74,7 +80,9 @@ def test_degenerate_fractions_and_salt() -> None:
     np.testing.assert_array_equal(b, split_of(1, 1, ev, salt=1))
 
 
-@pytest.mark.parametrize("fractions", [(0.8, 0.1), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (np.nan, 0.5, 0.5)])
+@pytest.mark.parametrize(
+    "fractions", [(0.8, 0.1), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1), (np.nan, 0.5, 0.5)]
+)
 def test_bad_fractions(fractions: tuple[float, ...]) -> None:
     with pytest.raises(BadInputError, match="fractions"):
         split_of(1, 1, [1, 2], fractions)
