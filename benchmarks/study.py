@@ -124,8 +124,8 @@ def tagger_file(task_name: str, model_name: str, work: Path) -> tuple[Path, str]
     import torch
 
     from e2e_coffea.export import export_onnx
-    from e2e_coffea.models import create_model
     from e2e_coffea.inference.taggers import list_taggers, shipped_dir
+    from e2e_coffea.models import create_model
     from e2e_coffea.train.tasks import get_task
 
     name = f"{task_name}_{model_name}"
