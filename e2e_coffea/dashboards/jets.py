@@ -227,7 +227,7 @@ def load_jets(
         keys = list(t.keys())
         ours = keys if profile is None else [_ours(profile, b) for b in keys]
         shown, _missing = available_channels(dict.fromkeys(ours), layout, list(DISPLAY_CHANNELS))
-        req, opt = tg.branches(layout)  # type: ignore[arg-type]
+        req, opt = tg.branches(layout, truth=True)  # type: ignore[arg-type]
         opt = [*opt, *required_branches(shown, layout)]  # type: ignore[arg-type]
         plan = plan_columns(keys, req, opt, profile, where=f"dataset {dataset!r}, file {path}")
         chunk = read_columns(t.arrays(list(plan.file_names), entry_stop=max_events), plan)

@@ -34,7 +34,7 @@ from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, select_objects
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile, load_profile
-from ..layouts import OBJECT_BRANCHES, Layout, layout_of_tree
+from ..layouts import OBJECT_BRANCHES, TRUTH_FLAGS, Layout, layout_of_tree
 from .backends import InferenceBackend, OnnxBackend
 from .outputs import model_outputs, scalar_branches, scalar_matrix
 from .sessions import resolve_device
@@ -142,8 +142,11 @@ class Tagger:
         return state
 
     # -- what it reads -----------------------------------------------------------------
-    def branches(self, layout: Layout) -> tuple[list[str], list[str]]:
-        """(required, optional) branches, by our names, for chunks of ``layout``."""
+    def branches(self, layout: Layout, *, truth: bool = False) -> tuple[list[str], list[str]]:
+        """(required, optional) branches, by our names, for chunks of ``layout``.
+
+        ``truth`` adds the truth label and MLAnalyzer's flags (optional), which validation
+        needs and the tagger's own outputs do not."""
         c = self.contract
         table = object_table(layout, self.kind)
         if c.input_kind == "points":
@@ -158,7 +161,8 @@ class Tagger:
                 table["seed_col"],
             ]
         need += scalar_branches(c, table)
-        optional = [table[q] for q in ("pt", "eta") if table[q] not in need]  # the cuts' quantities
+        wanted = ["pt", "eta", *(("label", *TRUTH_FLAGS) if truth else ())]  # cuts, truth
+        optional = [table[q] for q in wanted if q in table and table[q] not in need]
         return list(dict.fromkeys(need)), optional
 
     def plan(

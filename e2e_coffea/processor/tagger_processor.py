@@ -85,11 +85,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         req: list[str] = []
         opt: list[str] = []
         for t in self.taggers:
-            r, o = t.branches(layout)
+            r, o = t.branches(layout, truth=True)
             req += r
             opt += o
-            table = object_table(layout, t.kind)
-            opt += [table[q] for q in ("label", *TRUTH_FLAGS) if q in table]  # for the hists
         req = list(dict.fromkeys(req))
         return req, [b for b in dict.fromkeys(opt) if b not in req]
 
