@@ -24,7 +24,7 @@ from .channels import (
 from .egamma import build_eg_frames
 from .jets import build_jet_frames
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
-from .pointcloud import FEATURES, build_point_clouds
+from .pointcloud import FEATURES, PointCloudSpec, build_point_clouds
 from .records import EGRecords, JetRecords, JetSelection, PointClouds
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "JetRecords",
     "JetSelection",
     "Normalisation",
+    "PointCloudSpec",
     "PointClouds",
     "Preset",
     "build_eg_frames",
