@@ -4,9 +4,9 @@ Not a test: it shows that ``particle_gnn`` and ``point_transformer`` learn from
 :func:`e2e_coffea.frames.build_point_clouds` clouds with :func:`e2e_coffea.train.fit`, and
 how long an epoch takes. The baseline, measured on the same jets, is the AUC of the hit
 multiplicity alone (fewer hits = more tau-like), so a model's AUC reads as "better or
-not than counting hits". Jets: the tau task's selection (:class:`JetCuts` defaults; tau
-jets with truth label tau from the tau sample, any other jet from the qcd sample), split
-by event id with :func:`e2e_coffea.train.split_of` (80/10/10).
+not than counting hits". Jets: the tau task's selection
+(:func:`e2e_coffea.train.tasks.task_selection` with the default :class:`ObjectCuts`),
+split by event id with :func:`e2e_coffea.train.split_of` (80/10/10).
 
     e2e-coffea generate --process tau --process qcd --events 400 --out /tmp/pc-samples
     python benchmarks/point_models.py --fileset /tmp/pc-samples/fileset.sparse.json \\
@@ -25,38 +25,32 @@ import awkward as ak
 import numpy as np
 import torch
 
-from e2e_coffea.frames import JetSelection, PointCloudSpec, build_point_clouds
+from e2e_coffea.frames import ObjectCuts, PointCloudSpec, build_point_clouds
 from e2e_coffea.io import load_fileset, open_tree
-from e2e_coffea.layouts import LABEL_IDS
+from e2e_coffea.layouts import EVENT_ID_BRANCHES, layout_of_tree
 from e2e_coffea.models import count_parameters, create_model
-from e2e_coffea.objects import EVENT_ID_BRANCHES, OBJECT_BRANCHES
-from e2e_coffea.processor import JetCuts, layout_of_tree
 from e2e_coffea.train import ArrayBatches, fit, roc_auc, split_of
+from e2e_coffea.train.tasks import get_task, task_selection
 
 
 def load(fileset: Path, spec: PointCloudSpec) -> dict[str, np.ndarray]:
-    """Point clouds, labels (1 = tau), split and hit multiplicity of the selected jets."""
-    cuts, parts = JetCuts(), []
+    """Point clouds, labels (1 = tau), split and hit multiplicity of the tau task's jets."""
+    task, parts = get_task("tau"), []
     for ds, entry in load_fileset(fileset).items():
         process = str(entry["metadata"].get("process", ds))
-        if process not in ("tau", "qcd"):
+        if process not in (task.signal_process, task.background_process):
             continue
+        is_signal = process == task.signal_process
         for path, tree_name in entry["files"].items():
             layout = layout_of_tree(tree_name)
-            k = OBJECT_BRANCHES[layout]
             for chunk in open_tree(path, layout).iterate(step_size=500):
-                sel = (chunk[k["pt"]] > cuts.pt_min) & (abs(chunk[k["eta"]]) < cuts.abs_eta_max)
-                sel = sel & (chunk[k["in_frame"]] != 0)
-                is_tau = chunk[k["label"]] == LABEL_IDS["tau"]
-                sel = sel & (is_tau if process == "tau" else ~is_tau)
-                pc = build_point_clouds(
-                    chunk, layout=layout, jets=JetSelection.from_mask(sel), spec=spec
-                )
+                sel = task_selection(task, chunk, layout, is_signal, ObjectCuts())
+                pc = build_point_clouds(chunk, layout=layout, jets=sel, spec=spec)
                 ids = [ak.to_numpy(chunk[n]) for n in EVENT_ID_BRANCHES[layout]]
                 parts.append(
                     {
                         "x": pc.features,
-                        "y": np.full(len(pc), float(process == "tau"), np.float32),
+                        "y": np.full(len(pc), float(is_signal), np.float32),
                         "split": split_of(*(v[pc.records.event] for v in ids)),
                         "n_points": pc.n_points,
                     }

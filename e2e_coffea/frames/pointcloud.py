@@ -32,10 +32,11 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..exceptions import BadInputError, NonFiniteInputError
+from ..layouts import OBJECT_BRANCHES
 from . import _chunk
 from .backends import FrameBackend, check_dtype, get_backend
 from .channels import CHANNELS
-from .jets import JET_BRANCHES, check_layout, check_nonfinite, jet_records
+from .jets import check_layout, check_nonfinite, jet_records
 from .records import JetSelection, PointClouds
 
 __all__ = [
@@ -329,7 +330,7 @@ def build_point_clouds(
     check_dtype(dtype)
     spec = _resolve_spec(spec, radius, max_points)
     be = get_backend(backend, device)
-    names = JET_BRANCHES[layout]
+    names = OBJECT_BRANCHES[layout]["jet"]
     _chunk.require(
         chunk, [names["eta"], names["phi"]], layout=layout, why="the jet axis of point clouds"
     )
@@ -360,7 +361,7 @@ def build_point_clouds(
             src = pts.sources[int(cols["source"][hit[k]])]
             msg = (
                 f"non-finite {src!r} value in event {int(rec.event[jet[k]])} (jet "
-                f"{int(rec.jet[jet[k]])}) inside its point cloud; pass nonfinite='mask'"
+                f"{int(rec.index[jet[k]])}) inside its point cloud; pass nonfinite='mask'"
             )
             raise NonFiniteInputError(msg)
         energy[bad], d0[bad], dz[bad] = 0.0, 0.0, 0.0
