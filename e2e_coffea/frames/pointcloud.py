@@ -35,7 +35,7 @@ from ..exceptions import BadInputError, NonFiniteInputError
 from ..layouts import OBJECT_BRANCHES
 from . import _chunk
 from .backends import FrameBackend, check_dtype, get_backend
-from .channels import CHANNELS
+from .channels import CHANNELS, required_branches
 from .jets import check_layout, check_nonfinite, jet_records
 from .records import JetSelection, PointClouds
 
@@ -44,8 +44,10 @@ __all__ = [
     "KIND_FLAGS",
     "ORDERS",
     "PADDINGS",
+    "POINT_CHANNELS",
     "PointCloudSpec",
     "build_point_clouds",
+    "point_cloud_branches",
 ]
 
 KINDS: Final = ("ecal", "hcal", "track", *geo.TRACKER_LAYERS)
@@ -55,6 +57,8 @@ FEATURES: Final = ("deta", "dphi", "log_e", *KIND_FLAGS, "d0", "dz")
 ORDERS: Final = ("energy", "dr")
 """Point order before truncation: decreasing energy, or increasing dR to the jet axis."""
 PADDINGS: Final = ("zeros",)
+POINT_CHANNELS: Final = ("ecal", "hcal", "track_pt", "track_d0", "track_dz", *geo.TRACKER_LAYERS)
+"""The channels whose hits (sparse) or pixels (e2e) become points."""
 LOG_FLOOR: Final = 1e-6  # GeV: log_e = log(max(E, 1e-6)) keeps zero/negative hits finite
 SPEC_FORMAT: Final = "e2e-coffea-point-cloud"
 SPEC_VERSION: Final = 1
@@ -202,6 +206,11 @@ class _Points:
         offsets = np.zeros(self.n_events + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols["event"], minlength=self.n_events), out=offsets[1:])
         return cols, offsets
+
+
+def point_cloud_branches(layout: Literal["e2e", "sparse"]) -> list[str]:
+    """Hit branches every point cloud reads (the jet axis and seeds come on top)."""
+    return required_branches(list(POINT_CHANNELS), layout, frame="jet")
 
 
 def _sparse_points(chunk: Any) -> _Points:

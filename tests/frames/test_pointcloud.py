@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from e2e_coffea.exceptions import BadInputError
-from e2e_coffea.frames import FEATURES, PointCloudSpec, build_point_clouds
+from e2e_coffea.exceptions import BadInputError, MissingBranchError
+from e2e_coffea.frames import FEATURES, PointCloudSpec, build_point_clouds, point_cloud_branches
 from e2e_coffea.frames.pointcloud import KIND_FLAGS
 from e2e_coffea.frames.testing import sparse_to_e2e_chunk
 
@@ -195,3 +195,20 @@ def test_spec_and_loose_arguments_do_not_mix(make):
         build_point_clouds(chunk, layout="sparse", max_points=8, spec=PointCloudSpec())
     with pytest.raises(BadInputError, match=r"PointCloudSpec\.from_dict"):
         build_point_clouds(chunk, layout="sparse", spec=PointCloudSpec().to_dict())  # type: ignore[arg-type]
+
+
+def test_point_cloud_branches_are_exactly_the_hits_read(make):
+    chunk = make.chunk(np.random.default_rng(2), [[(20, 3)]])
+    hits = point_cloud_branches("sparse")
+    hit_like = [
+        f for f in chunk.fields if f.split("_")[0] in ("EcalHit", "HcalHit", "Track", "TrackerHit")
+    ]
+    keep = [f for f in chunk.fields if f not in hit_like or f in hits]
+    ref = build_point_clouds(chunk, layout="sparse", max_points=16)
+    np.testing.assert_array_equal(
+        build_point_clouds(chunk[keep], layout="sparse", max_points=16).features, ref.features
+    )
+    for name in hits:
+        with pytest.raises(MissingBranchError, match=name):
+            build_point_clouds(chunk[[f for f in chunk.fields if f != name]], layout="sparse")
+    assert "ECAL_tracksDz_atECALfixIP" in point_cloud_branches("e2e")

@@ -15,8 +15,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from e2e_coffea.export import Contract, export_onnx, onnx_outputs
-from e2e_coffea.frames import FEATURES
+from e2e_coffea.export import Contract, export_onnx, load_contract, onnx_outputs
+from e2e_coffea.frames import FEATURES, PointCloudSpec
 from e2e_coffea.models import MaskedBatchNorm, create_model, list_models, masked_mean
 from e2e_coffea.models.point_transformer import masked_attention
 
@@ -181,6 +181,7 @@ def test_no_gradient_reaches_padded_points(name: str) -> None:
 @pytest.mark.parametrize("name", POINT_MODELS)
 def test_onnx_matches_torch_on_padded_batches(name: str, tmp_path: Path) -> None:
     model = build(name, n_scalars=2)
+    spec = PointCloudSpec(max_points=32, order="dr")
     contract = Contract(
         task="classification",
         model_name=name,
@@ -189,8 +190,10 @@ def test_onnx_matches_torch_on_padded_batches(name: str, tmp_path: Path) -> None
         class_names=("qcd", "tau"),
         scalar_inputs=("jet_pt", "jet_eta"),
         input_kind="points",
+        points=spec.to_dict(),
     )
     report = export_onnx(model, tmp_path / f"{name}.onnx", contract, (2, 32, NF))
+    assert PointCloudSpec.from_dict(load_contract(report.path).points or {}) == spec
     x = jets([0, 1, 5, 20, 32, 9, 14], 32, seed=3)  # empty, single, full jets; batch 7
     s = torch.randn(len(x), 2, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
