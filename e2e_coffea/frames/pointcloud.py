@@ -32,8 +32,8 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..exceptions import BadInputError, NonFiniteInputError
+from ..io import arrays
 from ..layouts import OBJECT_BRANCHES
-from . import _chunk
 from .backends import FrameBackend, check_dtype, get_backend
 from .channels import CHANNELS, required_branches
 from .jets import check_layout, check_nonfinite, jet_records
@@ -214,10 +214,10 @@ def point_cloud_branches(layout: Literal["e2e", "sparse"]) -> list[str]:
 
 
 def _sparse_points(chunk: Any) -> _Points:
-    pts = _Points(_chunk.n_events(chunk))
+    pts = _Points(arrays.n_events(chunk))
 
-    def get(name: str, why: str) -> _chunk.Jagged:
-        return _chunk.jagged(_chunk.branch(chunk, name, layout="sparse", why=why))
+    def get(name: str, why: str) -> arrays.Jagged:
+        return arrays.jagged(arrays.branch(chunk, name, layout="sparse", why=why))
 
     r, c = get("EcalHit_row", "ECAL points"), get("EcalHit_col", "ECAL points")
     pts.add(
@@ -271,11 +271,11 @@ def _sparse_points(chunk: Any) -> _Points:
 
 
 def _e2e_points(chunk: Any) -> _Points:
-    pts = _Points(_chunk.n_events(chunk))
+    pts = _Points(arrays.n_events(chunk))
 
     def image(channel: str, shape: tuple[int, int]) -> npt.NDArray[Any]:
         spec = CHANNELS[channel]
-        return _chunk.dense_images(chunk, spec.e2e_branch, shape, why=f"{channel} points")
+        return arrays.dense_images(chunk, spec.e2e_branch, shape, why=f"{channel} points")
 
     ecal = image("ecal", geo.ECAL_SHAPE)
     ev, row, col = np.nonzero(ecal)
@@ -340,7 +340,7 @@ def build_point_clouds(
     spec = _resolve_spec(spec, radius, max_points)
     be = get_backend(backend, device)
     names = OBJECT_BRANCHES[layout]["jet"]
-    _chunk.require(
+    arrays.require(
         chunk, [names["eta"], names["phi"]], layout=layout, why="the jet axis of point clouds"
     )
     rec = jet_records(chunk, layout, jets)

@@ -30,6 +30,7 @@ from ..exceptions import BadInputError
 from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
 from ..frames.normalisation import Normalisation
 from ..frames.objects import object_counts, object_table
+from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, select_objects
 from ..io.columns import ColumnPlan, plan_columns, read_columns
@@ -150,9 +151,7 @@ class Tagger:
         c = self.contract
         table = object_table(layout, self.kind)
         if c.input_kind == "points":
-            from ..frames.channels import required_branches
-
-            need = required_branches(["ecal", "hcal"], layout, frame="jet")  # type: ignore[arg-type]
+            need = point_cloud_branches(layout)
             need += [table["seed_row"], table["seed_col"], table["eta"], table["phi"]]
         else:
             need = object_branches(list(c.channels), layout, self.kind)
@@ -249,8 +248,10 @@ class Tagger:
         c = self.contract
         be = "torch" if device != "cpu" else "numpy"
         if c.input_kind == "points":
-            pc = build_point_clouds(chunk, layout=layout, jets=sel, backend=be, device=device,  # type: ignore[arg-type]
-                                    max_points=int((c.points or {}).get("max_points", 128)))  # fmt: skip
+            spec = PointCloudSpec.from_dict(c.points) if c.points else PointCloudSpec()
+            pc = build_point_clouds(
+                chunk, layout=layout, jets=sel, backend=be, device=device, spec=spec
+            )  # type: ignore[arg-type]
             x, rec = pc.features, pc.records
         else:
             build = build_eg_frames if self.kind == "eg" else build_jet_frames
