@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import pickle
 from pathlib import Path
 
 import click
@@ -108,11 +106,13 @@ def command(
     fp16: bool,
     out: Path,
 ) -> None:
-    """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
+    """Run taggers over a fileset and write output.zip, summary.json and roc.png to --out."""
     from ..hists.summary import plot_rocs, roc_for_tagger, summarize
     from ..inference.taggers import resolve_tagger
     from ..runner import run
+    from ..runner.outputs import check_out_dir, write_run_outputs
 
+    check_out_dir(out)
     specs = [resolve_tagger(t) for t in taggers]
     facility = None
     if cluster is not None:
@@ -150,21 +150,20 @@ def command(
             triton_url=triton_url,
             fp16=fp16,
         )  # type: ignore[arg-type]
-    out.mkdir(parents=True, exist_ok=True)
-    if facility is not None:
-        (out / "facility.json").write_text(json.dumps(facility, indent=2, default=str) + "\n")
-    with (out / "output.pkl").open("wb") as f:
-        pickle.dump(result.output, f)
     summary = summarize(result, specs)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     rocs = {}
     for spec in specs:
         if summary["taggers"][spec.name]["auc"] is not None:
             rocs[spec.name] = roc_for_tagger(
                 result.output["hists"]["score"], spec.name, spec.contract.class_names
             )[0]
-    if rocs:
-        plot_rocs(rocs, out / "roc.png")
+    written = write_run_outputs(
+        out,
+        result.output,
+        summary,
+        plot_roc=(lambda path: plot_rocs(rocs, path)) if rocs else None,
+        facility=facility,
+    )
     e = summary["entries"]
     click.echo(
         f"entries {e['processed']}/{e['expected']} in chunks of {result.chunksize}, "
@@ -178,10 +177,7 @@ def command(
             f"  {name}: AUC {auc} on {t['n_jets']} objects "
             f"(signal {t['signal']}, background {t['background']})"
         )
-    click.echo(
-        f"wrote {out / 'output.pkl'}, {out / 'summary.json'}"
-        + (f", {out / 'roc.png'}" if rocs else "")
-    )
+    click.echo("wrote " + ", ".join(str(p) for p in written.values()))
     if summary["failed"]:
         click.echo(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import os
-import pickle
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy.typing as npt
 from ..exceptions import BadInputError
 from ..frames.selection import ObjectCuts
 from ..inference.taggers import TaggerSpec
+from ..processor.serialize import load_output
 from ._widgets import message_png, widgets
 from .composite import LAYERS, composite_figure, composite_png, figure_png, layer_status
 from .event_images import event_images
@@ -82,18 +82,18 @@ class EventDisplay:
         *,
         max_events: int = 50,
         cuts: ObjectCuts | None = None,
+        allow_pickle: bool = False,
     ) -> EventDisplay:
-        """The jets of a saved run (``e2e-coffea run --out DIR`` or ``output.pkl``) and its fileset.
+        """The jets of a saved run (``e2e-coffea run --out DIR`` or its ``output.zip``) and
+        its fileset.
 
-        The score histogram comes from ``DIR/output.pkl``; the first ``max_events`` events
+        The score histogram comes from ``DIR/output.zip``; the first ``max_events`` events
         of each dataset are read again and their jets scored on the fly with ``tagger``.
+        ``allow_pickle=True`` also reads an older run's ``output.pkl``: only for a file you
+        trust, since unpickling runs any code the file holds.
         """
-        path = Path(out_dir) / "output.pkl" if Path(out_dir).is_dir() else Path(out_dir)
-        if not path.is_file():
-            msg = f"no run output at {path}; expected the folder of `e2e-coffea run --out` or its output.pkl"
-            raise BadInputError(msg)
-        with path.open("rb") as f:
-            output = pickle.load(f)
+        path = Path(out_dir)
+        output = load_output(path, allow_pickle=allow_pickle)
         score = output.get("hists", {}).get("score") if isinstance(output, Mapping) else None
         if score is None:
             msg = f"{path} holds no hists['score']; was it written by e2e_coffea.run / e2e-coffea run?"

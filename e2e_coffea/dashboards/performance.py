@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import pickle
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 from ..exceptions import BadInputError
 from ..hists.roc import RocCurve
 from ..inference.taggers import TaggerSpec, resolve_tagger
+from ..processor.serialize import load_output
 from ._widgets import message_png, widgets
 from .composite import figure_png
 from .plots import (
@@ -121,14 +121,14 @@ class PerformanceDashboard:
             self.redraw()
 
     @classmethod
-    def from_run(cls, out_dir: str | os.PathLike[str], **kwargs: Any) -> PerformanceDashboard:
-        """From ``e2e-coffea run --out DIR``: output.pkl, plus classes and wall time from summary.json."""
+    def from_run(
+        cls, out_dir: str | os.PathLike[str], *, allow_pickle: bool = False, **kwargs: Any
+    ) -> PerformanceDashboard:
+        """From ``e2e-coffea run --out DIR``: output.zip, plus classes and wall time from
+        summary.json. ``allow_pickle=True`` also reads an older run's ``output.pkl``; only
+        for a file you trust, since unpickling runs any code the file holds."""
         d = Path(out_dir)
-        if not (d / "output.pkl").is_file():
-            msg = f"no output.pkl in {d}; expected the folder written by `e2e-coffea run --out`"
-            raise BadInputError(msg)
-        with (d / "output.pkl").open("rb") as f:
-            output = pickle.load(f)
+        output = load_output(d, allow_pickle=allow_pickle)
         classes: dict[str, Sequence[str]] = {}
         wall = None
         if (d / "summary.json").is_file():

@@ -1,10 +1,9 @@
 """Dashboard tests: the shared sample and tagger come from ``tests/conftest.py``; on top,
-one saved run (``output.pkl`` + ``summary.json``, as ``e2e-coffea run`` writes)."""
+one saved run (``output.zip`` + ``summary.json``, as ``e2e-coffea run`` writes)."""
 
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,13 +17,13 @@ def save_run(out: Path, fileset: Path, tagger: Path, chunksize: int = CHUNKSIZE)
     """Run like ``e2e-coffea run --out`` does and keep what it writes."""
     from e2e_coffea.hists.summary import summarize
     from e2e_coffea.inference.taggers import resolve_tagger
+    from e2e_coffea.processor.serialize import save_output
     from e2e_coffea.runner import run
 
     spec = resolve_tagger(tagger)
     result = run(fileset, [spec], chunksize=chunksize, progress=False)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "output.pkl").open("wb") as f:
-        pickle.dump(result.output, f)
+    save_output(result.output, out)
     (out / "summary.json").write_text(json.dumps(summarize(result, [spec]), default=float))
     return SimpleNamespace(
         dir=out, output=result.output, spec=spec, fileset=fileset, chunksize=chunksize

@@ -5,7 +5,6 @@ the output is identical to an iterative run."""
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import yaml
 
 from e2e_coffea.cli import main
 from e2e_coffea.facility import load_cluster_config
+from e2e_coffea.processor.serialize import load_output
 
 REPO = Path(__file__).parents[2]
 
@@ -50,8 +50,7 @@ def test_cli_runs_on_local_jobqueue_cpu_and_gpu_pools(
         ]
     )
     assert rc == 0
-    with (out / "output.pkl").open("rb") as f:
-        output = pickle.load(f)
+    output = load_output(out)
     assert output["entries"] == reference.output["entries"] == {"qcd": 40, "tau": 40}
     assert hists_equal(output["hists"], reference.output["hists"])
     assert output["cutflow"] == reference.output["cutflow"]

@@ -105,7 +105,7 @@ def test_01_quickstart_generates_runs_and_plots(env, tmp_path):
 @pytest.mark.slow
 def test_02_event_display_builds_both_displays(env, tmp_path):
     nb = execute("02_event_display.ipynb", tmp_path)
-    assert (tmp_path / "runs" / "event_display" / "output.pkl").is_file()
+    assert (tmp_path / "runs" / "event_display" / "output.zip").is_file()
     assert widget_views(nb) == 2
     assert "reusing the sample" in text(nb)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from e2e_coffea.cli import main
+from e2e_coffea.processor.serialize import load_output
 
 
 def test_run_writes_output_summary_and_roc(
@@ -40,8 +40,7 @@ def test_run_writes_output_summary_and_roc(
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    with (out / "output.pkl").open("rb") as f:
-        output = pickle.load(f)
+    output = load_output(out)
     assert output["entries"] == {"qcd": 40, "tau": 40}
     h, ref = output["hists"]["score"], clean.output["hists"]["score"][{"tagger": "jet_simplenet"}]
     assert h.sum().value == ref.sum().value > 0
