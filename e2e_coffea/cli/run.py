@@ -63,7 +63,13 @@ __all__ = ["command"]
     "--checkpoint-dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Keep each chunk's output here; a rerun only processes missing chunks.",
+    help="Keep each chunk's output here; a rerun of the same work only processes missing "
+    "chunks (a directory written for other work is refused).",
+)
+@click.option(
+    "--recompute-checkpoints",
+    is_flag=True,
+    help="Discard the checkpoints in --checkpoint-dir (of this or other work) and redo every chunk.",
 )
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
@@ -100,6 +106,7 @@ def command(
     skip_bad_files: bool,
     retries: int,
     checkpoint_dir: Path | None,
+    recompute_checkpoints: bool,
     device: str,
     cluster: Path | None,
     triton_url: str | None,
@@ -130,6 +137,7 @@ def command(
             skip_bad_files=skip_bad_files,
             retries=retries,
             checkpoint_dir=checkpoint_dir,
+            recompute_checkpoints=recompute_checkpoints,
             device=device,
             triton_url=triton_url,
             fp16=fp16,
@@ -146,6 +154,7 @@ def command(
             skip_bad_files=skip_bad_files,
             retries=retries,
             checkpoint_dir=checkpoint_dir,
+            recompute_checkpoints=recompute_checkpoints,
             device=device,
             triton_url=triton_url,
             fp16=fp16,

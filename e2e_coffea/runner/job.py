@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final, Literal
 
 import uproot
@@ -30,6 +29,7 @@ from ..io.fileset import Fileset, load_fileset
 from ..io.profiles import BranchProfile
 from ..layouts import E2E_IMAGES, layout_of_tree
 from ..processor import E2ETaggerProcessor
+from .checkpoints import VerifiedCheckpointer
 
 __all__ = ["ChunkFailure", "RunFailedError", "RunResult", "default_chunksize", "preflight", "run"]
 
@@ -154,6 +154,7 @@ def run(
     skip_bad_files: bool = False,
     retries: int = 0,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    recompute_checkpoints: bool = False,
     cuts: ObjectCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     triton_url: str | None = None,
@@ -166,7 +167,9 @@ def run(
     Without ``skip_bad_files`` any unreadable file or failing chunk stops the run with
     an error naming it. With it, the run continues and :attr:`RunResult.failed` lists
     exactly what was skipped and why. ``chunksize`` (events per chunk) defaults to
-    :func:`default_chunksize`.
+    :func:`default_chunksize`. ``checkpoint_dir`` keeps each chunk's output (see
+    :class:`~e2e_coffea.runner.checkpoints.VerifiedCheckpointer`); a directory written
+    for other work is refused unless ``recompute_checkpoints`` discards its checkpoints.
     """
     import time
 
@@ -199,6 +202,11 @@ def run(
         for ds, e in fs.items()
     }
     good = {ds: e for ds, e in good.items() if e["files"]}
+    checkpointer = (
+        VerifiedCheckpointer(checkpoint_dir, proc, recompute=recompute_checkpoints)
+        if checkpoint_dir is not None
+        else None
+    )
     t0 = time.perf_counter()
     with ExitStack() as stack:
         plugin = SessionCachePlugin([s.path for s in specs], device, fp16)
@@ -212,7 +220,7 @@ def run(
             chunksize=chunksize,
             savemetrics=True,
             skipbadfiles=skip_bad_files,
-            checkpointer=_checkpointer(checkpoint_dir),
+            checkpointer=checkpointer,
         )
         try:
             with _coffea_skip_notices() as skipped:
@@ -293,13 +301,6 @@ def _gaps(
         if pos < n:
             gaps.append(ChunkFailure(path, pos, n, "chunk not processed"))
     return gaps
-
-
-def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
-    if path is None:
-        return None
-    Path(path).mkdir(parents=True, exist_ok=True)
-    return processor.SimpleCheckpointer(checkpoint_dir=str(path), verbose=False)
 
 
 def _executor(
