@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ..exceptions import BadInputError
+from .tls import SecurityConfig, parse_security
 
 __all__ = [
     "FACILITIES",
@@ -133,6 +134,7 @@ class ClusterConfig:
     wait_timeout: float = 300.0
     min_workers: int | None = None
     source: str | None = None
+    security: SecurityConfig | None = None
 
     @property
     def gpu_pools(self) -> tuple[PoolConfig, ...]:
@@ -174,6 +176,7 @@ _TOP: Final = {
     "models": _MAP,
     "wait_timeout": _NUM,
     "min_workers": _INT,
+    "security": ((str, dict), "'temporary' or a mapping (temporary, ca_file, cert, key, ...)"),
 }
 _POOL: Final = {
     "jobs": _INT,
@@ -199,6 +202,7 @@ _NULLABLE: Final = frozenset(
         "python",
         "min_workers",
         "job_extra_directives",
+        "security",
     }
 )
 _GATEWAY_POOL: Final = ("jobs", "gpus", "options")
@@ -282,6 +286,7 @@ def parse_cluster_config(data: Any, *, source: str | None = None) -> ClusterConf
         wait_timeout=wait,
         min_workers=min_workers,
         source=source,
+        security=parse_security(top.get("security"), facility, where),
     )
     _check_facility(cfg, where)
     if device == "cuda":

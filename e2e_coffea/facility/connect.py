@@ -13,6 +13,7 @@ from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
+from .tls import make_security
 
 __all__ = [
     "Connection",
@@ -90,8 +91,9 @@ def connect(config: ConfigLike) -> Connection:
     clusters: list[Any] = []
     if cfg.facility == "scheduler":
         timeout = cfg.wait_timeout or 10.0
+        security, _ = make_security(cfg.security)
         try:
-            client = Client(cfg.address, timeout=timeout)
+            client = Client(cfg.address, timeout=timeout, security=security)
         except (OSError, TimeoutError) as err:
             msg = f"no Dask scheduler answered at {cfg.address} within {timeout:g} s: {err}"
             raise SchedulerUnreachableError(msg) from err

@@ -13,6 +13,7 @@ import importlib
 from typing import Any, Final
 
 from .config import ClusterConfig, ClusterConfigError, PoolConfig
+from .tls import make_security, remove_with
 
 __all__ = [
     "build_jobqueue_clusters",
@@ -40,6 +41,8 @@ _CLUSTER_ONLY: Final = (
     "asynchronous",
 )
 PLACEHOLDER_ADDRESS: Final = "tcp://<scheduler-address>:8786"
+LOOPBACK: Final = "127.0.0.1"
+_LISTEN_ARGS: Final = ("--host", "--interface", "--listen-address", "--dashboard-address")
 
 
 def cluster_class(facility: str) -> Any:
@@ -66,6 +69,9 @@ def job_kwargs(config: ClusterConfig, pool: PoolConfig) -> dict[str, Any]:
         list(pool.job_extra_directives or []) if listed else dict(pool.job_extra_directives or {})
     )
     args = list(pool.worker_extra_args)
+    if f == "local" and not any(a.split("=")[0] in _LISTEN_ARGS for a in args):
+        # the jobs run on this machine: nanny, worker and its HTTP endpoint on loopback
+        args += ["--host", LOOPBACK, "--dashboard-address", f"{LOOPBACK}:0"]
     if pool.gpus:
         # the Dask resource steers the chunk tasks; the batch request gets the job a GPU
         args += ["--resources", f"GPU={pool.gpus}"]
@@ -120,27 +126,24 @@ def job_script(config: ClusterConfig, worker_type: str) -> str:
 def build_jobqueue_clusters(config: ClusterConfig) -> list[Any]:
     """Start one cluster per pool, all workers on the first pool's scheduler, and submit."""
     cls = cluster_class(config.facility)
+    security, private_dir = make_security(config.security)
+    tls = {} if security is None else {"security": security}
+    # the scheduler's HTTP endpoint (health checks, and the dashboard when not asked for)
+    # listens on loopback: port 0 keeps it off 8787, 127.0.0.1 keeps it off the network
+    quiet = {"dashboard": False, "dashboard_address": f"{LOOPBACK}:0"}
     clusters: list[Any] = []
     try:
         for i, pool in enumerate(config.pools):
-            kw = job_kwargs(config, pool)
+            kw = {**job_kwargs(config, pool), **tls}
             if i == 0:
                 user = dict(config.scheduler_options)
-                # no dashboard unless asked for; ":0" keeps even the health endpoint off 8787
-                quiet = (
-                    {}
-                    if "dashboard_address" in user
-                    else {"dashboard": False, "dashboard_address": ":0"}
-                )
-                sched = {**quiet, **user}
+                sched = {**({} if "dashboard_address" in user else quiet), **user}
+                if config.facility == "local":
+                    sched.setdefault("host", LOOPBACK)
                 clusters.append(cls(name=pool.name, scheduler_options=sched, **kw))
+                remove_with(clusters[0], private_dir)
             else:
-                idle = {
-                    "dashboard": False,
-                    "dashboard_address": ":0",
-                    "host": "127.0.0.1",
-                    "port": 0,
-                }
+                idle = {**quiet, "host": LOOPBACK, "port": 0}
                 job_cls = pinned_job_class(cls.job_cls, clusters[0].scheduler_address)
                 clusters.append(cls(name=pool.name, job_cls=job_cls, scheduler_options=idle, **kw))
         for cluster, pool in zip(clusters, config.pools, strict=True):

@@ -1,5 +1,8 @@
 """Dask clients for the main job: a scheduler address, or a local CPU(+GPU-tagged) cluster.
 
+A local cluster listens on 127.0.0.1 only and speaks TLS with a temporary certificate,
+so neither the network nor another user of the machine can reach it.
+
 Dask's LocalCluster gives every worker the same resources, so a heterogeneous pool
 (CPU workers beside workers tagged ``GPU=1``) is built as a SpecCluster with one spec
 per worker type, all joined to one scheduler.
@@ -10,41 +13,85 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Final
 
 from ..exceptions import BadInputError, E2EError
 
-__all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster"]
+__all__ = [
+    "LOOPBACK",
+    "SchedulerUnreachableError",
+    "connect_client",
+    "local_cluster",
+    "local_security",
+]
 
 
 class SchedulerUnreachableError(E2EError, ConnectionError):
     """No scheduler answered at the given address in time."""
 
 
-def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int = 1) -> Any:
-    """``workers`` CPU workers plus ``gpu_workers`` one-thread workers with resources GPU=1."""
+LOOPBACK: Final = "127.0.0.1"
+
+
+def local_security() -> Any:
+    """A throw-away certificate authority for one local cluster (``Security.temporary``).
+
+    Loopback keeps the network out, but not the other users of a shared login node: any
+    of them can connect to a port on 127.0.0.1, and a Dask scheduler or worker runs the
+    code it is sent. With TLS and the in-memory certificate, only this process and the
+    worker processes it starts can connect."""
+    from distributed.security import Security
+
+    try:
+        return Security.temporary()  # type: ignore[no-untyped-call]
+    except ImportError as err:
+        msg = f"a local Dask cluster uses TLS, which needs the cryptography package: pip install cryptography ({err})"
+        raise ImportError(msg) from err
+
+
+def local_cluster(
+    workers: int, gpu_workers: int = 0, *, threads_per_worker: int = 1, tls: bool = True
+) -> Any:
+    """``workers`` CPU workers plus ``gpu_workers`` one-thread workers with resources GPU=1.
+
+    Every socket (scheduler, nannies, workers' comms and HTTP endpoints, dashboard)
+    listens on 127.0.0.1 only, and with ``tls`` (the default) all Dask traffic needs the
+    cluster's temporary certificate (:func:`local_security`). ``Client(cluster)`` picks
+    the certificate up from the cluster.
+    """
     from distributed import Nanny, Scheduler, SpecCluster
 
     if workers < 0 or gpu_workers < 0 or workers + gpu_workers == 0:
         msg = f"need at least one worker, got workers={workers}, gpu_workers={gpu_workers}"
         raise BadInputError(msg)
-    quiet = {"silence_logs": logging.ERROR}  # worker processes: no INFO chatter on stderr
+    security = local_security() if tls else None
+    common: dict[str, Any] = {
+        "silence_logs": logging.ERROR,  # worker processes: no INFO chatter on stderr
+        "host": LOOPBACK,  # the nanny's and its worker's comm sockets
+        "dashboard_address": f"{LOOPBACK}:0",  # the worker's HTTP endpoint (health, metrics)
+    }
+    if security is not None:
+        common.update(security=security, protocol="tls://")
     specs: dict[str, Any] = {}
     for i in range(workers):
         specs[f"cpu-{i}"] = {
             "cls": Nanny,
-            "options": {"nthreads": threads_per_worker, "name": f"cpu-{i}", **quiet},
+            "options": {"nthreads": threads_per_worker, "name": f"cpu-{i}", **common},
         }
     for i in range(gpu_workers):
         specs[f"gpu-{i}"] = {
             "cls": Nanny,
-            "options": {"nthreads": 1, "name": f"gpu-{i}", "resources": {"GPU": 1}, **quiet},
+            "options": {"nthreads": 1, "name": f"gpu-{i}", "resources": {"GPU": 1}, **common},
         }
-    # ":0": a free port for the dashboard (client.dashboard_link), so a second cluster or
-    # a Jupyter server on 8787 is no clash (dask would warn and move it anyway)
+    # port 0: a free port for the dashboard (client.dashboard_link), so a second cluster
+    # or a Jupyter server on 8787 is no clash
+    scheduler: dict[str, Any] = {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK}
+    if security is not None:
+        scheduler.update(security=security, protocol="tls://")
     return SpecCluster(
         workers=specs,
-        scheduler={"cls": Scheduler, "options": {"dashboard_address": ":0", "host": "127.0.0.1"}},
+        scheduler={"cls": Scheduler, "options": scheduler},
+        security=security,
         silence_logs=logging.ERROR,
     )
 
