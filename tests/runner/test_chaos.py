@@ -1,7 +1,9 @@
 """Chaos: Dask workers killed with SIGKILL at (seeded) random moments of a 20-file run.
 
 With retries on, the result must equal a clean run's bin for bin, and every entry must
-be accounted for: processed + failed == expected, with nothing failed. A watchdog stops
+be accounted for: processed + failed == expected, with nothing failed. The workers also
+write checkpoints while they are being killed; a rerun from them computes nothing and
+gives the same result. A watchdog stops
 the test (closing the cluster) rather than letting a hung run hang the suite.
 """
 
@@ -18,6 +20,7 @@ from typing import Any
 import dask
 import pytest
 
+from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.runner import run
 from e2e_coffea.runner.cluster import local_cluster
 
@@ -77,7 +80,11 @@ class Killer(threading.Thread):
 
 
 def test_random_worker_kills_lose_nothing(
-    twenty_files: Path, jet_tagger: Path, hists_equal: Any
+    twenty_files: Path,
+    jet_tagger: Path,
+    hists_equal: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     kw: dict[str, Any] = {"chunksize": CHUNKSIZE, "device": "cpu", "progress": False}
     clean = run(twenty_files, [jet_tagger], executor="iterative", **kw)
@@ -93,12 +100,14 @@ def test_random_worker_kills_lose_nothing(
     client = Client(cluster)
     client.wait_for_workers(2, timeout=60)
     box: dict[str, Any] = {}
+    ckpt = tmp_path / "ckpt"
 
     def target() -> None:
         try:
             box["result"] = run(
-                twenty_files, [jet_tagger], executor="dask", client=client, retries=2, **kw
-            )
+                twenty_files, [jet_tagger], executor="dask", client=client, retries=2,
+                checkpoint_dir=ckpt, **kw,
+            )  # fmt: skip
         except BaseException as err:  # reported by the test thread below
             box["error"] = err
 
@@ -127,3 +136,14 @@ def test_random_worker_kills_lose_nothing(
     assert result.output["chunks"] == clean.output["chunks"]
     assert result.output["cutflow"] == clean.output["cutflow"]
     assert hists_equal(result.output["hists"], clean.output["hists"])
+
+    # the workers' checkpoints survived the kills whole: a rerun computes nothing
+    def no_compute(self: Any, events: Any) -> Any:
+        msg = f"chunk recomputed: {events.metadata}"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(E2ETaggerProcessor, "process", no_compute)
+    resumed = run(twenty_files, [jet_tagger], checkpoint_dir=ckpt, **kw)
+    assert resumed.complete
+    assert hists_equal(resumed.output["hists"], clean.output["hists"])
+    assert resumed.output["cutflow"] == clean.output["cutflow"]
