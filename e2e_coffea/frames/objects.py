@@ -30,6 +30,7 @@ __all__ = [
     "OPTIONAL_QUANTITIES",
     "check_kind",
     "check_layout",
+    "explain_missing",
     "object_counts",
     "object_records",
     "object_table",
@@ -248,3 +249,37 @@ def _check_counts(
         f"{seed!r} holds {int(counts[e])}: one value per object is required"
     )
     raise FileLayoutError(msg)
+
+
+_INSTEAD: dict[str, str] = {
+    "pt": "the pt cut is not applied and pt axes stay empty",
+    "eta": "the |eta| cut is not applied and eta axes stay empty",
+    "phi": "phi is NaN (frames do not need it)",
+    "mass": "mass is NaN (frames do not need it)",
+    "energy": "energy is NaN (frames do not need it)",
+}
+
+
+def explain_missing(
+    layout: Layout, kind: ObjectKind, missing: list[str] | tuple[str, ...]
+) -> dict[str, str]:
+    """For each of our ``kind`` branches a file lacks, what the toolkit does instead.
+
+    Truth flags only matter without our label branch: with no label and no flag the
+    objects are ``unlabelled``; with a flag they are labelled from it."""
+    table = object_table(layout, kind)
+    by_branch = {b: q for q, b in table.items()}
+    gone = set(missing)
+    out: dict[str, str] = {}
+    flags = [table[q] for q in TRUTH_FLAGS if q in table]
+    for branch in missing:
+        q = by_branch.get(branch)
+        if q in _INSTEAD:
+            out[branch] = _INSTEAD[q]  # type: ignore[index]
+        elif q == "label":
+            have = [f for f in flags if f not in gone]
+            out[branch] = (
+                f"labels from the truth flag(s) {have} (set: tau/electron, else 'other')"
+                if have else "no truth at all: objects are 'unlabelled' and no ROC can be computed"
+            )  # fmt: skip
+    return out

@@ -150,10 +150,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         sel = tagger.select(chunk, layout, entry_offset=offset)
         out["cutflow"][dataset].update({f"{tagger.name}: {k}": v for k, v in sel.cutflow.items()})
         notes = out["notes"].setdefault(tagger.name, {})
-        for q in sel.records.missing:
-            notes[f"missing optional {tagger.kind} {q}"] = len(sel.records)
         for note in sel.notes:
-            notes[note] = len(sel.records)
+            notes[note] = notes.get(note, 0) + len(sel.records)
         metrics = out["metrics"]
         for batch in tagger.score_batches(chunk, layout, sel):
             metrics["time_frames"] += batch.time_inputs

@@ -22,6 +22,7 @@ from coffea import processor
 from coffea.nanoevents import BaseSchema
 
 from ..exceptions import BadInputError, E2EError, FileLayoutError, MissingBranchError
+from ..frames.objects import explain_missing
 from ..frames.selection import ObjectCuts
 from ..inference import Tagger, TaggerSpec
 from ..inference.sessions import SessionCachePlugin
@@ -67,9 +68,8 @@ class RunResult:
     failed: list[ChunkFailure] = field(default_factory=list)
     wall_time: float = 0.0
     chunksize: int = 0
-    missing_branches: dict[str, list[str]] = field(default_factory=dict)
-    """Optional branches each dataset's files lack (what the run did instead is in the
-    output's ``notes``)."""
+    missing_branches: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per dataset: optional branches its files lack -> what the run did instead."""
 
     @property
     def processed(self) -> int:
@@ -99,7 +99,7 @@ def default_chunksize(fileset: Fileset, proc: E2ETaggerProcessor) -> int:
 
 def preflight(
     fileset: Fileset, proc: E2ETaggerProcessor
-) -> tuple[dict[str, int], list[ChunkFailure], dict[str, list[str]]]:
+) -> tuple[dict[str, int], list[ChunkFailure], dict[str, dict[str, str]]]:
     """Open every file: entries per file, plus the files that cannot be read at all.
 
     A missing branch or tree is a configuration error (the model wants channels the
@@ -109,7 +109,7 @@ def preflight(
     """
     expected: dict[str, int] = {}
     failed: list[ChunkFailure] = []
-    missing_optional: dict[str, set[str]] = {}
+    missing_optional: dict[str, dict[str, str]] = {}
     for dataset, entry in fileset.items():
         for path, tree in entry["files"].items():
             try:
@@ -131,14 +131,19 @@ def preflight(
                         t.keys(), req, opt, proc.profile_for(meta),
                         where=f"dataset {dataset!r}, file {path} (layout {layout})",
                     )  # fmt: skip
-                    if plan.missing:
-                        missing_optional.setdefault(dataset, set()).update(plan.missing)
+                    for tg in proc.taggers:
+                        why = explain_missing(layout, tg.kind, plan.missing)  # type: ignore[arg-type]
+                        missing_optional.setdefault(dataset, {}).update(why)
                     expected[path] = int(t.num_entries)
             except MissingBranchError:
                 raise
             except Exception as err:  # missing, damaged, not ROOT, no such tree
                 failed.append(ChunkFailure(path, None, None, f"{type(err).__name__}: {err}"))
-    return expected, failed, {ds: sorted(v) for ds, v in missing_optional.items()}
+    return (
+        expected,
+        failed,
+        {ds: dict(sorted(v.items())) for ds, v in missing_optional.items() if v},
+    )
 
 
 def run(
