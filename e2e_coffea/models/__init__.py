@@ -1,7 +1,8 @@
 """Model zoo: a timm-style registry and one architecture per module.
 
 Every model takes ``forward(x, scalars=None)`` and returns raw outputs (logits or
-regressed values). Image models accept any frame size; ``particle_gnn`` takes points.
+regressed values). Image models accept any frame size; ``particle_gnn`` and
+``point_transformer`` take zero-padded point clouds (B, N, F) and ignore the padding.
 ``load_contract`` and ``check_channels`` are re-exported from :mod:`e2e_coffea.export`
 so that a processor can check a model file without importing the exporter by name.
 """
@@ -10,8 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import efficientnet_b0, particle_gnn, resnet15, simplenet, vit  # registers the models
+from . import (  # registers the models
+    efficientnet_b0,
+    particle_gnn,
+    point_transformer,
+    resnet15,
+    simplenet,
+    vit,
+)
 from ._layers import TASKS, E2EModel, Head, Task
+from ._point_layers import MaskedBatchNorm, PointModel, masked_mean
 from ._registry import InputKind, ModelEntry, create_model, list_models, model_entry, register_model
 
 if TYPE_CHECKING:
@@ -22,7 +31,9 @@ __all__ = [
     "E2EModel",
     "Head",
     "InputKind",
+    "MaskedBatchNorm",
     "ModelEntry",
+    "PointModel",
     "Task",
     "check_channels",
     "count_parameters",
@@ -30,8 +41,10 @@ __all__ = [
     "efficientnet_b0",
     "list_models",
     "load_contract",
+    "masked_mean",
     "model_entry",
     "particle_gnn",
+    "point_transformer",
     "register_model",
     "resnet15",
     "simplenet",

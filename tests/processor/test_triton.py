@@ -19,9 +19,9 @@ import pytest
 
 pytest.importorskip("tritonclient.http", reason="tritonclient is not installed")
 
+from e2e_coffea.inference.taggers import resolve_tagger
 from e2e_coffea.inference.triton import TritonError, run_triton
 from e2e_coffea.runner import run
-from e2e_coffea.taggers import resolve_tagger
 
 
 class _Handler(BaseHTTPRequestHandler):
