@@ -44,10 +44,6 @@ STAGE_RANK: dict[str, int] = {
     "cli": 12,
 }
 
-# Top-level modules the lead is moving into stages right now. Remove each name as it goes;
-# any other module without a stage fails test_every_module_has_a_stage.
-BEING_MOVED = frozenset({"objects", "scaleout", "taggers", "tasks"})
-
 MODULE_NAME = re.compile(rf"{PACKAGE}(\.[A-Za-z_]\w*)+")
 
 
@@ -150,13 +146,11 @@ def reaches_into_private(edge: Edge) -> bool:
 def test_every_module_has_a_stage() -> None:
     modules = package_modules()
     stages = {stage_of(m) for m in modules} - {None}
-    unknown = sorted(stages - STAGE_RANK.keys() - BEING_MOVED)
+    unknown = sorted(stages - STAGE_RANK.keys())
     assert not unknown, (
         f"no stage for {[f'{PACKAGE}.{s}' for s in unknown]}: move each into a stage package "
         "or give it a rank in STAGE_RANK (tests/test_layering.py)"
     )
-    moved = sorted(BEING_MOVED - stages)
-    assert not moved, f"{moved} no longer exist: remove them from BEING_MOVED"
 
 
 def test_the_checker_sees_relative_local_and_by_name_imports(tmp_path: Path) -> None:
@@ -188,8 +182,8 @@ def test_the_checker_sees_relative_local_and_by_name_imports(tmp_path: Path) -> 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="today's tree has upward imports; the lead's restructuring removes them "
-    "(delete this marker when the test passes)",
+    reason="models/__init__.py imports export.contract (load_contract, check_channels); "
+    "delete this marker when the test passes",
 )
 def test_imports_point_down_and_stay_out_of_private_modules() -> None:
     edges = all_edges()
