@@ -17,8 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 import e2e_coffea
 
 PACKAGE = "e2e_coffea"
@@ -180,11 +178,6 @@ def test_the_checker_sees_relative_local_and_by_name_imports(tmp_path: Path) -> 
     assert [reaches_into_private(e) for e in edges] == [False, False, False, True, False, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="models/__init__.py imports export.contract (load_contract, check_channels); "
-    "delete this marker when the test passes",
-)
 def test_imports_point_down_and_stay_out_of_private_modules() -> None:
     edges = all_edges()
     bad = [f"upward   {e}" for e in edges if is_upward(e)]
