@@ -13,6 +13,7 @@ import uproot
 
 from ..exceptions import FileLayoutError, MissingBranchError
 from ..layouts import E2E_TREE, SPARSE_TREE, Layout
+from .locations import is_remote
 
 __all__ = [
     "E2E_COMPRESSION",
@@ -46,16 +47,19 @@ def tree_name(layout: Layout) -> str:
 
 
 def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
-    """Return the layout's TTree in ``path``; detect the layout when not given."""
-    p = Path(path)
-    if not p.exists():
+    """Return the layout's TTree in ``path`` (a local path or a ``root://``/``https://``
+    URL); detect the layout when not given."""
+    remote = is_remote(path)
+    p: Any = os.fspath(path) if remote else Path(path)
+    if not remote and not p.exists():
         msg = f"{p}: no such file"
         raise FileLayoutError(msg)
     try:
         f = uproot.open(p)
     except Exception as err:  # uproot raises several types for damaged files
-        msg = f"{p}: not a readable ROOT file ({type(err).__name__}: {err})"
-        raise FileLayoutError(msg) from err
+        what = "could not be opened remotely" if remote else "not a readable ROOT file"
+        msg = f"{p}: {what} ({type(err).__name__}: {err})"
+        raise FileLayoutError(" ".join(msg.split())) from err
     if layout is None:
         layout = _layout_of(f, p)
     name = tree_name(layout)
@@ -66,7 +70,7 @@ def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any
         raise FileLayoutError(msg) from err
 
 
-def _layout_of(f: Any, p: Path) -> Layout:
+def _layout_of(f: Any, p: Any) -> Layout:
     keys = set(f.keys(cycle=False, recursive=True))
     if E2E_TREE in keys:
         return "e2e"
