@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import awkward as ak
 import numpy as np
@@ -25,7 +25,7 @@ class RangeHandler(SimpleHTTPRequestHandler):
     """Static files with HTTP Range support (RFC 9110 single ranges), as xrootd-http,
     EOS and S3 gateways serve ROOT files. Counts the requests it answered."""
 
-    requests: list[str] = []
+    requests: ClassVar[list[str]] = []
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
