@@ -136,7 +136,7 @@ def _seed(
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         msg = (
-            f"branch {name!r}: object {int(index[k])} of entry {offset + int(event[k])} has "
+            f"branch {name!r}: object {int(index[k])} of entry {arrays.entry_of(offset + int(event[k]))} has "
             f"seed {float(raw[k])!r}, not an integer"
         )
         raise FileLayoutError(msg)
@@ -174,7 +174,7 @@ def object_records(
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         msg = (
-            f"{what} {int(index[k])} of entry {entry_offset + int(event[k])} has seed "
+            f"{what} {int(index[k])} of entry {arrays.entry_of(entry_offset + int(event[k]))} has seed "
             f"({names['seed_row']}={int(row[k])}, {names['seed_col']}={int(col[k])}); "
             f"expected 0..{h - 1} and 0..{w - 1}"
         )
@@ -245,7 +245,7 @@ def _check_counts(
         raise FileLayoutError(msg)
     e = int(np.flatnonzero(j.counts != counts)[0])
     msg = (
-        f"branch {name!r} holds {int(j.counts[e])} values in entry {offset + e} but "
+        f"branch {name!r} holds {int(j.counts[e])} values in entry {arrays.entry_of(offset + e)} but "
         f"{seed!r} holds {int(counts[e])}: one value per object is required"
     )
     raise FileLayoutError(msg)

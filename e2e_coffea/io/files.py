@@ -22,6 +22,7 @@ __all__ = [
     "detect_layout",
     "open_tree",
     "read_arrays",
+    "read_error_reason",
     "tree_name",
     "write_tree",
 ]
@@ -57,9 +58,8 @@ def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any
     try:
         f = uproot.open(p)
     except Exception as err:  # uproot raises several types for damaged files
-        what = "could not be opened remotely" if remote else "not a readable ROOT file"
-        msg = f"{p}: {what} ({type(err).__name__}: {err})"
-        raise FileLayoutError(" ".join(msg.split())) from err
+        msg = f"{p}: {read_error_reason(p, err)}"
+        raise FileLayoutError(msg) from err
     if layout is None:
         layout = _layout_of(f, p)
     name = tree_name(layout)
@@ -148,3 +148,27 @@ def write_tree(
             out.extend(dict(data))
             total += len(next(iter(data.values())))
     return total
+
+
+ROOT_MAGIC: Final = b"root"
+
+
+def read_error_reason(path: str | os.PathLike[str], err: BaseException) -> str:
+    """One line saying why uproot could not open ``path``: missing, empty, not ROOT
+    (a text file, say), or damaged; uproot's own message for the last."""
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    if not is_remote(path):
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+            with p.open("rb") as f:
+                head = f.read(4)
+        except OSError as why:
+            return f"cannot be read ({why.strerror or why})"
+        if size == 0:
+            return "empty file (0 bytes), not a ROOT file"
+        if head != ROOT_MAGIC:
+            return f"not a ROOT file (it starts with {head!r}, not {ROOT_MAGIC!r})"
+    text = " ".join(str(err).split())
+    return f"not a readable ROOT file ({type(err).__name__}: {text})"

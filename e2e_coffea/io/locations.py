@@ -22,7 +22,9 @@ def is_remote(location: str | os.PathLike[str]) -> bool:
     return str(location).startswith(REMOTE_SCHEMES)
 
 
-def normalise_location(location: str | os.PathLike[str], base: str | os.PathLike[str] | None = None) -> str:
+def normalise_location(
+    location: str | os.PathLike[str], base: str | os.PathLike[str] | None = None
+) -> str:
     """A URL unchanged; a local path made absolute (against ``base`` when relative) and
     normalised (``..``, symlinks), so the same file always has the same name.
     ``file://`` URLs become plain paths."""
