@@ -54,6 +54,11 @@ __all__ = ["command"]
     "fit 1 GiB of the dense images the taggers read]",
 )
 @click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Exit 0 even when entries were not processed (with --skip-bad-files); summary.json says which.",
+)
+@click.option(
     "--skip-bad-files",
     is_flag=True,
     help="Go on without unreadable files or failing chunks, and list them in summary.json.",
@@ -107,6 +112,7 @@ def command(
     gpu_workers: int,
     chunksize: int | None,
     skip_bad_files: bool,
+    allow_incomplete: bool,
     retries: int,
     checkpoint_dir: Path | None,
     device: str,
@@ -203,3 +209,18 @@ def command(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
             err=True,
         )
+    if not result.complete and not allow_incomplete:
+        from ..runner import RunFailedError
+
+        e = summary["entries"]
+        lost = (
+            f"; dataset(s) {summary['lost_datasets']} lost entirely"
+            if summary["lost_datasets"]
+            else ""
+        )
+        msg = (
+            f"incomplete run: {e['processed']} of {e['expected']} entries processed, "
+            f"{len(summary['failed'])} range(s) failed{lost} (listed in {out / 'summary.json'}); "
+            f"--allow-incomplete accepts a partial result"
+        )
+        raise RunFailedError(msg)

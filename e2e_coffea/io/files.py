@@ -172,3 +172,24 @@ def read_error_reason(path: str | os.PathLike[str], err: BaseException) -> str:
             return f"not a ROOT file (it starts with {head!r}, not {ROOT_MAGIC!r})"
     text = " ".join(str(err).split())
     return f"not a readable ROOT file ({type(err).__name__}: {text})"
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """BadInputError unless a file can be written at ``path``: its folder exists (or can
+    be made) and takes a new file, and ``path`` is not a folder. Checked by writing a probe
+    file, because root ignores permission bits. Call it before any work starts."""
+    from ..exceptions import BadInputError
+
+    p = Path(path)
+    if p.is_dir():
+        msg = f"output {p} is a directory; give a file name"
+        raise BadInputError(msg)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        probe = p.parent / f".{p.name}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        msg = f"output {p} cannot be written: {err.strerror or err} ({p.parent})"
+        raise BadInputError(msg) from err
+    return p

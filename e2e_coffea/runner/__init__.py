@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .accounting import ChunkFailure, RunResult
 from .executors import GPUDaskExecutor, QuietIterativeExecutor
-from .job import RunFailedError, require_complete, run
+from .job import RunFailedError, UnreadableFilesError, require_complete, run
 from .preflight import DEFAULT_CHUNKSIZE, DENSE_CHUNK_BYTES, default_chunksize, preflight
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "QuietIterativeExecutor",
     "RunFailedError",
     "RunResult",
+    "UnreadableFilesError",
     "default_chunksize",
     "preflight",
     "require_complete",

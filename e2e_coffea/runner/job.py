@@ -27,14 +27,20 @@ from ..io.fileset import Fileset, load_fileset
 from ..io.profiles import BranchProfile
 from ..processor import E2ETaggerProcessor
 from .accounting import ChunkFailure, RunResult, coffea_skip_notices, gaps, output_failures
+from .coffea_compat import unicode_safe_hashing
 from .executors import Executor, make_executor
 from .preflight import default_chunksize, preflight
 
-__all__ = ["RunFailedError", "require_complete", "run"]
+__all__ = ["RunFailedError", "UnreadableFilesError", "require_complete", "run"]
 
 
 class RunFailedError(E2EError, RuntimeError):
     """Chunks failed and ``skip_bad_files`` was not given; the message names them."""
+
+
+class UnreadableFilesError(RunFailedError, BadInputError):
+    """Input files cannot be opened (missing, empty, not ROOT): a bad input, found before
+    any chunk runs (exit code 2 on the command line)."""
 
 
 def run(
@@ -82,7 +88,7 @@ def run(
     if failed and not skip_bad_files:
         lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
         msg = f"{len(failed)} file(s) cannot be read (skip_bad_files goes on without them): {lines}"
-        raise RunFailedError(msg)
+        raise UnreadableFilesError(msg)
     good = {
         ds: {
             "files": {p: t for p, t in e["files"].items() if p in expected},
@@ -121,7 +127,7 @@ def _run_chunks(
 ) -> tuple[dict[str, Any], list[ChunkFailure]]:
     """coffea's Runner, its failures made into one line naming the file and entries."""
     try:
-        with coffea_skip_notices() as skipped:
+        with coffea_skip_notices() as skipped, unicode_safe_hashing():
             output, _metrics = runner(fileset, proc)
     except E2EError:
         raise
