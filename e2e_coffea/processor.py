@@ -232,18 +232,13 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         if len(frames) == 0:
             return np.zeros(0, np.float32)
         if self.triton_url:
-            from .inference.triton import run_triton
+            from .inference.triton import TritonBackend
 
             host = frames if isinstance(frames, np.ndarray) else frames.float().cpu().numpy()
-            c = spec.contract
-            logits = run_triton(
-                self.triton_url,
-                spec.name,
-                host,
-                input_name=c.input_names[0],
-                output_name=c.output_names[0],
-                batch_size=self.batch_size,
+            backend = TritonBackend(
+                self.triton_url, spec.name, spec.contract, batch_size=self.batch_size
             )
+            logits = backend.infer({spec.contract.input_names[0]: host})
             return scores_from_logits(logits, spec)
         sess = get_session(spec.path, device, 1 if device != "cpu" else None, self.fp16)
         if device != "cpu":

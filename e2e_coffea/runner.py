@@ -190,7 +190,8 @@ def run(
     good = {ds: e for ds, e in good.items() if e["files"]}
     t0 = time.perf_counter()
     with ExitStack() as stack:
-        plugin = SessionCachePlugin([s.path for s in specs], device, fp16)
+        # with Triton the server holds the models: workers build no onnxruntime session
+        plugin = None if triton_url else SessionCachePlugin([s.path for s in specs], device, fp16)
         exe, pre = _executor(
             executor, workers, gpu_workers, scheduler, client, retries, progress, plugin, stack
         )
@@ -298,7 +299,7 @@ def _executor(
     client: Any,
     retries: int,
     progress: bool,
-    plugin: SessionCachePlugin,
+    plugin: SessionCachePlugin | None,
     stack: ExitStack,
 ) -> tuple[Any, Any]:
     """The chunk executor and the (metadata) pre-executor."""
@@ -322,7 +323,8 @@ def _executor(
     from .scaleout import connect_client
 
     client = client or stack.enter_context(connect_client(scheduler, workers, gpu_workers))
-    client.register_plugin(plugin, name=SessionCachePlugin.name)
+    if plugin is not None:
+        client.register_plugin(plugin, name=SessionCachePlugin.name)
     pre = processor.DaskExecutor(client=client, status=False, retries=retries)
     if gpu_workers or _has_gpu_workers(client):
         return GPUDaskExecutor(client=client, status=progress, retries=retries), pre
