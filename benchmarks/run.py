@@ -39,13 +39,13 @@ import torch
 import uproot
 
 from e2e_coffea.export import Contract, export_onnx
-from e2e_coffea.frames import build_jet_frames, load_norm, resolve_channels
-from e2e_coffea.hists.booking import book_score_hists, fill_scores
+from e2e_coffea.frames import JetCuts, build_jet_frames, load_norm, resolve_channels
 from e2e_coffea.inference.sessions import clear_cache, get_session
+from e2e_coffea.inference.taggers import resolve_tagger
 from e2e_coffea.models import create_model
-from e2e_coffea.processor import E2ETaggerProcessor, JetCuts
+from e2e_coffea.processor import E2ETaggerProcessor
+from e2e_coffea.processor.booking import book_score_hists, fill_scores
 from e2e_coffea.runner import run
-from e2e_coffea.taggers import resolve_tagger
 
 BATCH = 256  # the processor's default batch size
 
@@ -329,7 +329,7 @@ def main() -> None:
             continue
         from distributed import Client
 
-        from e2e_coffea.scaleout import local_cluster
+        from e2e_coffea.runner.cluster import local_cluster
 
         rates = {}
         for nw in (1, 2):

@@ -22,23 +22,31 @@ __all__ = [
     "E2E_JET_BRANCHES",
     "E2E_SC_BRANCHES",
     "E2E_TREE",
+    "EVENT_ID_BRANCHES",
     "LABELS",
     "LABEL_IDS",
+    "OBJECT_BRANCHES",
     "SPARSE_COLLECTIONS",
     "SPARSE_EVENT_BRANCHES",
     "SPARSE_TREE",
+    "TRUTH_FLAGS",
     "ImageSpec",
     "Layout",
+    "ObjectKind",
+    "layout_of_tree",
     "tracker_image_name",
 ]
 
 Layout = Literal["e2e", "sparse"]
+ObjectKind = Literal["jet", "eg"]
+"""``jet``: 125x125 jet windows around an HCAL seed tower; ``eg``: 32x32 EB crops."""
 
 E2E_TREE: Final = "fevt/RHTree"
 SPARSE_TREE: Final = "Events"
 
 # --- truth labels -------------------------------------------------------------------
 LABELS: Final[dict[int, str]] = {
+    -2: "unlabelled",
     -1: "unmatched",
     0: "quark",
     1: "gluon",
@@ -46,8 +54,13 @@ LABELS: Final[dict[int, str]] = {
     3: "electron",
     4: "photon",
     5: "top",
+    6: "other",
 }
-"""Jet and e/gamma truth labels. ``quark`` is any u/d/s/c/b leading parton."""
+"""Jet and e/gamma truth labels. ``quark`` is any u/d/s/c/b leading parton.
+
+``unlabelled``: the file carries no truth at all (data, or an ntuple without truth
+branches). ``other``: the file's truth flags (MLAnalyzer's ``jet_IsTau``, ``jet_IsEle``)
+say the object is none of the flagged classes, without saying what it is."""
 LABEL_IDS: Final[dict[str, int]] = {v: k for k, v in LABELS.items()}
 
 
@@ -176,3 +189,50 @@ SPARSE_EVENT_BRANCHES: Final = (
     "nVtx",
     "Pileup_nPU",
 )
+
+
+# --- the one branch table: where each layout keeps the per-object quantities ------------
+OBJECT_BRANCHES: Final[dict[Layout, dict[ObjectKind, dict[str, str]]]] = {
+    "sparse": {
+        "jet": {
+            "seed_row": "Jet_seedIeta", "seed_col": "Jet_seedIphi", "pt": "Jet_pt",
+            "eta": "Jet_eta", "phi": "Jet_phi", "mass": "Jet_mass", "label": "Jet_label",
+            "is_tau": "Jet_isTau", "is_ele": "Jet_isEle", "gen_pt": "Jet_genPt",
+        },
+        "eg": {
+            "seed_row": "EGamma_seedRow", "seed_col": "EGamma_seedCol", "pt": "EGamma_pt",
+            "eta": "EGamma_eta", "phi": "EGamma_phi", "energy": "EGamma_energy",
+            "label": "EGamma_label",
+        },
+    },
+    "e2e": {
+        "jet": {
+            "seed_row": "jetSeed_ieta", "seed_col": "jetSeed_iphi", "pt": "jet_Pt",
+            "eta": "jet_Eta", "phi": "jet_Phi", "mass": "jet_M", "energy": "jet_Energy",
+            "label": "jet_label", "is_tau": "jet_IsTau", "is_ele": "jet_IsEle",
+        },
+        "eg": {
+            "seed_row": "SC_ieta", "seed_col": "SC_iphi", "pt": "SC_pT", "eta": "SC_eta",
+            "phi": "SC_phi", "energy": "SC_E", "label": "SC_label",
+        },
+    },
+}  # fmt: skip
+"""Per layout and object kind: quantity -> branch. Only ``seed_row``/``seed_col`` are
+required (the frame needs its seed); every other quantity is optional and is filled with
+a documented stand-in when a file lacks it (:mod:`e2e_coffea.frames.objects`). Jet seeds
+are HCAL towers (56x72 grid), e/gamma seeds EB crystals (170x360). Whether a window lies
+inside the grid is computed from the seed, never read (``jet_inFrame`` is ours only)."""
+
+TRUTH_FLAGS: Final[dict[str, str]] = {"is_tau": "tau", "is_ele": "electron"}
+"""MLAnalyzer's per-jet truth flags and the label a set flag means, in priority order."""
+
+EVENT_ID_BRANCHES: Final[dict[Layout, tuple[str, str, str]]] = {
+    "sparse": ("run", "luminosityBlock", "event"),
+    "e2e": ("runId", "lumiId", "eventId"),
+}
+"""(run, lumi, event) per layout: the deterministic train/val/test split hashes them."""
+
+
+def layout_of_tree(treename: str) -> Layout:
+    """The layout a file's tree belongs to: ``fevt/RHTree`` is e2e, anything else sparse."""
+    return "e2e" if treename.strip("/") == E2E_TREE else "sparse"

@@ -47,6 +47,13 @@ __all__ = ["command"]
     "--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True
 )
 @click.option("--step", type=int, default=200, show_default=True, help="Events read per chunk.")
+@click.option(
+    "--branches",
+    "profile",
+    default=None,
+    metavar="PROFILE",
+    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
+)
 def command(
     inputs: tuple[Path, ...],
     layout: str,
@@ -59,10 +66,11 @@ def command(
     device: str,
     dtype: str,
     step: int,
+    profile: str | None,
 ) -> None:
     """Build frames of every jet (or e/gamma candidate) in INPUT.root files and save them.
 
-    npz holds `frames` (n, C, H, W), per object `event`, `jet`, `ieta`, `iphi`, `pt`,
+    npz holds `frames` (n, C, H, W), per object `event`, `index`, `seed_row`, `seed_col`, `pt`,
     `eta`, `label`, `in_frame`, and `channels`; parquet/h5 use the ML4SCI columns.
     """
     from ..frames import build_eg_frames, build_jet_frames
@@ -81,24 +89,25 @@ def command(
     if step < 1:
         msg = f"--step must be positive, got {step}"
         raise BadInputError(msg)
-    from ..objects import object_branches
+    from ..frames import required_branches, resolve_channels
+    from ..frames.objects import object_table
+    from ..io.columns import plan_columns, read_columns
+    from ..io.profiles import load_profile
 
-    branches = object_branches(chans, layout, kind)  # type: ignore[arg-type]
+    prof = load_profile(profile) if profile else None
+    if prof is not None and prof.layout != layout:
+        msg = f"--branches {prof.name!r} is a profile of the {prof.layout} layout, not {layout}"
+        raise BadInputError(msg)
+    table = object_table(layout, kind)
+    required = [*required_branches(chans, layout, frame=kind), table["seed_row"], table["seed_col"]]  # type: ignore[arg-type]
     build = build_eg_frames if kind == "eg" else build_jet_frames
     trees = [(p, open_tree(p, layout)) for p in inputs]  # every file checked before work starts
-    for p, tree in trees:
-        missing = [b for b in branches if b not in tree.keys()]
-        if missing:
-            from ..exceptions import MissingBranchError
-
-            msg = f"{p}: missing branch(es) {missing} needed for channels {chans}"
-            raise MissingBranchError(msg)
-    from ..frames import resolve_channels
-    from ..objects import OBJECT_BRANCHES
-
+    plans = [
+        plan_columns(t.keys(), required, list(table.values()), prof, where=str(p)) for p, t in trees
+    ]
     names = tuple(s.name for s in resolve_channels(chans, frame=kind))  # type: ignore[arg-type]
     size = 125 if kind == "jet" else 32
-    seed = OBJECT_BRANCHES[layout]["eg_row" if kind == "eg" else "ieta"]  # type: ignore[index]
+    seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
     n_objects = sum(int(ak.sum(ak.num(t[seed].array(), axis=1))) for _, t in trees)
     total = sum(t.num_entries for _, t in trees)
     norm_arg = None if norm == "none" else norm
@@ -107,8 +116,9 @@ def command(
         _Sink(out, n_objects, (len(names), size, size), dtype) as write,
         tqdm(total=total, unit="ev", desc="frames", disable=None) as bar,
     ):
-        for _p, tree in trees:
-            for chunk in tree.iterate(branches, step_size=step):
+        for (_p, tree), plan in zip(trees, plans, strict=True):
+            for raw in tree.iterate(list(plan.file_names), step_size=step):
+                chunk = read_columns(raw, plan)
                 frames, rec = build(
                     chunk,
                     layout=layout,
@@ -136,11 +146,6 @@ def command(
         )
 
 
-def _seed(cols: dict[str, Any], axis: str) -> Any:
-    """Seed row/column of each object: jets' ``ieta``/``iphi``, e/gamma's ``seed_row``/``seed_col``."""
-    return cols[axis] if axis in cols else cols["seed_row" if axis == "ieta" else "seed_col"]
-
-
 class _Sink:
     """One chunk's frames and records into the output format, streamed (constant memory)."""
 
@@ -164,9 +169,9 @@ class _Sink:
                 frames,
                 {
                     "event": cols["event"],
-                    "jet": cols.get("jet", cols.get("index")),
-                    "ieta": _seed(cols, "ieta"),
-                    "iphi": _seed(cols, "iphi"),
+                    "index": cols["index"],
+                    "seed_row": cols["seed_row"],
+                    "seed_col": cols["seed_col"],
                     "pt": cols["pt"],
                     "eta": cols["eta"],
                     "label": cols["label"],
@@ -183,8 +188,8 @@ class _Sink:
             frames,
             cols["label"],
             cols["pt"],
-            _seed(cols, "ieta"),
-            _seed(cols, "iphi"),
+            cols["seed_row"],
+            cols["seed_col"],
             extra={"eta": cols["eta"], "event": cols["event"]},
         )
 

@@ -110,8 +110,8 @@ def command(
 ) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
     from ..hists.summary import plot_rocs, roc_for_tagger, summarize
+    from ..inference.taggers import resolve_tagger
     from ..runner import run
-    from ..taggers import resolve_tagger
 
     specs = [resolve_tagger(t) for t in taggers]
     facility = None

@@ -14,7 +14,7 @@ def describe_taggers() -> list[dict[str, Any]]:
     """One record per shipped tagger: name, task, path, channels, classes, AUCs, size."""
     from pathlib import Path
 
-    from ..taggers import list_taggers, resolve_tagger
+    from ..inference.taggers import list_taggers, resolve_tagger
 
     out = []
     for name in list_taggers():

@@ -36,9 +36,9 @@ def train_task(
     from ..frames import load_norm, resolve_channels
     from ..io import load_fileset
     from ..models import create_model
-    from ..tasks import get_task, load_task_frames
     from ..train import ArrayBatches, fit, seed_everything
     from ..train.loop import _finite_or_none
+    from ..train.tasks import get_task, load_task_frames
 
     task = get_task(task_name)
     fs = load_fileset(fileset)
@@ -189,7 +189,7 @@ def command(
     validation, 10% test. Metrics per epoch go to OUT/NAME.metrics.json.
     """
     from ..models import list_models
-    from ..tasks import get_task
+    from ..train.tasks import get_task
 
     get_task(task)
     if model_name not in list_models():

@@ -32,7 +32,6 @@ __all__ = [
     "event_images",
     "layer_status",
     "render_composite",
-    "submit_chunks",
 ]
 
 _LAZY = {
@@ -40,7 +39,6 @@ _LAZY = {
     "JetTable": ".jets",
     "PerformanceDashboard": ".performance",
     "event_images": ".event_images",
-    "submit_chunks": ".live",
 }
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
-from ..processor import JetCuts
-from ..taggers import TaggerSpec
+from ..frames.selection import ObjectCuts
+from ..inference.taggers import TaggerSpec
 from ._widgets import message_png, widgets
 from .composite import LAYERS, composite_figure, composite_png, figure_png, layer_status
 from .event_images import event_images
@@ -81,7 +81,7 @@ class EventDisplay:
         tagger: str | TaggerSpec,
         *,
         max_events: int = 50,
-        cuts: JetCuts | None = None,
+        cuts: ObjectCuts | None = None,
     ) -> EventDisplay:
         """The jets of a saved run (``e2e-coffea run --out DIR`` or ``output.pkl``) and its fileset.
 
@@ -301,7 +301,7 @@ class EventDisplay:
         t = self.table
         absent = t.absent_for(i)
         style = {"visible": self.visible_layers, "opacity": self.opacity}
-        title = f"{t.dataset[i]}: event {t.event[i]}, jet {t.jet[i]} ({t.label[i]})"
+        title = f"{t.dataset[i]}: event {t.event[i]}, jet {t.index[i]} ({t.label[i]})"
         self.image.value = composite_png(
             t.frames[i], t.channels, absent=absent, title=title, **style
         )
@@ -332,11 +332,11 @@ class EventDisplay:
             ("dataset", t.dataset[i]),
             ("truth", t.label[i]),
             ("event", t.event[i]),
-            ("jet", t.jet[i]),
+            ("jet", t.index[i]),
             ("pT [GeV]", f"{t.pt[i]:.1f}"),
             ("eta", f"{t.eta[i]:+.3f}"),
             ("phi", f"{t.phi[i]:+.3f}"),
-            ("seed (ieta, iphi)", f"({t.ieta[i]}, {t.iphi[i]})"),
+            ("seed (ieta, iphi)", f"({t.seed_row[i]}, {t.seed_col[i]})"),
         ]
         rows += [(f"score: {name}", f"{s[i]:.4f}") for name, s in sorted(t.scores.items())]
         cells = "".join(

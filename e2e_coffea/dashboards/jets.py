@@ -2,8 +2,8 @@
 
 Built either from objects already in memory (frames and records of
 :func:`~e2e_coffea.frames.build_jet_frames`) or from a fileset, where the first events of
-each dataset are read again and scored on the fly with the worker-style session cache,
-so the display never needs the Dask run that produced the histograms.
+each dataset are read again and scored by :class:`~e2e_coffea.inference.Tagger` (the
+one inference path), so the display never needs the Dask run that made the histograms.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import geometry as geo
-from ..exceptions import BadInputError, MissingBranchError
-from ..frames import JetSelection, Normalisation, build_jet_frames, list_channels, required_branches
+from ..exceptions import BadInputError
+from ..frames import ObjectCuts, build_jet_frames, list_channels, required_branches
 from ..frames.jets import jet_windows
-from ..hists.booking import label_names
-from ..io import load_fileset, open_tree, read_arrays
-from ..objects import OBJECT_BRANCHES
-from ..processor import JetCuts, layout_of_tree
-from ..taggers import TaggerSpec, resolve_tagger
+from ..inference import Tagger, TaggerSpec
+from ..io import load_fileset, open_tree
+from ..io.columns import plan_columns, read_columns
+from ..io.profiles import BranchProfile
+from ..layouts import layout_of_tree
+from ..processor.booking import label_names
 from .composite import LAYERS, Box
 from .event_images import available_channels
 
-__all__ = ["JetTable", "LoadedJets", "load_jets", "score_frames"]
+__all__ = ["JetTable", "LoadedJets", "load_jets"]
 
 DISPLAY_CHANNELS: tuple[str, ...] = tuple(c for layer in LAYERS for c in layer.channels)
 
@@ -56,9 +57,9 @@ class JetTable:
     label: npt.NDArray[np.str_]
     dataset: npt.NDArray[np.str_]
     event: npt.NDArray[np.int64]
-    jet: npt.NDArray[np.int64]
-    ieta: npt.NDArray[np.int64]
-    iphi: npt.NDArray[np.int64]
+    index: npt.NDArray[np.int64]
+    seed_row: npt.NDArray[np.int64]
+    seed_col: npt.NDArray[np.int64]
     scores: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     absent: tuple[str, ...] = ()
     absent_in: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -138,9 +139,9 @@ class JetTable:
             label=label,
             dataset=ds,
             event=_column(records, "event", n, -1, np.int64),
-            jet=_column(records, "jet", n, -1, np.int64),
-            ieta=_column(records, "ieta", n, -1, np.int64),
-            iphi=_column(records, "iphi", n, -1, np.int64),
+            index=_column(records, "index", n, -1, np.int64),
+            seed_row=_column(records, "seed_row", n, -1, np.int64),
+            seed_col=_column(records, "seed_col", n, -1, np.int64),
             scores=sc,
             absent=tuple(absent),
         )
@@ -172,36 +173,16 @@ class JetTable:
 
     def windows(self, i: int) -> list[Box]:
         """The 125x125 windows of the table's jets in the event of row ``i``; row ``i`` highlighted."""
-        if self.ieta[i] < 0:
+        if self.seed_row[i] < 0:
             return []
         same = np.flatnonzero(
-            (self.dataset == self.dataset[i]) & (self.event == self.event[i]) & (self.ieta >= 0)
+            (self.dataset == self.dataset[i]) & (self.event == self.event[i]) & (self.seed_row >= 0)
         )
-        r0, c0 = jet_windows(self.ieta[same], self.iphi[same])
+        r0, c0 = jet_windows(self.seed_row[same], self.seed_col[same])
         return [
             Box(int(r), int(c), geo.JET_FRAME, highlight=bool(j == i))
             for r, c, j in zip(r0, c0, same, strict=True)
         ]
-
-
-def score_frames(
-    spec: TaggerSpec, frames: npt.NDArray[np.float32], *, batch_size: int = 64
-) -> npt.NDArray[np.float32]:
-    """Scores of normalised frames, exactly as the processor computes them (CPU session)."""
-    from ..inference.sessions import get_session, run_cpu
-    from ..processor import scores_from_logits
-
-    if len(frames) == 0:
-        return np.zeros(0, np.float32)
-    sess = get_session(spec.path, "cpu")
-    name = sess.get_inputs()[0].name
-    logits = np.concatenate(
-        [
-            run_cpu(sess, {name: np.ascontiguousarray(frames[i : i + batch_size])})
-            for i in range(0, len(frames), batch_size)
-        ]
-    )
-    return scores_from_logits(logits, spec)
 
 
 @dataclass
@@ -213,76 +194,62 @@ class LoadedJets:
     tagger: TaggerSpec
 
 
-def _select(chunk: ak.Array, layout: str, cuts: JetCuts) -> JetSelection:
-    """The processor's jet selection (:class:`~e2e_coffea.processor.JetCuts`)."""
-    k = OBJECT_BRANCHES[layout]  # type: ignore[index]
-    mask = (chunk[k["pt"]] > cuts.pt_min) & (abs(chunk[k["eta"]]) < cuts.abs_eta_max)
-    if cuts.require_in_frame:
-        mask = mask & (chunk[k["in_frame"]] != 0)
-    return JetSelection.from_mask(mask)
-
-
 def load_jets(
     fileset: Any,
-    tagger: str | TaggerSpec,
+    tagger: str | TaggerSpec | Tagger,
     *,
     max_events: int = 50,
-    cuts: JetCuts | None = None,
+    cuts: ObjectCuts | None = None,
+    branches: str | BranchProfile | None = None,
 ) -> LoadedJets:
-    """Read the first ``max_events`` events of each dataset's first file, select jets like the
-    processor, build raw frames of the display layers and score them with ``tagger``."""
+    """Read the first ``max_events`` events of each dataset's first file, select and score
+    the tagger's jets with :class:`Tagger` (CPU), and build raw frames of the display layers."""
     if max_events < 1:
         msg = f"max_events must be >= 1, got {max_events}"
         raise BadInputError(msg)
-    spec = tagger if isinstance(tagger, TaggerSpec) else resolve_tagger(tagger)
+    tg = (
+        tagger
+        if isinstance(tagger, Tagger)
+        else Tagger(tagger, device="cpu", cuts=cuts, branches=branches)
+    )
+    spec = tg.spec
     if spec.kind != "jet":
         msg = f"the event display shows jets; tagger {spec.name!r} works on e/gamma crops"
         raise BadInputError(msg)
     fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
-    cuts = cuts or JetCuts()
-    model_channels = list(spec.contract.channels)
     parts: list[JetTable] = []
     chunks: dict[str, tuple[ak.Array, str]] = {}
     for dataset, entry in fs.items():
         path, tree = next(iter(entry["files"].items()))
-        layout = layout_of_tree(str(tree or ""))
-        keys = set(open_tree(path, layout).keys())  # type: ignore[arg-type]
-        wanted = list(dict.fromkeys([*DISPLAY_CHANNELS, *model_channels]))
-        shown, missing = available_channels(dict.fromkeys(keys), layout, wanted)
-        lacking = [c for c in model_channels if c in missing]
-        if lacking:
-            msg = f"dataset {dataset!r}, file {path}: tagger {spec.name!r} needs channel(s) {lacking} the file lacks"
-            raise MissingBranchError(msg)
-        table = OBJECT_BRANCHES[layout]  # type: ignore[index]
-        branches = required_branches(shown, layout)  # type: ignore[arg-type]
-        branches += [table[k] for k in ("pt", "eta", "phi", "ieta", "iphi", "label", "in_frame")]
-        chunk = read_arrays(
-            path, list(dict.fromkeys(branches)), layout=layout, entry_stop=max_events
-        )  # type: ignore[arg-type]
-        sel = _select(chunk, layout, cuts)
+        profile = tg.profile
+        layout = profile.layout if profile is not None else layout_of_tree(str(tree or ""))
+        t = open_tree(path, layout)
+        keys = list(t.keys())
+        ours = keys if profile is None else [_ours(profile, b) for b in keys]
+        shown, _missing = available_channels(dict.fromkeys(ours), layout, list(DISPLAY_CHANNELS))
+        req, opt = tg.branches(layout)  # type: ignore[arg-type]
+        opt = [*opt, *required_branches(shown, layout)]  # type: ignore[arg-type]
+        plan = plan_columns(keys, req, opt, profile, where=f"dataset {dataset!r}, file {path}")
+        chunk = read_columns(t.arrays(list(plan.file_names), entry_stop=max_events), plan)
+        sel = tg.select(chunk, layout)  # type: ignore[arg-type]
+        scores = [b.outputs for b in tg.score_batches(chunk, layout, sel)]  # type: ignore[arg-type]
         display = [c for c in DISPLAY_CHANNELS if c in shown]
-        frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel)  # type: ignore[arg-type]
-        model_frames, _ = build_jet_frames(
-            chunk,
-            layout=layout,
-            channels=model_channels,
-            jets=sel,  # type: ignore[arg-type]
-            norm=_norm(spec),
-        )
-        scores = score_frames(spec, model_frames)
+        frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel.selection)  # type: ignore[arg-type]
         absent = [c for c in DISPLAY_CHANNELS if c not in shown]
+        score = np.concatenate(scores) if scores else np.zeros(0, np.float32)
         parts.append(
             JetTable.from_records(
-                frames, rec, display, scores={spec.name: scores}, dataset=dataset, absent=absent
+                frames, rec, display, scores={spec.name: score}, dataset=dataset, absent=absent
             )
         )
         chunks[dataset] = (chunk, layout)
     return LoadedJets(_concat(parts), chunks, spec)
 
 
-def _norm(spec: TaggerSpec) -> Normalisation | None:
-    n = spec.contract.normalisation
-    return Normalisation.from_dict(n) if n else None
+def _ours(profile: BranchProfile, file_branch: str) -> str:
+    """Our name of a file's branch under ``profile`` (itself when not renamed)."""
+    back = {v: k for k, v in profile.branches.items()}
+    return back.get(file_branch, file_branch)
 
 
 def _concat(parts: list[JetTable]) -> JetTable:
@@ -309,9 +276,9 @@ def _concat(parts: list[JetTable]) -> JetTable:
         label=cat([p.label for p in parts]),
         dataset=cat([p.dataset for p in parts]),
         event=cat([p.event for p in parts]),
-        jet=cat([p.jet for p in parts]),
-        ieta=cat([p.ieta for p in parts]),
-        iphi=cat([p.iphi for p in parts]),
+        index=cat([p.index for p in parts]),
+        seed_row=cat([p.seed_row for p in parts]),
+        seed_col=cat([p.seed_col for p in parts]),
         scores={k: cat([p.scores[k] for p in parts]) for k in parts[0].scores},
         absent=absent,
         absent_in=absent_in,

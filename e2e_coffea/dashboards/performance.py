@@ -21,7 +21,7 @@ from typing import Any
 
 from ..exceptions import BadInputError
 from ..hists.roc import RocCurve
-from ..taggers import TaggerSpec, resolve_tagger
+from ..inference.taggers import TaggerSpec, resolve_tagger
 from ._widgets import message_png, widgets
 from .composite import figure_png
 from .plots import (

@@ -31,8 +31,10 @@ __all__ = [
 
 PREFIX: Final = "e2e_coffea."
 MARKER_KEY: Final = PREFIX + "contract_version"
-CONTRACT_VERSION: Final = 1
-"""Bump when a field changes meaning; readers refuse versions newer than they know."""
+CONTRACT_VERSION: Final = 2
+"""Bump when a field changes meaning; readers refuse versions newer than they know.
+Version 2 added ``kind``, ``points``, ``scalar_norm``, ``target`` and ``validity``; a
+version-1 file reads as before (those fields empty)."""
 
 E2E_JET_CROP: Final = "e2e-jet-125: centre 5*ieta+2, 5*iphi+2, +-62, phi wrap, zero pad"
 """The E2E jet window: 125x125 ECAL pixels centred on the seed HCAL tower's centre pixel."""
@@ -52,6 +54,15 @@ class Contract:
     ``class_names`` names the outputs: for binary classification (one logit) the
     negative then the positive class; for ``n`` classes one name per logit; for
     regression one name per regressed quantity (e.g. ``("jet_mass",)``).
+
+    ``output_kind`` says whether a classifier's outputs are logits (ours) or already
+    probabilities (many foreign models end in a softmax). ``kind`` is ``jet`` (125x125 windows) or ``eg`` (32x32 crops); empty means "from the
+    crop". ``scalar_inputs`` name per-object quantities (``pt``, ``eta``, ``seed_row`` ...)
+    or event branches (``MET_pt``, ``nVtx``) fed beside the frames, standardised by
+    ``scalar_norm`` (``{name: [mean, std]}``) when given. ``points`` is the point-cloud
+    spec of ``input_kind == "points"`` models. ``target`` describes a regression output
+    (``name``, ``unit``, ``transform``). ``validity`` is the kinematic range the model was
+    trained for (``pt_min``, ``pt_max``, ``abs_eta_max``): the main job measures it there.
     """
 
     task: str
@@ -69,6 +80,12 @@ class Contract:
     output_names: tuple[str, ...] = ("outputs",)
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    kind: str = ""
+    output_kind: str = "logits"
+    points: dict[str, Any] | None = None
+    scalar_norm: dict[str, Any] | None = None
+    target: dict[str, Any] | None = None
+    validity: dict[str, Any] | None = None
     format_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -94,7 +111,9 @@ class Contract:
             except json.JSONDecodeError as err:
                 msg = f"contract field 'normalisation' is a string but not JSON ({err})"
                 raise ContractError(msg) from err
-        for name in ("normalisation", "model_kwargs", "provenance", "metrics"):
+        if not self.kind:
+            object.__setattr__(self, "kind", "eg" if self.crop == EG_CROP else "jet")
+        for name in _JSON_FIELDS:
             value = getattr(self, name)
             if value is None:
                 continue
@@ -161,6 +180,11 @@ class Contract:
 
 
 _REQUIRED: Final = ("task", "model_name", "channels", "frame_size", "class_names", "format_version")
+_JSON_FIELDS: Final = (
+    "normalisation", "model_kwargs", "provenance", "metrics", "points", "scalar_norm",
+    "target", "validity",
+)  # fmt: skip
+_KINDS: Final = ("jet", "eg")
 
 
 def _validate(c: Contract) -> None:
@@ -198,10 +222,22 @@ def _validate(c: Contract) -> None:
         bad(f"classification needs >= 2 class_names, got {list(c.class_names)}")
     if c.task == "regression" and not c.class_names:
         bad("regression needs one name per output in class_names")
-    for name in ("normalisation", "model_kwargs", "provenance", "metrics"):
+    for name in _JSON_FIELDS:
         value = getattr(c, name)
         if value is not None and not isinstance(value, dict):
             bad(f"{name} must be a JSON object, got {type(value).__name__}")
+    if c.kind not in _KINDS:
+        bad(f"kind {c.kind!r} is not one of {list(_KINDS)}")
+    if c.output_kind not in ("logits", "probabilities"):
+        bad(f"output_kind {c.output_kind!r} is not 'logits' or 'probabilities'")
+    if c.scalar_norm is not None:
+        extra = sorted(set(c.scalar_norm) - set(c.scalar_inputs))
+        if extra:
+            bad(f"scalar_norm names {extra} that are not in scalar_inputs {list(c.scalar_inputs)}")
+    if c.validity is not None:
+        unknown = sorted(set(c.validity) - {"pt_min", "pt_max", "abs_eta_max"})
+        if unknown:
+            bad(f"validity keys {unknown} are not pt_min, pt_max, abs_eta_max")
     n_out = c.model_kwargs.get("n_outputs")
     if n_out is not None and n_out != c.n_outputs:
         bad(

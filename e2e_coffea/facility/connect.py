@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..scaleout import SchedulerUnreachableError
-from ..taggers import TaggerSpec, resolve_tagger
+from ..inference.taggers import TaggerSpec, resolve_tagger
+from ..runner.cluster import SchedulerUnreachableError
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..scaleout import SchedulerUnreachableError
+from ..runner.cluster import SchedulerUnreachableError
 from .config import ClusterConfig, ClusterConfigError
 
 __all__ = ["build_gateway_cluster", "gateway_options"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from ..taggers import TaggerSpec, resolve_tagger
+from ..inference.taggers import TaggerSpec, resolve_tagger
 from .config import EnvironmentConfig
 
 __all__ = ["GPUResourcePlugin", "ModelUploadPlugin", "register_environment", "ship_models"]

@@ -24,8 +24,17 @@ from .channels import (
 from .egamma import build_eg_frames
 from .jets import build_jet_frames
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
+from .objects import object_records
 from .pointcloud import FEATURES, build_point_clouds
-from .records import EGRecords, JetRecords, JetSelection, PointClouds
+from .records import (
+    EGRecords,
+    JetRecords,
+    JetSelection,
+    ObjectRecords,
+    ObjectSelection,
+    PointClouds,
+)
+from .selection import JetCuts, ObjectCuts, Selected, cut_steps, select_objects
 
 __all__ = [
     "BACKENDS",
@@ -35,19 +44,39 @@ __all__ = [
     "ChannelNorm",
     "ChannelSpec",
     "EGRecords",
+    "JetCuts",
     "JetRecords",
     "JetSelection",
     "Normalisation",
+    "ObjectCuts",
+    "ObjectRecords",
+    "ObjectSelection",
     "PointClouds",
     "Preset",
+    "Selected",
     "build_eg_frames",
     "build_jet_frames",
     "build_point_clouds",
+    "cut_steps",
     "get_backend",
     "list_channels",
     "list_norm_presets",
     "list_presets",
     "load_norm",
+    "object_branches",
+    "object_records",
     "required_branches",
     "resolve_channels",
+    "select_objects",
 ]
+
+
+def object_branches(channels: list[str] | str, layout: str, kind: str) -> list[str]:
+    """Every branch frames of ``kind`` objects may read: the channels' and the objects'.
+
+    The channels' branches and the seeds are required; the other object quantities are
+    optional (see :mod:`e2e_coffea.frames.objects`)."""
+    from .objects import object_table
+
+    need = required_branches(channels, layout, frame=kind)  # type: ignore[arg-type]
+    return list(dict.fromkeys([*need, *object_table(layout, kind).values()]))

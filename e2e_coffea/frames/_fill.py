@@ -16,7 +16,8 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..exceptions import NonFiniteInputError
-from . import _chunk, _hits
+from ..io import arrays
+from . import _hits
 from .backends import FrameBackend
 from .channels import GRID_SHAPES, ChannelSpec
 from .normalisation import Normalisation
@@ -82,7 +83,7 @@ def _crop(
         gr0, gc0 = _grid_window(grid, r0, c0)
         dense = [
             np.asarray(
-                _chunk.dense_images(
+                arrays.dense_images(
                     chunk, s.e2e_branch, GRID_SHAPES[grid], why=f"channel {s.name!r}"
                 ),
                 dtype=np.float32,

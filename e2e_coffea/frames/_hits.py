@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..exceptions import BadInputError, FileLayoutError
-from . import _chunk
+from ..io import arrays
 from .channels import GRID_SHAPES, ChannelSpec
 
 __all__ = ["ScatterJob", "combine", "scatter_jobs"]
@@ -58,7 +58,7 @@ def _positions(
     key = f"{coll}:{spec.sparse_row}:{spec.sparse_col}"
     if key in cache:
         return cache[key]  # type: ignore[no-any-return]
-    rj, raw_row, raw_col, _ = _chunk.hit_cells(
+    rj, raw_row, raw_col, _ = arrays.hit_cells(
         chunk,
         coll,
         spec.sparse_row,
@@ -76,7 +76,7 @@ def _values(chunk: Any, spec: ChannelSpec, n: int) -> npt.NDArray[np.float32]:
     if spec.sparse_value is None:
         return np.ones(n, dtype=np.float32)
     name = f"{spec.sparse_collection}_{spec.sparse_value}"
-    vj = _chunk.jagged(_chunk.branch(chunk, name, layout="sparse", why=f"channel {spec.name!r}"))
+    vj = arrays.jagged(arrays.branch(chunk, name, layout="sparse", why=f"channel {spec.name!r}"))
     if len(vj.values) != n:
         msg = f"branch {name!r} has {len(vj.values)} hits, its row branch {n}"
         raise FileLayoutError(msg)
@@ -106,9 +106,9 @@ def scatter_jobs(
         spec0 = tracker[0][0]
         offsets, row, col = _positions(chunk, spec0, cache)
         lname = f"{spec0.sparse_collection}_layer"
-        layer = _chunk.integer_values(
-            _chunk.jagged(
-                _chunk.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
+        layer = arrays.integer_values(
+            arrays.jagged(
+                arrays.branch(chunk, lname, layout="sparse", why=f"channel {spec0.name!r}")
             ).values,
             lname,
             "tracker layers",

@@ -21,10 +21,11 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..exceptions import BadInputError, NonFiniteInputError
+from ..layouts import OBJECT_BRANCHES
 from . import _chunk
 from .backends import FrameBackend, check_dtype, get_backend
 from .channels import CHANNELS
-from .jets import JET_BRANCHES, check_layout, check_nonfinite, jet_records
+from .jets import check_layout, check_nonfinite, jet_records
 from .records import JetSelection, PointClouds
 
 __all__ = ["FEATURES", "build_point_clouds"]
@@ -189,7 +190,7 @@ def build_point_clouds(
         )
         raise BadInputError(msg)
     be = get_backend(backend, device)
-    names = JET_BRANCHES[layout]
+    names = OBJECT_BRANCHES[layout]["jet"]  # type: ignore[index]
     _chunk.require(
         chunk, [names["eta"], names["phi"]], layout=layout, why="the jet axis of point clouds"
     )
@@ -219,7 +220,7 @@ def build_point_clouds(
             src = pts.sources[int(cols["source"][hit[k]])]
             msg = (
                 f"non-finite {src!r} value in event {int(rec.event[jet[k]])} (jet "
-                f"{int(rec.jet[jet[k]])}) inside its point cloud; pass nonfinite='mask'"
+                f"{int(rec.index[jet[k]])}) inside its point cloud; pass nonfinite='mask'"
             )
             raise NonFiniteInputError(msg)
         energy[bad], d0[bad], dz[bad] = 0.0, 0.0, 0.0

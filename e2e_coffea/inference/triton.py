@@ -39,6 +39,7 @@ from .triton_model import (
     TritonUnavailableError,
     check_model,
     contract_tensors,
+    output_widths,
 )
 
 __all__ = [
@@ -223,7 +224,8 @@ class TritonBackend:
         arrays, n = _host_arrays(inputs, wanted, self.contract)
         info = self.model_info()
         if n == 0:
-            return np.zeros((0, output.shape[1]), np.float32)
+            served = {t.name: t for t in info.outputs}[output.name].shape[1]
+            return np.zeros((0, served if served > 0 else output.shape[1]), np.float32)
         limit, exact = info.objects_per_request
         step = limit if exact and limit else min(limit or self.batch_size, self.batch_size)
         parts = []
@@ -237,7 +239,7 @@ class TritonBackend:
             )
             parts.append(out[:size])
         result = np.concatenate(parts).reshape(n, -1)
-        if result.shape[1] != output.shape[1]:
+        if result.shape[1] not in output_widths(self.contract):
             msg = f"{self.where}: output {output.name} has {result.shape[1]} columns, the contract {output.shape[1]}"
             raise TritonError(msg)
         return result

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..exceptions import E2EError
 from ..export.contract import Contract
+from ..export.inspect import expected_inputs
 
 __all__ = [
     "ModelInfo",
@@ -22,6 +23,7 @@ __all__ = [
     "TritonUnavailableError",
     "check_model",
     "contract_tensors",
+    "output_widths",
 ]
 
 
@@ -93,25 +95,28 @@ class ModelInfo:
 
 
 def contract_tensors(contract: Contract) -> tuple[tuple[TensorSpec, ...], TensorSpec]:
-    """The inputs and the (first) output a model exported with ``contract`` has, batch
-    axis ``-1``: frames ``(n, C, H, W)`` or points ``(n, N, F)``, then ``scalars
-    (n, S)`` when the model takes scalars; logits ``(n, n_outputs)``."""
-    names = contract.input_names
-    if contract.input_kind == "points":
-        main: tuple[int, ...] = (-1, *contract.frame_size)
-    else:
-        main = (-1, contract.n_channels, *contract.frame_size)
-    inputs = [TensorSpec(names[0], "FP32", main)]
-    inputs += [TensorSpec(n, "FP32", (-1, len(contract.scalar_inputs))) for n in names[1:]]
-    return tuple(inputs), TensorSpec(contract.output_names[0], "FP32", (-1, contract.n_outputs))
+    """The inputs (:func:`~e2e_coffea.export.inspect.expected_inputs`, symbolic axes as
+    ``-1``) and the first output ``(n, n_outputs)`` of a model exported with ``contract``."""
+    inputs = tuple(
+        TensorSpec(name, "FP32", tuple(d if isinstance(d, int) else -1 for d in dims))
+        for name, dims in expected_inputs(contract).items()
+    )
+    return inputs, TensorSpec(contract.output_names[0], "FP32", (-1, contract.n_outputs))
+
+
+def output_widths(contract: Contract) -> set[int]:
+    """Output widths that fit: a binary classifier may give one logit or two."""
+    binary = contract.task == "classification" and len(contract.class_names) == 2
+    return {1, 2} if binary else {contract.n_outputs}
 
 
 def _fits(served: TensorSpec, wanted: TensorSpec) -> bool:
-    """Served shape admits the contract's (a served ``-1`` admits anything); the batch
+    """Served shape admits the contract's (``-1`` on either side admits anything); the batch
     axis only has to exist: its size is handled by :attr:`ModelInfo.objects_per_request`."""
     if served.datatype != wanted.datatype or len(served.shape) != len(wanted.shape):
         return False
-    return all(s in (-1, w) for s, w in zip(served.shape[1:], wanted.shape[1:], strict=True))
+    pairs = zip(served.shape[1:], wanted.shape[1:], strict=True)
+    return all(s == w or -1 in (s, w) for s, w in pairs)
 
 
 def check_model(info: ModelInfo, contract: Contract, where: str) -> None:
@@ -134,7 +139,13 @@ def check_model(info: ModelInfo, contract: Contract, where: str) -> None:
             )
             raise TritonError(msg)
     outs = {t.name: t for t in info.outputs}
-    if output.name not in outs or not _fits(outs[output.name], output):
+    served_out = outs.get(output.name)
+    if (
+        served_out is None
+        or len(served_out.shape) != 2
+        or served_out.datatype != output.datatype
+        or not (served_out.shape[1] == -1 or served_out.shape[1] in output_widths(contract))
+    ):
         msg = (
             f"{where}: outputs {[t.describe() for t in info.outputs]} on the server, "
             f"{output.describe()} in the {side}"

@@ -2,7 +2,8 @@
 
 One folder per tagger, named as the processor asks for it (the tagger name), holding the
 ONNX file as version 1 and a ``config.pbtxt`` whose inputs and outputs come from the
-tagger's contract (:func:`~e2e_coffea.inference.triton_model.contract_tensors`), so the
+tagger's contract (:func:`~e2e_coffea.inference.triton_model.contract_tensors`; the
+output width from the graph, as a binary classifier may give one logit or two), so the
 server checks requests against the same shapes the workers' backend checks. Triton's
 onnxruntime backend runs it, on its GPUs where it has them (no ``instance_group`` is
 written, so the server's default placement applies).
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Final
 
 from ..exceptions import BadInputError
-from ..taggers import TaggerSpec, resolve_tagger
+from ..export.inspect import model_io
+from .taggers import TaggerSpec, resolve_tagger
 from .triton_model import TensorSpec, contract_tensors
 
 __all__ = ["DEFAULT_MAX_BATCH_SIZE", "model_config", "write_model_repository"]
@@ -39,6 +41,9 @@ def model_config(spec: TaggerSpec, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE)
         msg = f"max_batch_size must be >= 1 (the taggers batch along their first axis), got {max_batch_size}"
         raise BadInputError(msg)
     inputs, output = contract_tensors(spec.contract)
+    graph_out = model_io(spec.path)[1][0].dims  # a binary classifier gives 1 logit or 2
+    width = graph_out[-1] if graph_out and isinstance(graph_out[-1], int) else output.shape[1]
+    output = TensorSpec(output.name, output.datatype, (-1, width))
     lines = [
         f'name: "{spec.name}"',
         'platform: "onnxruntime_onnx"',

@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..exceptions import BadInputError, FileLayoutError
-from ..frames import _chunk
 from ..layouts import E2E_IMAGES, tracker_image_name
+from . import arrays
 
 __all__ = ["densify"]
 
@@ -37,15 +37,15 @@ _TRACK_IMAGES = {
 }
 
 
-def _get(chunk: Any, name: str) -> _chunk.Jagged:
-    return _chunk.jagged(_chunk.branch(chunk, name, layout="sparse", why="densify"))
+def _get(chunk: Any, name: str) -> arrays.Jagged:
+    return arrays.jagged(arrays.branch(chunk, name, layout="sparse", why="densify"))
 
 
 def _cells(
     chunk: Any, coll: str, rname: str, cname: str, shape: tuple[int, int], *, optional: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """Per hit: event, flat cell index on ``shape`` (row-major) and whether it is placed."""
-    rj, row, col, placed = _chunk.hit_cells(
+    rj, row, col, placed = arrays.hit_cells(
         chunk, coll, rname, cname, shape, why="densify", optional=optional
     )
     return rj.event_of(), row.astype(np.int64) * shape[1] + col, placed
@@ -71,7 +71,7 @@ def _scatter(
 
 def densify(chunk: Any) -> dict[str, npt.NDArray[np.float32]]:
     """Every ``layouts.E2E_IMAGES`` image of a sparse chunk, each (n_events, H*W) float32."""
-    n = _chunk.n_events(chunk)
+    n = arrays.n_events(chunk)
     out: dict[str, npt.NDArray[np.float32]] = {}
 
     ev, cell, _ = _cells(chunk, "EcalHit", "row", "col", geo.ECAL_SHAPE)

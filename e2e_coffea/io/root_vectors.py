@@ -24,8 +24,8 @@ import awkward as ak
 import numpy as np
 
 from ..exceptions import BadInputError, FileLayoutError
-from ..frames._chunk import jagged
 from ..layouts import E2E_TREE
+from .arrays import jagged
 
 __all__ = ["have_root", "write_root_vectors"]
 

@@ -17,8 +17,8 @@ CHUNKSIZE = 15
 def save_run(out: Path, fileset: Path, tagger: Path, chunksize: int = CHUNKSIZE) -> SimpleNamespace:
     """Run like ``e2e-coffea run --out`` does and keep what it writes."""
     from e2e_coffea.hists.summary import summarize
+    from e2e_coffea.inference.taggers import resolve_tagger
     from e2e_coffea.runner import run
-    from e2e_coffea.taggers import resolve_tagger
 
     spec = resolve_tagger(tagger)
     result = run(fileset, [spec], chunksize=chunksize, progress=False)

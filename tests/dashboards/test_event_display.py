@@ -152,7 +152,7 @@ def test_frames_are_the_raw_display_layers(sample, display):
     i = int(np.flatnonzero(t.dataset == "tau")[0])
     chunk = read_arrays(sample.files[("tau", "sparse")], layout="sparse", entry_stop=40)
     frames, rec = build_jet_frames(chunk, layout="sparse", channels=list(t.channels))
-    k = int(np.flatnonzero((rec.event == t.event[i]) & (rec.jet == t.jet[i]))[0])
+    k = int(np.flatnonzero((rec.event == t.event[i]) & (rec.index == t.index[i]))[0])
     np.testing.assert_array_equal(t.frames[i], frames[k])
     assert t.absent == ()  # the generated files carry every layer
 

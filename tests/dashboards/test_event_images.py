@@ -32,7 +32,7 @@ def test_jet_windows_of_the_event_image_are_the_jet_frames(chunks):
     """Cropping the whole-event picture at a jet's window gives that jet's frame."""
     chans = ["track_pt", "ecal", "hcal", "bpix1", "tob2"]
     frames, rec = build_jet_frames(chunks["sparse"], layout="sparse", channels=chans)
-    r0, c0 = jet_windows(rec.ieta, rec.iphi)
+    r0, c0 = jet_windows(rec.seed_row, rec.seed_col)
     checked = 0
     for k in np.flatnonzero(rec.in_frame)[:6]:
         full = event_images(chunks["sparse"], "sparse", chans, int(rec.event[k]))

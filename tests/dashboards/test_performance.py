@@ -9,11 +9,11 @@ import pytest
 
 from e2e_coffea.dashboards import PerformanceDashboard
 from e2e_coffea.dashboards.jets import load_jets
-from e2e_coffea.dashboards.live import chunk_items, process_chunk, submit_chunks
 from e2e_coffea.dashboards.plots import efficiency_vs_pt
 from e2e_coffea.exceptions import BadInputError
-from e2e_coffea.hists.booking import book_score_hists
 from e2e_coffea.processor import E2ETaggerProcessor
+from e2e_coffea.processor.booking import book_score_hists
+from e2e_coffea.runner.live import chunk_items, process_chunk, submit_chunks
 
 
 def classes_of(run):
@@ -178,7 +178,7 @@ def test_efficiency_vs_pt_counts_jets_like_a_slow_reference(saved_run):
 
 def test_several_taggers_share_one_roc_plot_with_auc_and_error():
     from e2e_coffea.dashboards.plots import roc_figure
-    from e2e_coffea.hists.booking import fill_scores
+    from e2e_coffea.processor.booking import fill_scores
 
     rng = np.random.default_rng(3)
     hists = book_score_hists()

@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from e2e_coffea.exceptions import BadInputError, ChannelError, ContractError
-from e2e_coffea.export import MARKER_KEY, Contract, export_onnx, load_contract, onnx_outputs
+from e2e_coffea.export import (
+    CONTRACT_VERSION,
+    MARKER_KEY,
+    Contract,
+    export_onnx,
+    load_contract,
+    onnx_outputs,
+)
 from e2e_coffea.models import create_model, list_models, model_entry
 
 onnx = pytest.importorskip("onnx")
@@ -82,7 +89,7 @@ def test_metadata_contents(tmp_path: Path) -> None:
     path = export_onnx(model, tmp_path / "m.onnx", contract, shape).path
     proto = onnx.load(str(path))
     props = {p.key: p.value for p in proto.metadata_props}
-    assert json.loads(props[MARKER_KEY]) == 1
+    assert json.loads(props[MARKER_KEY]) == CONTRACT_VERSION
     meta = {k.removeprefix("e2e_coffea."): json.loads(v) for k, v in props.items()}
     assert meta["task"] == "classification"
     assert meta["class_names"] == ["quark", "gluon"]

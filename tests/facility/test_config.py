@@ -19,7 +19,7 @@ from e2e_coffea.facility import (
     parse_cluster_config,
     require_gpu,
 )
-from e2e_coffea.scaleout import SchedulerUnreachableError
+from e2e_coffea.runner.cluster import SchedulerUnreachableError
 
 REPO = Path(__file__).parents[2]
 SHIPPED = sorted((REPO / "facility").glob("*.yaml"))

@@ -48,9 +48,9 @@ def test_missing_branch_names_branch_and_channel(chunk):
 @pytest.mark.parametrize(
     ("field", "value", "match"),
     [
-        ("Jet_seedIeta", 56, r"jet 1 of event 0 has seed \(ieta=56"),
-        ("Jet_seedIeta", -1, r"jet 1 of event 0 .*ieta=-1"),
-        ("Jet_seedIphi", 72, r"iphi=72\).*0\.\.71"),
+        ("Jet_seedIeta", 56, r"jet 1 of entry 0 has seed \(Jet_seedIeta=56"),
+        ("Jet_seedIeta", -1, r"jet 1 of entry 0 .*Jet_seedIeta=-1"),
+        ("Jet_seedIphi", 72, r"Jet_seedIphi=72\).*0\.\.71"),
     ],
 )
 def test_seed_out_of_range(chunk, field, value, match):
@@ -65,7 +65,7 @@ def test_seed_out_of_range(chunk, field, value, match):
 
 def test_eg_seed_out_of_range(make):
     chunk = make.chunk(np.random.default_rng(0), [[(20, 3)]], egamma=[[(170, 5)]])
-    with pytest.raises(SeedRangeError, match=r"e/gamma object 0 of event 0 .*row=170"):
+    with pytest.raises(SeedRangeError, match=r"e/gamma object 0 of entry 0 .*EGamma_seedRow=170"):
         build_eg_frames(chunk, layout="sparse")
 
 

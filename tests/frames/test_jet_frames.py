@@ -109,7 +109,7 @@ def test_energy_in_window_is_conserved(make, seeds, rng_seed):
     chunk = make.chunk(np.random.default_rng(rng_seed), seeds)
     frames, rec = build_jet_frames(chunk, layout="sparse", channels=["ecal", "hcal"])
     for j in range(len(rec)):
-        e, ieta, iphi = rec.event[j], rec.ieta[j], rec.iphi[j]
+        e, ieta, iphi = rec.event[j], rec.seed_row[j], rec.seed_col[j]
         rows = ak.to_numpy(chunk["EcalHit_row"][e]).astype(int)
         cols = ak.to_numpy(chunk["EcalHit_col"][e]).astype(int)
         en = ak.to_numpy(chunk["EcalHit_energy"][e]).astype(np.float64)
@@ -146,11 +146,11 @@ def test_selection_and_channel_order(make):
     sub, srec = build_jet_frames(chunk, layout="sparse", channels=["ecal", "track_pt"], jets=mask)
     np.testing.assert_array_equal(sub, full[[1, 2]][:, ::-1])
     assert srec.event.tolist() == [0, 2]
-    assert srec.jet.tolist() == [1, 0]
-    sel = JetSelection(event=np.array([2, 0]), jet=np.array([0, 0]))
+    assert srec.index.tolist() == [1, 0]
+    sel = JetSelection(event=np.array([2, 0]), index=np.array([0, 0]))
     picked, prec = build_jet_frames(chunk, layout="sparse", channels=["track_pt", "ecal"], jets=sel)
     np.testing.assert_array_equal(picked, full[[2, 0]])
-    assert prec.ieta.tolist() == [40, 20]
+    assert prec.seed_row.tolist() == [40, 20]
     np.testing.assert_array_equal(prec.pt, rec.pt[[2, 0]])
 
 
@@ -159,10 +159,19 @@ def test_records_content(make):
     _, rec = build_jet_frames(chunk, layout="sparse", channels="qg")
     assert len(rec) == 3
     assert rec.event.tolist() == [0, 1, 1]
-    assert rec.jet.tolist() == [0, 0, 1]
-    assert rec.iphi.tolist() == [3, 70, 0]
+    assert rec.index.tolist() == [0, 0, 1]
+    assert rec.seed_col.tolist() == [3, 70, 0]
     np.testing.assert_array_equal(rec.label, ak.to_numpy(ak.flatten(chunk["Jet_label"])))
-    assert set(rec.to_dict()) >= {"event", "jet", "ieta", "iphi", "pt", "eta", "label", "in_frame"}
+    assert set(rec.to_dict()) >= {
+        "event",
+        "index",
+        "seed_row",
+        "seed_col",
+        "pt",
+        "eta",
+        "label",
+        "in_frame",
+    }
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])

@@ -89,7 +89,7 @@ def test_one_endcap_hit_spreads_without_losing_energy(make, row, col, cells):
     """The public converter's bug divided by 4 twice; here the block keeps its energy."""
     chunk = _single_hit_chunk(make, row, col)
     frames, rec = build_jet_frames(chunk, layout="sparse", channels=["ecal"], smooth_endcap=True)
-    top, left = 5 * rec.ieta[0] - 60, 5 * rec.iphi[0] - 60
+    top, left = 5 * rec.seed_row[0] - 60, 5 * rec.seed_col[0] - 60
     f = frames[0, 0]
     got = {(int(r + top), int((c + left) % 360)) for r, c in zip(*np.nonzero(f), strict=True)}
     assert got == cells

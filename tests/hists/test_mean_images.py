@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from e2e_coffea.hists.booking import MeanImages, label_names
+from e2e_coffea.processor.booking import MeanImages, label_names
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
 from e2e_coffea.exceptions import ContractError
+from e2e_coffea.inference import TaggerSpec, resolve_tagger
 from e2e_coffea.inference import triton as triton_module
 from e2e_coffea.inference.triton import (
     TritonBackend,
@@ -29,7 +30,6 @@ from e2e_coffea.inference.triton import (
     TritonUnavailableError,
     is_transient,
 )
-from e2e_coffea.taggers import TaggerSpec, resolve_tagger
 
 
 def frames(spec: TaggerSpec, n: int, seed: int = 0) -> np.ndarray:

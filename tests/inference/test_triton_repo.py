@@ -14,8 +14,8 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from e2e_coffea.cli import main
+from e2e_coffea.inference import resolve_tagger
 from e2e_coffea.inference.triton import TritonBackend
-from e2e_coffea.taggers import resolve_tagger
 
 SHIPPED = "eg_simplenet"
 

@@ -68,7 +68,7 @@ def dask_client() -> Iterator[Any]:
     """One worker process with two threads: two chunks score at once in one process."""
     from distributed import Client
 
-    from e2e_coffea.scaleout import local_cluster
+    from e2e_coffea.runner.cluster import local_cluster
 
     cluster = local_cluster(1, 0, threads_per_worker=2)
     client = Client(cluster)

@@ -18,10 +18,12 @@ import uproot
 from coffea.processor import accumulate
 
 from e2e_coffea.exceptions import E2EError
+from e2e_coffea.frames import JetCuts
 from e2e_coffea.frames.records import JetSelection
-from e2e_coffea.hists.booking import MeanImages
+from e2e_coffea.inference import object_batches
 from e2e_coffea.layouts import LABELS
-from e2e_coffea.processor import E2ETaggerProcessor, JetCuts, object_batches
+from e2e_coffea.processor import E2ETaggerProcessor
+from e2e_coffea.processor.booking import MeanImages
 
 # the branch names as the two layouts write them (layouts.py), written out on purpose
 KINE = {
@@ -30,36 +32,14 @@ KINE = {
     ("sparse", "eg"): ("EGamma_pt", "EGamma_eta", "EGamma_label", None),
     ("e2e", "eg"): ("SC_pT", "SC_eta", "SC_label", None),
 }
+# seeds, the cuts' pt and eta, and the truth label (the in-frame flag is computed)
 JET_RECORD = {
-    "sparse": [
-        "Jet_pt",
-        "Jet_eta",
-        "Jet_phi",
-        "Jet_seedIeta",
-        "Jet_seedIphi",
-        "Jet_label",
-        "Jet_inFrame",
-    ],
-    "e2e": [
-        "jet_Pt",
-        "jet_Eta",
-        "jet_Phi",
-        "jetSeed_ieta",
-        "jetSeed_iphi",
-        "jet_label",
-        "jet_inFrame",
-    ],
+    "sparse": ["Jet_pt", "Jet_eta", "Jet_seedIeta", "Jet_seedIphi", "Jet_label"],
+    "e2e": ["jet_Pt", "jet_Eta", "jetSeed_ieta", "jetSeed_iphi", "jet_label"],
 }
 EG_RECORD = {
-    "sparse": [
-        "EGamma_pt",
-        "EGamma_eta",
-        "EGamma_seedRow",
-        "EGamma_seedCol",
-        "EGamma_energy",
-        "EGamma_label",
-    ],
-    "e2e": ["SC_pT", "SC_eta", "SC_ieta", "SC_iphi", "SC_E", "SC_label"],
+    "sparse": ["EGamma_pt", "EGamma_eta", "EGamma_seedRow", "EGamma_seedCol", "EGamma_label"],
+    "e2e": ["SC_pT", "SC_eta", "SC_ieta", "SC_iphi", "SC_label"],
 }
 QG_PIXELS = {
     "sparse": [
@@ -112,7 +92,7 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     path = sample.files[("tau", "sparse")]
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
-    assert set(out) == {"entries", "chunks", "hists", "cutflow", "mean_images", "metrics"}
+    assert set(out) == {"entries", "chunks", "hists", "cutflow", "notes", "mean_images", "metrics"}
     assert out["entries"] == {"tau": 40}
     assert out["chunks"] == {f"{path}:0-40": 40}
     assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
@@ -203,12 +183,15 @@ def test_branches_are_exactly_what_is_read(
     ]
     for taggers, expected in cases:
         proc = E2ETaggerProcessor(taggers, device="cpu")
-        listed = proc.branches(layout)
+        required, optional = proc.branches(layout)
+        listed = [*required, *optional]
         assert len(listed) == len(set(listed))
-        assert set(listed) == set(expected)
+        # our files carry the label, so MLAnalyzer's truth flags are listed but not read
+        flags = {"sparse": {"Jet_isTau", "Jet_isEle"}, "e2e": {"jet_IsTau", "jet_IsEle"}}[layout]
+        assert set(listed) - flags == set(expected)
         log: list[Any] = []
         proc.process(events(path, layout, "tau", access_log=log))
-        assert {entry.branch for entry in log} == set(listed)
+        assert {entry.branch for entry in log} == set(listed) - flags
 
 
 def test_layouts_give_identical_scores(
@@ -261,13 +244,15 @@ def test_object_batches_cover_the_selection_once() -> None:
     chunk = ak.Array({"x": np.arange(9)})
     parts = list(object_batches(chunk, sel, 3))
     assert [len(s) for _, s in parts] == [3, 3, 1]
-    got = [(int(p["x"][e]), int(j)) for p, s in parts for e, j in zip(s.event, s.jet, strict=True)]
-    assert got == list(zip(sel.event.tolist(), sel.jet.tolist(), strict=True))
+    got = [
+        (int(p["x"][e]), int(j)) for p, s in parts for e, j in zip(s.event, s.index, strict=True)
+    ]
+    assert got == list(zip(sel.event.tolist(), sel.index.tolist(), strict=True))
     empty = JetSelection(np.zeros(0, np.int64), np.zeros(0, np.int64))
     assert [len(s) for _, s in object_batches(chunk, empty, 3)] == [0]
     with pytest.raises(E2EError, match="in event order"):
         list(object_batches(chunk, JetSelection(np.array([2, 0]), np.array([0, 0])), 3))
-    with pytest.raises(E2EError, match="frame_memory_mb must be > 0"):
+    with pytest.raises(E2EError, match="frame_memory_mb > 0"):
         E2ETaggerProcessor(["tau_simplenet"], frame_memory_mb=0)
 
 
@@ -327,7 +312,7 @@ def test_jets_without_hits_score_like_blank_frames(
 def test_taggers_only_see_their_own_objects(
     sample: Any, both: E2ETaggerProcessor, events: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import e2e_coffea.processor as mod
+    import e2e_coffea.inference.tagger as mod
 
     seen: list[tuple[str, str, tuple[int, ...]]] = []
     real_jet, real_eg = mod.build_jet_frames, mod.build_eg_frames

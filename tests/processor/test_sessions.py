@@ -93,7 +93,7 @@ def test_processor_pickles_without_sessions(
     assert not any(m.startswith("onnxruntime") for m in modules), modules
     assert b"InferenceSession" not in after
     clone = pickle.loads(after)
-    assert [t.path for t in clone.taggers] == [str(jet_tagger.resolve()), str(eg_tagger.resolve())]
+    assert [t.path for t in clone.specs] == [str(jet_tagger.resolve()), str(eg_tagger.resolve())]
 
 
 def test_two_chunks_build_one_session(sample: Any, jet_tagger: Path, events: Any) -> None:

@@ -24,7 +24,7 @@ def dask_client() -> Iterator[Any]:
     """Two CPU worker processes (Nannies, so a killed worker comes back), shared per module."""
     from distributed import Client
 
-    from e2e_coffea.scaleout import local_cluster
+    from e2e_coffea.runner.cluster import local_cluster
 
     cluster = local_cluster(2, 0)
     client = Client(cluster)

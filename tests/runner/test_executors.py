@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import uproot
 
-import e2e_coffea.runner as runner_mod
+import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.inference.sessions import cached_sessions
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.runner import run

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import e2e_coffea.runner as runner_mod
+import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.exceptions import MissingBranchError
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.runner import RunFailedError, run

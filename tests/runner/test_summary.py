@@ -14,10 +14,10 @@ import uproot
 from sklearn.metrics import roc_auc_score
 
 from e2e_coffea.frames import Normalisation, build_jet_frames
-from e2e_coffea.hists.booking import book_score_hists, fill_scores
 from e2e_coffea.hists.summary import summarize
+from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.processor.booking import book_score_hists, fill_scores
 from e2e_coffea.runner import RunResult
-from e2e_coffea.taggers import resolve_tagger
 
 TAU = 2  # layouts.LABELS
 

@@ -20,8 +20,11 @@ SCORE_BINS = 1000
 def label_names(labels: npt.ArrayLike) -> npt.NDArray[np.str_]:
     """Truth label ids as names (``tau``, ``quark`` ...)."""
     ids = np.asarray(labels, dtype=np.int64)
-    names = np.array([LABELS.get(int(i), f"label{int(i)}") for i in range(-1, 7)])
-    return names[np.clip(ids, -1, 6) + 1]
+    lo, hi = min(LABELS), max(LABELS)
+    if ids.size and (ids.min() < lo or ids.max() > hi):
+        ids = np.where((ids < lo) | (ids > hi), lo - 1, ids)  # unknown ids -> "label?"
+    names = np.array([LABELS.get(i, "label?") for i in range(lo - 1, hi + 1)])
+    return names[ids - (lo - 1)]
 
 
 def book_score_hists() -> dict[str, hist.Hist]:

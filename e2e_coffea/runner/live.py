@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..exceptions import BadInputError
+from ..frames.selection import ObjectCuts
+from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..io import load_fileset, open_tree
-from ..processor import E2ETaggerProcessor, JetCuts, layout_of_tree
-from ..taggers import TaggerSpec, resolve_tagger
+from ..layouts import layout_of_tree
+from ..processor import E2ETaggerProcessor
 
 __all__ = ["ChunkItem", "chunk_items", "process_chunk", "submit_chunks"]
 
@@ -84,14 +86,14 @@ def submit_chunks(
     taggers: Sequence[str | TaggerSpec],
     *,
     chunksize: int | None = None,
-    cuts: JetCuts | None = None,
+    cuts: ObjectCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     gpu: bool = False,
 ) -> list[Any]:
     """Submit one task per chunk; returns the futures (results: processor outputs).
 
     ``gpu=True`` asks each task for the ``GPU=1`` resource, so only GPU-tagged workers
-    (:func:`e2e_coffea.scaleout.local_cluster` ``gpu_workers``) take them. The workers'
+    (:func:`e2e_coffea.runner.cluster.local_cluster` ``gpu_workers``) take them. The workers'
     session caches are warmed by the same plugin :func:`e2e_coffea.run` registers.
     """
     from ..inference.sessions import SessionCachePlugin
@@ -100,7 +102,7 @@ def submit_chunks(
     proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
     fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
     if chunksize is None:  # as e2e_coffea.run would choose
-        from ..runner import default_chunksize
+        from .job import default_chunksize
 
         chunksize = default_chunksize(fs, proc)
     items = chunk_items(fs, chunksize)

@@ -21,12 +21,15 @@ import uproot
 from coffea import processor
 from coffea.nanoevents import BaseSchema
 
-from .exceptions import BadInputError, E2EError, FileLayoutError, MissingBranchError
-from .inference.sessions import SessionCachePlugin
-from .io.fileset import Fileset, load_fileset
-from .layouts import E2E_IMAGES
-from .processor import E2ETaggerProcessor, JetCuts, layout_of_tree
-from .taggers import TaggerSpec, resolve_tagger
+from ..exceptions import BadInputError, E2EError, FileLayoutError, MissingBranchError
+from ..frames.selection import ObjectCuts
+from ..inference import Tagger, TaggerSpec
+from ..inference.sessions import SessionCachePlugin
+from ..io.columns import plan_columns
+from ..io.fileset import Fileset, load_fileset
+from ..io.profiles import BranchProfile
+from ..layouts import E2E_IMAGES, layout_of_tree
+from ..processor import E2ETaggerProcessor
 
 __all__ = ["ChunkFailure", "RunFailedError", "RunResult", "default_chunksize", "preflight", "run"]
 
@@ -64,6 +67,9 @@ class RunResult:
     failed: list[ChunkFailure] = field(default_factory=list)
     wall_time: float = 0.0
     chunksize: int = 0
+    missing_branches: dict[str, list[str]] = field(default_factory=dict)
+    """Optional branches each dataset's files lack (what the run did instead is in the
+    output's ``notes``)."""
 
     @property
     def processed(self) -> int:
@@ -86,22 +92,24 @@ def default_chunksize(fileset: Fileset, proc: E2ETaggerProcessor) -> int:
     if not any(layout_of_tree(t) == "e2e" for t in trees):
         return DEFAULT_CHUNKSIZE
     per_event = sum(
-        4 * math.prod(E2E_IMAGES[b].shape) for b in proc.branches("e2e") if b in E2E_IMAGES
+        4 * math.prod(E2E_IMAGES[b].shape) for b in proc.branches("e2e")[0] if b in E2E_IMAGES
     )
     return min(DEFAULT_CHUNKSIZE, max(1, DENSE_CHUNK_BYTES // max(per_event, 1)))
 
 
 def preflight(
     fileset: Fileset, proc: E2ETaggerProcessor
-) -> tuple[dict[str, int], list[ChunkFailure]]:
+) -> tuple[dict[str, int], list[ChunkFailure], dict[str, list[str]]]:
     """Open every file: entries per file, plus the files that cannot be read at all.
 
     A missing branch or tree is a configuration error (the model wants channels the
     files lack, or the fileset names the other layout's tree) and raises at once, before
-    any chunk runs, with or without ``skip_bad_files``.
+    any chunk runs, with or without ``skip_bad_files``. Optional branches a dataset's
+    files lack are returned per dataset (the third item), for the summary.
     """
     expected: dict[str, int] = {}
     failed: list[ChunkFailure] = []
+    missing_optional: dict[str, set[str]] = {}
     for dataset, entry in fileset.items():
         for path, tree in entry["files"].items():
             try:
@@ -116,26 +124,26 @@ def preflight(
                         )
                         raise MissingBranchError(msg)
                     t = f[tree]
-                    layout = layout_of_tree(tree)
-                    need = proc.branches(layout)
-                    missing = [b for b in need if b not in t.keys()]
-                    if missing:
-                        msg = (
-                            f"dataset {dataset!r}, file {path}: the taggers need branch(es) "
-                            f"{missing} that the file lacks (layout {layout})"
-                        )
-                        raise MissingBranchError(msg)
+                    meta = {"treename": tree, **entry.get("metadata", {})}
+                    layout = proc.layout_for(meta)
+                    req, opt = proc.branches(layout)
+                    plan = plan_columns(
+                        t.keys(), req, opt, proc.profile_for(meta),
+                        where=f"dataset {dataset!r}, file {path} (layout {layout})",
+                    )  # fmt: skip
+                    if plan.missing:
+                        missing_optional.setdefault(dataset, set()).update(plan.missing)
                     expected[path] = int(t.num_entries)
             except MissingBranchError:
                 raise
             except Exception as err:  # missing, damaged, not ROOT, no such tree
                 failed.append(ChunkFailure(path, None, None, f"{type(err).__name__}: {err}"))
-    return expected, failed
+    return expected, failed, {ds: sorted(v) for ds, v in missing_optional.items()}
 
 
 def run(
     fileset: Fileset | str | os.PathLike[str],
-    taggers: Sequence[str | TaggerSpec],
+    taggers: Sequence[str | TaggerSpec | Tagger],
     *,
     executor: Executor = "iterative",
     workers: int = 1,
@@ -146,10 +154,11 @@ def run(
     skip_bad_files: bool = False,
     retries: int = 0,
     checkpoint_dir: str | os.PathLike[str] | None = None,
-    cuts: JetCuts | None = None,
+    cuts: ObjectCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     triton_url: str | None = None,
     fp16: bool = False,
+    branches: str | os.PathLike[str] | BranchProfile | None = None,
     progress: bool = True,
 ) -> RunResult:
     """Run the taggers over ``fileset``; the notebook-facing entry point.
@@ -165,8 +174,10 @@ def run(
     if executor not in ("iterative", "futures", "dask"):
         msg = f"unknown executor {executor!r}; expected iterative, futures or dask"
         raise BadInputError(msg)
-    specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
-    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16)
+    proc = E2ETaggerProcessor(
+        taggers, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16, branches=branches
+    )
+    specs = proc.specs
     if chunksize is None:
         chunksize = default_chunksize(fs, proc)
     if workers < 1 or gpu_workers < 0 or chunksize < 1 or retries < 0:
@@ -175,7 +186,7 @@ def run(
             f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})"
         )
         raise BadInputError(msg)
-    expected, failed = preflight(fs, proc)
+    expected, failed, missing_optional = preflight(fs, proc)
     if failed and not skip_bad_files:
         lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
         msg = f"{len(failed)} file(s) cannot be read (use skip_bad_files to go on without them): {lines}"
@@ -218,6 +229,7 @@ def run(
         failed=failed,
         wall_time=time.perf_counter() - t0,
         chunksize=chunksize,
+        missing_branches=missing_optional,
     )
     result.failed += _gaps(output, expected, skipped)
     return result
@@ -320,7 +332,7 @@ def _executor(
             pool=pool, workers=workers, status=progress, retries=retries
         )
         return exe, exe
-    from .scaleout import connect_client
+    from .cluster import connect_client
 
     client = client or stack.enter_context(connect_client(scheduler, workers, gpu_workers))
     if plugin is not None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .exceptions import BadInputError, E2EError
+from ..exceptions import BadInputError, E2EError
 
 __all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster"]
 

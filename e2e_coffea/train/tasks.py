@@ -6,6 +6,7 @@ taggers and the ROC in a run's summary all agree.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,12 +16,16 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from .exceptions import BadInputError
-from .layouts import LABEL_IDS
-from .objects import EVENT_ID_BRANCHES, OBJECT_BRANCHES, object_branches
-from .processor import JetCuts, layout_of_tree
+from ..exceptions import BadInputError
+from ..frames.channels import required_branches
+from ..frames.objects import object_table
+from ..frames.records import ObjectSelection
+from ..frames.selection import ObjectCuts, select_objects
+from ..io.columns import plan_columns, read_columns
+from ..io.profiles import BranchProfile, load_profile
+from ..layouts import EVENT_ID_BRANCHES, LABEL_IDS, Layout, layout_of_tree
 
-__all__ = ["TASKS", "Task", "TaskSample", "get_task", "load_task_frames"]
+__all__ = ["TASKS", "Task", "TaskSample", "get_task", "load_task_frames", "task_selection"]
 
 
 @dataclass(frozen=True)
@@ -125,18 +130,21 @@ class TaskSample:
         return self.frames[sel], self.labels[sel]
 
 
-def _object_mask(task: Task, chunk: Any, layout: str, is_signal: bool, cuts: JetCuts) -> Any:
-    k = OBJECT_BRANCHES[layout]  # type: ignore[index]
-    pre = "eg_" if task.kind == "eg" else ""
-    label = chunk[k[pre + "label"]]
-    mask = (chunk[k[pre + "pt"]] > cuts.pt_min) & (abs(chunk[k[pre + "eta"]]) < cuts.abs_eta_max)
-    if task.kind == "jet" and cuts.require_in_frame:
-        mask = mask & (chunk[k["in_frame"]] != 0)
+def task_selection(
+    task: Task, chunk: Any, layout: Layout, is_signal: bool, cuts: ObjectCuts
+) -> ObjectSelection:
+    """The task's signal or background objects of a chunk: the one object selection,
+    then the truth label the class needs."""
+    sel = select_objects(chunk, layout, task.kind, cuts)  # type: ignore[arg-type]
+    label = sel.records.label
     if is_signal:
-        return mask & (label == LABEL_IDS[task.signal_label])
-    if task.background_label is not None:
-        return mask & (label == LABEL_IDS[task.background_label])
-    return mask & (label != LABEL_IDS[task.signal_label])
+        want = label == LABEL_IDS[task.signal_label]
+    elif task.background_label is not None:
+        want = label == LABEL_IDS[task.background_label]
+    else:
+        want = label != LABEL_IDS[task.signal_label]
+    rows = np.flatnonzero(sel.passed & want)
+    return ObjectSelection(sel.records.event[rows], sel.records.index[rows])
 
 
 def load_task_frames(
@@ -145,9 +153,10 @@ def load_task_frames(
     *,
     channels: list[str] | str | None = None,
     norm: Any = "preset",
-    cuts: JetCuts | None = None,
+    cuts: ObjectCuts | None = None,
     max_objects: int | None = None,
     step: int = 500,
+    branches: str | os.PathLike[str] | BranchProfile | None = None,
 ) -> TaskSample:
     """Frames of the task's objects from ``(path, tree, process)`` files, built on the fly.
 
@@ -155,11 +164,12 @@ def load_task_frames(
     Objects are split by a hash of (run, lumi, event), so the split never depends on file
     order or chunking. ``max_objects`` caps each class, keeping both balanced.
     """
-    from .frames import build_eg_frames, build_jet_frames, load_norm
-    from .io import open_tree
-    from .train import split_of
+    from ..frames import build_eg_frames, build_jet_frames, load_norm
+    from ..io import open_tree
+    from .split import split_of
 
-    cuts = cuts or JetCuts()
+    cuts = cuts or ObjectCuts()
+    profile = load_profile(branches) if branches is not None else None
     chans = channels or task.preset
     nrm = load_norm(task.preset) if norm == "preset" else norm
     build = build_eg_frames if task.kind == "eg" else build_jet_frames
@@ -171,18 +181,23 @@ def load_task_frames(
         target = int(process == task.signal_process)
         if max_objects is not None and n_have[target] >= max_objects:
             continue
-        layout = layout_of_tree(tree_name)
+        layout = profile.layout if profile is not None else layout_of_tree(tree_name)
         tree = open_tree(path, layout)
-        for chunk in tree.iterate(step_size=step, filter_name=_branch_filter(task, chans, layout)):
-            mask = _object_mask(task, chunk, layout, bool(target), cuts)
-            from .frames import JetSelection
-
-            sel = JetSelection.from_mask(mask)
+        required = required_branches(chans, layout, frame=task.kind)  # type: ignore[arg-type]
+        table = object_table(layout, task.kind)
+        required += [table["seed_row"], table["seed_col"]]
+        optional = [*table.values(), *EVENT_ID_BRANCHES[layout]]  # type: ignore[index]
+        plan = plan_columns(tree.keys(), required, optional, profile, where=str(path))
+        start = 0
+        for raw in tree.iterate(step_size=step, filter_name=list(plan.file_names)):
+            chunk = read_columns(raw, plan)
+            first, start = start, start + len(raw)
+            sel = task_selection(task, chunk, layout, bool(target), cuts)
             if len(sel) == 0:
                 continue
             kw = {"objects": sel} if task.kind == "eg" else {"jets": sel}
             frames, rec = build(chunk, layout=layout, channels=chans, norm=nrm, **kw)  # type: ignore[arg-type]
-            ids = _event_ids(chunk, layout)
+            ids = _event_ids(chunk, layout, str(path), first)
             split = split_of(*(v[rec.event] for v in ids))
             parts[target].append((frames, split, rec.pt))
             n_have[target] += len(frames)
@@ -211,13 +226,16 @@ def load_task_frames(
     )
 
 
-def _event_ids(chunk: Any, layout: str) -> tuple[npt.NDArray[np.int64], ...]:
-    return tuple(
-        np.asarray(ak.to_numpy(chunk[n]), dtype=np.int64) for n in EVENT_ID_BRANCHES[layout]
-    )  # type: ignore[index]
-
-
-def _branch_filter(task: Task, channels: list[str] | str, layout: str) -> Any:
-    keep = set(object_branches(channels, layout, task.kind))  # type: ignore[arg-type]
-    keep |= set(EVENT_ID_BRANCHES[layout])  # type: ignore[index]
-    return lambda name: name in keep
+def _event_ids(chunk: Any, layout: str, path: str, first: int) -> tuple[npt.NDArray[np.int64], ...]:
+    """(run, lumi, event) per event; a file without them splits by (file, entry) instead,
+    which is as deterministic, though not shared between two copies of the same events."""
+    names = EVENT_ID_BRANCHES[layout]  # type: ignore[index]
+    if all(n in chunk.fields for n in names):
+        return tuple(np.asarray(ak.to_numpy(chunk[n]), dtype=np.int64) for n in names)
+    n = len(chunk)
+    tag = int.from_bytes(hashlib.sha256(path.encode()).digest()[:4], "little")
+    return (
+        np.full(n, tag, np.int64),
+        np.zeros(n, np.int64),
+        np.arange(first, first + n, dtype=np.int64),
+    )

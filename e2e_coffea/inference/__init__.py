@@ -1,0 +1,25 @@
+"""Inference: the ``Tagger`` API, shipped taggers, per-worker sessions, Triton.
+
+``Tagger`` is the one path from a chunk to model outputs; the processor, the dashboards
+and the benchmarks all use it.
+"""
+
+from __future__ import annotations
+
+from .backends import InferenceBackend, OnnxBackend
+from .tagger import ScoredBatch, Tagger, detect_layout, object_batches
+from .taggers import TaggerSpec, file_sha256, list_taggers, resolve_tagger, shipped_dir
+
+__all__ = [
+    "InferenceBackend",
+    "OnnxBackend",
+    "ScoredBatch",
+    "Tagger",
+    "TaggerSpec",
+    "detect_layout",
+    "file_sha256",
+    "list_taggers",
+    "object_batches",
+    "resolve_tagger",
+    "shipped_dir",
+]

@@ -1,0 +1,328 @@
+"""``Tagger``: the one inference path, usable inside any coffea processor.
+
+>>> tagger = Tagger("tau_resnet15")                      # doctest: +SKIP
+>>> scores = tagger(events)                              # doctest: +SKIP
+>>> ak.num(scores) == ak.num(events.jetSeed_ieta)       # doctest: +SKIP
+
+It reads only the branches it needs (through a branch profile), selects the objects the
+tagger was made for, builds their frames (or point clouds) in memory-bounded batches,
+runs the model (onnxruntime on the CPU or CUDA, or a Triton server) and returns the
+outputs with the jagged structure of the objects: ``None`` where an object is outside
+the acceptance, with the reason counted in :attr:`Tagger.stats`. The processor, the
+dashboards and the benchmarks all call this class. It pickles without a session: the
+session comes from the worker's cache.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+
+from ..exceptions import BadInputError
+from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
+from ..frames.normalisation import Normalisation
+from ..frames.objects import object_counts, object_table
+from ..frames.records import ObjectRecords, ObjectSelection
+from ..frames.selection import ObjectCuts, Selected, select_objects
+from ..io.columns import ColumnPlan, plan_columns, read_columns
+from ..io.profiles import BranchProfile, load_profile
+from ..layouts import OBJECT_BRANCHES, Layout, layout_of_tree
+from .backends import InferenceBackend, OnnxBackend
+from .outputs import model_outputs, scalar_branches, scalar_matrix
+from .sessions import resolve_device
+from .taggers import TaggerSpec, resolve_tagger
+
+__all__ = ["ScoredBatch", "Tagger", "detect_layout"]
+
+Device = Literal["auto", "cpu", "cuda"] | str
+
+
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One batch of a chunk's selected objects: records, model outputs, and the inputs
+    (frames or point-cloud features, numpy or a device tensor) for the mean images."""
+
+    records: ObjectRecords
+    outputs: npt.NDArray[np.float32]
+    inputs: Any
+    time_inputs: float = 0.0
+    time_model: float = 0.0
+
+
+def detect_layout(fields: list[str], profile: BranchProfile | None = None) -> Layout:
+    """The layout of a chunk from its branch names (or the profile's, when given)."""
+    if profile is not None:
+        return profile.layout
+    have = set(fields)
+    for layout in ("e2e", "sparse"):
+        for kind in ("jet", "eg"):
+            if OBJECT_BRANCHES[layout][kind]["seed_row"] in have:  # type: ignore[index]
+                return layout  # type: ignore[return-value]
+    msg = (
+        "cannot tell the layout of this chunk: it has neither e2e seeds (jetSeed_ieta, SC_ieta) "
+        f"nor sparse ones (Jet_seedIeta, EGamma_seedRow); pass layout= or branches=PROFILE; "
+        f"fields: {sorted(have)[:10]}"
+    )
+    raise BadInputError(msg)
+
+
+class Tagger:
+    """A tagger by shipped name or ONNX path, ready to score chunks of either layout.
+
+    ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
+    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
+    precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
+    under its name (no local session is built). ``branches``: a branch profile (name,
+    file or :class:`BranchProfile`) for files that name branches differently.
+    ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
+    """
+
+    def __init__(
+        self,
+        tagger: str | os.PathLike[str] | TaggerSpec,
+        *,
+        device: Device = "auto",
+        batch_size: int = 256,
+        fp16: bool = False,
+        triton: str | None = None,
+        branches: str | os.PathLike[str] | BranchProfile | None = None,
+        cuts: ObjectCuts | None = None,
+        frame_memory_mb: float = 256.0,
+        layout: Layout | None = None,
+    ) -> None:
+        if batch_size < 1 or not frame_memory_mb > 0:
+            msg = f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
+            raise BadInputError(msg)
+        self.spec = resolve_tagger(tagger)
+        self.device = device
+        self.batch_size = batch_size
+        self.fp16 = fp16
+        self.triton = triton
+        self.profile = load_profile(branches) if branches is not None else None
+        self.cuts = cuts or ObjectCuts()
+        self.frame_memory_mb = frame_memory_mb
+        self.layout = layout
+        self.stats: Counter[str] = Counter()
+        self._backend: InferenceBackend | None = None
+        self._norm = (
+            Normalisation.from_dict(self.contract.normalisation)
+            if self.contract.normalisation
+            else None
+        )
+
+    # -- what it is ------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def contract(self) -> Any:
+        return self.spec.contract
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    def __repr__(self) -> str:
+        c = self.contract
+        return f"Tagger({self.name!r}, task={c.task}, classes={list(c.class_names)}, kind={self.kind}, device={self.device!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_backend"] = None  # never ship a session or a client
+        state["stats"] = Counter()  # counts belong to the process that scored
+        return state
+
+    # -- what it reads -----------------------------------------------------------------
+    def branches(self, layout: Layout) -> tuple[list[str], list[str]]:
+        """(required, optional) branches, by our names, for chunks of ``layout``."""
+        c = self.contract
+        table = object_table(layout, self.kind)
+        if c.input_kind == "points":
+            from ..frames.channels import required_branches
+
+            need = required_branches(["ecal", "hcal"], layout, frame="jet")  # type: ignore[arg-type]
+            need += [table["seed_row"], table["seed_col"], table["eta"], table["phi"]]
+        else:
+            need = object_branches(list(c.channels), layout, self.kind)
+            need = [b for b in need if b not in table.values()] + [
+                table["seed_row"],
+                table["seed_col"],
+            ]
+        need += scalar_branches(c, table)
+        optional = [table[q] for q in ("pt", "eta") if table[q] not in need]  # the cuts' quantities
+        return list(dict.fromkeys(need)), optional
+
+    def plan(
+        self,
+        available: list[str],
+        layout: Layout,
+        *,
+        where: str = "chunk",
+        profile: BranchProfile | None = None,
+    ) -> ColumnPlan:
+        """Which of a file's branches to read (MissingBranchError for required ones)."""
+        required, optional = self.branches(layout)
+        return plan_columns(available, required, optional, profile or self.profile, where=where)
+
+    # -- the analysis-facing call --------------------------------------------------------
+    def __call__(self, events: Any) -> ak.Array:
+        """Outputs for every object of ``events`` (a NanoEvents chunk, an uproot array or
+        a mapping of branches): same jagged structure, ``None`` outside the acceptance."""
+        meta = getattr(events, "metadata", None) or {}
+        fields = list(getattr(events, "fields", None) or list(events.keys()))
+        layout = (
+            self.layout
+            or (
+                layout_of_tree(str(meta["treename"]))
+                if "treename" in meta and self.profile is None
+                else None
+            )
+            or detect_layout(fields, self.profile)
+        )
+        where = str(meta.get("filename", "chunk"))
+        chunk = read_columns(events, self.plan(fields, layout, where=where))
+        sel = self.select(chunk, layout, entry_offset=int(meta.get("entrystart", 0) or 0))
+        n = len(sel.records)
+        width = self._width()
+        values = np.full((n, width) if width > 1 else n, np.nan, np.float32)
+        rows = np.flatnonzero(sel.passed)
+        done = 0
+        for batch in self.score_batches(chunk, layout, sel):
+            values[rows[done : done + len(batch.records)]] = batch.outputs
+            done += len(batch.records)
+        return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))  # type: ignore[arg-type]
+
+    def select(self, chunk: Any, layout: Layout, *, entry_offset: int = 0) -> Selected:
+        """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
+        sel = select_objects(chunk, layout, self.kind, self.cuts, entry_offset=entry_offset)  # type: ignore[arg-type]
+        self.stats["objects"] += len(sel.records)
+        self.stats["selected"] += int(sel.passed.sum())
+        self.stats.update(sel.reasons)
+        return sel
+
+    # -- the processor-facing iteration ----------------------------------------------------
+    def score_batches(
+        self, chunk: Any, layout: Layout, selected: Selected
+    ) -> Iterator[ScoredBatch]:
+        """Frames, scores and drops the selected objects batch by batch (bounded memory)."""
+        device = resolve_device(self.device) if self.triton is None else "cpu"
+        sel = selected.selection
+        for part, part_sel in object_batches(chunk, sel, self._batch_limit()):
+            t0 = time.perf_counter()
+            inputs, rec = self._inputs(part, layout, part_sel, device)
+            t1 = time.perf_counter()
+            raw = self.backend(device).infer(inputs) if len(rec) else np.zeros((0, 1), np.float32)
+            if not isinstance(raw, np.ndarray):
+                raw = raw.float().cpu().numpy()
+            outputs = model_outputs(raw, self.contract)
+            self.stats["scored"] += len(rec)
+            t2 = time.perf_counter()
+            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t1 - t0, t2 - t1)
+
+    def backend(self, device: str) -> InferenceBackend:
+        """The backend of this worker (built on first use, never pickled)."""
+        if self._backend is None:
+            if self.triton is not None:
+                self._backend = _triton_backend(
+                    self.triton, self.name, self.contract, self.batch_size
+                )
+            else:
+                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16)
+        return self._backend
+
+    def _inputs(
+        self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str
+    ) -> tuple[dict[str, Any], ObjectRecords]:
+        c = self.contract
+        be = "torch" if device != "cpu" else "numpy"
+        if c.input_kind == "points":
+            pc = build_point_clouds(chunk, layout=layout, jets=sel, backend=be, device=device,  # type: ignore[arg-type]
+                                    max_points=int((c.points or {}).get("max_points", 128)))  # fmt: skip
+            x, rec = pc.features, pc.records
+        else:
+            build = build_eg_frames if self.kind == "eg" else build_jet_frames
+            key = "objects" if self.kind == "eg" else "jets"
+            x, rec = build(chunk, layout=layout, channels=list(c.channels), norm=self._norm,  # type: ignore[operator]
+                           backend=be, device=device, **{key: sel})  # fmt: skip
+        inputs = {c.input_names[0]: x}
+        if c.scalar_inputs:
+            table = object_table(layout, self.kind)
+            s = scalar_matrix(chunk, rec, list(c.scalar_inputs), table, c.scalar_norm)
+            if device != "cpu":
+                import torch
+
+                inputs[c.input_names[1]] = torch.as_tensor(s, device=device)
+            else:
+                inputs[c.input_names[1]] = s
+        return inputs, rec
+
+    def _width(self) -> int:
+        c = self.contract
+        if c.task == "classification":
+            return 1 if len(c.class_names) == 2 else len(c.class_names)
+        return len(c.class_names)
+
+    def _batch_limit(self) -> int:
+        c = self.contract
+        if c.input_kind == "points":
+            per = (
+                4
+                * int((c.points or {}).get("max_points", 128))
+                * max(len((c.points or {}).get("features", ())), 1)
+            )
+        else:
+            per = 4 * len(c.channels) * c.frame_size[0] * c.frame_size[1]
+        return max(1, int(self.frame_memory_mb * 2**20) // per)
+
+    def _jagged(
+        self,
+        values: npt.NDArray[np.float32],
+        passed: npt.NDArray[np.bool_],
+        counts: npt.NDArray[np.int64],
+    ) -> ak.Array:
+        """Per-object outputs as a jagged option array; a record per class for multi-class."""
+        if values.ndim == 2:
+            cols = {
+                name: ak.mask(values[:, k], passed)
+                for k, name in enumerate(self.contract.class_names)
+            }
+            flat = ak.zip(cols)
+            flat = ak.mask(flat, passed)
+        else:
+            flat = ak.mask(ak.Array(values), passed)
+        return ak.unflatten(flat, counts)
+
+
+def object_batches(
+    chunk: ak.Array, sel: ObjectSelection, limit: int
+) -> Iterator[tuple[ak.Array, ObjectSelection]]:
+    """The selection in pieces of at most ``limit`` objects, each with the slice of the
+    chunk holding its events (awkward slices are views: no hit is copied). An empty
+    selection still yields once, so the builders check the chunk's branches. The
+    selection must be in event order (as the object selection makes it)."""
+    if len(sel) == 0:
+        yield chunk, sel
+        return
+    if np.any(np.diff(sel.event) < 0):
+        msg = "object_batches needs the selection in event order"
+        raise BadInputError(msg)
+    for a in range(0, len(sel), limit):
+        ev, idx = sel.event[a : a + limit], sel.index[a : a + limit]
+        first, last = int(ev[0]), int(ev[-1]) + 1
+        yield chunk[first:last], ObjectSelection(ev - first, idx)
+
+
+def _triton_backend(url: str, model: str, contract: Any, batch_size: int) -> InferenceBackend:
+    """The Triton client backend (:mod:`e2e_coffea.inference.triton`)."""
+    from .triton import TritonBackend
+
+    return TritonBackend(url, model, contract, batch_size=batch_size)

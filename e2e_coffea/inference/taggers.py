@@ -1,0 +1,82 @@
+"""Shipped taggers and the one rule for naming a tagger: a shipped name or a path to an ONNX file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..exceptions import BadInputError
+from ..export.contract import Contract, load_contract
+from ..export.inspect import check_model_io
+
+__all__ = ["TaggerSpec", "file_sha256", "list_taggers", "resolve_tagger", "shipped_dir"]
+
+
+def shipped_dir() -> Path:
+    """Folder of the package's pretrained ONNX taggers."""
+    return Path(str(resources.files("e2e_coffea") / "data" / "taggers"))
+
+
+def list_taggers() -> list[str]:
+    """Names of the shipped taggers, e.g. ``tau_resnet15``."""
+    d = shipped_dir()
+    return sorted(p.stem for p in d.glob("*.onnx")) if d.is_dir() else []
+
+
+@dataclass(frozen=True)
+class TaggerSpec:
+    """A tagger as the processor carries it: name, file and contract. Cheap to pickle:
+    the onnxruntime session is made on the worker, never shipped."""
+
+    name: str
+    path: str
+    contract: Contract
+    sha256: str = ""
+
+    @property
+    def kind(self) -> str:
+        """``eg`` for 32x32 e/gamma crops, ``jet`` for 125x125 jet windows."""
+        return self.contract.kind
+
+    @property
+    def signal_class(self) -> str:
+        """The positive class: the last class name of a classifier."""
+        return self.contract.class_names[-1]
+
+
+def resolve_tagger(name_or_path: str | os.PathLike[str] | TaggerSpec) -> TaggerSpec:
+    """Accept a shipped name (``tau_resnet15``) or a path to an ``.onnx`` file.
+
+    The file's contract is read and its graph's declared inputs and output width are
+    checked against it, so a mismatched model is refused here, before any chunk runs."""
+    if isinstance(name_or_path, TaggerSpec):
+        return name_or_path
+    text = str(name_or_path)
+    p = Path(text)
+    if p.suffix == ".onnx" or os.sep in text or p.is_file():
+        if not p.is_file():
+            msg = f"tagger file {p} does not exist"
+            raise BadInputError(msg)
+        name, path = p.stem, p.resolve()
+    else:
+        path = shipped_dir() / f"{text}.onnx"
+        if not path.is_file():
+            names = ", ".join(list_taggers()) or "(none shipped)"
+            msg = f"unknown tagger {text!r}: not a file and not a shipped name; shipped: {names}"
+            raise BadInputError(msg)
+        name = text
+    contract = load_contract(path)
+    check_model_io(path, contract)
+    return TaggerSpec(name, str(path), contract, file_sha256(path))
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Content hash of a model file: what checkpoints and provenance record of a tagger."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

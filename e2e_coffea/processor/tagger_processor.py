@@ -1,0 +1,208 @@
+"""The main job's coffea processor: events -> :class:`Tagger` outputs -> hists, per chunk.
+
+The processor is a thin validation layer over :class:`~e2e_coffea.inference.Tagger`
+(the one inference path): it reads the branches all its taggers need once, lets each
+tagger select, frame and score its objects in memory-bounded batches, and fills the
+score histograms, cutflow and mean images. It holds only picklable configuration; the
+sessions come from the worker's cache.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from coffea import processor
+
+from ..exceptions import E2EError
+from ..frames.objects import object_table
+from ..frames.selection import ObjectCuts, cut_steps
+from ..inference import Tagger, TaggerSpec
+from ..io.columns import ColumnPlan, plan_columns, read_columns
+from ..io.profiles import BranchProfile, load_profile
+from ..layouts import TRUTH_FLAGS, Layout, layout_of_tree
+from .booking import MeanImages, book_score_hists, fill_scores
+
+__all__ = ["E2ETaggerProcessor"]
+
+
+class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
+    """Run every tagger on the objects it was trained for and fill the validation hists.
+
+    ``taggers``: shipped names, ONNX paths, :class:`TaggerSpec` or :class:`Tagger`
+    objects. ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"`` (CUDA without a GPU is an
+    error, never a fallback). ``branches``: the branch profile of the files (a dataset's
+    ``metadata["branches"]`` overrides it). ``frame_memory_mb`` bounds the frames alive
+    at once; ``batch_size`` is the inference batch.
+    """
+
+    def __init__(
+        self,
+        taggers: Sequence[str | TaggerSpec | Tagger],
+        *,
+        cuts: ObjectCuts | None = None,
+        device: Literal["auto", "cpu", "cuda"] = "auto",
+        batch_size: int = 256,
+        frame_memory_mb: float = 256.0,
+        mean_images: bool = True,
+        triton_url: str | None = None,
+        fp16: bool = False,
+        branches: str | os.PathLike[str] | BranchProfile | None = None,
+    ) -> None:
+        if not taggers:
+            msg = "E2ETaggerProcessor needs at least one tagger"
+            raise E2EError(msg)
+        self.cuts = cuts or ObjectCuts()
+        self.taggers = [
+            t if isinstance(t, Tagger) else Tagger(
+                t, device=device, batch_size=batch_size, fp16=fp16, triton=triton_url,
+                cuts=self.cuts, frame_memory_mb=frame_memory_mb,
+            )
+            for t in taggers
+        ]  # fmt: skip
+        names = [t.name for t in self.taggers]
+        if len(set(names)) != len(names):
+            msg = f"tagger names must be unique, got {names}"
+            raise E2EError(msg)
+        self.device = device
+        self.batch_size = batch_size
+        self.frame_memory_mb = frame_memory_mb
+        self.mean_images = mean_images
+        self.triton_url = triton_url
+        self.fp16 = fp16
+        self.profile = load_profile(branches) if branches is not None else None
+
+    @property
+    def specs(self) -> list[TaggerSpec]:
+        return [t.spec for t in self.taggers]
+
+    # -- what to read ---------------------------------------------------------------
+    def branches(self, layout: Layout) -> tuple[list[str], list[str]]:
+        """(required, optional) branches, by our names, for all taggers on ``layout``."""
+        req: list[str] = []
+        opt: list[str] = []
+        for t in self.taggers:
+            r, o = t.branches(layout)
+            req += r
+            opt += o
+            table = object_table(layout, t.kind)
+            opt += [table[q] for q in ("label", *TRUTH_FLAGS) if q in table]  # for the hists
+        req = list(dict.fromkeys(req))
+        return req, [b for b in dict.fromkeys(opt) if b not in req]
+
+    def profile_for(self, metadata: Any) -> BranchProfile | None:
+        """The dataset's own profile (``metadata["branches"]``), else the processor's."""
+        name = metadata.get("branches") if hasattr(metadata, "get") else None
+        return load_profile(name) if name else self.profile
+
+    def layout_for(self, metadata: Any) -> Layout:
+        prof = self.profile_for(metadata)
+        if prof is not None:
+            return prof.layout
+        return layout_of_tree(str(metadata.get("treename", "Events")))
+
+    # -- per chunk -----------------------------------------------------------------
+    def process(self, events: Any) -> dict[str, Any]:
+        meta = events.metadata
+        dataset = str(meta.get("dataset", "unknown"))
+        layout = self.layout_for(meta)
+        n = len(events)
+        out = self._empty_output(dataset, meta, n)
+        if n == 0:  # same keys as a full chunk, so outputs accumulate and compare alike
+            for t in self.taggers:
+                flow = dict.fromkeys(cut_steps(self.cuts, t.kind), 0)
+                out["cutflow"][dataset].update({f"{t.name}: {k}": v for k, v in flow.items()})
+            return out
+        t0 = time.perf_counter()
+        req, opt = self.branches(layout)
+        where = str(meta.get("filename", "chunk"))
+        plan = _without_unused_flags(
+            plan_columns(list(events.fields), req, opt, self.profile_for(meta), where=where), layout
+        )
+        chunk = read_columns(events, plan)
+        out["metrics"]["time_read"] += time.perf_counter() - t0
+        offset = int(meta.get("entrystart", 0) or 0)
+        for t in self.taggers:
+            self._run_tagger(t, chunk, layout, dataset, offset, out)
+        out["metrics"]["device"] = {_device_label(self.taggers[0]): 1}
+        out["metrics"]["worker"] = {_worker_name(): n}
+        return out
+
+    def _empty_output(self, dataset: str, meta: Any, n: int) -> dict[str, Any]:
+        start = meta.get("entrystart", 0)
+        chunk_id = f"{meta.get('filename', '?')}:{start}-{meta.get('entrystop', n)}"
+        return {
+            "entries": {dataset: n},
+            "chunks": {chunk_id: n},
+            "hists": book_score_hists(),
+            "cutflow": {dataset: {"events": n}},
+            "notes": {},
+            "mean_images": {},
+            "metrics": {
+                "chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
+                "time_frames": 0.0, "time_inference": 0.0,
+            },
+        }  # fmt: skip
+
+    def _run_tagger(self, tagger: Tagger, chunk: Any, layout: Layout, dataset: str, offset: int,
+                    out: dict[str, Any]) -> None:  # fmt: skip
+        sel = tagger.select(chunk, layout, entry_offset=offset)
+        out["cutflow"][dataset].update({f"{tagger.name}: {k}": v for k, v in sel.cutflow.items()})
+        notes = out["notes"].setdefault(tagger.name, {})
+        for q in sel.records.missing:
+            notes[f"missing optional {tagger.kind} {q}"] = len(sel.records)
+        for note in sel.notes:
+            notes[note] = len(sel.records)
+        metrics = out["metrics"]
+        for batch in tagger.score_batches(chunk, layout, sel):
+            metrics["time_frames"] += batch.time_inputs
+            metrics["time_inference"] += batch.time_model
+            rec = batch.records
+            metrics["objects"] += len(rec)
+            if len(rec):
+                scores = batch.outputs if batch.outputs.ndim == 1 else batch.outputs[:, -1]
+                fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
+                            scores=scores, pt=rec.pt, eta=rec.eta)  # fmt: skip
+                if self.mean_images and tagger.contract.input_kind == "image":
+                    x = batch.inputs
+                    host = x if isinstance(x, np.ndarray) else x.float().cpu().numpy()
+                    mi = out["mean_images"].setdefault(
+                        tagger.name, MeanImages(tuple(tagger.contract.channels))
+                    )
+                    mi.add(host, rec.label)
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator
+
+
+def _without_unused_flags(plan: ColumnPlan, layout: Layout) -> ColumnPlan:
+    """Truth flags are read only for objects whose file lacks our label branch."""
+    drop: set[str] = set()
+    for kind in ("jet", "eg"):
+        table = object_table(layout, kind)
+        if table["label"] in plan.present:
+            drop |= {table[q] for q in TRUTH_FLAGS if q in table}
+    keep = [i for i, b in enumerate(plan.present) if b not in drop]
+    return ColumnPlan(
+        tuple(plan.present[i] for i in keep), tuple(plan.file_names[i] for i in keep), plan.missing
+    )
+
+
+def _device_label(tagger: Tagger) -> str:
+    if tagger.triton:
+        return "triton"
+    from ..inference.sessions import resolve_device
+
+    return resolve_device(tagger.device)
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().name)
+    except (ImportError, ValueError):
+        return f"pid{os.getpid()}"
