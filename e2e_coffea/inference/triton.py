@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import functools
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +62,7 @@ DEFAULT_BATCH: Final = 256
 
 _TRANSIENT_GRPC: Final = {"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED"}
 _TRANSIENT_HTTP: Final = {"429", "502", "503", "504"}
+_MODEL_LOADING: Final = re.compile(r"unknown model|is not ready|no available version", re.I)
 
 
 def _import(protocol: str) -> Any:
@@ -75,15 +77,21 @@ def _import(protocol: str) -> Any:
     return module
 
 
-def is_transient(err: BaseException) -> bool:
+def is_transient(err: BaseException, *, model_was_served: bool = False) -> bool:
     """Worth retrying: the server is unreachable, restarting or too slow, as opposed to a
-    request it understood and refused (unknown model, wrong input name or shape)."""
+    request it understood and refused (unknown model, wrong input name or shape).
+
+    ``model_was_served``: this process has read the model from the server before, so an
+    "unknown model" or "not ready" answer means it is being (re)loaded, as after a server
+    restart, not that the name is wrong: worth retrying too."""
     if isinstance(err, (ConnectionError, TimeoutError)):
         return True
     status = getattr(err, "status", None)
     if callable(status):  # tritonclient.utils.InferenceServerException
         code = str(status())
-        return code in _TRANSIENT_GRPC or code in _TRANSIENT_HTTP
+        if code in _TRANSIENT_GRPC or code in _TRANSIENT_HTTP:
+            return True
+        return model_was_served and _MODEL_LOADING.search(str(err)) is not None
     return isinstance(err, OSError)  # sockets: reset, unreachable, ...
 
 
@@ -303,7 +311,7 @@ class TritonBackend:
             except TritonError:
                 raise
             except Exception as err:  # tritonclient raises its own and socket errors
-                transient = is_transient(err)
+                transient = is_transient(err, model_was_served=(self.url, self.model) in _INFO)
                 if not transient:
                     msg = f"{self.where}: {what} refused: {type(err).__name__}: {err}"
                     raise TritonError(msg) from err

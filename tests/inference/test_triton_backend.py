@@ -187,6 +187,14 @@ def test_server_errors_are_sorted_into_transient_or_not(triton: Any, jet: Tagger
             client.get_model_metadata(jet.name)
         caught.append((err.value, True))
     assert [is_transient(e) for e, _ in caught] == [want for _, want in caught]
+    # an unknown model: a wrong name, unless this process has seen it served (a reload)
+    for module, url in ((grpcclient, triton.grpc), (httpclient, triton.http)):
+        client = module.InferenceServerClient(url)
+        with pytest.raises(Exception, match="unknown model") as err:
+            client.get_model_metadata("nope")
+        client.close()
+        assert not is_transient(err.value)
+        assert is_transient(err.value, model_was_served=True)
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -210,3 +218,31 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_server_back_within_the_retries_is_reached_again(
+    serve: Any, jet: TaggerSpec, jet_tagger: Path, tmp_path: Path
+) -> None:
+    """The server restarts on the same ports while a request is being retried: the retry
+    on a fresh channel reaches it, the caller sees no error."""
+    first = serve([str(jet_tagger)], tmp_path / "first.log")
+    ports = tuple(int(u.rsplit(":", 1)[1]) for u in (first.http, first.grpc))
+    backend = TritonBackend(first.grpc, jet.name, jet.contract, retries=8, backoff=0.25)
+    x = frames(jet, 5, seed=6)
+    want = backend.infer({"frames": x})
+    first.stop()
+    result: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            result["out"] = backend.infer({"frames": x})
+        except Exception as err:  # reported below
+            result["err"] = err
+
+    caller = threading.Thread(target=call)
+    caller.start()  # refused, backing off ...
+    second = serve([str(jet_tagger)], tmp_path / "second.log", ports=ports)
+    caller.join(timeout=120)
+    assert "err" not in result, result.get("err")
+    np.testing.assert_allclose(result["out"], want, rtol=1e-6)
+    assert second.requests(jet.name) == 1
