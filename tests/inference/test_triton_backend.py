@@ -113,8 +113,11 @@ def test_zero_objects(triton: Any, jet: TaggerSpec) -> None:
     assert out.dtype == np.float32
 
 
-def test_pickled_backend_gives_each_thread_its_own_client(triton: Any, jet: TaggerSpec) -> None:
-    backend = TritonBackend(triton.grpc, jet.name, jet.contract)
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_pickled_backend_gives_each_thread_its_own_client(
+    triton: Any, jet: TaggerSpec, protocol: str
+) -> None:
+    backend = TritonBackend(triton.url(protocol), jet.name, jet.contract, protocol=protocol)  # type: ignore[arg-type]
     x = frames(jet, 12, seed=4)
     backend.infer({"frames": x[:1]})  # this thread's client, and the model read
     copy = pickle.loads(pickle.dumps(backend))  # settings only: no client, no lock
@@ -210,6 +213,21 @@ def test_unreachable_server_is_retried_with_backoff_then_named(
     assert url in str(err.value)
     assert f"model {jet.name!r}" in str(err.value)
     assert isinstance(err.value, ConnectionError)  # what skip_bad_files skips
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_request_slower_than_the_timeout_is_retried_then_named(
+    triton: Any, jet: TaggerSpec, protocol: str
+) -> None:
+    url = triton.url(protocol)
+    slow = TritonBackend(
+        url, jet.name, jet.contract, protocol=protocol, timeout=1e-4, retries=1, backoff=0.01
+    )  # type: ignore[arg-type]
+    with pytest.raises(
+        TritonUnavailableError, match=r"failed after 2 attempts.*(?i:deadline|timed out|timeout)"
+    ):
+        slow.infer({"frames": frames(jet, 16)})
+    slow.close()
 
 
 def _closed_port() -> int:
