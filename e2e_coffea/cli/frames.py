@@ -16,7 +16,7 @@ __all__ = ["command"]
 
 
 @click.command("frames")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("--layout", type=click.Choice(["e2e", "sparse"]), required=True)
 @click.option(
     "--preset", default=None, help="Channel preset: qg, top8, tau13 (jets) or eg (e/gamma)."
@@ -55,7 +55,7 @@ __all__ = ["command"]
     help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
 )
 def command(
-    inputs: tuple[Path, ...],
+    inputs: tuple[str, ...],
     layout: str,
     preset: str | None,
     channels: str | None,

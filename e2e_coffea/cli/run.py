@@ -90,6 +90,13 @@ __all__ = ["command"]
     is_flag=True,
     help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
 )
+@click.option(
+    "--branches",
+    "profile",
+    default=None,
+    metavar="PROFILE",
+    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(
     fileset: Path,
@@ -106,6 +113,7 @@ def command(
     cluster: Path | None,
     triton_url: str | None,
     fp16: bool,
+    profile: str | None,
     out: Path,
 ) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
@@ -133,6 +141,7 @@ def command(
             device=device,
             triton_url=triton_url,
             fp16=fp16,
+            branches=profile,
         )
     else:
         result = run(
@@ -149,6 +158,7 @@ def command(
             device=device,
             triton_url=triton_url,
             fp16=fp16,
+            branches=profile,
         )  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     if facility is not None:
@@ -182,6 +192,12 @@ def command(
         f"wrote {out / 'output.pkl'}, {out / 'summary.json'}"
         + (f", {out / 'roc.png'}" if rocs else "")
     )
+    for ds, missing in summary["missing_branches"].items():
+        for branch, instead in missing.items():
+            click.echo(f"note: dataset {ds!r} has no {branch}: {instead}")
+    for name, notes in summary["notes"].items():
+        for note in notes:
+            click.echo(f"note: {name}: {note}")
     if summary["failed"]:
         click.echo(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",

@@ -216,7 +216,7 @@ def load_jets(
     if spec.kind != "jet":
         msg = f"the event display shows jets; tagger {spec.name!r} works on e/gamma crops"
         raise BadInputError(msg)
-    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+    fs = load_fileset(fileset)
     parts: list[JetTable] = []
     chunks: dict[str, tuple[ak.Array, str]] = {}
     for dataset, entry in fs.items():
@@ -227,7 +227,7 @@ def load_jets(
         keys = list(t.keys())
         ours = keys if profile is None else [_ours(profile, b) for b in keys]
         shown, _missing = available_channels(dict.fromkeys(ours), layout, list(DISPLAY_CHANNELS))
-        req, opt = tg.branches(layout)  # type: ignore[arg-type]
+        req, opt = tg.branches(layout, truth=True)  # type: ignore[arg-type]
         opt = [*opt, *required_branches(shown, layout)]  # type: ignore[arg-type]
         plan = plan_columns(keys, req, opt, profile, where=f"dataset {dataset!r}, file {path}")
         chunk = read_columns(t.arrays(list(plan.file_names), entry_stop=max_events), plan)

@@ -25,7 +25,7 @@ from .egamma import build_eg_frames
 from .jets import build_jet_frames
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
 from .objects import object_records
-from .pointcloud import FEATURES, build_point_clouds
+from .pointcloud import FEATURES, PointCloudSpec, build_point_clouds, point_cloud_branches
 from .records import (
     EGRecords,
     JetRecords,
@@ -51,6 +51,7 @@ __all__ = [
     "ObjectCuts",
     "ObjectRecords",
     "ObjectSelection",
+    "PointCloudSpec",
     "PointClouds",
     "Preset",
     "Selected",
@@ -65,6 +66,7 @@ __all__ = [
     "load_norm",
     "object_branches",
     "object_records",
+    "point_cloud_branches",
     "required_branches",
     "resolve_channels",
     "select_objects",

@@ -139,6 +139,8 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
             "devices": metrics.get("device", {}),
             "workers": metrics.get("worker", {}),
             "cutflow": out.get("cutflow", {}),
+            "missing_branches": getattr(result, "missing_branches", {}),
+            "notes": {name: sorted(n) for name, n in out.get("notes", {}).items()},
         }
     )
 

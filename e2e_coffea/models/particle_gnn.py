@@ -4,13 +4,18 @@ Input: points ``(B, N, F)`` whose first ``n_coords`` features are the coordinate
 for the first k-NN (e.g. deta, dphi to the jet axis), plus a validity mask ``(B, N)``.
 When the mask is omitted, a point is valid unless all its features are zero: the
 zero-padding convention of our point builders, which also makes the ONNX graph need only
-the points tensor. Padded points never serve as neighbours and are excluded from pooling.
+the points tensor.
+
+Padding never matters: padded points are never neighbours, are excluded from pooling,
+and every normalisation (:class:`MaskedBatchNorm`) sees only real points (the input
+norm) or real edges (centre and neighbour both real), so a jet padded to 32 or 128
+points gets the same score and contributes the same batch statistics in training.
 
 k-NN is plain torch and ONNX-exportable: squared distances from one batched matmul
 (``|a|^2 + |b|^2 - 2 a.b``, numerically the same ranking as ``torch.cdist``, which the
 TorchScript ONNX exporter does not support), then ``topk``. Self and padded points get a
-large distance; if a point has fewer than ``k`` valid neighbours the extra ones are
-masked out of the mean.
+large distance; if a point has fewer than ``k`` valid neighbours the extra ones (padded
+points, or the point itself) are masked out of the mean.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import torch
 from torch import nn
 
 from ..exceptions import BadInputError
-from ._layers import E2EModel, Head, tracing
+from ._layers import Head, tracing
+from ._point_layers import MaskedBatchNorm, PointModel, masked_mean
 from ._registry import register_model
 
 __all__ = ["PARTICLENET_SIZES", "EdgeConv", "ParticleGNN", "knn_indices", "particle_gnn"]
@@ -57,38 +63,42 @@ def _gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 class EdgeConv(nn.Module):
-    """h_i = ReLU(shortcut(x_i) + mean_j MLP([x_i, x_j - x_i])) over the k nearest j."""
+    """h_i = ReLU(shortcut(x_i) + mean_j MLP([x_i, x_j - x_i])) over the k nearest real j."""
 
     def __init__(self, cin: int, channels: tuple[int, ...], k: int) -> None:
         super().__init__()
         self.k = k
-        layers: list[nn.Module] = []
+        self.linears = nn.ModuleList()
+        self.norms = nn.ModuleList()
         prev = 2 * cin
         for c in channels:
-            layers += [nn.Conv2d(prev, c, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            self.linears.append(nn.Linear(prev, c, bias=False))
+            self.norms.append(MaskedBatchNorm(c))
             prev = c
-        self.mlp = nn.Sequential(*layers)
-        self.shortcut = nn.Sequential(nn.Conv1d(cin, prev, 1, bias=False), nn.BatchNorm1d(prev))
+        self.shortcut = nn.Linear(cin, prev, bias=False)
+        self.shortcut_norm = MaskedBatchNorm(prev)
 
     def forward(self, coords: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """coords (B, N, D), x (B, N, C), mask (B, N) bool -> (B, N, C_out)."""
+        """coords (B, N, D), x (B, N, C), mask (B, N) bool -> (B, N, C_out), 0 on padding."""
         k = self.k if tracing() else min(self.k, x.shape[1] - 1)
         idx = knn_indices(coords, mask, k)
         nbr = _gather(x, idx)  # (B, N, k, C)
         centre = x.unsqueeze(2).expand_as(nbr)
-        edge = torch.cat([centre, nbr - centre], -1).permute(0, 3, 1, 2)  # (B, 2C, N, k)
-        w = _gather(mask.unsqueeze(-1).to(x.dtype), idx)  # (B, N, k, 1) valid neighbours
-        h = self.mlp(edge)
-        h = (h * w.permute(0, 3, 1, 2)).sum(-1) / w.sum(2).clamp(min=1.0).transpose(1, 2)
-        out = torch.relu(h + self.shortcut(x.transpose(1, 2)))
-        return out.transpose(1, 2) * mask.unsqueeze(-1).to(out.dtype)
+        h = torch.cat([centre, nbr - centre], -1)
+        # an edge counts if both ends are real and distinct: with fewer than k real
+        # neighbours, top-k fills up with padded points *or the point itself* (all tie at
+        # the large distance), and which ones it picks may change with N or the runtime
+        real_nbr = _gather(mask.unsqueeze(-1).to(x.dtype), idx).squeeze(-1) > 0.5
+        not_self = idx != torch.arange(x.shape[1], device=idx.device).view(1, -1, 1)
+        edge_ok = real_nbr & not_self & mask.unsqueeze(-1)  # (B, N, k)
+        for linear, norm in zip(self.linears, self.norms, strict=True):
+            h = torch.relu(norm(linear(h), edge_ok))
+        out = torch.relu(masked_mean(h, edge_ok, 2) + self.shortcut_norm(self.shortcut(x), mask))
+        return out * mask.unsqueeze(-1).to(out.dtype)
 
 
-class ParticleGNN(E2EModel):
-    """Input BN, EdgeConv blocks (k-NN in coords, then in features), masked mean, head."""
-
-    expected_ndim = 3
-    channel_axis = 2
+class ParticleGNN(PointModel):
+    """Masked input BN, EdgeConv blocks (k-NN in coords, then in features), masked mean, head."""
 
     def __init__(
         self,
@@ -111,7 +121,7 @@ class ParticleGNN(E2EModel):
             raise BadInputError(msg)
         k0, blocks, fc = PARTICLENET_SIZES[size]
         self.k, self.n_coords = k or k0, n_coords
-        self.input_norm = nn.BatchNorm1d(in_channels)
+        self.input_norm = MaskedBatchNorm(in_channels)
         convs: list[nn.Module] = []
         cin = in_channels
         for chans in blocks:
@@ -123,22 +133,17 @@ class ParticleGNN(E2EModel):
     def forward(
         self, x: torch.Tensor, scalars: torch.Tensor | None = None, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        self.check_input(x)
+        valid = self.valid_points(x, mask)
         if not tracing() and x.shape[1] < 2:
             msg = f"a point cloud needs at least 2 points for k-NN, got shape {tuple(x.shape)}"
             raise BadInputError(msg)
-        if mask is not None and not tracing() and tuple(mask.shape) != tuple(x.shape[:2]):
-            msg = f"mask must have shape (batch, N) = {tuple(x.shape[:2])}, got {tuple(mask.shape)}"
-            raise BadInputError(msg)
-        valid = (x != 0).any(-1) if mask is None else mask.bool()
-        m = valid.unsqueeze(-1).to(x.dtype)
-        coords = x[..., : self.n_coords]
-        h = self.input_norm(x.transpose(1, 2)).transpose(1, 2) * m
+        coords = torch.where(valid.unsqueeze(-1), x[..., : self.n_coords], 0.0)
+        h = self.input_norm(x, valid)
         for conv in self.convs:
             h = conv(coords, h, valid)
             coords = h
-        pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return self.head(pooled, scalars)
+        out: torch.Tensor = self.head(masked_mean(h, valid, 1), scalars)
+        return out
 
 
 @register_model(input_kind="points")

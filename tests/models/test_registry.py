@@ -47,7 +47,7 @@ def test_registry_lists_the_zoo() -> None:
         "particle_gnn",
     ):
         assert want in names
-    assert list_models("points") == ["particle_gnn"]
+    assert list_models("points") == ["particle_gnn", "point_transformer"]
     assert names == sorted(names)
 
 
