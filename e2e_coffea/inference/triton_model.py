@@ -33,9 +33,8 @@ class TritonError(E2EError, RuntimeError):
 
 
 class TritonUnavailableError(TritonError, ConnectionError):
-    """The server stayed unreachable (or too slow) through every retry. A ConnectionError,
-    so a run with ``skip_bad_files`` lists the chunk as failed and goes on, as for an
-    unreadable file; a refused request or a contract mismatch stops the run instead."""
+    """The server stayed unreachable (or too slow) through every retry: an outage, told
+    apart from a refusal (a ConnectionError, which coffea's ``skipbadfiles`` also skips)."""
 
 
 @dataclass(frozen=True)

@@ -212,7 +212,7 @@ def test_unreachable_server_is_retried_with_backoff_then_named(
     assert time.perf_counter() - t0 >= 0.5 * (0.2 + 0.4)  # the two backoffs, jitter at its least
     assert url in str(err.value)
     assert f"model {jet.name!r}" in str(err.value)
-    assert isinstance(err.value, ConnectionError)  # what skip_bad_files skips
+    assert isinstance(err.value, ConnectionError)  # an outage, not a refusal
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
