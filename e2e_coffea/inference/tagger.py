@@ -333,18 +333,6 @@ def object_batches(
 
 def _triton_backend(url: str, model: str, contract: Any, batch_size: int) -> InferenceBackend:
     """The Triton client backend (:mod:`e2e_coffea.inference.triton`)."""
-    from . import triton
+    from .triton import TritonBackend
 
-    if hasattr(triton, "TritonBackend"):
-        return triton.TritonBackend(url, model, contract)  # type: ignore[no-any-return]
-
-    @dataclass(frozen=True)
-    class _Json:  # transitional: the JSON client until the gRPC backend lands
-        def infer(self, inputs: Any) -> Any:
-            x = next(iter(inputs.values()))
-            return triton.run_triton(url, model, x, input_name=contract.input_names[0],
-                                     output_name=contract.output_names[0], batch_size=batch_size)  # fmt: skip
-
-        def close(self) -> None: ...
-
-    return _Json()
+    return TritonBackend(url, model, contract, batch_size=batch_size)
