@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import frames, generate, run, taggers, train
+    from . import contract, frames, generate, run, taggers, train, triton_repo
 
-    for mod in (generate, frames, train, taggers, run):
+    for mod in (generate, frames, train, taggers, contract, run, triton_repo):
         cli.add_command(mod.command)
 
 
