@@ -216,8 +216,13 @@ class VerifiedCheckpointer(CheckpointerABC):  # type: ignore[misc]
     def save(self, output: Any, metadata: Any, processor_instance: Any) -> None:
         """Write the chunk's output, then the manifest entry that vouches for it.
 
-        A checkpoint that cannot be written costs a recomputation on the next run, not a
-        result: the failure is warned about and the run goes on."""
+        A chunk the processor gave up on (``skip_bad_files``: its output lists it under
+        ``failed``) is not saved, so the next run tries it again. A checkpoint that cannot
+        be written costs a recomputation on the next run, not a result: the failure is
+        warned about and the run goes on."""
+        out = output.get("out") if isinstance(output, dict) else None
+        if isinstance(out, dict) and out.get("failed"):
+            return
         try:
             key = chunk_key(self.identity_sha256, metadata, processor_instance)
             data = dumps_output(_wrap(output))

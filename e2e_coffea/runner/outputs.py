@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, E2EError
 from ..processor.serialize import OUTPUT_FILE, PICKLED_OUTPUT_FILE, dumps_output
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "RUN_FILES",
     "SUMMARY_FILE",
     "OutputDirError",
+    "OutputWriteError",
     "check_out_dir",
     "write_run_outputs",
 ]
@@ -43,6 +44,10 @@ _STAGE_PREFIX: Final = ".e2e-coffea-staging-"
 
 class OutputDirError(BadInputError):
     """``--out`` cannot hold the run's files; the message says why (exit code 2)."""
+
+
+class OutputWriteError(E2EError, OSError):
+    """Writing the run's files failed part way; the folder was left as it was."""
 
 
 def check_out_dir(out: str | os.PathLike[str]) -> Path:
@@ -90,16 +95,14 @@ def write_run_outputs(
     d.mkdir(exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=d, prefix=_STAGE_PREFIX))
     try:
-        (stage / OUTPUT_FILE).write_bytes(dumps_output(output))
-        if facility is not None:
-            text = json.dumps(facility, indent=2, default=str) + "\n"
-            (stage / FACILITY_FILE).write_text(text)
-        if plot_roc is not None:
-            plot_roc(stage / ROC_FILE)
-            if not (stage / ROC_FILE).is_file():
-                msg = f"the ROC plot was not written to {stage / ROC_FILE}"
-                raise OutputDirError(msg)
-        (stage / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float) + "\n")
+        try:
+            _stage(stage, output, summary, plot_roc, facility)
+        except (OSError, TypeError, ValueError) as err:
+            msg = (
+                f"could not write the run's files to {d} ({type(err).__name__}: {err}); "
+                f"the files there are unchanged"
+            )
+            raise OutputWriteError(msg) from err
         written = [name for name in RUN_FILES if (stage / name).is_file()]
         # summary.json goes first and comes back last: a crash in between leaves no
         # summary, never a summary next to files of another run
@@ -115,6 +118,24 @@ def write_run_outputs(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return {name: d / name for name in written}
+
+
+def _stage(
+    stage: Path,
+    output: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    plot_roc: Callable[[Path], Any] | None,
+    facility: Mapping[str, Any] | None,
+) -> None:
+    (stage / OUTPUT_FILE).write_bytes(dumps_output(output))
+    if facility is not None:
+        (stage / FACILITY_FILE).write_text(json.dumps(facility, indent=2, default=str) + "\n")
+    if plot_roc is not None:
+        plot_roc(stage / ROC_FILE)
+        if not (stage / ROC_FILE).is_file():
+            msg = f"the ROC plot was not written to {stage / ROC_FILE}"
+            raise OSError(msg)
+    (stage / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float) + "\n")
 
 
 def _remove(path: Path) -> None:

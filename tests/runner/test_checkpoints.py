@@ -284,3 +284,40 @@ def test_sigkill_mid_run_then_rerun_equals_a_clean_run(
     assert resumed.output["chunks"] == clean.output["chunks"]
     assert resumed.output["entries"] == clean.output["entries"]
     assert len(_entries(ckpt)) == 6
+
+
+def test_a_chunk_given_up_on_is_not_saved_and_is_retried(
+    tau_only: Path,
+    jet_tagger: Path,
+    counted: Path,
+    tmp_path: Path,
+    hists_equal: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With skip_bad_files the processor turns a chunk's failure into an output that
+    lists it; checkpointing that output would make the failure permanent."""
+    import e2e_coffea.processor.tagger_processor as tp
+
+    ckpt, real = tmp_path / "ckpt", tp.read_columns
+
+    def fails_at_zero(events: Any, plan: Any) -> Any:
+        if events.metadata["entrystart"] == 0:
+            msg = "injected read failure"
+            raise OSError(msg)
+        return real(events, plan)
+
+    monkeypatch.setattr(tp, "read_columns", fails_at_zero)
+    first = _run(tau_only, jet_tagger, ckpt, skip_bad_files=True)
+    (failure,) = first.failed
+    assert failure.entry_start == 0
+    assert "injected read failure" in failure.reason
+    saved = [e["entrystart"] for e in _entries(ckpt)]
+    assert len(saved) == 2
+    assert 0 not in saved
+    monkeypatch.setattr(tp, "read_columns", real)
+    _computed(counted)
+    second = _run(tau_only, jet_tagger, ckpt, skip_bad_files=True)
+    assert _computed(counted) == ["0"]  # only the chunk that had failed
+    assert second.complete
+    fresh = run(tau_only, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False)
+    assert hists_equal(second.output["hists"], fresh.output["hists"])

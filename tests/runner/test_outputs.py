@@ -17,7 +17,12 @@ from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference.taggers import resolve_tagger
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.processor.serialize import load_output
-from e2e_coffea.runner.outputs import OutputDirError, check_out_dir, write_run_outputs
+from e2e_coffea.runner.outputs import (
+    OutputDirError,
+    OutputWriteError,
+    check_out_dir,
+    write_run_outputs,
+)
 
 
 class _Guard(E2ETaggerProcessor):
@@ -141,9 +146,9 @@ def test_a_failed_write_leaves_the_earlier_set_untouched(
 
     if fails == "summary":
         summary = {**summary, "bad": object()}  # json cannot write it
-        with pytest.raises(TypeError):
+        with pytest.raises(OutputWriteError, match=r"TypeError.*unchanged"):
             write_run_outputs(tmp_path, clean.output, summary)
     else:
-        with pytest.raises(OSError, match="disk full"):
+        with pytest.raises(OutputWriteError, match=r"disk full.*unchanged"):
             write_run_outputs(tmp_path, clean.output, summary, plot_roc=broken_plot)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -3,6 +3,7 @@ certificate can talk to it: not the network, not another user of the machine."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,17 +63,35 @@ def _exposed(seen: set[Socket]) -> list[Socket]:
     return sorted(s for s in seen if s[2] not in LOOPBACK)
 
 
-def _strangers_are_refused(address: str) -> None:
-    """No certificate, or a certificate of another authority: no connection."""
-    from distributed import Client
+async def _ask_identity(address: str, **connection_args: Any) -> Any:
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=3, **connection_args)
+    try:
+        await comm.write({"op": "identity"})
+        return await comm.read()
+    finally:
+        await comm.close()
+
+
+def _strangers_are_refused(address: str, security: Any) -> None:
+    """No certificate, or a certificate of another authority: no conversation. (Each try
+    runs in its own event loop: failed ``Client`` objects, collected while another client
+    starts, can deadlock distributed's shared loop runner.)"""
     from distributed.security import Security
 
     assert address.startswith("tls://")
-    for kw in ({}, {"security": Security.temporary()}):
+    own = asyncio.run(_ask_identity(address, **security.get_connection_args("client")))
+    assert own["type"] in ("Scheduler", "Worker", "Nanny")  # the check itself can pass
+    strangers = {
+        "no certificate": {},
+        "another authority": Security.temporary().get_connection_args("client"),
+    }
+    for args in strangers.values():
         with pytest.raises((OSError, TypeError, TimeoutError)):
-            Client(address, timeout=3, **kw)
+            asyncio.run(_ask_identity(address, **args))
     with pytest.raises((OSError, TimeoutError)):
-        Client(address.replace("tls://", "tcp://"), timeout=3)
+        asyncio.run(_ask_identity(address.replace("tls://", "tcp://")))
 
 
 def test_local_dask_run_listens_on_loopback_only(sample: Any, jet_tagger: Path) -> None:
@@ -93,9 +112,9 @@ def test_local_cluster_speaks_only_to_its_own_clients() -> None:
     with watch_sockets() as seen:
         cluster = local_cluster(1, 0)
         try:
-            _strangers_are_refused(cluster.scheduler_address)
+            _strangers_are_refused(cluster.scheduler_address, cluster.security)
             for addr in cluster.scheduler_info["workers"]:
-                _strangers_are_refused(addr)
+                _strangers_are_refused(addr, cluster.security)
             with Client(cluster) as client:
                 assert list(client.run(lambda: 1).values()) == [1]
         finally:
@@ -119,8 +138,8 @@ def test_facility_local_yaml_listens_on_loopback_with_tls(tmp_path: Path) -> Non
         assert set(conn.client.run(ran).values()) == {1}
         workers = list(conn.client.scheduler_info(n_workers=-1)["workers"])
         assert len(workers) == config.total_workers
-        _strangers_are_refused(address)
+        _strangers_are_refused(address, conn.client.security)
         for addr in workers:
-            _strangers_are_refused(addr)
+            _strangers_are_refused(addr, conn.client.security)
     assert len({pid for pid, *_ in seen}) >= 3, seen
     assert _exposed(seen) == []
