@@ -87,8 +87,9 @@ __all__ = ["command"]
     "--triton",
     "triton_url",
     default=None,
-    metavar="HOST:PORT",
-    help="Send frames to a KServe-v2 (Triton) server serving each tagger under its name.",
+    metavar="[grpc://|http://]HOST:PORT",
+    help="Send frames to a Triton server serving each tagger under its name: its gRPC "
+    "endpoint (Triton's default port 8001), or http://HOST:PORT (8000). Binary tensors.",
 )
 @click.option(
     "--fp16",

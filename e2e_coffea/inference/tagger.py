@@ -82,7 +82,8 @@ class Tagger:
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
     precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
-    under its name (no local session is built). ``branches``: a branch profile (name,
+    under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
+    ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
     """
@@ -332,7 +333,11 @@ def object_batches(
 
 
 def _triton_backend(url: str, model: str, contract: Any, batch_size: int) -> InferenceBackend:
-    """The Triton client backend (:mod:`e2e_coffea.inference.triton`)."""
+    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
+    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
+    (binary tensors either way)."""
     from .triton import TritonBackend
 
-    return TritonBackend(url, model, contract, batch_size=batch_size)
+    protocol = "http" if url.startswith("http://") else "grpc"
+    address = url.split("://", 1)[1] if "://" in url else url
+    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)
