@@ -26,7 +26,9 @@ DEBUG_ENV = "E2E_COFFEA_DEBUG"
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="e2e-coffea")
-@click.option("--debug", is_flag=True, help="Show full tracebacks (workers' too) instead of one line.")
+@click.option(
+    "--debug", is_flag=True, help="Show full tracebacks (workers' too) instead of one line."
+)
 def cli(debug: bool) -> None:
     """End-to-end deep-learning reconstruction for coffea, Dask and JupyterLab.
 
@@ -71,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             click.echo(f"{name}: error: {_one_line(str(err))}", err=True)
         else:  # a bug or an unexpected library error: one line, the traceback with --debug
             hint = "" if debug else " (rerun with --debug for the traceback)"
-            click.echo(f"{name}: error: internal error {type(err).__name__}: {_one_line(str(err))}{hint}", err=True)
+            click.echo(
+                f"{name}: error: internal error {type(err).__name__}: {_one_line(str(err))}{hint}",
+                err=True,
+            )
         return code
     finally:
         os.environ.pop(DEBUG_ENV, None)
