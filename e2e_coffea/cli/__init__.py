@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import frames, generate, run, taggers, train
+    from . import doctor, frames, generate, run, taggers, train
 
-    for mod in (generate, frames, train, taggers, run):
+    for mod in (generate, frames, train, taggers, run, doctor):
         cli.add_command(mod.command)
 
 
