@@ -9,6 +9,8 @@ fixture also needs onnxruntime's CUDA provider for the CUDA run.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -44,3 +46,11 @@ def cuda_ort(request: pytest.FixtureRequest) -> None:
         reason = no_ort_cuda_reason()
         if reason:
             pytest.skip(f"cuda test: {reason}")
+
+
+@pytest.fixture(scope="session")
+def synthetic_fileset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sparse files of synthetic events (no Pythia: a GPU machine need not have it)."""
+    from e2e_coffea.frames.testing import write_synthetic_fileset
+
+    return write_synthetic_fileset(tmp_path_factory.mktemp("gpu-sample"), files=2, events=40)

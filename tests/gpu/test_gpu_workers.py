@@ -141,23 +141,23 @@ def test_real_dask_cuda_workers_see_their_own_gpu(n: int) -> None:
 
 # -- a whole run -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def cpu_run(sample: Any, jet_tagger: Path) -> Any:
+def cpu_run(synthetic_fileset: Path, jet_tagger: Path) -> Any:
     from e2e_coffea.runner import run
 
-    return run(sample.fileset["sparse"], [jet_tagger], executor="iterative",
+    return run(synthetic_fileset, [jet_tagger], executor="iterative",
                chunksize=CHUNKSIZE, device="cpu", progress=False)  # fmt: skip
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.usefixtures("cuda_ort")
 def test_run_on_a_gpu_worker_equals_the_cpu_run(
-    sample: Any, jet_tagger: Path, cpu_run: Any, device: str, hists_equal: Any
+    synthetic_fileset: Path, jet_tagger: Path, cpu_run: Any, device: str, hists_equal: Any
 ) -> None:
     """``auto`` on a GPU worker: CUDA where it works (scores within TF32's reach of the
     CPU's, mean images within float32 reordering), else the CPU with the reason."""
     from e2e_coffea.runner import run
 
-    res = run(sample.fileset["sparse"], [jet_tagger], executor="dask", workers=1,
+    res = run(synthetic_fileset, [jet_tagger], executor="dask", workers=1,
               gpu_workers=1, chunksize=CHUNKSIZE, device="auto", progress=False)  # fmt: skip
     assert res.complete
     assert res.processed == cpu_run.processed

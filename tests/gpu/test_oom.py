@@ -7,6 +7,7 @@ path; the scores must be the ones an unhindered backend gives.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -179,11 +180,12 @@ def test_out_of_memory_is_recognised(err: BaseException, oom: bool) -> None:
 
 
 def test_processor_reports_halvings_and_the_same_hists(
-    sample: Any, jet_tagger: Path, events: Any, monkeypatch: pytest.MonkeyPatch
+    synthetic_fileset: Path, jet_tagger: Path, events: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from e2e_coffea.processor import E2ETaggerProcessor
 
-    chunk = events(sample.files[("qcd", "sparse")], "sparse", "qcd")
+    first = next(iter(json.loads(synthetic_fileset.read_text())["synthetic"]["files"]))
+    chunk = events(Path(first), "sparse", "synthetic")
     clean = E2ETaggerProcessor([jet_tagger], device="cpu", batch_size=64).process(chunk)
     assert clean["metrics"]["oom_halvings"] == 0
     _with_limit(monkeypatch, 8)
