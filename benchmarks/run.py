@@ -234,19 +234,26 @@ def bench_gpu(
         return out
 
     bare_gpu()
-    t_gbare, _ = best(bare_gpu, args.repeat)
+    t_gbare, ref = best(bare_gpu, args.repeat)
+    gsess16 = get_session(onnx_path, "cuda", 1, fp16=True)
+    bare_gpu(gsess16)
+    t_g16, out16 = best(lambda: bare_gpu(gsess16), args.repeat)
+    fp16_diff = float((out16 - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
     out: dict[str, Any] = {
         "gpu": torch.cuda.get_device_name(0),
         "objects": n,
         "resident_ort_per_s": n / t_gbare,
         "one_process_per_s": n / t_gpu,
         "one_process_over_resident": t_gbare / t_gpu,
+        "resident_ort_fp16_per_s": n / t_g16,
+        "fp16_max_rel_logit_diff": fp16_diff,
         "goal": 0.7,
         "worker": {},
     }
     print(
         f"(3) GPU, {n} jets: ORT on device-resident frames {n / t_gbare:8.1f} jets/s; "
-        f"end to end in one process {n / t_gpu:8.1f} jets/s ({t_gbare / t_gpu:.0%})"
+        f"end to end in one process {n / t_gpu:8.1f} jets/s ({t_gbare / t_gpu:.0%}); "
+        f"fp16 resident {n / t_g16:8.1f} jets/s (max logit change {fp16_diff:.1e} of the largest)"
     )
     for threads in args.gpu_threads:
         try:

@@ -607,6 +607,9 @@ def main() -> None:
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     p.add_argument(
+        "--folder", type=Path, default=None, help="exact results folder (overrides --out/--machine)"
+    )
+    p.add_argument(
         "--render",
         type=Path,
         default=None,
@@ -631,7 +634,7 @@ def main() -> None:
     name = args.machine or re.sub(
         r"[^a-z0-9]+", "-", f"{machine['usable_cores']}core-{machine['cpu_model']}".lower()
     ).strip("-")
-    outdir = args.out / f"{machine['date'][:10]}-{name}"
+    outdir = args.folder or args.out / f"{machine['date'][:10]}-{name}"
     write(rows, machine, outdir)
     print(f"wrote {outdir}/table.md, table.csv, study.png, machine.json")
 
