@@ -11,9 +11,8 @@ import pytest
 
 from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
-from e2e_coffea.export import E2E_JET_CROP, EG_CROP
+from e2e_coffea.export import E2E_JET_CROP, EG_CROP, load_contract
 from e2e_coffea.inference.taggers import list_taggers, resolve_tagger
-from e2e_coffea.models import load_contract
 from e2e_coffea.train.tasks import TASKS
 
 EXPECTED = [f"{task}_{model}" for task in TASKS for model in ("resnet15", "simplenet")]

@@ -25,9 +25,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import doctor, frames, generate, run, taggers, train
+    from . import contract, doctor, frames, generate, run, taggers, train, triton_repo
 
-    for mod in (generate, frames, train, taggers, run, doctor):
+    for mod in (generate, frames, train, taggers, contract, run, triton_repo, doctor):
         cli.add_command(mod.command)
 
 

@@ -10,13 +10,13 @@ import click
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, FileLayoutError
 
 __all__ = ["command"]
 
 
 @click.command("frames")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("--layout", type=click.Choice(["e2e", "sparse"]), required=True)
 @click.option(
     "--preset", default=None, help="Channel preset: qg, top8, tau13 (jets) or eg (e/gamma)."
@@ -55,7 +55,7 @@ __all__ = ["command"]
     help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
 )
 def command(
-    inputs: tuple[Path, ...],
+    inputs: tuple[str, ...],
     layout: str,
     preset: str | None,
     channels: str | None,
@@ -89,8 +89,12 @@ def command(
     if step < 1:
         msg = f"--step must be positive, got {step}"
         raise BadInputError(msg)
+    from ..io.files import check_output_file
+
+    check_output_file(out)
     from ..frames import required_branches, resolve_channels
     from ..frames.objects import object_table
+    from ..io.arrays import entries_from
     from ..io.columns import plan_columns, read_columns
     from ..io.profiles import load_profile
 
@@ -101,14 +105,17 @@ def command(
     table = object_table(layout, kind)
     required = [*required_branches(chans, layout, frame=kind), table["seed_row"], table["seed_col"]]  # type: ignore[arg-type]
     build = build_eg_frames if kind == "eg" else build_jet_frames
-    trees = [(p, open_tree(p, layout)) for p in inputs]  # every file checked before work starts
+    try:  # every file checked before work starts; an unreadable one is a bad argument
+        trees = [(p, open_tree(p, layout)) for p in inputs]
+    except FileLayoutError as err:
+        raise BadInputError(str(err)) from None
     plans = [
         plan_columns(t.keys(), required, list(table.values()), prof, where=str(p)) for p, t in trees
     ]
     names = tuple(s.name for s in resolve_channels(chans, frame=kind))  # type: ignore[arg-type]
     size = 125 if kind == "jet" else 32
     seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
-    n_objects = sum(int(ak.sum(ak.num(t[seed].array(), axis=1))) for _, t in trees)
+    n_objects = sum(_count_objects(t, seed, str(p)) for p, t in trees)
     total = sum(t.num_entries for _, t in trees)
     norm_arg = None if norm == "none" else norm
     offset = outside = 0
@@ -117,17 +124,15 @@ def command(
         tqdm(total=total, unit="ev", desc="frames", disable=None) as bar,
     ):
         for (_p, tree), plan in zip(trees, plans, strict=True):
-            for raw in tree.iterate(list(plan.file_names), step_size=step):
+            entry = 0  # the file's entry of the chunk's first event, for messages
+            for raw in _chunks(tree, plan.file_names, step, str(_p)):
                 chunk = read_columns(raw, plan)
-                frames, rec = build(
-                    chunk,
-                    layout=layout,
-                    channels=chans,
-                    backend=backend,  # type: ignore[arg-type]
-                    device=device,
-                    dtype=dtype,
-                    norm=norm_arg,
-                )
+                with entries_from(entry):
+                    frames, rec = build(
+                        chunk, layout=layout, channels=chans, backend=backend,  # type: ignore[arg-type]
+                        device=device, dtype=dtype, norm=norm_arg,
+                    )  # fmt: skip
+                entry += len(raw)
                 host = frames if isinstance(frames, np.ndarray) else frames.cpu().numpy()
                 cols = rec.to_dict()
                 cols["event"] = cols["event"] + offset
@@ -209,3 +214,29 @@ class _Sink:
             self.ml4sci.close()
             if et is not None:
                 self.out.unlink(missing_ok=True)
+
+
+def _chunks(tree: Any, branches: Any, step: int, where: str) -> Any:
+    """The tree's chunks; a read failure (a truncated file) named by file and entries."""
+    start = 0
+    it = tree.iterate(list(branches), step_size=step)
+    while True:
+        try:
+            raw = next(it)
+        except StopIteration:
+            return
+        except Exception as err:  # uproot raises OSError, ValueError, its own types
+            stop = min(start + step, int(tree.num_entries))
+            msg = f"{where}: entries {start}-{stop} cannot be read ({type(err).__name__}: {err})"
+            raise FileLayoutError(" ".join(msg.split())) from None
+        start += len(raw)
+        yield raw
+
+
+def _count_objects(tree: Any, seed: str, where: str) -> int:
+    """Objects in a file (the npz header needs the total up front), read errors named."""
+    try:
+        return int(ak.sum(ak.num(tree[seed].array(), axis=1)))
+    except Exception as err:  # uproot raises OSError, ValueError, its own types
+        msg = f"{where}: branch {seed!r} cannot be read ({type(err).__name__}: {err})"
+        raise FileLayoutError(" ".join(msg.split())) from None

@@ -54,6 +54,11 @@ __all__ = ["command"]
     "fit 1 GiB of the dense images the taggers read]",
 )
 @click.option(
+    "--allow-incomplete",
+    is_flag=True,
+    help="Exit 0 even when entries were not processed (with --skip-bad-files); summary.json says which.",
+)
+@click.option(
     "--skip-bad-files",
     is_flag=True,
     help="Go on without unreadable files or failing chunks, and list them in summary.json.",
@@ -90,6 +95,13 @@ __all__ = ["command"]
     is_flag=True,
     help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
 )
+@click.option(
+    "--branches",
+    "profile",
+    default=None,
+    metavar="PROFILE",
+    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(
     fileset: Path,
@@ -100,12 +112,14 @@ def command(
     gpu_workers: int,
     chunksize: int | None,
     skip_bad_files: bool,
+    allow_incomplete: bool,
     retries: int,
     checkpoint_dir: Path | None,
     device: str,
     cluster: Path | None,
     triton_url: str | None,
     fp16: bool,
+    profile: str | None,
     out: Path,
 ) -> None:
     """Run taggers over a fileset and write output.pkl, summary.json and roc.png to --out."""
@@ -133,6 +147,7 @@ def command(
             device=device,
             triton_url=triton_url,
             fp16=fp16,
+            branches=profile,
         )
     else:
         result = run(
@@ -149,6 +164,7 @@ def command(
             device=device,
             triton_url=triton_url,
             fp16=fp16,
+            branches=profile,
         )  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     if facility is not None:
@@ -182,8 +198,29 @@ def command(
         f"wrote {out / 'output.pkl'}, {out / 'summary.json'}"
         + (f", {out / 'roc.png'}" if rocs else "")
     )
+    for ds, missing in summary["missing_branches"].items():
+        for branch, instead in missing.items():
+            click.echo(f"note: dataset {ds!r} has no {branch}: {instead}")
+    for name, notes in summary["notes"].items():
+        for note in notes:
+            click.echo(f"note: {name}: {note}")
     if summary["failed"]:
         click.echo(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
             err=True,
         )
+    if not result.complete and not allow_incomplete:
+        from ..runner import RunFailedError
+
+        e = summary["entries"]
+        lost = (
+            f"; dataset(s) {summary['lost_datasets']} lost entirely"
+            if summary["lost_datasets"]
+            else ""
+        )
+        msg = (
+            f"incomplete run: {e['processed']} of {e['expected']} entries processed, "
+            f"{len(summary['failed'])} range(s) failed{lost} (listed in {out / 'summary.json'}); "
+            f"--allow-incomplete accepts a partial result"
+        )
+        raise RunFailedError(msg)

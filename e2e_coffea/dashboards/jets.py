@@ -216,7 +216,7 @@ def load_jets(
     if spec.kind != "jet":
         msg = f"the event display shows jets; tagger {spec.name!r} works on e/gamma crops"
         raise BadInputError(msg)
-    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+    fs = load_fileset(fileset)
     parts: list[JetTable] = []
     chunks: dict[str, tuple[ak.Array, str]] = {}
     for dataset, entry in fs.items():

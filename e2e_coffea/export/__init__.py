@@ -21,6 +21,7 @@ __all__ = [
     "ExportReport",
     "check_channels",
     "export_onnx",
+    "export_tagger",
     "load_contract",
     "onnx_outputs",
 ]
@@ -28,7 +29,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """Export needs torch; inference workers only need the contract, so load it lazily."""
-    if name in ("ExportReport", "export_onnx", "onnx_outputs"):
+    if name in ("ExportReport", "export_onnx", "export_tagger", "onnx_outputs"):
         from . import onnx_export
 
         return getattr(onnx_export, name)

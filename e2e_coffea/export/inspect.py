@@ -7,6 +7,7 @@ onnxruntime dimension error. Symbolic dimensions (``batch``, ``N``) match anythi
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 from ..exceptions import ContractError
 from .contract import Contract
 
-__all__ = ["TensorInfo", "check_model_io", "expected_inputs", "model_io"]
+__all__ = ["TensorInfo", "check_model_io", "expected_inputs", "file_sha256", "model_io"]
 
 Dims = tuple[int | str, ...]
 
@@ -114,3 +115,12 @@ def check_model_io(path: str | os.PathLike[str], contract: Contract) -> None:
             f"contract's classes {list(contract.class_names)} imply {contract.n_outputs} output(s)"
         )
         raise ContractError(msg)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Content hash of a model file: what checkpoints and provenance record of a model."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

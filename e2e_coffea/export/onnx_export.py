@@ -23,7 +23,7 @@ from torch import nn
 from ..exceptions import BadInputError, ChannelError, ContractError
 from .contract import Contract, check_channels
 
-__all__ = ["ExportReport", "export_onnx", "onnx_outputs"]
+__all__ = ["ExportReport", "export_onnx", "export_tagger", "onnx_outputs"]
 
 _VERIFY_BATCH = 3  # differs from the traced batch of 2: a fixed batch axis would fail here
 
@@ -186,3 +186,54 @@ def _max_abs_diff(
         msg = f"{path}: ONNX output shape {got.shape} != torch {want.shape}"
         raise ContractError(msg)
     return float(np.max(np.abs(got - want))) if want.size else 0.0
+
+
+class _Declared(nn.Module):
+    """A user module with the attributes the exporter reads, taken from the contract."""
+
+    def __init__(self, module: nn.Module, contract: Contract) -> None:
+        super().__init__()
+        self.module = module
+        self.input_kind = contract.input_kind
+        self.n_scalars = len(contract.scalar_inputs)
+        self.model_name = contract.model_name
+        self.task = contract.task
+        self.model_kwargs: dict[str, object] = dict(contract.model_kwargs)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        out = self.module(*inputs)
+        return out[:, None] if out.ndim == 1 else out
+
+
+def export_tagger(
+    module: nn.Module,
+    contract: Contract,
+    path: str | os.PathLike[str],
+    *,
+    opset: int = 17,
+    atol: float = 1e-4,
+) -> Path:
+    """Export any ``torch.nn.Module`` as a tagger carrying ``contract``.
+
+    The module takes the frames (B, C, H, W) — or points (B, N, F) for
+    ``input_kind="points"`` — and, when the contract lists ``scalar_inputs``, a second
+    tensor (B, n_scalars); it returns (B, n_outputs) logits (or probabilities with
+    ``output_kind="probabilities"``). The file is checked like every export (onnxruntime
+    against torch) and its output width against the classes; it then works wherever a
+    shipped tagger name does. Returns the written path."""
+    from .attach import probe_outputs
+
+    if contract.input_kind == "points":
+        spec = contract.points or {}
+        shape: tuple[int, ...] = (2, int(spec.get("max_points", contract.frame_size[0])),
+                                  len(spec.get("features", ())) or contract.frame_size[1])  # fmt: skip
+    else:
+        shape = (2, contract.n_channels, *contract.frame_size)
+    report = export_onnx(_Declared(module, contract), path, replace(contract, model_kwargs={}), shape,
+                         opset, atol=atol)  # fmt: skip
+    try:
+        probe_outputs(report.path, report.contract)
+    except ContractError:
+        report.path.unlink(missing_ok=True)
+        raise
+    return report.path

@@ -152,8 +152,8 @@ def finish_frames(
     if nonfinite == "raise" and counts.any():
         j, c = (int(x) for x in np.argwhere(counts)[0])
         msg = (
-            f"{counts[j, c]} non-finite pixel(s) in channel {specs[c].name!r} of event "
-            f"{int(ev[j])} ({what} {int(obj[j])}); fix the input or pass nonfinite='mask'"
+            f"{counts[j, c]} non-finite pixel(s) in channel {specs[c].name!r} of entry "
+            f"{arrays.entry_of(int(ev[j]))} ({what} {int(obj[j])}); fix the input or pass nonfinite='mask'"
         )
         raise NonFiniteInputError(msg)
     names = [s.name for s in specs]

@@ -30,6 +30,7 @@ __all__ = [
     "OPTIONAL_QUANTITIES",
     "check_kind",
     "check_layout",
+    "explain_missing",
     "object_counts",
     "object_records",
     "object_table",
@@ -135,7 +136,7 @@ def _seed(
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         msg = (
-            f"branch {name!r}: object {int(index[k])} of entry {offset + int(event[k])} has "
+            f"branch {name!r}: object {int(index[k])} of entry {arrays.entry_of(offset + int(event[k]))} has "
             f"seed {float(raw[k])!r}, not an integer"
         )
         raise FileLayoutError(msg)
@@ -173,7 +174,7 @@ def object_records(
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         msg = (
-            f"{what} {int(index[k])} of entry {entry_offset + int(event[k])} has seed "
+            f"{what} {int(index[k])} of entry {arrays.entry_of(entry_offset + int(event[k]))} has seed "
             f"({names['seed_row']}={int(row[k])}, {names['seed_col']}={int(col[k])}); "
             f"expected 0..{h - 1} and 0..{w - 1}"
         )
@@ -244,7 +245,41 @@ def _check_counts(
         raise FileLayoutError(msg)
     e = int(np.flatnonzero(j.counts != counts)[0])
     msg = (
-        f"branch {name!r} holds {int(j.counts[e])} values in entry {offset + e} but "
+        f"branch {name!r} holds {int(j.counts[e])} values in entry {arrays.entry_of(offset + e)} but "
         f"{seed!r} holds {int(counts[e])}: one value per object is required"
     )
     raise FileLayoutError(msg)
+
+
+_INSTEAD: dict[str, str] = {
+    "pt": "the pt cut is not applied and pt axes stay empty",
+    "eta": "the |eta| cut is not applied and eta axes stay empty",
+    "phi": "phi is NaN (frames do not need it)",
+    "mass": "mass is NaN (frames do not need it)",
+    "energy": "energy is NaN (frames do not need it)",
+}
+
+
+def explain_missing(
+    layout: Layout, kind: ObjectKind, missing: list[str] | tuple[str, ...]
+) -> dict[str, str]:
+    """For each of our ``kind`` branches a file lacks, what the toolkit does instead.
+
+    Truth flags only matter without our label branch: with no label and no flag the
+    objects are ``unlabelled``; with a flag they are labelled from it."""
+    table = object_table(layout, kind)
+    by_branch = {b: q for q, b in table.items()}
+    gone = set(missing)
+    out: dict[str, str] = {}
+    flags = [table[q] for q in TRUTH_FLAGS if q in table]
+    for branch in missing:
+        q = by_branch.get(branch)
+        if q in _INSTEAD:
+            out[branch] = _INSTEAD[q]  # type: ignore[index]
+        elif q == "label":
+            have = [f for f in flags if f not in gone]
+            out[branch] = (
+                f"labels from the truth flag(s) {have} (set: tau/electron, else 'other')"
+                if have else "no truth at all: objects are 'unlabelled' and no ROC can be computed"
+            )  # fmt: skip
+    return out

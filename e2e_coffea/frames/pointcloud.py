@@ -369,7 +369,7 @@ def build_point_clouds(
             k = int(np.flatnonzero(bad)[0])
             src = pts.sources[int(cols["source"][hit[k]])]
             msg = (
-                f"non-finite {src!r} value in event {int(rec.event[jet[k]])} (jet "
+                f"non-finite {src!r} value in entry {arrays.entry_of(int(rec.event[jet[k]]))} (jet "
                 f"{int(rec.index[jet[k]])}) inside its point cloud; pass nonfinite='mask'"
             )
             raise NonFiniteInputError(msg)

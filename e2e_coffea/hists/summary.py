@@ -19,13 +19,14 @@ __all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize"]
 def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
     """Signal = the positive (last) class's truth label. Background = the negative class's
     label when it is a truth label (``gluon``), else every other label (``qcd``: any jet,
-    taken from the background samples only, see :func:`roc_for_tagger`)."""
+    taken from the background samples only, see :func:`roc_for_tagger`). Objects without
+    truth (``unlabelled``) are in neither."""
     positive, negative = class_names[-1], class_names[0]
     signal = [positive] if positive in labels else []
     if negative in LABEL_IDS:
         background = [negative] if negative in labels else []
     else:
-        background = [lab for lab in labels if lab != positive]
+        background = [lab for lab in labels if lab not in (positive, "unlabelled")]
     return signal, background
 
 
@@ -88,36 +89,8 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
         msg = "the output holds no 'hists'/'score' histogram; was it produced by e2e_coffea.run?"
         raise BadInputError(msg)
     metrics = out.get("metrics", {})
-    taggers: dict[str, Any] = {}
-    for spec in specs:
-        entry: dict[str, Any] = {
-            "task": spec.contract.task,
-            "classes": list(spec.contract.class_names),
-        }
-        try:
-            roc, info = roc_for_tagger(out["hists"]["score"], spec.name, spec.contract.class_names)
-            entry.update(info)
-            entry.update(
-                {
-                    "auc": roc.auc,
-                    "auc_err": roc.auc_err,
-                    "auc_binning_err": roc.binning_err,
-                    "n_jets": round(roc.n_signal + roc.n_background),
-                    "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
-                }
-            )
-        except BadInputError as err:
-            entry.update(
-                {
-                    "signal": [],
-                    "background": [],
-                    "auc": None,
-                    "auc_err": None,
-                    "n_jets": 0,
-                    "note": str(err),
-                }
-            )
-        taggers[spec.name] = entry
+    lost = result.lost_datasets() if hasattr(result, "lost_datasets") else []
+    taggers = {spec.name: _tagger_entry(out["hists"]["score"], spec, lost) for spec in specs}
     wall = max(result.wall_time, 1e-9)
     return _json_safe(
         {
@@ -128,6 +101,7 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
             },
             "complete": result.complete,
             "failed": [f.to_dict() for f in result.failed],
+            "lost_datasets": lost,
             "throughput": {
                 "jets_per_s": metrics.get("objects", 0) / wall,
                 "events_per_s": result.processed / wall,
@@ -139,8 +113,42 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
             "devices": metrics.get("device", {}),
             "workers": metrics.get("worker", {}),
             "cutflow": out.get("cutflow", {}),
+            "missing_branches": getattr(result, "missing_branches", {}),
+            "notes": {name: sorted(n) for name, n in out.get("notes", {}).items()},
         }
     )
+
+
+def _tagger_entry(score: hist.Hist, spec: Any, lost: list[str]) -> dict[str, Any]:
+    """One tagger's AUC, or why there is none.
+
+    A ROC compares a signal sample with a background sample: when a whole dataset of the
+    fileset was lost (unreadable, every chunk failed) the AUC would change meaning (say,
+    the signal sample's own non-signal jets as background), so none is given. Objects
+    without truth (``unlabelled``) never enter a ROC."""
+    entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}
+    none = {"signal": [], "background": [], "auc": None, "auc_err": None, "n_jets": 0}
+    if lost:
+        note = (
+            f"no AUC: dataset(s) {lost} were lost (no entry processed); a ROC needs both its "
+            f"signal and its background samples"
+        )
+        return {**entry, **none, "note": note}
+    try:
+        roc, info = roc_for_tagger(score, spec.name, spec.contract.class_names)
+    except BadInputError as err:
+        return {**entry, **none, "note": str(err)}
+    entry.update(info)
+    if roc.n_signal <= 0 or roc.n_background <= 0:
+        which = "signal" if roc.n_signal <= 0 else "background"
+        note = f"no AUC: no {which} objects with truth labels {info[which + '_labels']}"
+        return {**entry, **none, "note": note}
+    entry.update({
+        "auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
+        "n_jets": round(roc.n_signal + roc.n_background),
+        "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
+    })  # fmt: skip
+    return entry
 
 
 def _json_safe(obj: Any) -> Any:

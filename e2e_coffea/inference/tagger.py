@@ -33,6 +33,7 @@ from ..frames.objects import object_counts, object_table
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, select_objects
+from ..io.arrays import entries_from
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile, load_profile
 from ..layouts import OBJECT_BRANCHES, TRUTH_FLAGS, Layout, layout_of_tree
@@ -197,20 +198,22 @@ class Tagger:
         )
         where = str(meta.get("filename", "chunk"))
         chunk = read_columns(events, self.plan(fields, layout, where=where))
-        sel = self.select(chunk, layout, entry_offset=int(meta.get("entrystart", 0) or 0))
+        offset = int(meta.get("entrystart", 0) or 0)
+        sel = self.select(chunk, layout, entry_offset=offset)
         n = len(sel.records)
         width = self._width()
         values = np.full((n, width) if width > 1 else n, np.nan, np.float32)
         rows = np.flatnonzero(sel.passed)
         done = 0
-        for batch in self.score_batches(chunk, layout, sel):
+        for batch in self.score_batches(chunk, layout, sel, entry_offset=offset):
             values[rows[done : done + len(batch.records)]] = batch.outputs
             done += len(batch.records)
         return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))  # type: ignore[arg-type]
 
     def select(self, chunk: Any, layout: Layout, *, entry_offset: int = 0) -> Selected:
         """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
-        sel = select_objects(chunk, layout, self.kind, self.cuts, entry_offset=entry_offset)  # type: ignore[arg-type]
+        with entries_from(entry_offset):
+            sel = select_objects(chunk, layout, self.kind, self.cuts)  # type: ignore[arg-type]
         self.stats["objects"] += len(sel.records)
         self.stats["selected"] += int(sel.passed.sum())
         self.stats.update(sel.reasons)
@@ -218,14 +221,16 @@ class Tagger:
 
     # -- the processor-facing iteration ----------------------------------------------------
     def score_batches(
-        self, chunk: Any, layout: Layout, selected: Selected
+        self, chunk: Any, layout: Layout, selected: Selected, *, entry_offset: int = 0
     ) -> Iterator[ScoredBatch]:
-        """Frames, scores and drops the selected objects batch by batch (bounded memory)."""
+        """Frames, scores and drops the selected objects batch by batch (bounded memory).
+        ``entry_offset``: the file entry of the chunk's first event, for messages."""
         device = resolve_device(self.device) if self.triton is None else "cpu"
         sel = selected.selection
-        for part, part_sel in object_batches(chunk, sel, self._batch_limit()):
+        for part, part_sel, first in object_batches(chunk, sel, self._batch_limit()):
             t0 = time.perf_counter()
-            inputs, rec = self._inputs(part, layout, part_sel, device)
+            with entries_from(entry_offset + first):
+                inputs, rec = self._inputs(part, layout, part_sel, device)
             t1 = time.perf_counter()
             raw = self.backend(device).infer(inputs) if len(rec) else np.zeros((0, 1), np.float32)
             if not isinstance(raw, np.ndarray):
@@ -314,13 +319,13 @@ class Tagger:
 
 def object_batches(
     chunk: ak.Array, sel: ObjectSelection, limit: int
-) -> Iterator[tuple[ak.Array, ObjectSelection]]:
+) -> Iterator[tuple[ak.Array, ObjectSelection, int]]:
     """The selection in pieces of at most ``limit`` objects, each with the slice of the
-    chunk holding its events (awkward slices are views: no hit is copied). An empty
-    selection still yields once, so the builders check the chunk's branches. The
-    selection must be in event order (as the object selection makes it)."""
+    chunk holding its events (awkward slices are views: no hit is copied) and that
+    slice's first event. An empty selection still yields once, so the builders check the
+    chunk's branches. The selection must be in event order (as the selection makes it)."""
     if len(sel) == 0:
-        yield chunk, sel
+        yield chunk, sel, 0
         return
     if np.any(np.diff(sel.event) < 0):
         msg = "object_batches needs the selection in event order"
@@ -328,23 +333,11 @@ def object_batches(
     for a in range(0, len(sel), limit):
         ev, idx = sel.event[a : a + limit], sel.index[a : a + limit]
         first, last = int(ev[0]), int(ev[-1]) + 1
-        yield chunk[first:last], ObjectSelection(ev - first, idx)
+        yield chunk[first:last], ObjectSelection(ev - first, idx), first
 
 
 def _triton_backend(url: str, model: str, contract: Any, batch_size: int) -> InferenceBackend:
     """The Triton client backend (:mod:`e2e_coffea.inference.triton`)."""
-    from . import triton
+    from .triton import TritonBackend
 
-    if hasattr(triton, "TritonBackend"):
-        return triton.TritonBackend(url, model, contract)  # type: ignore[no-any-return]
-
-    @dataclass(frozen=True)
-    class _Json:  # transitional: the JSON client until the gRPC backend lands
-        def infer(self, inputs: Any) -> Any:
-            x = next(iter(inputs.values()))
-            return triton.run_triton(url, model, x, input_name=contract.input_names[0],
-                                     output_name=contract.output_names[0], batch_size=batch_size)  # fmt: skip
-
-        def close(self) -> None: ...
-
-    return _Json()
+    return TritonBackend(url, model, contract, batch_size=batch_size)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from ..exceptions import BadInputError
 from ..export.contract import Contract, load_contract
-from ..export.inspect import check_model_io
+from ..export.inspect import check_model_io, file_sha256
 
 __all__ = ["TaggerSpec", "file_sha256", "list_taggers", "resolve_tagger", "shipped_dir"]
 
@@ -71,12 +70,3 @@ def resolve_tagger(name_or_path: str | os.PathLike[str] | TaggerSpec) -> TaggerS
     contract = load_contract(path)
     check_model_io(path, contract)
     return TaggerSpec(name, str(path), contract, file_sha256(path))
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Content hash of a model file: what checkpoints and provenance record of a tagger."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

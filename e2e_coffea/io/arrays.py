@@ -8,7 +8,9 @@ flat content plus per-event offsets, so that is all this module hands out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,8 @@ __all__ = [
     "Jagged",
     "branch",
     "dense_images",
+    "entries_from",
+    "entry_of",
     "fields_of",
     "hit_cells",
     "integer_values",
@@ -29,6 +33,26 @@ __all__ = [
     "n_events",
     "require",
 ]
+
+
+_FIRST_ENTRY: ContextVar[int] = ContextVar("e2e_coffea_first_entry", default=0)
+
+
+@contextmanager
+def entries_from(first_entry: int) -> Iterator[None]:
+    """Within the block, messages about a chunk's events name the file's entry numbers:
+    the chunk's event ``e`` is entry ``first_entry + e`` (a context variable, so threads
+    and Dask tasks each see their own)."""
+    token = _FIRST_ENTRY.set(int(first_entry))
+    try:
+        yield
+    finally:
+        _FIRST_ENTRY.reset(token)
+
+
+def entry_of(event: int) -> int:
+    """The file entry number of the current chunk's event ``event`` (see :func:`entries_from`)."""
+    return _FIRST_ENTRY.get() + int(event)
 
 
 @dataclass(frozen=True)
@@ -121,7 +145,7 @@ def dense_images(chunk: Any, name: str, shape: tuple[int, int], *, why: str) -> 
     bad = np.flatnonzero(counts != size)
     if len(bad):
         msg = (
-            f"e2e image {name!r} of event {int(bad[0])} has {int(counts[bad[0]])} values, "
+            f"e2e image {name!r} of entry {entry_of(int(bad[0]))} has {int(counts[bad[0]])} values, "
             f"expected {shape[0]}x{shape[1]} = {size}"
         )
         raise FileLayoutError(msg)
@@ -166,7 +190,7 @@ def hit_cells(
         h = int(np.flatnonzero(bad)[0])
         event = int(np.searchsorted(rj.offsets, h, side="right") - 1)
         msg = (
-            f"{coll} hit {h - int(rj.offsets[event])} of event {event} sits at "
+            f"{coll} hit {h - int(rj.offsets[event])} of entry {entry_of(event)} sits at "
             f"({rname}={row[h]}, {cname}={col[h]}), outside the {shape[0]}x{shape[1]} grid"
         )
         raise BadInputError(msg)

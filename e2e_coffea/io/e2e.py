@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from ..exceptions import FileLayoutError
 from ..layouts import E2E_IMAGES, E2E_TREE
+from .arrays import entry_of
 from .files import E2E_COMPRESSION, write_tree
 from .sparse import SimChunk, flatten_collections
 
@@ -124,7 +125,7 @@ def dense_image(chunk: Any, name: str) -> npt.NDArray[np.float32]:
         bad = np.flatnonzero(counts != h * w)
         if bad.size:
             msg = (
-                f"{name}: event {int(bad[0])} holds {int(counts[bad[0]])} values, "
+                f"{name}: entry {entry_of(int(bad[0]))} holds {int(counts[bad[0]])} values, "
                 f"expected {h * w} ({h}x{w}); the file is not MLAnalyzer-shaped"
             )
             raise FileLayoutError(msg)

@@ -13,6 +13,7 @@ import uproot
 
 from ..exceptions import FileLayoutError, MissingBranchError
 from ..layouts import E2E_TREE, SPARSE_TREE, Layout
+from .locations import is_remote
 
 __all__ = [
     "E2E_COMPRESSION",
@@ -21,6 +22,7 @@ __all__ = [
     "detect_layout",
     "open_tree",
     "read_arrays",
+    "read_error_reason",
     "tree_name",
     "write_tree",
 ]
@@ -46,15 +48,17 @@ def tree_name(layout: Layout) -> str:
 
 
 def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
-    """Return the layout's TTree in ``path``; detect the layout when not given."""
-    p = Path(path)
-    if not p.exists():
+    """Return the layout's TTree in ``path`` (a local path or a ``root://``/``https://``
+    URL); detect the layout when not given."""
+    remote = is_remote(path)
+    p: Any = os.fspath(path) if remote else Path(path)
+    if not remote and not p.exists():
         msg = f"{p}: no such file"
         raise FileLayoutError(msg)
     try:
         f = uproot.open(p)
     except Exception as err:  # uproot raises several types for damaged files
-        msg = f"{p}: not a readable ROOT file ({type(err).__name__}: {err})"
+        msg = f"{p}: {read_error_reason(p, err)}"
         raise FileLayoutError(msg) from err
     if layout is None:
         layout = _layout_of(f, p)
@@ -66,7 +70,7 @@ def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any
         raise FileLayoutError(msg) from err
 
 
-def _layout_of(f: Any, p: Path) -> Layout:
+def _layout_of(f: Any, p: Any) -> Layout:
     keys = set(f.keys(cycle=False, recursive=True))
     if E2E_TREE in keys:
         return "e2e"
@@ -144,3 +148,48 @@ def write_tree(
             out.extend(dict(data))
             total += len(next(iter(data.values())))
     return total
+
+
+ROOT_MAGIC: Final = b"root"
+
+
+def read_error_reason(path: str | os.PathLike[str], err: BaseException) -> str:
+    """One line saying why uproot could not open ``path``: missing, empty, not ROOT
+    (a text file, say), or damaged; uproot's own message for the last."""
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    if not is_remote(path):
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+            with p.open("rb") as f:
+                head = f.read(4)
+        except OSError as why:
+            return f"cannot be read ({why.strerror or why})"
+        if size == 0:
+            return "empty file (0 bytes), not a ROOT file"
+        if head != ROOT_MAGIC:
+            return f"not a ROOT file (it starts with {head!r}, not {ROOT_MAGIC!r})"
+    text = " ".join(str(err).split())
+    return f"not a readable ROOT file ({type(err).__name__}: {text})"
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """BadInputError unless a file can be written at ``path``: its folder exists (or can
+    be made) and takes a new file, and ``path`` is not a folder. Checked by writing a probe
+    file, because root ignores permission bits. Call it before any work starts."""
+    from ..exceptions import BadInputError
+
+    p = Path(path)
+    if p.is_dir():
+        msg = f"output {p} is a directory; give a file name"
+        raise BadInputError(msg)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        probe = p.parent / f".{p.name}.probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        msg = f"output {p} cannot be written: {err.strerror or err} ({p.parent})"
+        raise BadInputError(msg) from err
+    return p

@@ -54,10 +54,22 @@ for k in names:
     vecs[k] = ROOT.std.vector("int" if is_int else "float")()
     fill[k] = ROOT.e2e_assign_i if is_int else ROOT.e2e_assign_f
     t.Branch(k, vecs[k])
+# per-entry scalars (run/lumi/event numbers): leaf codes i, I, L (ULong64_t), l, F
+scalars = [k[len("s_"):] for k in data.files if k.startswith("s_")]
+sval = {k: data["s_" + k] for k in scalars}
+sbuf = {k: np.zeros(1, dtype=sval[k].dtype) for k in scalars}
+for k in scalars:
+    code = {"int32": "I", "uint32": "i", "int64": "L", "uint64": "l", "float32": "F"}[str(sval[k].dtype)]
+    t.Branch(k, sbuf[k], f"{k}/{code}")
 for i in range(int(data["n_entries"])):
     for k in names:
         lo, hi = int(offs[k][i]), int(offs[k][i + 1])
-        fill[k](vecs[k], vals[k][lo:hi], hi - lo)
+        if hi > lo:
+            fill[k](vecs[k], vals[k][lo:hi], hi - lo)
+        else:  # an empty slice is no buffer for cppyy
+            vecs[k].clear()
+    for k in scalars:
+        sbuf[k][0] = sval[k][i]
     t.Fill()
 t.Write()
 f.Close()
@@ -90,17 +102,28 @@ def write_root_vectors(
     tree: str = E2E_TREE,
     compression: int = 101,
     timeout: float = 1800,
+    scalars: Mapping[str, Any] | None = None,
 ) -> int:
     """Write per-entry vectors (``var * int|float`` arrays) as ``std::vector`` branches.
 
     ``compression`` is ROOT's algorithm*100+level; 101 (ZLIB 1) is TFile's default and
     so what CMSSW jobs write. Integers become ``std::vector<int>``, the rest
-    ``std::vector<float>``. Returns the number of entries written."""
+    ``std::vector<float>`` (MLAnalyzer stores seeds and truth flags as floats: pass
+    float arrays for those). ``scalars`` are one number per entry, written as plain
+    leaves of their numpy type (int32, uint32, int64, uint64 or float32), as
+    MLAnalyzer writes ``runId``, ``lumiId`` and ``eventId``. Returns the number of
+    entries written."""
     if not branches:
         msg = "no branches to write"
         raise BadInputError(msg)
     payload: dict[str, np.ndarray] = {}
     n_entries = None
+    for name, value in (scalars or {}).items():
+        arr = np.asarray(value)
+        if arr.ndim != 1 or str(arr.dtype) not in ("int32", "uint32", "int64", "uint64", "float32"):
+            msg = f"scalar branch {name!r}: need one int32/uint32/int64/uint64/float32 per entry, got {arr.dtype} {arr.shape}"
+            raise BadInputError(msg)
+        payload[f"s_{name}"] = arr
     for name, array in branches.items():
         values, offsets = _flat(name, array)
         if n_entries is None:
@@ -111,6 +134,10 @@ def write_root_vectors(
             )
             raise BadInputError(msg)
         payload[f"v_{name}"], payload[f"o_{name}"] = values, offsets
+    bad = [k[2:] for k, v in payload.items() if k.startswith("s_") and len(v) != n_entries]
+    if bad:
+        msg = f"scalar branch(es) {bad} do not have one value per entry ({n_entries})"
+        raise BadInputError(msg)
     if not have_root():
         msg = "writing std::vector branches needs PyROOT: pip install root"
         raise FileLayoutError(msg)

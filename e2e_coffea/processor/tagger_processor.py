@@ -35,7 +35,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     objects. ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"`` (CUDA without a GPU is an
     error, never a fallback). ``branches``: the branch profile of the files (a dataset's
     ``metadata["branches"]`` overrides it). ``frame_memory_mb`` bounds the frames alive
-    at once; ``batch_size`` is the inference batch.
+    at once; ``batch_size`` is the inference batch. ``skip_bad_chunks``: a chunk that fails
+    (read error, bad hits, inference) gives an empty output naming it in ``failed`` with
+    its reason, instead of stopping the run.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         triton_url: str | None = None,
         fp16: bool = False,
         branches: str | os.PathLike[str] | BranchProfile | None = None,
+        skip_bad_chunks: bool = False,
     ) -> None:
         if not taggers:
             msg = "E2ETaggerProcessor needs at least one tagger"
@@ -73,6 +76,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.triton_url = triton_url
         self.fp16 = fp16
         self.profile = load_profile(branches) if branches is not None else None
+        self.skip_bad_chunks = skip_bad_chunks
 
     @property
     def specs(self) -> list[TaggerSpec]:
@@ -105,13 +109,23 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     def process(self, events: Any) -> dict[str, Any]:
         meta = events.metadata
         dataset = str(meta.get("dataset", "unknown"))
-        layout = self.layout_for(meta)
         n = len(events)
+        if not self.skip_bad_chunks:
+            return self._process(events, dataset, n)
+        try:
+            return self._process(events, dataset, n)
+        except Exception as err:  # any per-chunk failure: read, bad hits, inference
+            out = self._empty_output(dataset, meta, 0, chunk=False)
+            out["failed"] = {_chunk_id(meta, n): " ".join(f"{type(err).__name__}: {err}".split())}
+            self._zero_cutflow(out, dataset)
+            return out
+
+    def _process(self, events: Any, dataset: str, n: int) -> dict[str, Any]:
+        meta = events.metadata
+        layout = self.layout_for(meta)
         out = self._empty_output(dataset, meta, n)
         if n == 0:  # same keys as a full chunk, so outputs accumulate and compare alike
-            for t in self.taggers:
-                flow = dict.fromkeys(cut_steps(self.cuts, t.kind), 0)
-                out["cutflow"][dataset].update({f"{t.name}: {k}": v for k, v in flow.items()})
+            self._zero_cutflow(out, dataset)
             return out
         t0 = time.perf_counter()
         req, opt = self.branches(layout)
@@ -132,12 +146,24 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         out["metrics"]["worker"] = {_worker_name(): n}
         return out
 
-    def _empty_output(self, dataset: str, meta: Any, n: int) -> dict[str, Any]:
-        start = meta.get("entrystart", 0)
-        chunk_id = f"{meta.get('filename', '?')}:{start}-{meta.get('entrystop', n)}"
+    def _zero_cutflow(self, out: dict[str, Any], dataset: str) -> None:
+        for t in self.taggers:
+            flow = dict.fromkeys(cut_steps(self.cuts, t.kind), 0)
+            out["cutflow"][dataset].update({f"{t.name}: {k}": v for k, v in flow.items()})
+
+    def empty_output(self) -> dict[str, Any]:
+        """An output with nothing in it (a run where no file could be read)."""
+        out = self._empty_output("", {}, 0, chunk=False)
+        out["entries"], out["cutflow"], out["metrics"]["chunks"] = {}, {}, 0
+        return out
+
+    def _empty_output(
+        self, dataset: str, meta: Any, n: int, *, chunk: bool = True
+    ) -> dict[str, Any]:
         return {
             "entries": {dataset: n},
-            "chunks": {chunk_id: n},
+            "chunks": {_chunk_id(meta, n): n} if chunk else {},
+            "failed": {},
             "hists": book_score_hists(),
             "cutflow": {dataset: {"events": n}},
             "notes": {},
@@ -153,13 +179,11 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         sel = tagger.select(chunk, layout, entry_offset=offset)
         out["cutflow"][dataset].update({f"{tagger.name}: {k}": v for k, v in sel.cutflow.items()})
         notes = out["notes"].setdefault(tagger.name, {})
-        for q in sel.records.missing:
-            notes[f"missing optional {tagger.kind} {q}"] = len(sel.records)
         for note in sel.notes:
-            notes[note] = len(sel.records)
+            notes[note] = notes.get(note, 0) + len(sel.records)
         metrics = out["metrics"]
         halvings = tagger.stats["oom_halvings"]
-        for batch in tagger.score_batches(chunk, layout, sel):
+        for batch in tagger.score_batches(chunk, layout, sel, entry_offset=offset):
             metrics["time_frames"] += batch.time_inputs
             metrics["time_inference"] += batch.time_model
             rec = batch.records
@@ -177,6 +201,12 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+def _chunk_id(meta: Any, n: int) -> str:
+    """``file:start-stop``: what accounting compares with the fileset's entries."""
+    start = meta.get("entrystart", 0)
+    return f"{meta.get('filename', '?')}:{start}-{meta.get('entrystop', start + n)}"
 
 
 def _without_unused_flags(plan: ColumnPlan, layout: Layout) -> ColumnPlan:

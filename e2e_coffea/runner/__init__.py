@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from .job import (
-    DEFAULT_CHUNKSIZE,
-    DENSE_CHUNK_BYTES,
-    ChunkFailure,
-    GPUDaskExecutor,
-    QuietIterativeExecutor,
-    RunFailedError,
-    RunResult,
-    default_chunksize,
-    preflight,
-    require_complete,
-    run,
-)
+from .accounting import ChunkFailure, RunResult
+from .executors import GPUDaskExecutor, QuietIterativeExecutor
+from .job import RunFailedError, UnreadableFilesError, require_complete, run
+from .preflight import DEFAULT_CHUNKSIZE, DENSE_CHUNK_BYTES, default_chunksize, preflight
 
 __all__ = [
     "DEFAULT_CHUNKSIZE",
@@ -24,6 +15,7 @@ __all__ = [
     "QuietIterativeExecutor",
     "RunFailedError",
     "RunResult",
+    "UnreadableFilesError",
     "default_chunksize",
     "preflight",
     "require_complete",

@@ -1,144 +1,46 @@
-"""Run the processor over a fileset with coffea's Runner and account for every entry.
+"""The main job: the processor over a fileset with coffea's Runner, every entry accounted for.
 
-Before any chunk runs, every file is opened once: missing files, damaged files and
-branches the taggers need but the files lack are reported up front. After the run,
-processed entries are compared with the fileset's, per file, and the gaps are listed.
+Before any chunk runs the fileset is normalised and every file opened once
+(:mod:`~e2e_coffea.runner.preflight`). After the run, processed entries are compared
+with the fileset's, per file, and every gap is listed with its reason
+(:mod:`~e2e_coffea.runner.accounting`).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
-import uproot
 from coffea import processor
 from coffea.nanoevents import BaseSchema
 
-from ..exceptions import BadInputError, E2EError, FileLayoutError, MissingBranchError
+from ..exceptions import BadInputError, E2EError, FileLayoutError
 from ..frames.selection import ObjectCuts
 from ..inference import Tagger, TaggerSpec
 from ..inference.sessions import SessionCachePlugin
-from ..io.columns import plan_columns
 from ..io.fileset import Fileset, load_fileset
 from ..io.profiles import BranchProfile
-from ..layouts import E2E_IMAGES, layout_of_tree
 from ..processor import E2ETaggerProcessor
+from .accounting import ChunkFailure, RunResult, coffea_skip_notices, gaps, output_failures
+from .coffea_compat import unicode_safe_hashing
+from .executors import Executor, make_executor
+from .preflight import default_chunksize, preflight
 
-__all__ = ["ChunkFailure", "RunFailedError", "RunResult", "default_chunksize", "preflight", "run"]
-
-Executor = Literal["iterative", "futures", "dask"]
+__all__ = ["RunFailedError", "UnreadableFilesError", "require_complete", "run"]
 
 
 class RunFailedError(E2EError, RuntimeError):
-    """Chunks failed and ``skip_bad_files`` was not given; the message lists them."""
+    """Chunks failed and ``skip_bad_files`` was not given; the message names them."""
 
 
-@dataclass(frozen=True)
-class ChunkFailure:
-    """A file or entry range that was not processed, and why."""
-
-    file: str
-    entry_start: int | None
-    entry_stop: int | None
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "entry_start": self.entry_start,
-            "entry_stop": self.entry_stop,
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class RunResult:
-    """The merged output plus the bookkeeping that proves nothing was lost."""
-
-    output: dict[str, Any]
-    expected: dict[str, int]
-    failed: list[ChunkFailure] = field(default_factory=list)
-    wall_time: float = 0.0
-    chunksize: int = 0
-    missing_branches: dict[str, list[str]] = field(default_factory=dict)
-    """Optional branches each dataset's files lack (what the run did instead is in the
-    output's ``notes``)."""
-
-    @property
-    def processed(self) -> int:
-        return int(sum(self.output.get("entries", {}).values()))
-
-    @property
-    def complete(self) -> bool:
-        return self.processed == sum(self.expected.values()) and not self.failed
-
-
-DEFAULT_CHUNKSIZE: Final = 10_000
-DENSE_CHUNK_BYTES: Final = 1 << 30
-
-
-def default_chunksize(fileset: Fileset, proc: E2ETaggerProcessor) -> int:
-    """Events per chunk when the caller names none: 10k, except for e2e-layout files,
-    where a chunk holds as many events as fit 1 GiB of the dense images the taggers
-    read (~200 events for tau13's 13 images of 5 MB per event; 10k would be 50 GB)."""
-    trees = {str(tree) for entry in fileset.values() for tree in entry["files"].values()}
-    if not any(layout_of_tree(t) == "e2e" for t in trees):
-        return DEFAULT_CHUNKSIZE
-    per_event = sum(
-        4 * math.prod(E2E_IMAGES[b].shape) for b in proc.branches("e2e")[0] if b in E2E_IMAGES
-    )
-    return min(DEFAULT_CHUNKSIZE, max(1, DENSE_CHUNK_BYTES // max(per_event, 1)))
-
-
-def preflight(
-    fileset: Fileset, proc: E2ETaggerProcessor
-) -> tuple[dict[str, int], list[ChunkFailure], dict[str, list[str]]]:
-    """Open every file: entries per file, plus the files that cannot be read at all.
-
-    A missing branch or tree is a configuration error (the model wants channels the
-    files lack, or the fileset names the other layout's tree) and raises at once, before
-    any chunk runs, with or without ``skip_bad_files``. Optional branches a dataset's
-    files lack are returned per dataset (the third item), for the summary.
-    """
-    expected: dict[str, int] = {}
-    failed: list[ChunkFailure] = []
-    missing_optional: dict[str, set[str]] = {}
-    for dataset, entry in fileset.items():
-        for path, tree in entry["files"].items():
-            try:
-                with uproot.open(path) as f:
-                    if tree not in f:
-                        # the file reads but holds another tree: the fileset names the
-                        # wrong layout, a configuration error like a missing branch
-                        trees = [k.split(";")[0] for k, v in f.classnames().items() if v == "TTree"]
-                        msg = (
-                            f"dataset {dataset!r}, file {path}: no tree {tree!r} (it holds "
-                            f"{trees}); does the fileset name the wrong layout?"
-                        )
-                        raise MissingBranchError(msg)
-                    t = f[tree]
-                    meta = {"treename": tree, **entry.get("metadata", {})}
-                    layout = proc.layout_for(meta)
-                    req, opt = proc.branches(layout)
-                    plan = plan_columns(
-                        t.keys(), req, opt, proc.profile_for(meta),
-                        where=f"dataset {dataset!r}, file {path} (layout {layout})",
-                    )  # fmt: skip
-                    if plan.missing:
-                        missing_optional.setdefault(dataset, set()).update(plan.missing)
-                    expected[path] = int(t.num_entries)
-            except MissingBranchError:
-                raise
-            except Exception as err:  # missing, damaged, not ROOT, no such tree
-                failed.append(ChunkFailure(path, None, None, f"{type(err).__name__}: {err}"))
-    return expected, failed, {ds: sorted(v) for ds, v in missing_optional.items()}
+class UnreadableFilesError(RunFailedError, BadInputError):
+    """Input files cannot be opened (missing, empty, not ROOT): a bad input, found before
+    any chunk runs (exit code 2 on the command line)."""
 
 
 def run(
@@ -164,20 +66,16 @@ def run(
     """Run the taggers over ``fileset``; the notebook-facing entry point.
 
     Without ``skip_bad_files`` any unreadable file or failing chunk stops the run with
-    an error naming it. With it, the run continues and :attr:`RunResult.failed` lists
-    exactly what was skipped and why. ``chunksize`` (events per chunk) defaults to
-    :func:`default_chunksize`.
+    an error naming it. With it, the run goes on and :attr:`RunResult.failed` lists
+    exactly what was skipped and why: unreadable files, read errors, bad hits
+    (non-finite, off the grid) and inference errors alike, under every executor.
+    ``chunksize`` (events per chunk) defaults to :func:`default_chunksize`.
     """
-    import time
-
-    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
-    if executor not in ("iterative", "futures", "dask"):
-        msg = f"unknown executor {executor!r}; expected iterative, futures or dask"
-        raise BadInputError(msg)
+    fs = load_fileset(fileset)
     proc = E2ETaggerProcessor(
-        taggers, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16, branches=branches
-    )
-    specs = proc.specs
+        taggers, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16, branches=branches,
+        skip_bad_chunks=skip_bad_files,
+    )  # fmt: skip
     if chunksize is None:
         chunksize = default_chunksize(fs, proc)
     if workers < 1 or gpu_workers < 0 or chunksize < 1 or retries < 0:
@@ -189,110 +87,69 @@ def run(
     expected, failed, missing_optional = preflight(fs, proc)
     if failed and not skip_bad_files:
         lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
-        msg = f"{len(failed)} file(s) cannot be read (use skip_bad_files to go on without them): {lines}"
-        raise RunFailedError(msg)
+        msg = f"{len(failed)} file(s) cannot be read (skip_bad_files goes on without them): {lines}"
+        raise UnreadableFilesError(msg)
     good = {
         ds: {
             "files": {p: t for p, t in e["files"].items() if p in expected},
-            "metadata": e.get("metadata", {}),
+            "metadata": e["metadata"],
         }
         for ds, e in fs.items()
     }
     good = {ds: e for ds, e in good.items() if e["files"]}
     t0 = time.perf_counter()
     with ExitStack() as stack:
-        plugin = SessionCachePlugin([s.path for s in specs], device, fp16)
-        exe, pre = _executor(
+        local = triton_url is None  # with Triton, workers need no model file nor session
+        plugin = SessionCachePlugin([s.path for s in proc.specs], device, fp16) if local else None
+        exe, pre = make_executor(
             executor, workers, gpu_workers, scheduler, client, retries, progress, plugin, stack
         )
         runner = processor.Runner(
-            executor=exe,
-            pre_executor=pre,
-            schema=BaseSchema,
-            chunksize=chunksize,
-            savemetrics=True,
-            skipbadfiles=skip_bad_files,
-            checkpointer=_checkpointer(checkpoint_dir),
-        )
-        try:
-            with _coffea_skip_notices() as skipped:
-                output, _metrics = runner(good, proc)
-        except E2EError:
-            raise
-        except Exception as err:
-            msg = f"the run failed: {type(err).__name__}: {err}"
-            raise RunFailedError(msg) from err
+            executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize,
+            savemetrics=True, skipbadfiles=skip_bad_files, checkpointer=_checkpointer(checkpoint_dir),
+        )  # fmt: skip
+        output, skipped = _run_chunks(runner, good, proc) if good else (proc.empty_output(), [])
+    known = [*output_failures(output), *skipped]
     result = RunResult(
-        output=output,
-        expected=dict(expected),
-        failed=failed,
-        wall_time=time.perf_counter() - t0,
-        chunksize=chunksize,
-        missing_branches=missing_optional,
-    )
-    result.failed += _gaps(output, expected, skipped)
+        output=output, expected=dict(expected), failed=failed, wall_time=time.perf_counter() - t0,
+        chunksize=chunksize, missing_branches=missing_optional,
+        datasets={ds: list(e["files"]) for ds, e in fs.items()},
+    )  # fmt: skip
+    result.failed += gaps(output, expected, known)
     return result
 
 
-_SKIP_NOTICE = "Skipping bad file after"
-_RETRY_NOTICE = "Performed attempt"
 _WORK_ITEM = re.compile(r"filename='(?P<file>[^']*)'.*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)")
 
 
-@contextmanager
-def _coffea_skip_notices() -> Iterator[list[ChunkFailure]]:
-    """Turn coffea's in-process "Skipping bad file ..." warnings into ChunkFailures.
-
-    coffea reports a chunk it skipped (``skipbadfiles``) only as a UserWarning; caught
-    here, its reason reaches :attr:`RunResult.failed` instead of being lost, and a
-    ``-W error`` environment (pytest) does not turn the skip into a crash. Its "Performed
-    attempt" retry notices are dropped; every other warning is re-emitted unchanged.
-    Executors that run chunks in other processes (futures, dask) warn there; their
-    skipped chunks still show up as gaps, with a generic reason.
-    """
-    found: list[ChunkFailure] = []
-    with warnings.catch_warnings(record=True) as caught:
-        for notice in (_SKIP_NOTICE, _RETRY_NOTICE):
-            warnings.filterwarnings("always", message=notice, category=UserWarning)
-        try:
-            yield found
-        finally:
-            others = []
-            for w in caught:
-                text = str(w.message)
-                if text.startswith(_RETRY_NOTICE):
-                    continue
-                m = _WORK_ITEM.search(text) if text.startswith(_SKIP_NOTICE) else None
-                if m is None:
-                    others.append(w)
-                    continue
-                reason = text.split("The error was:", 1)[-1].strip().rstrip(".") or text
-                found.append(ChunkFailure(m["file"], int(m["a"]), int(m["b"]), reason))
-    for w in others:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+def _run_chunks(
+    runner: Any, fileset: Fileset, proc: E2ETaggerProcessor
+) -> tuple[dict[str, Any], list[ChunkFailure]]:
+    """coffea's Runner, its failures made into one line naming the file and entries."""
+    try:
+        with coffea_skip_notices() as skipped, unicode_safe_hashing():
+            output, _metrics = runner(fileset, proc)
+    except E2EError:
+        raise
+    except Exception as err:
+        raise RunFailedError(_one_line(err)) from None
+    return output, skipped
 
 
-def _gaps(
-    output: Mapping[str, Any], expected: Mapping[str, int], known: Sequence[ChunkFailure] = ()
-) -> list[ChunkFailure]:
-    """Known chunk failures, plus any other range of a file that no chunk covered."""
-    done: dict[str, list[tuple[int, int]]] = {}
-    for chunk_id in output.get("chunks", {}):
-        path, _, span = chunk_id.rpartition(":")
-        a, _, b = span.partition("-")
-        done.setdefault(path, []).append((int(a), int(b)))
-    for f in known:
-        done.setdefault(f.file, []).append((f.entry_start or 0, f.entry_stop or 0))
-    gaps = list(known)
-    for path, n in expected.items():
-        covered, pos = sorted(done.get(path, [])), 0
-        for a, b in covered:
-            if a > pos:
-                gaps.append(ChunkFailure(path, pos, a, "chunk not processed"))
-            pos = max(pos, b)
-        if pos < n:
-            gaps.append(ChunkFailure(path, pos, n, "chunk not processed"))
-    return gaps
+def _one_line(err: BaseException) -> str:
+    """coffea's "Failed processing file: WorkItem(...). The error was: X" as
+    "file F, entries a-b: X" (the remote traceback stays out of the message)."""
+    text = " ".join(str(err).split())
+    m = _WORK_ITEM.search(text)
+    cause = (
+        text.split("The error was:", 1)[-1].strip().rstrip(".")
+        if "The error was:" in text
+        else text
+    )
+    cause = re.sub(r"^[A-Za-z_.]*Error\((['\"])(.*)\1\)$", r"\2", cause)  # ErrorType('msg') -> msg
+    if m is None:
+        return f"the run failed: {type(err).__name__}: {cause}"
+    return f"file {m['file']}, entries {m['a']}-{m['b']}: {cause}"
 
 
 def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
@@ -300,75 +157,6 @@ def _checkpointer(path: str | os.PathLike[str] | None) -> Any:
         return None
     Path(path).mkdir(parents=True, exist_ok=True)
     return processor.SimpleCheckpointer(checkpoint_dir=str(path), verbose=False)
-
-
-def _executor(
-    kind: Executor,
-    workers: int,
-    gpu_workers: int,
-    scheduler: str | None,
-    client: Any,
-    retries: int,
-    progress: bool,
-    plugin: SessionCachePlugin,
-    stack: ExitStack,
-) -> tuple[Any, Any]:
-    """The chunk executor and the (metadata) pre-executor."""
-    if kind == "iterative":
-        if gpu_workers:
-            msg = "gpu_workers needs the dask executor"
-            raise BadInputError(msg)
-        # coffea's executors retry a failing chunk 3 times unless told otherwise
-        exe = QuietIterativeExecutor(status=progress, retries=retries)
-        return exe, exe
-    if kind == "futures":
-        # one process pool for preprocessing and processing: each new pool re-imports
-        # the stack (coffea, numba kernels, onnxruntime) in every worker process
-        from loky import ProcessPoolExecutor
-
-        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers))
-        exe = processor.FuturesExecutor(
-            pool=pool, workers=workers, status=progress, retries=retries
-        )
-        return exe, exe
-    from .cluster import connect_client
-
-    client = client or stack.enter_context(connect_client(scheduler, workers, gpu_workers))
-    client.register_plugin(plugin, name=SessionCachePlugin.name)
-    pre = processor.DaskExecutor(client=client, status=False, retries=retries)
-    if gpu_workers or _has_gpu_workers(client):
-        return GPUDaskExecutor(client=client, status=progress, retries=retries), pre
-    return processor.DaskExecutor(client=client, status=progress, retries=retries), pre
-
-
-def _has_gpu_workers(client: Any) -> bool:
-    workers = client.scheduler_info(n_workers=-1).get("workers", {})
-    return any(w.get("resources", {}).get("GPU", 0) > 0 for w in workers.values())
-
-
-@dataclass
-class QuietIterativeExecutor(processor.IterativeExecutor):  # type: ignore[misc]
-    """IterativeExecutor that honours ``status=False``.
-
-    coffea 2026.9 hands ``disable=not status`` to rich's ``Progress.add_task``, which
-    takes unknown keywords as display fields: the bars were drawn regardless (the
-    futures and dask executors check ``status`` themselves)."""
-
-    def __call__(self, items: Any, function: Any, accumulator: Any) -> Any:
-        if self.status or len(items) == 0:
-            return super().__call__(items, function, accumulator)
-        return processor.accumulate(map(function, items), accumulator), 0
-
-
-@dataclass
-class GPUDaskExecutor(processor.DaskExecutor):  # type: ignore[misc]
-    """DaskExecutor whose chunk tasks ask for ``GPU=1``: only GPU-tagged workers take them."""
-
-    def __call__(self, items: Any, function: Any, accumulator: Any) -> Any:
-        import dask
-
-        with dask.annotate(resources={"GPU": 1}):
-            return super().__call__(items, function, accumulator)
 
 
 def require_complete(result: RunResult) -> None:

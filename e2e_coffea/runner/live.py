@@ -9,7 +9,7 @@ chunk ids, same metadata) as separate tasks and returns their futures, to be mer
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -39,7 +39,7 @@ def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
     if chunksize < 1:
         msg = f"chunksize must be >= 1, got {chunksize}"
         raise BadInputError(msg)
-    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+    fs = load_fileset(fileset)
     items = []
     for dataset, entry in fs.items():
         for path, tree in entry["files"].items():
@@ -100,9 +100,9 @@ def submit_chunks(
 
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
     proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
-    fs = load_fileset(fileset) if not isinstance(fileset, Mapping) else dict(fileset)
+    fs = load_fileset(fileset)
     if chunksize is None:  # as e2e_coffea.run would choose
-        from .job import default_chunksize
+        from .preflight import default_chunksize
 
         chunksize = default_chunksize(fs, proc)
     items = chunk_items(fs, chunksize)

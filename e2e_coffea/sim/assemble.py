@@ -6,7 +6,7 @@ these arrays to uproot unchanged and both layouts see identical values.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import awkward as ak
 import numpy as np
@@ -106,14 +106,16 @@ if (
     raise GenerationError(_msg)
 
 
-def empty_columns(name: str) -> dict[str, npt.NDArray]:
+def empty_columns(name: str) -> dict[str, npt.NDArray[Any]]:
     """Zero-length columns of a collection (used when a step is skipped)."""
-    cols = {f: np.zeros(0, dtype=dt) for f, dt in FIELD_DTYPES[name].items()}
+    cols: dict[str, npt.NDArray[Any]] = {
+        f: np.zeros(0, dtype=dt) for f, dt in FIELD_DTYPES[name].items()
+    }
     cols["event"] = np.zeros(0, dtype=np.int64)
     return cols
 
 
-def _jagged(cols: dict[str, npt.NDArray], name: str, n_events: int) -> ak.Array:
+def _jagged(cols: dict[str, npt.NDArray[Any]], name: str, n_events: int) -> ak.Array:
     event = np.asarray(cols["event"], dtype=np.int64)
     if len(event) and np.any(np.diff(event) < 0):
         msg = f"{name} columns are not sorted by event"
@@ -132,7 +134,7 @@ def _jagged(cols: dict[str, npt.NDArray], name: str, n_events: int) -> ak.Array:
     return ak.Array(ak.contents.ListOffsetArray(offsets, record))
 
 
-def to_collections(columns: dict[str, dict[str, npt.NDArray]], n_events: int) -> SimChunk:
+def to_collections(columns: dict[str, dict[str, npt.NDArray[Any]]], n_events: int) -> SimChunk:
     """Every collection of :data:`layouts.SPARSE_COLLECTIONS` as a jagged record array."""
     return {
         name: _jagged(columns.get(name) or empty_columns(name), name, n_events)
@@ -140,7 +142,7 @@ def to_collections(columns: dict[str, dict[str, npt.NDArray]], n_events: int) ->
     }
 
 
-def event_record(values: dict[str, npt.NDArray], first_event: int, n_events: int) -> ak.Array:
+def event_record(values: dict[str, npt.NDArray[Any]], first_event: int, n_events: int) -> ak.Array:
     """Event-level branches; run/lumi/event numbers follow from ``first_event``."""
     event = first_event + np.arange(n_events, dtype=np.int64) + 1
     full = {

@@ -7,6 +7,8 @@ tracker material (conversions, bremsstrahlung) -> calorimeter deposits -> ECAL/H
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -34,7 +36,7 @@ from .truth import TruthObjects
 __all__ = ["Columns", "ecal_noise_by_row", "missing_et", "simulate_detector"]
 
 F64 = npt.NDArray[np.float64]
-Columns = dict[str, dict[str, npt.NDArray]]
+Columns = dict[str, dict[str, npt.NDArray[Any]]]
 """Flat columns per collection; each collection also has an ``event`` column."""
 GENJET_MATCH_DR = 0.2
 
@@ -85,7 +87,7 @@ def _jets(
     genjets: JetTable,
     n_events: int,
     params: DetectorParams,
-) -> dict[str, npt.NDArray]:
+) -> dict[str, npt.NDArray[Any]]:
     ev, eta, phi, energy = calo_towers(
         ecal, hcal, n_events, params.tower_ecal_min, params.tower_min
     )

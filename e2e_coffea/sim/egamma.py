@@ -71,7 +71,8 @@ def find_egamma(
     eta = geo.eta_of_row(row + d_row)
     phi = geo.wrap_phi(geo.phi_of_col(col + d_col))
     order = np.lexsort((-e5, ev))
-    ev, row, col, e5, eta, phi = (a[order] for a in (ev, row, col, e5, eta, phi))
+    ev, row, col, e5 = ev[order], row[order], col[order], e5[order]
+    eta, phi = eta[order], phi[order]
     match = best_match(
         ev, eta, phi, prompt_eg.event, prompt_eg.eta, prompt_eg.phi, n_events, EG_MATCH_DR
     )

@@ -8,6 +8,7 @@ awkward collections; the blocks are concatenated at the end.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +73,7 @@ def _genjets(rec: GenRecord, params: DetectorParams) -> JetTable:
 
 
 def gen_columns(
-    genpart: dict[str, npt.NDArray], vistau: dict[str, npt.NDArray], genjets: JetTable
+    genpart: dict[str, npt.NDArray[Any]], vistau: dict[str, npt.NDArray[Any]], genjets: JetTable
 ) -> Columns:
     """The generator-level collections (empty dicts become empty collections)."""
     return {
@@ -88,7 +89,7 @@ def gen_columns(
     }
 
 
-def _generator_met(rec: GenRecord) -> dict[str, npt.NDArray]:
+def _generator_met(rec: GenRecord) -> dict[str, npt.NDArray[Any]]:
     """True MET (neutrinos) and visible scalar sum pT, for runs without the detector."""
     fs = rec.status > 0
     inv = fs & np.isin(np.abs(rec.id), INVISIBLE)
@@ -193,6 +194,6 @@ def simulate_events(
     return concatenate_chunks(blocks)
 
 
-def _zeros_event(n: int) -> dict[str, npt.NDArray]:
+def _zeros_event(n: int) -> dict[str, npt.NDArray[Any]]:
     keys = ("MET_pt", "MET_phi", "MET_sumET", "PV_x", "PV_y", "PV_z", "nVtx", "Pileup_nPU")
     return {k: np.zeros(n) for k in keys}

@@ -15,10 +15,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..exceptions import BadInputError, GenerationError
 from ..io.fileset import fileset_entry, save_fileset
+from ..layouts import Layout
 
 __all__ = ["MAX_SEED", "FileJob", "generate", "plan_jobs", "validate_request"]
 
@@ -135,7 +136,7 @@ def plan_jobs(
     return jobs
 
 
-def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[str, str]]:
+def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[Layout, str]]:
     """Simulate one file's events and write the requested layouts; runs in a worker."""
     from ..io import write_e2e, write_sparse
     from . import simulate_events
@@ -149,7 +150,7 @@ def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[str, str]]:
         first_event=job.first_event,
         pileup_seed=job.pileup_seed,
     )
-    written: dict[str, str] = {}
+    written: dict[Layout, str] = {}
     target = Path(folder) / job.process
     target.mkdir(parents=True, exist_ok=True)
     if job.layout in ("sparse", "both"):
@@ -219,8 +220,8 @@ def generate(
 
 def _execute(
     jobs: list[FileJob], staging: Path, workers: int, progress: Callable[[int], None] | None
-) -> list[tuple[FileJob, dict[str, str]]]:
-    results = []
+) -> list[tuple[FileJob, dict[Layout, str]]]:
+    results: list[tuple[FileJob, dict[Layout, str]]] = []
     if workers == 1 or len(jobs) == 1:
         for job in jobs:
             results.append(_run_job(job, str(staging)))
@@ -240,10 +241,10 @@ def _execute(
 
 
 def _publish(
-    results: list[tuple[FileJob, dict[str, str]]], staging: Path, out_path: Path, seed: int
+    results: list[tuple[FileJob, dict[Layout, str]]], staging: Path, out_path: Path, seed: int
 ) -> dict[str, Path]:
-    by_layout: dict[str, dict[str, list[Path]]] = {}
-    meta: dict[str, dict[str, object]] = {}
+    by_layout: dict[Layout, dict[str, list[Path]]] = {}
+    meta: dict[str, dict[str, Any]] = {}  # JSON metadata of each dataset
     for job, written in results:
         for lay, tmp in written.items():
             final = out_path / Path(tmp).relative_to(staging)
@@ -260,8 +261,8 @@ def _publish(
                 "file_seeds": [],
             },
         )
-        m["events"] = int(m["events"]) + job.n_events  # type: ignore[call-overload]
-        m["file_seeds"].append(job.seed)  # type: ignore[union-attr]
+        m["events"] += job.n_events
+        m["file_seeds"].append(job.seed)
     paths: dict[str, Path] = {}
     for lay, datasets in by_layout.items():
         fs = {

@@ -31,7 +31,8 @@ def _charge_lookup() -> Callable[[int], float]:
     """Pythia's particle table, the one source of charges for generator and gun."""
     import pythia8mc
 
-    return pythia8mc.Pythia("", False).particleData.charge
+    charge: Callable[[int], float] = pythia8mc.Pythia("", False).particleData.charge
+    return charge
 
 
 GUN_FIELDS = ("pdgId", "px", "py", "pz", "E", "vx", "vy", "vz")

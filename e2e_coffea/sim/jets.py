@@ -11,6 +11,7 @@ through fastjet's awkward interface.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import awkward as ak
 import fastjet
@@ -119,14 +120,14 @@ def calo_towers(
     keys = np.concatenate([uniq[keep], (hcal.event * n_i + hcal.row) * n_j + hcal.col])
     vals = np.concatenate([e_ecal[keep], hcal.energy])
     uniq, inv = np.unique(keys, return_inverse=True)
-    energy = np.bincount(inv, weights=vals, minlength=len(uniq))
+    energy = np.bincount(inv, weights=vals, minlength=len(uniq)).astype(np.float64, copy=False)
     keep = energy > tower_min
     uniq, energy = uniq[keep], energy[keep]
     event, cell = np.divmod(uniq, n_i * n_j)
     i, j = np.divmod(cell, n_j)
     eta = -geo.ETA_MAX + (i + 0.5) * geo.HCAL_DETA
     phi = -np.pi + (j + 0.5) * geo.HCAL_DPHI
-    return event, eta, phi, energy
+    return event.astype(np.int64, copy=False), eta, phi, energy
 
 
 def cell_lookup(hits: Hits, shape: tuple[int, int], event: I64, row: I64, col: I64) -> F64:
@@ -214,7 +215,7 @@ def jet_labels(jets: JetTable, truth: TruthObjects, n_events: int) -> I64:
     return take_matched(truth.label, match, LABEL_IDS["unmatched"])
 
 
-def take_matched(values: npt.NDArray, match: I64, default: float) -> npt.NDArray:
+def take_matched(values: npt.NDArray[Any], match: I64, default: float) -> npt.NDArray[Any]:
     """``values[match]`` where ``match >= 0``, ``default`` elsewhere (values may be empty)."""
     if len(values) == 0:
         return np.full(len(match), default, dtype=np.result_type(values, type(default)))

@@ -21,6 +21,7 @@ the brem slabs); with both effects switched off nothing is drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +50,7 @@ PAIR_LENGTH_FACTOR = 7.0 / 9.0
 """Pair-production probability per X0 at high energy [PDG, passage of particles through
 matter: sigma_pair = 7 / (9 n X0)]."""
 _FIELDS = tuple(f.name for f in fields(ParticleTable))
-Work = dict[str, npt.NDArray]
+Work = dict[str, npt.NDArray[Any]]
 """The particle table as mutable columns plus ``src``: the input row a particle carries
 on (the electron after brem keeps it, new particles get -1)."""
 
@@ -103,7 +104,7 @@ def pair_sharing(u: F64) -> F64:
     return 0.5 * (lo + hi)
 
 
-def _table(w: Work, rows: npt.NDArray | slice = slice(None)) -> ParticleTable:
+def _table(w: Work, rows: npt.NDArray[Any] | slice = slice(None)) -> ParticleTable:
     return ParticleTable(**{k: w[k][rows] for k in _FIELDS})
 
 
@@ -121,7 +122,7 @@ def _move(
     return np.isfinite(s), x, y, z, px, py, p.t + length / (beta * C_CM_PER_NS)
 
 
-def _new_rows(w: Work, rows: I64, **values: npt.NDArray) -> Work:
+def _new_rows(w: Work, rows: I64, **values: npt.NDArray[Any]) -> Work:
     """Copies of ``rows`` with some columns replaced; ``src`` = -1 (new particles)."""
     out = {k: w[k][rows].copy() for k in w}
     out.update(values)

@@ -62,7 +62,7 @@ class Helix:
 
     @cached_property
     def charged(self) -> npt.NDArray[np.bool_]:
-        return self.charge != 0
+        return np.not_equal(self.charge, 0)
 
     @cached_property
     def radius(self) -> F64:

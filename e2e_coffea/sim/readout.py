@@ -55,11 +55,14 @@ def aggregate(
         key = ((dep.event[sel] - first) * n_rows + dep.row[sel]) * n_cols + dep.col[sel]
         energy_w = dep.energy[sel]
         size = (last - first) * n_cells
-        energy = np.bincount(key, weights=energy_w, minlength=size)
-        et = np.bincount(key, weights=energy_w * dep.time[sel], minlength=size)
+        # with weights, bincount sums in float64 (the astype copies nothing)
+        energy = np.bincount(key, weights=energy_w, minlength=size).astype(np.float64, copy=False)
+        et = np.bincount(key, weights=energy_w * dep.time[sel], minlength=size).astype(
+            np.float64, copy=False
+        )
         cells = np.flatnonzero(energy > 0)
         e = energy[cells]
-        parts.append((cells + first * n_cells, e, et[cells] / e))
+        parts.append(((cells + first * n_cells).astype(np.int64, copy=False), e, et[cells] / e))
     key = np.concatenate([p[0] for p in parts])
     event, cell = np.divmod(key, n_cells)
     row, col = np.divmod(cell, n_cols)

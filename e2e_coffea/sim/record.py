@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -128,7 +129,7 @@ def from_batch(batch: ak.Array, charge_lookup: Callable[[int], float]) -> GenRec
     p4 = flat["p"]
     vtx = flat["vProd"]  # option type: None where Pythia set no production vertex
 
-    def col(a: ak.Array, dtype: type) -> npt.NDArray:
+    def col(a: ak.Array, dtype: type) -> npt.NDArray[Any]:
         return np.asarray(ak.to_numpy(ak.fill_none(a, 0)), dtype=dtype)
 
     ids = col(flat["id"], np.int32)

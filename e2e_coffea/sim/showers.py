@@ -63,7 +63,8 @@ def gauss_cdf(x: F64) -> F64:
         0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
     )
     erf = 1.0 - poly * np.exp(-z * z)
-    return 0.5 * (1.0 + np.sign(x) * erf)
+    cdf: F64 = 0.5 * (1.0 + np.sign(x) * erf)
+    return cdf
 
 
 def lateral_fractions(

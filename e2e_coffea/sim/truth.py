@@ -18,6 +18,7 @@ Definitions (documented in docs/detector.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -62,8 +63,8 @@ class TruthObjects:
 class GenTruth:
     """Everything the writer and the labelling need from the generator record."""
 
-    genpart: dict[str, npt.NDArray]  # GenPart fields + "event"
-    vistau: dict[str, npt.NDArray]  # GenVisTau fields + "event"
+    genpart: dict[str, npt.NDArray[Any]]  # GenPart fields + "event"
+    vistau: dict[str, npt.NDArray[Any]]  # GenVisTau fields + "event"
     jet_objects: TruthObjects  # taus, prompt e/gamma, hadronic tops, hard partons
     prompt_eg: TruthObjects  # prompt electrons and photons only
 
@@ -121,7 +122,7 @@ def _tau_ancestor(rec: GenRecord, is_tau: B) -> I64:
     return found
 
 
-def _visible_taus(rec: GenRecord, taus: I64) -> dict[str, npt.NDArray]:
+def _visible_taus(rec: GenRecord, taus: I64) -> dict[str, npt.NDArray[Any]]:
     hadronic = taus[~has_daughter_id(rec, taus, (11, 13))]
     is_tau = np.zeros(len(rec.id), dtype=bool)
     is_tau[hadronic] = True
@@ -133,7 +134,8 @@ def _visible_taus(rec: GenRecord, taus: I64) -> dict[str, npt.NDArray]:
     k = slot[anc[vis]]
     n = len(hadronic)
     px, py, pz = (
-        np.bincount(k, weights=getattr(rec, c)[vis], minlength=n) for c in ("px", "py", "pz")
+        np.bincount(k, weights=getattr(rec, c)[vis], minlength=n).astype(np.float64, copy=False)
+        for c in ("px", "py", "pz")
     )
     prongs = np.bincount(slot[anc[fs & (rec.charge != 0)]], minlength=n)
     pi0 = (anc >= 0) & (rec.id == 111)

@@ -11,9 +11,7 @@ import torch
 
 from e2e_coffea.exceptions import ChannelError, ContractError
 from e2e_coffea.export import MARKER_KEY, Contract, check_channels, export_onnx, load_contract
-from e2e_coffea.models import check_channels as models_check_channels
 from e2e_coffea.models import create_model
-from e2e_coffea.models import load_contract as models_load_contract
 
 onnx = pytest.importorskip("onnx")
 
@@ -77,12 +75,11 @@ def test_invalid_contracts(kw: dict[str, object], match: str) -> None:
 def test_check_channels() -> None:
     c = contract()
     check_channels(c, 3)
-    models_check_channels(c, 3)
     with pytest.raises(
         ChannelError,
         match=r"expects 3 channel\(s\) \['track_pt', 'ecal', 'hcal'\], got frames with 8",
     ):
-        models_check_channels(c, 8)
+        check_channels(c, 8)
 
 
 @pytest.fixture
@@ -94,7 +91,7 @@ def exported(tmp_path: Path) -> Path:
 
 
 def test_load_contract(exported: Path) -> None:
-    c = models_load_contract(exported)
+    c = load_contract(exported)
     assert c.channel_preset == "qg"
     assert c.frame_size == (16, 16)
 

@@ -95,7 +95,7 @@ def test_hit_outside_the_grid_is_named_by_densify_and_frames(chunk, row):
     flat = flatten_collections(_with_hit_row(chunk, row))
     first = int(np.flatnonzero(ak.to_numpy(ak.num(chunk["EcalHit"], axis=1)))[0])
     expected = (
-        f"EcalHit hit 0 of event {first} sits at \\(row={row}, col=.*outside the 280x360 grid"
+        f"EcalHit hit 0 of entry {first} sits at \\(row={row}, col=.*outside the 280x360 grid"
     )
     with pytest.raises(BadInputError, match=expected):
         densify(flat)

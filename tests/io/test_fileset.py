@@ -21,9 +21,9 @@ def test_round_trip_and_relative_paths(tmp_path):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("{not json", "not valid JSON"),
+        ("{not json", "not valid UTF-8 JSON"),
         ("[]", "must map dataset names"),
-        ('{"x": {"files": {}}}', "has no files"),
+        ('{"x": {"files": {}}}', "must be a non-empty mapping"),
     ],
 )
 def test_bad_filesets(tmp_path, text, match):

@@ -243,13 +243,13 @@ def test_object_batches_cover_the_selection_once() -> None:
     sel = JetSelection(np.array([0, 0, 2, 3, 3, 3, 7]), np.array([0, 1, 0, 0, 2, 3, 1]))
     chunk = ak.Array({"x": np.arange(9)})
     parts = list(object_batches(chunk, sel, 3))
-    assert [len(s) for _, s in parts] == [3, 3, 1]
+    assert [len(s) for _, s, _ in parts] == [3, 3, 1]
     got = [
         (int(p["x"][e]), int(j)) for p, s in parts for e, j in zip(s.event, s.index, strict=True)
     ]
     assert got == list(zip(sel.event.tolist(), sel.index.tolist(), strict=True))
     empty = JetSelection(np.zeros(0, np.int64), np.zeros(0, np.int64))
-    assert [len(s) for _, s in object_batches(chunk, empty, 3)] == [0]
+    assert [len(s) for _, s, _ in object_batches(chunk, empty, 3)] == [0]
     with pytest.raises(E2EError, match="in event order"):
         list(object_batches(chunk, JetSelection(np.array([2, 0]), np.array([0, 0])), 3))
     with pytest.raises(E2EError, match="frame_memory_mb > 0"):

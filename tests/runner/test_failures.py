@@ -76,7 +76,7 @@ def test_skip_bad_files_lists_exactly_what_was_skipped(
     # the missing file: one entry, the whole file, with the OS's reason
     (miss,) = by_file[missing]
     assert (miss.entry_start, miss.entry_stop) == (None, None)
-    assert "FileNotFoundError" in miss.reason or "No such file" in miss.reason
+    assert miss.reason == "no such file"
     # the truncated file opened (40 entries expected) but no chunk of it could be read:
     # its failures cover 0..40 exactly once, each with the read error as its reason
     spans = sorted((f.entry_start, f.entry_stop) for f in by_file[trunc])

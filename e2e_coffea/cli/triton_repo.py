@@ -1,0 +1,35 @@
+"""``e2e-coffea triton-repo``: a Triton model repository for shipped or user taggers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["command"]
+
+
+@click.command("triton-repo")
+@click.argument("taggers", nargs=-1, required=True, metavar="TAGGER...")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="New (or empty) folder for the repository.",
+)
+@click.option(
+    "--max-batch-size",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Objects per request the server accepts (and batches up to).",
+)
+def command(taggers: tuple[str, ...], out: Path, max_batch_size: int) -> None:
+    """Write OUT/<tagger>/config.pbtxt and OUT/<tagger>/1/model.onnx for each TAGGER (a
+    shipped name or an .onnx path), ready for `tritonserver --model-repository OUT`;
+    then run with `e2e-coffea run --triton HOST:PORT`."""
+    from ..inference.triton_repo import write_model_repository
+
+    folders = write_model_repository(list(taggers), out, max_batch_size=max_batch_size)
+    for folder in folders:
+        click.echo(f"{folder}")

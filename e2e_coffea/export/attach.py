@@ -1,0 +1,183 @@
+"""Bring your own model: give a foreign ONNX file our contract, or say what it lacks.
+
+A model trained elsewhere (another framework, another group) is refused by the toolkit
+until it carries a contract: which channels in which order, the frame size and crop,
+the normalisation, the classes. :func:`attach_contract` writes a copy with that contract
+in its metadata after checking it against the graph: the declared input shape must fit
+the channels and frame size, and one onnxruntime call on a zero batch must give one
+output per class (or one logit for two classes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import BadInputError, ContractError
+from .contract import E2E_JET_CROP, EG_CROP, PREFIX, Contract
+from .inspect import TensorInfo, check_model_io, expected_inputs, file_sha256, model_io
+
+__all__ = ["attach_contract", "describe_model", "probe_outputs"]
+
+
+def probe_outputs(path: str | os.PathLike[str], contract: Contract) -> tuple[int, ...]:
+    """Run the model once on a zero batch of 2 and check its first output's width."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as err:
+        msg = f"{Path(path).name}: onnxruntime cannot load it ({type(err).__name__}: {err})"
+        raise ContractError(" ".join(msg.split())) from err
+    feed = {}
+    for name, dims in expected_inputs(contract).items():
+        shape = [2 if isinstance(d, str) else int(d) for d in dims]
+        feed[name] = np.zeros(shape, np.float32)
+    try:
+        out = np.asarray(sess.run(None, feed)[0])
+    except Exception as err:
+        shapes = {k: v.shape for k, v in feed.items()}
+        msg = f"{Path(path).name}: the model fails on a zero batch of inputs {shapes}: {type(err).__name__}: {err}"
+        raise ContractError(" ".join(msg.split())) from err
+    width = out.shape[-1] if out.ndim == 2 else 1
+    binary = contract.task == "classification" and len(contract.class_names) == 2
+    allowed = {1, 2} if binary else {contract.n_outputs}
+    if out.ndim > 2 or out.shape[0] != 2 or width not in allowed:
+        msg = (
+            f"{Path(path).name}: on a batch of 2 the model gives output shape {out.shape}, but "
+            f"classes {list(contract.class_names)} need (2, {' or '.join(map(str, sorted(allowed)))})"
+        )
+        raise ContractError(msg)
+    return tuple(out.shape)
+
+
+def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The graph's inputs and outputs, and the contract or the reason there is none."""
+    from .contract import load_contract
+
+    inputs, outputs = model_io(path)
+    info: dict[str, Any] = {
+        "path": str(path),
+        "inputs": [_tensor(t) for t in inputs],
+        "outputs": [_tensor(t) for t in outputs],
+    }
+    try:
+        info["contract"] = load_contract(path)
+    except ContractError as err:
+        info["contract"] = None
+        info["missing"] = str(err)
+    return info
+
+
+def _tensor(t: TensorInfo) -> dict[str, Any]:
+    return {"name": t.name, "shape": list(t.dims), "dtype": t.dtype}
+
+
+def attach_contract(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    channels: Sequence[str] | str,
+    classes: Sequence[str],
+    kind: str,
+    task: str = "classification",
+    norm: str | os.PathLike[str] | None = "preset",
+    frame_size: tuple[int, int] | None = None,
+    outputs: str = "logits",
+    scalar_inputs: Sequence[str] = (),
+    model_name: str | None = None,
+) -> Contract:
+    """Write ``dst``: a copy of the ONNX model ``src`` with an e2e-coffea contract.
+
+    ``channels``: a preset name (``tau13``) or channel names in the model's input order.
+    ``norm``: ``preset`` (the channel preset's normalisation), ``none``, or a JSON file
+    of a :class:`~e2e_coffea.frames.Normalisation`. ``outputs``: whether the model gives
+    logits or probabilities. Returns the contract written."""
+    import onnx
+
+    from ..frames import load_norm, resolve_channels
+
+    src, dst = Path(src), Path(dst)
+    if kind not in ("jet", "eg"):
+        msg = f"--kind must be jet or eg, got {kind!r}"
+        raise BadInputError(msg)
+    specs = resolve_channels(channels, frame=kind)  # type: ignore[arg-type]
+    names = tuple(s.name for s in specs)
+    preset = channels if isinstance(channels, str) else None
+    size = frame_size or ((125, 125) if kind == "jet" else (32, 32))
+    inputs, outs = model_io(src)
+    if not outs:
+        msg = f"{src.name}: the graph has no outputs"
+        raise ContractError(msg)
+    want_inputs = 2 if scalar_inputs else 1
+    if len(inputs) != want_inputs:
+        msg = f"{src.name}: the graph takes {len(inputs)} input(s) {[i.name for i in inputs]}, expected {want_inputs}"
+        raise ContractError(msg)
+    contract = Contract(
+        task=task, model_name=model_name or src.stem, channels=names, frame_size=size,
+        class_names=tuple(classes), channel_preset=preset, kind=kind,
+        crop=EG_CROP if kind == "eg" else E2E_JET_CROP,
+        normalisation=_normalisation(norm, preset, names, load_norm),
+        scalar_inputs=tuple(scalar_inputs), input_names=tuple(i.name for i in inputs),
+        output_names=(outs[0].name,), output_kind=outputs,
+        provenance={"attached_from": src.name, "attached_by": f"e2e-coffea {_version()}"},
+    )  # fmt: skip
+    check_model_io(src, contract)
+    probe_outputs(src, contract)
+    contract = replace(
+        contract, provenance={**contract.provenance, "source_sha256": file_sha256(src)}
+    )
+    model = onnx.load(str(src))
+    keep = [p for p in model.metadata_props if not p.key.startswith(PREFIX)]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for key, value in contract.to_metadata().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    try:
+        onnx.save(model, str(tmp))
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return contract
+
+
+def _normalisation(
+    norm: Any, preset: str | None, names: tuple[str, ...], load_norm: Any
+) -> dict[str, Any] | None:
+    if norm in (None, "none"):
+        return None
+    if norm == "preset":
+        if preset is None:
+            msg = "--norm preset needs --preset (a channel list has no preset normalisation); give --norm none or a JSON file"
+            raise BadInputError(msg)
+        return load_norm(preset).to_dict()  # type: ignore[no-any-return]
+    from ..frames.normalisation import Normalisation
+
+    p = Path(norm)
+    try:
+        nrm = Normalisation.from_json(p.read_text())
+    except OSError as err:
+        msg = f"--norm {p}: cannot be read ({err.strerror or err})"
+        raise BadInputError(msg) from err
+    except (ValueError, json.JSONDecodeError) as err:
+        msg = f"--norm {p}: not a normalisation JSON ({err})"
+        raise BadInputError(msg) from err
+    nrm.vectors(list(names))  # every channel must be covered
+    return nrm.to_dict()
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Serve ONNX files from a real Triton Inference Server (PyTriton), for tests and benchmarks.
+
+Runs INSIDE the venv that ``tools/make-triton-venv.sh`` builds (nvidia-pytriton bundles
+tritonserver 2.51 with its Python backend, no GPU needed); it must not import e2e_coffea,
+which does not live there. Each model is an onnxruntime session behind a PyTriton Python
+callable, so the server runs exactly the file the local backend runs, with the input and
+output names and shapes read from the file. Binds 127.0.0.1 only.
+
+    triton_serve.py --http-port 8000 --grpc-port 8001 [--max-batch-size 16] \
+        [NAME=]PATH.onnx[@MAX_BATCH_SIZE] ... [--repo DIR]
+
+``--repo DIR`` serves a Triton model repository of ``onnxruntime_onnx`` models (as
+``e2e-coffea triton-repo`` writes): each ``DIR/<name>/1/model.onnx`` under ``<name>``,
+with the tensors, dims and ``max_batch_size`` of its ``config.pbtxt``, not of the file,
+so the server holds requests to exactly what that config promises.
+
+Prints ``TRITON READY http=127.0.0.1:P grpc=127.0.0.1:Q models=a,b`` once every model is
+loaded, then serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
+
+READY = "TRITON READY"
+_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64}
+
+
+def _parse_model(text: str, default_mbs: int) -> tuple[str, Path, int]:
+    spec, _, mbs = text.partition("@")
+    name, sep, path = spec.partition("=")
+    if not sep:
+        name, path = Path(spec).stem, spec
+    p = Path(path)
+    if not p.is_file():
+        sys.exit(f"triton_serve: no such ONNX file {p}")
+    return name, p, int(mbs) if mbs else default_mbs
+
+
+def _dims(shape: list[Any], batched: bool) -> tuple[int, ...]:
+    """onnxruntime's shape -> Triton dims: named/unknown axes become -1; with Triton
+    batching the leading batch axis is Triton's, not the model's."""
+    dims = tuple(d if isinstance(d, int) and d > 0 else -1 for d in shape)
+    return dims[1:] if batched else dims
+
+
+def _tensors(args: list[Any], batched: bool) -> list[Tensor]:
+    out = []
+    for a in args:
+        if a.type not in _TYPES:
+            sys.exit(f"triton_serve: tensor {a.name} has type {a.type}, not one of {list(_TYPES)}")
+        out.append(Tensor(name=a.name, dtype=_TYPES[a.type], shape=_dims(a.shape, batched)))
+    return out
+
+
+def _repo_models(repo: Path) -> list[tuple[str, Path, int, Any]]:
+    """(name, onnx file, max_batch_size, (inputs, outputs)) per config.pbtxt in ``repo``."""
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2 as pb
+
+    dtypes = {pb.TYPE_FP32: np.float32, pb.TYPE_FP64: np.float64, pb.TYPE_INT64: np.int64}
+    out = []
+    for config in sorted(repo.glob("*/config.pbtxt")):
+        c = text_format.Parse(config.read_text(), pb.ModelConfig())
+        path = config.parent / "1" / (c.default_model_filename or "model.onnx")
+        if c.platform != "onnxruntime_onnx" or not path.is_file():
+            sys.exit(f"triton_serve: {config}: platform {c.platform!r}, model {path}: not servable")
+        tensors = [
+            [Tensor(name=t.name, dtype=dtypes[t.data_type], shape=tuple(t.dims)) for t in ts]
+            for ts in (c.input, c.output)
+        ]
+        out.append((c.name or config.parent.name, path, c.max_batch_size, tensors))
+    if not out:
+        sys.exit(f"triton_serve: no */config.pbtxt in {repo}")
+    return out
+
+
+def _infer_func(sess: ort.InferenceSession) -> Any:
+    """One session.run per request: PyTriton hands a list of requests (several when the
+    dynamic batcher grouped them); each request is already a whole batch."""
+    names = [o.name for o in sess.get_outputs()]
+
+    def infer(requests: list[Any]) -> list[dict[str, np.ndarray]]:
+        replies = []
+        for req in requests:
+            outs = sess.run(names, {k: np.asarray(v) for k, v in req.items()})
+            replies.append(dict(zip(names, outs, strict=True)))
+        return replies
+
+    return infer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="*", help="[NAME=]PATH.onnx[@MAX_BATCH_SIZE]")
+    ap.add_argument("--repo", type=Path, help="a Triton model repository of ONNX models")
+    ap.add_argument("--http-port", type=int, required=True)
+    ap.add_argument("--grpc-port", type=int, required=True)
+    ap.add_argument("--max-batch-size", type=int, default=64, help="0: no Triton batching")
+    ap.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads")
+    ap.add_argument("--instances", type=int, default=1, help="model instances (sessions)")
+    ap.add_argument(
+        "--exit-timeout",
+        type=int,
+        default=5,
+        help="seconds tritonserver waits on open connections when stopped (its default: 30)",
+    )
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = args.threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    config = TritonConfig(
+        http_address="127.0.0.1",
+        http_port=args.http_port,
+        grpc_address="127.0.0.1",
+        grpc_port=args.grpc_port,
+        allow_metrics=False,
+        exit_timeout_secs=args.exit_timeout,
+        log_verbose=1 if args.verbose else 0,
+    )
+    # statistics stay open (tests count requests); loading/unloading models does not
+    security = TritonSecurityConfig(restricted_endpoints=["model-repository", "shared-memory"])
+    triton = Triton(config=config, security_config=security)
+    models = [(*_parse_model(t, args.max_batch_size), None) for t in args.models]
+    models += _repo_models(args.repo) if args.repo else []
+    if not models:
+        sys.exit("triton_serve: give ONNX files or --repo")
+    names = []
+    for name, path, mbs, tensors in models:
+        sessions = [
+            ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            for _ in range(max(1, args.instances))
+        ]
+        batched = mbs > 0
+        inputs, outputs = tensors or (
+            _tensors(sessions[0].get_inputs(), batched),
+            _tensors(sessions[0].get_outputs(), batched),
+        )
+        triton.bind(
+            model_name=name,
+            infer_func=[_infer_func(s) for s in sessions],
+            inputs=inputs,
+            outputs=outputs,
+            config=ModelConfig(max_batch_size=mbs, batching=batched, batcher=DynamicBatcher()),
+            strict=True,
+        )
+        names.append(f"{name}@{mbs}")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    triton.run()  # returns once the server and every model are ready
+    try:
+        sys.stdout.write(
+            f"{READY} http=127.0.0.1:{args.http_port} grpc=127.0.0.1:{args.grpc_port} "
+            f"models={','.join(names)} pid={os.getpid()}\n"
+        )
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            if not triton.is_alive():
+                sys.exit("triton_serve: the Triton server died")
+    finally:
+        triton.stop()
+
+
+if __name__ == "__main__":
+    main()
