@@ -45,8 +45,8 @@ _GUARD = threading.Lock()
 def _index(device: Any) -> int:
     import torch
 
-    dev = torch.device(device)
-    return dev.index if dev.index is not None else torch.cuda.current_device()
+    index: int | None = torch.device(device).index  # None for plain "cuda"
+    return torch.cuda.current_device() if index is None else index
 
 
 def inference_stream(device: Any = "cuda") -> Any:
