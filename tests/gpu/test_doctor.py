@@ -45,7 +45,7 @@ def test_device_cuda_without_a_usable_gpu_exits_1(capsys: pytest.CaptureFixture[
     assert code == 1
     assert "smoke cuda" in out
     assert "FAILED" in out
-    assert err.startswith("e2e-coffea: failed:")
+    assert err.startswith("e2e-coffea doctor: error:")
     assert "cuda" in err
 
 
