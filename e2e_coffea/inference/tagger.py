@@ -86,6 +86,8 @@ class Tagger:
     ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
+    ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
+    in front of CUDA).
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class Tagger:
         cuts: ObjectCuts | None = None,
         frame_memory_mb: float = 256.0,
         layout: Layout | None = None,
+        tensorrt: str | os.PathLike[str] | None = None,
     ) -> None:
         if batch_size < 1 or not frame_memory_mb > 0:
             msg = f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
@@ -113,6 +116,7 @@ class Tagger:
         self.cuts = cuts or ObjectCuts()
         self.frame_memory_mb = frame_memory_mb
         self.layout = layout
+        self.tensorrt = str(tensorrt) if tensorrt is not None else None
         self.stats: Counter[str] = Counter()
         self._backend: InferenceBackend | None = None
         self._norm = (
@@ -245,7 +249,8 @@ class Tagger:
                     self.triton, self.name, self.contract, self.batch_size
                 )
             else:
-                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16)
+                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
+                                            tensorrt=self.tensorrt, stats=self.stats)  # fmt: skip
         return self._backend
 
     def _inputs(

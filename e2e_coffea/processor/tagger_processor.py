@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 from coffea import processor
 
 from ..exceptions import E2EError
@@ -139,7 +138,11 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         offset = int(meta.get("entrystart", 0) or 0)
         for t in self.taggers:
             self._run_tagger(t, chunk, layout, dataset, offset, out)
-        out["metrics"]["device"] = {_device_label(self.taggers[0]): 1}
+        for images in out["mean_images"].values():
+            images.flush()  # frames summed on a GPU: one copy per label and chunk
+        device, reason = _device_label(self.taggers[0])
+        out["metrics"]["device"] = {device: 1}
+        out["metrics"]["device_reason"] = {reason: 1}
         out["metrics"]["worker"] = {_worker_name(): n}
         return out
 
@@ -167,7 +170,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             "mean_images": {},
             "metrics": {
                 "chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
-                "time_frames": 0.0, "time_inference": 0.0,
+                "time_frames": 0.0, "time_inference": 0.0, "oom_halvings": 0,
             },
         }  # fmt: skip
 
@@ -179,6 +182,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         for note in sel.notes:
             notes[note] = notes.get(note, 0) + len(sel.records)
         metrics = out["metrics"]
+        halvings = tagger.stats["oom_halvings"]
         for batch in tagger.score_batches(chunk, layout, sel, entry_offset=offset):
             metrics["time_frames"] += batch.time_inputs
             metrics["time_inference"] += batch.time_model
@@ -189,12 +193,11 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                 fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
                             scores=scores, pt=rec.pt, eta=rec.eta)  # fmt: skip
                 if self.mean_images and tagger.contract.input_kind == "image":
-                    x = batch.inputs
-                    host = x if isinstance(x, np.ndarray) else x.float().cpu().numpy()
                     mi = out["mean_images"].setdefault(
                         tagger.name, MeanImages(tuple(tagger.contract.channels))
                     )
-                    mi.add(host, rec.label)
+                    mi.add(batch.inputs, rec.label)  # summed where the frames are
+        metrics["oom_halvings"] += tagger.stats["oom_halvings"] - halvings
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
@@ -219,12 +222,14 @@ def _without_unused_flags(plan: ColumnPlan, layout: Layout) -> ColumnPlan:
     )
 
 
-def _device_label(tagger: Tagger) -> str:
+def _device_label(tagger: Tagger) -> tuple[str, str]:
+    """Where the chunk's inference ran, and why (``auto`` says what it found)."""
     if tagger.triton:
-        return "triton"
-    from ..inference.sessions import resolve_device
+        return "triton", f"triton server {tagger.triton}"
+    from ..inference.sessions import choose_device
 
-    return resolve_device(tagger.device)
+    choice = choose_device(tagger.device)
+    return choice.device, choice.reason
 
 
 def _worker_name() -> str:

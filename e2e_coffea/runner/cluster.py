@@ -22,7 +22,8 @@ class SchedulerUnreachableError(E2EError, ConnectionError):
 
 
 def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int = 1) -> Any:
-    """``workers`` CPU workers plus ``gpu_workers`` one-thread workers with resources GPU=1."""
+    """``workers`` CPU workers plus ``gpu_workers`` GPU workers
+    (:func:`e2e_coffea.runner.cuda_cluster.gpu_worker_specs`)."""
     from distributed import Nanny, Scheduler, SpecCluster
 
     if workers < 0 or gpu_workers < 0 or workers + gpu_workers == 0:
@@ -35,11 +36,10 @@ def local_cluster(workers: int, gpu_workers: int = 0, *, threads_per_worker: int
             "cls": Nanny,
             "options": {"nthreads": threads_per_worker, "name": f"cpu-{i}", **quiet},
         }
-    for i in range(gpu_workers):
-        specs[f"gpu-{i}"] = {
-            "cls": Nanny,
-            "options": {"nthreads": 1, "name": f"gpu-{i}", "resources": {"GPU": 1}, **quiet},
-        }
+    if gpu_workers:  # one per GPU, pinned by CUDA_VISIBLE_DEVICES (dask-cuda's recipe)
+        from .cuda_cluster import gpu_worker_specs
+
+        specs.update(gpu_worker_specs(gpu_workers))
     # ":0": a free port for the dashboard (client.dashboard_link), so a second cluster or
     # a Jupyter server on 8787 is no clash (dask would warn and move it anyway)
     return SpecCluster(
