@@ -111,6 +111,8 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
                 k: metrics.get(k, 0.0) for k in ("time_read", "time_frames", "time_inference")
             },
             "devices": metrics.get("device", {}),
+            "device_reasons": metrics.get("device_reason", {}),
+            "oom_halvings": metrics.get("oom_halvings", 0),
             "workers": metrics.get("worker", {}),
             "cutflow": out.get("cutflow", {}),
             "missing_branches": getattr(result, "missing_branches", {}),
