@@ -139,3 +139,45 @@ def test_frame_size_and_norm_options(tmp_path: Path, capsys: Any) -> None:
     assert "--norm preset needs --preset" in capsys.readouterr().err
     assert main([*base, "--frame-size", "40,40", "--norm", "none"]) == 0
     assert load_contract(tmp_path / "x.onnx").frame_size == (40, 40)
+
+
+def test_a_graph_that_disagrees_with_its_contract_is_refused_when_resolved(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """A 3-channel graph carrying a 13-channel contract (written by hand, past every check):
+    refused when the tagger is resolved, naming both shapes, before any chunk runs."""
+    import onnx
+
+    from e2e_coffea.export import Contract
+    from e2e_coffea.frames import load_norm, resolve_channels
+    from e2e_coffea.inference import resolve_tagger
+
+    model = onnx.load(str(_foreign(tmp_path / "theirs.onnx", channels=3)))
+    c = Contract(task="classification", model_name="theirs", frame_size=(125, 125), class_names=("qcd", "tau"),
+                 channels=tuple(s.name for s in resolve_channels("tau13", frame="jet")), channel_preset="tau13",
+                 normalisation=load_norm("tau13").to_dict(), input_names=("image",), output_names=("logit",))  # fmt: skip
+    for key, value in c.to_metadata().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    with pytest.raises(
+        ContractError,
+        match=r"input 'image' is declared \(n, 3, 125, 125\) in the graph but the contract implies \(batch, 13, 125, 125\)",
+    ):
+        resolve_tagger(bad)
+    assert (
+        main(
+            [
+                "run",
+                "--fileset",
+                str(tmp_path / "none.json"),
+                "--tagger",
+                str(bad),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
+    assert "declared (n, 3, 125, 125)" in capsys.readouterr().err
