@@ -41,6 +41,7 @@ from .backends import InferenceBackend, OnnxBackend
 from .outputs import model_outputs, scalar_branches, scalar_matrix
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
+from .truth import regression_quantities
 
 __all__ = ["ScoredBatch", "Tagger", "detect_layout"]
 
@@ -153,7 +154,8 @@ class Tagger:
         """(required, optional) branches, by our names, for chunks of ``layout``.
 
         ``truth`` adds the truth label and MLAnalyzer's flags (optional), which validation
-        needs and the tagger's own outputs do not."""
+        needs and the tagger's own outputs do not; for a regression tagger also its target's
+        truth, the true pT and the baseline quantity (:mod:`.truth`)."""
         c = self.contract
         table = object_table(layout, self.kind)
         if c.input_kind == "points":
@@ -166,7 +168,8 @@ class Tagger:
                 table["seed_col"],
             ]
         need += scalar_branches(c, table)
-        wanted = ["pt", "eta", *(("label", *TRUTH_FLAGS) if truth else ())]  # cuts, truth
+        validation = ("label", *TRUTH_FLAGS, *regression_quantities(c)) if truth else ()
+        wanted = ["pt", "eta", *validation]  # cuts, truth
         optional = [table[q] for q in wanted if q in table and table[q] not in need]
         return list(dict.fromkeys(need)), optional
 

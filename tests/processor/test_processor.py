@@ -93,8 +93,9 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
     assert set(out) == {
-        "entries", "chunks", "failed", "hists", "cutflow", "notes", "mean_images", "metrics"
-    }
+        "entries", "chunks", "failed", "hists", "cutflow", "notes", "mean_images", "metrics",
+    }  # fmt: skip
+    assert out["failed"] == {}
     assert out["entries"] == {"tau": 40}
     assert out["chunks"] == {f"{path}:0-40": 40}
     assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
