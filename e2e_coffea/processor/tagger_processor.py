@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 from coffea import processor
 
 from ..exceptions import E2EError
