@@ -24,11 +24,15 @@ its product compression (``io.files.SPARSE_COMPRESSION``/``E2E_COMPRESSION``):
     >= 50% of the copy ceiling);
 (c) the torch backend on CPU (numba kernels wrapped, and the native device code path) and
     on CUDA when available.
+
+``--gpu-only`` runs (c) alone on CUDA, on the synthetic chunk in memory (no files written),
+for ``benchmarks/gpu_check.sh``; ``--json PATH`` writes its figures there.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -296,23 +300,34 @@ def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repea
 
 
 def bench_torch(
-    f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, t_numpy: float, repeat: int
-) -> None:
+    f_sp: np.ndarray,
+    sp_chunk: ak.Array,
+    e2e_chunk: ak.Array,
+    t_numpy: float,
+    repeat: int,
+    *,
+    cpu: bool = True,
+) -> dict[str, Any]:
     """(c): the torch backend, CPU both ways, CUDA when there is one.
 
     On CUDA the baseline is the dense-frame transfer path: frames built on the host and
     copied from pinned memory to the device (the issue: ~105k jets/s on an H100 for
     8x125x125). The sparse path ships only the hits and scatters on the device; the goal
-    is >= 10x the transfer."""
+    is >= 10x the transfer. Returns the CUDA figures (empty without CUDA)."""
     print("\n(c) torch backend (1 thread)")
     n_jets = len(f_sp)
-    devices = [
-        ("cpu, numba kernels wrapped", TorchBackend("cpu")),
-        ("cpu, native device path", TorchBackend("cpu", native=True)),
-    ]
+    devices = (
+        [
+            ("cpu, numba kernels wrapped", TorchBackend("cpu")),
+            ("cpu, native device path", TorchBackend("cpu", native=True)),
+        ]
+        if cpu
+        else []
+    )
     if torch.cuda.is_available():
         devices.append(("cuda", TorchBackend("cuda")))
     t_cuda_sparse = None
+    figures: dict[str, Any] = {"jets": n_jets}
     for label, be in devices:
         for layout, c in (("sparse", sp_chunk), ("e2e", e2e_chunk)):
 
@@ -329,14 +344,16 @@ def bench_torch(
                 f"  {label:28s} {layout:6s}: {n_jets / t:10.0f} jets/s "
                 f"({t_numpy / t:.2f}x numpy sparse); matches numpy: {ok}"
             )
-            if label == "cuda" and layout == "sparse":
-                t_cuda_sparse = t
+            if label == "cuda":
+                figures[f"cuda_{layout}_jets_per_s"] = n_jets / t
+                figures[f"cuda_{layout}_matches_numpy"] = bool(ok)
+                t_cuda_sparse = t if layout == "sparse" else t_cuda_sparse
     if t_cuda_sparse is None:
         print(
             "  cuda: not measured (no CUDA device); the >= 10x goal against the dense-frame "
             "transfer path needs a GPU"
         )
-        return
+        return {}
     pinned = torch.from_numpy(f_sp).pin_memory()
     dev = torch.empty(pinned.shape, dtype=pinned.dtype, device="cuda")
 
@@ -350,6 +367,32 @@ def bench_torch(
         f"  dense-frame transfer path (pinned host -> cuda, frames ready): {n_jets / t_h2d:10.0f} jets/s; "
         f"cuda sparse scatter (hits from the host) is {t_h2d / t_cuda_sparse:.1f}x it (goal >= 10x)"
     )
+    figures |= {
+        "gpu": torch.cuda.get_device_name(0),
+        "dense_transfer_jets_per_s": n_jets / t_h2d,
+        "sparse_over_dense_transfer": t_h2d / t_cuda_sparse,
+        "goal": 10.0,
+    }
+    return figures
+
+
+def gpu_only(events: int, repeat: int, json_path: str | None) -> None:
+    """(c) on CUDA alone, on the synthetic chunk in memory: for gpu_check.sh."""
+    figures: dict[str, Any] = {"skipped": "torch sees no CUDA device"}
+    if torch.cuda.is_available():
+        chunk = synthetic_sparse_chunk(events, seed=1, jets=2, egamma=0)
+        sp = chunk[required_branches(CHANNELS_BENCH, "sparse") + JET_SPARSE]
+        e2e = sparse_to_e2e_chunk(chunk)
+        build_jet_frames(sp[:2], layout="sparse", channels=CHANNELS_BENCH)  # compile kernels
+        t_numpy, f_sp = best(
+            lambda: build_jet_frames(sp, layout="sparse", channels=CHANNELS_BENCH)[0], repeat
+        )
+        print(f"sample: {events} events in memory, {len(f_sp)} jets ({CHANNELS_BENCH})")
+        figures = bench_torch(f_sp, sp, e2e, t_numpy, repeat, cpu=False)
+    else:
+        print("(c) cuda: skipped, torch sees no CUDA device")
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=1) + "\n")
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -366,8 +409,13 @@ def main(argv: list[str] | None = None) -> None:
         help="uproot compression for both uproot-written files, ALGO:LEVEL (ZLIB, LZ4, "
         "ZSTD, LZMA); default: each layout's product setting",
     )
+    ap.add_argument("--gpu-only", action="store_true", help="(c) on CUDA alone, no files")
+    ap.add_argument("--json", default=None, help="write the CUDA figures of (c) here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # per core: numba kernels are serial too
+    if args.gpu_only:
+        gpu_only(args.events, args.repeat, args.json)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(args.dir or tmp)
         d.mkdir(parents=True, exist_ok=True)
@@ -403,7 +451,9 @@ def main(argv: list[str] | None = None) -> None:
             build_jet_frames(c, layout=layout, channels=CHANNELS_BENCH, backend=TorchBackend("cpu"))
         f_sp, sp_chunk, e2e_chunk = bench_end_to_end(d, 2 * args.events, args.repeat)
         t_numpy = bench_build(f_sp, sp_chunk, e2e_chunk, args.repeat)
-        bench_torch(f_sp, sp_chunk, e2e_chunk, t_numpy, args.repeat)
+        figures = bench_torch(f_sp, sp_chunk, e2e_chunk, t_numpy, args.repeat)
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ ResNet-15 taggers (``qg`` channels, exported to ONNX by this script):
 2. vs coffea's ``ml_tools.torch_wrapper`` running the same model (TorchScript) in a
    processor that builds the same frames in ``prepare_awkward``;
 3. on a GPU (if torch sees one and onnxruntime has CUDA): end to end vs ORT on frames
-   already on the device;
+   already on the device, in one process and on a Dask GPU worker (dask-cuda's recipe)
+   with 1, 2 and 4 threads (the work split: one thread frames while another infers);
 4. a local Dask cluster with 1 and 2 one-thread workers: jets/s and scaling efficiency.
 
 Every rate is the best of ``--repeat`` warm runs (session, numba kernels and worker
@@ -17,6 +18,7 @@ imports paid before timing): a shared CPU is noisy, the best run is the least di
 
     python benchmarks/run.py                 # 400 events, simplenet + resnet15
     python benchmarks/run.py --events 200 --models simplenet --repeat 1
+    python benchmarks/run.py --gpu-only --synthetic --events 8000 --json gpu.json  # GPU
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
+import logging
 import os
 import shutil
 import tempfile
@@ -175,6 +179,105 @@ def run_torch_wrapper(fileset: dict[str, Any], proc: Any, chunksize: int) -> dic
         return runner(fileset, proc)  # type: ignore[no-any-return]
 
 
+# -- (3) GPU ---------------------------------------------------------------------------------
+def gpu_unavailable() -> str | None:
+    import onnxruntime as ort
+
+    if not torch.cuda.is_available():
+        return "torch sees no CUDA device on this machine"
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    return None
+
+
+def gpu_worker_client(threads: int) -> tuple[Any, Any]:
+    """A cluster of one GPU worker (dask-cuda's recipe, ``threads`` threads and GPU task
+    slots) and its client; no CPU worker, so nothing else competes for the cores."""
+    from distributed import Client, Scheduler, SpecCluster
+
+    from e2e_coffea.runner.cuda_cluster import LOOPBACK, gpu_worker_specs
+
+    cluster = SpecCluster(
+        workers=gpu_worker_specs(1, threads=threads),
+        scheduler={"cls": Scheduler, "options": {"host": LOOPBACK, "dashboard_address": ":0"}},
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster)
+    client.wait_for_workers(1, timeout=180)
+    return cluster, client
+
+
+def bench_gpu(
+    fileset_path: Path, files: list[str], spec: Any, onnx_path: Path, cuts: Any, args: Any
+) -> dict[str, Any]:
+    """End to end on the GPU (one process; then a Dask GPU worker with 1, 2, 4 threads)
+    against onnxruntime on frames already on the device (goal: >= 70% for ResNet-15)."""
+    from e2e_coffea.inference.cuda import run_cuda
+
+    why = gpu_unavailable()
+    if why:
+        print(f"(3) GPU: skipped, {why}")
+        return {"skipped": why}
+    kw: dict[str, Any] = {"chunksize": args.chunksize, "device": "cuda", "progress": False}
+    best(lambda: run(fileset_path, [spec], executor="iterative", **kw), 1)
+    t_gpu, res = best(lambda: run(fileset_path, [spec], executor="iterative", **kw), args.repeat)
+    n = int(res.output["metrics"]["objects"])
+    gframes = selected_frames(files, spec, cuts, device="cuda")
+    if len(gframes) != n:
+        msg = f"frame count {len(gframes)} != processor objects {n}"
+        raise RuntimeError(msg)
+    gsess = get_session(onnx_path, "cuda", 1)
+
+    def bare_gpu(gsess: Any = gsess, gframes: Any = gframes) -> Any:
+        out = run_cuda(gsess, gframes, batch_size=BATCH)
+        torch.cuda.synchronize()
+        return out
+
+    bare_gpu()
+    t_gbare, ref = best(bare_gpu, args.repeat)
+    gsess16 = get_session(onnx_path, "cuda", 1, fp16=True)
+    bare_gpu(gsess16)
+    t_g16, out16 = best(lambda: bare_gpu(gsess16), args.repeat)
+    fp16_diff = float((out16 - ref).abs().max() / ref.abs().max().clamp_min(1e-12))
+    out: dict[str, Any] = {
+        "gpu": torch.cuda.get_device_name(0),
+        "objects": n,
+        "resident_ort_per_s": n / t_gbare,
+        "one_process_per_s": n / t_gpu,
+        "one_process_over_resident": t_gbare / t_gpu,
+        "resident_ort_fp16_per_s": n / t_g16,
+        "fp16_max_rel_logit_diff": fp16_diff,
+        "goal": 0.7,
+        "worker": {},
+    }
+    print(
+        f"(3) GPU, {n} jets: ORT on device-resident frames {n / t_gbare:8.1f} jets/s; "
+        f"end to end in one process {n / t_gpu:8.1f} jets/s ({t_gbare / t_gpu:.0%}); "
+        f"fp16 resident {n / t_g16:8.1f} jets/s (max logit change {fp16_diff:.1e} of the largest)"
+    )
+    for threads in args.gpu_threads:
+        try:
+            cluster, client = gpu_worker_client(threads)
+        except Exception as err:  # dask-cuda missing, say: report, do not hide
+            out["worker"][threads] = f"{type(err).__name__}: {err}"
+            print(f"    GPU worker x{threads} threads: not measured ({type(err).__name__}: {err})")
+            continue
+        try:
+            dkw = dict(kw, executor="dask", client=client)
+            best(lambda: run(fileset_path, [spec], **dkw), 1)
+            t_w, res_w = best(lambda: run(fileset_path, [spec], **dkw), args.repeat)
+        finally:
+            client.close()
+            cluster.close()
+        rate = res_w.output["metrics"]["objects"] / t_w
+        out["worker"][threads] = rate
+        print(
+            f"    GPU worker, {threads} thread(s): {rate:8.1f} jets/s "
+            f"({rate * t_gbare / n:.0%} of resident ORT; goal >= 70% for ResNet-15)"
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=400, help="events in all, half tau, half qcd")
@@ -183,9 +286,17 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-dask", action="store_true", help="skip part 4")
     ap.add_argument("--keep", action="store_true", help="keep the generated sample and models")
+    ap.add_argument("--gpu-only", action="store_true", help="only part 3 (gpu_check.sh)")
+    ap.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="synthetic events (frames.testing) instead of Pythia: for machines without it",
+    )
+    ap.add_argument(
+        "--gpu-threads", type=int, nargs="+", default=[1, 2, 4], help="GPU worker threads (3)"
+    )
+    ap.add_argument("--json", default=None, help="write the GPU figures of part 3 here")
     args = ap.parse_args()
-
-    from e2e_coffea.sim.generate import generate
 
     cores = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -193,32 +304,45 @@ def main() -> None:
     torch.set_num_threads(cores)
     tmp = Path(tempfile.mkdtemp(prefix="e2e-bench-run-"))
     t0 = time.perf_counter()
-    paths = generate(
-        ["tau", "qcd"],
-        args.events // 2,
-        tmp / "sample",
-        layout="sparse",
-        seed=7,
-        workers=min(2, cores),
-    )
-    fileset_path = paths["sparse"]
+    if args.synthetic:
+        from e2e_coffea.frames.testing import write_synthetic_fileset
+
+        per_file = max(1, args.events // 4)
+        fileset_path = write_synthetic_fileset(tmp / "sample", files=4, events=per_file, seed=7)
+    else:
+        from e2e_coffea.sim.generate import generate
+
+        paths = generate(
+            ["tau", "qcd"],
+            args.events // 2,
+            tmp / "sample",
+            layout="sparse",
+            seed=7,
+            workers=min(2, cores),
+        )
+        fileset_path = paths["sparse"]
     from e2e_coffea.io import load_fileset
 
     fileset = load_fileset(fileset_path)
     files = [p for e in fileset.values() for p in e["files"]]
+    what = "synthetic" if args.synthetic else "tau + qcd"
     print(
-        f"sample: {args.events} events (tau + qcd, sparse) generated in {time.perf_counter() - t0:.0f} s; "
+        f"sample: {args.events} events ({what}, sparse) generated in {time.perf_counter() - t0:.0f} s; "
         f"{cores} cores; chunksize {args.chunksize}; best of {args.repeat}"
     )
     models = export_models(tmp, args.models)
     cuts = JetCuts()
     kw: dict[str, Any] = {"chunksize": args.chunksize, "device": "cpu", "progress": False}
+    gpu: dict[str, Any] = {}
 
     for name, (onnx_path, jit_path) in models.items():
         spec = resolve_tagger(onnx_path)
         print(
             f"\n=== {name} ({sum(p.numel() for p in create_model(name, 3, 1).parameters()):,} params) ==="
         )
+        if args.gpu_only:
+            gpu[name] = bench_gpu(fileset_path, files, spec, onnx_path, cuts, args)
+            continue
         # -- (1) Runner + processor vs bare onnxruntime -------------------------------------
         clear_cache()
         best(lambda: run(fileset_path, [spec], executor="iterative", **kw), 1)
@@ -293,37 +417,7 @@ def main() -> None:
         except Exception as err:  # report, do not hide, why the comparison could not run
             print(f"(2) torch_wrapper comparison failed: {type(err).__name__}: {err}")
         # -- (3) GPU ------------------------------------------------------------------------
-        import onnxruntime as ort
-
-        if not torch.cuda.is_available():
-            print("(3) GPU: skipped, torch sees no CUDA device on this machine")
-        elif "CUDAExecutionProvider" not in ort.get_available_providers():
-            print(
-                "(3) GPU: skipped, this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
-            )
-        else:
-            from e2e_coffea.inference.sessions import run_cuda
-
-            gkw = dict(kw, device="cuda")
-            best(lambda: run(fileset_path, [spec], executor="iterative", **gkw), 1)
-            t_gpu, _res_g = best(
-                lambda: run(fileset_path, [spec], executor="iterative", **gkw),
-                args.repeat,
-            )
-            gframes = selected_frames(files, spec, cuts, device="cuda")
-            gsess = get_session(onnx_path, "cuda", 1)
-
-            def bare_gpu(gsess: Any = gsess, gframes: Any = gframes) -> Any:
-                out = run_cuda(gsess, gframes, batch_size=BATCH)
-                torch.cuda.synchronize()
-                return out
-
-            bare_gpu()
-            t_gbare, _ = best(bare_gpu, args.repeat)
-            print(
-                f"(3) GPU end to end: {n / t_gpu:8.1f} jets/s; ORT on device-resident frames: "
-                f"{n / t_gbare:8.1f} jets/s; overhead {100 * (t_gpu / t_gbare - 1):+.0f} %"
-            )
+        gpu[name] = bench_gpu(fileset_path, files, spec, onnx_path, cuts, args)
         # -- (4) Dask scaling -----------------------------------------------------------------
         if args.no_dask:
             continue
@@ -352,6 +446,8 @@ def main() -> None:
             f"(4) LocalCluster, 1-thread workers: 1 worker {rates[1]:8.1f} jets/s, 2 workers "
             f"{rates[2]:8.1f} jets/s; scaling efficiency {100 * eff:.0f} % (on {cores} cores)"
         )
+    if args.json:
+        Path(args.json).write_text(json.dumps(gpu, indent=1) + "\n")
     if args.keep:
         print(f"\nfiles left in {tmp}")
     else:

@@ -164,7 +164,8 @@ def bench_ort(
     A probe batch sizes the sample so one repeat takes about ``budget_s`` (ViT on a small
     CPU runs at a few frames/s; SimpleNet at thousands)."""
     from e2e_coffea.export import load_contract
-    from e2e_coffea.inference.sessions import get_session, run_cpu, run_cuda
+    from e2e_coffea.inference.cuda import run_cuda
+    from e2e_coffea.inference.sessions import get_session, run_cpu
 
     contract = load_contract(path)
     sess = get_session(path, device, threads if device == "cpu" else 1)
@@ -263,14 +264,29 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any
     from distributed import Client
 
     from e2e_coffea.runner.cluster import local_cluster
-    from e2e_coffea.sim.generate import generate
 
     machine = machine_info(args)
     threads = machine["usable_cores"]
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    from e2e_coffea.inference.sessions import choose_device
+
+    auto = choose_device("auto")  # CUDA only where onnxruntime can run there too
+    devices = ["cpu"] + (["cuda"] if auto.device != "cpu" else [])
+    machine["auto_device"] = f"{auto.device} ({auto.reason})"
+    no_gpu = f"n/a: {auto.reason}"
     work = Path(args.work or tempfile.mkdtemp(prefix="e2e-study-"))
-    fileset = generate(PROCESSES, args.events, work / "sample", layout="sparse", seed=11)["sparse"]
-    warm = generate(PROCESSES, 3, work / "warm", layout="sparse", seed=12)["sparse"]
+    if args.synthetic:  # no Pythia (GPU machines): synthetic events, jets and e/gamma alike
+        from e2e_coffea.frames.testing import write_synthetic_fileset
+
+        n = args.events * len(PROCESSES)
+        fileset = write_synthetic_fileset(work / "sample", files=4, events=n // 4, seed=11)
+        warm = write_synthetic_fileset(work / "warm", files=1, events=12, seed=12)
+    else:
+        from e2e_coffea.sim.generate import generate
+
+        fileset = generate(PROCESSES, args.events, work / "sample", layout="sparse", seed=11)[
+            "sparse"
+        ]
+        warm = generate(PROCESSES, 3, work / "warm", layout="sparse", seed=12)["sparse"]
     chunksize = max(1, args.events * len(PROCESSES) // 8)
     rows: list[dict[str, Any]] = []
     files: dict[tuple[str, str], Path] = {}
@@ -287,8 +303,8 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any
                     "note": weights,
                 }
                 if device not in devices:
-                    rows.append(row("ort", **base | {"note": NO_GPU}))
-                    rows.append(row("e2e", **base | {"note": NO_GPU}))
+                    rows.append(row("ort", **base | {"note": no_gpu}))
+                    rows.append(row("e2e", **base | {"note": no_gpu}))
                     continue
                 ort = bench_ort(path, device, threads, args.frames, args.reps, args.budget)
                 obj_s, ev_s, n_obj = bench_e2e(fileset, warm, [path], device, chunksize, args.reps)
@@ -355,7 +371,7 @@ def study(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any
                 )
             )
             print(f"training {model} cpu x{t}: {fps:.1f} frames/s", flush=True)
-        if "cuda" in devices:
+        if torch.cuda.is_available():  # training needs torch's GPU only
             fps = bench_training(model, "cuda", 1, args.train_steps, args.reps)
             rows.append(row("training", model=model, device="cuda", threads=1, frames_per_s=fps))
         else:
@@ -583,8 +599,16 @@ def main() -> None:
         "--quick", action="store_true", help="--events 15 --budget 2 --reps 2 --train-steps 2"
     )
     p.add_argument("--machine", default=None, help="name for the results folder")
+    p.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="synthetic events (frames.testing) instead of Pythia samples (GPU machines)",
+    )
     p.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument(
+        "--folder", type=Path, default=None, help="exact results folder (overrides --out/--machine)"
+    )
     p.add_argument(
         "--render",
         type=Path,
@@ -610,7 +634,7 @@ def main() -> None:
     name = args.machine or re.sub(
         r"[^a-z0-9]+", "-", f"{machine['usable_cores']}core-{machine['cpu_model']}".lower()
     ).strip("-")
-    outdir = args.out / f"{machine['date'][:10]}-{name}"
+    outdir = args.folder or args.out / f"{machine['date'][:10]}-{name}"
     write(rows, machine, outdir)
     print(f"wrote {outdir}/table.md, table.csv, study.png, machine.json")
 

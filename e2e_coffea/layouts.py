@@ -198,6 +198,7 @@ OBJECT_BRANCHES: Final[dict[Layout, dict[ObjectKind, dict[str, str]]]] = {
             "seed_row": "Jet_seedIeta", "seed_col": "Jet_seedIphi", "pt": "Jet_pt",
             "eta": "Jet_eta", "phi": "Jet_phi", "mass": "Jet_mass", "label": "Jet_label",
             "is_tau": "Jet_isTau", "is_ele": "Jet_isEle", "gen_pt": "Jet_genPt",
+            "gen_mass": "Jet_genMass",
         },
         "eg": {
             "seed_row": "EGamma_seedRow", "seed_col": "EGamma_seedCol", "pt": "EGamma_pt",
@@ -221,7 +222,10 @@ OBJECT_BRANCHES: Final[dict[Layout, dict[ObjectKind, dict[str, str]]]] = {
 required (the frame needs its seed); every other quantity is optional and is filled with
 a documented stand-in when a file lacks it (:mod:`e2e_coffea.frames.objects`). Jet seeds
 are HCAL towers (56x72 grid), e/gamma seeds EB crystals (170x360). Whether a window lies
-inside the grid is computed from the seed, never read (``jet_inFrame`` is ours only)."""
+inside the grid is computed from the seed, never read (``jet_inFrame`` is ours only).
+``gen_pt``/``gen_mass`` are the matched generator jet's, the truth of regression taggers
+(read only for them; our generator writes ``Jet_genPt``, -1 when unmatched, and no
+``Jet_genMass`` yet, so mass regressors on our files get no response)."""
 
 TRUTH_FLAGS: Final[dict[str, str]] = {"is_tau": "tau", "is_ele": "electron"}
 """MLAnalyzer's per-jet truth flags and the label a set flag means, in priority order."""

@@ -49,7 +49,7 @@ def show(model: Path, as_json: bool) -> None:
                 if value not in (None, {}, (), ""):
                     click.echo(f"  {key}: {json.dumps(value, default=str)}")
     if contract is None:
-        raise SystemExit(1)
+        raise click.exceptions.Exit(1)  # printed above what is missing
 
 
 @command.command("attach")

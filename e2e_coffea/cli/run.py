@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -91,8 +92,9 @@ __all__ = ["command"]
     "--triton",
     "triton_url",
     default=None,
-    metavar="HOST:PORT",
-    help="Send frames to a KServe-v2 (Triton) server serving each tagger under its name.",
+    metavar="[grpc://|http://]HOST:PORT",
+    help="Send frames to a Triton server serving each tagger under its name: its gRPC "
+    "endpoint (Triton's default port 8001), or http://HOST:PORT (8000). Binary tensors.",
 )
 @click.option(
     "--fp16",
@@ -196,12 +198,7 @@ def command(
         f"{summary['throughput']['events_per_s']:.0f} events/s"
     )
     for name, t in summary["taggers"].items():
-        err = "n/a" if t.get("auc_err") is None else f"{t['auc_err']:.4f}"
-        auc = "n/a" if t["auc"] is None else f"{t['auc']:.4f} +- {err}"
-        click.echo(
-            f"  {name}: AUC {auc} on {t['n_jets']} objects "
-            f"(signal {t['signal']}, background {t['background']})"
-        )
+        click.echo(f"  {name}: {_tagger_line(t)}")
     click.echo("wrote " + ", ".join(str(p) for p in written.values()))
     for ds, missing in summary["missing_branches"].items():
         for branch, instead in missing.items():
@@ -229,3 +226,34 @@ def command(
             f"--allow-incomplete accepts a partial result"
         )
         raise RunFailedError(msg)
+
+
+def _auc(t: dict[str, object]) -> str:
+    err = "n/a" if t.get("auc_err") is None else f"{t['auc_err']:.4f}"
+    return "n/a" if t.get("auc") is None else f"{t['auc']:.4f} +- {err}"
+
+
+def _tagger_line(t: dict[str, Any]) -> str:
+    """One console line per tagger: AUC, AUC per class, or response and resolution."""
+    note = f" ({t['note']})" if t.get("note") else ""
+    if t.get("task") == "regression":
+        if t.get("response_median") is None:
+            return f"{t['target']}: {t['n_objects']} objects regressed, no response{note}"
+        line = (
+            f"{t['target']} response median {t['response_median']:.3f}, resolution "
+            f"{t['resolution']:.3f} on {t['n_with_truth']} of {t['n_objects']} objects"
+        )
+        base = t.get("baseline") or {}
+        if base.get("response_median") is not None:
+            line += (
+                f"; baseline ({base['description']}) median {base['response_median']:.3f}, "
+                f"resolution {base['resolution']:.3f}"
+            )
+        return line
+    if "per_class" in t:
+        per = ", ".join(f"{c} {_auc(v)}" for c, v in t["per_class"].items())
+        return f"one-vs-rest AUC {per or 'n/a'} on {t['n_jets']} objects{note}"
+    return (
+        f"AUC {_auc(t)} on {t['n_jets']} objects "
+        f"(signal {t['signal']}, background {t['background']})"
+    )

@@ -3,45 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
-__all__ = ["command", "describe_taggers"]
-
-
-def describe_taggers() -> list[dict[str, Any]]:
-    """One record per shipped tagger: name, task, path, channels, classes, AUCs, size."""
-    from pathlib import Path
-
-    from ..inference.taggers import list_taggers, resolve_tagger
-
-    out = []
-    for name in list_taggers():
-        spec = resolve_tagger(name)
-        c = spec.contract
-        out.append(
-            {
-                "name": name,
-                "task": c.provenance.get("tagger_task", c.task),
-                "model": c.model_name,
-                "path": spec.path,
-                "channels": list(c.channels),
-                "preset": c.channel_preset,
-                "frame_size": list(c.frame_size),
-                "classes": list(c.class_names),
-                "auc": c.metrics.get("val_auc"),
-                "test_auc": c.metrics.get("test_auc"),
-                "bytes": Path(spec.path).stat().st_size,
-            }
-        )
-    return out
+__all__ = ["command"]
 
 
 @click.command("taggers")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 def command(as_json: bool) -> None:
     """List the shipped taggers. Any command taking --tagger accepts these names or an .onnx path."""
+    from ..inference.taggers import describe_taggers
+
     rows = describe_taggers()
     if as_json:
         click.echo(json.dumps(rows, indent=2))

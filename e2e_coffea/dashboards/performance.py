@@ -1,4 +1,8 @@
-"""``PerformanceDashboard``: ROC, scores, efficiency vs pT, mean images and throughput.
+"""``PerformanceDashboard``: ROC, scores, efficiency vs pT, response, mean images, throughput.
+
+Every model kind of the main job is shown: binary taggers by their ROC, multi-class ones
+by a one-vs-rest ROC per class and a score panel per class probability, regression ones
+by their value, response and resolution against true pT, next to the classical baseline.
 
 Static: give it a run's output (or ``from_run(DIR)``). Live: give it nothing, then feed
 it chunk outputs with :meth:`update` (or let :meth:`watch` take them from Dask futures as
@@ -28,11 +32,13 @@ from .plots import (
     check_output,
     efficiency_figure,
     mean_images_figure,
+    multiclass_taggers,
     roc_figure,
     rocs_of,
     score_figure,
     throughput_figure,
 )
+from .response_plots import regression_taggers, response_figure
 
 __all__ = ["PerformanceDashboard"]
 
@@ -52,7 +58,8 @@ class PerformanceDashboard:
 
     ``classes``: ``{tagger: (negative, positive)}`` class names (the contract's); or
     ``taggers``: shipped names, paths or specs to read them from. Shipped taggers found
-    in the output are resolved automatically. ``total_chunks`` sizes the progress bar.
+    in the output are resolved automatically; multi-class taggers default to the class
+    order of their histogram, regression taggers need no classes. ``total_chunks`` sizes the progress bar.
     ``min_redraw_s`` throttles live redraws; :meth:`finish` always redraws.
     """
 
@@ -88,12 +95,14 @@ class PerformanceDashboard:
         self.roc_image = w.Image(format="png")
         self.score_image = w.Image(format="png")
         self.efficiency_image = w.Image(format="png")
+        self.response_image = w.Image(format="png")
         self.mean_image = w.Image(format="png")
         self.throughput_image = w.Image(format="png")
         for img, cls in (
             (self.roc_image, "roc"),
             (self.score_image, "scores"),
             (self.efficiency_image, "efficiency"),
+            (self.response_image, "response"),
             (self.mean_image, "mean-images"),
             (self.throughput_image, "throughput"),
         ):
@@ -104,11 +113,14 @@ class PerformanceDashboard:
                 self.roc_image,
                 self.score_image,
                 w.VBox([self.working_point, self.efficiency_image]),
+                self.response_image,
                 self.mean_image,
                 self.throughput_image,
             ]
         )
-        self.tabs.titles = ("ROC", "scores", "efficiency vs pT", "mean images", "throughput")
+        self.tabs.titles = (
+            "ROC", "scores", "efficiency vs pT", "response", "mean images", "throughput",
+        )  # fmt: skip
         self.tagger.observe(lambda _: self.redraw(), names="value")
         self.working_point.observe(lambda _: self._draw_efficiency(), names="value")
         self.widget = w.VBox([w.HBox([self.progress, self.status]), self.tagger, self.tabs])
@@ -145,11 +157,18 @@ class PerformanceDashboard:
 
     # -- data --------------------------------------------------------------------------
     def _learn_taggers(self) -> None:
-        """Class names for every tagger in the output: given, or read from a shipped tagger."""
+        """Class names for every tagger in the output: given, read from a shipped tagger, the
+        class axis of a multi-class tagger, none for a regression tagger."""
         if self.output is None:
             return
+        hists = self.output["hists"]
+        for name in multiclass_taggers(self.output):
+            h = hists["class_score"][{"tagger": name}]
+            self.classes.setdefault(name, tuple(h.axes["class"]))
+        for name in regression_taggers(self.output):
+            self.classes.setdefault(name, ())
         unknown = []
-        for name in self.output["hists"]["score"].axes["tagger"]:
+        for name in hists["score"].axes["tagger"]:
             if name in self.classes:
                 continue
             try:
@@ -193,7 +212,8 @@ class PerformanceDashboard:
         self.redraw()
 
     def rocs(self) -> dict[str, RocCurve]:
-        """ROC curves of the output so far, per tagger with both classes present."""
+        """ROC curves of the output so far: per binary tagger with both classes present, per
+        class (``"tagger: class"``, one vs rest) of each multi-class tagger."""
         return {} if self.output is None else rocs_of(self.output, self.classes)
 
     # -- live --------------------------------------------------------------------------
@@ -263,6 +283,9 @@ class PerformanceDashboard:
         if not self.tagger.disabled:
             self.mean_image.value = figure_png(
                 mean_images_figure(self.output, str(self.tagger.value))
+            )
+            self.response_image.value = figure_png(
+                response_figure(self.output, str(self.tagger.value))
             )
         self.throughput_image.value = figure_png(throughput_figure(self.output, self.wall_time))
 

@@ -14,6 +14,7 @@ import hist
 import numpy as np
 
 from ..exceptions import BadInputError
+from ..hists.multiclass import one_vs_rest
 from ..hists.roc import RocCurve
 from ..hists.summary import class_split, roc_for_tagger
 
@@ -23,6 +24,7 @@ __all__ = [
     "efficiency_figure",
     "efficiency_vs_pt",
     "mean_images_figure",
+    "multiclass_taggers",
     "roc_figure",
     "rocs_of",
     "score_figure",
@@ -67,18 +69,32 @@ def _note(fig: Any, text: str) -> Any:
     return fig
 
 
+def multiclass_taggers(output: Mapping[str, Any]) -> list[str]:
+    """Names of the multi-class taggers whose class probabilities the output holds."""
+    h = output["hists"].get("class_score")
+    return [] if h is None else list(h.axes["tagger"])
+
+
 def rocs_of(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) -> dict[str, RocCurve]:
-    """ROC per tagger that has both classes in the output so far (others are left out)."""
+    """ROC per binary tagger, and per class (``"tagger: class"``, one vs rest) of each
+    multi-class tagger, that has signal and background in the output so far (others are
+    left out)."""
     score = output["hists"]["score"]
     have = set(score.axes["tagger"])
+    multi = set(multiclass_taggers(output))
     out = {}
     for name, names in classes.items():
-        if name not in have:
-            continue
-        try:
-            out[name] = roc_for_tagger(score, name, names)[0]
-        except BadInputError:  # one class not seen yet (early chunks)
-            continue
+        if name in multi:
+            try:
+                per_class = one_vs_rest(output["hists"]["class_score"], name, names)
+            except BadInputError:  # a class not seen yet
+                continue
+            out.update({f"{name}: {c}": roc for c, (roc, _) in per_class.items() if roc})
+        elif name in have:
+            try:
+                out[name] = roc_for_tagger(score, name, names)[0]
+            except BadInputError:  # one class not seen yet (early chunks)
+                continue
     return out
 
 
@@ -92,7 +108,7 @@ def roc_figure(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) 
     fig = _figure((6.4, 4.6))
     rocs = rocs_of(output, classes)
     if not rocs:
-        return _note(fig, "no tagger has both signal and background jets yet")
+        return _note(fig, "no classifier has both signal and background jets yet")
     ax = fig.add_axes((0.12, 0.12, 0.84, 0.8))
     for name, roc in rocs.items():
         ok = roc.background_eff > 0
@@ -100,7 +116,7 @@ def roc_figure(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) 
             roc.signal_eff[ok],
             1 / roc.background_eff[ok],
             drawstyle="steps-post",
-            label=f"{name}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}",
+            label=f"{name}{' vs rest' if ': ' in name else ''}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}",
         )
     ax.plot([0.001, 1], [1000, 1], color="0.6", lw=0.8, ls=":", label="random")
     ax.set_yscale("log")
@@ -113,25 +129,36 @@ def roc_figure(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) 
 
 
 def score_figure(output: Mapping[str, Any], tagger: str, *, bins: int = 50) -> Any:
-    """Score distribution per truth label, each normalised to unit area."""
-    fig = _figure((6.4, 3.6))
-    score = output["hists"]["score"]
-    if tagger not in list(score.axes["tagger"]):
-        return _note(fig, f"no scores for {tagger!r} yet")
-    h = score[{"tagger": tagger, "dataset": sum}]
-    n = len(h.axes["score"])
-    h = h[{"score": hist.rebin(max(n // bins, 1))}]
-    ax = fig.add_axes((0.1, 0.15, 0.62, 0.75))
-    for lab in sorted(h.axes["label"]):
-        counts = h[{"label": lab}].values()
-        if counts.sum() > 0:
-            ax.stairs(
-                counts / counts.sum(), h.axes["score"].edges, label=f"{lab} ({counts.sum():.0f})"
-            )
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(f"{tagger} score")
-    ax.set_ylabel("fraction of objects")
-    ax.set_title(f"scores per truth label: {_progress(output)}", fontsize=9)
+    """Score distribution per truth label, each normalised to unit area; for a multi-class
+    tagger one panel per class probability."""
+    if tagger in multiclass_taggers(output):
+        h = output["hists"]["class_score"][{"tagger": tagger, "dataset": sum}]
+        panels = [(f"P({c})", h[{"class": c}]) for c in h.axes["class"]]
+    else:
+        score = output["hists"]["score"]
+        if tagger not in list(score.axes["tagger"]):
+            return _note(_figure((6.4, 3.6)), f"no scores for {tagger!r} (a classifier's) yet")
+        panels = [(f"{tagger} score", score[{"tagger": tagger, "dataset": sum}])]
+    n = len(panels)
+    fig = _figure((6.4, 3.6) if n == 1 else (2.9 * n + 1.6, 3.4))
+    width = 0.62 if n == 1 else 0.8 / n - 0.04
+    for i, (xlabel, h) in enumerate(panels):
+        h = h[{"score": hist.rebin(max(len(h.axes["score"]) // bins, 1))}]
+        ax = fig.add_axes((0.1 if n == 1 else 0.05 + i * (width + 0.04), 0.15, width, 0.75))
+        for lab in sorted(h.axes["label"]):
+            counts = h[{"label": lab}].values()
+            if counts.sum() > 0:
+                ax.stairs(counts / counts.sum(), h.axes["score"].edges,
+                          label=f"{lab} ({counts.sum():.0f})")  # fmt: skip
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(xlabel)
+        if i == 0:
+            ax.set_ylabel("fraction of objects")
+    title = f"scores per truth label: {_progress(output)}"
+    if n == 1:
+        ax.set_title(title, fontsize=9)
+    else:
+        fig.suptitle(f"{tagger}: {title}", fontsize=9)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return fig
 
@@ -173,7 +200,9 @@ def efficiency_figure(
     """Signal efficiency and background mistag rate vs pT at ``score >= working_point``."""
     fig = _figure((6.4, 3.8))
     if tagger not in list(output["hists"]["score_pt"].axes["tagger"]):
-        return _note(fig, f"no scores for {tagger!r} yet")
+        return _note(
+            fig, f"no binary scores for {tagger!r} yet (efficiency vs pT is for binary taggers)"
+        )
     e = efficiency_vs_pt(output, tagger, classes, working_point)
     pt_edges = e["pt_edges"]
     centres = 0.5 * (pt_edges[1:] + pt_edges[:-1])

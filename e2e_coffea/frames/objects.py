@@ -34,6 +34,7 @@ __all__ = [
     "object_counts",
     "object_records",
     "object_table",
+    "object_values",
     "resolve_selection",
     "seed_grid",
 ]
@@ -206,6 +207,29 @@ def object_records(
     )  # fmt: skip
 
 
+def object_values(
+    chunk: Any,
+    layout: Layout,
+    kind: ObjectKind,
+    quantity: str,
+    event: npt.NDArray[np.int64],
+    index: npt.NDArray[np.int64],
+    *,
+    entry_offset: int = 0,
+) -> npt.NDArray[np.float64] | None:
+    """One optional per-object quantity (a regression truth such as ``gen_pt``) of the
+    objects ``(event, index)`` of ``chunk``; None when the layout names no branch for it
+    or the chunk lacks that branch (the caller says what it does without)."""
+    names = object_table(layout, kind)
+    name = names.get(quantity)
+    if name is None or name not in set(arrays.fields_of(chunk)):
+        return None
+    counts = object_counts(chunk, layout, kind)
+    j = arrays.jagged(chunk[name])
+    _check_counts(j, counts, name, names["seed_row"], entry_offset)
+    return np.asarray(j.values[j.offsets[event] + index], dtype=np.float64)
+
+
 def _labels(
     chunk: Any,
     names: dict[str, str],
@@ -257,6 +281,8 @@ _INSTEAD: dict[str, str] = {
     "phi": "phi is NaN (frames do not need it)",
     "mass": "mass is NaN (frames do not need it)",
     "energy": "energy is NaN (frames do not need it)",
+    "gen_pt": "no truth pT: regression taggers fill value histograms but no response",
+    "gen_mass": "no truth mass: mass regression taggers fill value histograms but no response",
 }
 
 

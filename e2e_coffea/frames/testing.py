@@ -9,6 +9,7 @@ in-order float32 sums.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -17,7 +18,7 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 
-__all__ = ["sparse_to_e2e_chunk", "synthetic_sparse_chunk"]
+__all__ = ["sparse_to_e2e_chunk", "synthetic_sparse_chunk", "write_synthetic_fileset"]
 
 E_ROWS, E_COLS = geo.ECAL_SHAPE
 H_ROWS, H_COLS = geo.HCAL_SHAPE
@@ -241,3 +242,37 @@ def sparse_to_e2e_chunk(
         if old in chunk.fields:
             d[new] = chunk[old]
     return ak.zip(d, depth_limit=1)
+
+
+def write_synthetic_fileset(
+    folder: str | Path, *, files: int = 2, events: int = 100, seed: int = 0, **kw: Any
+) -> Path:
+    """``files`` sparse ROOT files of :func:`synthetic_sparse_chunk` events and their
+    fileset JSON (dataset ``synthetic``): a main-job input for GPU checks and throughput
+    benchmarks that must run where Pythia is not installed. Returns the fileset path."""
+    import json
+
+    import uproot
+
+    from ..io.files import SPARSE_COMPRESSION
+    from ..layouts import SPARSE_COLLECTIONS, SPARSE_TREE
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for i in range(files):
+        chunk = synthetic_sparse_chunk(events, seed=seed + i, **kw)
+        data: dict[str, Any] = {}
+        for coll, fields in SPARSE_COLLECTIONS.items():
+            have = [f for f in fields if f"{coll}_{f}" in chunk.fields]
+            if have:
+                data[coll] = ak.zip({f: chunk[f"{coll}_{f}"] for f in have})
+        data["event"] = np.asarray(chunk["event"])
+        path = out / f"synthetic_{i:03d}.sparse.root"
+        with uproot.recreate(path, compression=SPARSE_COMPRESSION) as f:
+            types = {k: ak.type(v) if isinstance(v, ak.Array) else v.dtype for k, v in data.items()}
+            f.mktree(SPARSE_TREE, types).extend(data)
+        paths[str(path.resolve())] = SPARSE_TREE
+    fileset = out / "fileset.sparse.json"
+    fileset.write_text(json.dumps({"synthetic": {"files": paths, "metadata": {}}}, indent=1))
+    return fileset

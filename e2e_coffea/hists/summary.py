@@ -11,9 +11,12 @@ import numpy as np
 
 from ..exceptions import BadInputError
 from ..layouts import LABEL_IDS
+from .multiclass import multiclass_entry
+from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
+from .samples import main_datasets
 
-__all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize"]
+__all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize", "tagger_entry"]
 
 
 def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -59,14 +62,14 @@ def roc_for_tagger(
     if class_names[0] not in LABEL_IDS:
         # "qcd"-like negative class: background comes from the background samples, as in
         # training; a signal sample's other jets (a ttbar event's b jet) are not background
-        signal_samples = set(_main_datasets(s_ds))
+        signal_samples = set(main_datasets(s_ds))
         if set(datasets) - signal_samples:
             datasets = [ds for ds in datasets if ds not in signal_samples]
     b, b_var, b_ds = collect(bkg_labels)
     roc = roc_from_counts(s, b, h.axes["score"].edges, signal_var=s_var, background_var=b_var)
     info = {
-        "signal": _main_datasets(s_ds),
-        "background": _main_datasets(b_ds),
+        "signal": main_datasets(s_ds),
+        "background": main_datasets(b_ds),
         "signal_counts": s_ds,
         "background_counts": b_ds,
         "signal_labels": sig_labels,
@@ -75,22 +78,16 @@ def roc_for_tagger(
     return roc, info
 
 
-def _main_datasets(counts: dict[str, float], share: float = 0.05) -> list[str]:
-    """Datasets giving at least ``share`` of a class: a QCD sample's few real taus count in
-    the ROC (they are taus) but do not make "qcd" a signal dataset in the summary."""
-    total = sum(counts.values())
-    return sorted(ds for ds, n in counts.items() if total and n / total >= share)
-
-
 def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
-    """The ``summary.json`` contents: per-tagger AUCs, entry accounting, failures, throughput."""
+    """The ``summary.json`` contents: per-tagger figures (AUC, per-class AUCs or response),
+    entry accounting, failures, throughput."""
     out = result.output
     if "hists" not in out or "score" not in out["hists"]:
         msg = "the output holds no 'hists'/'score' histogram; was it produced by e2e_coffea.run?"
         raise BadInputError(msg)
     metrics = out.get("metrics", {})
     lost = result.lost_datasets() if hasattr(result, "lost_datasets") else []
-    taggers = {spec.name: _tagger_entry(out["hists"]["score"], spec, lost) for spec in specs}
+    taggers = {spec.name: tagger_entry(out["hists"], spec, lost) for spec in specs}
     wall = max(result.wall_time, 1e-9)
     return _json_safe(
         {
@@ -111,6 +108,8 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
                 k: metrics.get(k, 0.0) for k in ("time_read", "time_frames", "time_inference")
             },
             "devices": metrics.get("device", {}),
+            "device_reasons": metrics.get("device_reason", {}),
+            "oom_halvings": metrics.get("oom_halvings", 0),
             "workers": metrics.get("worker", {}),
             "cutflow": out.get("cutflow", {}),
             "missing_branches": getattr(result, "missing_branches", {}),
@@ -119,8 +118,20 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
     )
 
 
-def _tagger_entry(score: hist.Hist, spec: Any, lost: list[str]) -> dict[str, Any]:
-    """One tagger's AUC, or why there is none.
+def tagger_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[str, Any]:
+    """One tagger's summary by model kind: binary AUC (:func:`_binary_entry`), one-vs-rest
+    AUC per class (:func:`~.multiclass.multiclass_entry`) or response and resolution
+    against the baseline (:func:`~.response.regression_entry`)."""
+    c = spec.contract
+    if c.task == "regression":
+        return regression_entry(hists, spec)
+    if len(c.class_names) > 2:
+        return multiclass_entry(hists, spec, lost)
+    return _binary_entry(hists["score"], spec, lost)
+
+
+def _binary_entry(score: hist.Hist, spec: Any, lost: list[str]) -> dict[str, Any]:
+    """One binary tagger's AUC, or why there is none.
 
     A ROC compares a signal sample with a background sample: when a whole dataset of the
     fileset was lost (unreadable, every chunk failed) the AUC would change meaning (say,

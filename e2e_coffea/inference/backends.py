@@ -8,14 +8,16 @@ chunk never pays for building one and a session is never pickled.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from .sessions import get_session, run_cpu, run_cuda
+from .batching import run_in_batches
+from .sessions import get_session, run_cpu
 
 __all__ = ["InferenceBackend", "OnnxBackend"]
 
@@ -30,40 +32,58 @@ class InferenceBackend(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class OnnxBackend:
-    """onnxruntime on the CPU or on CUDA (IOBinding on torch tensors, no host round trip).
+    """onnxruntime on the CPU or on CUDA (IOBinding on torch tensors, no host round trip;
+    see :mod:`e2e_coffea.inference.cuda` for the stream ordering).
 
     ``threads=None`` takes the Dask worker's thread count, else every usable core; a GPU
-    session uses one host thread."""
+    session uses one host thread. ``tensorrt``: a TensorRT engine cache folder (GPU only).
+    Out of memory halves ``batch_size`` for this and later calls and counts
+    ``stats["oom_halvings"]`` (the processor reports it in its metrics)."""
 
     path: str
     device: str = "cpu"
     batch_size: int = 256
     fp16: bool = False
     threads: int | None = None
+    tensorrt: str | None = None
+    stats: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
     def session(self) -> Any:
         threads = 1 if self.device != "cpu" else self.threads
-        return get_session(self.path, self.device, threads, self.fp16)
+        return get_session(self.path, self.device, threads, self.fp16, self.tensorrt)
 
     def infer(self, inputs: Mapping[str, Any]) -> Any:
         sess = self.session()
         first = next(iter(inputs.values()))
-        if self.device != "cpu" and len(inputs) == 1:
-            return run_cuda(sess, first, batch_size=self.batch_size)
+        if self.device != "cpu" and all(_is_cuda(v) for v in inputs.values()):
+            from .cuda import run_cuda
+
+            return run_cuda(sess, inputs, batch_size=self.batch_size, on_halve=self._halved)
         host = {k: _host(v) for k, v in inputs.items()}
         n = len(first)
-        parts = [
-            run_cpu(
-                sess, {k: np.ascontiguousarray(v[a : a + self.batch_size]) for k, v in host.items()}
-            )
-            for a in range(0, n, self.batch_size)
-        ]
-        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+        parts: dict[int, npt.NDArray[np.float32]] = {}
+
+        def one(start: int, stop: int, size: int) -> None:
+            batch = {k: np.ascontiguousarray(v[start:stop]) for k, v in host.items()}
+            parts[start] = run_cpu(sess, batch)
+
+        run_in_batches(n, self.batch_size, one, on_halve=self._halved)
+        ordered = [parts[k] for k in sorted(parts)]
+        return np.concatenate(ordered) if ordered else np.zeros((0, 1), np.float32)
+
+    def _halved(self, size: int) -> None:
+        """Out of memory: later batches start from the size that fitted."""
+        self.batch_size = size
+        self.stats["oom_halvings"] += 1
 
     def close(self) -> None:
         """Sessions live in the worker's cache; nothing to close per backend."""
+
+
+def _is_cuda(x: Any) -> bool:
+    return getattr(getattr(x, "device", None), "type", None) == "cuda"
 
 
 def _host(x: Any) -> npt.NDArray[np.float32]:

@@ -1,14 +1,18 @@
 """One onnxruntime session per model per worker process, never pickled, never rebuilt per chunk.
 
 coffea's ``ml_tools`` creates its model lazily on the worker (right) but again for every
-chunk (slow). Here a process-wide cache keyed by (model, device, threads) serves the
-Iterative and Futures executors, and :class:`SessionCachePlugin` warms the same cache on
-Dask workers when they start, so the first chunk does not pay for it either.
+chunk (slow). Here a process-wide cache keyed by (model, device, threads, precision,
+TensorRT cache) serves the Iterative and Futures executors, and :class:`SessionCachePlugin`
+warms the same cache on Dask workers when they start, so the first chunk does not pay for
+it either. Which device ``auto`` means is decided here too (:func:`choose_device`), once
+per process, with the reason kept for the run's summary.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +25,21 @@ from distributed import WorkerPlugin
 from ..exceptions import ContractError, E2EError
 
 __all__ = [
+    "DeviceChoice",
     "DeviceFallbackError",
     "SessionCachePlugin",
     "SessionKey",
     "cached_sessions",
+    "choose_device",
     "clear_cache",
     "get_session",
     "resolve_device",
     "run_cpu",
-    "run_cuda",
 ]
+
+log = logging.getLogger(__name__)
+
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
 class DeviceFallbackError(E2EError, RuntimeError):
@@ -45,6 +54,8 @@ class SessionKey:
     device: str = "cpu"
     threads: int = 1
     fp16: bool = False
+    tensorrt: str | None = None
+    """TensorRT engine cache folder; None: no TensorRT provider."""
 
 
 _CACHE: dict[SessionKey, Any] = {}
@@ -71,35 +82,60 @@ def _build(key: SessionKey) -> Any:
     opts.intra_op_num_threads = key.threads
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    if key.device == "cpu":
-        providers: list[Any] = ["CPUExecutionProvider"]
-    elif key.device.startswith("cuda"):
-        dev_id = int(key.device.split(":")[1]) if ":" in key.device else 0
-        available = ort.get_available_providers()
-        if "CUDAExecutionProvider" not in available:
-            msg = (
-                f"device {key.device!r} requested but this onnxruntime has no CUDA provider "
-                f"(available: {available}); install e2e-coffea[gpu] (onnxruntime-gpu) on GPU workers"
-            )
-            raise DeviceFallbackError(msg)
-        providers = [("CUDAExecutionProvider", {"device_id": dev_id}), "CPUExecutionProvider"]
-    else:
-        msg = f"unknown device {key.device!r}; expected 'cpu', 'cuda' or 'cuda:N'"
-        raise ContractError(msg)
+    providers = _providers(key, ort)
     try:
-        model = _fp16_model(key.path) if key.fp16 else key.path
+        # TensorRT does its own float16 (trt_fp16_enable) from the float32 graph
+        model = _fp16_model(key.path) if key.fp16 and not key.tensorrt else key.path
         sess = ort.InferenceSession(model, sess_options=opts, providers=providers)
     except Exception as err:
         msg = f"onnxruntime cannot load {key.path}: {type(err).__name__}: {err}"
         raise ContractError(msg) from err
-    if key.device != "cpu" and sess.get_providers()[0] != "CUDAExecutionProvider":
-        # onnxruntime falls back silently when CUDA/cuDNN libraries fail to load
+    want = "TensorrtExecutionProvider" if key.tensorrt else "CUDAExecutionProvider"
+    if key.device != "cpu" and sess.get_providers()[0] != want:
+        # onnxruntime falls back silently when CUDA/cuDNN/TensorRT libraries fail to load
         msg = (
-            f"{key.path}: asked for {key.device} but onnxruntime runs it on "
-            f"{sess.get_providers()}; check that CUDA and cuDNN libraries load on this worker"
+            f"{key.path}: asked for {key.device} ({want}) but onnxruntime runs it on "
+            f"{sess.get_providers()}; check that the CUDA and cuDNN libraries load on this "
+            f"worker (e2e-coffea doctor --device cuda)"
         )
         raise DeviceFallbackError(msg)
     return sess
+
+
+def _providers(key: SessionKey, ort: Any) -> list[Any]:
+    """CPU; or CUDA on this process's inference stream (see :mod:`.cuda`), optionally
+    behind TensorRT with an engine cache, each falling back per node to the next."""
+    if key.device == "cpu":
+        return ["CPUExecutionProvider"]
+    if not key.device.startswith("cuda"):
+        msg = f"unknown device {key.device!r}; expected 'cpu', 'cuda' or 'cuda:N'"
+        raise ContractError(msg)
+    dev_id = int(key.device.split(":")[1]) if ":" in key.device else 0
+    available = ort.get_available_providers()
+    need = ["CUDAExecutionProvider"] + (["TensorrtExecutionProvider"] if key.tensorrt else [])
+    missing = [p for p in need if p not in available]
+    if missing:
+        msg = (
+            f"device {key.device!r} requested but this onnxruntime has no {' or '.join(missing)} "
+            f"(available: {available}); install e2e-coffea[gpu] (onnxruntime-gpu) on GPU workers"
+        )
+        raise DeviceFallbackError(msg)
+    from .cuda import inference_stream
+
+    stream = str(inference_stream(f"cuda:{dev_id}").cuda_stream)
+    cuda = {"device_id": str(dev_id), "has_user_compute_stream": "1", "user_compute_stream": stream}
+    providers: list[Any] = [("CUDAExecutionProvider", cuda), "CPUExecutionProvider"]
+    if key.tensorrt:
+        Path(key.tensorrt).mkdir(parents=True, exist_ok=True)
+        trt = {
+            **cuda,
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(key.tensorrt),
+            "trt_timing_cache_enable": "True",
+            "trt_fp16_enable": str(key.fp16),
+        }
+        providers.insert(0, ("TensorrtExecutionProvider", trt))
+    return providers
 
 
 def _fp16_model(path: str) -> bytes:
@@ -117,9 +153,14 @@ def get_session(
     device: str = "cpu",
     threads: int | None = None,
     fp16: bool = False,
+    tensorrt: str | os.PathLike[str] | None = None,
 ) -> Any:
-    """The process's session for ``path`` on ``device``, built on first use."""
-    key = SessionKey(str(Path(path).resolve()), device, threads or _default_threads(), fp16)
+    """The process's session for ``path`` on ``device``, built on first use.
+
+    ``tensorrt``: a folder for TensorRT's engine cache; puts the TensorRT provider in
+    front of CUDA (an error where onnxruntime has none)."""
+    trt = str(Path(tensorrt).resolve()) if tensorrt is not None and device != "cpu" else None
+    key = SessionKey(str(Path(path).resolve()), device, threads or _default_threads(), fp16, trt)
     sess = _CACHE.get(key)
     if sess is None:
         with _LOCK:
@@ -143,27 +184,82 @@ def _default_threads() -> int:
         )
 
 
-def resolve_device(choice: str) -> str:
-    """``auto`` -> ``cuda`` where torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is
-    an error, never a silent fallback. The processor and the worker plugin both ask here,
-    so the session a plugin warms is the one the chunks use."""
+@dataclass(frozen=True)
+class DeviceChoice:
+    """Where inference runs, and why (the reason goes to the run's summary)."""
+
+    device: str
+    reason: str
+
+
+_SAID: set[DeviceChoice] = set()
+
+
+def choose_device(choice: str) -> DeviceChoice:
+    """``auto`` -> CUDA only where torch sees a GPU *and* onnxruntime has the CUDA
+    provider, else the CPU with the reason (logged once per process); ``cuda`` (or
+    ``cuda:N``) without either is a :class:`DeviceFallbackError`, never a fallback. The
+    processor and the worker plugin both ask here, so the session a plugin warms is the
+    one the chunks use."""
     if choice == "cpu":
-        return "cpu"
-    if choice not in ("auto", "cuda") and not choice.startswith("cuda:"):
+        return DeviceChoice("cpu", "cpu requested")
+    if choice != "auto" and not re.fullmatch(r"cuda(:\d+)?", choice):
         msg = f"unknown device {choice!r}; expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
         raise ContractError(msg)
+    gpus = _torch_gpus()
+    providers = _ort_providers()
+    has_cuda_ep = "CUDAExecutionProvider" in providers
+    if choice != "auto":
+        if not gpus:
+            msg = f"device {choice!r} requested but torch sees no CUDA GPU on this process/worker"
+            raise DeviceFallbackError(msg)
+        if not has_cuda_ep:
+            msg = (
+                f"device {choice!r} requested but onnxruntime has no CUDAExecutionProvider "
+                f"(available: {providers}); install e2e-coffea[gpu] (onnxruntime-gpu)"
+            )
+            raise DeviceFallbackError(msg)
+        index = int(choice.split(":")[1]) if ":" in choice else 0
+        if index >= gpus:
+            msg = f"device {choice!r} requested but torch sees only {gpus} GPU(s) here"
+            raise DeviceFallbackError(msg)
+        return DeviceChoice(choice, f"{choice} requested")
+    if not gpus:
+        found = DeviceChoice("cpu", "auto: torch sees no CUDA GPU")
+    elif not has_cuda_ep:
+        found = DeviceChoice(
+            "cpu",
+            f"auto: torch sees {gpus} GPU(s) but onnxruntime has no CUDAExecutionProvider "
+            f"(providers {providers}; install e2e-coffea[gpu], i.e. onnxruntime-gpu)",
+        )
+    else:
+        found = DeviceChoice("cuda", "auto: torch sees a GPU and onnxruntime has CUDA")
+    if found not in _SAID:
+        _SAID.add(found)
+        level = logging.WARNING if gpus and found.device == "cpu" else logging.INFO
+        log.log(level, "inference device %s (%s)", found.device, found.reason)
+    return found
+
+
+def resolve_device(choice: str) -> str:
+    """The device of :func:`choose_device`, without the reason."""
+    return choose_device(choice).device
+
+
+def _torch_gpus() -> int:
     try:
         import torch
 
-        has_gpu = bool(torch.cuda.is_available())
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
     except ImportError:  # pragma: no cover
-        has_gpu = False
-    if choice != "auto" and not has_gpu:
-        msg = f"device {choice!r} requested but torch sees no CUDA GPU on this process/worker"
-        raise DeviceFallbackError(msg)
-    if choice == "auto":
-        return "cuda" if has_gpu else "cpu"
-    return choice
+        return 0
+
+
+def _ort_providers() -> list[str]:
+    try:
+        return list(_import_ort().get_available_providers())
+    except ImportError:  # pragma: no cover
+        return []
 
 
 def cached_sessions() -> dict[SessionKey, Any]:
@@ -209,38 +305,3 @@ class SessionCachePlugin(WorkerPlugin):
 
     def teardown(self, worker: Any) -> None:
         clear_cache()
-
-
-def run_cuda(sess: Any, x: Any, *, batch_size: int = 256, input_name: str | None = None) -> Any:
-    """Run on a CUDA torch tensor already on the device, with IOBinding: no host round trip.
-
-    Batches are padded to ``batch_size`` so onnxruntime/cuDNN see one shape and reuse
-    their kernels; the padding rows are dropped from the result, which stays on the GPU.
-    """
-    import torch
-
-    if x.device.type != "cuda":
-        msg = f"run_cuda wants a CUDA tensor, got one on {x.device}"
-        raise DeviceFallbackError(msg)
-    name = input_name or sess.get_inputs()[0].name
-    out_meta = sess.get_outputs()[0]
-    n_out = int(out_meta.shape[-1]) if isinstance(out_meta.shape[-1], int) else 1
-    x = x.contiguous().float()
-    n = x.shape[0]
-    results = torch.empty((n, n_out), dtype=torch.float32, device=x.device)
-    buf = torch.zeros((batch_size, *x.shape[1:]), dtype=torch.float32, device=x.device)
-    out = torch.empty((batch_size, n_out), dtype=torch.float32, device=x.device)
-    binding = sess.io_binding()
-    dev_id = x.device.index or 0
-    binding.bind_input(name, "cuda", dev_id, np.float32, tuple(buf.shape), buf.data_ptr())
-    binding.bind_output(out_meta.name, "cuda", dev_id, np.float32, tuple(out.shape), out.data_ptr())
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        buf[: stop - start].copy_(x[start:stop])
-        if stop - start < batch_size:
-            buf[stop - start :].zero_()
-        binding.synchronize_inputs()
-        sess.run_with_iobinding(binding)
-        binding.synchronize_outputs()
-        results[start:stop].copy_(out[: stop - start])
-    return results

@@ -41,6 +41,7 @@ from .backends import InferenceBackend, OnnxBackend
 from .outputs import model_outputs, scalar_branches, scalar_matrix
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
+from .truth import regression_quantities
 
 __all__ = ["ScoredBatch", "Tagger", "detect_layout"]
 
@@ -82,9 +83,12 @@ class Tagger:
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
     precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
-    under its name (no local session is built). ``branches``: a branch profile (name,
+    under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
+    ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
+    ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
+    in front of CUDA).
     """
 
     def __init__(
@@ -99,6 +103,7 @@ class Tagger:
         cuts: ObjectCuts | None = None,
         frame_memory_mb: float = 256.0,
         layout: Layout | None = None,
+        tensorrt: str | os.PathLike[str] | None = None,
     ) -> None:
         if batch_size < 1 or not frame_memory_mb > 0:
             msg = f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
@@ -112,6 +117,7 @@ class Tagger:
         self.cuts = cuts or ObjectCuts()
         self.frame_memory_mb = frame_memory_mb
         self.layout = layout
+        self.tensorrt = str(tensorrt) if tensorrt is not None else None
         self.stats: Counter[str] = Counter()
         self._backend: InferenceBackend | None = None
         self._norm = (
@@ -148,7 +154,8 @@ class Tagger:
         """(required, optional) branches, by our names, for chunks of ``layout``.
 
         ``truth`` adds the truth label and MLAnalyzer's flags (optional), which validation
-        needs and the tagger's own outputs do not."""
+        needs and the tagger's own outputs do not; for a regression tagger also its target's
+        truth, the true pT and the baseline quantity (:mod:`.truth`)."""
         c = self.contract
         table = object_table(layout, self.kind)
         if c.input_kind == "points":
@@ -161,7 +168,8 @@ class Tagger:
                 table["seed_col"],
             ]
         need += scalar_branches(c, table)
-        wanted = ["pt", "eta", *(("label", *TRUTH_FLAGS) if truth else ())]  # cuts, truth
+        validation = ("label", *TRUTH_FLAGS, *regression_quantities(c)) if truth else ()
+        wanted = ["pt", "eta", *validation]  # cuts, truth
         optional = [table[q] for q in wanted if q in table and table[q] not in need]
         return list(dict.fromkeys(need)), optional
 
@@ -244,7 +252,8 @@ class Tagger:
                     self.triton, self.name, self.contract, self.batch_size
                 )
             else:
-                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16)
+                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
+                                            tensorrt=self.tensorrt, stats=self.stats)  # fmt: skip
         return self._backend
 
     def _inputs(
@@ -332,7 +341,11 @@ def object_batches(
 
 
 def _triton_backend(url: str, model: str, contract: Any, batch_size: int) -> InferenceBackend:
-    """The Triton client backend (:mod:`e2e_coffea.inference.triton`)."""
+    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
+    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
+    (binary tensors either way)."""
     from .triton import TritonBackend
 
-    return TritonBackend(url, model, contract, batch_size=batch_size)
+    protocol = "http" if url.startswith("http://") else "grpc"
+    address = url.split("://", 1)[1] if "://" in url else url
+    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

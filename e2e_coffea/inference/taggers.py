@@ -6,12 +6,20 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from ..exceptions import BadInputError
 from ..export.contract import Contract, load_contract
 from ..export.inspect import check_model_io, file_sha256
 
-__all__ = ["TaggerSpec", "file_sha256", "list_taggers", "resolve_tagger", "shipped_dir"]
+__all__ = [
+    "TaggerSpec",
+    "describe_taggers",
+    "file_sha256",
+    "list_taggers",
+    "resolve_tagger",
+    "shipped_dir",
+]
 
 
 def shipped_dir() -> Path:
@@ -70,3 +78,27 @@ def resolve_tagger(name_or_path: str | os.PathLike[str] | TaggerSpec) -> TaggerS
     contract = load_contract(path)
     check_model_io(path, contract)
     return TaggerSpec(name, str(path), contract, file_sha256(path))
+
+
+def describe_taggers() -> list[dict[str, Any]]:
+    """One record per shipped tagger: name, task, path, channels, classes, AUCs, size."""
+    out = []
+    for name in list_taggers():
+        spec = resolve_tagger(name)
+        c = spec.contract
+        out.append(
+            {
+                "name": name,
+                "task": c.provenance.get("tagger_task", c.task),
+                "model": c.model_name,
+                "path": spec.path,
+                "channels": list(c.channels),
+                "preset": c.channel_preset,
+                "frame_size": list(c.frame_size),
+                "classes": list(c.class_names),
+                "auc": c.metrics.get("val_auc"),
+                "test_auc": c.metrics.get("test_auc"),
+                "bytes": Path(spec.path).stat().st_size,
+            }
+        )
+    return out

@@ -92,6 +92,7 @@ class _Writer:
             uhi_zip.write(self.zf, name, cast(Any, serialization.to_uhi(obj)))
             return {_TAG: "hist", "ref": name}
         if isinstance(obj, MeanImages):
+            obj.flush()  # sums still on a GPU join the host ones first
             return {
                 _TAG: "mean_images",
                 "channels": list(obj.channels),

@@ -3,7 +3,8 @@
 The processor is a thin validation layer over :class:`~e2e_coffea.inference.Tagger`
 (the one inference path): it reads the branches all its taggers need once, lets each
 tagger select, frame and score its objects in memory-bounded batches, and fills the
-score histograms, cutflow and mean images. It holds only picklable configuration; the
+histograms of each model kind (binary score, multi-class probabilities, regressed value
+and response), cutflow and mean images. It holds only picklable configuration; the
 sessions come from the worker's cache.
 """
 
@@ -18,13 +19,23 @@ import numpy as np
 from coffea import processor
 
 from ..exceptions import E2EError
-from ..frames.objects import object_table
+from ..frames.objects import object_table, object_values
 from ..frames.selection import ObjectCuts, cut_steps
 from ..inference import Tagger, TaggerSpec
+from ..inference.truth import regression_baseline, regression_truth
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile, load_profile
 from ..layouts import TRUTH_FLAGS, Layout, layout_of_tree
-from .booking import MeanImages, book_score_hists, fill_scores
+from .booking import (
+    MeanImages,
+    book_class_hists,
+    book_regression_hists,
+    book_score_hists,
+    fill_class_scores,
+    fill_regression,
+    fill_scores,
+    value_axis,
+)
 
 __all__ = ["E2ETaggerProcessor"]
 
@@ -78,6 +89,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.fp16 = fp16
         self.profile = load_profile(branches) if branches is not None else None
         self.skip_bad_chunks = skip_bad_chunks
+        self.book_hists()  # a regression target with a bad range fails here, before any work
 
     @property
     def specs(self) -> list[TaggerSpec]:
@@ -139,7 +151,11 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         offset = int(meta.get("entrystart", 0) or 0)
         for t in self.taggers:
             self._run_tagger(t, chunk, layout, dataset, offset, out)
-        out["metrics"]["device"] = {_device_label(self.taggers[0]): 1}
+        for images in out["mean_images"].values():
+            images.flush()  # frames summed on a GPU: one copy per label and chunk
+        device, reason = _device_label(self.taggers[0])
+        out["metrics"]["device"] = {device: 1}
+        out["metrics"]["device_reason"] = {reason: 1}
         out["metrics"]["worker"] = {_worker_name(): n}
         return out
 
@@ -161,15 +177,27 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             "entries": {dataset: n},
             "chunks": {_chunk_id(meta, n): n} if chunk else {},
             "failed": {},
-            "hists": book_score_hists(),
+            "hists": self.book_hists(),
             "cutflow": {dataset: {"events": n}},
             "notes": {},
             "mean_images": {},
             "metrics": {
                 "chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
-                "time_frames": 0.0, "time_inference": 0.0,
+                "time_frames": 0.0, "time_inference": 0.0, "oom_halvings": 0,
             },
         }  # fmt: skip
+
+    def book_hists(self) -> dict[str, Any]:
+        """Score histograms; ``class_score`` when a tagger is multi-class; value and
+        response histograms per regression tagger (each with its target's axis)."""
+        hists = book_score_hists()
+        for t in self.taggers:
+            c = t.contract
+            if c.task == "regression":
+                hists.update(book_regression_hists(t.name, value_axis(c)))
+            elif len(c.class_names) > 2:
+                hists.update(book_class_hists())
+        return hists
 
     def _run_tagger(self, tagger: Tagger, chunk: Any, layout: Layout, dataset: str, offset: int,
                     out: dict[str, Any]) -> None:  # fmt: skip
@@ -179,25 +207,79 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         for note in sel.notes:
             notes[note] = notes.get(note, 0) + len(sel.records)
         metrics = out["metrics"]
+        halvings = tagger.stats["oom_halvings"]
+        c = tagger.contract
+        truth = (
+            _RegressionTruth(chunk, layout, tagger, sel, offset) if c.task == "regression" else None
+        )
         for batch in tagger.score_batches(chunk, layout, sel, entry_offset=offset):
             metrics["time_frames"] += batch.time_inputs
             metrics["time_inference"] += batch.time_model
             rec = batch.records
             metrics["objects"] += len(rec)
             if len(rec):
-                scores = batch.outputs if batch.outputs.ndim == 1 else batch.outputs[:, -1]
-                fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
-                            scores=scores, pt=rec.pt, eta=rec.eta)  # fmt: skip
+                if truth is not None:
+                    fill_regression(out["hists"], dataset=dataset, tagger=tagger.name,
+                                    labels=rec.label, **truth.columns(batch))  # fmt: skip
+                elif batch.outputs.ndim == 2:
+                    fill_class_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
+                                      probabilities=batch.outputs, class_names=c.class_names)  # fmt: skip
+                else:
+                    fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
+                                scores=batch.outputs, pt=rec.pt, eta=rec.eta)  # fmt: skip
                 if self.mean_images and tagger.contract.input_kind == "image":
-                    x = batch.inputs
-                    host = x if isinstance(x, np.ndarray) else x.float().cpu().numpy()
                     mi = out["mean_images"].setdefault(
                         tagger.name, MeanImages(tuple(tagger.contract.channels))
                     )
-                    mi.add(host, rec.label)
+                    mi.add(batch.inputs, rec.label)  # summed where the frames are
+        metrics["oom_halvings"] += tagger.stats["oom_halvings"] - halvings
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+class _RegressionTruth:
+    """A regression tagger's truth, true pT and baseline for the selected objects of a
+    chunk, handed out batch by batch (batches follow the selection's order)."""
+
+    def __init__(self, chunk: Any, layout: Layout, tagger: Tagger, sel: Any, offset: int) -> None:
+        c = tagger.contract
+        rows = np.flatnonzero(sel.passed)
+        self.event, self.index = sel.records.event[rows], sel.records.index[rows]
+
+        def values(q: str | None) -> Any:
+            if q is None:
+                return None
+            return object_values(chunk, layout, tagger.kind, q, self.event, self.index,  # type: ignore[arg-type]
+                                 entry_offset=offset)  # fmt: skip
+
+        self.truth = values(regression_truth(c))
+        self.true_pt = values("gen_pt") if self.truth is not None else None
+        if self.true_pt is not None:
+            self.true_pt = np.where(self.true_pt > 0, self.true_pt, np.nan)  # -1: unmatched
+        self.baseline = regression_baseline(c)
+        names = list(c.class_names)
+        target = str((c.target or {}).get("name", names[0]))
+        self.column = names.index(target) if target in names else 0
+        self.names = names
+        self.done = 0
+
+    def columns(self, batch: Any) -> dict[str, Any]:
+        rec, n = batch.records, len(batch.records)
+        part = slice(self.done, self.done + n)
+        shift = self.event[part] - rec.event  # batches hold slices of the chunk's events
+        if not (np.array_equal(rec.index, self.index[part]) and np.all(shift == shift[:1])):
+            msg = "scored batches do not follow the selection's order; truth would be misassigned"
+            raise E2EError(msg)
+        self.done += n
+        out = batch.outputs if batch.outputs.ndim == 2 else batch.outputs[:, None]
+        return {
+            "values": out[:, self.column],
+            "extra": {k: out[:, i] for i, k in enumerate(self.names) if i != self.column},
+            "baseline": None if self.baseline is None else getattr(rec, self.baseline),
+            "truth": None if self.truth is None else self.truth[part],
+            "true_pt": None if self.true_pt is None else self.true_pt[part],
+        }
 
 
 def _chunk_id(meta: Any, n: int) -> str:
@@ -219,12 +301,14 @@ def _without_unused_flags(plan: ColumnPlan, layout: Layout) -> ColumnPlan:
     )
 
 
-def _device_label(tagger: Tagger) -> str:
+def _device_label(tagger: Tagger) -> tuple[str, str]:
+    """Where the chunk's inference ran, and why (``auto`` says what it found)."""
     if tagger.triton:
-        return "triton"
-    from ..inference.sessions import resolve_device
+        return "triton", f"triton server {tagger.triton}"
+    from ..inference.sessions import choose_device
 
-    return resolve_device(tagger.device)
+    choice = choose_device(tagger.device)
+    return choice.device, choice.reason
 
 
 def _worker_name() -> str:

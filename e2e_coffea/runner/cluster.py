@@ -1,11 +1,11 @@
 """Dask clients for the main job: a scheduler address, or a local CPU(+GPU-tagged) cluster.
 
-A local cluster listens on 127.0.0.1 only and speaks TLS with a temporary certificate,
-so neither the network nor another user of the machine can reach it.
-
 Dask's LocalCluster gives every worker the same resources, so a heterogeneous pool
 (CPU workers beside workers tagged ``GPU=1``) is built as a SpecCluster with one spec
 per worker type, all joined to one scheduler.
+
+A local cluster listens on 127.0.0.1 only and speaks TLS with a temporary certificate,
+so neither the network nor another user of the machine can reach it.
 """
 
 from __future__ import annotations
@@ -13,24 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
 from ..exceptions import BadInputError, E2EError
+from .cuda_cluster import LOOPBACK
 
-__all__ = [
-    "LOOPBACK",
-    "SchedulerUnreachableError",
-    "connect_client",
-    "local_cluster",
-    "local_security",
-]
+__all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster", "local_security"]
 
 
 class SchedulerUnreachableError(E2EError, ConnectionError):
     """No scheduler answered at the given address in time."""
-
-
-LOOPBACK: Final = "127.0.0.1"
 
 
 def local_security() -> Any:
@@ -52,12 +44,13 @@ def local_security() -> Any:
 def local_cluster(
     workers: int, gpu_workers: int = 0, *, threads_per_worker: int = 1, tls: bool = True
 ) -> Any:
-    """``workers`` CPU workers plus ``gpu_workers`` one-thread workers with resources GPU=1.
+    """``workers`` CPU workers plus ``gpu_workers`` GPU workers
+    (:func:`e2e_coffea.runner.cuda_cluster.gpu_worker_specs`).
 
     Every socket (scheduler, nannies, workers' comms and HTTP endpoints, dashboard)
     listens on 127.0.0.1 only, and with ``tls`` (the default) all Dask traffic needs the
-    cluster's temporary certificate (:func:`local_security`). ``Client(cluster)`` picks
-    the certificate up from the cluster.
+    cluster's temporary certificate (:func:`local_security`); ``Client(cluster)`` picks
+    it up from the cluster.
     """
     from distributed import Nanny, Scheduler, SpecCluster
 
@@ -65,29 +58,27 @@ def local_cluster(
         msg = f"need at least one worker, got workers={workers}, gpu_workers={gpu_workers}"
         raise BadInputError(msg)
     security = local_security() if tls else None
+    tls_options = {} if security is None else {"security": security, "protocol": "tls://"}
     common: dict[str, Any] = {
         "silence_logs": logging.ERROR,  # worker processes: no INFO chatter on stderr
         "host": LOOPBACK,  # the nanny's and its worker's comm sockets
         "dashboard_address": f"{LOOPBACK}:0",  # the worker's HTTP endpoint (health, metrics)
     }
-    if security is not None:
-        common.update(security=security, protocol="tls://")
     specs: dict[str, Any] = {}
     for i in range(workers):
         specs[f"cpu-{i}"] = {
             "cls": Nanny,
             "options": {"nthreads": threads_per_worker, "name": f"cpu-{i}", **common},
         }
-    for i in range(gpu_workers):
-        specs[f"gpu-{i}"] = {
-            "cls": Nanny,
-            "options": {"nthreads": 1, "name": f"gpu-{i}", "resources": {"GPU": 1}, **common},
-        }
+    if gpu_workers:  # one per GPU, pinned by CUDA_VISIBLE_DEVICES (dask-cuda's recipe)
+        from .cuda_cluster import gpu_worker_specs
+
+        specs.update(gpu_worker_specs(gpu_workers))
+    for spec in specs.values():
+        spec["options"] = {**spec["options"], **tls_options}
     # port 0: a free port for the dashboard (client.dashboard_link), so a second cluster
     # or a Jupyter server on 8787 is no clash
-    scheduler: dict[str, Any] = {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK}
-    if security is not None:
-        scheduler.update(security=security, protocol="tls://")
+    scheduler = {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK, **tls_options}
     return SpecCluster(
         workers=specs,
         scheduler={"cls": Scheduler, "options": scheduler},

@@ -201,3 +201,76 @@ def test_several_taggers_share_one_roc_plot_with_auc_and_error():
     texts = [t.get_text() for t in roc_figure(output, classes).axes[0].get_legend().get_texts()]
     for name, roc in rocs.items():
         assert f"{name}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}" in texts
+
+
+def _kinds_output():
+    """A multi-class and a regression tagger's histograms, filled from known numbers."""
+    from scipy.special import softmax
+
+    from e2e_coffea.export import Contract
+    from e2e_coffea.processor.booking import (
+        book_class_hists,
+        book_regression_hists,
+        fill_class_scores,
+        fill_regression,
+        value_axis,
+    )
+
+    rng = np.random.default_rng(4)
+    hists = {**book_score_hists(), **book_class_hists()}
+    labels = rng.choice([0, 1, 2], 600)  # quark, gluon, tau
+    logits = rng.normal(0, 1, (600, 3)) + 2.0 * np.eye(3)[labels]
+    fill_class_scores(hists, dataset="mix", tagger="multi", labels=labels,
+                      probabilities=softmax(logits, axis=1), class_names=("quark", "gluon", "tau"))  # fmt: skip
+    target = {"name": "jet_mass", "unit": "GeV"}
+    c = Contract(task="regression", model_name="reg", channels=("ecal",), frame_size=(125, 125),
+                 class_names=("jet_mass",), target=target)  # fmt: skip
+    hists.update(book_regression_hists("reg", value_axis(c)))
+    true = rng.uniform(20, 200, 600)
+    fill_regression(hists, dataset="mix", tagger="reg", labels=labels, values=true * rng.normal(1, 0.1, 600),
+                    baseline=true * rng.normal(0.8, 0.2, 600), truth=true, true_pt=rng.uniform(30, 400, 600))  # fmt: skip
+    return {
+        "hists": hists,
+        "metrics": {"entries": 600, "objects": 1200, "chunks": 1},
+        "chunks": {"c": 1},
+    }
+
+
+def test_multi_class_and_regression_taggers_get_their_panels():
+    from e2e_coffea.hists.multiclass import one_vs_rest
+
+    output = _kinds_output()
+    dash = PerformanceDashboard(output)  # no classes needed: read from the hists
+    assert dash.classes == {"multi": ("quark", "gluon", "tau"), "reg": ()}
+    rocs = dash.rocs()
+    assert set(rocs) == {"multi: quark", "multi: gluon", "multi: tau"}
+    ref = one_vs_rest(output["hists"]["class_score"], "multi", ("quark", "gluon", "tau"))
+    for c, (roc, _) in ref.items():
+        assert_same_roc(rocs[f"multi: {c}"], roc)
+        assert roc.auc > 0.8
+    assert "multi: tau AUC" in dash.status.value
+    pictures = {}
+    for name in ("multi", "reg"):
+        dash.tagger.value = name
+        pictures[name] = {k: bytes(getattr(dash, f"{k}_image").value)
+                          for k in ("score", "efficiency", "response")}  # fmt: skip
+    assert pictures["multi"]["response"] != pictures["reg"]["response"]  # reg: the real panel
+    assert pictures["multi"]["score"] != pictures["reg"]["score"]  # multi: a panel per class
+
+
+def test_response_panel_plots_the_summary_numbers():
+    from e2e_coffea.dashboards.response_plots import response_figure
+    from e2e_coffea.hists.response import response_figures
+
+    output = _kinds_output()
+    fig = response_figure(output, "reg")
+    ax = fig.axes[1]
+    figs = response_figures(output["hists"]["response:reg"], "model")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert (
+        f"model: median {figs['response_median']:.3f}, resolution {figs['resolution']:.3f}"
+        in legend
+    )
+    medians = ax.containers[0].lines[0].get_ydata()  # model's errorbar points
+    np.testing.assert_allclose(medians, [b["median"] for b in figs["bias_vs_pt"] if b["n"] > 0])
+    assert "not a regression tagger" in response_figure(output, "multi").texts[0].get_text()

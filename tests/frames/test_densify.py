@@ -51,7 +51,7 @@ def test_eb_images_are_the_barrel_rows(make):
 def test_hits_outside_grid_rejected(make):
     chunk = make.chunk(np.random.default_rng(14), [[(20, 3)]])
     chunk["EcalHit_col"] = chunk["EcalHit_col"] + np.int16(400)
-    with pytest.raises(BadInputError, match="EcalHit hit 0 of event 0"):
+    with pytest.raises(BadInputError, match="EcalHit hit 0 of entry 0"):
         densify(chunk)
 
 

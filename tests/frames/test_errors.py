@@ -91,7 +91,7 @@ def test_nonfinite_raise_and_mask(chunk, layout, bad):
     _place_first_hit_at_jet(chunk, "EcalHit", "row", "col", 5 * 40 + 2, 5 * 70 + 2)
     chunk = _poison(chunk, "EcalHit_energy", bad)
     c = chunk if layout == "sparse" else sparse_to_e2e_chunk(chunk)
-    with pytest.raises(NonFiniteInputError, match=r"channel 'ecal' of event 1 \(jet 0\)"):
+    with pytest.raises(NonFiniteInputError, match=r"channel 'ecal' of entry 1 \(jet 0\)"):
         build_jet_frames(c, layout=layout, channels="qg")
     frames, rec = build_jet_frames(c, layout=layout, channels="qg", nonfinite="mask")
     assert np.isfinite(frames).all()
@@ -106,7 +106,7 @@ def test_nonfinite_hcal_masks_the_whole_tower(chunk):
     _place_first_hit_at_jet(chunk, "HcalHit", "ieta", "iphi", 40, 70)
     chunk = _poison(chunk, "HcalHit_energy", np.nan)
     for backend in ("numpy", "torch"):
-        with pytest.raises(NonFiniteInputError, match="channel 'hcal' of event 1"):
+        with pytest.raises(NonFiniteInputError, match="channel 'hcal' of entry 1"):
             build_jet_frames(chunk, layout="sparse", channels="qg", backend=backend)
         _, rec = build_jet_frames(
             chunk, layout="sparse", channels="qg", nonfinite="mask", backend=backend
@@ -123,7 +123,7 @@ def test_nonfinite_point_cloud(chunk):
         ak.Array([[0.0, 0.0], [-np.pi + 352.5 * 2 * np.pi / 360]]), np.float32
     )
     chunk = _poison(chunk, "EcalHit_energy", np.nan)
-    with pytest.raises(NonFiniteInputError, match="'ecal' value in event 1"):
+    with pytest.raises(NonFiniteInputError, match="'ecal' value in entry 1"):
         build_point_clouds(chunk, layout="sparse")
     pc = build_point_clouds(chunk, layout="sparse", nonfinite="mask")
     assert np.isfinite(pc.features).all()
@@ -183,5 +183,5 @@ def test_bad_hits_and_images(chunk):
         {**{k: e2e[k] for k in e2e.fields}, "ECAL_energy": e2e["ECAL_energy"][:, :100]},
         depth_limit=1,
     )
-    with pytest.raises(FileLayoutError, match=r"'ECAL_energy' of event 0 has 100 values"):
+    with pytest.raises(FileLayoutError, match=r"'ECAL_energy' of entry 0 has 100 values"):
         build_jet_frames(short, layout="e2e", channels="qg")

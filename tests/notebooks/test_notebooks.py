@@ -55,7 +55,7 @@ def text(nb: Any) -> str:
     return "\n".join(parts)
 
 
-def test_the_six_notebooks_are_there():
+def test_the_seven_notebooks_are_there():
     assert ALL == [
         "01_quickstart.ipynb",
         "02_event_display.ipynb",
@@ -63,6 +63,7 @@ def test_the_six_notebooks_are_there():
         "04_gpu_inference.ipynb",
         "05_train_and_export.ipynb",
         "06_facility.ipynb",
+        "07_analysis.ipynb",
     ]
 
 
@@ -144,3 +145,17 @@ def test_05_trains_exports_and_runs_the_new_tagger(env, tmp_path):
     assert (tmp_path / "models" / "tau_simplenet.onnx").is_file()
     assert "validation AUC per epoch" in text(nb)
     assert widget_views(nb) == 1
+
+
+@pytest.mark.slow
+def test_07_analysis_with_the_tagger_api_on_dask(env, tmp_path):
+    env.setenv("E2E_WORKERS", "1")
+    nb = execute("07_analysis.ipynb", tmp_path)
+    out = text(nb)
+    assert "events: {'tau': 40, 'qcd': 40}" in out or "events: {'qcd': 40, 'tau': 40}" in out
+    tagger = next(x for x in out.splitlines() if x.startswith("tagger:"))
+    baseline = next(x for x in out.splitlines() if x.startswith("baseline:"))
+    # the two selections are compared at the same QCD jet efficiency (within one bin)
+    rate = [float(x.split("QCD jet efficiency ")[1].split(",")[0]) for x in (tagger, baseline)]
+    assert abs(rate[0] - rate[1]) < 0.05
+    assert sum("image/png" in o.get("data", {}) for o in outputs(nb)) == 2  # mass and pT plots

@@ -92,7 +92,10 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     path = sample.files[("tau", "sparse")]
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
-    assert set(out) == {"entries", "chunks", "hists", "cutflow", "notes", "mean_images", "metrics"}
+    assert set(out) == {
+        "entries", "chunks", "failed", "hists", "cutflow", "notes", "mean_images", "metrics",
+    }  # fmt: skip
+    assert out["failed"] == {}
     assert out["entries"] == {"tau": 40}
     assert out["chunks"] == {f"{path}:0-40": 40}
     assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
@@ -245,7 +248,7 @@ def test_object_batches_cover_the_selection_once() -> None:
     parts = list(object_batches(chunk, sel, 3))
     assert [len(s) for _, s, _ in parts] == [3, 3, 1]
     got = [
-        (int(p["x"][e]), int(j)) for p, s in parts for e, j in zip(s.event, s.index, strict=True)
+        (int(p["x"][e]), int(j)) for p, s, _ in parts for e, j in zip(s.event, s.index, strict=True)
     ]
     assert got == list(zip(sel.event.tolist(), sel.index.tolist(), strict=True))
     empty = JetSelection(np.zeros(0, np.int64), np.zeros(0, np.int64))

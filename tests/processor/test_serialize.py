@@ -15,7 +15,16 @@ import hist
 import numpy as np
 import pytest
 
-from e2e_coffea.processor.booking import MeanImages, book_score_hists, fill_scores
+from e2e_coffea.processor.booking import (
+    MeanImages,
+    ValueAxis,
+    book_class_hists,
+    book_regression_hists,
+    book_score_hists,
+    fill_class_scores,
+    fill_regression,
+    fill_scores,
+)
 from e2e_coffea.processor.serialize import (
     OUTPUT_FILE,
     OutputFormatError,
@@ -90,8 +99,20 @@ def _synthetic() -> dict[str, Any]:
                 scores=rng.random(n), pt=rng.uniform(0, 1200, n), eta=rng.uniform(-3, 3, n),
                 weight=rng.uniform(0.5, 2, n),
             )  # fmt: skip
+    hists.update(book_class_hists())
+    probs = rng.dirichlet([1, 1, 1], 30)
+    fill_class_scores(hists, dataset="tau", tagger="c_tagger", labels=rng.integers(0, 4, 30),
+                      probabilities=probs, class_names=("q", "g", "tau"))  # fmt: skip
+    hists.update(book_regression_hists("r_tagger", ValueAxis("mass", "GeV", 0.0, 300.0, 30)))
+    truth = rng.uniform(-1, 300, 40)
+    fill_regression(hists, dataset="tau", tagger="r_tagger", labels=rng.integers(0, 4, 40),
+                    values=rng.uniform(0, 320, 40), baseline=np.where(truth > 100, truth, np.nan),
+                    truth=truth, true_pt=rng.uniform(0, 2000, 40))  # fmt: skip
     mi = MeanImages(("ecal", "hcal"))
     mi.add(rng.random((6, 2, 5, 5)).astype(np.float32), [1, 2, 1, 1, 2, 3])
+    import torch
+
+    mi.add(torch.from_numpy(rng.random((3, 2, 5, 5)).astype(np.float32)), [1, 1, 3])  # pending
     return {
         "entries": {"tau": 40, "qcd": 40},
         "chunks": {"/a/tau.root:0-14": 14, "/a/tau.root:14-27": 13},
@@ -112,6 +133,7 @@ def test_synthetic_output_round_trips_exactly(tmp_path: Path) -> None:
     out = _synthetic()
     path = save_output(out, tmp_path)
     assert path == tmp_path / OUTPUT_FILE
+    assert {"class_score", "value:r_tagger", "response:r_tagger"} <= set(out["hists"])
     back = load_output(tmp_path)
     _assert_same(out, back)
     # category axes keep the order they grew in, not a sorted one
@@ -224,3 +246,21 @@ def test_crafted_zips_are_refused_without_running_anything(tmp_path: Path) -> No
 def test_missing_output_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(OutputFormatError, match=str(tmp_path)):
         load_output(tmp_path)
+
+
+def test_mean_images_still_on_a_device_are_saved_whole() -> None:
+    """Sums a GPU holds until ``flush`` are part of what is saved."""
+    import torch
+
+    from e2e_coffea.processor.booking import label_names
+
+    frames = np.random.default_rng(3).random((5, 2, 4, 4)).astype(np.float32)
+    labels = np.array([1, 1, 3, 1, 3])
+    mi = MeanImages(("a", "b"))
+    mi.add(torch.from_numpy(frames), labels)
+    back = loads_output(dumps_output({"m": mi}))["m"]
+    names = label_names(labels)
+    assert back.counts == {str(n): int((names == n).sum()) for n in set(names)}
+    for n in set(names):
+        want = frames[names == n].astype(np.float64).sum(axis=0)
+        np.testing.assert_allclose(back.sums[str(n)], want, rtol=1e-12)

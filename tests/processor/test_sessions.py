@@ -164,3 +164,70 @@ def test_fp16_sessions_keep_float32_io_and_agree(jet_tagger: Path) -> None:
     assert not np.array_equal(a, b)  # really computed in half precision
     np.testing.assert_allclose(b, a, rtol=2e-2, atol=2e-2 * np.abs(a).max())
     clear_cache()
+
+
+def _fake_gpu_node(monkeypatch: pytest.MonkeyPatch, providers: list[str]) -> None:
+    """torch sees one GPU; onnxruntime offers ``providers``."""
+    import torch
+
+    from e2e_coffea.inference import sessions
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: list(providers))
+    monkeypatch.setattr(sessions, "_SAID", set())
+
+
+def test_auto_needs_both_a_gpu_and_the_cuda_provider(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from e2e_coffea.inference.sessions import choose_device
+
+    _fake_gpu_node(monkeypatch, ["CPUExecutionProvider"])
+    with caplog.at_level("INFO", logger="e2e_coffea.inference.sessions"):
+        first = choose_device("auto")
+        again = choose_device("auto")
+    assert first == again
+    assert first.device == "cpu"
+    assert "onnxruntime has no CUDAExecutionProvider" in first.reason
+    said = [r for r in caplog.records if "inference device cpu" in r.getMessage()]
+    assert len(said) == 1
+    assert said[0].levelname == "WARNING"
+    _fake_gpu_node(monkeypatch, ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert choose_device("auto").device == "cuda"
+    assert choose_device("cuda:0").device == "cuda:0"
+    with pytest.raises(DeviceFallbackError, match="only 1 GPU"):
+        choose_device("cuda:1")
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:", "cuda:x", "cuda1"])
+def test_unknown_devices_are_named(bad: str) -> None:
+    from e2e_coffea.exceptions import ContractError
+    from e2e_coffea.inference.sessions import choose_device
+
+    with pytest.raises(ContractError, match=repr(bad)):
+        choose_device(bad)
+
+
+def test_the_reason_reaches_the_metrics_and_the_result_is_the_cpu_one(
+    sample: Any, jet_tagger: Path, events: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chunk = events(sample.files[("tau", "sparse")], "sparse", "tau")
+    ref = E2ETaggerProcessor([jet_tagger], device="cpu").process(chunk)
+    assert ref["metrics"]["device_reason"] == {"cpu requested": 1}
+    _fake_gpu_node(monkeypatch, ["CPUExecutionProvider"])
+    out = E2ETaggerProcessor([jet_tagger], device="auto").process(chunk)
+    assert out["metrics"]["device"] == {"cpu": 1}
+    (reason,) = out["metrics"]["device_reason"]
+    assert reason.startswith("auto: torch sees 1 GPU(s) but onnxruntime has no CUDA")
+    assert out["hists"]["score"] == ref["hists"]["score"]
+
+
+@pytest.mark.skipif(_has_cuda(), reason="checks the no-GPU error; this machine has CUDA")
+def test_tensorrt_without_the_provider_is_an_error(jet_tagger: Path, tmp_path: Path) -> None:
+    with pytest.raises(DeviceFallbackError, match="TensorrtExecutionProvider"):
+        get_session(jet_tagger, "cuda", 1, tensorrt=tmp_path / "trt")
+    # on the CPU the engine cache means nothing and is not part of the key
+    s = get_session(jet_tagger, "cpu", 1, tensorrt=tmp_path / "trt")
+    assert s is get_session(jet_tagger, "cpu", 1)
+    assert not (tmp_path / "trt").exists()

@@ -1,0 +1,154 @@
+"""Regression taggers: response = predicted / true, its median and resolution, from hists.
+
+Quantiles come from the bin contents (weighted, mergeable across chunks like every other
+figure of the summary): linear inside the bin where the cumulative weight reaches
+``q * total``, hence within one bin width (0.005 in response) of the same quantile of
+the unbinned values. The resolution is half the 16-84 % interval of the response, the
+quantile form of a Gaussian's sigma (that interval is +-1 sigma for a Gaussian) that
+does not let a few outliers decide; the baseline is the reconstructed quantity the model
+should beat (the calo jet's four-vector mass for a mass target, its pT for a pT target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..exceptions import BadInputError
+from ..inference.truth import regression_baseline, regression_truth
+from ..processor.booking import regression_keys, value_axis
+
+__all__ = ["BASELINE_DESCRIPTIONS", "hist_quantiles", "regression_entry", "response_figures"]
+
+BASELINE_DESCRIPTIONS = {
+    "mass": "calo jet mass from the jet four-vector",
+    "pt": "calo jet pT",
+    "energy": "calo energy",
+}
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def hist_quantiles(counts: npt.ArrayLike, edges: npt.ArrayLike, qs: Sequence[float]) -> FloatArray:
+    """Quantiles ``qs`` of binned weights ``counts`` (underflow first, overflow last, so
+    ``len(edges) + 1`` entries): -inf/+inf when one falls in a flow bin, NaN when empty."""
+    c = np.asarray(counts, dtype=np.float64)
+    e = np.asarray(edges, dtype=np.float64)
+    if c.shape != (len(e) + 1,):
+        msg = f"hist_quantiles wants len(edges) + 1 = {len(e) + 1} counts (flow included), got {c.shape}"
+        raise BadInputError(msg)
+    total = float(c.sum())
+    out = np.full(len(qs), np.nan)
+    if total <= 0:
+        return out
+    cum = np.cumsum(c)
+    for n, q in enumerate(qs):
+        t = q * total
+        i = min(int(np.searchsorted(cum, t, side="left")), len(c) - 1)
+        if i == 0:
+            out[n] = -np.inf
+        elif i == len(c) - 1:
+            out[n] = np.inf
+        else:
+            frac = (t - cum[i - 1]) / c[i] if c[i] > 0 else 0.5
+            out[n] = e[i - 1] + frac * (e[i] - e[i - 1])
+    return out
+
+
+def _figures(counts: FloatArray, edges: FloatArray) -> dict[str, Any]:
+    q16, q50, q84 = hist_quantiles(counts, edges, (0.16, 0.5, 0.84))
+    n = float(counts.sum())
+    if n <= 0:
+        return {"median": None, "resolution": None, "q16": None, "q84": None, "n": 0}
+    return {"median": q50, "resolution": (q84 - q16) / 2, "q16": q16, "q84": q84, "n": n}
+
+
+def response_figures(response: Any, estimator: str) -> dict[str, Any]:
+    """Median response, resolution and their true-pT dependence for one estimator of one
+    tagger's ``response`` histogram (summed over datasets and labels), plus per dataset.
+    Objects whose true pT is outside the pT bins count in the overall figures only."""
+    if estimator not in list(response.axes["estimator"]):
+        return {"response_median": None, "resolution": None, "bias_vs_pt": [], "n_objects": 0}
+    picks: dict[str, Any] = {"estimator": estimator, "label": sum}
+    if "tagger" in response.axes.name:  # one regression tagger per histogram
+        picks["tagger"] = sum
+    h = response[picks]
+    pt_edges, r_edges = h.axes["pt"].edges, h.axes["response"].edges
+    per_ds = {ds: h[{"dataset": ds}].view(flow=True)["value"] for ds in h.axes["dataset"]}
+    grid = sum(per_ds.values())  # (pt + flow, response + flow)
+    overall = _figures(grid.sum(axis=0), r_edges)
+    bias = []
+    for b in range(len(pt_edges) - 1):
+        f = _figures(grid[b + 1], r_edges)
+        bias.append({"pt": [float(pt_edges[b]), float(pt_edges[b + 1])], "median": f["median"],
+                     "resolution": f["resolution"], "n": f["n"]})  # fmt: skip
+    return {
+        "response_median": overall["median"],
+        "resolution": overall["resolution"],
+        "response_q16": overall["q16"],
+        "response_q84": overall["q84"],
+        "bias_vs_pt": bias,
+        "n_objects": round(overall["n"]),
+        "n_outside_pt_bins": round(float(grid[0].sum() + grid[-1].sum())),
+        "by_dataset": {
+            ds: {
+                k: v
+                for k, v in _figures(g.sum(axis=0), r_edges).items()
+                if k != "q16" and k != "q84"
+            }
+            for ds, g in per_ds.items()
+        },
+    }
+
+
+def regression_entry(hists: dict[str, Any], spec: Any) -> dict[str, Any]:
+    """summary.json's entry of a regression tagger: the model's response figures and the
+    baseline's on the same objects (those with truth), or why there is no response."""
+    c = spec.contract
+    axis = value_axis(c)
+    value_key, response_key = regression_keys(spec.name)
+    truth, base = regression_truth(c), regression_baseline(c)
+    entry: dict[str, Any] = {
+        "task": "regression", "classes": list(c.class_names), "target": axis.name,
+        "unit": axis.unit, "truth": truth, "auc": None,
+    }  # fmt: skip
+    if value_key not in hists or response_key not in hists:
+        entry.update(
+            n_objects=0,
+            n_jets=0,
+            note=f"no histograms {value_key!r}/{response_key!r} in the output",
+        )
+        return entry
+    values = hists[value_key]
+    n = 0.0
+    entry.update(value_median=None, n_value_outside_axis=0)
+    if "model" in list(values.axes["estimator"]):
+        v = values[{"estimator": "model", "dataset": sum, "label": sum, "tagger": spec.name}]
+        flow = v.view(flow=True)["value"]
+        n = float(flow.sum())
+        entry["value_median"] = hist_quantiles(flow, v.axes["value"].edges, (0.5,))[0]
+        entry["n_value_outside_axis"] = round(float(flow[0] + flow[-1]))
+    entry.update(n_objects=round(n), n_jets=round(n))
+    model = response_figures(hists[response_key], "model")
+    entry.update({k: model[k] for k in ("response_median", "resolution", "bias_vs_pt")})
+    entry["response"] = {k: v for k, v in model.items() if k not in entry}
+    entry["n_with_truth"] = model["n_objects"]
+    if base is not None:
+        figs = response_figures(hists[response_key], "baseline")
+        entry["baseline"] = {"quantity": base, "description": BASELINE_DESCRIPTIONS[base], **figs}
+    else:
+        entry["baseline"] = None
+    if truth is None:
+        entry["note"] = (
+            f"no response: the contract target {axis.name!r} names no truth quantity; "
+            f"set target['truth'] (e.g. 'gen_pt', 'gen_mass')"
+        )
+    elif model["n_objects"] == 0:
+        entry["note"] = (
+            f"no response: no object had a truth {truth!r} (its branch is absent from the files "
+            "or no generator jet was matched)"
+        )
+    return entry
