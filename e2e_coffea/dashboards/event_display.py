@@ -94,7 +94,7 @@ class EventDisplay:
         """
         path = Path(out_dir)
         output = load_output(path, allow_pickle=allow_pickle)
-        score = output.get("hists", {}).get("score") if isinstance(output, Mapping) else None
+        score = output.get("hists", {}).get("score")
         if score is None:
             msg = f"{path} holds no hists['score']; was it written by e2e_coffea.run / e2e-coffea run?"
             raise BadInputError(msg)
