@@ -199,7 +199,8 @@ def bad_out() -> None:
     (WORK / "a-file").write_text("x")
     for name, out in (("--out is an existing file", WORK / "a-file"),
                       ("--out under a read-only parent", Path("/sys/kernel/e2e-out")),
-                      ("--out under a missing parent", WORK / "no" / "parent" / "out")):  # fmt: skip
+                      ("--out under a file", WORK / "a-file" / "sub" / "out"),
+                      ("--out under missing folders (allowed)", WORK / "no" / "parent" / "out")):  # fmt: skip
         code, last, secs = cli(*run_args("tau_simplenet", out))
         report(name, exit=code, stderr=last[:160], s=secs,
                created=(out.is_dir() and any(out.iterdir())) if out.exists() else False)  # fmt: skip

@@ -50,27 +50,33 @@ class OutputWriteError(E2EError, OSError):
     """Writing the run's files failed part way; the folder was left as it was."""
 
 
-def check_out_dir(out: str | os.PathLike[str]) -> Path:
+def check_out_dir(out: str | os.PathLike[str], *, create_parents: bool = True) -> Path:
     """Raise :class:`OutputDirError` unless the run's files can be written to ``out``.
 
-    ``out`` may exist (a folder) or not (then its parent must exist; it is created when
-    the files are written, not now). Writability is probed by creating and removing a
-    file, so root and read-only file systems are judged right.
+    ``out`` may exist (a folder) or not: then it, and with ``create_parents`` any missing
+    folder above it, is created when the files are written, not now. Writability is
+    probed by creating and removing a file in the nearest existing folder, so root and
+    read-only file systems are judged right.
     """
     p = Path(out)
     if p.exists() and not p.is_dir():
         msg = f"--out {p} is an existing file; expected a folder (created if missing)"
         raise OutputDirError(msg)
-    probe_in = p if p.is_dir() else p.absolute().parent
-    if not p.is_dir() and not probe_in.is_dir():
-        msg = f"--out {p}: its parent folder {probe_in} does not exist; create it first"
+    probe_in = p.absolute()
+    while not probe_in.exists():
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        msg = f"--out {p}: {probe_in} is a file, so no folder can be made under it"
+        raise OutputDirError(msg)
+    if not create_parents and probe_in not in (p.absolute(), p.absolute().parent):
+        msg = f"--out {p}: its parent folder {p.absolute().parent} does not exist; create it first"
         raise OutputDirError(msg)
     try:
         fd, tmp = tempfile.mkstemp(dir=probe_in, prefix=".e2e-coffea-write-probe-")
         os.close(fd)
         os.unlink(tmp)
     except OSError as err:
-        what = "folder" if probe_in == p else f"parent folder {probe_in}"
+        what = "folder" if probe_in == p.absolute() else f"parent folder {probe_in}"
         msg = f"--out {p}: cannot write to its {what} ({type(err).__name__}: {err.strerror or err})"
         raise OutputDirError(msg) from err
     return p
@@ -92,7 +98,7 @@ def write_run_outputs(
     this run does not write is removed, so no file describes another run.
     """
     d = Path(out)
-    d.mkdir(exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=d, prefix=_STAGE_PREFIX))
     try:
         try:

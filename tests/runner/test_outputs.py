@@ -47,7 +47,7 @@ def _unwritable() -> Path:
     return ro
 
 
-@pytest.mark.parametrize("case", ["existing file", "missing parent", "read-only parent"])
+@pytest.mark.parametrize("case", ["existing file", "file as parent", "read-only parent"])
 def test_bad_out_exits_2_before_any_chunk(
     case: str,
     sample: Any,
@@ -57,28 +57,30 @@ def test_bad_out_exits_2_before_any_chunk(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
+    (tmp_path / "out.txt").write_text("keep me")
     out = {
         "existing file": tmp_path / "out.txt",
-        "missing parent": tmp_path / "no" / "such" / "out",
-        "read-only parent": _unwritable() / "e2e-out",
+        "file as parent": tmp_path / "out.txt" / "sub" / "out",
+        "read-only parent": _unwritable() / "new" / "e2e-out",
     }[case]
-    if case == "existing file":
-        out.write_text("keep me")
     code = main(_argv(sample, jet_tagger, out))
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1, err
     assert str(out) in err
     assert "error" in err
-    assert {"existing file": "existing file", "missing parent": "does not exist",
+    assert {"existing file": "existing file", "file as parent": "is a file",
             "read-only parent": "cannot write"}[case] in err  # fmt: skip
-    if case == "existing file":
-        assert out.read_text() == "keep me"
+    assert (tmp_path / "out.txt").read_text() == "keep me"
 
 
 def test_check_out_dir_accepts_new_and_existing_folders(tmp_path: Path) -> None:
     assert check_out_dir(tmp_path / "new") == tmp_path / "new"
     assert not (tmp_path / "new").exists()  # checked, not created
+    assert check_out_dir(tmp_path / "a" / "b" / "new") == tmp_path / "a" / "b" / "new"
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(OutputDirError, match="does not exist"):
+        check_out_dir(tmp_path / "a" / "b" / "new", create_parents=False)
     assert check_out_dir(tmp_path) == tmp_path
     assert os.listdir(tmp_path) == []  # the write probe cleaned up after itself
     with pytest.raises(OutputDirError, match="cannot write"):
@@ -100,11 +102,12 @@ def _same_output(a: dict[str, Any], b: dict[str, Any], hists_equal: Any) -> None
 def test_written_output_reads_back_as_the_run(
     clean: Any, jet_tagger: Path, eg_tagger: Path, tmp_path: Path, hists_equal: Any
 ) -> None:
+    out = tmp_path / "runs" / "first"  # missing folders above --out are made
     specs = [resolve_tagger(jet_tagger), resolve_tagger(eg_tagger)]
-    files = write_run_outputs(tmp_path, clean.output, summarize(clean, specs))
+    files = write_run_outputs(out, clean.output, summarize(clean, specs))
     assert set(files) == {"output.zip", "summary.json"}
-    _same_output(load_output(tmp_path), clean.output, hists_equal)
-    assert sorted(os.listdir(tmp_path)) == ["output.zip", "summary.json"]  # no staging left
+    _same_output(load_output(out), clean.output, hists_equal)
+    assert sorted(os.listdir(out)) == ["output.zip", "summary.json"]  # no staging left
 
 
 def _old_run(out: Path) -> None:
