@@ -180,7 +180,8 @@ class NumpyBackend:
         bad = ~np.isfinite(out)
         if mask:
             out[bad] = 0.0
-        return bad.sum(axis=(2, 3)).astype(np.int64)
+        counts: npt.NDArray[np.int64] = bad.sum(axis=(2, 3)).astype(np.int64)
+        return counts
 
     def normalise(
         self,
