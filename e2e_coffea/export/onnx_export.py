@@ -201,7 +201,7 @@ class _Declared(nn.Module):
         self.model_kwargs: dict[str, object] = dict(contract.model_kwargs)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        out = self.module(*inputs)
+        out: torch.Tensor = self.module(*inputs)
         return out[:, None] if out.ndim == 1 else out
 
 
