@@ -12,7 +12,7 @@ onto the grids of :mod:`e2e_coffea.geometry`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 from . import geometry as geo
 
@@ -25,7 +25,9 @@ __all__ = [
     "EVENT_ID_BRANCHES",
     "LABELS",
     "LABEL_IDS",
+    "LAYOUTS",
     "OBJECT_BRANCHES",
+    "OBJECT_KINDS",
     "SPARSE_COLLECTIONS",
     "SPARSE_EVENT_BRANCHES",
     "SPARSE_TREE",
@@ -33,6 +35,8 @@ __all__ = [
     "ImageSpec",
     "Layout",
     "ObjectKind",
+    "is_layout",
+    "is_object_kind",
     "layout_of_tree",
     "tracker_image_name",
 ]
@@ -40,6 +44,19 @@ __all__ = [
 Layout = Literal["e2e", "sparse"]
 ObjectKind = Literal["jet", "eg"]
 """``jet``: 125x125 jet windows around an HCAL seed tower; ``eg``: 32x32 EB crops."""
+LAYOUTS: Final[tuple[Layout, ...]] = ("e2e", "sparse")
+OBJECT_KINDS: Final[tuple[ObjectKind, ...]] = ("jet", "eg")
+
+
+def is_layout(name: object) -> TypeGuard[Layout]:
+    """Whether ``name`` is a :data:`Layout`; narrows a user's string for the type checker."""
+    return name in LAYOUTS
+
+
+def is_object_kind(name: object) -> TypeGuard[ObjectKind]:
+    """Whether ``name`` is an :data:`ObjectKind`; narrows a user's string like :func:`is_layout`."""
+    return name in OBJECT_KINDS
+
 
 E2E_TREE: Final = "fevt/RHTree"
 SPARSE_TREE: Final = "Events"

@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = cli.main(args=args, prog_name="e2e-coffea", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as err:  # bare group: show help, like --help
-        click.echo(err.ctx.get_help() if err.ctx else "", err=True)
+        click.echo(err.ctx.get_help(), err=True)
         return 2
     except click.UsageError as err:
         cmd = err.ctx.command_path if err.ctx else name

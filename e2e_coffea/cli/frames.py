@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import awkward as ak
 import click
@@ -11,6 +11,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..exceptions import BadInputError, FileLayoutError
+from ..layouts import Layout, ObjectKind
 
 __all__ = ["command"]
 
@@ -56,13 +57,13 @@ __all__ = ["command"]
 )
 def command(
     inputs: tuple[str, ...],
-    layout: str,
+    layout: Layout,
     preset: str | None,
     channels: str | None,
-    kind: str | None,
+    kind: ObjectKind | None,
     out: Path,
     norm: str,
-    backend: str,
+    backend: Literal["numpy", "torch"],
     device: str,
     dtype: str,
     step: int,
@@ -76,12 +77,14 @@ def command(
     from ..frames import build_eg_frames, build_jet_frames
     from ..io import open_tree
 
-    if (preset is None) == (channels is None):
+    chans: list[str] | str
+    if preset is not None and channels is None:
+        chans = preset
+    elif channels is not None and preset is None:
+        chans = [c.strip() for c in channels.split(",") if c.strip()]
+    else:
         msg = "give exactly one of --preset and --channels"
         raise click.UsageError(msg)
-    chans: list[str] | str = (
-        preset if preset is not None else [c.strip() for c in channels.split(",") if c.strip()]
-    )  # type: ignore[union-attr]
     kind = kind or ("eg" if preset == "eg" else "jet")
     if out.suffix not in (".npz", ".parquet", ".h5", ".hdf5"):
         msg = f"--out must end in .npz, .parquet or .h5, got {out.name!r}"
@@ -103,7 +106,7 @@ def command(
         msg = f"--branches {prof.name!r} is a profile of the {prof.layout} layout, not {layout}"
         raise BadInputError(msg)
     table = object_table(layout, kind)
-    required = [*required_branches(chans, layout, frame=kind), table["seed_row"], table["seed_col"]]  # type: ignore[arg-type]
+    required = [*required_branches(chans, layout, frame=kind), table["seed_row"], table["seed_col"]]
     build = build_eg_frames if kind == "eg" else build_jet_frames
     try:  # every file checked before work starts; an unreadable one is a bad argument
         trees = [(p, open_tree(p, layout)) for p in inputs]
@@ -112,7 +115,7 @@ def command(
     plans = [
         plan_columns(t.keys(), required, list(table.values()), prof, where=str(p)) for p, t in trees
     ]
-    names = tuple(s.name for s in resolve_channels(chans, frame=kind))  # type: ignore[arg-type]
+    names = tuple(s.name for s in resolve_channels(chans, frame=kind))
     size = 125 if kind == "jet" else 32
     seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
     n_objects = sum(_count_objects(t, seed, str(p)) for p, t in trees)
@@ -129,7 +132,7 @@ def command(
                 chunk = read_columns(raw, plan)
                 with entries_from(entry):
                     frames, rec = build(
-                        chunk, layout=layout, channels=chans, backend=backend,  # type: ignore[arg-type]
+                        chunk, layout=layout, channels=chans, backend=backend,
                         device=device, dtype=dtype, norm=norm_arg,
                     )  # fmt: skip
                 entry += len(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 from tqdm.auto import tqdm
@@ -42,7 +43,7 @@ def command(
     processes: tuple[str, ...],
     n_events: int,
     out: Path,
-    layout: str,
+    layout: Literal["sparse", "e2e", "both"],
     seed: int,
     pileup: float,
     workers: int,
@@ -68,16 +69,20 @@ def command(
     )
     total = n_events * len(processes)
     with tqdm(total=total, unit="ev", desc="generate", disable=None) as bar:
+
+        def advance(n: int) -> None:
+            bar.update(n)
+
         paths = generate(
             processes,
             n_events,
             out,
             layout=layout,
-            seed=seed,  # type: ignore[arg-type]
+            seed=seed,
             pileup=pileup,
             workers=workers,
             events_per_file=events_per_file,
-            progress=bar.update,
+            progress=advance,
         )
     for lay, p in sorted(paths.items()):
         if lay != "default":

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import BadInputError, ContractError
+from ..layouts import is_object_kind
 from .contract import E2E_JET_CROP, EG_CROP, PREFIX, Contract
 from .inspect import TensorInfo, check_model_io, expected_inputs, file_sha256, model_io
 
@@ -103,13 +104,13 @@ def attach_contract(
     logits or probabilities. Returns the contract written."""
     import onnx
 
-    from ..frames import load_norm, resolve_channels
+    from ..frames import resolve_channels
 
     src, dst = Path(src), Path(dst)
-    if kind not in ("jet", "eg"):
+    if not is_object_kind(kind):
         msg = f"--kind must be jet or eg, got {kind!r}"
         raise BadInputError(msg)
-    specs = resolve_channels(channels, frame=kind)  # type: ignore[arg-type]
+    specs = resolve_channels(channels, frame=kind)
     names = tuple(s.name for s in specs)
     preset = channels if isinstance(channels, str) else None
     size = frame_size or ((125, 125) if kind == "jet" else (32, 32))
@@ -125,7 +126,7 @@ def attach_contract(
         task=task, model_name=model_name or src.stem, channels=names, frame_size=size,
         class_names=tuple(classes), channel_preset=preset, kind=kind,
         crop=EG_CROP if kind == "eg" else E2E_JET_CROP,
-        normalisation=_normalisation(norm, preset, names, load_norm),
+        normalisation=_normalisation(norm, preset, names),
         scalar_inputs=tuple(scalar_inputs), input_names=tuple(i.name for i in inputs),
         output_names=(outs[0].name,), output_kind=outputs,
         provenance={"attached_from": src.name, "attached_by": f"e2e-coffea {_version()}"},
@@ -153,17 +154,17 @@ def attach_contract(
 
 
 def _normalisation(
-    norm: Any, preset: str | None, names: tuple[str, ...], load_norm: Any
+    norm: str | os.PathLike[str] | None, preset: str | None, names: tuple[str, ...]
 ) -> dict[str, Any] | None:
+    from ..frames.normalisation import Normalisation, load_norm
+
     if norm in (None, "none"):
         return None
     if norm == "preset":
         if preset is None:
             msg = "--norm preset needs --preset (a channel list has no preset normalisation); give --norm none or a JSON file"
             raise BadInputError(msg)
-        return load_norm(preset).to_dict()  # type: ignore[no-any-return]
-    from ..frames.normalisation import Normalisation
-
+        return load_norm(preset).to_dict()
     p = Path(norm)
     try:
         nrm = Normalisation.from_json(p.read_text())

@@ -102,7 +102,7 @@ class Contract:
                 msg = f"contract field {name!r} must be a list, got {value!r}"
                 raise ContractError(msg)
             object.__setattr__(self, name, tuple(value))
-        norm = self.normalisation
+        norm: object = self.normalisation  # as given: a Normalisation or its JSON text too
         if norm is not None and hasattr(norm, "to_dict"):  # a frames Normalisation object
             object.__setattr__(self, "normalisation", norm.to_dict())
         elif isinstance(norm, str):  # its JSON text
@@ -200,8 +200,9 @@ def _validate(c: Contract) -> None:
         value = getattr(c, name)
         if value is not None and not isinstance(value, str):
             bad(f"{name} must be a string, got {value!r}")
-    if not isinstance(c.model_name, str) or not c.model_name:
-        bad(f"model_name {c.model_name!r} must be a non-empty string")
+    model_name: object = c.model_name  # fields hold whatever a file's JSON held
+    if not isinstance(model_name, str) or not model_name:
+        bad(f"model_name {model_name!r} must be a non-empty string")
     for name in ("channels", "class_names", "scalar_inputs", "input_names", "output_names"):
         items = getattr(c, name)
         if not all(isinstance(s, str) and s for s in items):
@@ -212,8 +213,9 @@ def _validate(c: Contract) -> None:
         bad("channels is empty")
     if not c.input_names or not c.output_names:
         bad("input_names and output_names must not be empty")
-    if len(c.frame_size) != 2 or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in c.frame_size
+    frame_size: tuple[object, ...] = c.frame_size
+    if len(frame_size) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in frame_size
     ):
         bad(
             f"frame_size {c.frame_size!r} must be two positive integers: (H, W), or (points, features) for point clouds"

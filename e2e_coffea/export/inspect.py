@@ -44,13 +44,13 @@ def model_io(path: str | os.PathLike[str]) -> tuple[list[TensorInfo], list[Tenso
         raise ContractError(msg) from err
     inits = {i.name for i in model.graph.initializer}
 
-    def info(v: object) -> TensorInfo:
-        t = v.type.tensor_type  # type: ignore[attr-defined]
+    def info(v: onnx.ValueInfoProto) -> TensorInfo:
+        t = v.type.tensor_type
         dims: list[int | str] = []
         for d in t.shape.dim:
             dims.append(int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or "?"))
         dtype = onnx.TensorProto.DataType.Name(t.elem_type).lower()
-        return TensorInfo(v.name, tuple(dims), dtype)  # type: ignore[attr-defined]
+        return TensorInfo(v.name, tuple(dims), dtype)
 
     inputs = [info(v) for v in model.graph.input if v.name not in inits]
     return inputs, [info(v) for v in model.graph.output]

@@ -78,7 +78,7 @@ def object_branches(channels: list[str] | str, layout: str, kind: str) -> list[s
 
     The channels' branches and the seeds are required; the other object quantities are
     optional (see :mod:`e2e_coffea.frames.objects`)."""
-    from .objects import object_table
+    from .objects import check_kind, check_layout, object_table
 
-    need = required_branches(channels, layout, frame=kind)  # type: ignore[arg-type]
+    need = required_branches(channels, check_layout(layout), frame=check_kind(kind))
     return list(dict.fromkeys([*need, *object_table(layout, kind).values()]))

@@ -22,6 +22,9 @@ from .channels import GRID_SHAPES, ChannelSpec
 
 __all__ = ["ScatterJob", "combine", "scatter_jobs"]
 
+_Positions = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+"""A collection's per-event offsets and its hits' rows and columns."""
+
 
 @dataclass(frozen=True)
 class ScatterJob:
@@ -50,14 +53,12 @@ def _source_shape(spec: ChannelSpec) -> tuple[int, int]:
     return geo.HCAL_SHAPE if spec.grid == "hcal" else geo.ECAL_SHAPE
 
 
-def _positions(
-    chunk: Any, spec: ChannelSpec, cache: dict[str, Any]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+def _positions(chunk: Any, spec: ChannelSpec, cache: dict[str, _Positions]) -> _Positions:
     """Offsets, rows, cols of a collection, checked against its grid (cached per call)."""
     coll = spec.sparse_collection
     key = f"{coll}:{spec.sparse_row}:{spec.sparse_col}"
     if key in cache:
-        return cache[key]  # type: ignore[no-any-return]
+        return cache[key]
     rj, raw_row, raw_col, _ = arrays.hit_cells(
         chunk,
         coll,
@@ -84,7 +85,9 @@ def _values(chunk: Any, spec: ChannelSpec, n: int) -> npt.NDArray[np.float32]:
 
 
 def scatter_jobs(
-    chunk: Any, channels: Sequence[tuple[ChannelSpec, int]], cache: dict[str, Any] | None = None
+    chunk: Any,
+    channels: Sequence[tuple[ChannelSpec, int]],
+    cache: dict[str, _Positions] | None = None,
 ) -> list[ScatterJob]:
     """Jobs filling output channel ``c`` with ``spec`` for each ``(spec, c)``; all specs
     must share one grid (the caller groups them)."""

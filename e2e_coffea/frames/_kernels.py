@@ -12,15 +12,31 @@ the common clean case needs no extra pass over the output to validate it.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit, uint32, uint64
 
 __all__ = ["count_nonfinite", "crop_windows", "scatter_hits", "upsample_towers"]
+
+_F32 = npt.NDArray[np.float32]
+_I64 = npt.NDArray[np.int64]
+_U32 = npt.NDArray[np.uint32]
 
 _EXP = uint32(0x7F800000)  # float32 exponent bits: all set <=> inf or nan
 
 
 @njit(cache=True, nogil=True)
-def scatter_hits(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch):  # type: ignore[no-untyped-def]
+def scatter_hits(
+    out: _F32,
+    jet_ev: _I64,
+    r0: _I64,
+    c0: _I64,
+    wrap: int,
+    offsets: _I64,
+    row: npt.NDArray[np.int32],
+    col: npt.NDArray[np.int32],
+    val: _F32,
+    ch: npt.NDArray[np.int32],
+) -> int:
     """``out[j, ch[h], row-r0, (col-c0) mod wrap] += val[h]`` for hits of jet j's event.
 
     ``offsets`` is (K, n_events + 1): K hit collections concatenated, each with its own
@@ -53,7 +69,7 @@ def scatter_hits(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch):  # type
 
 
 @njit(cache=True, nogil=True)
-def upsample_towers(out, c, towers, factor, skip_zero):  # type: ignore[no-untyped-def]
+def upsample_towers(out: _F32, c: int, towers: _F32, factor: int, skip_zero: bool) -> None:
     """``out[:, c]`` = each tower / factor**2 on its factor x factor crystals. With
     ``skip_zero`` (output already zeroed) towers equal to 0 are not written."""
     n, h, w = towers.shape
@@ -71,13 +87,13 @@ def upsample_towers(out, c, towers, factor, skip_zero):  # type: ignore[no-untyp
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _copy_bits(dst, d0, src, s0, count):  # type: ignore[no-untyped-def]
+def _copy_bits(dst: _U32, d0: int, src: _U32, s0: int, count: int) -> None:
     for m in range(count):
         dst[uint64(d0 + m)] = src[uint64(s0 + m)]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _count_nonfinite_bits(x, start, count):  # type: ignore[no-untyped-def]
+def _count_nonfinite_bits(x: _U32, start: int, count: int) -> int:
     bad = 0
     for m in range(count):
         bad += (x[uint64(start + m)] & _EXP) == _EXP
@@ -85,7 +101,9 @@ def _count_nonfinite_bits(x, start, count):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def crop_windows(out, chans, dense, jet_ev, r0, c0):  # type: ignore[no-untyped-def]
+def crop_windows(
+    out: _F32, chans: _I64, dense: tuple[_F32, ...], jet_ev: _I64, r0: _I64, c0: _I64
+) -> int:
     """Copy each jet's window of ``dense[q][event]`` into ``out[:, chans[q]]`` for every
     image ``q`` of the tuple ``dense`` (one grid): two row segments at most (phi wrap),
     zero rows outside the grid; every pixel of those channels is written.
@@ -124,7 +142,7 @@ def crop_windows(out, chans, dense, jet_ev, r0, c0):  # type: ignore[no-untyped-
 
 
 @njit(cache=True, nogil=True)
-def count_nonfinite(out, mask):  # type: ignore[no-untyped-def]
+def count_nonfinite(out: _F32, mask: bool) -> _I64:
     """Non-finite pixels per (jet, channel); set them to 0 when ``mask``."""
     n, C, H, W = out.shape
     counts = np.zeros((n, C), dtype=np.int64)

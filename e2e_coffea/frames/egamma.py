@@ -16,7 +16,7 @@ from ._fill import fill_frames, finish_frames
 from .backends import FrameBackend
 from .jets import prepare_build
 from .normalisation import Normalisation
-from .objects import object_records
+from .objects import check_layout, object_records
 from .records import ObjectRecords, ObjectSelection
 
 __all__ = ["build_eg_frames", "eg_records"]
@@ -28,7 +28,7 @@ def eg_records(
     chunk: Any, layout: str, objects: ObjectSelection | Any | None = None, *, entry_offset: int = 0
 ) -> ObjectRecords:
     """Records of the selected e/gamma candidates (default: all), seeds checked against EB."""
-    return object_records(chunk, layout, "eg", objects, entry_offset=entry_offset)  # type: ignore[arg-type]
+    return object_records(chunk, check_layout(layout), "eg", objects, entry_offset=entry_offset)
 
 
 def build_eg_frames(

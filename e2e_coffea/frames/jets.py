@@ -20,6 +20,7 @@ import numpy.typing as npt
 from .. import geometry as geo
 from ..exceptions import BadInputError
 from ..io import arrays
+from ..layouts import Layout
 from ._fill import fill_frames, finish_frames
 from .backends import FrameBackend, check_dtype, get_backend
 from .channels import ChannelSpec, required_branches, resolve_channels
@@ -50,7 +51,7 @@ def jet_records(
     chunk: Any, layout: str, jets: ObjectSelection | Any | None = None, *, entry_offset: int = 0
 ) -> ObjectRecords:
     """Records of the selected jets (default: all), seeds checked against the HCAL grid."""
-    return object_records(chunk, layout, "jet", jets, entry_offset=entry_offset)  # type: ignore[arg-type]
+    return object_records(chunk, check_layout(layout), "jet", jets, entry_offset=entry_offset)
 
 
 def jet_windows(
@@ -118,22 +119,22 @@ def prepare_build(
     dtype: str,
     norm: Normalisation | str | None,
     nonfinite: str,
-) -> tuple[list[ChannelSpec], Normalisation | None, FrameBackend]:
+) -> tuple[tuple[ChannelSpec, ...], Normalisation | None, FrameBackend]:
     """Every argument check of a frame builder, before any work: channels, layout,
     options, normalisation for these channels, backend, and the chunk's branches."""
     specs = resolve_channels(channels, frame=frame)
-    check_layout(layout)
+    checked = check_layout(layout)
     check_nonfinite(nonfinite)
     check_dtype(dtype)
     nrm = resolve_norm(norm)
     if nrm is not None:
         nrm.vectors([s.name for s in specs])  # unknown channels fail before any work
     be = get_backend(backend, device)
-    require_channels(chunk, layout, specs)
+    require_channels(chunk, checked, specs)
     return specs, nrm, be
 
 
-def require_channels(chunk: Any, layout: str, specs: Sequence[ChannelSpec]) -> None:
+def require_channels(chunk: Any, layout: Layout, specs: Sequence[ChannelSpec]) -> None:
     """MissingBranchError naming branch and channel up front, even for an empty chunk."""
     for spec in specs:
         arrays.require(

@@ -176,7 +176,9 @@ def load_norm(name: str) -> Normalisation:
     return Normalisation.from_json(path.read_text(encoding="utf-8"))
 
 
-def resolve_norm(norm: Normalisation | str | None) -> Normalisation | None:
+def resolve_norm(norm: object) -> Normalisation | None:
+    """A :class:`Normalisation`, a preset name or ``None``, checked: builders pass the
+    user's argument through (``object`` because anything may arrive here)."""
     if norm is None or isinstance(norm, Normalisation):
         return norm
     if isinstance(norm, str):

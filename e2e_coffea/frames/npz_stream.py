@@ -43,7 +43,7 @@ class NpzFramesWriter:
         self.written = 0
         self._cols: dict[str, list[npt.NDArray[Any]]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._zip = zipfile.ZipFile(
+        self._zip: zipfile.ZipFile | None = zipfile.ZipFile(
             self.path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True
         )
         self._frames = self._zip.open("frames.npy", "w", force_zip64=True)
@@ -82,7 +82,7 @@ class NpzFramesWriter:
         for name, v in cols.items():
             self._cols.setdefault(name, []).append(v)
         if len(x):
-            self._frames.write(memoryview(x).cast("B"))
+            self._frames.write(x.data.cast("B"))
         self.written += len(x)
 
     def close(self, **constants: npt.ArrayLike) -> None:
@@ -100,12 +100,12 @@ class NpzFramesWriter:
             with self._zip.open(f"{name}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, arr, allow_pickle=False)
         self._zip.close()
-        self._zip = None  # type: ignore[assignment]
+        self._zip = None
 
     def _abort(self) -> None:
         if self._zip is None:
             return
         self._frames.close()
         self._zip.close()
-        self._zip = None  # type: ignore[assignment]
+        self._zip = None
         self.path.unlink(missing_ok=True)

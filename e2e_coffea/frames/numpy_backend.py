@@ -17,12 +17,12 @@ from .smoothing import SmoothIndex
 
 try:  # numba is optional: the pure-numpy path is slower (scatter ~1.5-2x, crop = per-jet slices) but identical
     from . import _kernels
+
+    HAVE_NUMBA = True
 except ImportError:  # pragma: no cover - exercised by forcing use_numba=False
-    _kernels = None  # type: ignore[assignment]
+    HAVE_NUMBA = False  # _kernels stays unbound: only use_numba (False then) reaches it
 
 __all__ = ["HAVE_NUMBA", "NumpyBackend"]
-
-HAVE_NUMBA = _kernels is not None
 
 
 def _pairs(
@@ -180,7 +180,8 @@ class NumpyBackend:
         bad = ~np.isfinite(out)
         if mask:
             out[bad] = 0.0
-        return bad.sum(axis=(2, 3)).astype(np.int64)
+        counts: npt.NDArray[np.int64] = bad.sum(axis=(2, 3)).astype(np.int64)
+        return counts
 
     def normalise(
         self,

@@ -23,7 +23,15 @@ import numpy.typing as npt
 from .. import geometry as geo
 from ..exceptions import BadInputError, FileLayoutError, SeedRangeError
 from ..io import arrays
-from ..layouts import LABEL_IDS, OBJECT_BRANCHES, TRUTH_FLAGS, Layout, ObjectKind
+from ..layouts import (
+    LABEL_IDS,
+    OBJECT_BRANCHES,
+    TRUTH_FLAGS,
+    Layout,
+    ObjectKind,
+    is_layout,
+    is_object_kind,
+)
 from .records import ObjectRecords, ObjectSelection
 
 __all__ = [
@@ -44,23 +52,25 @@ UNLABELLED = LABEL_IDS["unlabelled"]
 OTHER = LABEL_IDS["other"]
 
 
-def check_layout(layout: str) -> None:
-    if layout not in OBJECT_BRANCHES:
+def check_layout(layout: str) -> Layout:
+    """``layout`` as a :data:`Layout`; BadInputError naming the valid ones otherwise."""
+    if not is_layout(layout):
         msg = f"unknown layout {layout!r}; valid layouts: {sorted(OBJECT_BRANCHES)}"
         raise BadInputError(msg)
+    return layout
 
 
-def check_kind(kind: str) -> None:
-    if kind not in ("jet", "eg"):
+def check_kind(kind: str) -> ObjectKind:
+    """``kind`` as an :data:`ObjectKind`; BadInputError otherwise."""
+    if not is_object_kind(kind):
         msg = f"unknown object kind {kind!r}; expected 'jet' or 'eg'"
         raise BadInputError(msg)
+    return kind
 
 
 def object_table(layout: str, kind: str) -> dict[str, str]:
     """quantity -> branch for ``kind`` objects of ``layout`` (the one branch table)."""
-    check_layout(layout)
-    check_kind(kind)
-    return OBJECT_BRANCHES[layout][kind]  # type: ignore[index]
+    return OBJECT_BRANCHES[check_layout(layout)][check_kind(kind)]
 
 
 def seed_grid(kind: str) -> tuple[int, int]:
@@ -183,16 +193,17 @@ def object_records(
     have = set(arrays.fields_of(chunk))
     missing: list[str] = []
 
-    def column(key: str, dtype: Any, fill: Any) -> npt.NDArray[Any]:
+    def kinematic(key: str) -> npt.NDArray[np.float32]:
         name = names.get(key)
         if name is None or name not in have:
             missing.append(key)
-            return np.full(len(event), fill, dtype=dtype)
+            return np.full(len(event), np.nan, dtype=np.float32)
         j = arrays.jagged(chunk[name])
         _check_counts(j, counts, name, names["seed_row"], entry_offset)
-        return j.values[flat].astype(dtype)
+        values: npt.NDArray[np.float32] = j.values[flat].astype(np.float32)
+        return values
 
-    kin = {k: column(k, np.float32, np.nan) for k in ("pt", "eta", "phi", "mass", "energy")}
+    kin = {k: kinematic(k) for k in ("pt", "eta", "phi", "mass", "energy")}
     label = _labels(chunk, names, have, counts, flat, len(event), entry_offset, missing)
     if kind == "jet":
         r0 = geo.HCAL_TO_ECAL * row - geo.JET_FRAME // 2 + 2
@@ -301,7 +312,7 @@ def explain_missing(
     for branch in missing:
         q = by_branch.get(branch)
         if q in _INSTEAD:
-            out[branch] = _INSTEAD[q]  # type: ignore[index]
+            out[branch] = _INSTEAD[q]
         elif q == "label":
             have = [f for f in flags if f not in gone]
             out[branch] = (

@@ -81,7 +81,8 @@ class PointCloudSpec:
     radius: float = 0.4
 
     def __post_init__(self) -> None:
-        feats = self.features
+        # the fields as they arrived: from_dict passes JSON values through unchecked
+        feats: object = self.features
         if isinstance(feats, str) or not isinstance(feats, (list, tuple)):
             msg = f"invalid point-cloud spec: features must be a list of names, got {feats!r}"
             raise BadInputError(msg)
@@ -100,7 +101,7 @@ class PointCloudSpec:
                 f"needs all of {list(KIND_FLAGS)} so that no real point is all zero"
             )
             raise BadInputError(msg)
-        m = self.max_points
+        m: object = self.max_points
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             msg = f"invalid point-cloud spec: max_points must be an integer >= 1, got {m!r}"
             raise BadInputError(msg)
@@ -110,7 +111,7 @@ class PointCloudSpec:
         if self.padding not in PADDINGS:
             msg = f"invalid point-cloud spec: unknown padding {self.padding!r}; expected one of {list(PADDINGS)}"
             raise BadInputError(msg)
-        r = self.radius
+        r: object = self.radius
         if (
             isinstance(r, bool)
             or not isinstance(r, (int, float))
@@ -143,8 +144,9 @@ class PointCloudSpec:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> PointCloudSpec:
-        """Inverse of :meth:`to_dict`; every key is required, unknown keys are refused."""
+    def from_dict(cls, d: object) -> PointCloudSpec:
+        """Inverse of :meth:`to_dict`; every key is required, unknown keys are refused.
+        ``d`` is whatever a contract's JSON held, so its type is checked too."""
         if not isinstance(d, Mapping):
             msg = f"invalid point-cloud spec: expected a JSON object, got {type(d).__name__}"
             raise BadInputError(msg)
@@ -302,9 +304,8 @@ def _e2e_points(chunk: Any) -> _Points:
     return pts
 
 
-def _resolve_spec(
-    spec: PointCloudSpec | None, radius: float | None, max_points: int | None
-) -> PointCloudSpec:
+def _resolve_spec(spec: object, radius: float | None, max_points: int | None) -> PointCloudSpec:
+    """``spec`` as passed to :func:`build_point_clouds`: a dict from JSON is refused."""
     if spec is None:
         return PointCloudSpec(
             radius=0.4 if radius is None else radius,

@@ -8,6 +8,7 @@ the result says so; it is never applied to NaN stand-ins (which would drop every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,10 +103,11 @@ def select_objects(
         passed = passed & ok
         flow.append(int(passed.sum()))
 
-    for quantity, ok, reason in (
+    kinematic: tuple[tuple[str, Callable[[], npt.NDArray[np.bool_]], str], ...] = (
         ("pt", lambda: rec.pt > cuts.pt_min, f"pt<={cuts.pt_min:g}"),
         ("eta", lambda: np.abs(rec.eta) < cuts.abs_eta_max, f"|eta|>={cuts.abs_eta_max:g}"),
-    ):
+    )
+    for quantity, ok, reason in kinematic:
         if quantity in rec.missing:
             notes.append(f"{kind} {quantity} not in the file: the {quantity} cut was not applied")
             flow.append(flow[-1])

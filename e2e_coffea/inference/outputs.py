@@ -108,4 +108,7 @@ def _per_object(arr: Any, name: str, records: ObjectRecords) -> npt.NDArray[np.f
     if np.any(records.index >= j.counts[records.event]):
         msg = f"scalar input branch {name!r} is neither per event nor one value per object"
         raise FileLayoutError(msg)
-    return j.values.astype(np.float64)[j.offsets[records.event] + records.index]
+    per_object: npt.NDArray[np.float64] = j.values.astype(np.float64)[
+        j.offsets[records.event] + records.index
+    ]
+    return per_object

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ..export.contract import Contract
 from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
 from ..frames.normalisation import Normalisation
 from ..frames.objects import object_counts, object_table
@@ -36,7 +37,15 @@ from ..frames.selection import ObjectCuts, Selected, select_objects
 from ..io.arrays import entries_from
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile, load_profile
-from ..layouts import OBJECT_BRANCHES, TRUTH_FLAGS, Layout, layout_of_tree
+from ..layouts import (
+    LAYOUTS,
+    OBJECT_BRANCHES,
+    OBJECT_KINDS,
+    TRUTH_FLAGS,
+    Layout,
+    ObjectKind,
+    layout_of_tree,
+)
 from .backends import InferenceBackend, OnnxBackend
 from .outputs import model_outputs, scalar_branches, scalar_matrix
 from .sessions import resolve_device
@@ -65,10 +74,10 @@ def detect_layout(fields: list[str], profile: BranchProfile | None = None) -> La
     if profile is not None:
         return profile.layout
     have = set(fields)
-    for layout in ("e2e", "sparse"):
-        for kind in ("jet", "eg"):
-            if OBJECT_BRANCHES[layout][kind]["seed_row"] in have:  # type: ignore[index]
-                return layout  # type: ignore[return-value]
+    for layout in LAYOUTS:
+        for kind in OBJECT_KINDS:
+            if OBJECT_BRANCHES[layout][kind]["seed_row"] in have:
+                return layout
     msg = (
         "cannot tell the layout of this chunk: it has neither e2e seeds (jetSeed_ieta, SC_ieta) "
         f"nor sparse ones (Jet_seedIeta, EGamma_seedRow); pass layout= or branches=PROFILE; "
@@ -132,11 +141,11 @@ class Tagger:
         return self.spec.name
 
     @property
-    def contract(self) -> Any:
+    def contract(self) -> Contract:
         return self.spec.contract
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> ObjectKind:
         return self.spec.kind
 
     def __repr__(self) -> str:
@@ -212,12 +221,12 @@ class Tagger:
         for batch in self.score_batches(chunk, layout, sel, entry_offset=offset):
             values[rows[done : done + len(batch.records)]] = batch.outputs
             done += len(batch.records)
-        return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))  # type: ignore[arg-type]
+        return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))
 
     def select(self, chunk: Any, layout: Layout, *, entry_offset: int = 0) -> Selected:
         """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
         with entries_from(entry_offset):
-            sel = select_objects(chunk, layout, self.kind, self.cuts)  # type: ignore[arg-type]
+            sel = select_objects(chunk, layout, self.kind, self.cuts)
         self.stats["objects"] += len(sel.records)
         self.stats["selected"] += int(sel.passed.sum())
         self.stats.update(sel.reasons)
@@ -260,18 +269,19 @@ class Tagger:
         self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str
     ) -> tuple[dict[str, Any], ObjectRecords]:
         c = self.contract
-        be = "torch" if device != "cpu" else "numpy"
+        be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
         if c.input_kind == "points":
             spec = PointCloudSpec.from_dict(c.points) if c.points else PointCloudSpec()
             pc = build_point_clouds(
                 chunk, layout=layout, jets=sel, backend=be, device=device, spec=spec
-            )  # type: ignore[arg-type]
+            )
             x, rec = pc.features, pc.records
+        elif self.kind == "eg":
+            x, rec = build_eg_frames(chunk, layout=layout, channels=list(c.channels),
+                                     norm=self._norm, backend=be, device=device, objects=sel)  # fmt: skip
         else:
-            build = build_eg_frames if self.kind == "eg" else build_jet_frames
-            key = "objects" if self.kind == "eg" else "jets"
-            x, rec = build(chunk, layout=layout, channels=list(c.channels), norm=self._norm,  # type: ignore[operator]
-                           backend=be, device=device, **{key: sel})  # fmt: skip
+            x, rec = build_jet_frames(chunk, layout=layout, channels=list(c.channels),
+                                      norm=self._norm, backend=be, device=device, jets=sel)  # fmt: skip
         inputs = {c.input_names[0]: x}
         if c.scalar_inputs:
             table = object_table(layout, self.kind)
@@ -340,12 +350,12 @@ def object_batches(
         yield chunk[first:last], ObjectSelection(ev - first, idx), first
 
 
-def _triton_backend(url: str, model: str, contract: Any, batch_size: int) -> InferenceBackend:
+def _triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
     """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
     ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
     (binary tensors either way)."""
     from .triton import TritonBackend
 
-    protocol = "http" if url.startswith("http://") else "grpc"
+    protocol: Literal["grpc", "http"] = "http" if url.startswith("http://") else "grpc"
     address = url.split("://", 1)[1] if "://" in url else url
     return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

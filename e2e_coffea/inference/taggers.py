@@ -11,6 +11,8 @@ from typing import Any
 from ..exceptions import BadInputError
 from ..export.contract import Contract, load_contract
 from ..export.inspect import check_model_io, file_sha256
+from ..frames.objects import check_kind
+from ..layouts import ObjectKind
 
 __all__ = [
     "TaggerSpec",
@@ -44,9 +46,9 @@ class TaggerSpec:
     sha256: str = ""
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> ObjectKind:
         """``eg`` for 32x32 e/gamma crops, ``jet`` for 125x125 jet windows."""
-        return self.contract.kind
+        return check_kind(self.contract.kind)
 
     @property
     def signal_class(self) -> str:

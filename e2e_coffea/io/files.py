@@ -37,8 +37,8 @@ E2E_COMPRESSION: Final = uproot.ZLIB(1)
 SPARSE_COMPRESSION: Final = uproot.LZ4(4)
 
 
-def tree_name(layout: Layout) -> str:
-    """The tree a layout lives in."""
+def tree_name(layout: str) -> str:
+    """The tree a layout lives in (``layout`` may come straight from a user: checked)."""
     if layout == "e2e":
         return E2E_TREE
     if layout == "sparse":

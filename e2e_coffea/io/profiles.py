@@ -39,6 +39,7 @@ from ..layouts import (
     SPARSE_EVENT_BRANCHES,
     SPARSE_TREE,
     Layout,
+    is_layout,
 )
 
 __all__ = [
@@ -75,9 +76,7 @@ class BranchProfile:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if self.layout not in ("e2e", "sparse"):
-            msg = f"profile {self.name!r}: layout {self.layout!r} is not 'e2e' or 'sparse'"
-            raise BadInputError(msg)
+        _check_layout(self.name, self.layout)
         valid = canonical_names(self.layout)
         unknown = sorted(k for k in self.branches if k not in valid)
         if unknown:
@@ -86,7 +85,8 @@ class BranchProfile:
                 f"{self.layout} layout are: {', '.join(sorted(valid))}"
             )
             raise BadInputError(msg)
-        bad = {k: v for k, v in self.branches.items() if not isinstance(v, str) or not v}
+        given: Mapping[str, object] = self.branches  # from_dict passes a file's values
+        bad = {k: v for k, v in given.items() if not isinstance(v, str) or not v}
         if bad:
             msg = f"profile {self.name!r}: branch names must be non-empty strings, got {bad}"
             raise BadInputError(msg)
@@ -115,7 +115,8 @@ class BranchProfile:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "profile") -> BranchProfile:
+    def from_dict(cls, data: object, *, source: str = "profile") -> BranchProfile:
+        """A profile from a parsed YAML/JSON document (anything: checked here)."""
         if not isinstance(data, Mapping):
             msg = f"{source}: a branch profile must be a mapping, got {type(data).__name__}"
             raise BadInputError(msg)
@@ -129,13 +130,21 @@ class BranchProfile:
         if not isinstance(branches, Mapping):
             msg = f"{source}: 'branches' must map our names to the file's, got {type(branches).__name__}"
             raise BadInputError(msg)
+        name = str(data.get("name") or Path(source).stem)
         return cls(
-            name=str(data.get("name") or Path(source).stem),
-            layout=layout,  # type: ignore[arg-type]
+            name=name,
+            layout=_check_layout(name, layout),
             tree=str(tree),
             branches=dict(branches),
             description=str(data.get("description", "")),
         )
+
+
+def _check_layout(profile: str, layout: object) -> Layout:
+    if not is_layout(layout):
+        msg = f"profile {profile!r}: layout {layout!r} is not 'e2e' or 'sparse'"
+        raise BadInputError(msg)
+    return layout
 
 
 def _shipped() -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError
 from ..layouts import E2E_TREE
@@ -116,8 +117,8 @@ def write_root_vectors(
     if not branches:
         msg = "no branches to write"
         raise BadInputError(msg)
-    payload: dict[str, np.ndarray] = {}
-    n_entries = None
+    payload: dict[str, npt.NDArray[Any]] = {}
+    n_entries: int | None = None
     for name, value in (scalars or {}).items():
         arr = np.asarray(value)
         if arr.ndim != 1 or str(arr.dtype) not in ("int32", "uint32", "int64", "uint64", "float32"):
@@ -134,6 +135,7 @@ def write_root_vectors(
             )
             raise BadInputError(msg)
         payload[f"v_{name}"], payload[f"o_{name}"] = values, offsets
+    assert n_entries is not None  # set by the first of the (non-empty) branches
     bad = [k[2:] for k, v in payload.items() if k.startswith("s_") and len(v) != n_entries]
     if bad:
         msg = f"scalar branch(es) {bad} do not have one value per entry ({n_entries})"
@@ -142,7 +144,8 @@ def write_root_vectors(
         msg = "writing std::vector branches needs PyROOT: pip install root"
         raise FileLayoutError(msg)
     with tempfile.TemporaryDirectory() as tmp:
-        np.savez(Path(tmp) / "in.npz", n_entries=np.int64(n_entries), **payload)
+        # numeric arrays only: no pickle (and no keyword left for ``**payload`` to clash with)
+        np.savez(Path(tmp) / "in.npz", allow_pickle=False, n_entries=np.int64(n_entries), **payload)
         (Path(tmp) / "writer.py").write_text(_WRITER)
         done = subprocess.run(
             [

@@ -9,7 +9,7 @@ sigmoid/softmax live outside the model so the exported ONNX graph stays minimal.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard
 
 import torch
 from torch import nn
@@ -19,23 +19,28 @@ from ..exceptions import BadInputError, ChannelError
 __all__ = ["TASKS", "E2EModel", "Head", "Task", "check_task", "tracing"]
 
 Task = Literal["classification", "regression"]
-TASKS: Final[tuple[str, ...]] = ("classification", "regression")
+TASKS: Final[tuple[Task, ...]] = ("classification", "regression")
+
+
+def _is_task(task: str) -> TypeGuard[Task]:
+    return task in TASKS
 
 
 def check_task(task: str) -> Task:
     """Return ``task`` if it is one of :data:`TASKS`, else raise BadInputError."""
-    if task not in TASKS:
+    if not _is_task(task):
         msg = f"unknown task {task!r}; expected one of {list(TASKS)}"
         raise BadInputError(msg)
-    return task  # type: ignore[return-value]
+    return task
 
 
 def tracing() -> bool:
     """True while torch.jit traces (ONNX export): shapes are then tensors, skip Python checks."""
-    return bool(torch.jit.is_tracing())
+    return bool(torch.jit.is_tracing())  # type: ignore[attr-defined,no-untyped-call]
 
 
-def _check_count(label: str, value: int, minimum: int) -> int:
+def _check_count(label: str, value: object, minimum: int) -> int:
+    """``value`` as given by a user (a CLI or JSON option): an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         msg = f"{label} must be an integer >= {minimum}, got {value!r}"
         raise BadInputError(msg)
@@ -68,7 +73,7 @@ class Head(nn.Module):
 
     def forward(self, feats: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
         if self.n_scalars:
-            if scalars is None and not tracing():
+            if scalars is None:
                 msg = f"this model needs {self.n_scalars} scalar input(s) per jet, got none"
                 raise BadInputError(msg)
             if not tracing() and (scalars.dim() != 2 or scalars.shape[1] != self.n_scalars):
@@ -80,7 +85,8 @@ class Head(nn.Module):
         elif scalars is not None:
             msg = "this model was built with n_scalars=0 but scalars were passed"
             raise BadInputError(msg)
-        return self.mlp(feats)
+        out: torch.Tensor = self.mlp(feats)
+        return out
 
 
 class E2EModel(nn.Module):

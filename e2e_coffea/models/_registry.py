@@ -92,7 +92,8 @@ def create_model(name: str, in_channels: int, n_outputs: int = 1, **kwargs: Any)
     rebuild it), which :func:`e2e_coffea.export.export_onnx` writes into the contract.
     """
     entry = model_entry(name)
-    for label, value in (("in_channels", in_channels), ("n_outputs", n_outputs)):
+    given: tuple[tuple[str, object], ...] = (("in_channels", in_channels), ("n_outputs", n_outputs))
+    for label, value in given:  # as a user passed them (CLI, JSON): checked
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             msg = f"{label} must be a positive integer, got {value!r}"
             raise BadInputError(msg)
@@ -105,7 +106,11 @@ def create_model(name: str, in_channels: int, n_outputs: int = 1, **kwargs: Any)
             msg = f"model {name!r} takes no argument(s) {unknown}; its options are {allowed}"
             raise BadInputError(msg)
     model = entry.fn(in_channels=in_channels, n_outputs=n_outputs, **kw)
-    model.model_name = name
-    model.model_kwargs = {"in_channels": in_channels, "n_outputs": n_outputs, **kw}
-    model.input_kind = entry.input_kind
+    recorded = {
+        "model_name": name,
+        "model_kwargs": {"in_channels": in_channels, "n_outputs": n_outputs, **kw},
+        "input_kind": entry.input_kind,
+    }
+    for attr, value in recorded.items():  # nn.Module's __setattr__ is typed for tensors and modules
+        setattr(model, attr, value)
     return model

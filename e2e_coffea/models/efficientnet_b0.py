@@ -81,7 +81,7 @@ class MBConv(nn.Module):
         self.drop_path = drop_path
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.project(self.se(self.depthwise(self.expand(x))))
+        out: torch.Tensor = self.project(self.se(self.depthwise(self.expand(x))))
         if not self.residual:
             return out
         if self.training and self.drop_path > 0:
@@ -131,7 +131,8 @@ class EfficientNet(E2EModel):
     def forward(self, x: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
         x = self.conv_head(self.blocks(self.stem(x)))
-        return self.head(torch.flatten(self.pool(x), 1), scalars)
+        out: torch.Tensor = self.head(torch.flatten(self.pool(x), 1), scalars)
+        return out
 
 
 @register_model

@@ -11,6 +11,8 @@ of mostly-empty images are noisy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -49,14 +51,14 @@ class ResNet15(E2EModel):
         *,
         n_scalars: int = 0,
         task: str = "classification",
-        maps: tuple[int, int] = (16, 32),
+        maps: Sequence[int] = (16, 32),
         blocks: int = 3,
         stem_stride: int = 1,
         hidden: int = 0,
         dropout: float = 0.0,
     ) -> None:
         super().__init__(in_channels, n_outputs, n_scalars, task)
-        m0, m1 = maps
+        m0, m1 = maps  # (stem/stage-1 maps, stage-2 maps); ValueError for another length
         # padding=1 on the 7x7 stem follows the ML4SCI code (125 -> 121 at stride 1).
         self.conv0 = nn.Conv2d(in_channels, m0, 7, stride=stem_stride, padding=1)
         self.stage1 = nn.Sequential(*(ResBlock(m0, m0) for _ in range(blocks)))
@@ -69,7 +71,8 @@ class ResNet15(E2EModel):
         self.check_input(x)
         x = F.relu(self.conv0(x))
         x = self.stage2(self.down(self.stage1(x)))
-        return self.head(torch.flatten(self.pool(x), 1), scalars)
+        out: torch.Tensor = self.head(torch.flatten(self.pool(x), 1), scalars)
+        return out
 
 
 @register_model
@@ -79,7 +82,7 @@ def resnet15(
     *,
     n_scalars: int = 0,
     task: str = "classification",
-    maps: tuple[int, int] = (16, 32),
+    maps: Sequence[int] = (16, 32),
     blocks: int = 3,
     stem_stride: int = 1,
     hidden: int = 0,
@@ -91,7 +94,7 @@ def resnet15(
         n_outputs,
         n_scalars=n_scalars,
         task=task,
-        maps=tuple(maps),  # type: ignore[arg-type]
+        maps=tuple(maps),
         blocks=blocks,
         stem_stride=stem_stride,
         hidden=hidden,

@@ -45,7 +45,8 @@ class SimpleNet(E2EModel):
 
     def forward(self, x: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
-        return self.head(torch.flatten(self.pool(self.features(x)), 1), scalars)
+        out: torch.Tensor = self.head(torch.flatten(self.pool(self.features(x)), 1), scalars)
+        return out
 
 
 @register_model

@@ -40,7 +40,8 @@ class Attention(nn.Module):
         b, n, d = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])
-        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+        proj: torch.Tensor = self.proj(out.transpose(1, 2).reshape(b, n, d))
+        return proj
 
 
 class Block(nn.Module):
@@ -58,7 +59,8 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
-        return x + self.mlp(self.norm2(x))
+        out: torch.Tensor = x + self.mlp(self.norm2(x))
+        return out
 
 
 def _pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -128,7 +130,8 @@ class VisionTransformer(E2EModel):
         tokens = tokens.flatten(2).transpose(1, 2)
         tokens = torch.cat([self.cls.expand(tokens.shape[0], -1, -1), tokens], 1)
         tokens = self.norm(self.blocks(tokens + self._positions(int(gh), int(gw))))
-        return self.head(tokens[:, 0], scalars)
+        out: torch.Tensor = self.head(tokens[:, 0], scalars)
+        return out
 
 
 @register_model

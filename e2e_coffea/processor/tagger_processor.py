@@ -250,7 +250,7 @@ class _RegressionTruth:
         def values(q: str | None) -> Any:
             if q is None:
                 return None
-            return object_values(chunk, layout, tagger.kind, q, self.event, self.index,  # type: ignore[arg-type]
+            return object_values(chunk, layout, tagger.kind, q, self.event, self.index,
                                  entry_offset=offset)  # fmt: skip
 
         self.truth = values(regression_truth(c))

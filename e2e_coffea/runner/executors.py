@@ -120,7 +120,7 @@ class GPUDaskExecutor(processor.DaskExecutor):  # type: ignore[misc]
     """DaskExecutor whose chunk tasks ask for ``GPU=1``: only GPU-tagged workers take them."""
 
     def __call__(self, items: Any, function: Any, accumulator: Any) -> Any:
-        import dask
+        from dask.base import annotate  # dask.annotate is an implicit re-export of this
 
-        with dask.annotate(resources={"GPU": 1}):
+        with annotate(resources={"GPU": 1}):
             return super().__call__(items, function, accumulator)

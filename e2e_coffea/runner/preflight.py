@@ -84,5 +84,5 @@ def _check_file(
     plan = plan_columns(t.keys(), req, opt, proc.profile_for(meta), where=where)
     why: dict[str, str] = {}
     for tg in proc.taggers:
-        why.update(explain_missing(layout, tg.kind, plan.missing))  # type: ignore[arg-type]
+        why.update(explain_missing(layout, tg.kind, plan.missing))
     return int(t.num_entries), why

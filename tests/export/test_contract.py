@@ -6,14 +6,13 @@ import warnings
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
+import onnx
 import pytest
 import torch
 
 from e2e_coffea.exceptions import ChannelError, ContractError
 from e2e_coffea.export import MARKER_KEY, Contract, check_channels, export_onnx, load_contract
 from e2e_coffea.models import create_model
-
-onnx = pytest.importorskip("onnx")
 
 
 def contract(**kw: object) -> Contract:
@@ -170,7 +169,8 @@ def test_normalisation_object_or_json_text() -> None:
 
 
 def test_real_frames_normalisation_round_trips() -> None:
-    frames = pytest.importorskip("e2e_coffea.frames", reason="e2e_coffea.frames is not available")
+    from e2e_coffea import frames
+
     norm = frames.load_norm("qg")
     c = contract(normalisation=norm)
     back = Contract.from_metadata(c.to_metadata())

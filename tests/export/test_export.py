@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -19,9 +20,6 @@ from e2e_coffea.export import (
     onnx_outputs,
 )
 from e2e_coffea.models import create_model, list_models, model_entry
-
-onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
 
 FAST = {"vit": {"depth": 1}, "vit_tiny": {"depth": 1}, "vit_small": {"depth": 1}}
 NORM = {"version": 1, "channels": {"ecal": {"scale": 0.02, "clip": 500.0}}}  # opaque here

@@ -206,7 +206,6 @@ def test_unreachable_scheduler_names_the_address() -> None:
 
 
 def test_unreachable_gateway_names_the_address() -> None:
-    pytest.importorskip("dask_gateway")
     cfg = parse_cluster_config(
         {
             "facility": "gateway",
@@ -287,7 +286,8 @@ def test_cli_gpu_request_needs_a_gpu_worker_type(
 
 def test_gateway_options_are_checked_against_what_the_server_offers() -> None:
     """The server's option list is real dask_gateway ``Options``; only the HTTP call is left out."""
-    options = pytest.importorskip("dask_gateway.options")
+    import dask_gateway.options as options
+
     from e2e_coffea.facility.gateway import gateway_options
 
     class Server:  # what Gateway.cluster_options() returns for this facility

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from e2e_coffea.frames import CHANNELS, JetSelection, build_jet_frames
-from e2e_coffea.frames.numpy_backend import HAVE_NUMBA, NumpyBackend
+from e2e_coffea.frames.numpy_backend import NumpyBackend
 from e2e_coffea.frames.testing import sparse_to_e2e_chunk
 from e2e_coffea.frames.torch_backend import TorchBackend
 
@@ -60,11 +60,6 @@ def test_torch_backends_agree_with_numpy(make, seeds, rng_seed):
         for name in ("torch-native", "torch"):
             got, _ = build_jet_frames(c, layout=layout, channels="tau13", backend=BACKENDS[name]())
             np.testing.assert_allclose(as_numpy(got), expected, rtol=1e-6, atol=1e-6)
-
-
-def test_pure_numpy_path_exists_or_numba_used():
-    # the numba kernels are the default when importable
-    assert NumpyBackend().use_numba == HAVE_NUMBA
 
 
 def test_phi_wrap_and_eta_padding_explicit(make):

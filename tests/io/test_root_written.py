@@ -20,8 +20,7 @@ pytestmark = pytest.mark.root
 
 
 def test_root_written_vectors_give_the_same_frames(tmp_path, chunk):
-    if not have_root():
-        pytest.skip("ROOT is not installed (pip install root); CI installs it for this test")
+    assert have_root(), "ROOT is part of the test extra: pip install '.[test]' (the root wheel)"
     flat = flatten_collections(chunk)
     images = densify(flat)
     branches = {k: images[k] for k in ("ECAL_energy", "HBHE_energy", "ECAL_tracksPt_atECALfixIP")}
