@@ -1,0 +1,214 @@
+"""The training stream: units of the index -> objects of one split -> shuffled, weighted,
+fixed-size batches, read by DataLoader worker processes.
+
+Every worker (of every data-parallel process) takes its own units: unit ``i`` of the
+epoch's order goes to shard ``i % n_shards``, shard = ``rank * workers + worker``. The
+order interleaves units rich in signal with units rich in background in proportion to
+their counts, so that class-pure files (one process per file) still give mixed batches,
+and a bounded shuffle buffer mixes objects across units. Memory is the buffer (plus one
+unit and the prefetched batches) whatever the sample size. Everything random is seeded
+by (seed, epoch, shard): the same seed and worker count give the same batches, and a
+resumed epoch is the epoch it replaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from ..exceptions import BadInputError
+from .batch import Batch
+from .index import SampleIndex, UnitPlan, as_is, keep_rows
+from .weights import Reweighting
+
+__all__ = ["EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
+
+Cols = dict[str, npt.NDArray[Any]]
+
+
+class ShuffleBuffer:
+    """A reservoir of at most ``capacity`` objects: each new object takes the place of a
+    random old one, which leaves; :meth:`flush` empties the rest in random order."""
+
+    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
+        if capacity < 1:
+            msg = f"shuffle buffer capacity must be >= 1, got {capacity}"
+            raise BadInputError(msg)
+        self.capacity, self.rng, self.size = capacity, rng, 0
+        self.store: Cols = {}
+
+    def _grow(self, cols: Cols, need: int) -> None:
+        have = len(next(iter(self.store.values()))) if self.store else 0
+        if need <= have:
+            return
+        new = min(self.capacity, max(need, 2 * have))
+        old, self.store = self.store, {}
+        for k, v in cols.items():
+            arr = np.empty((new, *v.shape[1:]), v.dtype)
+            if old:
+                arr[: self.size] = old[k][: self.size]
+            self.store[k] = arr
+
+    def push(self, cols: Cols) -> Iterator[Cols]:
+        n = len(next(iter(cols.values())))
+        m = min(self.capacity - self.size, n)
+        if m:
+            self._grow(cols, self.size + m)
+            for k, v in cols.items():
+                self.store[k][self.size : self.size + m] = v[:m]
+            self.size += m
+        pos = m
+        while pos < n:
+            r = min(n - pos, self.capacity)
+            slots = self.rng.choice(self.capacity, r, replace=False)
+            yield {k: s[slots] for k, s in self.store.items()}  # fancy indexing copies
+            for k, v in cols.items():
+                self.store[k][slots] = v[pos : pos + r]
+            pos += r
+
+    def flush(self) -> Iterator[Cols]:
+        if self.size:
+            order = self.rng.permutation(self.size)
+            yield {k: s[order] for k, s in self.store.items()}
+        self.size = 0
+
+
+def interleave(units: list[UnitPlan], split: int) -> list[UnitPlan]:
+    """Units mostly of signal and units mostly of background, merged so that the share
+    of each class read so far follows its share of the split (deterministic)."""
+    lists: list[list[UnitPlan]] = [[], []]
+    for u in units:
+        if u.n(split):
+            lists[int(u.counts[split][1] > u.counts[split][0])].append(u)
+    totals = [max(sum(u.n(split) for u in lst), 1) for lst in lists]
+    done, pos, out = [0, 0], [0, 0], []
+    while pos[0] < len(lists[0]) or pos[1] < len(lists[1]):
+        frac = [done[c] / totals[c] if pos[c] < len(lists[c]) else np.inf for c in (0, 1)]
+        c = int(frac[1] < frac[0])
+        u = lists[c][pos[c]]
+        out.append(u)
+        done[c] += u.n(split)
+        pos[c] += 1
+    return out
+
+
+class ObjectStream(IterableDataset[Batch]):
+    """Batches of one split (0 train, 1 val, 2 test) of an index; see the module doc."""
+
+    def __init__(
+        self,
+        index: SampleIndex,
+        split: int,
+        batch_size: int,
+        *,
+        shuffle_buffer: int = 0,
+        seed: int = 0,
+        reweighting: Reweighting | None = None,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        if batch_size < 1:
+            msg = f"batch_size must be >= 1, got {batch_size}"
+            raise BadInputError(msg)
+        self.index, self.split, self.batch_size = index, split, batch_size
+        self.shuffle_buffer, self.seed, self.epoch = shuffle_buffer, seed, 0
+        self.reweighting = reweighting or Reweighting()
+        self.rank, self.world = rank, world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self, epoch: int) -> list[UnitPlan]:
+        """All units of the split in this epoch's order (before sharding)."""
+        units = list(self.index.units)
+        if self.shuffle_buffer:
+            rng = np.random.default_rng([self.seed, epoch, 7])
+            units = [units[i] for i in rng.permutation(len(units))]
+            seq = [i for i, u in enumerate(units) if self.index.sources[u.source].sequential]
+            ordered = sorted((units[i] for i in seq), key=lambda u: (u.source, u.start))
+            for i, u in zip(seq, ordered, strict=True):  # compressed streams: read forward only
+                units[i] = u
+        return interleave(units, self.split)
+
+    def shard(self, shard: int, n_shards: int) -> list[UnitPlan]:
+        return self.order(self.epoch)[shard::n_shards]
+
+    def _objects(self, u: UnitPlan) -> Cols:
+        c = self.index.sources[u.source].read(u.start, u.stop)
+        keep = keep_rows(c, u.take) & (c.split == self.split)
+        c = c.take(np.flatnonzero(keep))
+        got = (int((c.target == 0).sum()), int((c.target == 1).sum()))
+        if got != u.counts[self.split]:
+            name = self.index.sources[u.source].name
+            msg = f"{name} entries {u.start}..{u.stop}: read {got} objects per class, the index said {u.counts[self.split]}"
+            raise BadInputError(msg)
+        return {
+            "x": c.inputs,  # type: ignore[dict-item]
+            "y": c.target.astype(np.float32),
+            "w": self.reweighting.weights(c.target, c.pt, c.abs_eta),
+        }
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        shard = self.rank * nw + wid
+        rng = np.random.default_rng([self.seed, self.epoch, shard])
+        buf = ShuffleBuffer(self.shuffle_buffer, rng) if self.shuffle_buffer else None
+        pending: list[Cols] = []
+        n_pending = 0
+        weighted = self.reweighting.mode != "none"
+
+        def emit(pieces: Iterator[Cols]) -> Iterator[Batch]:
+            nonlocal pending, n_pending
+            for piece in pieces:
+                pending.append(piece)
+                n_pending += len(piece["y"])
+                while n_pending >= self.batch_size:
+                    cols = {k: np.concatenate([p[k] for p in pending]) for k in piece}
+                    head = {k: v[: self.batch_size] for k, v in cols.items()}
+                    pending = [{k: v[self.batch_size :] for k, v in cols.items()}]
+                    n_pending -= self.batch_size
+                    yield _batch(head, weighted)
+
+        for u in self.shard(shard, self.world * nw):
+            objs = self._objects(u)
+            yield from emit(buf.push(objs) if buf is not None else iter([objs]))
+        if buf is not None:
+            yield from emit(buf.flush())
+        if n_pending:
+            yield _batch({k: np.concatenate([p[k] for p in pending]) for k in pending[0]}, weighted)
+
+
+def _batch(cols: Cols, weighted: bool) -> Batch:
+    return Batch(
+        torch.from_numpy(np.ascontiguousarray(cols["x"])),
+        torch.from_numpy(np.ascontiguousarray(cols["y"])),
+        None,
+        torch.from_numpy(np.ascontiguousarray(cols["w"])) if weighted else None,
+    )
+
+
+class EpochLoader:
+    """A DataLoader over an :class:`ObjectStream`, rebuilt every epoch (so the workers see
+    the epoch number), with ``set_epoch`` for :func:`e2e_coffea.train.fit`."""
+
+    def __init__(self, stream: ObjectStream, *, workers: int = 0, pin_memory: bool = False) -> None:
+        if workers < 0:
+            msg = f"workers must be >= 0, got {workers}"
+            raise BadInputError(msg)
+        self.stream, self.workers, self.pin_memory = stream, workers, pin_memory
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[Batch]:
+        loader = DataLoader(
+            self.stream, batch_size=None, num_workers=self.workers,
+            pin_memory=self.pin_memory, collate_fn=as_is,
+        )  # fmt: skip
+        return iter(loader)
