@@ -92,8 +92,8 @@ class _FrameFile:
     label_column = "y"
 
     def __init__(
-        self, path: str | os.PathLike[str], task: Task, *, labels: str, n_channels: int,
-        cuts: ObjectCuts | None = None, kind: str = "jet",
+        self, path: str | os.PathLike[str], task: Task, *, labels: str,
+        shape: tuple[int, ...], cuts: ObjectCuts | None = None, kind: str = "jet",
     ) -> None:  # fmt: skip
         self.name = str(path)
         if not Path(path).is_file():
@@ -102,7 +102,7 @@ class _FrameFile:
         if labels not in LABEL_MODES:
             msg = f"labels must be one of {list(LABEL_MODES)}, got {labels!r}"
             raise BadInputError(msg)
-        self.task, self.labels, self.n_channels = task, labels, n_channels
+        self.task, self.labels, self.shape = task, labels, tuple(shape)
         self.cuts, self.kind = cuts or ObjectCuts(), kind
         self._cols: _Columns | None = None
         self._pid = -1
@@ -124,9 +124,9 @@ class _FrameFile:
         raise NotImplementedError
 
     def _check(self, x: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
-        if x.ndim != 4 or x.shape[1] != self.n_channels:
-            msg = f"{self.name}: frames of shape {x.shape[1:]} do not have the task's {self.n_channels} channels"
-            raise FileLayoutError(msg)
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.shape:
+            msg = f"{self.name}: frames of shape {tuple(x.shape[1:])}, the task needs {self.shape} (C, H, W)"
+            raise BadInputError(msg)
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def scan(self, start: int, stop: int) -> ObjectChunk:
@@ -144,7 +144,7 @@ class NpzFramesSource(_FrameFile):
     def __init__(
         self, path: str | os.PathLike[str], task: Task, *, channels: tuple[str, ...], **kw: Any
     ) -> None:
-        super().__init__(path, task, n_channels=len(channels), **kw)
+        super().__init__(path, task, **kw)
         with zipfile.ZipFile(self.name) as z:
             names = {Path(n).stem for n in z.namelist()}
             if "frames" not in names:
@@ -160,6 +160,9 @@ class NpzFramesSource(_FrameFile):
                     raise BadInputError(msg)
             with z.open("frames.npy") as f:
                 self.n_rows, self.row_shape = self._header(f)
+        if self.row_shape != self.shape:
+            msg = f"{path}: frames of shape {self.row_shape}, the task needs {self.shape} (C, H, W)"
+            raise BadInputError(msg)
         self._stream: Any = None
         self._zip: Any = None
         self._row = 0
@@ -286,21 +289,26 @@ def frames_source(
     path: str | os.PathLike[str], task: Task, *, channels: tuple[str, ...], labels: str | None,
     cuts: ObjectCuts | None = None,
 ) -> NpzFramesSource | ML4SCISource:  # fmt: skip
-    """The source for a frames file, by suffix. npz labels are always truth ids; ML4SCI
-    files must say which they hold (``labels``), since both conventions exist."""
+    """The source for a frames file of ``task``'s ``channels``, by suffix. npz labels are
+    always truth ids; ML4SCI files must say which they hold (``labels``), since both
+    conventions exist."""
     p = Path(path)
     kind = task.kind
+    size = 32 if kind == "eg" else 125
+    shape = (len(channels), size, size)
     if p.suffix == ".npz":
         if labels not in (None, "truth"):
             msg = (
                 f"{p}: npz frames of e2e-coffea hold truth labels; --labels {labels} does not apply"
             )
             raise BadInputError(msg)
-        return NpzFramesSource(p, task, channels=channels, labels="truth", cuts=cuts, kind=kind)
+        return NpzFramesSource(
+            p, task, channels=channels, labels="truth", shape=shape, cuts=cuts, kind=kind
+        )
     if labels is None:
         msg = (
             f"{p}: say what its 'y' column holds with --labels truth (files of e2e-coffea frames) "
             "or --labels binary (0/1 targets, as in the public ML4SCI datasets)"
         )
         raise BadInputError(msg)
-    return ML4SCISource(p, task, labels=labels, n_channels=len(channels), cuts=cuts, kind=kind)
+    return ML4SCISource(p, task, labels=labels, shape=shape, cuts=cuts, kind=kind)

@@ -13,6 +13,7 @@ deep for 32x32) stops the run with the reason instead of after training.
 from __future__ import annotations
 
 import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,9 +100,11 @@ def _dry_run(name: str, n_in: int, kw: dict[str, Any], shape: tuple[int, ...], w
         try:
             model = create_model(name, n_in, 1, **kw).eval()
             x = torch.rand(2, *shape)
-            with torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
                 model(x)
-                torch.jit.trace(model, x, check_trace=False)  # the ONNX export traces too
+                # the ONNX export traces with this same (deprecated, still working) tracer
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.*deprecated")
+                torch.jit.trace(model, x, check_trace=False)
         except BadInputError as err:
             msg = f"{why}: {err}"
             raise BadInputError(msg) from err

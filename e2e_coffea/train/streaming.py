@@ -4,8 +4,9 @@ fixed-size batches, read by DataLoader worker processes.
 Every worker (of every data-parallel process) takes its own units: unit ``i`` of the
 epoch's order goes to shard ``i % n_shards``, shard = ``rank * workers + worker``. The
 order interleaves units rich in signal with units rich in background in proportion to
-their counts, so that class-pure files (one process per file) still give mixed batches,
-and a bounded shuffle buffer mixes objects across units. Memory is the buffer (plus one
+their counts; within a shard the objects of the two classes are then merged in
+proportion (:class:`ClassMerger`), so that class-pure files (one process per file) still
+give mixed batches, and a bounded shuffle buffer mixes objects across units. Memory is the buffer (plus one
 unit and the prefetched batches) whatever the sample size. Everything random is seeded
 by (seed, epoch, shard): the same seed and worker count give the same batches, and a
 resumed epoch is the epoch it replaces.
@@ -26,7 +27,7 @@ from .batch import Batch
 from .index import SampleIndex, UnitPlan, as_is, keep_rows
 from .weights import Reweighting
 
-__all__ = ["EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
+__all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
 
 Cols = dict[str, npt.NDArray[Any]]
 
@@ -76,6 +77,52 @@ class ShuffleBuffer:
             order = self.rng.permutation(self.size)
             yield {k: s[order] for k, s in self.store.items()}
         self.size = 0
+
+
+class ClassMerger:
+    """Objects of both classes merged in proportion to their totals (``totals[c]``
+    objects of class c will come): the class whose share so far lags goes next, so a
+    run of one class in the input (a class-pure file) does not reach the batches."""
+
+    def __init__(self, totals: tuple[int, int]) -> None:
+        self.totals = totals
+        self.done = [0, 0]
+        self.queues: list[list[Cols]] = [[], []]
+        self.have = [0, 0]
+
+    def add(self, cols: Cols) -> None:
+        for c in (0, 1):
+            rows = cols["y"] == c
+            if rows.any():
+                self.queues[c].append({k: v[rows] for k, v in cols.items()})
+                self.have[c] += int(rows.sum())
+
+    def _pop(self, c: int, k: int) -> Cols:
+        q = self.queues[c]
+        cols = {key: np.concatenate([p[key] for p in q]) for key in q[0]} if len(q) > 1 else q[0]
+        out = {key: v[:k] for key, v in cols.items()}
+        rest = {key: v[k:] for key, v in cols.items()}
+        self.queues[c] = [rest] if len(rest["y"]) else []
+        self.have[c] -= k
+        self.done[c] += k
+        return out
+
+    def drain(self, final: bool = False) -> Iterator[Cols]:
+        """Emit what the proportions allow; ``final``: the input is over, emit the rest."""
+        while self.have[0] or self.have[1]:
+            frac = [self.done[c] / self.totals[c] if self.totals[c] else np.inf for c in (0, 1)]
+            c = int(frac[1] < frac[0])
+            if not self.have[c]:
+                if not final:
+                    return
+                c = 1 - c
+            ahead = 1.0 if not self.totals[1 - c] else min(frac[1 - c], 1.0)
+            k = (
+                int(np.ceil(ahead * self.totals[c] - self.done[c]))
+                if self.totals[c]
+                else self.have[c]
+            )
+            yield self._pop(c, min(max(k, 1), self.have[c]))
 
 
 def interleave(units: list[UnitPlan], split: int) -> list[UnitPlan]:
@@ -175,10 +222,19 @@ class ObjectStream(IterableDataset[Batch]):
                     n_pending -= self.batch_size
                     yield _batch(head, weighted)
 
-        for u in self.shard(shard, self.world * nw):
-            objs = self._objects(u)
-            yield from emit(buf.push(objs) if buf is not None else iter([objs]))
-        if buf is not None:
+        units = self.shard(shard, self.world * nw)
+        if buf is None:
+            for u in units:
+                yield from emit(iter([self._objects(u)]))
+        else:
+            totals = [sum(u.counts[self.split][c] for u in units) for c in (0, 1)]
+            merger = ClassMerger((totals[0], totals[1]))
+            for u in units:
+                merger.add(self._objects(u))
+                for piece in merger.drain():
+                    yield from emit(buf.push(piece))
+            for piece in merger.drain(final=True):
+                yield from emit(buf.push(piece))
             yield from emit(buf.flush())
         if n_pending:
             yield _batch({k: np.concatenate([p[k] for p in pending]) for k in pending[0]}, weighted)

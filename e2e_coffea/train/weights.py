@@ -9,13 +9,15 @@ object is the ratio of the two classes' normalised histograms in its bin; backgr
 objects keep weight 1. ``flat`` instead makes each class flat in pT.
 
 Binning (the choice of this module, not the papers'): pT bins of equal population in the
-training objects of both classes together (``n_pt_bins``, default 20 quantiles), then
+training objects of both classes together (``n_pt_bins``, default 40 quantiles), then
 adjacent bins merged until every bin holds at least ``min_count`` objects of each class,
 so no weight rests on a handful of objects and none is infinite. ``pt-eta`` adds
 ``n_eta_bins`` |eta| quantile bins, merged the same way; a 2-d cell that still has fewer
 than ``min_count`` objects of a class falls back to the pT-only weight of its pT bin.
-Objects outside the training range fall in the first or last bin. Weights depend only on
-(class, pT, |eta|), never on how the data were chunked or which worker read them.
+Objects outside the training range fall in the first or last bin. Weights are constant
+within a bin, so spectra agree per bin, not within one (where a falling background
+meets a rising signal, at a threshold, finer bins need more objects). Weights depend only
+on (class, pT, |eta|), never on how the data were chunked or which worker read them.
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ def fit_reweighting(
     pt: Mapping[int, npt.ArrayLike],
     abs_eta: Mapping[int, npt.ArrayLike] | None = None,
     *,
-    n_pt_bins: int = 20,
+    n_pt_bins: int = 40,
     n_eta_bins: int = 4,
     min_count: int = 20,
 ) -> Reweighting:
