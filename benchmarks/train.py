@@ -1,30 +1,190 @@
-"""Training throughput (frames/s) of the model zoo on synthetic 125x125 jet frames.
+"""Training benchmarks: precision (CPU fp32 vs bf16), streaming memory, and the model zoo.
 
-For each model and channel count: a bare forward/backward/step loop (the baseline; median
-of per-step rates) and the same batches through :func:`e2e_coffea.train.fit` (median over
-epochs; the ratio is the loop's overhead). Medians, because a shared CPU is noisy;
-runs on the CPU with torch threads = cores and, when CUDA is there, on the GPU with AMP.
-Also prints parameter counts and the size of each model exported to ONNX (fp32).
+``--section precision``: the same streamed data (synthetic 3x125x125 jet frames, a faint
+central blob in channel 0 for the signal, sparse noise everywhere) trained twice with the
+same seed, fp32 then bf16 autocast; frames/s is fit()'s median over epochs, the AUC is on
+the test split. The baseline is fp32 in the same run: the speed-up is bf16 / fp32.
 
-    python benchmarks/train.py            # simplenet, resnet15, vit (tiny); 3 and 8 channels
-    python benchmarks/train.py --quick    # fewer steps, one timed epoch
+``--section memory``: peak RSS of a whole training epoch (index, stream, shuffle buffer
+1024, a linear model on 5x5-pooled frames: the data path is measured, not the network) at
+10k and 100k objects, each in a fresh process
+(``resource.getrusage`` ru_maxrss, self + children). The objects come from a synthetic
+source that builds each frame on the fly from its id (a stand-in for ROOT files:
+generating 100k real jets on 2 cores takes hours), so only the streaming path is
+measured; holding the frames instead would take N x 183 KiB.
+
+``--section zoo``: training throughput of the model zoo on synthetic frames: a bare
+forward/backward/step loop (the baseline) against fit() (medians of per-step/epoch rates).
+
+    python benchmarks/train.py --section precision --section memory --out benchmarks/results/train.txt
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from e2e_coffea.export import Contract, export_onnx
 from e2e_coffea.models import count_parameters, create_model
-from e2e_coffea.train import Batch, fit, loss_for
+from e2e_coffea.train import (
+    Batch,
+    EpochLoader,
+    ObjectChunk,
+    ObjectStream,
+    auc_of,
+    build_index,
+    fit,
+    loss_for,
+    predict,
+)
+from e2e_coffea.train.sources import units_of
+from e2e_coffea.train.split import split_of
 
+SHAPE = (3, 125, 125)
+
+
+class SyntheticSource:
+    """``n`` objects of class ``target``; object ``i``'s frame is a function of ``i`` alone."""
+
+    sequential = False
+
+    def __init__(self, first: int, n: int, target: int, amplitude: float = 0.6) -> None:
+        self.name, self.first, self.n, self.target, self.amp = (
+            f"synthetic{first}",
+            first,
+            n,
+            target,
+            amplitude,
+        )
+        ids = np.arange(first, first + n)
+        self.split = split_of(np.ones(n, np.int64), np.zeros(n, np.int64), ids)
+
+    def units(self, step: int) -> list[tuple[int, int]]:
+        return units_of(self.n, step)
+
+    def scan(self, a: int, b: int) -> ObjectChunk:
+        pt = 30.0 + (np.arange(a, b) % 97).astype(np.float32)
+        return ObjectChunk(
+            np.full(b - a, self.target, np.int64), self.split[a:b], pt, np.zeros(b - a, np.float32)
+        )
+
+    def read(self, a: int, b: int) -> ObjectChunk:
+        c = self.scan(a, b)
+        rng = np.random.default_rng([self.first + a, b])
+        x = np.zeros((b - a, *SHAPE), np.float32)
+        hits = rng.integers(0, SHAPE[1] * SHAPE[2], (b - a, SHAPE[0], 800))  # ~5% occupancy
+        vals = rng.exponential(1.0, hits.shape).astype(np.float32)
+        flat = x.reshape(b - a, SHAPE[0], -1)
+        np.put_along_axis(flat, hits, vals, axis=2)
+        if self.target:
+            yy, xx = np.mgrid[: SHAPE[1], : SHAPE[2]] - 62.0
+            blob = np.exp(-(yy**2 + xx**2) / (2 * 6.0**2)).astype(np.float32)
+            x[:, 0] += self.amp * rng.uniform(0.5, 1.5, (b - a, 1, 1)).astype(np.float32) * blob
+        return ObjectChunk(c.target, c.split, c.pt, c.abs_eta, x)
+
+
+def sources(n: int, files: int = 8, amplitude: float = 0.6) -> list[SyntheticSource]:
+    """``n`` objects in class-pure 'files', background and signal alternating."""
+    per = max(n // files, 1)
+    return [SyntheticSource(i * per, per, i % 2, amplitude) for i in range(files)]
+
+
+def precision_section(args: argparse.Namespace) -> list[str]:
+    lines = [
+        f"== precision: CPU fp32 vs bf16 autocast, same data and seed; {torch.get_num_threads()} torch threads",
+        "model       objects  epochs  fp32 fr/s  bf16 fr/s  bf16/fp32  test AUC fp32  test AUC bf16  diff",
+    ]
+    for model_name, n, epochs in (
+        ("simplenet", args.objects, args.epochs),
+        ("resnet15", args.objects // 3, 1),
+    ):
+        index = build_index(sources(n), step=128)
+        rates, aucs = {}, {}
+        for prec in ("fp32", "bf16"):
+            torch.manual_seed(0)
+            model = create_model(model_name, SHAPE[0], 1)
+            train = EpochLoader(ObjectStream(index, 0, 32, shuffle_buffer=512, seed=1))
+            res = fit(model, train, EpochLoader(ObjectStream(index, 1, 128)), epochs=epochs, lr=1e-3,
+                      device="cpu", precision=prec, progress=False, seed=1, monitor="val_auc")  # fmt: skip
+            rates[prec] = statistics.median(h["frames_per_s"] for h in res.history)
+            out = predict(model, EpochLoader(ObjectStream(index, 2, 128)), torch.device("cpu"))
+            aucs[prec] = auc_of(out)
+        lines.append(
+            f"{model_name:10s} {n:8d} {epochs:7d} {rates['fp32']:10.1f} {rates['bf16']:10.1f} "
+            f"{rates['bf16'] / rates['fp32']:10.2f} {aucs['fp32']:14.4f} {aucs['bf16']:14.4f} "
+            f"{aucs['bf16'] - aucs['fp32']:+.4f}"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def memory_child(n: int) -> None:
+    """One epoch over ``n`` objects; prints the peak RSS (MiB) as JSON."""
+    torch.set_num_threads(max(1, (os.cpu_count() or 1)))
+    t0 = time.perf_counter()
+    index = build_index(sources(n, files=max(8, n // 2000)), step=256)
+    torch.manual_seed(0)
+    # a deliberately cheap model (pool 5x5 -> linear): the data path is what is measured
+    model = torch.nn.Sequential(
+        torch.nn.AvgPool2d(5), torch.nn.Flatten(), torch.nn.Linear(3 * 25 * 25, 1)
+    )
+    train = EpochLoader(ObjectStream(index, 0, 64, shuffle_buffer=1024, seed=1))
+    res = fit(
+        model,
+        train,
+        EpochLoader(ObjectStream(index, 1, 256)),
+        epochs=1,
+        device="cpu",
+        progress=False,
+    )
+    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"objects": n, "n_train": res.history[0]["n_train"], "n_val": res.history[0]["n_val"],
+                      "peak_rss_mib": self_kib / 1024, "children_peak_rss_mib": kids_kib / 1024,
+                      "seconds": time.perf_counter() - t0,
+                      "frames_per_s": res.history[0]["frames_per_s"]}))  # fmt: skip
+
+
+def memory_section(args: argparse.Namespace) -> list[str]:
+    lines = [
+        "== memory: peak RSS of one training epoch, fresh process per size "
+        "(synthetic source, 3x125x125 frames, shuffle buffer 1024, batch 64, 0 loader workers, "
+        "pooled-linear model)",
+        "objects  trained  validated  peak RSS MiB  frames held would need MiB  s/epoch  fr/s",
+    ]
+    rows = []
+    for n in args.memory_sizes:
+        proc = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], check=True,
+                              capture_output=True, text=True)  # fmt: skip
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        rows.append(r)
+        held = n * np.prod(SHAPE) * 4 / 2**20
+        lines.append(
+            f"{n:7d} {r['n_train']:8d} {r['n_val']:10d} {r['peak_rss_mib']:13.0f} {held:27.0f} "
+            f"{r['seconds']:8.0f} {r['frames_per_s']:5.0f}"
+        )
+        print(lines[-1], flush=True)
+    if len(rows) >= 2:
+        lines.append(
+            f"peak RSS ratio {rows[-1]['objects']}/{rows[0]['objects']} objects: "
+            f"{rows[-1]['peak_rss_mib'] / rows[0]['peak_rss_mib']:.2f} "
+            f"(objects ratio {rows[-1]['objects'] / rows[0]['objects']:.0f})"
+        )
+    return lines
+
+
+# -- the model zoo: bare loop vs fit() -------------------------------------------------
 BATCH = {"simplenet": 32, "resnet15": 32, "vit": 8}
 STEPS = {"vit": 2}  # ViT-Tiny on 625 tokens runs at a few frames/s on a laptop CPU
 KWARGS = {"vit": {"size": "tiny"}}
@@ -78,53 +238,27 @@ def via_fit(
     model: torch.nn.Module, batches: list[Batch], device: str, amp: bool, epochs: int
 ) -> list[float]:
     """frames/s of fit()'s epochs after the first (which warms up)."""
-    res = fit(
-        model,
-        batches,
-        epochs=epochs + 1,
-        lr=1e-4,
-        device=device,
-        amp=amp,
-        progress=False,
-        restore_best=False,
-    )
+    res = fit(model, batches, epochs=epochs + 1, lr=1e-4, device=device, amp=amp, progress=False,
+              restore_best=False)  # fmt: skip
     return [float(h["frames_per_s"]) for h in res.history[1:]]
 
 
 def onnx_size(name: str, channels: int) -> int:
     model = create_model(name, channels, **KWARGS.get(name, {}))
-    c = Contract(
-        task="classification",
-        model_name=name,
-        channels=tuple(f"c{i}" for i in range(channels)),
-        frame_size=(125, 125),
-        class_names=("background", "signal"),
-    )
+    c = Contract(task="classification", model_name=name, channels=tuple(f"c{i}" for i in range(channels)),
+                 frame_size=(125, 125), class_names=("background", "signal"))  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         return export_onnx(model, Path(d) / "m.onnx", c, (2, channels, 125, 125)).n_bytes
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", default=["simplenet", "resnet15", "vit"])
-    ap.add_argument("--channels", nargs="+", type=int, default=[3, 8])
-    ap.add_argument("--steps", type=int, default=6)
-    ap.add_argument("--repeat", type=int, default=3, help="fit() epochs to take the median of")
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
+def zoo_section(args: argparse.Namespace) -> list[str]:
     steps = 2 if args.quick else args.steps
-    cores = os.cpu_count() or 1
-    torch.set_num_threads(cores)
     devices = [("cpu", False)] + ([("cuda", True)] if torch.cuda.is_available() else [])
-    print(
-        f"torch {torch.__version__}, {cores} CPU threads"
-        + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA")
-    )
-    print("frames/s as median [max]: on a shared CPU the max is closest to an idle machine")
-    print(
+    lines = [
+        "== zoo: frames/s as median [max]: on a shared CPU the max is closest to an idle machine",
         f"{'model':10s} {'C':>2s} {'params':>9s} {'onnx MB':>8s} {'device':>8s} {'batch':>5s} "
-        f"{'bare loop fr/s':>16s} {'fit() fr/s':>16s} {'fit/bare':>8s}"
-    )
+        f"{'bare loop fr/s':>16s} {'fit() fr/s':>16s} {'fit/bare':>8s}",
+    ]
     for name in args.models:
         for c in args.channels:
             torch.manual_seed(0)
@@ -144,10 +278,48 @@ def main() -> None:
                 bm, bx = statistics.median(bare), max(bare)
                 fm, fx = statistics.median(fitted), max(fitted)
                 dev = device + ("+amp" if amp else "")
-                print(
+                lines.append(
                     f"{name:10s} {c:2d} {params:9,d} {size_mb:8.3f} {dev:>8s} {bs:5d} "
                     f"{bm:7.1f} [{bx:6.1f}] {fm:7.1f} [{fx:6.1f}] {fm / bm:8.2f}"
                 )
+                print(lines[-1], flush=True)
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--section", action="append", choices=["precision", "memory", "zoo"])
+    ap.add_argument(
+        "--objects", type=int, default=3000, help="precision: objects of the simplenet run"
+    )
+    ap.add_argument("--epochs", type=int, default=2, help="precision: epochs of the simplenet run")
+    ap.add_argument("--memory-sizes", type=int, nargs="+", default=[10_000, 100_000])
+    ap.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--models", nargs="+", default=["simplenet", "resnet15", "vit"])
+    ap.add_argument("--channels", nargs="+", type=int, default=[3, 8])
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--repeat", type=int, default=3, help="zoo: fit() epochs to take the median of")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    if args.memory_child is not None:
+        memory_child(args.memory_child)
+        return
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    lines = [
+        f"torch {torch.__version__}, {cores} CPU threads, load average {os.getloadavg()[0]:.1f} at start"
+        + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA"),
+    ]
+    sections = {"precision": precision_section, "memory": memory_section, "zoo": zoo_section}
+    for name in args.section or ["zoo"]:
+        lines += sections[name](args)
+    lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
 
 
 if __name__ == "__main__":

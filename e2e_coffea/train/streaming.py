@@ -30,42 +30,42 @@ from .weights import Reweighting
 __all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
 
 Cols = dict[str, npt.NDArray[Any]]
+_PIECE = 256
+"""Objects per piece handed on by the shuffle buffer: bounds the copies in flight."""
 
 
 class ShuffleBuffer:
     """A reservoir of at most ``capacity`` objects: each new object takes the place of a
-    random old one, which leaves; :meth:`flush` empties the rest in random order."""
+    random old one, which leaves; :meth:`flush` empties the rest in random order. The
+    store is allocated once, for ``min(capacity, expected)`` objects."""
 
-    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self, capacity: int, rng: np.random.Generator, expected: int | None = None
+    ) -> None:
         if capacity < 1:
             msg = f"shuffle buffer capacity must be >= 1, got {capacity}"
             raise BadInputError(msg)
-        self.capacity, self.rng, self.size = capacity, rng, 0
+        self.capacity = max(1, min(capacity, expected)) if expected is not None else capacity
+        self.rng, self.size = rng, 0
         self.store: Cols = {}
 
-    def _grow(self, cols: Cols, need: int) -> None:
-        have = len(next(iter(self.store.values()))) if self.store else 0
-        if need <= have:
-            return
-        new = min(self.capacity, max(need, 2 * have))
-        old, self.store = self.store, {}
-        for k, v in cols.items():
-            arr = np.empty((new, *v.shape[1:]), v.dtype)
-            if old:
-                arr[: self.size] = old[k][: self.size]
-            self.store[k] = arr
+    def _allocate(self, cols: Cols) -> None:
+        if not self.store:
+            self.store = {
+                k: np.empty((self.capacity, *v.shape[1:]), v.dtype) for k, v in cols.items()
+            }
 
     def push(self, cols: Cols) -> Iterator[Cols]:
         n = len(next(iter(cols.values())))
         m = min(self.capacity - self.size, n)
         if m:
-            self._grow(cols, self.size + m)
+            self._allocate(cols)
             for k, v in cols.items():
                 self.store[k][self.size : self.size + m] = v[:m]
             self.size += m
         pos = m
         while pos < n:
-            r = min(n - pos, self.capacity)
+            r = min(n - pos, self.capacity, _PIECE)
             slots = self.rng.choice(self.capacity, r, replace=False)
             yield {k: s[slots] for k, s in self.store.items()}  # fancy indexing copies
             for k, v in cols.items():
@@ -73,10 +73,11 @@ class ShuffleBuffer:
             pos += r
 
     def flush(self) -> Iterator[Cols]:
-        if self.size:
-            order = self.rng.permutation(self.size)
-            yield {k: s[order] for k, s in self.store.items()}
-        self.size = 0
+        """The objects left, in random order, in pieces (no second copy of the store)."""
+        order = self.rng.permutation(self.size)
+        store, self.store, self.size = self.store, {}, 0
+        for lo in range(0, len(order), _PIECE):
+            yield {k: s[order[lo : lo + _PIECE]] for k, s in store.items()}
 
 
 class ClassMerger:
@@ -93,9 +94,12 @@ class ClassMerger:
     def add(self, cols: Cols) -> None:
         for c in (0, 1):
             rows = cols["y"] == c
-            if rows.any():
-                self.queues[c].append({k: v[rows] for k, v in cols.items()})
-                self.have[c] += int(rows.sum())
+            n = int(rows.sum())
+            if n:  # a class-pure unit (one process per file) is queued without a copy
+                self.queues[c].append(
+                    cols if n == len(rows) else {k: v[rows] for k, v in cols.items()}
+                )
+                self.have[c] += n
 
     def _pop(self, c: int, k: int) -> Cols:
         q = self.queues[c]
@@ -188,7 +192,8 @@ class ObjectStream(IterableDataset[Batch]):
     def _objects(self, u: UnitPlan) -> Cols:
         c = self.index.sources[u.source].read(u.start, u.stop)
         keep = keep_rows(c, u.take) & (c.split == self.split)
-        c = c.take(np.flatnonzero(keep))
+        if not keep.all():
+            c = c.take(np.flatnonzero(keep))
         got = (int((c.target == 0).sum()), int((c.target == 1).sum()))
         if got != u.counts[self.split]:
             name = self.index.sources[u.source].name
@@ -205,30 +210,34 @@ class ObjectStream(IterableDataset[Batch]):
         wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
         shard = self.rank * nw + wid
         rng = np.random.default_rng([self.seed, self.epoch, shard])
-        buf = ShuffleBuffer(self.shuffle_buffer, rng) if self.shuffle_buffer else None
         pending: list[Cols] = []
         n_pending = 0
         weighted = self.reweighting.mode != "none"
 
         def emit(pieces: Iterator[Cols]) -> Iterator[Batch]:
             nonlocal pending, n_pending
+            bs = self.batch_size
             for piece in pieces:
                 pending.append(piece)
                 n_pending += len(piece["y"])
-                while n_pending >= self.batch_size:
-                    cols = {k: np.concatenate([p[k] for p in pending]) for k in piece}
-                    head = {k: v[: self.batch_size] for k, v in cols.items()}
-                    pending = [{k: v[self.batch_size :] for k, v in cols.items()}]
-                    n_pending -= self.batch_size
-                    yield _batch(head, weighted)
+                if n_pending < bs:
+                    continue
+                cols = {k: np.concatenate([p[k] for p in pending]) for k in piece}
+                n_full = n_pending // bs * bs
+                for lo in range(0, n_full, bs):
+                    yield _batch({k: v[lo : lo + bs] for k, v in cols.items()}, weighted)
+                # copy the few left over, so that the big array can go
+                pending = [{k: v[n_full:].copy() for k, v in cols.items()}]
+                n_pending -= n_full
 
         units = self.shard(shard, self.world * nw)
-        if buf is None:
+        if not self.shuffle_buffer:
             for u in units:
                 yield from emit(iter([self._objects(u)]))
         else:
             totals = [sum(u.counts[self.split][c] for u in units) for c in (0, 1)]
             merger = ClassMerger((totals[0], totals[1]))
+            buf = ShuffleBuffer(self.shuffle_buffer, rng, expected=sum(totals))
             for u in units:
                 merger.add(self._objects(u))
                 for piece in merger.drain():
