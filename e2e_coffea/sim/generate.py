@@ -196,12 +196,12 @@ def _run_job(
     target = Path(folder) / job.process
     target.mkdir(parents=True, exist_ok=True)
     written: list[Written] = []
-    for ds, stem, part, n, b in parts:
+    for ds, stem, part, n, which_bin in parts:
         for lay, write in (("sparse", write_sparse), ("e2e", write_e2e)):
             if job.layout in (lay, "both"):
                 p = target / f"{stem}.{lay}.root"
                 write(p, part)
-                written.append(Written(ds, lay, str(p), n, b))
+                written.append(Written(ds, lay, str(p), n, which_bin))
     return job, written, stats
 
 

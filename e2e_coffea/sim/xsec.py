@@ -70,7 +70,7 @@ def dataset_metadata(process: str, files: Sequence[FileSample]) -> dict[str, Any
 
     bins = PROCESSES[process].pthat_bins
     nevents = sum(f.events for f in files)
-    per_file = {
+    per_file: dict[str, dict[str, Any]] = {
         f.stem: {
             "nevents": f.events,
             **combine_bins([s for s in f.stats if f.bin in (None, s.bin)]),

@@ -118,14 +118,18 @@ def spawn(fn: Callable[..., Any], nproc: int, device_type: str, **kwargs: Any) -
     if device_type == "cuda" and nproc > torch.cuda.device_count():
         msg = f"nproc {nproc} exceeds the {torch.cuda.device_count()} visible GPU(s)"
         raise BadInputError(msg)
-    import torch.multiprocessing as mp
+    from torch.multiprocessing.spawn import (
+        ProcessExitedException,
+        ProcessRaisedException,
+        start_processes,
+    )
 
     with tempfile.TemporaryDirectory(prefix="e2e-ddp-") as tmp:
         result = str(Path(tmp) / "rank0.json")
         args = (fn, nproc, _free_port(), device_type, kwargs, result)
         try:
-            mp.start_processes(_child, args=args, nprocs=nproc, join=True, start_method="spawn")
-        except (mp.ProcessRaisedException, mp.ProcessExitedException) as err:
+            start_processes(_child, args=args, nprocs=nproc, join=True, start_method="spawn")  # type: ignore[no-untyped-call]
+        except (ProcessRaisedException, ProcessExitedException) as err:
             for path in sorted(Path(tmp).glob("rank0.json.rank*.error")):
                 kind, text = json.loads(path.read_text())
                 msg = f"{path.name.split('.')[-2]}: {text}"

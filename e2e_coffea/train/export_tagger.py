@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from torch import nn
 
-from ..export import E2E_JET_CROP, EG_CROP, Contract, export_onnx
+from ..export import E2E_JET_CROP, EG_CROP, Contract
+from ..export.onnx_export import export_onnx
 from ..frames.normalisation import load_norm
 from .distributed import rank_info
 from .index import SampleIndex

@@ -67,7 +67,8 @@ class _Columns:
             split = split_of(cols["run"], cols["lumi"], cols["event"])
         else:
             ev = np.asarray(cols["event"] if "event" in cols else np.arange(n), np.int64)
-            split = split_of(*fallback_ids(path, ev))
+            run, lumi, event = fallback_ids(path, ev)
+            split = split_of(run, lumi, event)
         self.target, self.split, self.pt, self.abs_eta = (
             target,
             split.astype(np.int8),
@@ -186,7 +187,7 @@ class NpzFramesSource(_FrameFile):
         return int(shape[0]), tuple(int(s) for s in shape[1:])
 
     def _read_columns(self) -> dict[str, npt.NDArray[Any]]:
-        out = {}
+        out: dict[str, npt.NDArray[Any]] = {}
         with zipfile.ZipFile(self.name) as z:
             have = {Path(n).stem for n in z.namelist()}
             for name in self._SMALL:

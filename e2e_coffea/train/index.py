@@ -68,6 +68,10 @@ class SampleIndex:
         }
 
 
+def _concat(parts: list[npt.NDArray[np.float32]]) -> npt.NDArray[np.float32]:
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
 def as_is(item: Any) -> Any:
     """The DataLoader's collate function for items that are already what we want."""
     return item
@@ -102,8 +106,8 @@ def build_index(
     )
     left = [max_objects, max_objects]
     units: list[UnitPlan] = []
-    pts: dict[int, list[Any]] = {0: [], 1: []}
-    etas: dict[int, list[Any]] = {0: [], 1: []}
+    pts: dict[int, list[npt.NDArray[np.float32]]] = {0: [], 1: []}
+    etas: dict[int, list[npt.NDArray[np.float32]]] = {0: [], 1: []}
     for (src, a, b), chunk in zip(flat, loader, strict=True):
         take: list[int | None] = [None, None]
         for cls in (0, 1):
@@ -129,10 +133,9 @@ def build_index(
             sel = tr & (c.target == cls)
             pts[cls].append(c.pt[sel])
             etas[cls].append(c.abs_eta[sel])
-    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0, np.float32)  # noqa: E731
     return SampleIndex(
         list(sources),
         units,
-        {k: cat(v) for k, v in pts.items()},
-        {k: cat(v) for k, v in etas.items()},
+        {k: _concat(v) for k, v in pts.items()},
+        {k: _concat(v) for k, v in etas.items()},
     )

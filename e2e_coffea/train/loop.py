@@ -156,7 +156,7 @@ def fit(
     ``checkpoint_dir/last.pt`` if it exists (else starts fresh); a path resumes from that
     file. ``epochs`` counts all epochs, resumed ones too.
     """
-    task = task or getattr(model, "task", "classification")
+    task = str(task or getattr(model, "task", "classification"))
     ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     monitor = _check_args(epochs, monitor, val_batches, task, resume, ckdir)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -278,9 +278,11 @@ class _Run:
         state: dict[str, Any] = {"best": None, "best_epoch": None, "bad_epochs": 0, "history": []}
         best_weights: dict[str, torch.Tensor] | None = None
         start = 0
-        resume_path = (
-            ckdir / LAST_NAME if resume is True and ckdir else Path(resume) if resume else None
-        )
+        resume_path: Path | None = None
+        if resume is True:
+            resume_path = ckdir / LAST_NAME if ckdir else None
+        elif resume:
+            resume_path = Path(resume)
         if resume_path is not None and (resume is not True or resume_path.is_file()):
             state, start, best_weights = self._resume(resume_path)
 

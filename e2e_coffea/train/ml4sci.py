@@ -187,7 +187,7 @@ def nested_to_numpy(col: Any, path: Path) -> np.ndarray:
     import pyarrow.compute as pc
 
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    n, dims = len(arr), []
+    n, dims = len(arr), list[int]()
     for _ in range(3):
         if not pa.types.is_list(arr.type) and not pa.types.is_large_list(arr.type):
             msg = f"{path}: frame column is not a 3-level nested list (type {col.type})"
@@ -198,7 +198,8 @@ def nested_to_numpy(col: Any, path: Path) -> np.ndarray:
             raise FileLayoutError(msg)
         dims.append(int(lengths[0]) if lengths.size else 0)
         arr = arr.flatten()
-    return arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(n, *dims)
+    flat = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float32)
+    return flat.reshape(n, *dims)
 
 
 class ML4SCIDataset:

@@ -104,7 +104,7 @@ def _dry_run(name: str, n_in: int, kw: dict[str, Any], shape: tuple[int, ...], w
                 model(x)
                 # the ONNX export traces with this same (deprecated, still working) tracer
                 warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.*deprecated")
-                torch.jit.trace(model, x, check_trace=False)
+                torch.jit.trace(model, x, check_trace=False)  # type: ignore[no-untyped-call]
         except BadInputError as err:
             msg = f"{why}: {err}"
             raise BadInputError(msg) from err

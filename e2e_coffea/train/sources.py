@@ -182,7 +182,8 @@ class RootTaskSource:
 
     def _chunk_of(self, chunk: Any, start: int, rec: ObjectRecords, x: Any) -> ObjectChunk:
         ids = event_ids(chunk, self.layout, self.name, start)
-        split = split_of(*(v[rec.event] for v in ids)) if len(rec) else np.zeros(0, np.int8)
+        run, lumi, event = (v[rec.event] for v in ids)
+        split = split_of(run, lumi, event) if len(rec) else np.zeros(0, np.int8)
         return ObjectChunk(
             np.full(len(rec), self.target, np.int64), split.astype(np.int8),
             np.asarray(rec.pt, np.float32), np.abs(np.asarray(rec.eta, np.float32)), x,
@@ -202,10 +203,16 @@ class RootTaskSource:
         if s.input_kind == "points":
             pc = build_point_clouds(chunk, layout=self.layout, jets=sel, spec=s.points)
             x = np.asarray(pc.features, np.float32)
-        else:
-            build = build_eg_frames if s.kind == "eg" else build_jet_frames
-            key = "objects" if s.kind == "eg" else "jets"
+        elif s.kind == "eg":
             chans = s.channels if isinstance(s.channels, str) else list(s.channels)
-            frames, _ = build(chunk, layout=self.layout, channels=chans, norm=s.norm, **{key: sel})  # type: ignore[operator]
+            frames, _ = build_eg_frames(
+                chunk, layout=self.layout, channels=chans, norm=s.norm, objects=sel
+            )
+            x = np.asarray(frames, np.float32)
+        else:
+            chans = s.channels if isinstance(s.channels, str) else list(s.channels)
+            frames, _ = build_jet_frames(
+                chunk, layout=self.layout, channels=chans, norm=s.norm, jets=sel
+            )
             x = np.asarray(frames, np.float32)
         return self._chunk_of(chunk, start, rec, x)

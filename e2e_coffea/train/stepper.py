@@ -97,7 +97,7 @@ class Stepper:
                 f"checkpoint (check inputs for NaN/inf, lower the learning rate)"
             )
             raise TrainingError(msg)
-        self.scaler.scale(loss).backward()
+        self.scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
         if self.clip:
             self.scaler.unscale_(self.opt)
             nn.utils.clip_grad_norm_(self.module.parameters(), self.clip)

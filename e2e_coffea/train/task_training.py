@@ -231,8 +231,8 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     path = export_tagger(
         model.cpu().eval(), cfg, task, pair, index, weights, result, tests, described
     )
-    return finite_or_none({
+    return dict(finite_or_none({
         "path": str(path), "val_auc": result.best_metric, **tests,
         "objects": index.counts(), "epochs_run": result.epochs_run,
         "precision": result.extra.get("precision"), "world_size": rank.world,
-    })  # fmt: skip
+    }))  # fmt: skip
