@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ class SyntheticSource:
 
     sequential = False
 
-    def __init__(self, first: int, n: int, target: int, amplitude: float = 0.6) -> None:
+    def __init__(self, first: int, n: int, target: int, amplitude: float = 0.04) -> None:
         self.name, self.first, self.n, self.target, self.amp = (
             f"synthetic{first}",
             first,
@@ -79,22 +80,24 @@ class SyntheticSource:
             np.full(b - a, self.target, np.int64), self.split[a:b], pt, np.zeros(b - a, np.float32)
         )
 
-    def read(self, a: int, b: int) -> ObjectChunk:
+    def read(self, a: int, b: int, select: Any = None) -> ObjectChunk:
         c = self.scan(a, b)
+        if select is not None:  # like a ROOT source: only the wanted objects' frames are built
+            c = c.take(np.flatnonzero(select(c)))
+        n = len(c)
         rng = np.random.default_rng([self.first + a, b])
-        x = np.zeros((b - a, *SHAPE), np.float32)
-        hits = rng.integers(0, SHAPE[1] * SHAPE[2], (b - a, SHAPE[0], 800))  # ~5% occupancy
+        x = np.zeros((n, *SHAPE), np.float32)
+        hits = rng.integers(0, SHAPE[1] * SHAPE[2], (n, SHAPE[0], 800))  # ~5% occupancy
         vals = rng.exponential(1.0, hits.shape).astype(np.float32)
-        flat = x.reshape(b - a, SHAPE[0], -1)
-        np.put_along_axis(flat, hits, vals, axis=2)
+        np.put_along_axis(x.reshape(n, SHAPE[0], -1), hits, vals, axis=2)
         if self.target:
             yy, xx = np.mgrid[: SHAPE[1], : SHAPE[2]] - 62.0
             blob = np.exp(-(yy**2 + xx**2) / (2 * 6.0**2)).astype(np.float32)
-            x[:, 0] += self.amp * rng.uniform(0.5, 1.5, (b - a, 1, 1)).astype(np.float32) * blob
+            x[:, 0] += self.amp * rng.uniform(0.5, 1.5, (n, 1, 1)).astype(np.float32) * blob
         return ObjectChunk(c.target, c.split, c.pt, c.abs_eta, x)
 
 
-def sources(n: int, files: int = 8, amplitude: float = 0.6) -> list[SyntheticSource]:
+def sources(n: int, files: int = 8, amplitude: float = 0.04) -> list[SyntheticSource]:
     """``n`` objects in class-pure 'files', background and signal alternating."""
     per = max(n // files, 1)
     return [SyntheticSource(i * per, per, i % 2, amplitude) for i in range(files)]

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from ..exceptions import BadInputError, FileLayoutError
 from ..frames.selection import ObjectCuts
 from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
-from .sources import ObjectChunk, fallback_ids, units_of
+from .sources import ObjectChunk, Select, fallback_ids, units_of
 from .split import split_of
 from .tasks import Task, class_mask
 
@@ -77,13 +77,11 @@ class _Columns:
         )
         self.keep = keep
 
-    def chunk(self, start: int, stop: int, x: npt.NDArray[np.float32] | None) -> ObjectChunk:
+    def chunk(self, start: int, stop: int) -> tuple[npt.NDArray[np.int64], ObjectChunk]:
+        """Rows of ``[start, stop)`` that pass (relative to ``start``) and their objects."""
         rows = np.flatnonzero(self.keep[start:stop])
-        sl = slice(start, stop)
-        return ObjectChunk(
-            self.target[sl][rows], self.split[sl][rows], self.pt[sl][rows],
-            self.abs_eta[sl][rows], None if x is None else x[rows],
-        )  # fmt: skip
+        at = start + rows
+        return rows, ObjectChunk(self.target[at], self.split[at], self.pt[at], self.abs_eta[at])
 
 
 class _FrameFile:
@@ -131,7 +129,19 @@ class _FrameFile:
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def scan(self, start: int, stop: int) -> ObjectChunk:
-        return self.columns().chunk(start, stop, None)
+        return self.columns().chunk(start, stop)[1]
+
+    def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk:
+        rows, c = self.columns().chunk(start, stop)
+        if select is not None:
+            wanted = np.flatnonzero(select(c))
+            rows, c = rows[wanted], c.take(wanted)
+        x = self._check(self._frames(start, stop, rows))
+        return ObjectChunk(c.target, c.split, c.pt, c.abs_eta, x)
+
+    def _frames(self, start: int, stop: int, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+        """Frames (n, C, H, W) of ``start + rows``."""
+        raise NotImplementedError
 
 
 class NpzFramesSource(_FrameFile):
@@ -199,7 +209,7 @@ class NpzFramesSource(_FrameFile):
     def units(self, step: int) -> list[tuple[int, int]]:
         return units_of(self.n_rows, step)
 
-    def read(self, start: int, stop: int) -> ObjectChunk:
+    def _frames(self, start: int, stop: int, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
         row_bytes = int(np.prod(self.row_shape)) * 4
         if self._stream is None or self._row > start or self._pid_stream != os.getpid():
             if self._zip is not None:
@@ -212,8 +222,7 @@ class NpzFramesSource(_FrameFile):
             self._stream.seek((start - self._row) * row_bytes, os.SEEK_CUR)
         buf = self._stream.read((stop - start) * row_bytes)
         self._row = stop
-        x = np.frombuffer(buf, np.float32).reshape(stop - start, *self.row_shape)
-        return self.columns().chunk(start, stop, self._check(x))
+        return np.frombuffer(buf, np.float32).reshape(stop - start, *self.row_shape)[rows]
 
 
 class ML4SCISource(_FrameFile):
@@ -267,7 +276,7 @@ class ML4SCISource(_FrameFile):
         with h5py.File(self.name, "r") as f:
             return units_of(int(f[self.image].shape[0]), step)
 
-    def read(self, start: int, stop: int) -> ObjectChunk:
+    def _frames(self, start: int, stop: int, rows: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
         if self.format == "parquet":
             import pyarrow.parquet as pq
 
@@ -277,13 +286,15 @@ class ML4SCISource(_FrameFile):
             group = int(np.searchsorted(ends, start, side="right"))
             first = int(ends[group - 1]) if group else 0
             col = pf.read_row_group(group, columns=[self.image]).column(self.image)
-            x = nested_to_numpy(col, Path(self.name))[start - first : stop - first]
-        else:
-            import h5py
+            return nested_to_numpy(col, Path(self.name))[start - first + rows]
+        import h5py
 
-            with h5py.File(self.name, "r") as f:
-                x = np.asarray(f[self.image][start:stop], np.float32).transpose(0, 3, 1, 2)
-        return self.columns().chunk(start, stop, self._check(x))
+        with h5py.File(self.name, "r") as f:
+            ds = f[self.image]
+            if not len(rows):
+                return np.zeros((0, ds.shape[3], ds.shape[1], ds.shape[2]), np.float32)
+            # h5py reads a sorted index list directly: only the wanted rows leave the disk
+            return np.asarray(ds[start + rows], np.float32).transpose(0, 3, 1, 2)
 
 
 def frames_source(

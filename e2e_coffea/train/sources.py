@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -33,7 +34,15 @@ from ..layouts import EVENT_ID_BRANCHES, Layout, layout_of_tree
 from .split import split_of
 from .tasks import Task, class_mask
 
-__all__ = ["InputSpec", "ObjectChunk", "ObjectSource", "RootTaskSource", "event_ids", "units_of"]
+__all__ = [
+    "InputSpec",
+    "ObjectChunk",
+    "ObjectSource",
+    "RootTaskSource",
+    "Select",
+    "event_ids",
+    "units_of",
+]
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,11 @@ class ObjectChunk:
         )  # fmt: skip
 
 
+Select = Callable[[ObjectChunk], npt.NDArray[np.bool_]]
+"""Which objects of a unit to read (from their class, split, pT, |eta|): the others'
+inputs are never built."""
+
+
 class ObjectSource(Protocol):
     """A file of training objects, read by units of consecutive entries (or rows)."""
 
@@ -81,7 +95,7 @@ class ObjectSource(Protocol):
 
     def scan(self, start: int, stop: int) -> ObjectChunk: ...
 
-    def read(self, start: int, stop: int) -> ObjectChunk: ...
+    def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk: ...
 
 
 def units_of(n: int, step: int) -> list[tuple[int, int]]:
@@ -193,11 +207,13 @@ class RootTaskSource:
         chunk = self._chunk(start, stop, inputs=False)
         return self._chunk_of(chunk, start, self._objects(chunk, start), None)
 
-    def read(self, start: int, stop: int) -> ObjectChunk:
+    def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk:
         from ..frames import build_eg_frames, build_jet_frames, build_point_clouds
 
         chunk = self._chunk(start, stop, inputs=True)
         rec = self._objects(chunk, start)
+        if select is not None:  # frames only for the objects wanted (a split, a cap)
+            rec = rec.take(np.flatnonzero(select(self._chunk_of(chunk, start, rec, None))))
         sel = ObjectSelection(rec.event, rec.index)
         s = self.spec
         if s.input_kind == "points":

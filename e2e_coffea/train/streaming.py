@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ..exceptions import BadInputError
 from .batch import Batch
 from .index import SampleIndex, UnitPlan, as_is, keep_rows
+from .sources import ObjectChunk
 from .weights import Reweighting
 
 __all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
@@ -190,10 +191,10 @@ class ObjectStream(IterableDataset[Batch]):
         return self.order(self.epoch)[shard::n_shards]
 
     def _objects(self, u: UnitPlan) -> Cols:
-        c = self.index.sources[u.source].read(u.start, u.stop)
-        keep = keep_rows(c, u.take) & (c.split == self.split)
-        if not keep.all():
-            c = c.take(np.flatnonzero(keep))
+        def wanted(c: ObjectChunk) -> npt.NDArray[np.bool_]:
+            return keep_rows(c, u.take) & (c.split == self.split)
+
+        c = self.index.sources[u.source].read(u.start, u.stop, wanted)
         got = (int((c.target == 0).sum()), int((c.target == 1).sum()))
         if got != u.counts[self.split]:
             name = self.index.sources[u.source].name

@@ -4,6 +4,7 @@ bounded shuffling, deterministic per (seed, epoch, workers), weights per object.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,10 +45,13 @@ class ArraySource:
         return ObjectChunk(np.full(n, self.target, np.int64), self.split[a:b], self.pt[a:b],
                            np.zeros(n, np.float32))  # fmt: skip
 
-    def read(self, a: int, b: int) -> ObjectChunk:
+    def read(self, a: int, b: int, select: Any = None) -> ObjectChunk:
         c = self.scan(a, b)
-        x = np.broadcast_to(self.ids[a:b, None, None, None], (b - a, 1, 2, 2)).astype(np.float32)
-        return ObjectChunk(c.target, c.split, c.pt, c.abs_eta, x)
+        rows = np.flatnonzero(select(c)) if select is not None else np.arange(b - a)
+        x = np.broadcast_to(self.ids[a:b][rows, None, None, None], (len(rows), 1, 2, 2))
+        return ObjectChunk(
+            c.target[rows], c.split[rows], c.pt[rows], c.abs_eta[rows], x.astype(np.float32)
+        )
 
 
 def sources() -> list[ArraySource]:
