@@ -11,6 +11,7 @@ Backends: gloo on the CPU, nccl on CUDA.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import socket
@@ -26,7 +27,18 @@ import torch.distributed as dist
 from ..exceptions import BadInputError, E2EError
 from .errors import TrainingError
 
-__all__ = ["Rank", "backend_for", "broadcast_object", "init_from_env", "rank_info", "spawn"]
+GROUP_TIMEOUT = datetime.timedelta(hours=2)
+"""How long a rank waits for the others (torch's default is 10-30 minutes)."""
+
+__all__ = [
+    "GROUP_TIMEOUT",
+    "Rank",
+    "backend_for",
+    "broadcast_object",
+    "init_from_env",
+    "rank_info",
+    "spawn",
+]
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ def init_from_env(device_type: str) -> bool:
         raise BadInputError(msg)
     if device_type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    dist.init_process_group(backend_for(device_type), init_method="env://")
+    # rank 0 indexes the sample and validates while the others wait: allow hours, not minutes
+    dist.init_process_group(backend_for(device_type), init_method="env://", timeout=GROUP_TIMEOUT)
     return True
 
 

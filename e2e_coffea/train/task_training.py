@@ -168,8 +168,12 @@ def build_sources(
 
 
 def _check_index(index: SampleIndex, task: Task, cfg: TrainConfig) -> None:
+    """Training needs both classes; validation at least some objects (with one class
+    only, its AUC is null and says so)."""
     c = index.counts()
-    short = [f"{s} {k}" for s in ("train", "val") for k, n in c[s].items() if n == 0]
+    short = [f"train {k}" for k, n in c["train"].items() if n == 0]
+    if sum(c["val"].values()) == 0:
+        short.append("validation")
     if short:
         msg = (
             f"task {task.name!r}: no {', '.join(short)} objects ({c}); signal is "
