@@ -1,9 +1,10 @@
 """Training benchmarks: precision (CPU fp32 vs bf16), streaming memory, and the model zoo.
 
-``--section precision``: the same streamed data (synthetic 3x125x125 jet frames, a faint
-central blob in channel 0 for the signal, sparse noise everywhere) trained twice with the
-same seed, fp32 then bf16 autocast; frames/s is fit()'s median over epochs, the AUC is on
-the test split. The baseline is fp32 in the same run: the speed-up is bf16 / fp32.
+``--section precision``: synthetic 3x125x125 jet frames (a faint central blob in channel 0
+for the signal, sparse noise everywhere). Throughput: fit() over the same batches, fp32
+and bf16 autocast alternated a few times, since the load of a shared CPU drifts; the
+baseline is fp32 in the same run and the speed-up is the ratio of medians. AUC: the same
+streamed objects trained with the same seed once per precision, on the test split.
 
 ``--section memory``: peak RSS of a whole training epoch (index, stream, shuffle buffer
 1024, a linear model on 5x5-pooled frames: the data path is measured, not the network) at
@@ -16,7 +17,12 @@ measured; holding the frames instead would take N x 183 KiB.
 ``--section zoo``: training throughput of the model zoo on synthetic frames: a bare
 forward/backward/step loop (the baseline) against fit() (medians of per-step/epoch rates).
 
-    python benchmarks/train.py --section precision --section memory --out benchmarks/results/train.txt
+``--section precision-real``: fp32 vs bf16 through ``train_task`` on generated tau and
+QCD jets (``--fileset``), same seed: the AUC difference on physics data.
+
+    e2e-coffea generate --process tau --process qcd --events 1200 --seed 5 --workers 2 --out /tmp/big
+    python benchmarks/train.py --section precision --section precision-real \\
+        --fileset /tmp/big/fileset.sparse.json --section memory --out benchmarks/results/train.txt
 """
 
 from __future__ import annotations
@@ -105,30 +111,69 @@ def sources(n: int, files: int = 8, amplitude: float = 0.04) -> list[SyntheticSo
 
 def precision_section(args: argparse.Namespace) -> list[str]:
     lines = [
-        f"== precision: CPU fp32 vs bf16 autocast, same data and seed; {torch.get_num_threads()} torch threads",
-        "model       objects  epochs  fp32 fr/s  bf16 fr/s  bf16/fp32  test AUC fp32  test AUC bf16  diff",
+        f"== precision: CPU fp32 vs bf16 autocast; {torch.get_num_threads()} torch threads; "
+        f"signal blob height {args.amplitude}",
+        "throughput: fit() on the same 8 batches of 32, fresh model, fp32 and bf16 alternated "
+        f"{args.rounds} times (a shared CPU's load drifts): median [min-max] frames/s",
+        "AUC: the same streamed objects, same seed, trained once per precision; test split",
+        "model      fp32 fr/s              bf16 fr/s              bf16/fp32  objects epochs "
+        "test AUC fp32  bf16     diff",
     ]
     for model_name, n, epochs in (
         ("simplenet", args.objects, args.epochs),
-        ("resnet15", args.objects // 3, 1),
+        ("resnet15", args.objects // 3, max(args.epochs - 1, 1)),
     ):
-        index = build_index(sources(n), step=128)
-        rates, aucs = {}, {}
-        for prec in ("fp32", "bf16"):
+        index = build_index(sources(n, amplitude=args.amplitude), step=128)
+        batches = list(ObjectStream(index, 0, 32))[:8]
+        rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
+        for _ in range(args.rounds):
+            for prec in rates:
+                torch.manual_seed(0)
+                model = create_model(model_name, SHAPE[0], 1)
+                res = fit(model, batches, epochs=1, device="cpu", precision=prec, progress=False)
+                rates[prec].append(res.history[0]["frames_per_s"])
+        aucs = {}
+        for prec in rates:
             torch.manual_seed(0)
             model = create_model(model_name, SHAPE[0], 1)
             train = EpochLoader(ObjectStream(index, 0, 32, shuffle_buffer=512, seed=1))
-            res = fit(model, train, EpochLoader(ObjectStream(index, 1, 128)), epochs=epochs, lr=1e-3,
-                      device="cpu", precision=prec, progress=False, seed=1, monitor="val_auc")  # fmt: skip
-            rates[prec] = statistics.median(h["frames_per_s"] for h in res.history)
+            fit(model, train, EpochLoader(ObjectStream(index, 1, 128)), epochs=epochs, lr=1e-3,
+                device="cpu", precision=prec, progress=False, seed=1, monitor="val_auc")  # fmt: skip
             out = predict(model, EpochLoader(ObjectStream(index, 2, 128)), torch.device("cpu"))
             aucs[prec] = auc_of(out)
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        span = {k: f"{med[k]:6.1f} [{min(v):5.1f}-{max(v):5.1f}]" for k, v in rates.items()}
         lines.append(
-            f"{model_name:10s} {n:8d} {epochs:7d} {rates['fp32']:10.1f} {rates['bf16']:10.1f} "
-            f"{rates['bf16'] / rates['fp32']:10.2f} {aucs['fp32']:14.4f} {aucs['bf16']:14.4f} "
-            f"{aucs['bf16'] - aucs['fp32']:+.4f}"
+            f"{model_name:10s} {span['fp32']:22s} {span['bf16']:22s} {med['bf16'] / med['fp32']:9.2f} "
+            f"{n:7d} {epochs:6d} {aucs['fp32']:13.4f} {aucs['bf16']:6.4f} {aucs['bf16'] - aucs['fp32']:+8.4f}"
         )
         print(lines[-1], flush=True)
+    return lines
+
+
+def precision_real(args: argparse.Namespace) -> list[str]:
+    """fp32 vs bf16 on generated jets: train_task on the same fileset with the same seed."""
+    from e2e_coffea.export import load_contract
+    from e2e_coffea.train import train_task
+
+    lines = [
+        f"== precision on generated jets: e2e-coffea train --task tau --model simplenet "
+        f"--fileset {args.fileset.name} --epochs {args.real_epochs} --seed 1, fp32 vs bf16 "
+        "(streamed from ROOT, frames built on the fly)",
+        "precision  train fr/s (median epoch)  best val AUC  test AUC  objects train/val/test",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for prec in ("fp32", "bf16"):
+            info = train_task("tau", "simplenet", args.fileset, Path(tmp) / prec, epochs=args.real_epochs,
+                              precision=prec, seed=1, patience=None, progress=False)  # fmt: skip
+            hist = load_contract(info["path"]).metrics["history"]
+            rate = statistics.median(h["frames_per_s"] for h in hist)
+            n = info["objects"]
+            split = "/".join(str(sum(n[s].values())) for s in ("train", "val", "test"))
+            lines.append(
+                f"{prec:9s}  {rate:24.1f}  {info['val_auc']:12.4f}  {info['test_auc']:8.4f}  {split}"
+            )
+            print(lines[-1], flush=True)
     return lines
 
 
@@ -291,11 +336,19 @@ def zoo_section(args: argparse.Namespace) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--section", action="append", choices=["precision", "memory", "zoo"])
+    ap.add_argument(
+        "--section", action="append", choices=["precision", "precision-real", "memory", "zoo"]
+    )
+    ap.add_argument(
+        "--fileset", type=Path, default=None, help="precision-real: a tau + qcd fileset"
+    )
+    ap.add_argument("--real-epochs", type=int, default=3)
     ap.add_argument(
         "--objects", type=int, default=3000, help="precision: objects of the simplenet run"
     )
     ap.add_argument("--epochs", type=int, default=2, help="precision: epochs of the simplenet run")
+    ap.add_argument("--amplitude", type=float, default=0.3, help="precision: signal blob height")
+    ap.add_argument("--rounds", type=int, default=3, help="precision: fp32/bf16 alternations")
     ap.add_argument("--memory-sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--models", nargs="+", default=["simplenet", "resnet15", "vit"])
@@ -314,7 +367,8 @@ def main() -> None:
         f"torch {torch.__version__}, {cores} CPU threads, load average {os.getloadavg()[0]:.1f} at start"
         + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no CUDA"),
     ]
-    sections = {"precision": precision_section, "memory": memory_section, "zoo": zoo_section}
+    sections = {"precision": precision_section, "precision-real": precision_real,
+                "memory": memory_section, "zoo": zoo_section}  # fmt: skip
     for name in args.section or ["zoo"]:
         lines += sections[name](args)
     lines.append(f"load average {os.getloadavg()[0]:.1f} at the end")
