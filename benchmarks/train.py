@@ -8,8 +8,8 @@ streamed objects trained with the same seed once per precision, on the test spli
 
 ``--section memory``: peak RSS of a whole training epoch (index, stream, shuffle buffer
 1024, a linear model on 5x5-pooled frames: the data path is measured, not the network) at
-10k and 100k objects, each in a fresh process
-(``resource.getrusage`` ru_maxrss, self + children). The objects come from a synthetic
+10k and 100k objects, each in a fresh process (its VmHWM from /proc; ``ru_maxrss`` would
+carry the parent's peak over fork + exec). The objects come from a synthetic
 source that builds each frame on the fly from its id (a stand-in for ROOT files:
 generating 100k real jets on 2 cores takes hours), so only the streaming path is
 measured; holding the frames instead would take N x 183 KiB.
@@ -196,10 +196,13 @@ def memory_child(n: int) -> None:
         device="cpu",
         progress=False,
     )
-    self_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM: this process's own peak. ru_maxrss is no good here: Linux carries it over
+    # from the parent across fork + exec, so a child would report its parent's peak.
+    status = Path("/proc/self/status").read_text()
+    hwm_kib = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
     kids_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"objects": n, "n_train": res.history[0]["n_train"], "n_val": res.history[0]["n_val"],
-                      "peak_rss_mib": self_kib / 1024, "children_peak_rss_mib": kids_kib / 1024,
+                      "peak_rss_mib": hwm_kib / 1024, "children_peak_rss_mib": kids_kib / 1024,
                       "seconds": time.perf_counter() - t0,
                       "frames_per_s": res.history[0]["frames_per_s"]}))  # fmt: skip
 
