@@ -39,6 +39,11 @@ __all__ = ["command"]
 )
 @click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
 @click.option("--events-per-file", type=int, default=500, show_default=True)
+@click.option(
+    "--pthat-datasets",
+    is_flag=True,
+    help="One dataset per pT-hat bin (qcd_pthat30to80 ...), each with its own xsec_pb.",
+)
 def command(
     processes: tuple[str, ...],
     n_events: int,
@@ -48,6 +53,7 @@ def command(
     pileup: float,
     workers: int,
     events_per_file: int,
+    pthat_datasets: bool,
 ) -> None:
     """Generate labelled samples with Pythia 8 and a parametric CMS-like detector.
 
@@ -83,6 +89,7 @@ def command(
             workers=workers,
             events_per_file=events_per_file,
             progress=advance,
+            pthat_datasets=pthat_datasets,
         )
     for lay, p in sorted(paths.items()):
         if lay != "default":

@@ -21,6 +21,7 @@ from .generator import (
     STREAM_DETECTOR,
     STREAM_PILEUP,
     STREAM_VERTEX,
+    BinStats,
     ProcessGenerator,
     derive_seed,
     numpy_rng,
@@ -112,6 +113,7 @@ def simulate_events(
     progress: Callable[[int], None] | None = None,
     params: DetectorParams = DEFAULT_PARAMS,
     pileup_seed: int | None = None,
+    generator_stats: list[BinStats] | None = None,
 ) -> SimChunk:
     """Generate ``n_events`` of ``process`` and simulate the detector.
 
@@ -122,6 +124,8 @@ def simulate_events(
     GenJets only: the detector collections come back empty and MET is the true MET.
     ``pileup_seed`` seeds the minimum-bias pool (default: ``seed``); giving all files of
     a sample the same one lets a worker process build the pool once and reuse it.
+    ``generator_stats``, when given, receives one :class:`BinStats` per pT-hat bin
+    (cross-section, filter counts), from which sample weights follow.
     """
     if process not in PROCESSES:
         msg = f"unknown process {process!r}; valid processes: {', '.join(PROCESSES)}"
@@ -189,6 +193,8 @@ def simulate_events(
         )
         if progress is not None:
             progress(n)
+    if generator_stats is not None:
+        generator_stats.extend(gen.bin_stats())
     if not blocks:
         return {**to_collections({}, 0), "event": event_record(_zeros_event(0), first_event, 0)}
     return concatenate_chunks(blocks)

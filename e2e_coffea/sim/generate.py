@@ -2,6 +2,19 @@
 
 Each output file is an independent job with its own seed, so the result does not depend
 on ``workers`` and any file can be regenerated on its own.
+
+The fileset metadata carries what event weights need: per dataset ``nevents`` and the
+cross-section ``xsec_pb`` +- ``xsec_err_pb`` of its events (Pythia's ``sigmaGen`` of
+each file's run, in mb -> pb, averaged over the files weighted by their Pythia events,
+times the generator-filter efficiency), and per file the same numbers. A process in
+pT-hat bins (``qcd``, ``qcd_em``) mixes its bins equally, so its events need a weight per
+bin: by default one dataset holds all bins and its metadata gives ``xsec_pb_per_bin``
+and ``nevents_per_bin`` (the bin of event number ``e`` is ``(e - 1) % n_bins``) with
+``xsec_pb`` null, so that no one weights it by a single number; with
+``pthat_datasets=True`` each bin is its own dataset (``qcd_pthat30to80`` ...,
+``pthat_bin`` [lo, hi]) with a plain ``xsec_pb``, the usual coffea recipe
+``weight = xsec_pb * lumi / nevents`` is then right per dataset. The events are the same
+either way: a job's events are split by bin after generation.
 """
 
 from __future__ import annotations
@@ -17,11 +30,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from ..exceptions import BadInputError, GenerationError
 from ..io.fileset import fileset_entry, save_fileset
-from ..layouts import Layout
+from .generator import BinStats
+from .xsec import FileSample, bin_dataset, dataset_metadata
 
-__all__ = ["MAX_SEED", "FileJob", "generate", "plan_jobs", "validate_request"]
+__all__ = ["MAX_SEED", "FileJob", "Written", "generate", "plan_jobs", "validate_request"]
 
 MAX_SEED = 900_000_000
 """Pythia's ``Random:seed`` accepts 0..900 000 000."""
@@ -136,11 +152,25 @@ def plan_jobs(
     return jobs
 
 
-def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[Layout, str]]:
+@dataclass(frozen=True)
+class Written:
+    """One file of a job: its dataset, layout, path, events and pT-hat bin (or None)."""
+
+    dataset: str
+    layout: str
+    path: str
+    events: int
+    bin: int | None
+
+
+def _run_job(
+    job: FileJob, folder: str, pthat_datasets: bool = False
+) -> tuple[FileJob, list[Written], list[BinStats]]:
     """Simulate one file's events and write the requested layouts; runs in a worker."""
     from ..io import write_e2e, write_sparse
-    from . import simulate_events
+    from . import PROCESSES, pthat_bin_of_event, simulate_events
 
+    stats: list[BinStats] = []
     # one minimum-bias pool per (master seed, pool size): workers build it once, files share it
     chunk = simulate_events(
         job.process,
@@ -149,19 +179,30 @@ def _run_job(job: FileJob, folder: str) -> tuple[FileJob, dict[Layout, str]]:
         job.pileup,
         first_event=job.first_event,
         pileup_seed=job.pileup_seed,
+        generator_stats=stats,
     )
-    written: dict[Layout, str] = {}
+    bins = PROCESSES[job.process].pthat_bins
+    parts: list[tuple[str, str, Any, int, int | None]] = []
+    if pthat_datasets and bins:
+        which = pthat_bin_of_event(job.process, np.asarray(chunk["event"]["event"]) - 1)
+        for b, edges in enumerate(bins):
+            mask = which == b
+            if mask.any():
+                ds = bin_dataset(job.process, edges)
+                sub = {k: v[mask] for k, v in chunk.items()}
+                parts.append((ds, f"{ds}_{job.index:03d}", sub, int(mask.sum()), b))
+    else:
+        parts.append((job.process, job.stem(), chunk, job.n_events, None))
     target = Path(folder) / job.process
     target.mkdir(parents=True, exist_ok=True)
-    if job.layout in ("sparse", "both"):
-        p = target / f"{job.stem()}.sparse.root"
-        write_sparse(p, chunk)
-        written["sparse"] = str(p)
-    if job.layout in ("e2e", "both"):
-        p = target / f"{job.stem()}.e2e.root"
-        write_e2e(p, chunk)
-        written["e2e"] = str(p)
-    return job, written
+    written: list[Written] = []
+    for ds, stem, part, n, which_bin in parts:
+        for lay, write in (("sparse", write_sparse), ("e2e", write_e2e)):
+            if job.layout in (lay, "both"):
+                p = target / f"{stem}.{lay}.root"
+                write(p, part)
+                written.append(Written(ds, lay, str(p), n, which_bin))
+    return job, written, stats
 
 
 def generate(
@@ -175,11 +216,13 @@ def generate(
     workers: int = 1,
     events_per_file: int = 500,
     progress: Callable[[int], None] | None = None,
+    pthat_datasets: bool = False,
 ) -> dict[str, Path]:
     """Generate ``n_events`` per process into ``out``; return the fileset path per layout.
 
     Files are produced in a hidden staging folder and moved into place only when every
-    job succeeded, so a failure leaves no partial files behind.
+    job succeeded, so a failure leaves no partial files behind. ``pthat_datasets`` writes
+    each pT-hat bin of a binned process as its own dataset (see the module doc).
     """
     out_path = Path(out)
     validate_request(
@@ -204,7 +247,7 @@ def generate(
     out_path.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_path))
     try:
-        results = _execute(jobs, staging, workers, progress)
+        results = _execute(jobs, staging, workers, progress, pthat_datasets)
         fileset_paths = _publish(results, staging, out_path, seed)
     except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
@@ -218,56 +261,63 @@ def generate(
     return fileset_paths
 
 
+Result = tuple[FileJob, list[Written], list[BinStats]]
+
+
 def _execute(
-    jobs: list[FileJob], staging: Path, workers: int, progress: Callable[[int], None] | None
-) -> list[tuple[FileJob, dict[Layout, str]]]:
-    results: list[tuple[FileJob, dict[Layout, str]]] = []
+    jobs: list[FileJob],
+    staging: Path,
+    workers: int,
+    progress: Callable[[int], None] | None,
+    pthat_datasets: bool,
+) -> list[Result]:
+    results = []
     if workers == 1 or len(jobs) == 1:
         for job in jobs:
-            results.append(_run_job(job, str(staging)))
+            results.append(_run_job(job, str(staging), pthat_datasets))
             if progress:
                 progress(job.n_events)
         return results
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")
     ) as ex:
-        futures = [ex.submit(_run_job, job, str(staging)) for job in jobs]
+        futures = [ex.submit(_run_job, job, str(staging), pthat_datasets) for job in jobs]
         for fut in as_completed(futures):
-            job, written = fut.result()
-            results.append((job, written))
+            results.append(fut.result())
             if progress:
-                progress(job.n_events)
+                progress(results[-1][0].n_events)
     return sorted(results, key=lambda r: (r[0].process, r[0].index))
 
 
-def _publish(
-    results: list[tuple[FileJob, dict[Layout, str]]], staging: Path, out_path: Path, seed: int
-) -> dict[str, Path]:
-    by_layout: dict[Layout, dict[str, list[Path]]] = {}
-    meta: dict[str, dict[str, Any]] = {}  # JSON metadata of each dataset
-    for job, written in results:
-        for lay, tmp in written.items():
-            final = out_path / Path(tmp).relative_to(staging)
+def _publish(results: list[Result], staging: Path, out_path: Path, seed: int) -> dict[str, Path]:
+    by_layout: dict[str, dict[str, list[Path]]] = {}
+    samples: dict[str, list[FileSample]] = {}
+    jobs: dict[str, list[FileJob]] = {}
+    for job, written, stats in results:
+        jobs.setdefault(job.process, []).append(job)
+        for w in written:
+            final = out_path / Path(w.path).relative_to(staging)
             final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            by_layout.setdefault(lay, {}).setdefault(job.process, []).append(final)
-        m = meta.setdefault(
-            job.process,
-            {
-                "process": job.process,
-                "seed": seed,
-                "events": 0,
-                "pileup": job.pileup,
-                "file_seeds": [],
-            },
-        )
-        m["events"] += job.n_events
-        m["file_seeds"].append(job.seed)
+            os.replace(w.path, final)
+            by_layout.setdefault(w.layout, {}).setdefault(w.dataset, []).append(final)
+            if w.layout == written[0].layout:  # one sample entry per file, not per layout
+                stem = final.name.split(".")[0]
+                samples.setdefault(w.dataset, []).append(
+                    FileSample(stem, w.events, w.bin, tuple(stats))
+                )
+    meta: dict[str, dict[str, object]] = {}
+    for ds, files in samples.items():
+        process = ds.split("_pthat")[0]
+        meta[ds] = {
+            "process": process,
+            "seed": seed,
+            "pileup": jobs[process][0].pileup,
+            "file_seeds": [j.seed for j in jobs[process]],
+            **dataset_metadata(process, files),
+        }
     paths: dict[str, Path] = {}
     for lay, datasets in by_layout.items():
-        fs = {
-            proc: fileset_entry(files, lay, meta[proc]) for proc, files in sorted(datasets.items())
-        }
+        fs = {ds: fileset_entry(fl, lay, meta[ds]) for ds, fl in sorted(datasets.items())}  # type: ignore[arg-type]
         paths[lay] = save_fileset(fs, out_path / f"fileset.{lay}.json")
     default = "sparse" if "sparse" in paths else "e2e"
     shutil.copyfile(paths[default], out_path / "fileset.json")

@@ -63,6 +63,10 @@ class ProcessCard:
     settings: tuple[str, ...]
     pthat_bins: tuple[tuple[float, float], ...] = ()
     event_filter: Callable[[GenRecord], npt.NDArray[np.bool_]] | None = None
+    restricted_decays: tuple[tuple[int, int], ...] = ()
+    """(PDG id, how many per event) of non-resonances whose decays the card switches off
+    in part: they decay at hadron level, so Pythia's ``sigmaGen`` does not include their
+    branching fractions and the sample's cross-section needs them (see sim/xsec.py)."""
 
     def bin_settings(self) -> list[tuple[str, ...]]:
         """Full Pythia settings of each generator instance (one per pT-hat bin)."""
@@ -91,6 +95,7 @@ PROCESSES: dict[str, ProcessCard] = {
             "Drell-Yan Z/gamma* -> tau tau (m > 60 GeV), hadronic tau decays only",
             # Leptonic tau decays off: both taus decay to hadrons + nu.
             (*_DY, "23:onIfAny = 15", "15:offIfAny = 11 13"),
+            restricted_decays=((15, 2),),
         ),
         ProcessCard(
             "qcd",

@@ -24,14 +24,22 @@ from ..exceptions import BadInputError, FileLayoutError
 from .batch import Batch
 from .split import SPLIT_NAMES, split_of
 
-__all__ = ["IMAGE_COLUMNS", "ML4SCIDataset", "ML4SCIWriter", "write_ml4sci"]
+__all__ = [
+    "IMAGE_COLUMNS",
+    "ML4SCIDataset",
+    "ML4SCIWriter",
+    "ml4sci_format",
+    "nested_to_numpy",
+    "write_ml4sci",
+]
 
 IMAGE_COLUMNS: Final = ("X_jet", "X_jets")
 _SPLIT_COLUMNS: Final = ("run", "lumi", "event")
 _ROW_GROUP: Final = 1024
 
 
-def _format(path: Path) -> str:
+def ml4sci_format(path: Path) -> str:
+    """``parquet`` or ``h5``, from the file suffix; BadInputError for anything else."""
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".parquet" else path.suffix
     if suffix.endswith(".parquet"):
         return "parquet"
@@ -46,7 +54,7 @@ class ML4SCIWriter:
 
     def __init__(self, path: str | os.PathLike[str], *, compression: str | None = None) -> None:
         self.path = Path(path)
-        self.format = _format(self.path)
+        self.format = ml4sci_format(self.path)
         self.compression = compression
         self.n = 0
         self._h5: Any = None
@@ -173,13 +181,13 @@ def write_ml4sci(
     return Path(path)
 
 
-def _nested_to_numpy(col: Any, path: Path) -> np.ndarray:
+def nested_to_numpy(col: Any, path: Path) -> np.ndarray:
     """list<list<list<float>>> arrow column -> (n, C, H, W) float32; refuses ragged frames."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    n, dims = len(arr), []
+    n, dims = len(arr), list[int]()
     for _ in range(3):
         if not pa.types.is_list(arr.type) and not pa.types.is_large_list(arr.type):
             msg = f"{path}: frame column is not a 3-level nested list (type {col.type})"
@@ -190,7 +198,8 @@ def _nested_to_numpy(col: Any, path: Path) -> np.ndarray:
             raise FileLayoutError(msg)
         dims.append(int(lengths[0]) if lengths.size else 0)
         arr = arr.flatten()
-    return arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(n, *dims)
+    flat = np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float32)
+    return flat.reshape(n, *dims)
 
 
 class ML4SCIDataset:
@@ -220,7 +229,7 @@ class ML4SCIDataset:
         if not self.path.is_file():
             msg = f"{self.path}: no such file"
             raise FileLayoutError(msg)
-        self.format = _format(self.path)
+        self.format = ml4sci_format(self.path)
         if split is not None and split not in SPLIT_NAMES:
             msg = f"split must be one of {list(SPLIT_NAMES)}, got {split!r}"
             raise BadInputError(msg)
@@ -281,7 +290,7 @@ class ML4SCIDataset:
             for rb in f.iter_batches(
                 batch_size=self.block_size, columns=[self.image_column, *cols]
             ):
-                x = _nested_to_numpy(rb.column(self.image_column), self.path)
+                x = nested_to_numpy(rb.column(self.image_column), self.path)
                 yield x, {c: rb.column(c).to_numpy(zero_copy_only=False) for c in cols}
             return
         import h5py

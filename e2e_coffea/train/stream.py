@@ -149,7 +149,7 @@ def _concat(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    s = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])  # type: ignore[misc]
+    s = None if parts[0][2] is None else np.concatenate([p[2] for p in parts])
     return x, y, s
 
 
@@ -180,4 +180,4 @@ def frame_batches(
     ``records.label``, the truth id of :data:`e2e_coffea.layouts.LABELS`). Keyword options: ``scalars_fn``, ``step_size`` (uproot),
     ``branches`` (default all), ``builder`` (replaces build_jet_frames), ``frame_kwargs``.
     """
-    return FrameBatches(files, layout, channels, norm, label_fn, batch_size, **kwargs)  # type: ignore[arg-type]
+    return FrameBatches(files, layout, channels, norm, label_fn, batch_size, **kwargs)

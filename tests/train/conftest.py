@@ -1,6 +1,10 @@
-"""Synthetic frames with an easy, known answer: a bright central blob (1) or a ring (0)."""
+"""Synthetic frames with an easy, known answer (a bright central blob (1) or a ring (0)),
+and a generated sample for task training."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,3 +29,39 @@ def blobs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     xt, yt = blob_or_ring(384, seed=1)
     xv, yv = blob_or_ring(192, seed=2)
     return xt, yt, xv, yv
+
+
+@pytest.fixture(scope="session")
+def train_sample(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """tau + qcd events in both layouts, enough for objects of both classes in every
+    split (the shared 40-event sample has no tau jet in its validation split)."""
+    from e2e_coffea.sim.generate import generate
+
+    root = tmp_path_factory.getbasetemp() / "train-sample"
+    done = root.parent / "train-sample.done"
+    if not done.exists():
+        generate(["tau", "qcd"], 90, root, layout="both", seed=11, events_per_file=45)
+        done.touch()
+    return SimpleNamespace(
+        root=root, fileset={lay: root / f"fileset.{lay}.json" for lay in ("sparse", "e2e")}
+    )
+
+
+@pytest.fixture
+def tau_sources(train_sample: SimpleNamespace) -> Any:
+    """``tau_sources(layout)``: the tau task's ROOT sources of ``train_sample`` (image inputs)."""
+    from e2e_coffea.io import load_fileset
+    from e2e_coffea.train import RootTaskSource
+    from e2e_coffea.train.pairing import pair_model_and_task
+    from e2e_coffea.train.tasks import get_task
+
+    def make(layout: str) -> list[Any]:
+        task = get_task("tau")
+        pair = pair_model_and_task("simplenet", task, dry_run=False)
+        return [
+            RootTaskSource(path, tree, int(ds == "tau"), task, pair.inputs)
+            for ds, entry in load_fileset(train_sample.fileset[layout]).items()
+            for path, tree in entry["files"].items()
+        ]
+
+    return make

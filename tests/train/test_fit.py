@@ -230,3 +230,72 @@ def test_single_class_validation_gives_null_auc(blobs: Data, tmp_path: Path) -> 
     )
     assert np.isnan(res.history[0]["val_auc"])
     assert json.loads((tmp_path / "m.json").read_text())[0]["val_auc"] is None  # strict JSON
+
+
+def test_fit_leaves_the_callers_random_state_alone(blobs: Data) -> None:
+    import random
+
+    xt, yt, _, _ = blobs
+    model = create_model("simplenet", 2, width=8, hidden=16, dropout=0.3)  # dropout draws
+    torch.manual_seed(42)
+    np.random.seed(42)  # noqa: NPY002 - the caller's global RNG is what is tested
+    random.seed(42)
+    expected = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
+    torch.manual_seed(42)
+    np.random.seed(42)  # noqa: NPY002
+    random.seed(42)
+    fit(model, [(xt[:64], yt[:64])], epochs=1, seed=7, device="cpu", progress=False)
+    got = (torch.rand(3), np.random.rand(3), random.random())  # noqa: NPY002
+    torch.testing.assert_close(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+
+
+def test_bf16_on_the_cpu_learns_like_fp32(blobs: Data) -> None:
+    xt, yt, xv, yv = blobs
+    aucs = {}
+    for precision in ("fp32", "bf16"):
+        res = fit(small_net(), ArrayBatches(xt, yt, batch_size=32, shuffle=True),
+                  ArrayBatches(xv, yv, batch_size=96), epochs=3, lr=3e-3, device="cpu",
+                  precision=precision, progress=False, monitor="val_auc")  # fmt: skip
+        assert res.extra["precision"] == precision
+        aucs[precision] = res.best_metric
+    assert aucs["bf16"] > 0.9
+    assert abs(aucs["bf16"] - aucs["fp32"]) < 0.05
+
+
+def test_precision_choices() -> None:
+    from e2e_coffea.train import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision(cpu).name == "fp32"
+    assert resolve_precision(cpu, "bf16").dtype == torch.bfloat16
+    assert resolve_precision(cpu, amp=False).name == "fp32"
+    with pytest.raises(BadInputError, match="fp16 needs a CUDA device"):
+        resolve_precision(cpu, "fp16")
+    with pytest.raises(BadInputError, match="unknown precision 'fp8'"):
+        resolve_precision(cpu, "fp8")
+
+
+def test_weighted_loss_and_weighted_validation_auc(blobs: Data) -> None:
+    metrics = pytest.importorskip("sklearn.metrics")
+    xt, yt, xv, yv = blobs
+    w = np.random.default_rng(1).uniform(0.2, 3.0, len(xv)).astype(np.float32)
+    model = small_net()
+    res = fit(model, ArrayBatches(xt[:64], yt[:64], batch_size=64, weights=np.ones(64)),
+              ArrayBatches(xv, yv, batch_size=50, weights=w), epochs=1, device="cpu",
+              progress=False)  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        s = model(torch.from_numpy(xv)).reshape(-1).numpy()
+    want = metrics.roc_auc_score(yv, s, sample_weight=w)
+    assert res.history[0]["val_auc"] == pytest.approx(want, abs=1e-6)
+    assert res.history[0]["val_auc_unweighted"] == pytest.approx(
+        metrics.roc_auc_score(yv, s), abs=1e-6
+    )
+    per = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.from_numpy(s), torch.from_numpy(yv), reduction="none"
+    )
+    assert res.history[0]["val_loss"] == pytest.approx(
+        float((per * torch.from_numpy(w)).mean()), rel=1e-4
+    )

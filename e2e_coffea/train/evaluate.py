@@ -1,0 +1,88 @@
+"""Model outputs over a stream of batches, and the (weighted) AUC of a classifier.
+
+Used by :func:`fit` for validation and by task training for the test split, so both
+report the same number the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from scipy.special import softmax
+from torch import nn
+
+from .batch import as_batch
+from .metrics import roc_auc
+from .precision import Precision
+
+__all__ = ["Outputs", "auc_of", "predict"]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Model outputs (n, k), labels (n,), per-object weights (n,) or None, and the mean
+    loss when a loss function was given."""
+
+    outputs: npt.NDArray[np.float32]
+    labels: npt.NDArray[Any]
+    weights: npt.NDArray[np.float32] | None
+    loss: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def predict(
+    model: nn.Module,
+    batches: Iterable[Any],
+    device: torch.device,
+    precision: Precision | None = None,
+    loss: Any = None,
+) -> Outputs:
+    """Run ``model`` (eval mode, no gradients) over ``batches``; weights are kept when
+    every batch has them."""
+    model.eval()
+    outs: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
+    weights: list[torch.Tensor | None] = []
+    total = 0.0
+    p = precision
+    with torch.no_grad():
+        for item in batches:
+            b = as_batch(item).to(device, non_blocking=True)
+            with torch.autocast(
+                device.type, dtype=p.dtype if p else None, enabled=bool(p and p.autocast)
+            ):
+                out = model(b.frames, b.scalars) if b.scalars is not None else model(b.frames)
+            out = out.float()
+            if loss is not None:
+                total += float(loss(out, b.labels, b.weights)) * len(b)
+            outs.append(out.cpu())
+            labels.append(b.labels.cpu())
+            weights.append(None if b.weights is None else b.weights.cpu())
+    n = sum(len(y) for y in labels)
+    have_w = bool(weights) and all(w is not None for w in weights)
+    return Outputs(
+        torch.cat(outs).numpy() if outs else np.zeros((0, 1), np.float32),
+        torch.cat(labels).numpy().reshape(-1) if labels else np.zeros(0),
+        torch.cat(weights).numpy() if have_w else None,  # type: ignore[arg-type]
+        total / n if loss is not None and n else None,
+    )
+
+
+def auc_of(o: Outputs, *, weighted: bool = True) -> float:
+    """ROC AUC of a binary classifier (one logit), or the macro one-vs-rest mean over
+    classes (softmax of n logits); weighted by ``o.weights`` unless ``weighted=False``."""
+    w = o.weights if weighted else None
+    s = o.outputs.reshape(len(o), -1)
+    if s.shape[1] == 1:
+        return roc_auc(o.labels, s[:, 0], w)
+    p = softmax(s.astype(np.float64), axis=1)
+    aucs = [roc_auc(o.labels == k, p[:, k], w) for k in range(s.shape[1])]
+    return float("nan") if all(math.isnan(a) for a in aucs) else float(np.nanmean(aucs))

@@ -1,0 +1,113 @@
+"""Can model X be trained for task Y? Decided before any data is read.
+
+An image model gets the task's frames: 125x125 jet windows or 32x32 e/gamma crops, with
+the task's channel preset; a model built for a fixed frame (ViT's ``img_size``, whose
+position table is traced at that size for ONNX) is built for the task's frame, or
+refused when told another. A point model gets jet point clouds (``PointCloudSpec``):
+there are none for e/gamma crops, and none in frames files. Finally the model is built
+and run once on two random inputs, eagerly and traced as the ONNX export will trace it,
+so any other mismatch (a point model's ``k`` larger than ``max_points``, a network too
+deep for 32x32) stops the run with the reason instead of after training.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..exceptions import BadInputError
+from ..frames import load_norm, resolve_channels
+from ..frames.pointcloud import PointCloudSpec
+from ..models import create_model, model_entry
+from .sources import InputSpec
+from .tasks import Task
+
+__all__ = ["Pairing", "pair_model_and_task"]
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """The inputs to stream, the model's keyword arguments, and one input's shape."""
+
+    inputs: InputSpec
+    model_kwargs: dict[str, Any]
+    input_shape: tuple[int, ...]
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names (images) or point features (points), as the contract lists them."""
+        if self.inputs.points is not None:
+            return self.inputs.points.features
+        return tuple(self.inputs.channels)
+
+
+def pair_model_and_task(
+    model_name: str,
+    task: Task,
+    *,
+    model_kwargs: dict[str, Any] | None = None,
+    frames_files: bool = False,
+    max_points: int | None = None,
+    order: str | None = None,
+    dry_run: bool = True,
+) -> Pairing:
+    """The pairing of ``model_name`` with ``task``, or BadInputError saying why not
+    (``dry_run=False`` skips running the model, for a pairing already checked)."""
+    entry = model_entry(model_name)
+    kw = dict(model_kwargs or {})
+    why = f"model {model_name!r} cannot be trained for task {task.name!r}"
+    if entry.input_kind == "points":
+        if task.kind != "jet":
+            msg = f"{why}: it takes jet point clouds and the task's objects are {task.kind} crops"
+            raise BadInputError(msg)
+        if frames_files:
+            msg = f"{why} from frames files: they hold images; give ROOT files (--fileset) for point clouds"
+            raise BadInputError(msg)
+        spec = PointCloudSpec(max_points=max_points or 128, order=order or "energy")
+        inputs = InputSpec("points", "jet", points=spec)
+        shape: tuple[int, ...] = (spec.max_points, spec.n_features)
+    else:
+        if max_points is not None or order is not None:
+            msg = f"--max-points/--order are point-cloud options; model {model_name!r} takes images"
+            raise BadInputError(msg)
+        names = tuple(s.name for s in resolve_channels(task.preset, frame=task.kind))  # type: ignore[arg-type]
+        size = 32 if task.kind == "eg" else 125
+        if "img_size" in inspect.signature(entry.fn).parameters:
+            given = kw.get("img_size")
+            if given is not None and tuple(_pair(given)) != (size, size):
+                msg = f"{why}: it is built for img_size={given} and the task's frames are {size}x{size}"
+                raise BadInputError(msg)
+            kw["img_size"] = size
+        inputs = InputSpec("image", task.kind, names, load_norm(task.preset))
+        shape = (len(names), size, size)
+    if dry_run:
+        _dry_run(
+            model_name, len(inputs.points.features) if inputs.points else shape[0], kw, shape, why
+        )
+    return Pairing(inputs, kw, shape)
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _dry_run(name: str, n_in: int, kw: dict[str, Any], shape: tuple[int, ...], why: str) -> None:
+    with torch.random.fork_rng(devices=[]):
+        try:
+            model = create_model(name, n_in, 1, **kw).eval()
+            x = torch.rand(2, *shape)
+            with torch.no_grad(), warnings.catch_warnings():
+                model(x)
+                # the ONNX export traces with this same (deprecated, still working) tracer
+                warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.*deprecated")
+                torch.jit.trace(model, x, check_trace=False)  # type: ignore[no-untyped-call]
+        except BadInputError as err:
+            msg = f"{why}: {err}"
+            raise BadInputError(msg) from err
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            msg = f"{why}: on inputs of shape {shape} it fails with {type(err).__name__}: {err}"
+            raise BadInputError(" ".join(msg.split())) from err

@@ -1,0 +1,234 @@
+"""Where training objects come from: ROOT files of a task, built into frames or point
+clouds on the fly, read in units of consecutive entries.
+
+A source answers two questions per unit ``[start, stop)``: :meth:`scan` (cheap: which
+objects, of which class, in which split, at which pT and |eta|; only the object
+branches are read) and :meth:`read` (the same objects with their model inputs). Both
+apply the one object selection (:func:`e2e_coffea.frames.select_objects`) and the task's
+truth requirement, so they always agree. Frames files (npz, ML4SCI) are sources too
+(:mod:`e2e_coffea.train.frame_files`). Sources hold no open file when pickled, so each
+DataLoader worker opens its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import awkward as ak
+import numpy as np
+import numpy.typing as npt
+
+from ..frames.channels import required_branches
+from ..frames.normalisation import Normalisation
+from ..frames.objects import object_table
+from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
+from ..frames.records import ObjectRecords, ObjectSelection
+from ..frames.selection import ObjectCuts, select_objects
+from ..io.columns import ColumnPlan, plan_columns, read_columns
+from ..io.profiles import BranchProfile
+from ..layouts import EVENT_ID_BRANCHES, Layout, layout_of_tree
+from .split import split_of
+from .tasks import Task, class_mask
+
+__all__ = [
+    "InputSpec",
+    "ObjectChunk",
+    "ObjectSource",
+    "RootTaskSource",
+    "Select",
+    "event_ids",
+    "units_of",
+]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What a model eats: ``image`` frames of ``channels`` (normalised by ``norm``) or
+    ``points`` clouds of ``points``; ``kind`` is the object (``jet`` or ``eg``)."""
+
+    input_kind: Literal["image", "points"]
+    kind: str
+    channels: str | tuple[str, ...] = ()
+    norm: Normalisation | None = None
+    points: PointCloudSpec | None = None
+
+
+@dataclass(frozen=True)
+class ObjectChunk:
+    """Objects of one unit: class ``target`` (0/1), ``split`` (0 train, 1 val, 2 test),
+    ``pt``, ``abs_eta`` (NaN where unknown) and, from :meth:`ObjectSource.read`, the
+    model ``inputs`` (n, C, H, W) or (n, N, F)."""
+
+    target: npt.NDArray[np.int64]
+    split: npt.NDArray[np.int8]
+    pt: npt.NDArray[np.float32]
+    abs_eta: npt.NDArray[np.float32]
+    inputs: npt.NDArray[np.float32] | None = None
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def take(self, rows: npt.NDArray[Any]) -> ObjectChunk:
+        return ObjectChunk(
+            self.target[rows], self.split[rows], self.pt[rows], self.abs_eta[rows],
+            None if self.inputs is None else self.inputs[rows],
+        )  # fmt: skip
+
+
+Select = Callable[[ObjectChunk], npt.NDArray[np.bool_]]
+"""Which objects of a unit to read (from their class, split, pT, |eta|): the others'
+inputs are never built."""
+
+
+class ObjectSource(Protocol):
+    """A file of training objects, read by units of consecutive entries (or rows)."""
+
+    name: str
+    sequential: bool
+    """True when reading backwards is expensive (a compressed stream): read units in order."""
+
+    def units(self, step: int) -> list[tuple[int, int]]: ...
+
+    def scan(self, start: int, stop: int) -> ObjectChunk: ...
+
+    def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk: ...
+
+
+def units_of(n: int, step: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of at most ``step`` entries covering ``0..n``."""
+    return [(a, min(a + step, n)) for a in range(0, n, max(step, 1))]
+
+
+def event_ids(
+    chunk: Any, layout: Layout, path: str, first: int
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """(run, lumi, event) per event; a file without them splits by (file, entry) instead,
+    which is as deterministic, though not shared between two copies of the same events."""
+    names = EVENT_ID_BRANCHES[layout]
+    if all(n in chunk.fields for n in names):
+        return tuple(np.asarray(ak.to_numpy(chunk[n]), dtype=np.int64) for n in names)
+    return fallback_ids(path, np.arange(first, first + len(chunk), dtype=np.int64))
+
+
+def fallback_ids(path: str, entry: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    """(hash of the file name, 0, entry): the split key of a file without event numbers."""
+    tag = int.from_bytes(hashlib.sha256(os.path.basename(path).encode()).digest()[:4], "little")
+    return np.full(len(entry), tag, np.int64), np.zeros(len(entry), np.int64), entry
+
+
+class RootTaskSource:
+    """The task's objects of one ROOT file whose process makes them class ``target``."""
+
+    sequential = False
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        tree_name: str | None,
+        target: int,
+        task: Task,
+        spec: InputSpec,
+        *,
+        profile: BranchProfile | None = None,
+        cuts: ObjectCuts | None = None,
+    ) -> None:
+        self.name, self.target, self.task, self.spec = str(path), int(target), task, spec
+        self.profile, self.cuts = profile, cuts or ObjectCuts()
+        self.layout: Layout = (
+            profile.layout if profile is not None else layout_of_tree(tree_name or "Events")
+        )
+        self._tree: Any = None
+        self._pid = -1
+        self._plans: dict[bool, ColumnPlan] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_tree": None, "_pid": -1}
+
+    def _open(self) -> Any:
+        if self._tree is None or self._pid != os.getpid():
+            from ..io import open_tree
+
+            self._tree, self._pid = open_tree(self.name, self.layout), os.getpid()
+        return self._tree
+
+    def _plan(self, inputs: bool) -> ColumnPlan:
+        if inputs not in self._plans:
+            table = object_table(self.layout, self.spec.kind)
+            required = [table["seed_row"], table["seed_col"]]
+            if inputs and self.spec.input_kind == "points":
+                required = [
+                    *point_cloud_branches(self.layout),
+                    *required,
+                    table["eta"],
+                    table["phi"],
+                ]
+            elif inputs:
+                chans = (
+                    self.spec.channels
+                    if isinstance(self.spec.channels, str)
+                    else list(self.spec.channels)
+                )
+                required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]  # type: ignore[arg-type]
+            optional = [*table.values(), *EVENT_ID_BRANCHES[self.layout]]
+            self._plans[inputs] = plan_columns(
+                self._open().keys(), required, optional, self.profile, where=self.name
+            )
+        return self._plans[inputs]
+
+    def units(self, step: int) -> list[tuple[int, int]]:
+        return units_of(int(self._open().num_entries), step)
+
+    def _chunk(self, start: int, stop: int, inputs: bool) -> Any:
+        plan = self._plan(inputs)
+        raw = self._open().arrays(
+            filter_name=list(plan.file_names), entry_start=start, entry_stop=stop
+        )
+        return read_columns(raw, plan)
+
+    def _objects(self, chunk: Any, start: int) -> ObjectRecords:
+        sel = select_objects(chunk, self.layout, self.spec.kind, self.cuts, entry_offset=start)  # type: ignore[arg-type]
+        keep = sel.passed & class_mask(self.task, sel.records.label, bool(self.target))
+        return sel.records.take(np.flatnonzero(keep))
+
+    def _chunk_of(self, chunk: Any, start: int, rec: ObjectRecords, x: Any) -> ObjectChunk:
+        ids = event_ids(chunk, self.layout, self.name, start)
+        run, lumi, event = (v[rec.event] for v in ids)
+        split = split_of(run, lumi, event) if len(rec) else np.zeros(0, np.int8)
+        return ObjectChunk(
+            np.full(len(rec), self.target, np.int64), split.astype(np.int8),
+            np.asarray(rec.pt, np.float32), np.abs(np.asarray(rec.eta, np.float32)), x,
+        )  # fmt: skip
+
+    def scan(self, start: int, stop: int) -> ObjectChunk:
+        chunk = self._chunk(start, stop, inputs=False)
+        return self._chunk_of(chunk, start, self._objects(chunk, start), None)
+
+    def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk:
+        from ..frames import build_eg_frames, build_jet_frames, build_point_clouds
+
+        chunk = self._chunk(start, stop, inputs=True)
+        rec = self._objects(chunk, start)
+        if select is not None:  # frames only for the objects wanted (a split, a cap)
+            rec = rec.take(np.flatnonzero(select(self._chunk_of(chunk, start, rec, None))))
+        sel = ObjectSelection(rec.event, rec.index)
+        s = self.spec
+        if s.input_kind == "points":
+            pc = build_point_clouds(chunk, layout=self.layout, jets=sel, spec=s.points)
+            x = np.asarray(pc.features, np.float32)
+        elif s.kind == "eg":
+            chans = s.channels if isinstance(s.channels, str) else list(s.channels)
+            frames, _ = build_eg_frames(
+                chunk, layout=self.layout, channels=chans, norm=s.norm, objects=sel
+            )
+            x = np.asarray(frames, np.float32)
+        else:
+            chans = s.channels if isinstance(s.channels, str) else list(s.channels)
+            frames, _ = build_jet_frames(
+                chunk, layout=self.layout, channels=chans, norm=s.norm, jets=sel
+            )
+            x = np.asarray(frames, np.float32)
+        return self._chunk_of(chunk, start, rec, x)

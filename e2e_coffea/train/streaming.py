@@ -1,0 +1,280 @@
+"""The training stream: units of the index -> objects of one split -> shuffled, weighted,
+fixed-size batches, read by DataLoader worker processes.
+
+Every worker (of every data-parallel process) takes its own units: unit ``i`` of the
+epoch's order goes to shard ``i % n_shards``, shard = ``rank * workers + worker``. The
+order interleaves units rich in signal with units rich in background in proportion to
+their counts; within a shard the objects of the two classes are then merged in
+proportion (:class:`ClassMerger`), so that class-pure files (one process per file) still
+give mixed batches, and a bounded shuffle buffer mixes objects across units. Memory is the buffer (plus one
+unit and the prefetched batches) whatever the sample size. Everything random is seeded
+by (seed, epoch, shard): the same seed and worker count give the same batches, and a
+resumed epoch is the epoch it replaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from ..exceptions import BadInputError
+from .batch import Batch
+from .index import SampleIndex, UnitPlan, as_is, keep_rows
+from .sources import ObjectChunk
+from .weights import Reweighting
+
+__all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
+
+Cols = dict[str, npt.NDArray[Any]]
+_PIECE = 256
+"""Objects per piece handed on by the shuffle buffer: bounds the copies in flight."""
+
+
+class ShuffleBuffer:
+    """A reservoir of at most ``capacity`` objects: each new object takes the place of a
+    random old one, which leaves; :meth:`flush` empties the rest in random order. The
+    store is allocated once, for ``min(capacity, expected)`` objects."""
+
+    def __init__(
+        self, capacity: int, rng: np.random.Generator, expected: int | None = None
+    ) -> None:
+        if capacity < 1:
+            msg = f"shuffle buffer capacity must be >= 1, got {capacity}"
+            raise BadInputError(msg)
+        self.capacity = max(1, min(capacity, expected)) if expected is not None else capacity
+        self.rng, self.size = rng, 0
+        self.store: Cols = {}
+
+    def _allocate(self, cols: Cols) -> None:
+        if not self.store:
+            self.store = {
+                k: np.empty((self.capacity, *v.shape[1:]), v.dtype) for k, v in cols.items()
+            }
+
+    def push(self, cols: Cols) -> Iterator[Cols]:
+        n = len(next(iter(cols.values())))
+        m = min(self.capacity - self.size, n)
+        if m:
+            self._allocate(cols)
+            for k, v in cols.items():
+                self.store[k][self.size : self.size + m] = v[:m]
+            self.size += m
+        pos = m
+        while pos < n:
+            r = min(n - pos, self.capacity, _PIECE)
+            slots = self.rng.choice(self.capacity, r, replace=False)
+            yield {k: s[slots] for k, s in self.store.items()}  # fancy indexing copies
+            for k, v in cols.items():
+                self.store[k][slots] = v[pos : pos + r]
+            pos += r
+
+    def flush(self) -> Iterator[Cols]:
+        """The objects left, in random order, in pieces (no second copy of the store)."""
+        order = self.rng.permutation(self.size)
+        store, self.store, self.size = self.store, {}, 0
+        for lo in range(0, len(order), _PIECE):
+            yield {k: s[order[lo : lo + _PIECE]] for k, s in store.items()}
+
+
+class ClassMerger:
+    """Objects of both classes merged in proportion to their totals (``totals[c]``
+    objects of class c will come): the class whose share so far lags goes next, so a
+    run of one class in the input (a class-pure file) does not reach the batches."""
+
+    def __init__(self, totals: tuple[int, int]) -> None:
+        self.totals = totals
+        self.done = [0, 0]
+        self.queues: list[list[Cols]] = [[], []]
+        self.have = [0, 0]
+
+    def add(self, cols: Cols) -> None:
+        for c in (0, 1):
+            rows = cols["y"] == c
+            n = int(rows.sum())
+            if n:  # a class-pure unit (one process per file) is queued without a copy
+                self.queues[c].append(
+                    cols if n == len(rows) else {k: v[rows] for k, v in cols.items()}
+                )
+                self.have[c] += n
+
+    def _pop(self, c: int, k: int) -> Cols:
+        q = self.queues[c]
+        cols = {key: np.concatenate([p[key] for p in q]) for key in q[0]} if len(q) > 1 else q[0]
+        out = {key: v[:k] for key, v in cols.items()}
+        rest = {key: v[k:] for key, v in cols.items()}
+        self.queues[c] = [rest] if len(rest["y"]) else []
+        self.have[c] -= k
+        self.done[c] += k
+        return out
+
+    def drain(self, final: bool = False) -> Iterator[Cols]:
+        """Emit what the proportions allow; ``final``: the input is over, emit the rest."""
+        while self.have[0] or self.have[1]:
+            frac = [self.done[c] / self.totals[c] if self.totals[c] else np.inf for c in (0, 1)]
+            c = int(frac[1] < frac[0])
+            if not self.have[c]:
+                if not final:
+                    return
+                c = 1 - c
+            ahead = 1.0 if not self.totals[1 - c] else min(frac[1 - c], 1.0)
+            k = (
+                int(np.ceil(ahead * self.totals[c] - self.done[c]))
+                if self.totals[c]
+                else self.have[c]
+            )
+            yield self._pop(c, min(max(k, 1), self.have[c]))
+
+
+def interleave(units: list[UnitPlan], split: int) -> list[UnitPlan]:
+    """Units mostly of signal and units mostly of background, merged so that the share
+    of each class read so far follows its share of the split (deterministic)."""
+    lists: list[list[UnitPlan]] = [[], []]
+    for u in units:
+        if u.n(split):
+            lists[int(u.counts[split][1] > u.counts[split][0])].append(u)
+    totals = [max(sum(u.n(split) for u in lst), 1) for lst in lists]
+    done, pos, out = [0, 0], [0, 0], []
+    while pos[0] < len(lists[0]) or pos[1] < len(lists[1]):
+        frac = [done[c] / totals[c] if pos[c] < len(lists[c]) else np.inf for c in (0, 1)]
+        c = int(frac[1] < frac[0])
+        u = lists[c][pos[c]]
+        out.append(u)
+        done[c] += u.n(split)
+        pos[c] += 1
+    return out
+
+
+class ObjectStream(IterableDataset[Batch]):
+    """Batches of one split (0 train, 1 val, 2 test) of an index; see the module doc."""
+
+    def __init__(
+        self,
+        index: SampleIndex,
+        split: int,
+        batch_size: int,
+        *,
+        shuffle_buffer: int = 0,
+        seed: int = 0,
+        reweighting: Reweighting | None = None,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
+        if batch_size < 1:
+            msg = f"batch_size must be >= 1, got {batch_size}"
+            raise BadInputError(msg)
+        self.index, self.split, self.batch_size = index, split, batch_size
+        self.shuffle_buffer, self.seed, self.epoch = shuffle_buffer, seed, 0
+        self.reweighting = reweighting or Reweighting()
+        self.rank, self.world = rank, world
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self, epoch: int) -> list[UnitPlan]:
+        """All units of the split in this epoch's order (before sharding)."""
+        units = list(self.index.units)
+        if self.shuffle_buffer:
+            rng = np.random.default_rng([self.seed, epoch, 7])
+            units = [units[i] for i in rng.permutation(len(units))]
+            seq = [i for i, u in enumerate(units) if self.index.sources[u.source].sequential]
+            ordered = sorted((units[i] for i in seq), key=lambda u: (u.source, u.start))
+            for i, u in zip(seq, ordered, strict=True):  # compressed streams: read forward only
+                units[i] = u
+        return interleave(units, self.split)
+
+    def shard(self, shard: int, n_shards: int) -> list[UnitPlan]:
+        return self.order(self.epoch)[shard::n_shards]
+
+    def _objects(self, u: UnitPlan) -> Cols:
+        def wanted(c: ObjectChunk) -> npt.NDArray[np.bool_]:
+            return np.asarray(keep_rows(c, u.take) & (c.split == self.split), dtype=bool)
+
+        c = self.index.sources[u.source].read(u.start, u.stop, wanted)
+        got = (int((c.target == 0).sum()), int((c.target == 1).sum()))
+        if got != u.counts[self.split]:
+            name = self.index.sources[u.source].name
+            msg = f"{name} entries {u.start}..{u.stop}: read {got} objects per class, the index said {u.counts[self.split]}"
+            raise BadInputError(msg)
+        return {
+            "x": c.inputs,  # type: ignore[dict-item]
+            "y": c.target.astype(np.float32),
+            "w": self.reweighting.weights(c.target, c.pt, c.abs_eta),
+        }
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        shard = self.rank * nw + wid
+        rng = np.random.default_rng([self.seed, self.epoch, shard])
+        pending: list[Cols] = []
+        n_pending = 0
+        weighted = self.reweighting.mode != "none"
+
+        def emit(pieces: Iterator[Cols]) -> Iterator[Batch]:
+            nonlocal pending, n_pending
+            bs = self.batch_size
+            for piece in pieces:
+                pending.append(piece)
+                n_pending += len(piece["y"])
+                if n_pending < bs:
+                    continue
+                cols = {k: np.concatenate([p[k] for p in pending]) for k in piece}
+                n_full = n_pending // bs * bs
+                for lo in range(0, n_full, bs):
+                    yield _batch({k: v[lo : lo + bs] for k, v in cols.items()}, weighted)
+                # copy the few left over, so that the big array can go
+                pending = [{k: v[n_full:].copy() for k, v in cols.items()}]
+                n_pending -= n_full
+
+        units = self.shard(shard, self.world * nw)
+        if not self.shuffle_buffer:
+            for u in units:
+                yield from emit(iter([self._objects(u)]))
+        else:
+            totals = [sum(u.counts[self.split][c] for u in units) for c in (0, 1)]
+            merger = ClassMerger((totals[0], totals[1]))
+            buf = ShuffleBuffer(self.shuffle_buffer, rng, expected=sum(totals))
+            for u in units:
+                merger.add(self._objects(u))
+                for piece in merger.drain():
+                    yield from emit(buf.push(piece))
+            for piece in merger.drain(final=True):
+                yield from emit(buf.push(piece))
+            yield from emit(buf.flush())
+        if n_pending:
+            yield _batch({k: np.concatenate([p[k] for p in pending]) for k in pending[0]}, weighted)
+
+
+def _batch(cols: Cols, weighted: bool) -> Batch:
+    return Batch(
+        torch.from_numpy(np.ascontiguousarray(cols["x"])),
+        torch.from_numpy(np.ascontiguousarray(cols["y"])),
+        None,
+        torch.from_numpy(np.ascontiguousarray(cols["w"])) if weighted else None,
+    )
+
+
+class EpochLoader:
+    """A DataLoader over an :class:`ObjectStream`, rebuilt every epoch (so the workers see
+    the epoch number), with ``set_epoch`` for :func:`e2e_coffea.train.fit`."""
+
+    def __init__(self, stream: ObjectStream, *, workers: int = 0, pin_memory: bool = False) -> None:
+        if workers < 0:
+            msg = f"workers must be >= 0, got {workers}"
+            raise BadInputError(msg)
+        self.stream, self.workers, self.pin_memory = stream, workers, pin_memory
+
+    def set_epoch(self, epoch: int) -> None:
+        self.stream.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[Batch]:
+        loader = DataLoader(
+            self.stream, batch_size=None, num_workers=self.workers,
+            pin_memory=self.pin_memory, collate_fn=as_is,
+        )  # fmt: skip
+        return iter(loader)

@@ -1,0 +1,242 @@
+"""Train one tagger for a task, end to end: inputs -> index -> weights -> streams -> fit
+-> test AUC -> ONNX with its contract. What ``e2e-coffea train`` runs.
+
+Inputs are a fileset of ROOT files (frames or point clouds built on the fly, through a
+branch profile if the ntuples need one) or frames files (our npz, ML4SCI parquet/HDF5).
+Nothing is held whole in memory: see :mod:`e2e_coffea.train.streaming`. With
+``nproc > 1`` (or under torchrun) the run is data-parallel and rank 0 writes the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..exceptions import BadInputError
+from ..frames.normalisation import load_norm
+from ..io.profiles import load_profile
+from .distributed import broadcast_object, init_from_env, rank_info, spawn
+from .evaluate import auc_of, predict
+from .export_tagger import export_tagger
+from .frame_files import frames_source
+from .index import SampleIndex, build_index
+from .loop import fit
+from .pairing import Pairing, pair_model_and_task
+from .precision import resolve_precision
+from .records import finite_or_none
+from .sources import ObjectSource, RootTaskSource
+from .streaming import EpochLoader, ObjectStream
+from .tasks import Task, get_task
+from .weights import fit_reweighting
+
+__all__ = ["TrainConfig", "run_training", "train_task"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; the CLI options map one to one onto it."""
+
+    task: str
+    model: str
+    out: Path = Path("models")
+    fileset: Path | None = None
+    frames: tuple[Path, ...] = ()
+    labels: str | None = None
+    frames_norm: str = "none"
+    branches: str | None = None
+    epochs: int = 5
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    lr: float = 1e-3
+    device: str = "cpu"
+    precision: str | None = None
+    seed: int = 0
+    max_objects: int | None = None
+    patience: int | None = 3
+    resume: bool = False
+    name: str | None = None
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    reweight: str = "none"
+    workers: int = 0
+    shuffle_buffer: int = 1024
+    step: int = 200
+    max_points: int | None = None
+    order: str | None = None
+    nproc: int = 1
+    progress: bool = True
+
+    @property
+    def tag(self) -> str:
+        return self.name or f"{self.task}_{self.model}"
+
+
+def train_task(
+    task_name: str,
+    model_name: str,
+    fileset: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] = "models",
+    **options: Any,
+) -> dict[str, Any]:
+    """Train one tagger and export it; returns the contract's metrics and provenance.
+
+    ``options`` are the fields of :class:`TrainConfig` (``epochs``, ``batch_size``,
+    ``frames``, ``reweight``, ``workers``, ``nproc`` ...)."""
+    if "frames" in options:
+        options["frames"] = tuple(Path(p) for p in options["frames"] or ())
+    cfg = TrainConfig(
+        task_name, model_name, Path(out), Path(fileset) if fileset is not None else None, **options
+    )
+    return run_training(cfg)
+
+
+def run_training(cfg: TrainConfig) -> dict[str, Any]:
+    """Check the request, then train: in this process, in ``cfg.nproc`` local processes,
+    or as one rank of a torchrun group."""
+    task = get_task(cfg.task)
+    pair_model_and_task(cfg.model, task, model_kwargs=cfg.model_kwargs, frames_files=bool(cfg.frames),
+                        max_points=cfg.max_points, order=cfg.order)  # fmt: skip
+    _check_config(cfg)
+    device_type = torch.device(cfg.device).type
+    if cfg.nproc > 1 and not torch.distributed.is_initialized():
+        return spawn(_ranked, cfg.nproc, device_type, cfg=replace(cfg, nproc=1))  # type: ignore[no-any-return]
+    started = init_from_env(device_type)
+    try:
+        return _ranked(cfg)
+    finally:
+        if started:
+            torch.distributed.destroy_process_group()
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    if (cfg.fileset is None) == (not cfg.frames):
+        msg = "give either a fileset of ROOT files or frames files (--frames), not both or neither"
+        raise BadInputError(msg)
+    for name in ("epochs", "batch_size", "eval_batch_size", "step", "nproc"):
+        if getattr(cfg, name) < 1:
+            msg = f"{name} must be >= 1, got {getattr(cfg, name)}"
+            raise BadInputError(msg)
+    if cfg.workers < 0 or cfg.shuffle_buffer < 0:
+        msg = f"workers and shuffle_buffer must be >= 0, got {cfg.workers}, {cfg.shuffle_buffer}"
+        raise BadInputError(msg)
+    if cfg.fileset is not None and (cfg.labels is not None or cfg.frames_norm != "none"):
+        msg = "--labels and --frames-norm describe frames files; they do not apply to a fileset"
+        raise BadInputError(msg)
+    if cfg.frames and cfg.branches is not None:
+        msg = "--branches names ROOT branches; frames files have none"
+        raise BadInputError(msg)
+    resolve_precision(torch.device(cfg.device), cfg.precision)
+    load_norm(cfg.frames_norm)
+
+
+def build_sources(
+    cfg: TrainConfig, task: Task, pair: Pairing
+) -> tuple[list[ObjectSource], dict[str, Any]]:
+    """The sources of the run, and what they are (for the provenance)."""
+    if cfg.frames:
+        srcs: list[ObjectSource] = [
+            frames_source(p, task, channels=pair.channels, labels=cfg.labels) for p in cfg.frames
+        ]
+        return srcs, {"frames": [str(p) for p in cfg.frames], "labels": srcs[0].labels}  # type: ignore[attr-defined]
+    from ..io import load_fileset
+
+    fs = load_fileset(cfg.fileset)  # type: ignore[arg-type]
+    sources: list[ObjectSource] = []
+    samples: dict[str, Any] = {}
+    for ds, entry in fs.items():
+        meta = entry["metadata"]
+        process = str(meta.get("process", ds))
+        if process not in (task.signal_process, task.background_process):
+            continue
+        prof = cfg.branches or meta.get("branches")
+        profile = load_profile(prof) if prof else None
+        for path, tree in entry["files"].items():
+            sources.append(RootTaskSource(path, tree, int(process == task.signal_process), task,
+                                          pair.inputs, profile=profile))  # fmt: skip
+        keys = ("process", "seed", "events", "pileup", "xsec_pb", "nevents", "pthat_bin")
+        samples[ds] = {k: meta.get(k) for k in keys if k in meta}
+    if not sources:
+        msg = (
+            f"fileset {cfg.fileset} has no dataset of process {task.signal_process!r} or "
+            f"{task.background_process!r} (metadata 'process' or the dataset name)"
+        )
+        raise BadInputError(msg)
+    return sources, {"fileset": str(cfg.fileset), "samples": samples}
+
+
+def _check_index(index: SampleIndex, task: Task, cfg: TrainConfig) -> None:
+    """Training needs both classes; validation at least some objects (with one class
+    only, its AUC is null and says so)."""
+    c = index.counts()
+    short = [f"train {k}" for k, n in c["train"].items() if n == 0]
+    if sum(c["val"].values()) == 0:
+        short.append("validation")
+    if short:
+        msg = (
+            f"task {task.name!r}: no {', '.join(short)} objects ({c}); signal is "
+            f"{task.signal_process!r} with truth {task.signal_label}, background "
+            f"{task.background_process!r}; give more events or files"
+        )
+        raise BadInputError(msg)
+
+
+def _ranked(cfg: TrainConfig) -> dict[str, Any]:
+    """One process's part of a run (the whole run without a process group)."""
+    rank = rank_info()
+    task = get_task(cfg.task)
+    pair = pair_model_and_task(cfg.model, task, model_kwargs=cfg.model_kwargs, frames_files=bool(cfg.frames),
+                               max_points=cfg.max_points, order=cfg.order, dry_run=False)  # fmt: skip
+    if cfg.batch_size % rank.world:
+        msg = f"batch_size {cfg.batch_size} (the global batch) must divide by the {rank.world} processes"
+        raise BadInputError(msg)
+    device = cfg.device
+    if rank.world > 1 and torch.device(device).type == "cuda":
+        device = f"cuda:{rank.local}"
+    elif rank.world > 1:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", rank.world))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))
+    index: SampleIndex | None = None
+    described: dict[str, Any] = {}
+    if rank.main:
+        sources, described = build_sources(cfg, task, pair)
+        index = build_index(
+            sources, step=cfg.step, max_objects=cfg.max_objects, workers=cfg.workers
+        )
+        _check_index(index, task, cfg)
+    index, described = broadcast_object((index, described))
+    assert index is not None
+    weights = fit_reweighting(cfg.reweight, index.pt, index.abs_eta)
+    train = ObjectStream(index, 0, cfg.batch_size // rank.world, shuffle_buffer=cfg.shuffle_buffer,
+                         seed=cfg.seed, reweighting=weights, rank=rank.rank, world=rank.world)  # fmt: skip
+    val = ObjectStream(index, 1, cfg.eval_batch_size, reweighting=weights)
+    pin = torch.device(device).type == "cuda"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        from ..models import create_model
+
+        model = create_model(cfg.model, len(pair.channels), 1, **pair.model_kwargs)
+    out = Path(cfg.out)
+    result = fit(
+        model, EpochLoader(train, workers=cfg.workers, pin_memory=pin),
+        EpochLoader(val, workers=cfg.workers, pin_memory=pin),
+        epochs=cfg.epochs, lr=cfg.lr, device=device, precision=cfg.precision,
+        patience=cfg.patience, monitor="val_auc", checkpoint_dir=out / f"{cfg.tag}.ckpt",
+        resume=cfg.resume, seed=cfg.seed, metrics_path=out / f"{cfg.tag}.metrics.json",
+        progress=cfg.progress,
+    )  # fmt: skip
+    if not rank.main:
+        return {}
+    test = ObjectStream(index, 2, cfg.eval_batch_size, reweighting=weights)
+    o = predict(model, EpochLoader(test, workers=cfg.workers), torch.device(device))
+    tests = {"test_auc": auc_of(o), "test_auc_unweighted": auc_of(o, weighted=False)}
+    path = export_tagger(
+        model.cpu().eval(), cfg, task, pair, index, weights, result, tests, described
+    )
+    return dict(finite_or_none({
+        "path": str(path), "val_auc": result.best_metric, **tests,
+        "objects": index.counts(), "epochs_run": result.epochs_run,
+        "precision": result.extra.get("precision"), "world_size": rank.world,
+    }))  # fmt: skip
