@@ -31,28 +31,14 @@ def _install_torch(session: nox.Session) -> None:
     session.install(TORCH, *(["--index-url", index] if index else []))
 
 
-def mypy_clean() -> list[str]:
-    """The modules mypy --strict passes today ([tool.e2e-coffea] mypy-clean)."""
-    clean: list[str] = PYPROJECT["tool"]["e2e-coffea"]["mypy-clean"]
-    return clean
-
-
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, then mypy --strict on the clean modules (mypy needs the package's dependencies)."""
+    """ruff, then mypy --strict on the package (mypy needs the package's dependencies)."""
     _install_torch(session)
     session.install("-e", ".[test]", *nox.project.dependency_groups(PYPROJECT, "lint"))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("mypy", "--follow-imports=silent", *mypy_clean())
-
-
-@nox.session(default=False)
-def mypy_all(session: nox.Session) -> None:
-    """mypy --strict on the whole package: the target, not yet clean (see pyproject)."""
-    _install_torch(session)
-    session.install("-e", ".[test]", *nox.project.dependency_groups(PYPROJECT, "lint"))
-    session.run("mypy", *session.posargs)
+    session.run("mypy")
 
 
 @nox.session

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -112,7 +112,7 @@ __all__ = ["command"]
 def command(
     fileset: Path,
     taggers: tuple[str, ...],
-    executor: str,
+    executor: Literal["iterative", "futures", "dask"],
     scheduler: str | None,
     workers: int,
     gpu_workers: int,
@@ -122,7 +122,7 @@ def command(
     retries: int,
     checkpoint_dir: Path | None,
     recompute_checkpoints: bool,
-    device: str,
+    device: Literal["auto", "cpu", "cuda"],
     cluster: Path | None,
     triton_url: str | None,
     fp16: bool,
@@ -164,7 +164,7 @@ def command(
             fileset,
             specs,
             executor=executor,
-            workers=workers,  # type: ignore[arg-type]
+            workers=workers,
             gpu_workers=gpu_workers,
             scheduler=scheduler,
             chunksize=chunksize,
@@ -176,7 +176,7 @@ def command(
             triton_url=triton_url,
             fp16=fp16,
             branches=profile,
-        )  # type: ignore[arg-type]
+        )
     summary = summarize(result, specs)
     rocs = {}
     for spec in specs:

@@ -216,7 +216,7 @@ def _boxes(ax: Any, boxes: Sequence[Box], width: int) -> None:
     from matplotlib.patches import Rectangle
 
     for b in boxes:
-        style = {
+        style: dict[str, Any] = {
             "fill": False,
             "edgecolor": "black",
             "linewidth": 2.0 if b.highlight else 0.8,

@@ -300,7 +300,7 @@ class EventDisplay:
             return
         t = self.table
         absent = t.absent_for(i)
-        style = {"visible": self.visible_layers, "opacity": self.opacity}
+        style: dict[str, Any] = {"visible": self.visible_layers, "opacity": self.opacity}
         title = f"{t.dataset[i]}: event {t.event[i]}, jet {t.index[i]} ({t.label[i]})"
         self.image.value = composite_png(
             t.frames[i], t.channels, absent=absent, title=title, **style

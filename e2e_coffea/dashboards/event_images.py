@@ -29,7 +29,8 @@ def available_channels(
 ) -> tuple[list[str], list[str]]:
     """(channels whose branches the chunk has, channels it lacks), both in request order."""
     have = set(ak.fields(chunk)) if isinstance(chunk, ak.Array) else set(chunk)
-    ok, missing = [], []
+    ok: list[str] = []
+    missing: list[str] = []
     for name in channels:
         need = required_branches([name], layout)  # type: ignore[arg-type]
         (ok if all(b in have for b in need) else missing).append(name)

@@ -227,14 +227,14 @@ def load_jets(
         keys = list(t.keys())
         ours = keys if profile is None else [_ours(profile, b) for b in keys]
         shown, _missing = available_channels(dict.fromkeys(ours), layout, list(DISPLAY_CHANNELS))
-        req, opt = tg.branches(layout, truth=True)  # type: ignore[arg-type]
-        opt = [*opt, *required_branches(shown, layout)]  # type: ignore[arg-type]
+        req, opt = tg.branches(layout, truth=True)
+        opt = [*opt, *required_branches(shown, layout)]
         plan = plan_columns(keys, req, opt, profile, where=f"dataset {dataset!r}, file {path}")
         chunk = read_columns(t.arrays(list(plan.file_names), entry_stop=max_events), plan)
-        sel = tg.select(chunk, layout)  # type: ignore[arg-type]
-        scores = [b.outputs for b in tg.score_batches(chunk, layout, sel)]  # type: ignore[arg-type]
+        sel = tg.select(chunk, layout)
+        scores = [b.outputs for b in tg.score_batches(chunk, layout, sel)]
         display = [c for c in DISPLAY_CHANNELS if c in shown]
-        frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel.selection)  # type: ignore[arg-type]
+        frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel.selection)
         absent = [c for c in DISPLAY_CHANNELS if c not in shown]
         score = np.concatenate(scores) if scores else np.zeros(0, np.float32)
         parts.append(

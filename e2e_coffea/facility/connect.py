@@ -116,7 +116,7 @@ def connect(config: ConfigLike) -> Connection:
         if cfg.device == "cuda" and not gpu_workers(client):
             msg = (
                 f"{cfg._where()}device 'cuda' was requested but no worker at "
-                f"{client.scheduler.address} has a GPU resource"
+                f"{client.scheduler_info().get('address', '?')} has a GPU resource"
             )
             raise ClusterConfigError(msg)
     except BaseException:
@@ -187,7 +187,7 @@ def watch_workers(client: Any) -> Iterator[WorkerReport]:
         for ts, ev in client.get_events("all"):
             if ts < t0 or not isinstance(ev, dict):
                 continue
-            addr = ev.get("worker")
+            addr = str(ev.get("worker"))
             if ev.get("action") == "remove-worker":
                 report.lost.append(
                     {

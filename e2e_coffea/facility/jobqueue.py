@@ -101,7 +101,7 @@ def job_kwargs(config: ClusterConfig, pool: PoolConfig) -> dict[str, Any]:
 def pinned_job_class(job_cls: Any, address: str) -> Any:
     """A subclass of ``job_cls`` whose workers join ``address`` whatever the cluster says."""
 
-    class PinnedJob(job_cls):  # type: ignore[misc,valid-type]
+    class PinnedJob(job_cls):  # type: ignore[misc]
         def __init__(self, scheduler: Any = None, name: Any = None, **kwargs: Any) -> None:
             super().__init__(scheduler=address, name=name, **kwargs)
 

@@ -125,7 +125,7 @@ def make_security(cfg: SecurityConfig | None) -> tuple[Any, str | None]:
     from distributed.security import Security
 
     try:
-        mem = Security.temporary()  # type: ignore[no-untyped-call]
+        mem = Security.temporary()
     except ImportError as err:
         msg = (
             f"security: temporary needs the cryptography package: pip install cryptography ({err})"
@@ -154,7 +154,7 @@ def make_security(cfg: SecurityConfig | None) -> tuple[Any, str | None]:
 def _file_security(ca_file: str, cert: str, key: str) -> Any:
     from distributed.security import Security
 
-    return Security(  # type: ignore[no-untyped-call]
+    return Security(
         tls_ca_file=ca_file,
         tls_client_cert=cert,
         tls_client_key=key,

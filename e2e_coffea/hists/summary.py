@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ import hist
 import numpy as np
 
 from ..exceptions import BadInputError
+from ..io.jsonfiles import json_safe
 from ..layouts import LABEL_IDS
 from .multiclass import multiclass_entry
 from .response import regression_entry
@@ -33,14 +34,23 @@ def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list
     return signal, background
 
 
+def _slice(h: hist.Hist[Any], where: Mapping[int | str, str]) -> hist.Hist[Any]:
+    """``h[where]`` when it still has axes (hist types any indexing as ``Hist | float``)."""
+    out = h[where]
+    if not isinstance(out, hist.Hist):
+        msg = f"selecting {where} left no histogram"
+        raise BadInputError(msg)
+    return out
+
+
 def roc_for_tagger(
-    score: hist.Hist, tagger: str, class_names: Sequence[str]
+    score: hist.Hist[Any], tagger: str, class_names: Sequence[str]
 ) -> tuple[RocCurve, dict[str, Any]]:
     """ROC of one tagger from the (dataset, label, tagger, score) histogram."""
     if tagger not in list(score.axes["tagger"]):
         msg = f"no scores for tagger {tagger!r} in the output (have {list(score.axes['tagger'])})"
         raise BadInputError(msg)
-    h = score[{"tagger": tagger}]
+    h = _slice(score, {"tagger": tagger})
     labels = list(h.axes["label"])
     datasets = list(h.axes["dataset"])
     sig_labels, bkg_labels = class_split(class_names, labels)
@@ -51,11 +61,12 @@ def roc_for_tagger(
         per_ds: dict[str, float] = {}
         for ds in datasets:
             for lab in chosen:
-                sub = h[{"dataset": ds, "label": lab}]
-                if sub.sum().value > 0:
+                sub = _slice(h, {"dataset": ds, "label": lab})
+                total = float(np.sum(sub.values()))
+                if total > 0:
                     vals += sub.values()
-                    var += sub.variances()
-                    per_ds[ds] = per_ds.get(ds, 0.0) + float(sub.sum().value)
+                    var += np.asarray(sub.variances(), dtype=np.float64)
+                    per_ds[ds] = per_ds.get(ds, 0.0) + total
         return vals, var, per_ds
 
     s, s_var, s_ds = collect(sig_labels)
@@ -89,7 +100,7 @@ def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
     lost = result.lost_datasets() if hasattr(result, "lost_datasets") else []
     taggers = {spec.name: tagger_entry(out["hists"], spec, lost) for spec in specs}
     wall = max(result.wall_time, 1e-9)
-    return _json_safe(
+    return json_safe(  # type: ignore[no-any-return]
         {
             "taggers": taggers,
             "entries": {
@@ -130,7 +141,7 @@ def tagger_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[str,
     return _binary_entry(hists["score"], spec, lost)
 
 
-def _binary_entry(score: hist.Hist, spec: Any, lost: list[str]) -> dict[str, Any]:
+def _binary_entry(score: hist.Hist[Any], spec: Any, lost: list[str]) -> dict[str, Any]:
     """One binary tagger's AUC, or why there is none.
 
     A ROC compares a signal sample with a background sample: when a whole dataset of the
@@ -138,7 +149,13 @@ def _binary_entry(score: hist.Hist, spec: Any, lost: list[str]) -> dict[str, Any
     the signal sample's own non-signal jets as background), so none is given. Objects
     without truth (``unlabelled``) never enter a ROC."""
     entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}
-    none = {"signal": [], "background": [], "auc": None, "auc_err": None, "n_jets": 0}
+    none: dict[str, Any] = {
+        "signal": [],
+        "background": [],
+        "auc": None,
+        "auc_err": None,
+        "n_jets": 0,
+    }
     if lost:
         note = (
             f"no AUC: dataset(s) {lost} were lost (no entry processed); a ROC needs both its "
@@ -160,20 +177,6 @@ def _binary_entry(score: hist.Hist, spec: Any, lost: list[str]) -> dict[str, Any
         "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
     })  # fmt: skip
     return entry
-
-
-def _json_safe(obj: Any) -> Any:
-    """NaN/inf (e.g. an AUC error from one signal jet) -> None: summary.json stays strict
-    JSON that jq and browsers read; numpy scalars -> Python numbers."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:

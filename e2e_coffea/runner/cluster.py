@@ -35,7 +35,7 @@ def local_security() -> Any:
     from distributed.security import Security
 
     try:
-        return Security.temporary()  # type: ignore[no-untyped-call]
+        return Security.temporary()
     except ImportError as err:
         msg = f"a local Dask cluster uses TLS, which needs the cryptography package: pip install cryptography ({err})"
         raise ImportError(msg) from err

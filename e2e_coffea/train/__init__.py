@@ -3,6 +3,7 @@ weights, the fit loop (mixed precision, data-parallel), checkpoints, and task tr
 
 from __future__ import annotations
 
+from ..io.jsonfiles import json_safe, write_json
 from .batch import ArrayBatches, Batch, as_batch
 from .checkpoint import load_checkpoint, seed_everything
 from .distributed import Rank, init_from_env, rank_info, spawn
@@ -15,7 +16,6 @@ from .metrics import roc_auc
 from .ml4sci import ML4SCIDataset, ML4SCIWriter, write_ml4sci
 from .pairing import Pairing, pair_model_and_task
 from .precision import PRECISIONS, Precision, resolve_precision
-from .records import finite_or_none, write_json
 from .sources import InputSpec, ObjectChunk, ObjectSource, RootTaskSource
 from .split import SPLIT_NAMES, split_of, splitmix64
 from .stream import FrameBatches, frame_batches
@@ -54,12 +54,12 @@ __all__ = [
     "as_batch",
     "auc_of",
     "build_index",
-    "finite_or_none",
     "fit",
     "fit_reweighting",
     "frame_batches",
     "frames_source",
     "init_from_env",
+    "json_safe",
     "load_checkpoint",
     "loss_for",
     "pair_model_and_task",

@@ -18,11 +18,11 @@ from torch import nn
 from ..export import E2E_JET_CROP, EG_CROP, Contract
 from ..export.onnx_export import export_onnx
 from ..frames.normalisation import load_norm
+from ..io.jsonfiles import json_safe
 from .distributed import rank_info
 from .index import SampleIndex
 from .loop import TrainResult
 from .pairing import Pairing
-from .records import finite_or_none
 from .tasks import Task
 from .weights import Reweighting
 
@@ -64,8 +64,8 @@ def export_tagger(
         model_kwargs=getattr(model, "model_kwargs", {}) or {},
         input_kind=pair.inputs.input_kind,
         points=None if points is None else points.to_dict(),
-        provenance=finite_or_none(provenance(cfg, task, index, weights, result, described)),
-        metrics=finite_or_none(
+        provenance=json_safe(provenance(cfg, task, index, weights, result, described)),
+        metrics=json_safe(
             {
                 "val_auc": result.best_metric,
                 **tests,

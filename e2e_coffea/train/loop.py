@@ -28,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..exceptions import BadInputError
+from ..io.jsonfiles import write_json
 from .batch import Batch, as_batch
 from .checkpoint import (
     BEST_NAME,
@@ -42,7 +43,6 @@ from .distributed import broadcast_object, rank_info
 from .errors import TrainingError
 from .evaluate import auc_of, predict
 from .precision import resolve_precision
-from .records import write_json
 from .stepper import Stepper, loss_for
 
 __all__ = ["BatchSource", "TrainResult", "fit", "loss_for"]

@@ -18,6 +18,7 @@ import torch
 
 from ..exceptions import BadInputError
 from ..frames.normalisation import load_norm
+from ..io.jsonfiles import json_safe
 from ..io.profiles import load_profile
 from .distributed import broadcast_object, init_from_env, rank_info, spawn
 from .evaluate import auc_of, predict
@@ -27,7 +28,6 @@ from .index import SampleIndex, build_index
 from .loop import fit
 from .pairing import Pairing, pair_model_and_task
 from .precision import resolve_precision
-from .records import finite_or_none
 from .sources import ObjectSource, RootTaskSource
 from .streaming import EpochLoader, ObjectStream
 from .tasks import Task, get_task
@@ -235,7 +235,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     path = export_tagger(
         model.cpu().eval(), cfg, task, pair, index, weights, result, tests, described
     )
-    return dict(finite_or_none({
+    return dict(json_safe({
         "path": str(path), "val_auc": result.best_metric, **tests,
         "objects": index.counts(), "epochs_run": result.epochs_run,
         "precision": result.extra.get("precision"), "world_size": rank.world,
