@@ -79,7 +79,7 @@ def test_two_gpu_workers_each_pinned_to_their_own_device(
     assert pin["cpu-0"] == os.environ.get("CUDA_VISIBLE_DEVICES")  # CPU workers untouched
     assert workers["gpu-0"]["resources"] == {"GPU": 2}
     assert not workers["cpu-0"]["resources"]
-    assert all(w["addr"].startswith("tcp://127.0.0.1:") for w in workers.values())
+    assert all(w["addr"].startswith("tls://127.0.0.1:") for w in workers.values())  # loopback, TLS
 
 
 def test_more_gpu_workers_than_gpus_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,6 @@ AUC and numpy's quantiles.
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -34,6 +33,7 @@ from e2e_coffea.inference.taggers import resolve_tagger
 from e2e_coffea.layouts import LABELS
 from e2e_coffea.models import create_model
 from e2e_coffea.processor.booking import RESPONSE_BINS
+from e2e_coffea.processor.serialize import save_output
 
 QG = tuple(s.name for s in resolve_channels("qg", frame="jet"))
 MULTI = ("quark", "gluon", "tau")
@@ -208,8 +208,7 @@ def test_point_tagger_runs_through_the_main_job(run: Any, unbinned: dict[str, An
 
 
 def test_dashboard_shows_every_kind(run: Any, tmp_path: Path) -> None:
-    with (tmp_path / "output.pkl").open("wb") as f:
-        pickle.dump(run.output, f)
+    save_output(run.output, tmp_path)  # output.zip, as `e2e-coffea run` writes it
     (tmp_path / "summary.json").write_text(json.dumps(run.summary))
     dash = PerformanceDashboard.from_run(tmp_path)
     assert dash.classes["multi"] == MULTI
