@@ -106,9 +106,10 @@ PROCESSES: dict[str, ProcessCard] = {
         ),
         ProcessCard(
             "qcd",
-            "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300 GeV",
+            "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300, 300-600 GeV",
             ("HardQCD:all = on",),
-            pthat_bins=((30, 80), (80, 170), (170, 300)),
+            # the 300-600 bin gives calo jets at the boosted top jets' pT (150-500 GeV)
+            pthat_bins=((30, 80), (80, 170), (170, 300), (300, 600)),
         ),
         ProcessCard(
             "qcd_em",
