@@ -78,9 +78,9 @@ def pair_model_and_task(
             kw[key] = value
     if frames_files and (task.target is not None or scalars):
         what = (
-            f"the truth {task.target.truth!r}"
+            f"truth {task.target.truth!r}"
             if task.target is not None
-            else f"the scalars {list(scalars)}"
+            else f"scalars {list(scalars)}"
         )
         msg = f"{why} from frames files: they hold no {what}; give ROOT files (--fileset)"
         raise BadInputError(msg)
