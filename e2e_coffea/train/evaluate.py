@@ -92,7 +92,8 @@ def auc_of(o: Outputs, *, weighted: bool = True) -> float:
 def response_of(o: Outputs, target: Target) -> dict[str, float]:
     """A regression's predicted / true on the objects of ``o`` (outputs and labels in the
     network's units, converted back): the median, the resolution (half the 16-84 %
-    interquantile range over the median) and the mean squared error of the network."""
+    interquantile range, as the main job's summary defines it) and the mean squared error
+    of the network."""
     pred = target.inverse(o.outputs.reshape(len(o), -1)[:, 0])
     true = target.inverse(o.labels)
     if not len(o):
@@ -100,7 +101,7 @@ def response_of(o: Outputs, target: Target) -> dict[str, float]:
     r = pred / true
     q16, q50, q84 = np.quantile(r, [0.16, 0.5, 0.84])
     mse = float(np.mean((o.outputs.reshape(len(o), -1)[:, 0] - o.labels) ** 2))
-    return {"response_median": float(q50), "resolution": float((q84 - q16) / 2 / q50), "mse": mse}
+    return {"response_median": float(q50), "resolution": float((q84 - q16) / 2), "mse": mse}
 
 
 def test_metrics(o: Outputs, task: Task) -> dict[str, Any]:
