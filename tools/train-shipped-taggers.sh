@@ -24,6 +24,7 @@
 #   RESNET_MAX=6000     RESNET_EPOCHS=4
 #   EG_MAX=             EG_EPOCHS=20         e/gamma crops are cheap: every object
 #   POINT_MAX=12500     POINT_EPOCHS=6
+#   TAU3_MAX=8000       the 3-class tau tagger (SIMPLENET_EPOCHS)
 #   GEN_WORKERS=2       parallel generator processes
 set -euo pipefail
 OUT=${OUT:-build/shipped}
@@ -41,6 +42,7 @@ RESNET_EPOCHS=${RESNET_EPOCHS:-4}
 EG_MAX=${EG_MAX-}
 EG_EPOCHS=${EG_EPOCHS:-20}
 POINT_MAX=${POINT_MAX-12500}
+TAU3_MAX=${TAU3_MAX-8000}
 POINT_EPOCHS=${POINT_EPOCHS:-6}
 GEN_WORKERS=${GEN_WORKERS:-2}
 mkdir -p "$OUT/logs" "$OUT/models" "$DEST"
@@ -73,15 +75,18 @@ pool() {  # pool COMMAND...: run in the background, at most JOBS at once
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
   "$@" &
 }
-# the slowest first, so that the pool stays full
-for task in tau top electron qg; do pool train "${task}_resnet15" "$task" resnet15 "$RESNET_EPOCHS" "$RESNET_MAX"; done
-for task in tau top electron qg; do pool train "${task}_simplenet" "$task" simplenet "$SIMPLENET_EPOCHS" "$SIMPLENET_MAX"; done
+# Part A, then Part B; within each the model pairs of a task run side by side
+for task in eg tau top electron qg; do
+  pool train "${task}_resnet15" "$task" resnet15 "$([ "$task" = eg ] && echo "$EG_EPOCHS" || echo "$RESNET_EPOCHS")" \
+    "$([ "$task" = eg ] && echo "$EG_MAX" || echo "$RESNET_MAX")"
+  pool train "${task}_simplenet" "$task" simplenet "$([ "$task" = eg ] && echo "$EG_EPOCHS" || echo "$SIMPLENET_EPOCHS")" \
+    "$([ "$task" = eg ] && echo "$EG_MAX" || echo "$SIMPLENET_MAX")"
+done
 pool train jet_mass_resnet15 jet_mass resnet15 "$RESNET_EPOCHS" "$RESNET_MAX" --reweight none
-pool train tau3_simplenet tau3 simplenet "$SIMPLENET_EPOCHS" "$SIMPLENET_MAX"
+pool train tau3_simplenet tau3 simplenet "$SIMPLENET_EPOCHS" "$TAU3_MAX"
 pool train tau_simplenet_scalars tau simplenet "$SIMPLENET_EPOCHS" "$SIMPLENET_MAX" --scalar MET_pt --scalar nVtx
 pool train tau_particlegnn tau particle_gnn "$POINT_EPOCHS" "$POINT_MAX"
 pool train tau_pointtransformer tau point_transformer "$POINT_EPOCHS" "$POINT_MAX"
-for model in resnet15 simplenet; do pool train "eg_$model" eg "$model" "$EG_EPOCHS" "$EG_MAX"; done
 wait
 
 SHIPPED="tau_resnet15 tau_simplenet electron_resnet15 electron_simplenet eg_resnet15 eg_simplenet
