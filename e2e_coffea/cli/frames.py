@@ -9,6 +9,7 @@ import click
 from tqdm.auto import tqdm
 
 from ..layouts import Layout, ObjectKind
+from .options import branches_option
 
 __all__ = ["command"]
 
@@ -45,13 +46,7 @@ __all__ = ["command"]
     "--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True
 )
 @click.option("--step", type=int, default=200, show_default=True, help="Events read per chunk.")
-@click.option(
-    "--branches",
-    "profile",
-    default=None,
-    metavar="PROFILE",
-    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
-)
+@branches_option
 def command(
     inputs: tuple[str, ...],
     layout: Layout,

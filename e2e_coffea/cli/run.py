@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import click
 
+from .options import branches_option
+
 __all__ = ["command"]
 
 
@@ -101,13 +103,7 @@ __all__ = ["command"]
     is_flag=True,
     help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
 )
-@click.option(
-    "--branches",
-    "profile",
-    default=None,
-    metavar="PROFILE",
-    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
-)
+@branches_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(
     fileset: Path,
