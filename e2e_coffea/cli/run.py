@@ -99,6 +99,17 @@ __all__ = ["command"]
     "endpoint (Triton's default port 8001), or http://HOST:PORT (8000). Binary tensors.",
 )
 @click.option(
+    "--lumi",
+    "lumi_fb",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="FB",
+    help="Luminosity in fb^-1: objects are weighted by cross-section x lumi / events where the "
+    "fileset's metadata carries them (unit weights otherwise).",
+)
+@click.option("--unweighted", is_flag=True, help="Fill every object with weight 1.")
+@click.option(
     "--fp16",
     is_flag=True,
     help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
@@ -123,6 +134,8 @@ def command(
     triton_url: str | None,
     fp16: bool,
     profile: str | None,
+    lumi_fb: float,
+    unweighted: bool,
     out: Path,
 ) -> None:
     """Run taggers over a fileset and write output.zip, summary.json and roc.png to --out."""
@@ -154,6 +167,7 @@ def command(
             triton_url=triton_url,
             fp16=fp16,
             branches=profile,
+            lumi_fb=None if unweighted else lumi_fb,
         )
     else:
         result = run(
@@ -172,6 +186,7 @@ def command(
             triton_url=triton_url,
             fp16=fp16,
             branches=profile,
+            lumi_fb=None if unweighted else lumi_fb,
         )
     summary = summarize(result, specs)
     rocs = {}

@@ -62,6 +62,7 @@ def run(
     triton_url: str | None = None,
     fp16: bool = False,
     branches: str | os.PathLike[str] | BranchProfile | None = None,
+    lumi_fb: float | None = 1.0,
     progress: bool = True,
 ) -> RunResult:
     """Run the taggers over ``fileset``; the notebook-facing entry point.
@@ -78,7 +79,7 @@ def run(
     fs = load_fileset(fileset)
     proc = E2ETaggerProcessor(
         taggers, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16, branches=branches,
-        skip_bad_chunks=skip_bad_files,
+        skip_bad_chunks=skip_bad_files, lumi_fb=lumi_fb,
     )  # fmt: skip
     if chunksize is None:
         chunksize = default_chunksize(fs, proc)

@@ -93,12 +93,13 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
     assert set(out) == {
-        "entries", "chunks", "failed", "hists", "cutflow", "notes", "mean_images", "metrics",
+        "entries", "chunks", "failed", "hists", "weights", "cutflow", "notes", "mean_images",
+        "metrics",
     }  # fmt: skip
     assert out["failed"] == {}
     assert out["entries"] == {"tau": 40}
     assert out["chunks"] == {f"{path}:0-40": 40}
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
+    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects"}
     for name, h in out["hists"].items():
         assert [ax.name for ax in h.axes][:3] == ["dataset", "label", "tagger"], name
         assert isinstance(h.storage_type(), hist.storage.Weight), name
@@ -215,7 +216,7 @@ def test_layouts_give_identical_scores(
 
 def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
     assert out["entries"] == {dataset: 0}
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
+    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects"}
     for h in out["hists"].values():
         assert h.sum(flow=True).value == 0
     assert out["metrics"]["objects"] == 0
