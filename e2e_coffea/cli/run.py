@@ -193,7 +193,7 @@ def command(
     for spec in specs:
         if summary["taggers"][spec.name]["auc"] is not None:
             rocs[spec.name] = roc_for_tagger(
-                result.output["hists"]["score"], spec.name, spec.contract.class_names
+                result.output["hists"], spec.name, spec.contract.class_names
             )[0]
     written = write_run_outputs(
         out,

@@ -3,16 +3,18 @@
 Each class is a group of (dataset, truth label) cells. A class named after a truth label
 (``tau``, ``gluon``) holds the objects with that label, from every dataset. A class that
 is not a truth label (``qcd``, ``jet``) holds every other labelled object, taken from the
-background samples only (those giving under 5 % of every truth class), as
+background samples only (those giving under 5 % of every truth class), and then each
+truth class comes from its own samples only, as
 :func:`~e2e_coffea.hists.summary.roc_for_tagger` does for a binary tagger's ``qcd``
-class: a ttbar sample's b jet is not "qcd". For class ``c`` the
+class: a ttbar sample's b jet is not "qcd", and a QCD sample's rare real taus, weighted
+by its cross-section, do not stand for the tau class. For class ``c`` the
 ROC cuts on ``P(c)``: signal = group ``c``, background = every other class's group.
 Objects with label ``unlabelled`` are in no group and never enter a ROC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -50,6 +52,9 @@ def class_groups(
             (ds, lab) for ds, lab in seen
             if ds in background and lab not in truth and lab != "unlabelled"
         ]  # fmt: skip
+        for c in truth:  # each truth class from its own samples
+            own = set(main_datasets(_per_dataset(groups[c], counts)))
+            groups[c] = [cell for cell in groups[c] if cell[0] in own]
         if len(rest) == 1:
             groups[rest[0]] = cells
         else:
@@ -70,12 +75,17 @@ def _per_dataset(cells: list[Cell], counts: dict[Cell, float]) -> dict[str, floa
 
 
 def one_vs_rest(
-    class_score: Any, tagger: str, class_names: Sequence[str], objects: Any = None
+    hists: Mapping[str, Any], tagger: str, class_names: Sequence[str]
 ) -> dict[str, tuple[RocCurve | None, dict[str, Any]]]:
-    """Per class: (its one-vs-rest ROC, or None, and what went in or why there is none).
+    """Per class: (its one-vs-rest ROC, or None, and what went in or why there is none),
+    from a run's histograms (``output["hists"]``).
 
-    The histograms hold event weights; the groups (and ``info["n_objects"]``) come from
-    the unweighted ``objects`` counts when given (see :mod:`.samples`)."""
+    ``class_score`` holds event weights; the groups (and ``info["n_objects"]``) come from
+    the unweighted ``objects`` counts (see :mod:`.samples`)."""
+    if "class_score" not in hists:
+        msg = "the output holds no 'class_score' histogram"
+        raise BadInputError(msg)
+    class_score, objects = hists["class_score"], hists.get("objects")
     if tagger not in list(class_score.axes["tagger"]):
         msg = f"no class probabilities for tagger {tagger!r} (have {list(class_score.axes['tagger'])})"
         raise BadInputError(msg)
@@ -150,7 +160,7 @@ def multiclass_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[
         )
         return entry
     try:
-        rocs = one_vs_rest(hists["class_score"], spec.name, names, hists.get("objects"))
+        rocs = one_vs_rest(hists, spec.name, names)
     except (BadInputError, KeyError) as err:
         entry["note"] = f"no AUC: {err}"
         return entry
