@@ -8,7 +8,9 @@ makes a re-run within the same base folder reuse the files instead of generating
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +30,16 @@ TREES = {"sparse": SPARSE_TREE, "e2e": E2E_TREE}
 OUTPUT_GAIN = 50.0
 """An untrained net's scores bunch up near 0.5; scaling its last layer spreads them over
 a few hundred of the 1000 score bins, so histogram comparisons and ROCs mean something."""
+
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:
+    sys.path.append(_REPO)  # after site-packages: an installed e2e_coffea still wins
+os.environ["PYTHONPATH"] = os.pathsep.join([*filter(None, [os.environ.get("PYTHONPATH")]), _REPO])
+"""Processes the tests start (Dask workers, the Futures pool, torch's spawned DDP ranks)
+unpickle classes and functions defined in test modules by reference (``tests.…``), so they
+must be able to import them: multiprocessing's spawn hands its children this ``sys.path``,
+other subprocesses get ``PYTHONPATH``. Needed when e2e-coffea is installed from a wheel, as
+in CI (an editable install happens to put the repository root on ``sys.path``)."""
 
 
 def _once(target: Path, build: Callable[[Path], None]) -> Path:

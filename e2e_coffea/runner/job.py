@@ -117,7 +117,11 @@ def run(
         runner = processor.Runner(
             executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize,
             savemetrics=True, skipbadfiles=skip_bad_files, checkpointer=checkpointer,
+            metadata_cache={},
         )  # fmt: skip
+        # A fresh metadata cache: coffea's default one lives as long as the process and is
+        # keyed by (dataset, file, tree) alone, so a rerun in the same session (a notebook
+        # after fixing an xsec) would get the earlier run's dataset metadata, and weights.
         output, skipped = _run_chunks(runner, good, proc) if good else (proc.empty_output(), [])
     known = [*output_failures(output), *skipped]
     result = RunResult(

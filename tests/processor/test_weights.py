@@ -169,6 +169,25 @@ def test_unweighted_histograms_count_objects(sample: Any, jet_tagger: Path) -> N
     }
 
 
+def test_a_rerun_in_the_same_process_uses_the_new_metadata(
+    weighted: Any, sample: Any, jet_tagger: Path, tmp_path: Path
+) -> None:
+    """The same files again, with the tau cross-section doubled, in the same process (as in
+    a notebook after fixing an xsec): the weights follow the new metadata, not a cache."""
+    fs = json.loads(Path(sample.fileset["sparse"]).read_text())
+    fs["tau"]["metadata"]["xsec_pb"] *= 2
+    again = run(fs, [jet_tagger], chunksize=7, progress=False, lumi_fb=2.0)
+    h0, h1 = weighted.output["hists"]["score"], again.output["hists"]["score"]
+    tau, qcd = (
+        {"dataset": "tau", "label": sum, "tagger": sum},
+        {"dataset": "qcd", "label": sum, "tagger": sum},
+    )
+    assert math.isclose(
+        h1[tau].sum(flow=True).value, 2 * h0[tau].sum(flow=True).value, rel_tol=1e-12
+    )
+    assert math.isclose(h1[qcd].sum(flow=True).value, h0[qcd].sum(flow=True).value, rel_tol=1e-12)
+
+
 def _fileset_with(sample: Any, tmp_path: Path, **metadata: Any) -> Path:
     fs = json.loads(Path(sample.fileset["sparse"]).read_text())
     fs["tau"]["metadata"].update(metadata)
