@@ -124,7 +124,8 @@ def torch_wrapper_processor(jit_path: Path, spec: Any, cuts: JetCuts) -> Any:
     from coffea import processor
     from coffea.ml_tools.torch_wrapper import torch_wrapper
 
-    branches = E2ETaggerProcessor([spec], device="cpu").branches("sparse")
+    required, optional = E2ETaggerProcessor([spec], device="cpu").branches("sparse")
+    branches = [*required, *optional, "Jet_inFrame"]
     channels = list(spec.contract.channels)
 
     class JetFrames(torch_wrapper):  # type: ignore[misc]
@@ -177,6 +178,92 @@ def run_torch_wrapper(fileset: dict[str, Any], proc: Any, chunksize: int) -> dic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return runner(fileset, proc)  # type: ignore[no-any-return]
+
+
+# -- (5) realistic chunks: the processor and the Tagger API against bare onnxruntime ---------
+def tiled_file(src: list[str], dst: Path, n_events: int) -> Path:
+    """A sparse file of ``n_events`` events: the sample's events repeated (a realistic
+    chunk size without hours of Pythia; the per-event content stays realistic)."""
+    from e2e_coffea.io import write_sparse
+    from e2e_coffea.layouts import SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES
+
+    parts = []
+    for path in src:
+        with uproot.open(path) as f:
+            parts.append(f["Events"].arrays())
+    flat = ak.concatenate(parts)
+    reps = -(-n_events // len(flat))
+    flat = ak.concatenate([flat] * reps)[:n_events]
+    chunk: dict[str, Any] = {
+        c: ak.zip({k: flat[f"{c}_{k}"] for k in fs}) for c, fs in SPARSE_COLLECTIONS.items()
+    }
+    chunk["event"] = ak.zip({b: flat[b] for b in SPARSE_EVENT_BRANCHES})
+    write_sparse(dst, chunk)
+    return dst
+
+
+def bench_realistic(
+    path: Path, spec: Any, onnx_path: Path, cores: int, repeat: int
+) -> dict[str, Any]:
+    """One chunk of 10k events, in process: the processor (read, select, frame, infer, fill)
+    and the Tagger API (read, select, frame, infer, jagged scores) against onnxruntime alone
+    on the same jets' frames, built beforehand. The goal: processor overhead <= 15 %."""
+    from coffea.nanoevents import BaseSchema, NanoEventsFactory
+
+    from e2e_coffea.frames import select_objects
+    from e2e_coffea.inference import Tagger
+
+    with uproot.open(path) as f:
+        n_events = int(f["Events"].num_entries)
+    meta = {"dataset": "tiled", "filename": str(path), "treename": "Events", "entrystart": 0,
+            "entrystop": n_events}  # fmt: skip
+
+    def events() -> Any:
+        return NanoEventsFactory.from_root({str(path): "Events"}, schemaclass=BaseSchema,
+                                           metadata=meta, mode="virtual").events()  # fmt: skip
+
+    proc = E2ETaggerProcessor([spec], device="cpu", mean_images=False)
+    tagger = Tagger(spec, device="cpu")
+    chunk = uproot.open(path)["Events"].arrays()
+    sel = select_objects(chunk, "sparse", "jet").selection
+    frames, _ = build_jet_frames(
+        chunk, layout="sparse", channels=list(spec.contract.channels), jets=sel, norm="qg"
+    )
+    sess = get_session(onnx_path, "cpu", cores)
+
+    def bare() -> np.ndarray:
+        return np.concatenate(
+            [
+                sess.run(None, {"frames": frames[i : i + BATCH]})[0]
+                for i in range(0, len(frames), BATCH)
+            ]
+        )
+
+    proc.process(events())  # warm: kernels, session
+    t_proc, out = best(lambda: proc.process(events()), repeat)
+    t_tag, scores = best(lambda: tagger(events()), repeat)
+    bare()
+    t_ort, _ = best(bare, repeat)
+    n = int(out["metrics"]["objects"])
+    if n != len(frames) or int(ak.count(scores)) != n:
+        msg = f"jet counts differ: processor {n}, frames {len(frames)}, tagger {int(ak.count(scores))}"
+        raise RuntimeError(msg)
+    m = out["metrics"]
+    res = {
+        "events": n_events, "jets": n, "ort_jets_per_s": n / t_ort, "processor_jets_per_s": n / t_proc,
+        "tagger_jets_per_s": n / t_tag, "processor_overhead": t_proc / t_ort - 1,
+        "tagger_overhead": t_tag / t_ort - 1, "tagger_over_processor": t_tag / t_proc,
+        "processor_read_s": m["time_read"], "processor_frames_s": m["time_frames"],
+        "processor_inference_s": m["time_inference"], "goal": 0.15,
+    }  # fmt: skip
+    print(f"(5) one chunk of {n_events} events, {n} jets, ORT threads {cores}:")
+    print(f"    bare onnxruntime on prebuilt frames : {n / t_ort:8.1f} jets/s")
+    print(f"    E2ETaggerProcessor.process(chunk)   : {n / t_proc:8.1f} jets/s  "
+          f"(overhead {100 * (t_proc / t_ort - 1):+.0f} %; goal <= +15 %; read {m['time_read']:.2f} s, "
+          f"frames {m['time_frames']:.2f} s, inference {m['time_inference']:.2f} s of {t_proc:.2f} s)")  # fmt: skip
+    print(f"    Tagger(events) on the same chunk    : {n / t_tag:8.1f} jets/s  "
+          f"(overhead {100 * (t_tag / t_ort - 1):+.0f} %; {t_tag / t_proc:.2f}x the processor's time)")  # fmt: skip
+    return res
 
 
 # -- (3) GPU ---------------------------------------------------------------------------------
@@ -296,6 +383,13 @@ def main() -> None:
         "--gpu-threads", type=int, nargs="+", default=[1, 2, 4], help="GPU worker threads (3)"
     )
     ap.add_argument("--json", default=None, help="write the GPU figures of part 3 here")
+    ap.add_argument(
+        "--realistic-events",
+        type=int,
+        default=10_000,
+        help="events of the one big chunk of part 5 (0: skip)",
+    )
+    ap.add_argument("--only-realistic", action="store_true", help="only part 5")
     args = ap.parse_args()
 
     cores = (
@@ -342,6 +436,13 @@ def main() -> None:
         )
         if args.gpu_only:
             gpu[name] = bench_gpu(fileset_path, files, spec, onnx_path, cuts, args)
+            continue
+        if args.realistic_events:
+            big = tmp / f"tiled-{args.realistic_events}.root"
+            if not big.exists():
+                tiled_file(files, big, args.realistic_events)
+            bench_realistic(big, spec, onnx_path, cores, args.repeat)
+        if args.only_realistic:
             continue
         # -- (1) Runner + processor vs bare onnxruntime -------------------------------------
         clear_cache()

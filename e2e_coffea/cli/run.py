@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 import click
 
+from .options import branches_option
+
 __all__ = ["command"]
 
 
@@ -97,17 +99,22 @@ __all__ = ["command"]
     "endpoint (Triton's default port 8001), or http://HOST:PORT (8000). Binary tensors.",
 )
 @click.option(
+    "--lumi",
+    "lumi_fb",
+    type=float,
+    default=1.0,
+    show_default=True,
+    metavar="FB",
+    help="Luminosity in fb^-1: objects are weighted by cross-section x lumi / events where the "
+    "fileset's metadata carries them (unit weights otherwise).",
+)
+@click.option("--unweighted", is_flag=True, help="Fill every object with weight 1.")
+@click.option(
     "--fp16",
     is_flag=True,
     help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
 )
-@click.option(
-    "--branches",
-    "profile",
-    default=None,
-    metavar="PROFILE",
-    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
-)
+@branches_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(
     fileset: Path,
@@ -127,6 +134,8 @@ def command(
     triton_url: str | None,
     fp16: bool,
     profile: str | None,
+    lumi_fb: float,
+    unweighted: bool,
     out: Path,
 ) -> None:
     """Run taggers over a fileset and write output.zip, summary.json and roc.png to --out."""
@@ -158,6 +167,7 @@ def command(
             triton_url=triton_url,
             fp16=fp16,
             branches=profile,
+            lumi_fb=None if unweighted else lumi_fb,
         )
     else:
         result = run(
@@ -176,13 +186,14 @@ def command(
             triton_url=triton_url,
             fp16=fp16,
             branches=profile,
+            lumi_fb=None if unweighted else lumi_fb,
         )
     summary = summarize(result, specs)
     rocs = {}
     for spec in specs:
         if summary["taggers"][spec.name]["auc"] is not None:
             rocs[spec.name] = roc_for_tagger(
-                result.output["hists"]["score"], spec.name, spec.contract.class_names
+                result.output["hists"], spec.name, spec.contract.class_names
             )[0]
     written = write_run_outputs(
         out,

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from .options import branches_option
+
 __all__ = ["command"]
 
 
@@ -73,13 +75,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="Normalisation preset the frames files were written with (recorded in the contract, not applied).",
 )
-@click.option(
-    "--branches",
-    "branches",
-    default=None,
-    metavar="PROFILE",
-    help="Branch profile (shipped name or YAML/JSON file) for ntuples that name branches differently.",
-)
+@branches_option
 @click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option("--name", default=None, help="Output name; default {task}_{model}.")
 @click.option("--epochs", type=int, default=5, show_default=True)
@@ -183,7 +179,7 @@ def command(model_option: tuple[str, ...], frames: tuple[Path, ...], precision: 
     info = train_task(
         kw.pop("task"), kw.pop("model_name"), kw.pop("fileset"), kw.pop("out"),
         frames=frames, precision=None if precision == "auto" else precision,
-        model_kwargs=_model_options(model_option), **kw,
+        model_kwargs=_model_options(model_option), branches=kw.pop("profile"), **kw,
     )  # fmt: skip
     if info:
         click.echo(json.dumps(info, indent=2, default=str))

@@ -86,13 +86,13 @@ def rocs_of(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) -> 
     for name, names in classes.items():
         if name in multi:
             try:
-                per_class = one_vs_rest(output["hists"]["class_score"], name, names)
+                per_class = one_vs_rest(output["hists"], name, names)
             except BadInputError:  # a class not seen yet
                 continue
             out.update({f"{name}: {c}": roc for c, (roc, _) in per_class.items() if roc})
         elif name in have:
             try:
-                out[name] = roc_for_tagger(score, name, names)[0]
+                out[name] = roc_for_tagger(output["hists"], name, names)[0]
             except BadInputError:  # one class not seen yet (early chunks)
                 continue
     return out

@@ -3,16 +3,18 @@
 Each class is a group of (dataset, truth label) cells. A class named after a truth label
 (``tau``, ``gluon``) holds the objects with that label, from every dataset. A class that
 is not a truth label (``qcd``, ``jet``) holds every other labelled object, taken from the
-background samples only (those giving under 5 % of every truth class), as
+background samples only (those giving under 5 % of every truth class), and then each
+truth class comes from its own samples only, as
 :func:`~e2e_coffea.hists.summary.roc_for_tagger` does for a binary tagger's ``qcd``
-class: a ttbar sample's b jet is not "qcd". For class ``c`` the
+class: a ttbar sample's b jet is not "qcd", and a QCD sample's rare real taus, weighted
+by its cross-section, do not stand for the tau class. For class ``c`` the
 ROC cuts on ``P(c)``: signal = group ``c``, background = every other class's group.
 Objects with label ``unlabelled`` are in no group and never enter a ROC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +22,7 @@ import numpy as np
 from ..exceptions import BadInputError
 from ..layouts import LABEL_IDS
 from .roc import RocCurve, roc_from_counts
-from .samples import main_datasets
+from .samples import cell_counts, main_datasets
 
 __all__ = ["class_groups", "multiclass_entry", "one_vs_rest"]
 
@@ -50,6 +52,9 @@ def class_groups(
             (ds, lab) for ds, lab in seen
             if ds in background and lab not in truth and lab != "unlabelled"
         ]  # fmt: skip
+        for c in truth:  # each truth class from its own samples
+            own = set(main_datasets(_per_dataset(groups[c], counts)))
+            groups[c] = [cell for cell in groups[c] if cell[0] in own]
         if len(rest) == 1:
             groups[rest[0]] = cells
         else:
@@ -70,9 +75,17 @@ def _per_dataset(cells: list[Cell], counts: dict[Cell, float]) -> dict[str, floa
 
 
 def one_vs_rest(
-    class_score: Any, tagger: str, class_names: Sequence[str]
+    hists: Mapping[str, Any], tagger: str, class_names: Sequence[str]
 ) -> dict[str, tuple[RocCurve | None, dict[str, Any]]]:
-    """Per class: (its one-vs-rest ROC, or None, and what went in or why there is none)."""
+    """Per class: (its one-vs-rest ROC, or None, and what went in or why there is none),
+    from a run's histograms (``output["hists"]``).
+
+    ``class_score`` holds event weights; the groups (and ``info["n_objects"]``) come from
+    the unweighted ``objects`` counts (see :mod:`.samples`)."""
+    if "class_score" not in hists:
+        msg = "the output holds no 'class_score' histogram"
+        raise BadInputError(msg)
+    class_score, objects = hists["class_score"], hists.get("objects")
     if tagger not in list(class_score.axes["tagger"]):
         msg = f"no class probabilities for tagger {tagger!r} (have {list(class_score.axes['tagger'])})"
         raise BadInputError(msg)
@@ -86,11 +99,16 @@ def one_vs_rest(
     values = np.asarray(h.values(), dtype=np.float64)  # (dataset, label, class, score)
     variances = np.asarray(h.variances(), dtype=np.float64)
     k0 = have.index(class_names[0])
-    counts = {
+    weighted = {
         (ds, lab): float(values[i, j, k0].sum())
         for i, ds in enumerate(datasets)
         for j, lab in enumerate(labels)
     }
+    unweighted = cell_counts(objects, tagger)
+    counts: dict[Cell, float] = (
+        weighted if unweighted is None
+        else {cell: float(unweighted.get(cell, 0)) if w > 0 else 0.0 for cell, w in weighted.items()}
+    )  # fmt: skip
     groups, notes = class_groups(class_names, counts)
     edges = h.axes["score"].edges
     out: dict[str, tuple[RocCurve | None, dict[str, Any]]] = {}
@@ -114,6 +132,7 @@ def one_vs_rest(
             "background": main_datasets(_per_dataset(bkg_cells, counts)),
             "signal_labels": sorted({lab for _, lab in sig_cells}),
             "background_labels": sorted({lab for _, lab in bkg_cells}),
+            "n_objects": round(sum(counts[cell] for cell in (*sig_cells, *bkg_cells))),
         }
         k = have.index(c)
         s, s_var = collect(sig_cells, k)
@@ -141,19 +160,20 @@ def multiclass_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[
         )
         return entry
     try:
-        rocs = one_vs_rest(hists["class_score"], spec.name, names)
+        rocs = one_vs_rest(hists, spec.name, names)
     except (BadInputError, KeyError) as err:
         entry["note"] = f"no AUC: {err}"
         return entry
     aucs = []
     for c, (roc, info) in rocs.items():
+        n_objects = info.pop("n_objects", 0)  # weighted sums are not object counts
         if roc is None:
             entry["per_class"][c] = {**info, "auc": None, "auc_err": None, "n_jets": 0}
             continue
         aucs.append(roc.auc)
         entry["per_class"][c] = {
             **info, "auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
-            "n_jets": round(roc.n_signal + roc.n_background),
+            "n_jets": n_objects,
             "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
         }  # fmt: skip
     entry["n_jets"] = max((v["n_jets"] for v in entry["per_class"].values()), default=0)

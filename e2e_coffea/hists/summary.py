@@ -17,16 +17,17 @@ from ..processor.tagger_processor import tagger_cuts
 from .multiclass import multiclass_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
-from .samples import main_datasets
+from .samples import cell_counts, main_datasets
 
 __all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize", "tagger_entry"]
 
 
 def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
     """Signal = the positive (last) class's truth label. Background = the negative class's
-    label when it is a truth label (``gluon``), else every other label (``qcd``: any jet,
-    taken from the background samples only, see :func:`roc_for_tagger`). Objects without
-    truth (``unlabelled``) are in neither."""
+    label when it is a truth label (``gluon``), else every other label (``qcd``: any jet;
+    then signal comes from the signal samples and background from the background samples
+    only, see :func:`roc_for_tagger`). Objects without truth (``unlabelled``) are in
+    neither."""
     positive, negative = class_names[-1], class_names[0]
     signal = [positive] if positive in labels else []
     if negative in LABEL_IDS:
@@ -46,9 +47,16 @@ def _slice(h: hist.Hist[Any], where: Mapping[int | str, str]) -> hist.Hist[Any]:
 
 
 def roc_for_tagger(
-    score: hist.Hist[Any], tagger: str, class_names: Sequence[str]
+    hists: Mapping[str, Any], tagger: str, class_names: Sequence[str]
 ) -> tuple[RocCurve, dict[str, Any]]:
-    """ROC of one tagger from the (dataset, label, tagger, score) histogram."""
+    """ROC of one tagger from a run's histograms (``output["hists"]``).
+
+    The (dataset, label, tagger, score) histogram ``score`` holds event weights; the
+    signal and background samples are chosen by the unweighted ``objects`` counts (see
+    :mod:`.samples`), which also give ``info["n_objects"]``, the objects the ROC rests
+    on. Both come in one mapping so that no caller can pair weights with the wrong
+    sample choice."""
+    score, objects = hists["score"], hists.get("objects")
     if tagger not in list(score.axes["tagger"]):
         msg = f"no scores for tagger {tagger!r} in the output (have {list(score.axes['tagger'])})"
         raise BadInputError(msg)
@@ -56,38 +64,49 @@ def roc_for_tagger(
     labels = list(h.axes["label"])
     datasets = list(h.axes["dataset"])
     sig_labels, bkg_labels = class_split(class_names, labels)
+    counts = cell_counts(objects, tagger)
 
-    def collect(chosen: list[str]) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    def collect(
+        chosen: list[str], among: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, float], dict[str, float]]:
         vals = np.zeros(h.axes["score"].size)
         var = np.zeros_like(vals)
-        per_ds: dict[str, float] = {}
-        for ds in datasets:
+        weighted: dict[str, float] = {}
+        n: dict[str, float] = {}
+        for ds in among:
             for lab in chosen:
                 sub = _slice(h, {"dataset": ds, "label": lab})
                 total = float(np.sum(sub.values()))
                 if total > 0:
                     vals += sub.values()
                     var += np.asarray(sub.variances(), dtype=np.float64)
-                    per_ds[ds] = per_ds.get(ds, 0.0) + total
-        return vals, var, per_ds
+                    weighted[ds] = weighted.get(ds, 0.0) + total
+                    n[ds] = n.get(ds, 0.0) + (total if counts is None else counts.get((ds, lab), 0))
+        return vals, var, weighted, n
 
-    s, s_var, s_ds = collect(sig_labels)
+    s, s_var, s_ds, s_n = collect(sig_labels, datasets)
+    bkg_datasets = datasets
     if class_names[0] not in LABEL_IDS:
-        # "qcd"-like negative class: background comes from the background samples, as in
-        # training; a signal sample's other jets (a ttbar event's b jet) are not background
-        signal_samples = set(main_datasets(s_ds))
-        if set(datasets) - signal_samples:
-            datasets = [ds for ds in datasets if ds not in signal_samples]
-    b, b_var, b_ds = collect(bkg_labels)
+        # "qcd"-like negative class: signal from the signal samples, background from the
+        # others, as in training. A ttbar event's b jet is not background; a QCD sample's
+        # rare real taus are not the signal either: weighted by its cross-section they
+        # would outweigh the whole tau sample, and their ROC is not the tagger's.
+        signal_samples = main_datasets(s_n)
+        if set(datasets) - set(signal_samples):
+            s, s_var, s_ds, s_n = collect(sig_labels, signal_samples)
+            bkg_datasets = [ds for ds in datasets if ds not in signal_samples]
+    b, b_var, b_ds, b_n = collect(bkg_labels, bkg_datasets)
     roc = roc_from_counts(s, b, h.axes["score"].edges, signal_var=s_var, background_var=b_var)
-    info = {
-        "signal": main_datasets(s_ds),
-        "background": main_datasets(b_ds),
+    info: dict[str, Any] = {
+        "signal": main_datasets(s_n),
+        "background": main_datasets(b_n),
         "signal_counts": s_ds,
         "background_counts": b_ds,
         "signal_labels": sig_labels,
         "background_labels": bkg_labels,
     }
+    if counts is not None:
+        info["n_objects"] = round(sum(s_n.values()) + sum(b_n.values()))
     return roc, info
 
 
@@ -134,6 +153,7 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
             "workers": metrics.get("worker", {}),
             "cutflow": out.get("cutflow", {}),
             "missing_branches": getattr(result, "missing_branches", {}),
+            "weights": {ds: sorted(how) for ds, how in out.get("weights", {}).items()},
             "notes": {name: sorted(n) for name, n in out.get("notes", {}).items()},
         }
     )
@@ -148,10 +168,10 @@ def tagger_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[str,
         return regression_entry(hists, spec)
     if len(c.class_names) > 2:
         return multiclass_entry(hists, spec, lost)
-    return _binary_entry(hists["score"], spec, lost)
+    return _binary_entry(hists, spec, lost)
 
 
-def _binary_entry(score: hist.Hist[Any], spec: Any, lost: list[str]) -> dict[str, Any]:
+def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[str, Any]:
     """One binary tagger's AUC, or why there is none.
 
     A ROC compares a signal sample with a background sample: when a whole dataset of the
@@ -173,9 +193,10 @@ def _binary_entry(score: hist.Hist[Any], spec: Any, lost: list[str]) -> dict[str
         )
         return {**entry, **none, "note": note}
     try:
-        roc, info = roc_for_tagger(score, spec.name, spec.contract.class_names)
+        roc, info = roc_for_tagger(hists, spec.name, spec.contract.class_names)
     except BadInputError as err:
         return {**entry, **none, "note": str(err)}
+    n_objects = info.pop("n_objects", None)  # weighted sums are not object counts
     entry.update(info)
     if roc.n_signal <= 0 or roc.n_background <= 0:
         which = "signal" if roc.n_signal <= 0 else "background"
@@ -183,7 +204,7 @@ def _binary_entry(score: hist.Hist[Any], spec: Any, lost: list[str]) -> dict[str
         return {**entry, **none, "note": note}
     entry.update({
         "auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
-        "n_jets": round(roc.n_signal + roc.n_background),
+        "n_jets": round(roc.n_signal + roc.n_background) if n_objects is None else n_objects,
         "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
     })  # fmt: skip
     return entry

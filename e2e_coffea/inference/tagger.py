@@ -67,6 +67,8 @@ class ScoredBatch:
     inputs: Any
     time_inputs: float = 0.0
     time_model: float = 0.0
+    first: int = 0
+    """The chunk event of the batch's event 0 (``records.event`` counts from it)."""
 
 
 def detect_layout(fields: list[str], profile: BranchProfile | None = None) -> Layout:
@@ -251,7 +253,7 @@ class Tagger:
             outputs = model_outputs(raw, self.contract)
             self.stats["scored"] += len(rec)
             t2 = time.perf_counter()
-            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t1 - t0, t2 - t1)
+            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t1 - t0, t2 - t1, first)
 
     def backend(self, device: str) -> InferenceBackend:
         """The backend of this worker (built on first use, never pickled)."""

@@ -70,6 +70,8 @@ def book_score_hists() -> dict[str, Any]:
             hist.axis.Regular(24, -2.4, 2.4, name="eta"),
             storage=hist.storage.Weight(),
         ),
+        # objects scored, unweighted: how many jets a weighted ROC rests on
+        "objects": hist.Hist(*cats, storage=hist.storage.Int64()),
     }
 
 
@@ -236,7 +238,11 @@ def fill_regression(
     where absent); ``truth``: the target's true value (objects with none, NaN or <= 0,
     e.g. an unmatched ``Jet_genPt = -1``, enter the value histograms only); ``true_pt``:
     the response's pT axis (NaN goes to its overflow). ``extra``: a multi-output model's
-    other outputs, kept in the value histogram as estimator ``model:<name>``."""
+    other outputs, kept in the value histogram as estimator ``model:<name>``.
+
+    Unweighted, unlike the score histograms: response and resolution are properties of
+    the estimator per object (a calibration, not a yield), and their counts are the
+    objects they rest on."""
     value_key, response_key = regression_keys(tagger)
     names = label_names(labels)
     v = np.asarray(values, dtype=np.float64)

@@ -25,7 +25,7 @@ from ..inference import Tagger, TaggerSpec, resolve_tagger
 from ..inference.truth import regression_baseline, regression_truth
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile, load_profile
-from ..layouts import TRUTH_FLAGS, Layout, layout_of_tree
+from ..layouts import EVENT_ID_BRANCHES, TRUTH_FLAGS, Layout, layout_of_tree
 from .booking import (
     MeanImages,
     book_class_hists,
@@ -34,8 +34,10 @@ from .booking import (
     fill_class_scores,
     fill_regression,
     fill_scores,
+    label_names,
     value_axis,
 )
+from .weights import event_weights, needs_event_numbers
 
 __all__ = ["E2ETaggerProcessor", "tagger_cuts"]
 
@@ -51,7 +53,10 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     objects. ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"`` (CUDA without a GPU is an
     error, never a fallback). ``branches``: the branch profile of the files (a dataset's
     ``metadata["branches"]`` overrides it). ``frame_memory_mb`` bounds the frames alive
-    at once; ``batch_size`` is the inference batch. ``skip_bad_chunks``: a chunk that fails
+    at once; ``batch_size`` is the inference batch. ``lumi_fb``: objects are weighted by
+    cross-section x luminosity / events when the dataset's metadata carries them (see
+    :mod:`e2e_coffea.processor.weights`), by 1 otherwise; ``None`` weights nothing.
+    ``skip_bad_chunks``: a chunk that fails
     (read error, bad hits, inference) gives an empty output naming it in ``failed`` with
     its reason, instead of stopping the run.
     """
@@ -69,6 +74,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         fp16: bool = False,
         branches: str | os.PathLike[str] | BranchProfile | None = None,
         skip_bad_chunks: bool = False,
+        lumi_fb: float | None = 1.0,
     ) -> None:
         if not taggers:
             msg = "E2ETaggerProcessor needs at least one tagger"
@@ -93,6 +99,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.fp16 = fp16
         self.profile = load_profile(branches) if branches is not None else None
         self.skip_bad_chunks = skip_bad_chunks
+        self.lumi_fb = lumi_fb
+        event_weights({}, 0, lumi_fb)  # a bad luminosity fails here, before any chunk
         self.book_hists()  # a regression target with a bad range fails here, before any work
 
     @property
@@ -100,16 +108,26 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         return [t.spec for t in self.taggers]
 
     # -- what to read ---------------------------------------------------------------
-    def branches(self, layout: Layout) -> tuple[list[str], list[str]]:
-        """(required, optional) branches, by our names, for all taggers on ``layout``."""
+    def branches(self, layout: Layout, metadata: Any = None) -> tuple[list[str], list[str]]:
+        """(required, optional) branches, by our names, for all taggers on ``layout``;
+        with the dataset's ``metadata``, also the event number when its weights need it
+        (a pT-hat mixture)."""
         req: list[str] = []
         opt: list[str] = []
         for t in self.taggers:
             r, o = t.branches(layout, truth=True)
             req += r
             opt += o
+        if self.lumi_fb is not None and metadata is not None and needs_event_numbers(metadata):
+            req.append(EVENT_ID_BRANCHES[layout][2])
         req = list(dict.fromkeys(req))
         return req, [b for b in dict.fromkeys(opt) if b not in req]
+
+    def check_weights(self, dataset: str, metadata: Any) -> str:
+        """How the dataset's events will be weighted; bad weight metadata fails here,
+        naming the dataset, before any chunk runs."""
+        numbers = np.zeros(0, dtype=np.int64)
+        return event_weights(metadata, 0, self.lumi_fb, numbers, where=f"dataset {dataset!r}").how
 
     def profile_for(self, metadata: Any) -> BranchProfile | None:
         """The dataset's own profile (``metadata["branches"]``), else the processor's."""
@@ -145,7 +163,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             self._zero_cutflow(out, dataset)
             return out
         t0 = time.perf_counter()
-        req, opt = self.branches(layout)
+        req, opt = self.branches(layout, meta)
+        event_branch = EVENT_ID_BRANCHES[layout][2]
         where = str(meta.get("filename", "chunk"))
         plan = _without_unused_flags(
             plan_columns(list(events.fields), req, opt, self.profile_for(meta), where=where), layout
@@ -153,8 +172,11 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         chunk = read_columns(events, plan)
         out["metrics"]["time_read"] += time.perf_counter() - t0
         offset = int(meta.get("entrystart", 0) or 0)
+        numbers = np.asarray(chunk[event_branch]) if event_branch in plan.present else None
+        weights = event_weights(meta, n, self.lumi_fb, numbers, where=f"dataset {dataset!r}")
+        out["weights"] = {dataset: {weights.how: 1}}
         for t in self.taggers:
-            self._run_tagger(t, chunk, layout, dataset, offset, out)
+            self._run_tagger(t, chunk, layout, dataset, offset, out, weights.weights)
         for images in out["mean_images"].values():
             images.flush()  # frames summed on a GPU: one copy per label and chunk
         device, reason = _device_label(self.taggers[0])
@@ -182,6 +204,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             "chunks": {_chunk_id(meta, n): n} if chunk else {},
             "failed": {},
             "hists": self.book_hists(),
+            "weights": {},
             "cutflow": {dataset: {"events": n}},
             "notes": {},
             "mean_images": {},
@@ -204,7 +227,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         return hists
 
     def _run_tagger(self, tagger: Tagger, chunk: Any, layout: Layout, dataset: str, offset: int,
-                    out: dict[str, Any]) -> None:  # fmt: skip
+                    out: dict[str, Any], weights: Any = None) -> None:  # fmt: skip
         sel = tagger.select(chunk, layout, entry_offset=offset)
         out["cutflow"][dataset].update({f"{tagger.name}: {k}": v for k, v in sel.cutflow.items()})
         notes = out["notes"].setdefault(tagger.name, {})
@@ -222,15 +245,19 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             rec = batch.records
             metrics["objects"] += len(rec)
             if len(rec):
+                w = None if weights is None else weights[rec.event + batch.first]
+                out["hists"]["objects"].fill(
+                    dataset=dataset, label=label_names(rec.label), tagger=tagger.name
+                )
                 if truth is not None:
                     fill_regression(out["hists"], dataset=dataset, tagger=tagger.name,
                                     labels=rec.label, **truth.columns(batch))  # fmt: skip
                 elif batch.outputs.ndim == 2:
                     fill_class_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
-                                      probabilities=batch.outputs, class_names=c.class_names)  # fmt: skip
+                                      probabilities=batch.outputs, class_names=c.class_names, weight=w)  # fmt: skip
                 else:
                     fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
-                                scores=batch.outputs, pt=rec.pt, eta=rec.eta)  # fmt: skip
+                                scores=batch.outputs, pt=rec.pt, eta=rec.eta, weight=w)  # fmt: skip
                 if self.mean_images and tagger.contract.input_kind == "image":
                     mi = out["mean_images"].setdefault(
                         tagger.name, MeanImages(tuple(tagger.contract.channels))

@@ -120,18 +120,25 @@ def work_identity(processor: Any) -> dict[str, Any]:
     }
 
 
+def chunk_fields(metadata: Any) -> dict[str, Any]:
+    """What names a chunk: its dataset, file (path and ROOT UUID), tree and entry range."""
+    return {
+        "dataset": metadata["dataset"],
+        "file": metadata["filename"],
+        "fileuuid": metadata.get("fileuuid", ""),
+        "tree": metadata["treename"],
+        "entrystart": int(metadata["entrystart"]),
+        "entrystop": int(metadata["entrystop"]),
+    }
+
+
 def chunk_key(identity_sha256: str, metadata: Any, processor: Any) -> str:
     """The checkpoint key of one chunk of one piece of work (64 hex digits)."""
     return _sha256(
         _canonical(
             {
                 "work": identity_sha256,
-                "dataset": metadata["dataset"],
-                "file": metadata["filename"],
-                "fileuuid": metadata.get("fileuuid", ""),
-                "tree": metadata["treename"],
-                "entrystart": int(metadata["entrystart"]),
-                "entrystop": int(metadata["entrystop"]),
+                **chunk_fields(metadata),
                 "layout": processor.layout_for(metadata),
                 "profile": _profile(processor.profile_for(metadata)),
             }
@@ -234,12 +241,7 @@ class VerifiedCheckpointer(CheckpointerABC):  # type: ignore[misc]
                 "work": self.identity_sha256,
                 "data": data_name,
                 "sha256": digest,
-                "dataset": metadata["dataset"],
-                "file": metadata["filename"],
-                "fileuuid": metadata.get("fileuuid", ""),
-                "tree": metadata["treename"],
-                "entrystart": int(metadata["entrystart"]),
-                "entrystop": int(metadata["entrystop"]),
+                **chunk_fields(metadata),
             }
             _write_atomic(self._entry_path(key), _canonical(entry))
         except (OSError, E2EError) as err:

@@ -62,6 +62,7 @@ def run(
     triton_url: str | None = None,
     fp16: bool = False,
     branches: str | os.PathLike[str] | BranchProfile | None = None,
+    lumi_fb: float | None = 1.0,
     progress: bool = True,
 ) -> RunResult:
     """Run the taggers over ``fileset``; the notebook-facing entry point.
@@ -78,7 +79,7 @@ def run(
     fs = load_fileset(fileset)
     proc = E2ETaggerProcessor(
         taggers, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16, branches=branches,
-        skip_bad_chunks=skip_bad_files,
+        skip_bad_chunks=skip_bad_files, lumi_fb=lumi_fb,
     )  # fmt: skip
     if chunksize is None:
         chunksize = default_chunksize(fs, proc)
@@ -116,7 +117,11 @@ def run(
         runner = processor.Runner(
             executor=exe, pre_executor=pre, schema=BaseSchema, chunksize=chunksize,
             savemetrics=True, skipbadfiles=skip_bad_files, checkpointer=checkpointer,
+            metadata_cache={},
         )  # fmt: skip
+        # A fresh metadata cache: coffea's default one lives as long as the process and is
+        # keyed by (dataset, file, tree) alone, so a rerun in the same session (a notebook
+        # after fixing an xsec) would get the earlier run's dataset metadata, and weights.
         output, skipped = _run_chunks(runner, good, proc) if good else (proc.empty_output(), [])
     known = [*output_failures(output), *skipped]
     result = RunResult(

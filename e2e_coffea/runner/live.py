@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..exceptions import BadInputError
@@ -25,13 +25,15 @@ __all__ = ["ChunkItem", "chunk_items", "process_chunk", "submit_chunks"]
 
 @dataclass(frozen=True)
 class ChunkItem:
-    """An entry range of one file, the unit of work and of the progress bar."""
+    """An entry range of one file, the unit of work and of the progress bar, with its
+    dataset's metadata (cross-sections, layout, branch profile), as coffea passes it."""
 
     dataset: str
     path: str
     tree: str
     start: int
     stop: int
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
@@ -49,8 +51,10 @@ def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
             name = str(tree or "Events")
             # coffea.processor.executor.FileMeta.chunks (align_clusters=False)
             size = math.ceil(n / max(round(n / chunksize), 1)) if n else 1
+            meta = dict(entry.get("metadata", {}))
             items += [
-                ChunkItem(dataset, str(path), name, a, min(n, a + size)) for a in range(0, n, size)
+                ChunkItem(dataset, str(path), name, a, min(n, a + size), meta)
+                for a in range(0, n, size)
             ]
     return items
 
@@ -61,6 +65,7 @@ def process_chunk(proc: E2ETaggerProcessor, item: ChunkItem) -> dict[str, Any]:
     from coffea.nanoevents import BaseSchema, NanoEventsFactory
 
     meta = {
+        **item.metadata,
         "dataset": item.dataset,
         "filename": item.path,
         "treename": item.tree,
@@ -89,8 +94,12 @@ def submit_chunks(
     cuts: ObjectCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     gpu: bool = False,
+    lumi_fb: float | None = 1.0,
 ) -> list[Any]:
     """Submit one task per chunk; returns the futures (results: processor outputs).
+
+    Weighted like :func:`e2e_coffea.run` (``lumi_fb``; bad weight metadata fails here,
+    before any task is submitted).
 
     ``gpu=True`` asks each task for the ``GPU=1`` resource, so only GPU-tagged workers
     (:func:`e2e_coffea.runner.cluster.local_cluster` ``gpu_workers``) take them. The workers'
@@ -99,8 +108,10 @@ def submit_chunks(
     from ..inference.sessions import SessionCachePlugin
 
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
-    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device)
+    proc = E2ETaggerProcessor(specs, cuts=cuts, device=device, lumi_fb=lumi_fb)
     fs = load_fileset(fileset)
+    for dataset, entry in fs.items():
+        proc.check_weights(dataset, entry.get("metadata", {}))
     if chunksize is None:  # as e2e_coffea.run would choose
         from .preflight import default_chunksize
 

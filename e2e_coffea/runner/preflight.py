@@ -1,4 +1,4 @@
-"""Before any chunk runs: open every file once, and choose the chunk size.
+"""Before any chunk runs: open every file once, check the weights, choose the chunk size.
 
 Missing, damaged and non-ROOT files are found here and named, with their reason, not
 half-way through a run. A missing branch or tree is a configuration error (the model
@@ -51,6 +51,7 @@ def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> Preflight:
     failed: list[ChunkFailure] = []
     missing: dict[str, dict[str, str]] = {}
     for dataset, entry in fileset.items():
+        proc.check_weights(dataset, entry.get("metadata", {}))
         for path, tree in entry["files"].items():
             try:
                 f = uproot.open(path)
@@ -79,7 +80,7 @@ def _check_file(
     t = f[tree]
     meta = {"treename": tree, **metadata}
     layout = proc.layout_for(meta)
-    req, opt = proc.branches(layout)
+    req, opt = proc.branches(layout, meta)
     where = f"dataset {dataset!r}, file {path} (layout {layout})"
     plan = plan_columns(t.keys(), req, opt, proc.profile_for(meta), where=where)
     why: dict[str, str] = {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import ndtr
 
 from .. import geometry as geo
 from .params import DetectorParams
@@ -24,7 +25,6 @@ __all__ = [
     "Deposits",
     "calorimeter_deposits",
     "em_resolution",
-    "gauss_cdf",
     "hadron_response",
     "lateral_fractions",
     "particle_classes",
@@ -55,18 +55,6 @@ class Deposits:
         )
 
 
-def gauss_cdf(x: F64) -> F64:
-    """Standard normal CDF via erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7)."""
-    z = np.abs(x) / np.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    erf = 1.0 - poly * np.exp(-z * z)
-    cdf: F64 = 0.5 * (1.0 + np.sign(x) * erf)
-    return cdf
-
-
 def lateral_fractions(
     u: F64, v: F64, scale: F64, components: tuple[tuple[float, float], ...], half: int
 ) -> F64:
@@ -80,8 +68,8 @@ def lateral_fractions(
     out = np.zeros((len(u), 2 * half + 1, 2 * half + 1))
     for weight, sigma in components:
         sg = (sigma * scale)[:, None]
-        fu = gauss_cdf((d + 1 - u[:, None]) / sg) - gauss_cdf((d - u[:, None]) / sg)
-        fv = gauss_cdf((d + 1 - v[:, None]) / sg) - gauss_cdf((d - v[:, None]) / sg)
+        fu = ndtr((d + 1 - u[:, None]) / sg) - ndtr((d - u[:, None]) / sg)
+        fv = ndtr((d + 1 - v[:, None]) / sg) - ndtr((d - v[:, None]) / sg)
         out += weight * fu[:, :, None] * fv[:, None, :]
     return out
 

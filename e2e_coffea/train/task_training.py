@@ -9,6 +9,7 @@ Nothing is held whole in memory: see :mod:`e2e_coffea.train.streaming`. With
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -71,6 +72,33 @@ class TrainConfig:
     progress: bool = True
     scalars: tuple[str, ...] = ()
     lr_schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        """Every numeric option checked before anything is read or written, one line each."""
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "step": self.step,
+                    "eval_batch_size": self.eval_batch_size, "shuffle_buffer": self.shuffle_buffer,
+                    "nproc": self.nproc}  # fmt: skip
+        optional = {
+            "max_objects": self.max_objects,
+            "patience": self.patience,
+            "max_points": self.max_points,
+        }
+        for name, value in {
+            **positive,
+            **{k: v for k, v in optional.items() if v is not None},
+        }.items():
+            if value < 1:
+                msg = f"--{name.replace('_', '-')} must be a positive integer, got {value!r}"
+                raise BadInputError(msg)
+        if self.workers < 0:
+            msg = f"--workers must be >= 0, got {self.workers!r}"
+            raise BadInputError(msg)
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            msg = f"--lr must be a finite number > 0, got {self.lr!r}"
+            raise BadInputError(msg)
+        if not 0 <= self.seed < 2**63:
+            msg = f"--seed must be an integer in 0..2**63-1, got {self.seed!r}"
+            raise BadInputError(msg)
 
     @property
     def tag(self) -> str:

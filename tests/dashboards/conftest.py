@@ -14,14 +14,15 @@ CHUNKSIZE = 15
 
 
 def save_run(out: Path, fileset: Path, tagger: Path, chunksize: int = CHUNKSIZE) -> SimpleNamespace:
-    """Run like ``e2e-coffea run --out`` does and keep what it writes."""
+    """Run like ``e2e-coffea run --out --unweighted`` does and keep what it writes (counts,
+    to compare with the raw scores)."""
     from e2e_coffea.hists.summary import summarize
     from e2e_coffea.inference.taggers import resolve_tagger
     from e2e_coffea.processor.serialize import save_output
     from e2e_coffea.runner import run
 
     spec = resolve_tagger(tagger)
-    result = run(fileset, [spec], chunksize=chunksize, progress=False)
+    result = run(fileset, [spec], chunksize=chunksize, progress=False, lumi_fb=None)
     out.mkdir(parents=True, exist_ok=True)
     save_output(result.output, out)
     (out / "summary.json").write_text(json.dumps(summarize(result, [spec]), default=float))

@@ -30,7 +30,7 @@ def assert_same_roc(a, b):
 @pytest.fixture(scope="module")
 def partials(saved_run) -> list[dict[str, Any]]:
     """Each chunk's output, computed as a Dask task would, in the Runner's chunking."""
-    proc = E2ETaggerProcessor([saved_run.spec])
+    proc = E2ETaggerProcessor([saved_run.spec], lumi_fb=None)  # unweighted, as saved_run
     items = chunk_items(saved_run.fileset, saved_run.chunksize)
     assert len(items) == 6
     return [process_chunk(proc, item) for item in items]
@@ -91,6 +91,7 @@ def test_watch_merges_dask_futures_as_they_complete(saved_run, threaded_client):
         [saved_run.spec],
         chunksize=saved_run.chunksize,
         device="cpu",
+        lumi_fb=None,  # as saved_run (notebook 03 checks the weighted live run)
     )
     dash = PerformanceDashboard(taggers=[saved_run.spec], min_redraw_s=0.0)
     thread = dash.watch(futures, background=True)
@@ -244,7 +245,7 @@ def test_multi_class_and_regression_taggers_get_their_panels():
     assert dash.classes == {"multi": ("quark", "gluon", "tau"), "reg": ()}
     rocs = dash.rocs()
     assert set(rocs) == {"multi: quark", "multi: gluon", "multi: tau"}
-    ref = one_vs_rest(output["hists"]["class_score"], "multi", ("quark", "gluon", "tau"))
+    ref = one_vs_rest(output["hists"], "multi", ("quark", "gluon", "tau"))
     for c, (roc, _) in ref.items():
         assert_same_roc(rocs[f"multi: {c}"], roc)
         assert roc.auc > 0.8

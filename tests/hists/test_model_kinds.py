@@ -89,7 +89,11 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def run(sample: Any, models: dict[str, Path]) -> SimpleNamespace:
     specs = [resolve_tagger(p) for p in models.values()]
-    result = e2e_coffea.run(sample.fileset["sparse"], specs, chunksize=15, progress=False)
+    # unweighted: the figures are compared with sklearn on the raw per-jet outputs
+    # (weighting has its own tests, tests/processor/test_weights.py)
+    result = e2e_coffea.run(
+        sample.fileset["sparse"], specs, chunksize=15, progress=False, lumi_fb=None
+    )
     summary = json.loads(json.dumps(summarize(result, specs)))  # as summary.json holds it
     return SimpleNamespace(result=result, output=result.output, summary=summary, specs=specs)
 

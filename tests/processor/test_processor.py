@@ -93,15 +93,18 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
     assert set(out) == {
-        "entries", "chunks", "failed", "hists", "cutflow", "notes", "mean_images", "metrics",
+        "entries", "chunks", "failed", "hists", "weights", "cutflow", "notes", "mean_images",
+        "metrics",
     }  # fmt: skip
     assert out["failed"] == {}
     assert out["entries"] == {"tau": 40}
     assert out["chunks"] == {f"{path}:0-40": 40}
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
+    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects"}
     for name, h in out["hists"].items():
         assert [ax.name for ax in h.axes][:3] == ["dataset", "label", "tagger"], name
-        assert isinstance(h.storage_type(), hist.storage.Weight), name
+        # weighted sums, except the objects count that says how many objects they rest on
+        storage = hist.storage.Int64 if name == "objects" else hist.storage.Weight
+        assert isinstance(h.storage_type(), storage), name
         assert list(h.axes["dataset"]) == ["tau"]
         assert list(h.axes["tagger"]) == ["jet_simplenet"]
     score = out["hists"]["score"].axes["score"]
@@ -111,7 +114,7 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     n = out["metrics"]["objects"]
     assert n > 0
     for h in out["hists"].values():  # every object lands in every histogram, none in flow
-        assert h.sum(flow=False).value == n
+        assert _total(h, flow=False) == n
     m = out["metrics"]
     assert m["chunks"] == 1
     assert m["entries"] == 40
@@ -237,9 +240,9 @@ def test_layouts_give_identical_scores(
 
 def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
     assert out["entries"] == {dataset: 0}
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta"}
+    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects"}
     for h in out["hists"].values():
-        assert h.sum(flow=True).value == 0
+        assert _total(h, flow=True) == 0
     assert out["metrics"]["objects"] == 0
     assert out["metrics"]["entries"] == 0
     assert out["cutflow"][dataset]["events"] == 0
@@ -365,3 +368,9 @@ def test_taggers_only_see_their_own_objects(
     h = out["hists"]["score"]
     assert h[{"tagger": "jet_simplenet"}].sum().value == n_jet
     assert h[{"tagger": "eg_simplenet"}].sum().value == n_eg
+
+
+def _total(h: Any, *, flow: bool) -> float:
+    """A histogram's sum: weighted (``.value``) or a count (the ``objects`` histogram)."""
+    s = h.sum(flow=flow)
+    return float(getattr(s, "value", s))

@@ -38,7 +38,8 @@ def dask_client() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def clean(sample: Any, jet_tagger: Path, eg_tagger: Path) -> Any:
-    """The reference: both taggers over the sparse fileset with the Iterative executor."""
+    """The reference: both taggers over the sparse fileset with the Iterative executor
+    (weighted by the sample's cross-sections at 1 fb^-1, the default)."""
     from e2e_coffea.runner import run
 
     return run(

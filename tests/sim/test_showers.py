@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -12,19 +10,12 @@ from e2e_coffea.sim.params import DEFAULT_PARAMS
 from e2e_coffea.sim.particles import ParticleTable
 from e2e_coffea.sim.showers import (
     calorimeter_deposits,
-    gauss_cdf,
     hadron_response,
     lateral_fractions,
 )
 
 P = DEFAULT_PARAMS
 EM = ((P.em_core_weight, P.em_core_sigma), (1 - P.em_core_weight, P.em_halo_sigma))
-
-
-def test_gauss_cdf_matches_math_erf():
-    x = np.linspace(-6, 6, 241)
-    ref = np.array([0.5 * (1 + math.erf(v / math.sqrt(2))) for v in x])
-    np.testing.assert_allclose(gauss_cdf(x), ref, atol=2e-7)
 
 
 @pytest.mark.parametrize(("half", "expected"), [(0, 0.80), (1, 0.94), (2, 0.97)])

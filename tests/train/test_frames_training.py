@@ -113,3 +113,41 @@ def test_train_on_public_style_ml4sci_file(tmp_path: Path) -> None:
         frames_source(bad, task, channels=("a", "b", "c"), labels="binary").scan(0, 4)
     with pytest.raises(BadInputError, match=r"needs \(3, 125, 125\)"):
         frames_source(bad, task, channels=("a", "b", "c"), labels="truth").read(0, 4)
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        (["--lr", "nan"], "--lr must be a finite number > 0, got nan"),
+        (["--lr", "-1"], "--lr must be a finite number > 0"),
+        (["--seed", str(2**63)], r"--seed must be an integer in 0..2\*\*63-1"),
+        (["--epochs", "0"], "--epochs must be a positive integer"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["--workers", "-1"], "--workers must be >= 0"),
+    ],
+)
+def test_bad_numbers_exit_2_before_anything_is_written(
+    tmp_path: Path, capsys: Any, option: list[str], match: str
+) -> None:
+    import re
+
+    from e2e_coffea.cli import main
+
+    out = tmp_path / "models"
+    args = [
+        "train",
+        "--task",
+        "tau",
+        "--model",
+        "simplenet",
+        "--fileset",
+        str(tmp_path / "fs.json"),
+        *option,
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()  # no empty output folder left behind
