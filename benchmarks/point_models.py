@@ -37,14 +37,14 @@ def load(fileset: Path, spec: PointCloudSpec) -> dict[str, np.ndarray]:
     """Point clouds, labels (1 = tau), split and hit multiplicity of the tau task's jets."""
     task, parts = get_task("tau"), []
     for ds, entry in load_fileset(fileset).items():
-        process = str(entry["metadata"].get("process", ds))
-        if process not in (task.signal_process, task.background_process):
+        cls = task.class_of_process(str(entry["metadata"].get("process", ds)))
+        if cls is None:
             continue
-        is_signal = process == task.signal_process
+        is_signal = cls == 1
         for path, tree_name in entry["files"].items():
             layout = layout_of_tree(tree_name)
             for chunk in open_tree(path, layout).iterate(step_size=500):
-                sel = task_selection(task, chunk, layout, is_signal, ObjectCuts())
+                sel = task_selection(task, chunk, layout, cls, ObjectCuts())
                 pc = build_point_clouds(chunk, layout=layout, jets=sel, spec=spec)
                 ids = [ak.to_numpy(chunk[n]) for n in EVENT_ID_BRANCHES[layout]]
                 parts.append(

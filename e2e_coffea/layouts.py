@@ -171,7 +171,9 @@ SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
     # Tracker hits projected on the ECAL grid as seen from the PV; layer indexes
     # geometry.TRACKER_LAYERS (0 = bpix1 ... 7 = tob2).
     "TrackerHit": ("layer", "row", "col"),
-    # anti-kt R=0.4 jets; seed = most energetic HCAL tower in 7x7 around the axis.
+    # anti-kt R=0.4 jets; seed = most energetic HCAL tower in 7x7 around the axis;
+    # genPt/genMass of the GenJet within dR < 0.2, genVisTauPt of the GenVisTau within
+    # dR < 0.4 (-1: none).
     "Jet": (
         "pt",
         "eta",
@@ -184,6 +186,8 @@ SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "isEle",
         "inFrame",
         "genPt",
+        "genMass",
+        "genVisTauPt",
     ),
     "GenJet": ("pt", "eta", "phi", "mass"),
     # e/gamma candidates (ECAL clusters); seedRow/seedCol on the 170x360 EB grid.
@@ -215,7 +219,7 @@ OBJECT_BRANCHES: Final[dict[Layout, dict[ObjectKind, dict[str, str]]]] = {
             "seed_row": "Jet_seedIeta", "seed_col": "Jet_seedIphi", "pt": "Jet_pt",
             "eta": "Jet_eta", "phi": "Jet_phi", "mass": "Jet_mass", "label": "Jet_label",
             "is_tau": "Jet_isTau", "is_ele": "Jet_isEle", "gen_pt": "Jet_genPt",
-            "gen_mass": "Jet_genMass",
+            "gen_mass": "Jet_genMass", "gen_vis_tau_pt": "Jet_genVisTauPt",
         },
         "eg": {
             "seed_row": "EGamma_seedRow", "seed_col": "EGamma_seedCol", "pt": "EGamma_pt",
@@ -240,9 +244,10 @@ required (the frame needs its seed); every other quantity is optional and is fil
 a documented stand-in when a file lacks it (:mod:`e2e_coffea.frames.objects`). Jet seeds
 are HCAL towers (56x72 grid), e/gamma seeds EB crystals (170x360). Whether a window lies
 inside the grid is computed from the seed, never read (``jet_inFrame`` is ours only).
-``gen_pt``/``gen_mass`` are the matched generator jet's, the truth of regression taggers
-(read only for them; our generator writes ``Jet_genPt``, -1 when unmatched, and no
-``Jet_genMass`` yet, so mass regressors on our files get no response)."""
+``gen_pt``/``gen_mass`` are the matched generator jet's and ``gen_vis_tau_pt`` the visible
+pT of the matched generator tau: the truths of regression taggers (read only for them;
+our generator writes them as ``Jet_genPt``, ``Jet_genMass``, ``Jet_genVisTauPt``, -1 when
+unmatched)."""
 
 TRUTH_FLAGS: Final[dict[str, str]] = {"is_tau": "tau", "is_ele": "electron"}
 """MLAnalyzer's per-jet truth flags and the label a set flag means, in priority order."""

@@ -8,6 +8,7 @@ makes a re-run within the same base folder reuse the files instead of generating
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
@@ -59,10 +60,11 @@ def _root(factory: pytest.TempPathFactory) -> Path:
 
 
 def export_tagger(
-    path: Path, *, kind: str, model: str = "simplenet", seed: int = 0, gain: float = OUTPUT_GAIN
-) -> Path:
+    path: Path, *, kind: str, model: str = "simplenet", seed: int = 0, gain: float = OUTPUT_GAIN,
+    validity: dict[str, float] | None = None,
+) -> Path:  # fmt: skip
     """An untrained model with a real contract: ``jet`` (qg channels, 125x125) or ``eg``
-    (eb_energy + eb_time, 32x32 e/gamma crops)."""
+    (eb_energy + eb_time, 32x32 e/gamma crops), valid in ``validity`` when given."""
     import torch
 
     from e2e_coffea.export import EG_CROP, Contract, export_onnx
@@ -91,6 +93,8 @@ def export_tagger(
             crop=EG_CROP,
             normalisation=load_norm("eg").to_dict(),
         )
+    if validity is not None:
+        c = dataclasses.replace(c, validity=validity)
     torch.manual_seed(seed)
     net = create_model(model, len(chs), 1).eval()
     last = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][-1]
@@ -126,6 +130,12 @@ def jet_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _once(
         _root(tmp_path_factory) / "jet_simplenet.onnx", lambda p: export_tagger(p, kind="jet")
     )
+
+
+@pytest.fixture(scope="session")
+def make_tagger() -> Callable[..., Path]:
+    """:func:`export_tagger` for test modules (a conftest is not importable under importlib)."""
+    return export_tagger
 
 
 @pytest.fixture(scope="session")

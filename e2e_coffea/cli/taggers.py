@@ -23,11 +23,16 @@ def command(as_json: bool) -> None:
         click.echo("no shipped taggers in this installation")
         return
     click.echo(
-        f"{'name':<22} {'task':<9} {'classes':<20} {'channels':<8} {'val AUC':>8} {'size':>8}"
+        f"{'name':<22} {'task':<9} {'classes':<20} {'channels':<8} {'val AUC':>8} "
+        f"{'held-out':>8} {'pT range':>10} {'size':>8}"
     )
     for r in rows:
         auc = "-" if r["auc"] is None else f"{r['auc']:.3f}"
+        held = "-" if r["heldout_auc"] is None else f"{r['heldout_auc']:.3f}"
+        v = r["validity"] or {}
+        rng = f"{v['pt_min']:g}-{v['pt_max']:g}" if "pt_min" in v and "pt_max" in v else "-"
         click.echo(
             f"{r['name']:<22} {r['task']:<9} {'/'.join(r['classes']):<20} "
-            f"{(r['preset'] or len(r['channels'])):<8} {auc:>8} {r['bytes'] / 1e3:>6.0f}kB"
+            f"{(r['preset'] or len(r['channels'])):<8} {auc:>8} {held:>8} {rng:>10} "
+            f"{r['bytes'] / 1e3:>6.0f}kB"
         )

@@ -38,7 +38,11 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 @click.command("train")
-@click.option("--task", required=True, help="tau, electron, eg, qg or top.")
+@click.option(
+    "--task",
+    required=True,
+    help="tau, electron, eg, qg, top (binary), tau3 (3 classes), jet_mass or tau_pt (regression).",
+)
 @click.option(
     "--model",
     "model_name",
@@ -83,6 +87,20 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     help="Global batch (split over --nproc processes).",
 )
 @click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine"]),
+    default="constant",
+    show_default=True,
+    help="Learning rate per epoch: constant, or cosine decay to 0 over --epochs.",
+)
+@click.option(
+    "--scalar",
+    "scalars",
+    multiple=True,
+    metavar="NAME",
+    help="Per-object scalar input beside the frames: an event branch (MET_pt, nVtx) or an object quantity (pt, eta ...); repeatable.",
+)
 @click.option(
     "--patience", type=int, default=3, show_default=True, help="Early stopping on val AUC."
 )

@@ -24,7 +24,7 @@ from ..layouts import is_object_kind
 from .contract import E2E_JET_CROP, EG_CROP, PREFIX, Contract
 from .inspect import TensorInfo, check_model_io, expected_inputs, file_sha256, model_io
 
-__all__ = ["attach_contract", "describe_model", "probe_outputs"]
+__all__ = ["attach_contract", "describe_model", "probe_outputs", "record_metrics"]
 
 
 def probe_outputs(path: str | os.PathLike[str], contract: Contract) -> tuple[int, ...]:
@@ -136,7 +136,29 @@ def attach_contract(
     contract = replace(
         contract, provenance={**contract.provenance, "source_sha256": file_sha256(src)}
     )
-    model = onnx.load(str(src))
+    _save_with_contract(onnx.load(str(src)), contract, dst)
+    return contract
+
+
+def record_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> Contract:
+    """Add ``metrics`` (e.g. a held-out AUC measured after training) to the contract of
+    the e2e-coffea model ``path``, in place; the graph and weights are untouched."""
+    import onnx
+
+    from .contract import load_contract
+
+    p = Path(path)
+    contract = load_contract(p)
+    contract = replace(contract, metrics={**contract.metrics, **metrics})
+    _save_with_contract(onnx.load(str(p)), contract, p)
+    return contract
+
+
+def _save_with_contract(model: Any, contract: Contract, dst: Path) -> None:
+    """Write ``model`` to ``dst`` (atomically) with ``contract`` as its only e2e-coffea
+    metadata."""
+    import onnx
+
     keep = [p for p in model.metadata_props if not p.key.startswith(PREFIX)]
     del model.metadata_props[:]
     model.metadata_props.extend(keep)
@@ -150,7 +172,6 @@ def attach_contract(
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
-    return contract
 
 
 def _normalisation(

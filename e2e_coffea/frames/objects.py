@@ -294,6 +294,7 @@ _INSTEAD: dict[str, str] = {
     "energy": "energy is NaN (frames do not need it)",
     "gen_pt": "no truth pT: regression taggers fill value histograms but no response",
     "gen_mass": "no truth mass: mass regression taggers fill value histograms but no response",
+    "gen_vis_tau_pt": "no visible tau pT: tau pT regression taggers fill value histograms but no response",
 }
 
 

@@ -8,8 +8,9 @@ the result says so; it is never applied to NaN stand-ins (which would drop every
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,12 +25,14 @@ __all__ = ["JetCuts", "ObjectCuts", "Selected", "cut_steps", "select_objects"]
 
 @dataclass(frozen=True)
 class ObjectCuts:
-    """Object selection before any frame is built. ``require_in_frame`` applies to jets
-    (the 125x125 window inside the ECAL grid in eta); e/gamma crops are zero-padded."""
+    """Object selection before any frame is built: ``pt_min < pT < pt_max`` (no upper
+    cut by default), ``|eta| < abs_eta_max``. ``require_in_frame`` applies to jets (the
+    125x125 window inside the ECAL grid in eta); e/gamma crops are zero-padded."""
 
     pt_min: float = 20.0
     abs_eta_max: float = 2.4
     require_in_frame: bool = True
+    pt_max: float = math.inf
 
     def __post_init__(self) -> None:
         from ..exceptions import BadInputError
@@ -37,9 +40,33 @@ class ObjectCuts:
         if (
             not (np.isfinite(self.pt_min) and np.isfinite(self.abs_eta_max))
             or self.abs_eta_max <= 0
+            or np.isnan(self.pt_max)
+            or self.pt_max <= self.pt_min
         ):
-            msg = f"cuts must be finite with abs_eta_max > 0, got pt_min={self.pt_min}, abs_eta_max={self.abs_eta_max}"
+            msg = (
+                f"cuts must be finite with abs_eta_max > 0 and pt_max > pt_min, got "
+                f"pt_min={self.pt_min}, pt_max={self.pt_max}, abs_eta_max={self.abs_eta_max}"
+            )
             raise BadInputError(msg)
+
+    def within(self, validity: Mapping[str, float] | None) -> ObjectCuts:
+        """These cuts narrowed to a kinematic range (a model's ``validity``: ``pt_min``,
+        ``pt_max``, ``abs_eta_max``, each optional): the tighter bound of each wins."""
+        v = validity or {}
+        return replace(
+            self,
+            pt_min=max(self.pt_min, float(v.get("pt_min", -math.inf))),
+            pt_max=min(self.pt_max, float(v.get("pt_max", math.inf))),
+            abs_eta_max=min(self.abs_eta_max, float(v.get("abs_eta_max", math.inf))),
+        )
+
+    def as_range(self) -> dict[str, float | None]:
+        """``{pt_min, pt_max, abs_eta_max}`` (``pt_max`` None when unbounded), as JSON."""
+        return {
+            "pt_min": self.pt_min,
+            "pt_max": self.pt_max if math.isfinite(self.pt_max) else None,
+            "abs_eta_max": self.abs_eta_max,
+        }
 
 
 JetCuts = ObjectCuts
@@ -48,7 +75,8 @@ JetCuts = ObjectCuts
 
 def cut_steps(cuts: ObjectCuts, kind: str) -> list[str]:
     """Cutflow step names of a selection, in order (the same keys for every chunk)."""
-    steps = [f"{kind}s", f"{kind}s pt>{cuts.pt_min:g}", f"{kind}s |eta|<{cuts.abs_eta_max:g}"]
+    pt = f"pt>{cuts.pt_min:g}" if math.isinf(cuts.pt_max) else f"{cuts.pt_min:g}<pt<{cuts.pt_max:g}"
+    steps = [f"{kind}s", f"{kind}s {pt}", f"{kind}s |eta|<{cuts.abs_eta_max:g}"]
     if kind == "jet" and cuts.require_in_frame:
         steps.append("jets window inside eta acceptance")
     return steps
@@ -103,8 +131,16 @@ def select_objects(
         passed = passed & ok
         flow.append(int(passed.sum()))
 
+    def pt_ok() -> npt.NDArray[np.bool_]:
+        return np.asarray((rec.pt > cuts.pt_min) & (rec.pt < cuts.pt_max))
+
+    pt_reason = (
+        f"pt<={cuts.pt_min:g}"
+        if math.isinf(cuts.pt_max)
+        else f"pt outside {cuts.pt_min:g}-{cuts.pt_max:g}"
+    )
     kinematic: tuple[tuple[str, Callable[[], npt.NDArray[np.bool_]], str], ...] = (
-        ("pt", lambda: rec.pt > cuts.pt_min, f"pt<={cuts.pt_min:g}"),
+        ("pt", pt_ok, pt_reason),
         ("eta", lambda: np.abs(rec.eta) < cuts.abs_eta_max, f"|eta|>={cuts.abs_eta_max:g}"),
     )
     for quantity, ok, reason in kinematic:

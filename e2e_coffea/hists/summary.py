@@ -10,8 +10,10 @@ import hist
 import numpy as np
 
 from ..exceptions import BadInputError
+from ..frames.selection import ObjectCuts
 from ..io.jsonfiles import json_safe
 from ..layouts import LABEL_IDS
+from ..processor.tagger_processor import tagger_cuts
 from .multiclass import multiclass_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
@@ -108,16 +110,24 @@ def roc_for_tagger(
     return roc, info
 
 
-def summarize(result: Any, specs: Sequence[Any]) -> dict[str, Any]:
+def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None) -> dict[str, Any]:
     """The ``summary.json`` contents: per-tagger figures (AUC, per-class AUCs or response),
-    entry accounting, failures, throughput."""
+    each with the kinematic ``range`` its objects were selected in (the run's ``cuts``
+    narrowed to the tagger's validity, as the processor does), entry accounting, failures,
+    throughput."""
     out = result.output
     if "hists" not in out or "score" not in out["hists"]:
         msg = "the output holds no 'hists'/'score' histogram; was it produced by e2e_coffea.run?"
         raise BadInputError(msg)
     metrics = out.get("metrics", {})
     lost = result.lost_datasets() if hasattr(result, "lost_datasets") else []
-    taggers = {spec.name: tagger_entry(out["hists"], spec, lost) for spec in specs}
+    taggers = {
+        spec.name: {
+            **tagger_entry(out["hists"], spec, lost),
+            "range": tagger_cuts(spec, cuts or ObjectCuts()).as_range(),
+        }
+        for spec in specs
+    }
     wall = max(result.wall_time, 1e-9)
     return json_safe(  # type: ignore[no-any-return]
         {

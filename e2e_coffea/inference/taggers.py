@@ -83,7 +83,8 @@ def resolve_tagger(name_or_path: str | os.PathLike[str] | TaggerSpec) -> TaggerS
 
 
 def describe_taggers() -> list[dict[str, Any]]:
-    """One record per shipped tagger: name, task, path, channels, classes, AUCs, size."""
+    """One record per shipped tagger: name, task, path, channels, classes, AUCs (validation,
+    test split, independent held-out sample), kinematic validity range, size."""
     out = []
     for name in list_taggers():
         spec = resolve_tagger(name)
@@ -100,6 +101,9 @@ def describe_taggers() -> list[dict[str, Any]]:
                 "classes": list(c.class_names),
                 "auc": c.metrics.get("val_auc"),
                 "test_auc": c.metrics.get("test_auc"),
+                "heldout_auc": c.metrics.get("heldout_auc"),
+                "heldout_auc_err": c.metrics.get("heldout_auc_err"),
+                "validity": c.validity,
                 "bytes": Path(spec.path).stat().st_size,
             }
         )

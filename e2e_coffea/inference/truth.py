@@ -16,6 +16,7 @@ from typing import Any, Final
 __all__ = [
     "BASELINES",
     "TARGET_TRUTH",
+    "TRUTH_BASELINES",
     "regression_baseline",
     "regression_quantities",
     "regression_truth",
@@ -23,7 +24,7 @@ __all__ = [
 
 TARGET_TRUTH: Final[dict[str, str]] = {
     "jet_pt": "gen_pt", "pt": "gen_pt", "jet_mass": "gen_mass", "mass": "gen_mass",
-    "jet_energy": "gen_energy", "energy": "gen_energy",
+    "jet_energy": "gen_energy", "energy": "gen_energy", "tau_pt": "gen_vis_tau_pt",
 }  # fmt: skip
 """Truth quantity of a target whose contract names none (``target["truth"]`` wins)."""
 
@@ -42,12 +43,18 @@ def regression_truth(contract: Any) -> str | None:
     return TARGET_TRUTH.get(str(target.get("name") or contract.class_names[0]))
 
 
+TRUTH_BASELINES: Final[dict[str, str]] = {"gen_vis_tau_pt": "pt"}
+"""Baselines of truths not named ``gen_<reco quantity>``: a tau's visible pT is measured
+classically by its jet's pT."""
+
+
 def regression_baseline(contract: Any) -> str | None:
-    """The reconstructed quantity compared with the model: the truth without ``gen_``."""
+    """The reconstructed quantity compared with the model: the truth without ``gen_``
+    (or :data:`TRUTH_BASELINES`)."""
     truth = regression_truth(contract)
     if truth is None:
         return None
-    reco = truth.removeprefix("gen_")
+    reco = TRUTH_BASELINES.get(truth, truth.removeprefix("gen_"))
     return reco if reco in BASELINES and reco != truth else None
 
 

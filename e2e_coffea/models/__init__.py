@@ -21,6 +21,7 @@ from . import (  # registers the models
 from ._layers import TASKS, E2EModel, Head, Task
 from ._point_layers import MaskedBatchNorm, PointModel, masked_mean
 from ._registry import InputKind, ModelEntry, create_model, list_models, model_entry, register_model
+from .pretrained import read_pretrained, save_pretrained
 
 __all__ = [
     "TASKS",
@@ -39,8 +40,10 @@ __all__ = [
     "model_entry",
     "particle_gnn",
     "point_transformer",
+    "read_pretrained",
     "register_model",
     "resnet15",
+    "save_pretrained",
     "simplenet",
     "vit",
 ]

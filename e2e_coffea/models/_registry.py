@@ -8,6 +8,7 @@ the model, so the ONNX contract can say exactly how to rebuild it.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
@@ -85,12 +86,28 @@ def model_entry(name: str) -> ModelEntry:
         raise BadInputError(msg) from None
 
 
-def create_model(name: str, in_channels: int, n_outputs: int = 1, **kwargs: Any) -> nn.Module:
+def create_model(
+    name: str,
+    in_channels: int | None = None,
+    n_outputs: int | None = None,
+    *,
+    pretrained: str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> nn.Module:
     """Build a registered model; ``None`` kwargs are dropped so model defaults win.
 
     The model gets ``model_name`` and ``model_kwargs`` attributes (the arguments that
     rebuild it), which :func:`e2e_coffea.export.export_onnx` writes into the contract.
+    ``n_outputs`` defaults to 1. ``pretrained``: a shipped tagger's name
+    (``"tau_resnet15"``) or a ``.pt`` file; the model is built with the arguments it was
+    trained with (any given here must agree) and its trained weights are loaded.
     """
+    if pretrained is not None:
+        return _pretrained(name, pretrained, in_channels, n_outputs, kwargs)
+    if in_channels is None:
+        msg = f"create_model({name!r}) needs in_channels (or pretrained=NAME)"
+        raise BadInputError(msg)
+    n_outputs = 1 if n_outputs is None else n_outputs
     entry = model_entry(name)
     given: tuple[tuple[str, object], ...] = (("in_channels", in_channels), ("n_outputs", n_outputs))
     for label, value in given:  # as a user passed them (CLI, JSON): checked
@@ -114,3 +131,31 @@ def create_model(name: str, in_channels: int, n_outputs: int = 1, **kwargs: Any)
     for attr, value in recorded.items():  # nn.Module's __setattr__ is typed for tensors and modules
         setattr(model, attr, value)
     return model
+
+
+def _pretrained(
+    name: str, source: str | os.PathLike[str], in_channels: int | None, n_outputs: int | None,
+    kwargs: dict[str, Any],
+) -> nn.Module:  # fmt: skip
+    """The model a weights file describes, with its weights (see :func:`create_model`)."""
+    from .pretrained import read_pretrained
+
+    blob = read_pretrained(source)
+    if blob["model_name"] != name:
+        msg = f"pretrained {str(source)!r} is a {blob['model_name']!r} model, not {name!r}"
+        raise BadInputError(msg)
+    stored = dict(blob["model_kwargs"])
+    given = {k: v for k, v in {"in_channels": in_channels, "n_outputs": n_outputs, **kwargs}.items()
+             if v is not None}  # fmt: skip
+    differ = {k: (v, stored.get(k)) for k, v in given.items() if stored.get(k) != v}
+    if differ:
+        pairs = ", ".join(f"{k}={v!r} (trained with {s!r})" for k, (v, s) in differ.items())
+        msg = f"pretrained {str(source)!r} does not fit the arguments given: {pairs}"
+        raise BadInputError(msg)
+    model = create_model(name, **stored)
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as err:
+        msg = f"pretrained {str(source)!r}: the weights do not fit a {name!r} built with {stored} ({err})"
+        raise BadInputError(" ".join(msg.split())) from err
+    return model.eval()

@@ -21,7 +21,7 @@ from coffea import processor
 from ..exceptions import E2EError
 from ..frames.objects import object_table, object_values
 from ..frames.selection import ObjectCuts, cut_steps
-from ..inference import Tagger, TaggerSpec
+from ..inference import Tagger, TaggerSpec, resolve_tagger
 from ..inference.truth import regression_baseline, regression_truth
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile, load_profile
@@ -39,11 +39,15 @@ from .booking import (
 )
 from .weights import event_weights, needs_event_numbers
 
-__all__ = ["E2ETaggerProcessor"]
+__all__ = ["E2ETaggerProcessor", "tagger_cuts"]
 
 
 class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     """Run every tagger on the objects it was trained for and fill the validation hists.
+
+    Each tagger sees the run's ``cuts`` narrowed to its contract's ``validity`` (the
+    kinematic range it was trained in, :func:`tagger_cuts`); a :class:`Tagger` passed in
+    keeps its own cuts.
 
     ``taggers``: shipped names, ONNX paths, :class:`TaggerSpec` or :class:`Tagger`
     objects. ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"`` (CUDA without a GPU is an
@@ -76,13 +80,13 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             msg = "E2ETaggerProcessor needs at least one tagger"
             raise E2EError(msg)
         self.cuts = cuts or ObjectCuts()
-        self.taggers = [
-            t if isinstance(t, Tagger) else Tagger(
-                t, device=device, batch_size=batch_size, fp16=fp16, triton=triton_url,
-                cuts=self.cuts, frame_memory_mb=frame_memory_mb,
-            )
-            for t in taggers
-        ]  # fmt: skip
+        self.taggers: list[Tagger] = []
+        for t in taggers:
+            if not isinstance(t, Tagger):
+                spec = resolve_tagger(t)
+                t = Tagger(spec, device=device, batch_size=batch_size, fp16=fp16, triton=triton_url,
+                           cuts=tagger_cuts(spec, self.cuts), frame_memory_mb=frame_memory_mb)  # fmt: skip
+            self.taggers.append(t)
         names = [t.name for t in self.taggers]
         if len(set(names)) != len(names):
             msg = f"tagger names must be unique, got {names}"
@@ -183,7 +187,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
 
     def _zero_cutflow(self, out: dict[str, Any], dataset: str) -> None:
         for t in self.taggers:
-            flow = dict.fromkeys(cut_steps(self.cuts, t.kind), 0)
+            flow = dict.fromkeys(cut_steps(t.cuts, t.kind), 0)
             out["cutflow"][dataset].update({f"{t.name}: {k}": v for k, v in flow.items()})
 
     def empty_output(self) -> dict[str, Any]:
@@ -263,6 +267,12 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+def tagger_cuts(tagger: TaggerSpec | Tagger, cuts: ObjectCuts) -> ObjectCuts:
+    """The run's object selection narrowed to the range the tagger was trained for (its
+    contract's ``validity``): the objects it is run on and measured on."""
+    return cuts.within(tagger.contract.validity)
 
 
 class _RegressionTruth:

@@ -59,6 +59,8 @@ FIELD_DTYPES: Final[dict[str, dict[str, type]]] = {
         "isEle": _BOOL,
         "inFrame": _BOOL,
         "genPt": _F32,
+        "genMass": _F32,
+        "genVisTauPt": _F32,
     },
     "GenJet": {"pt": _F32, "eta": _F32, "phi": _F32, "mass": _F32},
     "EGamma": {

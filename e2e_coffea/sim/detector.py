@@ -16,6 +16,7 @@ from .. import geometry as geo
 from ..layouts import LABEL_IDS
 from .egamma import find_egamma
 from .jets import (
+    JET_R,
     JetTable,
     best_match,
     calo_towers,
@@ -39,6 +40,7 @@ F64 = npt.NDArray[np.float64]
 Columns = dict[str, dict[str, npt.NDArray[Any]]]
 """Flat columns per collection; each collection also has an ``event`` column."""
 GENJET_MATCH_DR = 0.2
+"""GenJet match radius of ``Jet_genPt``/``Jet_genMass`` (half the jet radius)."""
 
 
 def ecal_noise_by_row(params: DetectorParams) -> F64:
@@ -114,7 +116,17 @@ def _jets(
         n_events,
         GENJET_MATCH_DR,
     )
-    gen_pt = take_matched(genjets.pt, match, -1.0)
+    taus = jet_objects.label == LABEL_IDS["tau"]
+    tau_match = best_match(
+        jets.event,
+        jets.eta,
+        jets.phi,
+        jet_objects.event[taus],
+        jet_objects.eta[taus],
+        jet_objects.phi[taus],
+        n_events,
+        JET_R,
+    )
     return {
         "event": jets.event,
         "pt": jets.pt,
@@ -127,7 +139,9 @@ def _jets(
         "isTau": label == LABEL_IDS["tau"],
         "isEle": label == LABEL_IDS["electron"],
         "inFrame": in_frame(seed_i),
-        "genPt": gen_pt,
+        "genPt": take_matched(genjets.pt, match, -1.0),
+        "genMass": take_matched(genjets.mass, match, -1.0),
+        "genVisTauPt": take_matched(jet_objects.pt[taus], tau_match, -1.0),
     }
 
 

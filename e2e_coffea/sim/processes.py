@@ -21,6 +21,7 @@ __all__ = [
     "COMMON_SETTINGS",
     "MINBIAS_SETTINGS",
     "PROCESSES",
+    "QG_PTHAT_BINS",
     "ProcessCard",
     "em_enriched_filter",
     "pthat_bin_of_event",
@@ -85,6 +86,12 @@ def pthat_bin_of_event(process: str, event_index: npt.ArrayLike) -> npt.NDArray[
     return np.asarray(event_index, dtype=np.int64) % n_bins
 
 
+QG_PTHAT_BINS: tuple[tuple[float, float], ...] = ((80, 150), (150, 250), (250, 400))
+"""pT-hat bins [GeV] of ``quark`` and ``gluon``: an equal mix, so that their calo jets
+(pT ~ 0.75-0.8 of the generator jet's) fill 70-340 GeV, the jet pT range of the public
+E2E quark/gluon dataset [Andrews et al., NIM A 977 (2020) 164304, arXiv:1902.08276]:
+~0.77 jets per event in that range with the quark (gluon) label."""
+
 _DY = ("WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "PhaseSpace:mHatMin = 60")
 
 PROCESSES: dict[str, ProcessCard] = {
@@ -99,9 +106,10 @@ PROCESSES: dict[str, ProcessCard] = {
         ),
         ProcessCard(
             "qcd",
-            "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300 GeV",
+            "QCD dijets (HardQCD:all) in pT-hat bins 30-80, 80-170, 170-300, 300-600 GeV",
             ("HardQCD:all = on",),
-            pthat_bins=((30, 80), (80, 170), (170, 300)),
+            # the 300-600 bin gives calo jets at the boosted top jets' pT (150-500 GeV)
+            pthat_bins=((30, 80), (80, 170), (170, 300), (300, 600)),
         ),
         ProcessCard(
             "qcd_em",
@@ -123,20 +131,20 @@ PROCESSES: dict[str, ProcessCard] = {
         ),
         ProcessCard(
             # In the spirit of the E2E quark/gluon study [Andrews et al., NIM A 977 (2020)
-            # 164304]: hard-QCD subprocesses with only quarks (or only gluons) outgoing.
+            # 164304, arXiv:1902.08276]: hard-QCD subprocesses with only quarks (or only
+            # gluons) outgoing, in pT-hat bins whose calo jets (response ~0.75-0.8) cover
+            # the jet pT range of its public dataset, ~70-340 GeV (QG_PTHAT_BINS).
             "quark",
-            "quark-enriched dijets: qq -> qq, qqbar -> qqbar, gg -> qqbar, pT-hat > 70 GeV",
-            (
-                "HardQCD:qq2qq = on",
-                "HardQCD:qqbar2qqbarNew = on",
-                "HardQCD:gg2qqbar = on",
-                "PhaseSpace:pTHatMin = 70",
-            ),
+            "quark-enriched dijets: qq -> qq, qqbar -> qqbar, gg -> qqbar, "
+            "pT-hat bins 80-150, 150-250, 250-400 GeV",
+            ("HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:gg2qqbar = on"),
+            pthat_bins=QG_PTHAT_BINS,
         ),
         ProcessCard(
             "gluon",
-            "gluon-enriched dijets: gg -> gg, qqbar -> gg, pT-hat > 70 GeV",
-            ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on", "PhaseSpace:pTHatMin = 70"),
+            "gluon-enriched dijets: gg -> gg, qqbar -> gg, pT-hat bins 80-150, 150-250, 250-400 GeV",
+            ("HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"),
+            pthat_bins=QG_PTHAT_BINS,
         ),
         ProcessCard(
             "top",

@@ -20,8 +20,9 @@ from torch import nn
 from .batch import as_batch
 from .metrics import roc_auc
 from .precision import Precision
+from .tasks import Target, Task
 
-__all__ = ["Outputs", "auc_of", "predict"]
+__all__ = ["Outputs", "auc_of", "predict", "response_of", "test_metrics"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,34 @@ def auc_of(o: Outputs, *, weighted: bool = True) -> float:
     p = softmax(s.astype(np.float64), axis=1)
     aucs = [roc_auc(o.labels == k, p[:, k], w) for k in range(s.shape[1])]
     return float("nan") if all(math.isnan(a) for a in aucs) else float(np.nanmean(aucs))
+
+
+def response_of(o: Outputs, target: Target) -> dict[str, float]:
+    """A regression's predicted / true on the objects of ``o`` (outputs and labels in the
+    network's units, converted back): the median, the resolution (half the 16-84 %
+    interquantile range, as the main job's summary defines it) and the mean squared error
+    of the network."""
+    pred = target.inverse(o.outputs.reshape(len(o), -1)[:, 0])
+    true = target.inverse(o.labels)
+    if not len(o):
+        return {"response_median": math.nan, "resolution": math.nan, "mse": math.nan}
+    r = pred / true
+    q16, q50, q84 = np.quantile(r, [0.16, 0.5, 0.84])
+    mse = float(np.mean((o.outputs.reshape(len(o), -1)[:, 0] - o.labels) ** 2))
+    return {"response_median": float(q50), "resolution": float((q84 - q16) / 2), "mse": mse}
+
+
+def test_metrics(o: Outputs, task: Task) -> dict[str, Any]:
+    """The test split's figures: (weighted and unweighted) AUC of a classifier, with the
+    one-vs-rest AUC of each class of a multi-class one; response and resolution of a
+    regression."""
+    if task.target is not None:
+        return {f"test_{k}": v for k, v in response_of(o, task.target).items()}
+    out: dict[str, Any] = {"test_auc": auc_of(o), "test_auc_unweighted": auc_of(o, weighted=False)}
+    if task.n_outputs > 1:
+        p = softmax(o.outputs.astype(np.float64), axis=1)
+        w = o.weights
+        out["test_auc_per_class"] = {
+            name: roc_auc(o.labels == k, p[:, k], w) for k, name in enumerate(task.classes)
+        }
+    return out

@@ -1,9 +1,12 @@
-"""A trained task model -> ONNX with the contract inference reads back.
+"""A trained task model -> ONNX with the contract inference reads back, and the same
+weights as a torch state dict beside it (``NAME.pt``, for fine-tuning).
 
 Image models: the task's channels, frame size, crop and normalisation (the preset the
 frames were built with, or what ``--frames-norm`` declares frames files to hold). Point
 models: ``input_kind="points"``, the point features as channels, ``frame_size=(max_points,
-n_features)``, the :class:`PointCloudSpec` and no normalisation.
+n_features)``, the :class:`PointCloudSpec` and no normalisation. Every model: the task's
+kind (classification or regression, with its ``target``), its kinematic range as
+``validity``, its scalar inputs and their standardisation.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..export import E2E_JET_CROP, EG_CROP, Contract
 from ..export.onnx_export import export_onnx
 from ..frames.normalisation import load_norm
 from ..io.jsonfiles import json_safe
+from ..models import save_pretrained
 from .distributed import rank_info
 from .index import SampleIndex
 from .loop import TrainResult
@@ -31,12 +35,23 @@ if TYPE_CHECKING:
 
 __all__ = ["export_tagger", "provenance"]
 
+_HISTORY_KEYS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_auc",
+    "frames_per_s",
+    "train_seconds",
+    "lr",
+)
+
 
 def export_tagger(
     model: nn.Module, cfg: TrainConfig, task: Task, pair: Pairing, index: SampleIndex,
-    weights: Reweighting, result: TrainResult, tests: dict[str, float], described: dict[str, Any],
+    weights: Reweighting, result: TrainResult, tests: dict[str, Any], described: dict[str, Any],
+    *, scalar_norm: dict[str, list[float]] | None = None, timing: dict[str, float] | None = None,
 ) -> Path:  # fmt: skip
-    """Write ``OUT/NAME.onnx`` and return its path."""
+    """Write ``OUT/NAME.onnx`` and ``OUT/NAME.pt``; return the ONNX file's path."""
     points = pair.inputs.points
     if points is not None:
         norm = None
@@ -44,16 +59,11 @@ def export_tagger(
     else:
         frame_size = (pair.input_shape[1], pair.input_shape[2])
         norm = load_norm(cfg.frames_norm) if cfg.frames else pair.inputs.norm
-    train_pt = np.concatenate([index.pt[0], index.pt[1]])
-    validity = None
-    if not cfg.frames and np.isfinite(train_pt).any():
-        from ..frames.selection import ObjectCuts
-
-        cuts = ObjectCuts()
-        validity = {"pt_min": cuts.pt_min, "pt_max": float(np.nanmax(train_pt)),
-                    "abs_eta_max": cuts.abs_eta_max}  # fmt: skip
+    best = {result.monitor: result.best_metric}
+    if task.target is None:
+        best["val_auc"] = result.best_metric
     contract = Contract(
-        task="classification",
+        task=task.task_type,
         model_name=cfg.model,
         channels=pair.channels,
         frame_size=frame_size,
@@ -61,43 +71,46 @@ def export_tagger(
         channel_preset=task.preset if points is None else None,
         crop=EG_CROP if task.kind == "eg" else E2E_JET_CROP,
         normalisation=None if norm is None else norm.to_dict(),
+        scalar_inputs=pair.inputs.scalars,
+        scalar_norm=scalar_norm,
         model_kwargs=getattr(model, "model_kwargs", {}) or {},
         input_kind=pair.inputs.input_kind,
         points=None if points is None else points.to_dict(),
-        provenance=json_safe(provenance(cfg, task, index, weights, result, described)),
+        provenance=json_safe(provenance(cfg, task, index, weights, result, described, timing)),
         metrics=json_safe(
             {
-                "val_auc": result.best_metric,
+                **best,
                 **tests,
                 "weighted": weights.mode != "none",
-                "history": [
-                    {
-                        k: h.get(k)
-                        for k in ("epoch", "train_loss", "val_loss", "val_auc", "frames_per_s")
-                    }
-                    for h in result.history
-                ],
+                "history": [{k: h.get(k) for k in _HISTORY_KEYS} for h in result.history],
             }
         ),
-        validity=validity,
+        target=None if task.target is None else task.target.to_dict(),
+        validity=task.range.to_dict(),
     )
     path = Path(cfg.out) / f"{cfg.tag}.onnx"
     export_onnx(model, path, contract, (2, *pair.input_shape))
+    save_pretrained(model, path.with_suffix(".pt"), tagger=cfg.tag)
     return path
 
 
 def provenance(
     cfg: TrainConfig, task: Task, index: SampleIndex, weights: Reweighting, result: TrainResult,
-    described: dict[str, Any],
+    described: dict[str, Any], timing: dict[str, float] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Where the model came from: samples, counts per split and class, weights, settings."""
-    train_pt = np.concatenate([index.pt[0], index.pt[1]])
+    """Where the model came from: samples, counts per split and class, weights, and the
+    training budget actually spent (objects per class, epochs run, precision, wall time)."""
+    train_pt = np.concatenate([index.pt[c] for c in range(index.n_classes)])
+    counts = index.counts()
+    seconds = [float(h.get("train_seconds") or 0.0) for h in result.history]
+    seen = [int(h.get("n_train") or 0) for h in result.history]
     return {
         "tagger_task": task.name,
-        "signal_process": task.signal_process,
-        "background_process": task.background_process,
+        "samples": [
+            {"class": s.name, "process": s.process, "label": s.label} for s in task.samples
+        ],
         **described,
-        "objects": index.counts(),
+        "objects": counts,
         "reweighting": weights.to_dict(),
         "train_pt_range": [float(np.nanmin(train_pt)), float(np.nanmax(train_pt))]
         if np.isfinite(train_pt).any()
@@ -110,7 +123,14 @@ def provenance(
             },
             "epochs_run": result.epochs_run,
             "best_epoch": result.best_epoch,
+            "stopped_early": result.stopped_early,
+            "monitor": result.monitor,
             "precision_used": result.extra.get("precision"),
             "world_size": rank_info().world,
+            "train_objects_per_class": counts["train"],
+            "objects_seen": int(sum(seen)),
+            "train_seconds": sum(seconds),
+            "frames_per_s": sum(seen) / sum(seconds) if sum(seconds) > 0 else None,
+            **(timing or {}),
         },
     }

@@ -51,14 +51,16 @@ class _Columns:
                 msg = f"{path}: --labels binary needs 0/1 in {label!r}, found {sorted(set(y[bad].tolist()))[:5]}; use --labels truth"
                 raise BadInputError(msg)
             target, known = y, np.ones(n, bool)
-        else:
-            sig, bkg = class_mask(task, y, True), class_mask(task, y, False)
-            target, known = sig.astype(np.int64), sig | bkg
+        else:  # the first class whose truth requirement the label meets
+            target, known = np.zeros(n, np.int64), np.zeros(n, bool)
+            for cls in range(task.n_classes):
+                fits = class_mask(task, y, cls) & ~known
+                target[fits], known = cls, known | fits
         pt = np.asarray(cols.get("pt", np.full(n, np.nan)), np.float32)
         eta = np.asarray(cols.get("eta", np.full(n, np.nan)), np.float32)
         keep = known.copy()
         if "pt" in cols:
-            keep &= pt > cuts.pt_min
+            keep &= (pt > cuts.pt_min) & (pt < cuts.pt_max)
         if "eta" in cols:
             keep &= np.abs(eta) < cuts.abs_eta_max
         if kind == "jet" and cuts.require_in_frame and "in_frame" in cols:
@@ -102,7 +104,7 @@ class _FrameFile:
             msg = f"labels must be one of {list(LABEL_MODES)}, got {labels!r}"
             raise BadInputError(msg)
         self.task, self.labels, self.shape = task, labels, tuple(shape)
-        self.cuts, self.kind = cuts or ObjectCuts(), kind
+        self.cuts, self.kind = cuts or task.cuts(), kind
         self._cols: _Columns | None = None
         self._pid = -1
 
@@ -317,6 +319,9 @@ def frames_source(
         return NpzFramesSource(
             p, task, channels=channels, labels="truth", shape=shape, cuts=cuts, kind=kind
         )
+    if labels == "binary" and task.n_classes != 2:
+        msg = f"{p}: --labels binary holds 0/1 targets; task {task.name!r} has {task.n_classes} classes, use --labels truth"
+        raise BadInputError(msg)
     if labels is None:
         msg = (
             f"{p}: say what its 'y' column holds with --labels truth (files of e2e-coffea frames) "

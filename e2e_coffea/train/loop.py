@@ -45,12 +45,13 @@ from .evaluate import auc_of, predict
 from .precision import resolve_precision
 from .stepper import Stepper, loss_for
 
-__all__ = ["BatchSource", "TrainResult", "fit", "loss_for"]
+__all__ = ["LR_SCHEDULES", "BatchSource", "TrainResult", "epoch_lr_factor", "fit", "loss_for"]
 
 BatchSource = Iterable[Any] | Callable[..., Iterable[Any]]
 """An iterable of batches, re-iterated every epoch, or a callable ``f(epoch)`` / ``f()``."""
 
 _MONITORS = {"val_loss": "min", "val_auc": "max", "train_loss": "min"}
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -143,6 +144,7 @@ def fit(
     grad_clip: float | None = None,
     restore_best: bool = True,
     progress: bool = True,
+    lr_schedule: str = "constant",
 ) -> TrainResult:
     """Train ``model`` with AdamW; validate, checkpoint and early-stop every epoch.
 
@@ -154,8 +156,14 @@ def fit(
     with loss scaling; fp32 on the CPU), ``fp32``, ``bf16`` (also on the CPU) or ``fp16``
     (CUDA); ``amp`` is the older switch for CUDA AMP. ``resume=True`` continues from
     ``checkpoint_dir/last.pt`` if it exists (else starts fresh); a path resumes from that
-    file. ``epochs`` counts all epochs, resumed ones too.
+    file. ``epochs`` counts all epochs, resumed ones too. ``lr_schedule``: ``constant``,
+    or ``cosine``: epoch e (0-based) of E trains at ``lr * (1 + cos(pi e / E)) / 2``
+    [Loshchilov & Hutter, SGDR, arXiv:1608.03983, without restarts], a function of the
+    epoch alone, so a resumed run follows the same schedule.
     """
+    if lr_schedule not in LR_SCHEDULES:
+        msg = f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {lr_schedule!r}"
+        raise BadInputError(msg)
     task = str(task or getattr(model, "task", "classification"))
     ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     monitor = _check_args(epochs, monitor, val_batches, task, resume, ckdir)
@@ -165,7 +173,7 @@ def fit(
         return _Run(model, dev, prec, task, lr, weight_decay, grad_clip, seed).fit(
             train_batches, val_batches, epochs=epochs, patience=patience, monitor=monitor,
             min_delta=min_delta, ckdir=ckdir, resume=resume, metrics_path=metrics_path,
-            restore_best=restore_best, progress=progress,
+            restore_best=restore_best, progress=progress, lr_schedule=lr_schedule,
         )  # fmt: skip
 
 
@@ -269,8 +277,10 @@ class _Run:
         metrics_path: str | os.PathLike[str] | None,
         restore_best: bool,
         progress: bool,
+        lr_schedule: str = "constant",
     ) -> TrainResult:
         main = self.rank.main
+        base_lr = [g["initial_lr"] if "initial_lr" in g else g["lr"] for g in self.opt.param_groups]
         sign = 1.0 if _MONITORS[monitor] == "min" else -1.0
         state: dict[str, Any] = {"best": None, "best_epoch": None, "bad_epochs": 0, "history": []}
         best_weights: dict[str, torch.Tensor] | None = None
@@ -287,6 +297,9 @@ class _Run:
         for epoch in range(start, epochs):
             if stopped:
                 break
+            factor = epoch_lr_factor(lr_schedule, epoch, epochs)
+            for g, lr0 in zip(self.opt.param_groups, base_lr, strict=True):
+                g["initial_lr"], g["lr"] = lr0, lr0 * factor
             t0 = time.perf_counter()
             total, count = self._train_epoch(
                 _iterate(train_batches, epoch), epoch, epochs, progress
@@ -364,6 +377,13 @@ class _Run:
                 "model_kwargs": getattr(self.model, "model_kwargs", {}),
             },
         )
+
+
+def epoch_lr_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """The learning rate of 0-based ``epoch`` of ``epochs``, relative to the initial one."""
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    return 1.0
 
 
 def _summary(rec: dict[str, Any]) -> str:

@@ -53,13 +53,37 @@ def pair_model_and_task(
     frames_files: bool = False,
     max_points: int | None = None,
     order: str | None = None,
+    scalars: tuple[str, ...] = (),
     dry_run: bool = True,
 ) -> Pairing:
-    """The pairing of ``model_name`` with ``task``, or BadInputError saying why not
-    (``dry_run=False`` skips running the model, for a pairing already checked)."""
+    """The pairing of ``model_name`` with ``task`` (and per-object ``scalars``), or
+    BadInputError saying why not (``dry_run=False`` skips running the model, for a
+    pairing already checked). The model's keyword arguments carry the task's kind
+    (``task="regression"``) and the number of scalars."""
     entry = model_entry(model_name)
     kw = dict(model_kwargs or {})
     why = f"model {model_name!r} cannot be trained for task {task.name!r}"
+    params = inspect.signature(entry.fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key, value, needed in (("task", task.task_type, task.task_type != "classification"),
+                               ("n_scalars", len(scalars), bool(scalars))):  # fmt: skip
+        if key in kw:
+            msg = f"{why}: --model-option {key} is set by the task and --scalar, not by hand"
+            raise BadInputError(msg)
+        if needed and key not in params and not takes_any:
+            what = "a regression" if key == "task" else "scalar inputs"
+            msg = f"{why}: its constructor takes no {key!r} argument, so it cannot be built for {what}"
+            raise BadInputError(msg)
+        if needed:
+            kw[key] = value
+    if frames_files and (task.target is not None or scalars):
+        what = (
+            f"truth {task.target.truth!r}"
+            if task.target is not None
+            else f"scalars {list(scalars)}"
+        )
+        msg = f"{why} from frames files: they hold no {what}; give ROOT files (--fileset)"
+        raise BadInputError(msg)
     if entry.input_kind == "points":
         if task.kind != "jet":
             msg = f"{why}: it takes jet point clouds and the task's objects are {task.kind} crops"
@@ -68,7 +92,7 @@ def pair_model_and_task(
             msg = f"{why} from frames files: they hold images; give ROOT files (--fileset) for point clouds"
             raise BadInputError(msg)
         spec = PointCloudSpec(max_points=max_points or 128, order=order or "energy")
-        inputs = InputSpec("points", "jet", points=spec)
+        inputs = InputSpec("points", "jet", points=spec, scalars=scalars)
         shape: tuple[int, ...] = (spec.max_points, spec.n_features)
     else:
         if max_points is not None or order is not None:
@@ -82,12 +106,11 @@ def pair_model_and_task(
                 msg = f"{why}: it is built for img_size={given} and the task's frames are {size}x{size}"
                 raise BadInputError(msg)
             kw["img_size"] = size
-        inputs = InputSpec("image", task.kind, names, load_norm(task.preset))
+        inputs = InputSpec("image", task.kind, names, load_norm(task.preset), scalars=scalars)
         shape = (len(names), size, size)
     if dry_run:
-        _dry_run(
-            model_name, len(inputs.points.features) if inputs.points else shape[0], kw, shape, why
-        )
+        n_in = len(inputs.points.features) if inputs.points else shape[0]
+        _dry_run(model_name, n_in, task.n_outputs, kw, shape, len(scalars), why)
     return Pairing(inputs, kw, shape)
 
 
@@ -95,13 +118,18 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
-def _dry_run(name: str, n_in: int, kw: dict[str, Any], shape: tuple[int, ...], why: str) -> None:
+def _dry_run(
+    name: str, n_in: int, n_out: int, kw: dict[str, Any], shape: tuple[int, ...], n_scalars: int,
+    why: str,
+) -> None:  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         try:
-            model = create_model(name, n_in, 1, **kw).eval()
-            x = torch.rand(2, *shape)
+            model = create_model(name, n_in, n_out, **kw).eval()
+            x: tuple[torch.Tensor, ...] = (torch.rand(2, *shape),)
+            if n_scalars:
+                x = (*x, torch.rand(2, n_scalars))
             with torch.no_grad(), warnings.catch_warnings():
-                model(x)
+                model(*x)
                 # the ONNX export traces with this same (deprecated, still working) tracer
                 warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.*deprecated")
                 torch.jit.trace(model, x, check_trace=False)  # type: ignore[no-untyped-call]

@@ -15,18 +15,20 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
+from ..exceptions import BadInputError
 from ..frames.channels import required_branches
 from ..frames.normalisation import Normalisation
-from ..frames.objects import object_table
+from ..frames.objects import object_table, object_values
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
+from ..frames.scalars import scalar_branch_names, scalar_matrix
 from ..frames.selection import ObjectCuts, select_objects
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile
@@ -48,35 +50,47 @@ __all__ = [
 @dataclass(frozen=True)
 class InputSpec:
     """What a model eats: ``image`` frames of ``channels`` (normalised by ``norm``) or
-    ``points`` clouds of ``points``; ``kind`` is the object (``jet`` or ``eg``)."""
+    ``points`` clouds of ``points``; ``kind`` is the object (``jet`` or ``eg``);
+    ``scalars`` are per-object scalar inputs (object quantities or event branches,
+    :mod:`e2e_coffea.frames.scalars`), raw (the stream standardises them)."""
 
     input_kind: Literal["image", "points"]
     kind: str
     channels: str | tuple[str, ...] = ()
     norm: Normalisation | None = None
     points: PointCloudSpec | None = None
+    scalars: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ObjectChunk:
-    """Objects of one unit: class ``target`` (0/1), ``split`` (0 train, 1 val, 2 test),
-    ``pt``, ``abs_eta`` (NaN where unknown) and, from :meth:`ObjectSource.read`, the
-    model ``inputs`` (n, C, H, W) or (n, N, F)."""
+    """Objects of one unit: class ``target`` (0..k-1), ``split`` (0 train, 1 val, 2
+    test), ``pt``, ``abs_eta`` (NaN where unknown), the regression truth ``value``
+    (physical units; None for classification), the raw ``scalars`` (n, s) and, from
+    :meth:`ObjectSource.read`, the model ``inputs`` (n, C, H, W) or (n, N, F)."""
 
     target: npt.NDArray[np.int64]
     split: npt.NDArray[np.int8]
     pt: npt.NDArray[np.float32]
     abs_eta: npt.NDArray[np.float32]
     inputs: npt.NDArray[np.float32] | None = None
+    value: npt.NDArray[np.float32] | None = None
+    scalars: npt.NDArray[np.float32] | None = None
 
     def __len__(self) -> int:
         return len(self.target)
 
     def take(self, rows: npt.NDArray[Any]) -> ObjectChunk:
+        def sub(a: npt.NDArray[Any] | None) -> Any:
+            return None if a is None else a[rows]
+
         return ObjectChunk(
             self.target[rows], self.split[rows], self.pt[rows], self.abs_eta[rows],
-            None if self.inputs is None else self.inputs[rows],
+            sub(self.inputs), sub(self.value), sub(self.scalars),
         )  # fmt: skip
+
+    def with_inputs(self, x: npt.NDArray[np.float32]) -> ObjectChunk:
+        return replace(self, inputs=x)
 
 
 Select = Callable[[ObjectChunk], npt.NDArray[np.bool_]]
@@ -121,7 +135,10 @@ def fallback_ids(path: str, entry: npt.NDArray[np.int64]) -> tuple[npt.NDArray[n
 
 
 class RootTaskSource:
-    """The task's objects of one ROOT file whose process makes them class ``target``."""
+    """The task's objects of one ROOT file whose process makes them class ``target``:
+    inside the task's range (``cuts``, default the task's), with the class's truth label
+    and, for a regression, a truth value (objects without one, e.g. a jet with no matched
+    generator jet, have nothing to learn and are not the task's)."""
 
     sequential = False
 
@@ -137,7 +154,7 @@ class RootTaskSource:
         cuts: ObjectCuts | None = None,
     ) -> None:
         self.name, self.target, self.task, self.spec = str(path), int(target), task, spec
-        self.profile, self.cuts = profile, cuts or ObjectCuts()
+        self.profile, self.cuts = profile, cuts or task.cuts()
         self.layout: Layout = (
             profile.layout if profile is not None else layout_of_tree(tree_name or "Events")
         )
@@ -173,6 +190,13 @@ class RootTaskSource:
                     else list(self.spec.channels)
                 )
                 required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]  # type: ignore[arg-type]
+            target = self.task.target
+            if target is not None:
+                if target.truth not in table:
+                    msg = f"{self.name}: the {self.layout} layout has no branch for {target.truth!r}, the truth of task {self.task.name!r}"
+                    raise BadInputError(msg)
+                required.append(table[target.truth])
+            required += scalar_branch_names(self.spec.scalars, table)
             optional = [*table.values(), *EVENT_ID_BRANCHES[self.layout]]
             self._plans[inputs] = plan_columns(
                 self._open().keys(), required, optional, self.profile, where=self.name
@@ -189,31 +213,59 @@ class RootTaskSource:
         )
         return read_columns(raw, plan)
 
-    def _objects(self, chunk: Any, start: int) -> ObjectRecords:
-        sel = select_objects(chunk, self.layout, self.spec.kind, self.cuts, entry_offset=start)  # type: ignore[arg-type]
-        keep = sel.passed & class_mask(self.task, sel.records.label, bool(self.target))
-        return sel.records.take(np.flatnonzero(keep))
+    def _truth(self, chunk: Any, rec: ObjectRecords, start: int) -> npt.NDArray[np.float32] | None:
+        target = self.task.target
+        if target is None:
+            return None
+        v = object_values(chunk, self.layout, self.spec.kind, target.truth,  # type: ignore[arg-type]
+                          rec.event, rec.index, entry_offset=start)  # fmt: skip
+        if v is None:  # the plan requires the branch: only a profile can leave it out
+            msg = f"{self.name}: no {target.truth!r} truth for task {self.task.name!r}"
+            raise BadInputError(msg)
+        return np.asarray(v, np.float32)
 
-    def _chunk_of(self, chunk: Any, start: int, rec: ObjectRecords, x: Any) -> ObjectChunk:
+    def _objects(
+        self, chunk: Any, start: int
+    ) -> tuple[ObjectRecords, npt.NDArray[np.float32] | None]:
+        sel = select_objects(chunk, self.layout, self.spec.kind, self.cuts, entry_offset=start)  # type: ignore[arg-type]
+        keep = sel.passed & class_mask(self.task, sel.records.label, self.target)
+        rec = sel.records.take(np.flatnonzero(keep))
+        value = self._truth(chunk, rec, start)
+        if value is not None:  # a regression learns only from objects with a true value
+            has = np.isfinite(value) & (value > 0)
+            rec, value = rec.take(np.flatnonzero(has)), value[has]
+        return rec, value
+
+    def _chunk_of(
+        self, chunk: Any, start: int, rec: ObjectRecords, value: npt.NDArray[np.float32] | None
+    ) -> ObjectChunk:
         ids = event_ids(chunk, self.layout, self.name, start)
         run, lumi, event = (v[rec.event] for v in ids)
         split = split_of(run, lumi, event) if len(rec) else np.zeros(0, np.int8)
+        scalars = None
+        if self.spec.scalars:
+            table = object_table(self.layout, self.spec.kind)
+            scalars = scalar_matrix(chunk, rec, self.spec.scalars, table)
         return ObjectChunk(
             np.full(len(rec), self.target, np.int64), split.astype(np.int8),
-            np.asarray(rec.pt, np.float32), np.abs(np.asarray(rec.eta, np.float32)), x,
+            np.asarray(rec.pt, np.float32), np.abs(np.asarray(rec.eta, np.float32)), None,
+            value, scalars,
         )  # fmt: skip
 
     def scan(self, start: int, stop: int) -> ObjectChunk:
         chunk = self._chunk(start, stop, inputs=False)
-        return self._chunk_of(chunk, start, self._objects(chunk, start), None)
+        rec, value = self._objects(chunk, start)
+        return self._chunk_of(chunk, start, rec, value)
 
     def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk:
         from ..frames import build_eg_frames, build_jet_frames, build_point_clouds
 
         chunk = self._chunk(start, stop, inputs=True)
-        rec = self._objects(chunk, start)
+        rec, value = self._objects(chunk, start)
+        objects = self._chunk_of(chunk, start, rec, value)
         if select is not None:  # frames only for the objects wanted (a split, a cap)
-            rec = rec.take(np.flatnonzero(select(self._chunk_of(chunk, start, rec, None))))
+            rows = np.flatnonzero(select(objects))
+            rec, objects = rec.take(rows), objects.take(rows)
         sel = ObjectSelection(rec.event, rec.index)
         s = self.spec
         if s.input_kind == "points":
@@ -231,4 +283,4 @@ class RootTaskSource:
                 chunk, layout=self.layout, channels=chans, norm=s.norm, jets=sel
             )
             x = np.asarray(frames, np.float32)
-        return self._chunk_of(chunk, start, rec, x)
+        return objects.with_inputs(x)

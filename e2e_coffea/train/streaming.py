@@ -26,6 +26,7 @@ from ..exceptions import BadInputError
 from .batch import Batch
 from .index import SampleIndex, UnitPlan, as_is, keep_rows
 from .sources import ObjectChunk
+from .tasks import Target
 from .weights import Reweighting
 
 __all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
@@ -82,19 +83,21 @@ class ShuffleBuffer:
 
 
 class ClassMerger:
-    """Objects of both classes merged in proportion to their totals (``totals[c]``
-    objects of class c will come): the class whose share so far lags goes next, so a
-    run of one class in the input (a class-pure file) does not reach the batches."""
+    """Objects of every class merged in proportion to their totals (``totals[c]``
+    objects of class c will come): the class whose share so far lags most goes next, so
+    a run of one class in the input (a class-pure file) does not reach the batches.
+    The class of an object is its ``c`` column."""
 
-    def __init__(self, totals: tuple[int, int]) -> None:
+    def __init__(self, totals: tuple[int, ...]) -> None:
         self.totals = totals
-        self.done = [0, 0]
-        self.queues: list[list[Cols]] = [[], []]
-        self.have = [0, 0]
+        k = len(totals)
+        self.done = [0] * k
+        self.queues: list[list[Cols]] = [[] for _ in range(k)]
+        self.have = [0] * k
 
     def add(self, cols: Cols) -> None:
-        for c in (0, 1):
-            rows = cols["y"] == c
+        for c in range(len(self.totals)):
+            rows = cols["c"] == c
             n = int(rows.sum())
             if n:  # a class-pure unit (one process per file) is queued without a copy
                 self.queues[c].append(
@@ -107,21 +110,27 @@ class ClassMerger:
         cols = {key: np.concatenate([p[key] for p in q]) for key in q[0]} if len(q) > 1 else q[0]
         out = {key: v[:k] for key, v in cols.items()}
         rest = {key: v[k:] for key, v in cols.items()}
-        self.queues[c] = [rest] if len(rest["y"]) else []
+        self.queues[c] = [rest] if len(rest["c"]) else []
         self.have[c] -= k
         self.done[c] += k
         return out
 
+    def _frac(self, c: int) -> float:
+        return self.done[c] / self.totals[c] if self.totals[c] else np.inf
+
     def drain(self, final: bool = False) -> Iterator[Cols]:
         """Emit what the proportions allow; ``final``: the input is over, emit the rest."""
-        while self.have[0] or self.have[1]:
-            frac = [self.done[c] / self.totals[c] if self.totals[c] else np.inf for c in (0, 1)]
-            c = int(frac[1] < frac[0])
+        classes = range(len(self.totals))
+        while any(self.have):
+            # the most lagging class goes next (ties: the lower class id)
+            c = min(classes, key=lambda i: (self._frac(i), i))
             if not self.have[c]:
                 if not final:
                     return
-                c = 1 - c
-            ahead = 1.0 if not self.totals[1 - c] else min(frac[1 - c], 1.0)
+                c = min((i for i in classes if self.have[i]), key=lambda i: (self._frac(i), i))
+            # as many as bring it level with the next most lagging class (at least one)
+            others = [min(self._frac(i), 1.0) for i in classes if i != c and self.totals[i]]
+            ahead = min(others) if others else 1.0
             k = (
                 int(np.ceil(ahead * self.totals[c] - self.done[c]))
                 if self.totals[c]
@@ -131,17 +140,19 @@ class ClassMerger:
 
 
 def interleave(units: list[UnitPlan], split: int) -> list[UnitPlan]:
-    """Units mostly of signal and units mostly of background, merged so that the share
-    of each class read so far follows its share of the split (deterministic)."""
-    lists: list[list[UnitPlan]] = [[], []]
+    """Units grouped by the class most of their objects belong to, merged so that the
+    share of each group read so far follows its share of the split (deterministic)."""
+    k = len(units[0].counts[split]) if units else 2
+    lists: list[list[UnitPlan]] = [[] for _ in range(k)]
     for u in units:
         if u.n(split):
-            lists[int(u.counts[split][1] > u.counts[split][0])].append(u)
+            counts = u.counts[split]  # ties go to the lower class id
+            lists[max(range(k), key=lambda i: (counts[i], -i))].append(u)
     totals = [max(sum(u.n(split) for u in lst), 1) for lst in lists]
-    done, pos, out = [0, 0], [0, 0], []
-    while pos[0] < len(lists[0]) or pos[1] < len(lists[1]):
-        frac = [done[c] / totals[c] if pos[c] < len(lists[c]) else np.inf for c in (0, 1)]
-        c = int(frac[1] < frac[0])
+    done, pos, out = [0] * k, [0] * k, []
+    while any(pos[c] < len(lists[c]) for c in range(k)):
+        frac = [done[c] / totals[c] if pos[c] < len(lists[c]) else np.inf for c in range(k)]
+        c = min(range(k), key=lambda i: (frac[i], i))
         u = lists[c][pos[c]]
         out.append(u)
         done[c] += u.n(split)
@@ -163,6 +174,8 @@ class ObjectStream(IterableDataset[Batch]):
         reweighting: Reweighting | None = None,
         rank: int = 0,
         world: int = 1,
+        target: Target | None = None,
+        scalar_norm: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
@@ -171,6 +184,7 @@ class ObjectStream(IterableDataset[Batch]):
         self.shuffle_buffer, self.seed, self.epoch = shuffle_buffer, seed, 0
         self.reweighting = reweighting or Reweighting()
         self.rank, self.world = rank, world
+        self.target, self.scalar_norm = target, scalar_norm
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -195,16 +209,30 @@ class ObjectStream(IterableDataset[Batch]):
             return np.asarray(keep_rows(c, u.take) & (c.split == self.split), dtype=bool)
 
         c = self.index.sources[u.source].read(u.start, u.stop, wanted)
-        got = (int((c.target == 0).sum()), int((c.target == 1).sum()))
+        got = tuple(int((c.target == k).sum()) for k in range(len(u.counts[self.split])))
+        name = self.index.sources[u.source].name
         if got != u.counts[self.split]:
-            name = self.index.sources[u.source].name
             msg = f"{name} entries {u.start}..{u.stop}: read {got} objects per class, the index said {u.counts[self.split]}"
             raise BadInputError(msg)
-        return {
+        cols: Cols = {
             "x": c.inputs,  # type: ignore[dict-item]
-            "y": c.target.astype(np.float32),
+            "c": c.target,
             "w": self.reweighting.weights(c.target, c.pt, c.abs_eta),
         }
+        if self.target is None:
+            cols["y"] = c.target.astype(np.float32)
+        elif c.value is None:
+            msg = f"{name}: no {self.target.truth!r} values for the regression target {self.target.name!r}"
+            raise BadInputError(msg)
+        else:
+            cols["y"] = self.target.forward(c.value)
+        if self.scalar_norm is not None:
+            if c.scalars is None:
+                msg = f"{name}: the model takes scalar inputs and the source gave none"
+                raise BadInputError(msg)
+            mean, std = self.scalar_norm
+            cols["s"] = ((c.scalars - mean) / std).astype(np.float32)
+        return cols
 
     def __iter__(self) -> Iterator[Batch]:
         info = get_worker_info()
@@ -236,8 +264,10 @@ class ObjectStream(IterableDataset[Batch]):
             for u in units:
                 yield from emit(iter([self._objects(u)]))
         else:
-            totals = [sum(u.counts[self.split][c] for u in units) for c in (0, 1)]
-            merger = ClassMerger((totals[0], totals[1]))
+            totals = tuple(
+                sum(u.counts[self.split][c] for u in units) for c in range(self.index.n_classes)
+            )
+            merger = ClassMerger(totals)
             buf = ShuffleBuffer(self.shuffle_buffer, rng, expected=sum(totals))
             for u in units:
                 merger.add(self._objects(u))
@@ -251,11 +281,14 @@ class ObjectStream(IterableDataset[Batch]):
 
 
 def _batch(cols: Cols, weighted: bool) -> Batch:
+    def tensor(key: str) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(cols[key]))
+
     return Batch(
-        torch.from_numpy(np.ascontiguousarray(cols["x"])),
-        torch.from_numpy(np.ascontiguousarray(cols["y"])),
-        None,
-        torch.from_numpy(np.ascontiguousarray(cols["w"])) if weighted else None,
+        tensor("x"),
+        tensor("y"),
+        tensor("s") if "s" in cols else None,
+        tensor("w") if weighted else None,
     )
 
 

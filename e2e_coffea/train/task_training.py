@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,11 @@ from ..frames.normalisation import load_norm
 from ..io.jsonfiles import json_safe
 from ..io.profiles import load_profile
 from .distributed import broadcast_object, init_from_env, rank_info, spawn
-from .evaluate import auc_of, predict
+from .evaluate import predict, test_metrics
 from .export_tagger import export_tagger
 from .frame_files import frames_source
 from .index import SampleIndex, build_index
-from .loop import fit
+from .loop import LR_SCHEDULES, fit
 from .pairing import Pairing, pair_model_and_task
 from .precision import resolve_precision
 from .sources import ObjectSource, RootTaskSource
@@ -69,6 +70,8 @@ class TrainConfig:
     order: str | None = None
     nproc: int = 1
     progress: bool = True
+    scalars: tuple[str, ...] = ()
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         """Every numeric option checked before anything is read or written, one line each."""
@@ -113,8 +116,10 @@ def train_task(
 
     ``options`` are the fields of :class:`TrainConfig` (``epochs``, ``batch_size``,
     ``frames``, ``reweight``, ``workers``, ``nproc`` ...)."""
-    if "frames" in options:
-        options["frames"] = tuple(Path(p) for p in options["frames"] or ())
+    for key in ("frames", "scalars"):
+        if key in options:
+            options[key] = tuple(options[key] or ())
+    options["frames"] = tuple(Path(p) for p in options.get("frames", ()))
     cfg = TrainConfig(
         task_name, model_name, Path(out), Path(fileset) if fileset is not None else None, **options
     )
@@ -126,7 +131,7 @@ def run_training(cfg: TrainConfig) -> dict[str, Any]:
     or as one rank of a torchrun group."""
     task = get_task(cfg.task)
     pair_model_and_task(cfg.model, task, model_kwargs=cfg.model_kwargs, frames_files=bool(cfg.frames),
-                        max_points=cfg.max_points, order=cfg.order)  # fmt: skip
+                        max_points=cfg.max_points, order=cfg.order, scalars=cfg.scalars)  # fmt: skip
     _check_config(cfg)
     device_type = torch.device(cfg.device).type
     if cfg.nproc > 1 and not torch.distributed.is_initialized():
@@ -156,6 +161,12 @@ def _check_config(cfg: TrainConfig) -> None:
     if cfg.frames and cfg.branches is not None:
         msg = "--branches names ROOT branches; frames files have none"
         raise BadInputError(msg)
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        msg = f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {cfg.lr_schedule!r}"
+        raise BadInputError(msg)
+    if len(set(cfg.scalars)) != len(cfg.scalars):
+        msg = f"scalars {list(cfg.scalars)} name one twice"
+        raise BadInputError(msg)
     resolve_precision(torch.device(cfg.device), cfg.precision)
     load_norm(cfg.frames_norm)
 
@@ -174,22 +185,25 @@ def build_sources(
     fs = load_fileset(cfg.fileset)  # type: ignore[arg-type]
     sources: list[ObjectSource] = []
     samples: dict[str, Any] = {}
+    found: set[str] = set()
     for ds, entry in fs.items():
         meta = entry["metadata"]
         process = str(meta.get("process", ds))
-        if process not in (task.signal_process, task.background_process):
+        cls = task.class_of_process(process)
+        if cls is None:
             continue
+        found.add(process)
         prof = cfg.branches or meta.get("branches")
         profile = load_profile(prof) if prof else None
         for path, tree in entry["files"].items():
-            sources.append(RootTaskSource(path, tree, int(process == task.signal_process), task,
-                                          pair.inputs, profile=profile))  # fmt: skip
+            sources.append(RootTaskSource(path, tree, cls, task, pair.inputs, profile=profile))
         keys = ("process", "seed", "events", "pileup", "xsec_pb", "nevents", "pthat_bin")
         samples[ds] = {k: meta.get(k) for k in keys if k in meta}
-    if not sources:
+    missing = [p for p in task.processes if p not in found]
+    if missing:
         msg = (
-            f"fileset {cfg.fileset} has no dataset of process {task.signal_process!r} or "
-            f"{task.background_process!r} (metadata 'process' or the dataset name)"
+            f"fileset {cfg.fileset} has no dataset of process(es) {missing} for task "
+            f"{task.name!r} (metadata 'process' or the dataset name); it needs {list(task.processes)}"
         )
         raise BadInputError(msg)
     return sources, {"fileset": str(cfg.fileset), "samples": samples}
@@ -203,20 +217,23 @@ def _check_index(index: SampleIndex, task: Task, cfg: TrainConfig) -> None:
     if sum(c["val"].values()) == 0:
         short.append("validation")
     if short:
+        r = task.range
         msg = (
-            f"task {task.name!r}: no {', '.join(short)} objects ({c}); signal is "
-            f"{task.signal_process!r} with truth {task.signal_label}, background "
-            f"{task.background_process!r}; give more events or files"
+            f"task {task.name!r}: no {', '.join(short)} objects ({c}); {task.describe()}; "
+            f"range {r.pt_min:g} < pT < {r.pt_max:g} GeV, |eta| < {r.abs_eta_max:g}; "
+            "give more events or files"
         )
         raise BadInputError(msg)
 
 
 def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     """One process's part of a run (the whole run without a process group)."""
+    started = time.perf_counter()
     rank = rank_info()
     task = get_task(cfg.task)
     pair = pair_model_and_task(cfg.model, task, model_kwargs=cfg.model_kwargs, frames_files=bool(cfg.frames),
-                               max_points=cfg.max_points, order=cfg.order, dry_run=False)  # fmt: skip
+                               max_points=cfg.max_points, order=cfg.order, scalars=cfg.scalars,
+                               dry_run=False)  # fmt: skip
     if cfg.batch_size % rank.world:
         msg = f"batch_size {cfg.batch_size} (the global batch) must divide by the {rank.world} processes"
         raise BadInputError(msg)
@@ -230,41 +247,60 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     described: dict[str, Any] = {}
     if rank.main:
         sources, described = build_sources(cfg, task, pair)
-        index = build_index(
-            sources, step=cfg.step, max_objects=cfg.max_objects, workers=cfg.workers
-        )
+        index = build_index(sources, step=cfg.step, max_objects=cfg.max_objects,
+                            workers=cfg.workers, class_names=tuple(s.name for s in task.samples))  # fmt: skip
         _check_index(index, task, cfg)
     index, described = broadcast_object((index, described))
     assert index is not None
     weights = fit_reweighting(cfg.reweight, index.pt, index.abs_eta)
+    norm = scalar_norm(index, cfg.scalars)
+    common: dict[str, Any] = {"reweighting": weights, "target": task.target,
+                              "scalar_norm": None if norm is None else norm[1]}  # fmt: skip
     train = ObjectStream(index, 0, cfg.batch_size // rank.world, shuffle_buffer=cfg.shuffle_buffer,
-                         seed=cfg.seed, reweighting=weights, rank=rank.rank, world=rank.world)  # fmt: skip
-    val = ObjectStream(index, 1, cfg.eval_batch_size, reweighting=weights)
+                         seed=cfg.seed, rank=rank.rank, world=rank.world, **common)  # fmt: skip
+    val = ObjectStream(index, 1, cfg.eval_batch_size, **common)
     pin = torch.device(device).type == "cuda"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         from ..models import create_model
 
-        model = create_model(cfg.model, len(pair.channels), 1, **pair.model_kwargs)
+        model = create_model(cfg.model, len(pair.channels), task.n_outputs, **pair.model_kwargs)
     out = Path(cfg.out)
+    monitor = "val_auc" if task.target is None else "val_loss"
     result = fit(
         model, EpochLoader(train, workers=cfg.workers, pin_memory=pin),
         EpochLoader(val, workers=cfg.workers, pin_memory=pin),
         epochs=cfg.epochs, lr=cfg.lr, device=device, precision=cfg.precision,
-        patience=cfg.patience, monitor="val_auc", checkpoint_dir=out / f"{cfg.tag}.ckpt",
+        patience=cfg.patience, monitor=monitor, checkpoint_dir=out / f"{cfg.tag}.ckpt",
         resume=cfg.resume, seed=cfg.seed, metrics_path=out / f"{cfg.tag}.metrics.json",
-        progress=cfg.progress,
+        progress=cfg.progress, task=task.task_type, lr_schedule=cfg.lr_schedule,
     )  # fmt: skip
     if not rank.main:
         return {}
-    test = ObjectStream(index, 2, cfg.eval_batch_size, reweighting=weights)
+    fit_s = time.perf_counter() - started
+    test = ObjectStream(index, 2, cfg.eval_batch_size, **common)
     o = predict(model, EpochLoader(test, workers=cfg.workers), torch.device(device))
-    tests = {"test_auc": auc_of(o), "test_auc_unweighted": auc_of(o, weighted=False)}
-    path = export_tagger(
-        model.cpu().eval(), cfg, task, pair, index, weights, result, tests, described
-    )
+    tests = test_metrics(o, task)
+    timing = {"wall_s_to_test": fit_s, "wall_s": time.perf_counter() - started}
+    path = export_tagger(model.cpu().eval(), cfg, task, pair, index, weights, result, tests,
+                         described, scalar_norm=None if norm is None else norm[0], timing=timing)  # fmt: skip
     return dict(json_safe({
-        "path": str(path), "val_auc": result.best_metric, **tests,
+        "path": str(path), result.monitor: result.best_metric, **tests,
         "objects": index.counts(), "epochs_run": result.epochs_run,
-        "precision": result.extra.get("precision"), "world_size": rank.world,
+        "precision": result.extra.get("precision"), "world_size": rank.world, **timing,
     }))  # fmt: skip
+
+
+def scalar_norm(
+    index: SampleIndex, names: tuple[str, ...]
+) -> tuple[dict[str, list[float]], tuple[Any, Any]] | None:
+    """The scalars' standardisation from the training objects: the contract's
+    ``{name: [mean, std]}`` and the (mean, std) arrays the stream applies."""
+    if not names:
+        return None
+    if index.scalar_mean is None or index.scalar_std is None:
+        msg = f"scalar inputs {list(names)} requested but the index holds no scalar statistics"
+        raise BadInputError(msg)
+    mean, std = index.scalar_mean, index.scalar_std
+    table = {n: [float(m), float(s)] for n, m, s in zip(names, mean, std, strict=True)}
+    return table, (mean, std)

@@ -1,7 +1,16 @@
-"""The physics tasks a tagger is trained for: which samples, which objects, which channels.
+"""The physics tasks a tagger is trained for: which samples, which objects, which channels,
+in which kinematic range, predicting what.
 
-A task fixes what "signal" and "background" mean, so that the training CLI, the shipped
-taggers and the ROC in a run's summary all agree.
+A task fixes what each class (or, for a regression, the regressed quantity) means, so
+that the training CLI, the shipped taggers and the figures in a run's summary all agree.
+Three kinds: binary classification (two samples: background, then signal; one logit),
+multi-class classification (one sample per class; one logit per class) and regression
+(one or more samples whose objects carry the target's generator truth).
+
+Each task has a kinematic range (:class:`KinematicRange`): training takes only objects
+inside it, the contract records it as ``validity``, and the main job measures the tagger
+there. Ranges are chosen where every class has objects in our samples (the per-task
+comments say which sample limits them).
 """
 
 from __future__ import annotations
@@ -13,90 +22,178 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ..export.targets import from_network, to_network
 from ..frames.records import ObjectSelection
 from ..frames.selection import ObjectCuts, select_objects
 from ..layouts import LABEL_IDS, Layout
 
-__all__ = ["TASKS", "Task", "class_mask", "get_task", "task_selection"]
+__all__ = [
+    "TASKS",
+    "KinematicRange",
+    "Sample",
+    "Target",
+    "Task",
+    "class_mask",
+    "get_task",
+    "task_selection",
+]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The objects of one class (or one regression sample): from files of ``process``
+    with truth label ``label``; ``label=None`` means any label but the other samples'."""
+
+    name: str
+    process: str
+    label: str | None
+
+
+@dataclass(frozen=True)
+class KinematicRange:
+    """``pt_min < pT < pt_max`` [GeV] and ``|eta| < abs_eta_max`` of the task's objects."""
+
+    pt_min: float
+    pt_max: float
+    abs_eta_max: float
+
+    def cuts(self) -> ObjectCuts:
+        """The one object selection, narrowed to this range."""
+        return ObjectCuts().within(self.to_dict())
+
+    def to_dict(self) -> dict[str, float]:
+        """The contract's ``validity``."""
+        return {"pt_min": self.pt_min, "pt_max": self.pt_max, "abs_eta_max": self.abs_eta_max}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A regression target: the contract's ``target`` (``truth`` is the object quantity of
+    :data:`~e2e_coffea.layouts.OBJECT_BRANCHES` that holds the true value; the network
+    learns ``transform(truth)`` and inference undoes it)."""
+
+    name: str
+    unit: str
+    transform: str
+    truth: str
+    range: tuple[float, float] | None = None
+
+    def forward(self, values: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The transformed truth the network is trained on."""
+        return to_network(values, self.transform, f"target {self.name!r}").astype(np.float32)
+
+    def inverse(self, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Network outputs in physical units."""
+        return from_network(values, self.transform, f"target {self.name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name, "unit": self.unit, "transform": self.transform, "truth": self.truth,
+        }  # fmt: skip
+        if self.range is not None:
+            out["range"] = list(self.range)
+        return out
 
 
 @dataclass(frozen=True)
 class Task:
-    """Signal objects come from ``signal_process`` with truth ``signal_label``; background
-    objects from ``background_process`` with ``background_label`` (None: any label but
-    the signal's)."""
+    """One task: ``samples`` in class order (binary: background, then signal), the object
+    ``kind`` (``jet`` or ``eg``), the channel ``preset``, the kinematic ``range`` and, for
+    a regression, its ``target``."""
 
     name: str
-    signal_process: str
-    background_process: str
-    classes: tuple[str, str]
+    samples: tuple[Sample, ...]
     kind: str  # "jet" or "eg"
     preset: str
-    signal_label: str
-    background_label: str | None
+    range: KinematicRange
     description: str
+    target: Target | None = None
 
+    @property
+    def task_type(self) -> str:
+        """``classification`` or ``regression`` (the contract's ``task``)."""
+        return "regression" if self.target is not None else "classification"
+
+    @property
+    def n_classes(self) -> int:
+        """Classes the objects fall in (regression: its samples)."""
+        return len(self.samples)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The contract's ``class_names``: one per class, or the regressed quantity."""
+        if self.target is not None:
+            return (self.target.name,)
+        return tuple(s.name for s in self.samples)
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the network's output: 1 for a binary task or a regression."""
+        return 1 if self.target is not None or self.n_classes == 2 else self.n_classes
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.process for s in self.samples))
+
+    def class_of_process(self, process: str) -> int | None:
+        """The class whose objects come from ``process`` (None: the task does not use it)."""
+        for i, s in enumerate(self.samples):
+            if s.process == process:
+                return i
+        return None
+
+    def cuts(self) -> ObjectCuts:
+        return self.range.cuts()
+
+    def describe(self) -> str:
+        """One line naming each sample's process and truth requirement."""
+        parts = [
+            f"{s.name}: {s.process!r} with truth {s.label or 'any other'}" for s in self.samples
+        ]
+        return "; ".join(parts)
+
+
+# pT ranges [GeV]. Jets must also have their 125x125 window inside the ECAL grid
+# (|eta| < ~1.4, ObjectCuts.require_in_frame); e/gamma crops are EB crystals, whose
+# fiducial edge is |eta| < 1.4442 [CMS, JINST 10 (2015) P06005, sec. 2].
+_LOW = KinematicRange(20.0, 100.0, 2.4)
+"""Taus and electrons from Z decays (visible pT ~20-60 GeV in our samples): above 100 GeV
+our Drell-Yan samples hold too few to train on or to measure."""
+_EB = KinematicRange(20.0, 100.0, 1.4442)
+_QG = KinematicRange(70.0, 340.0, 2.4)
+"""The jet pT range of the public E2E quark/gluon dataset [Andrews et al., NIM A 977
+(2020) 164304, arXiv:1902.08276], which sim.processes.QG_PTHAT_BINS fills."""
+_BOOSTED = KinematicRange(150.0, 500.0, 2.4)
+"""Top-labelled R = 0.4 jets of the boosted ttbar sample (pT-hat > 400 GeV) lie at
+~150-500 GeV; the qcd sample's 300-600 GeV pT-hat bin puts QCD jets there too."""
+
+_QCD = Sample("qcd", "qcd", None)
+_TAU = Sample("tau", "tau", "tau")
 
 TASKS: Final[dict[str, Task]] = {
     t.name: t
     for t in (
-        Task(
-            "tau",
-            "tau",
-            "qcd",
-            ("qcd", "tau"),
-            "jet",
-            "tau13",
-            "tau",
-            None,
-            "hadronic tau vs QCD jet (E2E tau tagging, 13 channels)",
-        ),
-        Task(
-            "electron",
-            "electron",
-            "qcd_em",
-            ("jet", "electron"),
-            "jet",
-            "top8",
-            "electron",
-            None,
-            "electron vs EM-enriched QCD jet",
-        ),
-        Task(
-            "eg",
-            "photon",
-            "electron",
-            ("electron", "photon"),
-            "eg",
-            "eg",
-            "photon",
-            "electron",
-            "photon vs electron, 32x32 EB crops (E2E e/gamma)",
-        ),
-        Task(
-            "qg",
-            "quark",
-            "gluon",
-            ("gluon", "quark"),
-            "jet",
-            "qg",
-            "quark",
-            "gluon",
-            "quark vs gluon jet (E2E quark/gluon, track pT + ECAL + HCAL)",
-        ),
-        Task(
-            "top",
-            "top",
-            "qcd",
-            ("qcd", "top"),
-            "jet",
-            "top8",
-            "top",
-            None,
-            "boosted top vs QCD jet (E2E top tagging, 8 channels)",
-        ),
+        Task("tau", (_QCD, _TAU), "jet", "tau13", _LOW,
+             "hadronic tau vs QCD jet (E2E tau tagging, 13 channels)"),
+        Task("electron", (Sample("jet", "qcd_em", None), Sample("electron", "electron", "electron")),
+             "jet", "top8", _LOW, "electron vs EM-enriched QCD jet"),
+        Task("eg", (Sample("electron", "electron", "electron"), Sample("photon", "photon", "photon")),
+             "eg", "eg", _EB, "photon vs electron, 32x32 EB crops (E2E e/gamma)"),
+        Task("qg", (Sample("gluon", "gluon", "gluon"), Sample("quark", "quark", "quark")),
+             "jet", "qg", _QG, "quark vs gluon jet (E2E quark/gluon, track pT + ECAL + HCAL)"),
+        Task("top", (_QCD, Sample("top", "top", "top")), "jet", "top8", _BOOSTED,
+             "boosted top vs QCD jet (E2E top tagging, 8 channels)"),
+        Task("tau3", (_QCD, Sample("electron", "electron", "electron"), _TAU), "jet", "tau13",
+             _LOW, "QCD jet vs electron vs hadronic tau (3 classes, 13 channels)"),
+        Task("jet_mass", (_QCD, Sample("top", "top", "top")), "jet", "top8", _BOOSTED,
+             "jet mass regression on top and QCD jets: the matched generator jet's mass "
+             "(jets without a GenJet within dR < 0.2 have no truth and are not used)",
+             Target("jet_mass", "GeV", "log1p", "gen_mass", (0.0, 300.0))),
+        Task("tau_pt", (_TAU,), "jet", "tau13", _LOW,
+             "visible pT of hadronic taus: the matched generator tau's visible pT",
+             Target("tau_pt", "GeV", "log", "gen_vis_tau_pt", (0.0, 200.0))),
     )
-}
+}  # fmt: skip
 
 
 def get_task(name: str) -> Task:
@@ -108,20 +205,23 @@ def get_task(name: str) -> Task:
 
 
 def task_selection(
-    task: Task, chunk: Any, layout: Layout, is_signal: bool, cuts: ObjectCuts
+    task: Task, chunk: Any, layout: Layout, cls: int, cuts: ObjectCuts | None = None
 ) -> ObjectSelection:
-    """The task's signal or background objects of a chunk: the one object selection,
-    then the truth label the class needs."""
-    sel = select_objects(chunk, layout, task.kind, cuts)  # type: ignore[arg-type]
-    rows = np.flatnonzero(sel.passed & class_mask(task, sel.records.label, is_signal))
+    """The objects of class ``cls`` of a chunk: the one object selection (default: the
+    task's range), then the truth label the class needs."""
+    sel = select_objects(chunk, layout, task.kind, cuts or task.cuts())  # type: ignore[arg-type]
+    rows = np.flatnonzero(sel.passed & class_mask(task, sel.records.label, cls))
     return ObjectSelection(sel.records.event[rows], sel.records.index[rows])
 
 
-def class_mask(task: Task, labels: npt.NDArray[np.int64], is_signal: bool) -> npt.NDArray[np.bool_]:
-    """Objects whose truth label fits the class: signal objects carry the signal label;
-    background objects the background label (or any label but the signal's)."""
-    if is_signal:
-        return np.asarray(labels == LABEL_IDS[task.signal_label])
-    if task.background_label is not None:
-        return np.asarray(labels == LABEL_IDS[task.background_label])
-    return np.asarray(labels != LABEL_IDS[task.signal_label])
+def class_mask(task: Task, labels: npt.NDArray[np.int64], cls: int) -> npt.NDArray[np.bool_]:
+    """Objects whose truth label fits class ``cls``: its own label, or (``label=None``)
+    any label that no other class claims."""
+    if not 0 <= cls < task.n_classes:
+        msg = f"task {task.name!r} has classes 0..{task.n_classes - 1}, got {cls}"
+        raise BadInputError(msg)
+    own = task.samples[cls].label
+    if own is not None:
+        return np.asarray(labels == LABEL_IDS[own])
+    taken = [LABEL_IDS[s.label] for s in task.samples if s.label is not None]
+    return np.asarray(~np.isin(labels, taken))

@@ -1,5 +1,8 @@
 """Per-object training weights: signal reweighted to the background's pT (and |eta|).
 
+With more than two classes (a multi-class task) every class is reweighted to class 0's
+(the background's) spectrum the same way; ``flat`` makes each class flat.
+
 The E2E taggers are trained with the signal's kinematics made to look like the
 background's, so that the network cannot separate the classes by pT alone [Andrews et
 al., "End-to-end jet classification of boosted top quarks with the CMS open data",
@@ -68,7 +71,11 @@ class Reweighting:
                 raise BadInputError(msg)
             j = _bin(e, self.eta_edges)
         out = np.empty(len(y), np.float32)
-        for cls in (0, 1):
+        unknown = sorted(set(np.unique(y).tolist()) - set(self.tables))
+        if unknown:
+            msg = f"reweighting {self.mode!r} has weights for classes {sorted(self.tables)}, not {unknown}"
+            raise BadInputError(msg)
+        for cls in self.tables:
             t = np.asarray(self.tables[cls], np.float64)
             sel = y == cls
             out[sel] = t[i[sel], j[sel]]
@@ -91,25 +98,23 @@ def _bin(x: F, edges: tuple[float, ...]) -> npt.NDArray[np.int64]:
     return np.searchsorted(inner, x, side="right").astype(np.int64)
 
 
-def _edges(x0: F, x1: F, n_bins: int, min_count: int) -> list[float]:
-    """Equal-population edges over both classes, merged until each bin has ``min_count``
+def _edges(xs: list[F], n_bins: int, min_count: int) -> list[float]:
+    """Equal-population edges over all classes, merged until each bin has ``min_count``
     objects of each class."""
-    both = np.concatenate([x0, x1])
-    edges = list(np.unique(np.quantile(both, np.linspace(0.0, 1.0, n_bins + 1))))
+    every = np.concatenate(xs)
+    edges = list(np.unique(np.quantile(every, np.linspace(0.0, 1.0, n_bins + 1))))
     if len(edges) < 2:
-        return [float(both.min()), float(both.max()) + 1.0]
+        return [float(every.min()), float(every.max()) + 1.0]
     while len(edges) > 2:
-        c0 = np.bincount(_bin(x0, tuple(edges)), minlength=len(edges) - 1)
-        c1 = np.bincount(_bin(x1, tuple(edges)), minlength=len(edges) - 1)
-        worst = int(np.argmin(np.minimum(c0, c1)))
-        if min(c0[worst], c1[worst]) >= min_count:
+        fewest = np.min(
+            [np.bincount(_bin(x, tuple(edges)), minlength=len(edges) - 1) for x in xs], axis=0
+        )
+        worst = int(np.argmin(fewest))
+        if fewest[worst] >= min_count:
             break
         # merge the sparse bin with its sparser neighbour: drop the edge between them
         left, right = worst, worst + 1
-        if left == 0 or (
-            right < len(edges) - 1
-            and min(c0[worst + 1], c1[worst + 1]) <= min(c0[worst - 1], c1[worst - 1])
-        ):
+        if left == 0 or (right < len(edges) - 1 and fewest[worst + 1] <= fewest[worst - 1]):
             edges.pop(right)
         else:
             edges.pop(left)
@@ -134,50 +139,62 @@ def fit_reweighting(
     n_eta_bins: int = 4,
     min_count: int = 20,
 ) -> Reweighting:
-    """Weights from the training objects' ``pt[cls]`` (and ``abs_eta[cls]``), cls 0/1."""
+    """Weights from the training objects' ``pt[cls]`` (and ``abs_eta[cls]``) of the
+    classes 0 .. k-1 (``pt``'s keys); class 0 is the reference of ``pt``/``pt-eta``."""
     if mode not in REWEIGHT_MODES:
         msg = f"unknown reweighting {mode!r}; expected one of {list(REWEIGHT_MODES)}"
         raise BadInputError(msg)
     if mode == "none":
         return Reweighting()
-    x = {c: np.asarray(pt[c], np.float64).reshape(-1) for c in (0, 1)}
-    if min(len(x[0]), len(x[1])) == 0:
-        msg = f"reweighting {mode!r} needs training objects of both classes; got {len(x[0])} and {len(x[1])}"
+    classes = sorted(pt)
+    x = {c: np.asarray(pt[c], np.float64).reshape(-1) for c in classes}
+    sizes = [len(x[c]) for c in classes]
+    if (
+        classes != list(range(len(classes)))
+        or (mode != "flat" and len(classes) < 2)
+        or min(sizes, default=0) == 0
+    ):
+        what = "both classes" if len(classes) <= 2 else "every class"
+        msg = f"reweighting {mode!r} needs training objects of {what}; got {dict(zip(classes, sizes, strict=True))}"
         raise BadInputError(msg)
-    for c in (0, 1):
+    for c in classes:
         if not np.all(np.isfinite(x[c])):
             msg = f"reweighting {mode!r} needs the pT of every object; class {c} has NaN/inf (a file without pT?)"
             raise BadInputError(msg)
-    pt_edges = tuple(_edges(x[0], x[1], n_pt_bins, min_count))
+    pt_edges = tuple(_edges([x[c] for c in classes], n_pt_bins, min_count))
     eta_edges: tuple[float, ...] = ()
     e: dict[int, F] = {}
     if mode == "pt-eta":
         if abs_eta is None:
             msg = "reweighting 'pt-eta' needs |eta| of the training objects"
             raise BadInputError(msg)
-        e = {c: np.abs(np.asarray(abs_eta[c], np.float64).reshape(-1)) for c in (0, 1)}
-        if not all(np.all(np.isfinite(e[c])) for c in (0, 1)):
+        e = {c: np.abs(np.asarray(abs_eta[c], np.float64).reshape(-1)) for c in classes}
+        if not all(np.all(np.isfinite(e[c])) for c in classes):
             msg = "reweighting 'pt-eta' needs the eta of every object; some are NaN/inf"
             raise BadInputError(msg)
-        eta_edges = tuple(_edges(e[0], e[1], n_eta_bins, min_count))
-    h = {c: _hist(x[c], e.get(c), pt_edges, eta_edges) for c in (0, 1)}
+        eta_edges = tuple(_edges([e[c] for c in classes], n_eta_bins, min_count))
+    h = {c: _hist(x[c], e.get(c), pt_edges, eta_edges) for c in classes}
     notes: list[str] = []
     if mode == "flat":
         width = np.diff(np.asarray(pt_edges))[:, None]
-        tables = {c: len(x[c]) * (width / width.sum()) / np.maximum(h[c], 1.0) for c in (0, 1)}
+        tables = {c: len(x[c]) * (width / width.sum()) / np.maximum(h[c], 1.0) for c in classes}
     else:
-        dens = {c: h[c] / h[c].sum() for c in (0, 1)}
-        ratio = dens[0] / np.where(dens[1] > 0, dens[1], np.inf)
-        if eta_edges:
-            h1 = {c: h[c].sum(1, keepdims=True) for c in (0, 1)}
-            r1 = (h1[0] / h1[0].sum()) / (h1[1] / h1[1].sum())
-            thin = (h[0] < min_count) | (h[1] < min_count)
-            ratio = np.where(thin, np.broadcast_to(r1, ratio.shape), ratio)
-            if thin.any():
-                notes.append(
-                    f"{int(thin.sum())} of {thin.size} (pT, |eta|) cells had < {min_count} objects of a class: pT-only weight there"
-                )
-        tables = {0: np.ones_like(ratio), 1: ratio}
+        dens = {c: h[c] / h[c].sum() for c in classes}
+        tables = {0: np.ones_like(dens[0])}
+        thin_cells = np.zeros(dens[0].shape, bool)
+        for c in classes[1:]:
+            ratio = dens[0] / np.where(dens[c] > 0, dens[c], np.inf)
+            if eta_edges:
+                h1 = {k: h[k].sum(1, keepdims=True) for k in (0, c)}
+                r1 = (h1[0] / h1[0].sum()) / (h1[c] / h1[c].sum())
+                thin = (h[0] < min_count) | (h[c] < min_count)
+                ratio = np.where(thin, np.broadcast_to(r1, ratio.shape), ratio)
+                thin_cells |= thin
+            tables[c] = ratio
+        if thin_cells.any():
+            notes.append(
+                f"{int(thin_cells.sum())} of {thin_cells.size} (pT, |eta|) cells had < {min_count} objects of a class: pT-only weight there"
+            )
     return Reweighting(
         mode,
         pt_edges,

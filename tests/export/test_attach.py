@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -181,3 +183,23 @@ def test_a_graph_that_disagrees_with_its_contract_is_refused_when_resolved(
         == 2
     )
     assert "declared (n, 3, 125, 125)" in capsys.readouterr().err
+
+
+def test_record_metrics_adds_to_the_contract_and_keeps_the_graph(
+    jet_tagger: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    from e2e_coffea.export import onnx_outputs
+    from e2e_coffea.export.attach import record_metrics
+
+    path = tmp_path / "copy.onnx"
+    shutil.copy(jet_tagger, path)
+    before = load_contract(path)
+    record_metrics(path, {"heldout_auc": 0.9, "heldout_sample": "seed 2"})
+    after = load_contract(path)
+    assert after.metrics == {**before.metrics, "heldout_auc": 0.9, "heldout_sample": "seed 2"}
+    assert after == dataclasses.replace(before, metrics=after.metrics)
+    assert onnx.load(str(path)).graph == onnx.load(str(jet_tagger)).graph
+    x = np.random.default_rng(0).random((2, 3, 125, 125), dtype=np.float32)
+    np.testing.assert_array_equal(onnx_outputs(path, x), onnx_outputs(jet_tagger, x))

@@ -127,6 +127,12 @@ def test_no_truth_fills_values_and_says_so() -> None:
         ({"name": "jet_mass", "unit": "GeV"}, "gen_mass", "mass", (0, 300, 300)),
         ({"name": "jet_pt", "unit": "GeV"}, "gen_pt", "pt", (0, 1000, 300)),
         ({"name": "jet_mass", "truth": "gen_pt"}, "gen_pt", "pt", (0, 300, 300)),
+        (
+            {"name": "tau_pt", "unit": "GeV", "range": [0, 200], "bins": 200},
+            "gen_vis_tau_pt",
+            "pt",
+            (0, 200, 200),
+        ),
         ({"name": "tau_flight", "unit": "cm", "range": [0, 5], "bins": 50}, None, None, (0, 5, 50)),
     ],
 )

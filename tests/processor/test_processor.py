@@ -67,7 +67,7 @@ def reference_counts(path: Path, layout: str, kind: str, cuts: JetCuts) -> dict[
     pt_b, eta_b, lab_b, inframe_b = KINE[(layout, kind)]
     with uproot.open(path) as f:
         a = f[TREES[layout]].arrays([b for b in (pt_b, eta_b, lab_b, inframe_b) if b])
-    mask = (a[pt_b] > cuts.pt_min) & (abs(a[eta_b]) < cuts.abs_eta_max)
+    mask = (a[pt_b] > cuts.pt_min) & (a[pt_b] < cuts.pt_max) & (abs(a[eta_b]) < cuts.abs_eta_max)
     if inframe_b and cuts.require_in_frame:
         mask = mask & (a[inframe_b] != 0)
     labels = ak.to_numpy(ak.flatten(a[lab_b][mask])).astype(int)
@@ -172,6 +172,28 @@ def test_objects_are_the_selected_ones(
         assert flow["eg_simplenet: egs |eta|<1.3"] == sum(egs.values())
     # the cut bites: looser cuts keep more jets than the ones above
     assert sum(reference_counts(path, layout, "jet", JetCuts()).values()) > sum(jets.values())
+
+
+def test_each_tagger_runs_in_its_validity_range(
+    sample: Any, jet_tagger: Path, make_tagger: Any, events: Any, tmp_path: Path
+) -> None:
+    """A tagger trained in a kinematic range (its contract's validity) is run and measured
+    only there; another tagger in the same job keeps the run's cuts."""
+    from e2e_coffea.processor import tagger_cuts
+
+    ranged = tmp_path / "ranged_simplenet.onnx"
+    make_tagger(ranged, kind="jet", validity={"pt_min": 25.0, "pt_max": 60.0, "abs_eta_max": 1.2})
+    proc = E2ETaggerProcessor([jet_tagger, ranged], cuts=JetCuts(pt_min=22.0), device="cpu")
+    want = JetCuts(pt_min=25.0, abs_eta_max=1.2, pt_max=60.0)
+    assert tagger_cuts(proc.taggers[1].spec, JetCuts(pt_min=22.0)) == want
+    path = sample.files[("qcd", "sparse")]
+    out = proc.process(events(path, "sparse", "qcd"))
+    ranged_counts = counts_by_label(out["hists"]["score"], "qcd", "ranged_simplenet")
+    assert ranged_counts == reference_counts(path, "sparse", "jet", want)
+    wide = counts_by_label(out["hists"]["score"], "qcd", "jet_simplenet")
+    assert wide == reference_counts(path, "sparse", "jet", JetCuts(pt_min=22.0))
+    assert sum(wide.values()) > sum(ranged_counts.values()) > 0  # the range bites
+    assert out["cutflow"]["qcd"]["ranged_simplenet: jets 25<pt<60"] >= sum(ranged_counts.values())
 
 
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])

@@ -163,4 +163,35 @@ def test_jet_fields_in_range(chunk_name, request):
     np.testing.assert_array_equal(flat["isTau"], flat["label"] == LABEL_IDS["tau"])
     np.testing.assert_array_equal(flat["isEle"], flat["label"] == LABEL_IDS["electron"])
     assert np.all((flat["genPt"] == -1) | (flat["genPt"] > 0))
+    np.testing.assert_array_equal(flat["genMass"] == -1, flat["genPt"] == -1)
+    assert np.all(flat["genMass"][flat["genPt"] > 0] >= 0)
+    # a GenVisTau within dR < 0.4 makes the label tau (first in priority) and fills genVisTauPt
+    np.testing.assert_array_equal(flat["genVisTauPt"] > 0, flat["label"] == LABEL_IDS["tau"])
+    assert np.all((flat["genVisTauPt"] == -1) | (flat["genVisTauPt"] > 10))
     assert ak.all(j.pt[:, :-1] >= j.pt[:, 1:])
+
+
+def test_generator_truth_of_jets_is_the_matched_genjet_and_visible_tau(tau_chunk):
+    """genPt/genMass come from the closest GenJet within dR < 0.2, genVisTauPt from the
+    closest GenVisTau within dR < 0.4: checked jet by jet with loops."""
+    from e2e_coffea.sim.detector import GENJET_MATCH_DR
+
+    jets, gen, vis = tau_chunk["Jet"], tau_chunk["GenJet"], tau_chunk["GenVisTau"]
+    checked = 0
+    for ev in range(len(jets)):
+        for k in range(len(jets.pt[ev])):
+            eta, phi = float(jets.eta[ev][k]), float(jets.phi[ev][k])
+            for coll, radius, fields in ((gen, GENJET_MATCH_DR, (("genPt", "pt"), ("genMass", "mass"))),
+                                         (vis, 0.4, (("genVisTauPt", "pt"),))):  # fmt: skip
+                dr = [float(delta_r(np.float64(eta), np.float64(phi), np.float64(e), np.float64(p)))
+                      for e, p in zip(coll.eta[ev], coll.phi[ev], strict=True)]  # fmt: skip
+                best = int(np.argmin(dr)) if dr and min(dr) < radius else -1
+                for ours, theirs in fields:
+                    want = float(coll[theirs][ev][best]) if best >= 0 else -1.0
+                    assert float(jets[ours][ev][k]) == pytest.approx(want, rel=1e-6, abs=1e-4)
+            checked += 1
+    assert checked > 20
+    tau = ak.to_numpy(ak.flatten(jets.label)) == LABEL_IDS["tau"]
+    assert tau.sum() > 5
+    ratio = ak.to_numpy(ak.flatten(jets.pt))[tau] / ak.to_numpy(ak.flatten(jets.genVisTauPt))[tau]
+    assert 0.6 < np.median(ratio) < 1.3  # calo tau jets: visible pT plus some UE, less response

@@ -94,7 +94,7 @@ def test_train_on_public_style_ml4sci_file(tmp_path: Path) -> None:
     y = rng.integers(0, 2, n)
     x = rng.random((n, 3, 125, 125), dtype=np.float32) * 0.1
     x[y == 1, 0, 55:70, 55:70] += 1.0  # the signal: a central blob in the first channel
-    pt = 30 + 100 * rng.random(n)
+    pt = 80 + 200 * rng.random(n)  # inside the qg task's range, 70-340 GeV
     extra = {"run": np.ones(n, np.int64), "lumi": np.ones(n, np.int64), "event": np.arange(n)}
     write_ml4sci(tmp_path / "qg.h5", x, y, pt, np.zeros(n), np.zeros(n), extra=extra)
     argv = ["train", "--task", "qg", "--model", "simplenet", "--frames", str(tmp_path / "qg.h5"),

@@ -163,3 +163,23 @@ def test_interleave_and_keep_rows() -> None:
     assert Counter(id(u) for u in order) == Counter(id(u) for u in index.units if u.n(0))
     c = sources()[0].scan(0, 10)
     assert keep_rows(c, (3, None)).tolist() == [True] * 3 + [False] * 7
+
+
+def test_three_classes_stream_mixed_and_complete() -> None:
+    """A multi-class task: class-pure files of three classes, each object once, batches
+    holding every class, the cap and the counts per class."""
+    srcs = [ArraySource(0, 300, 0), ArraySource(300, 250, 0), ArraySource(1000, 200, 1),
+            ArraySource(2000, 220, 2), ArraySource(2300, 90, 2)]  # fmt: skip
+    index = build_index(srcs, step=40, class_names=("qcd", "electron", "tau"))
+    assert set(index.counts()["train"]) == {"qcd", "electron", "tau"}
+    batches = list(ObjectStream(index, 0, 24, shuffle_buffer=64, seed=1))
+    got = ids_of(batches)
+    want = {int(i) for s in srcs for i in s.ids[s.split == 0]}
+    assert len(got) == len(want) == len(set(got.tolist()))
+    assert set(got.tolist()) == want
+    classes = [set(b.labels.numpy().astype(int).tolist()) for b in batches[:-1]]
+    assert sum(c == {0, 1, 2} for c in classes) > 0.8 * len(classes)
+    capped = build_index(srcs, step=40, max_objects=100, class_names=("a", "b", "c"))
+    assert [sum(capped.count(s, c) for s in range(3)) for c in range(3)] == [100, 100, 100]
+    with pytest.raises(BadInputError, match=r"class ids \[2\] outside 0..1"):
+        build_index(srcs[3:], step=40)

@@ -31,10 +31,11 @@ TINY = {"width": 4, "hidden": 8}
 @pytest.mark.parametrize("layout", ["sparse", "e2e"])
 def test_streamed_objects_are_the_whole_file_reference(tau_sources: Any, layout: str) -> None:
     task = get_task("tau")
+    above = 0
     for src in tau_sources(layout):
         with uproot.open(src.name) as f:
             whole = f[src._open().object_path].arrays()
-        sel = task_selection(task, whole, src.layout, bool(src.target), ObjectCuts())
+        sel = task_selection(task, whole, src.layout, src.target)  # the task's range
         ids = [np.asarray(whole[n]) for n in EVENT_ID_BRANCHES[src.layout]]
         want_split = split_of(*(v[sel.event] for v in ids))
         frames, rec = build_jet_frames(
@@ -47,6 +48,11 @@ def test_streamed_objects_are_the_whole_file_reference(tau_sources: Any, layout:
         np.testing.assert_array_equal(np.concatenate([p.split for p in parts]), want_split)
         np.testing.assert_array_equal(np.concatenate([s.pt for s in scans]), rec.pt)
         assert {int(t) for p in parts for t in p.target} <= {src.target}
+        r = task.range  # the task's kinematic range is applied, not only the default cuts
+        assert np.all((rec.pt > r.pt_min) & (rec.pt < r.pt_max))
+        wide = task_selection(task, whole, src.layout, src.target, ObjectCuts())
+        above += len(wide) - len(sel)
+    assert above > 0  # there were objects outside the range to leave out
 
 
 def test_train_export_resume_and_the_tagger_agrees(
@@ -81,7 +87,7 @@ def test_train_export_resume_and_the_tagger_agrees(
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
     assert full["val_auc"] == pytest.approx(resumed["val_auc"])
     counts = full["objects"]
-    index = build_index(tau_sources("sparse"), step=50)
+    index = build_index(tau_sources("sparse"), step=50, class_names=("qcd", "tau"))
     assert counts == index.counts()  # chunking does not change what is in each split
 
     c = load_contract(full["path"])
@@ -92,7 +98,10 @@ def test_train_export_resume_and_the_tagger_agrees(
     assert c.provenance["reweighting"]["mode"] == "pt"
     assert c.metrics["weighted"] is True
     assert [h["epoch"] for h in c.metrics["history"]] == [1, 2]
-    assert c.validity["pt_min"] == ObjectCuts().pt_min
+    assert c.validity == get_task("tau").range.to_dict()
+    assert c.provenance["training"]["train_objects_per_class"] == counts["train"]
+    assert c.provenance["training"]["epochs_run"] == 2
+    assert c.provenance["training"]["wall_s"] > c.provenance["training"]["train_seconds"] > 0
     metrics = json.loads((tmp_path / "a" / "tau_simplenet.metrics.json").read_text())
     assert len(metrics) == 2
 

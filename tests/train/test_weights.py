@@ -100,3 +100,20 @@ def test_bins_are_merged_until_populated_and_refusals() -> None:
         fit_reweighting("pt", {0: bkg, 1: np.full(5, np.nan)})
     with pytest.raises(BadInputError, match="finite pT"):
         rw.weights([1], [np.nan])
+
+
+def test_every_class_of_a_multiclass_task_is_reweighted_to_class_zero() -> None:
+    rng = np.random.default_rng(7)
+    fit_on = {0: 20 + rng.exponential(40.0, 100_000), 1: 20 + rng.gamma(3.0, 25.0, 100_000),
+              2: 20 + rng.gamma(2.0, 15.0, 100_000)}  # fmt: skip
+    check = {0: 20 + rng.exponential(40.0, 20_000), 2: 20 + rng.gamma(2.0, 15.0, 20_000)}
+    rw = fit_reweighting("pt", fit_on)
+    assert sorted(rw.tables) == [0, 1, 2]
+    edges = np.asarray(rw.pt_edges[::2])
+    w = rw.weights(np.full(20_000, 2), check[2])
+    assert chi2_pvalue(check[2], w, check[0], edges) > 1e-3
+    assert chi2_pvalue(check[2], np.ones(20_000), check[0], edges) < 1e-12
+    with pytest.raises(BadInputError, match=r"classes \[0, 1, 2\], not \[3\]"):
+        rw.weights(np.full(3, 3), check[0][:3])
+    with pytest.raises(BadInputError, match="needs training objects of both classes"):
+        fit_reweighting("pt", {0: check[0]})  # a one-sample regression has nothing to match
