@@ -191,9 +191,11 @@ def rewrite_sparse(
     empty: tuple[str, ...] = (),
     n_events: int | None = None,
     drop: tuple[str, ...] = (),
+    drop_fields: tuple[str, ...] = (),
 ) -> Path:
     """Copy a sparse file, emptying collections (``EcalHit`` ...), keeping only the first
-    ``n_events`` or leaving collections out entirely (for missing-branch tests)."""
+    ``n_events`` or leaving collections or branches (``Jet_genMass``) out entirely (for
+    missing-branch tests)."""
     from e2e_coffea.io import write_sparse
 
     with uproot.open(src) as f:
@@ -202,10 +204,10 @@ def rewrite_sparse(
         flat = flat[:n_events]
     chunk: dict[str, Any] = {}
     for coll, fields in SPARSE_COLLECTIONS.items():
-        arr = ak.zip({k: flat[f"{coll}_{k}"] for k in fields})
+        arr = ak.zip({k: flat[f"{coll}_{k}"] for k in fields if f"{coll}_{k}" not in drop_fields})
         chunk[coll] = arr[:, :0] if coll in empty else arr
     chunk["event"] = ak.zip({b: flat[b] for b in SPARSE_EVENT_BRANCHES})
-    if drop:
+    if drop or drop_fields:
         data = {c: chunk[c] for c in SPARSE_COLLECTIONS if c not in drop}
         data.update({b: np.asarray(flat[b]) for b in SPARSE_EVENT_BRANCHES})
         types = {k: ak.type(v) if isinstance(v, ak.Array) else v.dtype for k, v in data.items()}

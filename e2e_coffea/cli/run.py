@@ -248,14 +248,14 @@ def _tagger_line(t: dict[str, Any]) -> str:
     """One console line per tagger: AUC, AUC per class, or response and resolution."""
     note = f" ({t['note']})" if t.get("note") else ""
     if t.get("task") == "regression":
-        if t.get("response_median") is None:
+        if t.get("response_median") is None or t.get("resolution") is None:
             return f"{t['target']}: {t['n_objects']} objects regressed, no response{note}"
         line = (
             f"{t['target']} response median {t['response_median']:.3f}, resolution "
             f"{t['resolution']:.3f} on {t['n_with_truth']} of {t['n_objects']} objects"
         )
         base = t.get("baseline") or {}
-        if base.get("response_median") is not None:
+        if base.get("response_median") is not None and base.get("resolution") is not None:
             line += (
                 f"; baseline ({base['description']}) median {base['response_median']:.3f}, "
                 f"resolution {base['resolution']:.3f}"

@@ -57,7 +57,10 @@ def response_figure(output: Mapping[str, Any], tagger: str) -> Any:
     drawn = False
     for est in ("model", "baseline"):
         figs = response_figures(response, est)
-        rows = [b for b in figs["bias_vs_pt"] if b["n"] > 0 and np.isfinite(b["median"])]
+        rows = [
+            b for b in figs["bias_vs_pt"]
+            if b["n"] > 0 and b["median"] is not None and b["resolution"] is not None
+        ]  # fmt: skip
         if not rows:
             continue
         drawn = True
@@ -67,7 +70,12 @@ def response_figure(output: Mapping[str, Any], tagger: str) -> Any:
         marker, color = _STYLE[est]
         med = np.array([b["median"] for b in rows], dtype=float)
         res = np.array([b["resolution"] for b in rows], dtype=float)
-        label = f"{est}: median {figs['response_median']:.3f}, resolution {figs['resolution']:.3f}"
+        overall = (figs["response_median"], figs["resolution"])
+        label = (
+            f"{est}: median {overall[0]:.3f}, resolution {overall[1]:.3f}"
+            if None not in overall
+            else f"{est}: response mostly outside the histogram's range"
+        )
         axes[1].errorbar(x, med, xerr=xerr, yerr=res, fmt=marker, color=color, ms=4, label=label)
         axes[2].errorbar(x, res, xerr=xerr, fmt=marker, color=color, ms=4, label=est)
     if not drawn:

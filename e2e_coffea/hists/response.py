@@ -63,7 +63,19 @@ def _figures(counts: FloatArray, edges: FloatArray) -> dict[str, Any]:
     n = float(counts.sum())
     if n <= 0:
         return {"median": None, "resolution": None, "q16": None, "q84": None, "n": 0}
-    return {"median": q50, "resolution": (q84 - q16) / 2, "q16": q16, "q84": q84, "n": n}
+    # a quantile in a flow bin is -inf/+inf: no number to report (and none JSON can hold)
+    res = (q84 - q16) / 2 if np.isfinite(q16) and np.isfinite(q84) else None
+    return {
+        "median": _finite(q50),
+        "resolution": res,
+        "q16": _finite(q16),
+        "q84": _finite(q84),
+        "n": n,
+    }
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
 
 
 def response_figures(response: Any, estimator: str) -> dict[str, Any]:
@@ -150,5 +162,11 @@ def regression_entry(hists: dict[str, Any], spec: Any) -> dict[str, Any]:
         entry["note"] = (
             f"no response: no object had a truth {truth!r} (its branch is absent from the files "
             "or no generator jet was matched)"
+        )
+    elif model["response_median"] is None or model["resolution"] is None:
+        lo, hi = hists[response_key].axes["response"].edges[[0, -1]]
+        entry["note"] = (
+            f"the response lies outside {lo:g}-{hi:g} for more than 16% of the objects: "
+            "no median or resolution within the histogram's range"
         )
     return entry

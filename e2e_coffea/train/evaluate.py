@@ -80,6 +80,8 @@ def predict(
 def auc_of(o: Outputs, *, weighted: bool = True) -> float:
     """ROC AUC of a binary classifier (one logit), or the macro one-vs-rest mean over
     classes (softmax of n logits); weighted by ``o.weights`` unless ``weighted=False``."""
+    if not len(o):  # an empty split (a tiny sample): no AUC, never an error
+        return float("nan")
     w = o.weights if weighted else None
     s = o.outputs.reshape(len(o), -1)
     if s.shape[1] == 1:
@@ -111,7 +113,7 @@ def test_metrics(o: Outputs, task: Task) -> dict[str, Any]:
     if task.target is not None:
         return {f"test_{k}": v for k, v in response_of(o, task.target).items()}
     out: dict[str, Any] = {"test_auc": auc_of(o), "test_auc_unweighted": auc_of(o, weighted=False)}
-    if task.n_outputs > 1:
+    if task.n_outputs > 1 and len(o):
         p = softmax(o.outputs.astype(np.float64), axis=1)
         w = o.weights
         out["test_auc_per_class"] = {

@@ -183,19 +183,37 @@ def test_regression_response_matches_numpy(run: Any, unbinned: dict[str, Any]) -
 
 
 def test_regression_without_truth_fills_values_and_says_so(
-    run: Any, unbinned: dict[str, Any]
+    sample: Any, models: dict[str, Path], rewrite: Any, tmp_path: Path
 ) -> None:
-    entry = run.summary["taggers"]["jet_mass"]
-    assert entry["truth"] == "gen_mass"  # our files have no Jet_genMass
+    """Files without the target's truth branch (Jet_genMass): values and the baseline
+    are filled, there is no response, and the summary says why."""
+    no_truth = rewrite(sample.files[("qcd", "sparse")], tmp_path / "qcd.root",
+                       drop_fields=("Jet_genMass",))  # fmt: skip
+    spec = resolve_tagger(models["jet_mass"])
+    fs = {"qcd": {"files": {str(no_truth): "Events"}, "metadata": {}}}
+    result = e2e_coffea.run(fs, [spec], chunksize=15, progress=False, lumi_fb=None)
+    summary = json.loads(json.dumps(summarize(result, [spec])))
+    entry = summary["taggers"]["jet_mass"]
+    assert entry["truth"] == "gen_mass"
     assert entry["response_median"] is None
     assert entry["n_with_truth"] == 0
     assert "no response" in entry["note"]
-    values = run.output["hists"]["value:jet_mass"]
-    assert values[{"estimator": "model"}].sum(flow=True).value == len(unbinned["label"])
-    assert values[{"estimator": "baseline"}].sum(flow=True).value == len(
-        unbinned["label"]
-    )  # calo mass
-    assert "Jet_genMass" in run.summary["missing_branches"]["qcd"]
+    values = result.output["hists"]["value:jet_mass"]
+    n = result.output["hists"]["objects"][{"tagger": "jet_mass"}].sum()
+    assert n > 0
+    assert values[{"estimator": "model"}].sum(flow=True).value == n
+    assert values[{"estimator": "baseline"}].sum(flow=True).value == n  # calo mass
+    assert "Jet_genMass" in summary["missing_branches"]["qcd"]
+
+
+def test_an_out_of_range_response_has_no_figures_and_says_so(run: Any) -> None:
+    """An untrained regression's predictions land beyond the response axis: quantiles in
+    the overflow are no numbers (and JSON has no inf); the summary says why."""
+    entry = run.summary["taggers"]["jet_mass"]
+    assert entry["n_with_truth"] > 0
+    assert entry["response"]["response_q84"] is None
+    assert entry["resolution"] is None
+    assert "outside" in entry["note"]
 
 
 def test_point_tagger_runs_through_the_main_job(run: Any, unbinned: dict[str, Any]) -> None:

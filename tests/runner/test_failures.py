@@ -12,6 +12,7 @@ import pytest
 
 import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.exceptions import MissingBranchError
+from e2e_coffea.io import load_fileset
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.runner import RunFailedError, run
 
@@ -58,15 +59,15 @@ def test_bad_file_stops_the_run_and_names_it(
 def test_skip_bad_files_lists_exactly_what_was_skipped(
     bad_files: dict[str, Path],
     jet_tagger: Path,
-    fileset_writer: Any,
-    tmp_path: Path,
+    sample: Any,
     clean: Any,
-    hists_equal: Any,
 ) -> None:
     good, trunc, missing = (str(bad_files[k]) for k in ("good", "truncated", "missing"))
-    fs = fileset_writer(
-        tmp_path / "fs.json", {"tau": {good: "Events"}, "qcd": {trunc: "Events", missing: "Events"}}
-    )
+    meta = {ds: e["metadata"] for ds, e in load_fileset(sample.fileset["sparse"]).items()}
+    fs = {  # the clean run's metadata (cross-sections): the same weights
+        "tau": {"files": {good: "Events"}, "metadata": meta["tau"]},
+        "qcd": {"files": {trunc: "Events", missing: "Events"}, "metadata": meta["qcd"]},
+    }
     result = run(
         fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=True
     )
