@@ -48,6 +48,7 @@ from ..layouts import (
 )
 from .backends import InferenceBackend, OnnxBackend
 from .outputs import model_outputs, scalar_branches, scalar_matrix
+from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
 from .truth import regression_quantities
@@ -66,6 +67,8 @@ class ScoredBatch:
     outputs: npt.NDArray[np.float32]
     inputs: Any
     time_inputs: float = 0.0
+    """Seconds building the inputs (on the CPU in a background thread, overlapping the
+    previous batch's inference: not all of it is on the critical path)."""
     time_model: float = 0.0
     first: int = 0
     """The chunk event of the batch's event 0 (``records.event`` counts from it)."""
@@ -241,11 +244,22 @@ class Tagger:
         """Frames, scores and drops the selected objects batch by batch (bounded memory).
         ``entry_offset``: the file entry of the chunk's first event, for messages."""
         device = resolve_device(self.device) if self.triton is None else "cpu"
-        sel = selected.selection
-        for part, part_sel, first in object_batches(chunk, sel, self._batch_limit()):
+        # On the CPU the next batch's inputs are built while this one is scored: up to
+        # three batches alive (the caller's previous one, this one, the next), so each
+        # gets a third of the frame budget. Device frames are built in order.
+        ahead = device == "cpu"
+        pieces = object_batches(
+            chunk, selected.selection, max(1, self._batch_limit() // (3 if ahead else 1))
+        )
+
+        def prepare(piece: tuple[ak.Array, ObjectSelection, int]) -> tuple[Any, ...]:
+            part, part_sel, first = piece
             t0 = time.perf_counter()
             with entries_from(entry_offset + first):
                 inputs, rec = self._inputs(part, layout, part_sel, device)
+            return inputs, rec, first, time.perf_counter() - t0
+
+        for inputs, rec, first, t_inputs in prefetched(prepare, pieces, ahead=ahead):
             t1 = time.perf_counter()
             raw = self.backend(device).infer(inputs) if len(rec) else np.zeros((0, 1), np.float32)
             if not isinstance(raw, np.ndarray):
@@ -253,7 +267,7 @@ class Tagger:
             outputs = model_outputs(raw, self.contract)
             self.stats["scored"] += len(rec)
             t2 = time.perf_counter()
-            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t1 - t0, t2 - t1, first)
+            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t_inputs, t2 - t1, first)
 
     def backend(self, device: str) -> InferenceBackend:
         """The backend of this worker (built on first use, never pickled)."""
