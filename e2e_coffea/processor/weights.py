@@ -18,7 +18,14 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError
 
-__all__ = ["PB_PER_INV_FB", "EventWeights", "event_weights", "needs_event_numbers"]
+__all__ = [
+    "PB_PER_INV_FB",
+    "WEIGHT_KEYS",
+    "EventWeights",
+    "event_weights",
+    "needs_event_numbers",
+    "weight_inputs",
+]
 
 PB_PER_INV_FB = 1000.0
 """1 fb^-1 = 1000 pb^-1."""
@@ -30,6 +37,18 @@ class EventWeights:
 
     weights: npt.NDArray[np.float64] | None
     how: str
+
+
+WEIGHT_KEYS = ("xsec_pb", "nevents", "xsec_pb_per_bin", "nevents_per_bin")
+"""The dataset metadata the weights are made of."""
+
+
+def weight_inputs(metadata: Mapping[str, Any], lumi_fb: float | None) -> dict[str, Any]:
+    """Everything a dataset's weights depend on (for checkpoint keys: a rerun with another
+    luminosity or a corrected cross-section must not reuse chunks weighted the old way)."""
+    if lumi_fb is None:
+        return {"lumi_fb": None}
+    return {"lumi_fb": lumi_fb, **{k: metadata.get(k) for k in WEIGHT_KEYS}}
 
 
 def needs_event_numbers(metadata: Mapping[str, Any]) -> bool:

@@ -42,6 +42,7 @@ from .. import __version__
 from ..exceptions import BadInputError, E2EError
 from ..inference.taggers import file_sha256
 from ..processor.serialize import dumps_output, loads_output
+from ..processor.weights import weight_inputs
 
 __all__ = [
     "CheckpointDirError",
@@ -117,6 +118,7 @@ def work_identity(processor: Any) -> dict[str, Any]:
         "fp16": bool(processor.fp16),
         "mean_images": bool(processor.mean_images),
         "profile": _profile(processor.profile),
+        "lumi_fb": processor.lumi_fb,
     }
 
 
@@ -133,7 +135,8 @@ def chunk_fields(metadata: Any) -> dict[str, Any]:
 
 
 def chunk_key(identity_sha256: str, metadata: Any, processor: Any) -> str:
-    """The checkpoint key of one chunk of one piece of work (64 hex digits)."""
+    """The checkpoint key of one chunk of one piece of work (64 hex digits). The dataset's
+    weight metadata is in it: a corrected cross-section recomputes the chunks it weights."""
     return _sha256(
         _canonical(
             {
@@ -141,6 +144,7 @@ def chunk_key(identity_sha256: str, metadata: Any, processor: Any) -> str:
                 **chunk_fields(metadata),
                 "layout": processor.layout_for(metadata),
                 "profile": _profile(processor.profile_for(metadata)),
+                "weights": weight_inputs(metadata, processor.lumi_fb),
             }
         )
     )
@@ -154,7 +158,16 @@ def _describe_difference(mine: dict[str, Any], theirs: Any) -> str:
     def tagger_list(ident: Any) -> str:
         return ", ".join(f"{t.get('name')} ({str(t.get('sha256'))[:12]})" for t in ident or [])
 
-    for key in ("taggers", "version", "processor", "cuts", "profile", "fp16", "mean_images"):
+    for key in (
+        "taggers",
+        "version",
+        "processor",
+        "cuts",
+        "profile",
+        "fp16",
+        "mean_images",
+        "lumi_fb",
+    ):
         if mine.get(key) != theirs.get(key):
             if key == "taggers":
                 a, b = tagger_list(theirs.get(key)), tagger_list(mine.get(key))

@@ -155,6 +155,25 @@ def test_another_tagger_is_refused_before_any_chunk(
         _run(tau_only, other, ckpt, cuts=ObjectCuts(pt_min=30.0))
 
 
+def test_other_weights_never_reuse_a_checkpoint(
+    sample: Any, jet_tagger: Path, counted: Path, tmp_path: Path
+) -> None:
+    """A corrected cross-section recomputes the chunks it weights (the weights are in each
+    chunk's key); another luminosity is other work, refused like another tagger."""
+    fs = json.loads(Path(sample.fileset["sparse"]).read_text())
+    tau = {"tau": fs["tau"]}
+    ckpt = tmp_path / "ckpt"
+    first = _run(tau, jet_tagger, ckpt)
+    assert len(_computed(counted)) > 0
+    tau["tau"]["metadata"]["xsec_pb"] *= 2
+    second = _run(tau, jet_tagger, ckpt)
+    assert len(_computed(counted)) == first.output["metrics"]["chunks"]  # nothing reused
+    total = [r.output["hists"]["score"].sum(flow=True).value for r in (first, second)]
+    assert total[1] == pytest.approx(2 * total[0], rel=1e-12)
+    with pytest.raises(CheckpointDirError, match="lumi_fb"):
+        _run(tau, jet_tagger, ckpt, lumi_fb=3.0)
+
+
 def test_planted_files_are_never_loaded(
     tau_only: Path, jet_tagger: Path, counted: Path, tmp_path: Path, hists_equal: Any
 ) -> None:
