@@ -19,7 +19,7 @@ from typing import Any
 
 def _range(r: dict[str, Any]) -> str:
     hi = "inf" if r.get("pt_max") is None else f"{r['pt_max']:g}"
-    return f"{r['pt_min']:g}-{hi} GeV, |eta|<{r['abs_eta_max']:g}"
+    return f"{r['pt_min']:g}-{hi} GeV, \\|eta\\| < {r['abs_eta_max']:g}"  # escaped: a table cell
 
 
 def figures(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -38,9 +38,9 @@ def figures(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         }
         text = (
             f"response median {m['heldout_response_median']:.3f}, resolution "
-            f"{m['heldout_resolution']:.3f} | baseline ({m['heldout_baseline']}) median "
+            f"{m['heldout_resolution']:.3f}; baseline ({m['heldout_baseline']}) median "
             f"{m['heldout_baseline_response_median']:.3f}, resolution "
-            f"{m['heldout_baseline_resolution']:.3f} | {m['heldout_n']} objects"
+            f"{m['heldout_baseline_resolution']:.3f}; {m['heldout_n']} objects"
         )
         return text, m
     if entry.get("per_class"):
@@ -54,7 +54,7 @@ def figures(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             "heldout_n": entry["n_jets"],
         }
         each = ", ".join(f"{c} {a:.3f} ± {e:.3f}" for c, (a, e) in per.items())
-        return f"one-vs-rest {each}; mean {m['heldout_auc']:.3f} | {m['heldout_n']} objects", m
+        return f"one-vs-rest {each}; mean {m['heldout_auc']:.3f}; {m['heldout_n']} objects", m
     m = {
         "heldout_auc": entry["auc"],
         "heldout_auc_err": entry["auc_err"],
@@ -62,7 +62,7 @@ def figures(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     }
     if m["heldout_auc"] is None:
         return f"no AUC: {entry.get('note')}", {}
-    return f"AUC {m['heldout_auc']:.4f} ± {m['heldout_auc_err']:.4f} | {m['heldout_n']} objects", m
+    return f"AUC {m['heldout_auc']:.4f} ± {m['heldout_auc_err']:.4f}; {m['heldout_n']} objects", m
 
 
 def main() -> int:
