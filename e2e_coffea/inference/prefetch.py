@@ -30,14 +30,14 @@ def prefetched(fn: Callable[[T], R], items: Iterable[T], *, ahead: bool = True) 
         return
     with ThreadPoolExecutor(1, thread_name_prefix="e2e-prefetch") as pool:
         it = iter(items)
-        pending: Future[R] | None = None
-        for item in it:
-            pending = pool.submit(fn, item)
-            break
+
+        def submit_next() -> Future[R] | None:
+            for item in it:
+                return pool.submit(fn, item)
+            return None
+
+        pending = submit_next()
         while pending is not None:
             current = pending.result()
-            pending = None
-            for item in it:
-                pending = pool.submit(fn, item)
-                break
+            pending = submit_next()
             yield current
