@@ -123,6 +123,8 @@ E2E_JET_BRANCHES: Final = (
     "jet_IsEle",
     "jet_label",  # LABELS id
     "jet_inFrame",  # 1 if the 125x125 window lies inside rows 0..279
+    "jet_hadronFlavour",  # ours: 5 b, 4 c, 0 light (sim/flavour.py); not in MLAnalyzer
+    "jet_partonFlavour",  # ours, as Jet_partonFlavour
 )
 E2E_SC_BRANCHES: Final = (
     "SC_ieta",  # EB row 0..169 of the seed crystal
@@ -144,6 +146,11 @@ E2E_EVENT_BRANCHES: Final = (
     "Vtx_x",
     "Vtx_y",
     "Vtx_z",
+    # ours (not in MLAnalyzer ntuples), named as NanoAOD names them
+    "Pileup_nPU",
+    "Pileup_nTrueInt",
+    "Generator_binvar",
+    "genWeight",
 )
 
 # --- sparse layout --------------------------------------------------------------------
@@ -173,7 +180,8 @@ SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
     "TrackerHit": ("layer", "row", "col"),
     # anti-kt R=0.4 jets; seed = most energetic HCAL tower in 7x7 around the axis;
     # genPt/genMass of the GenJet within dR < 0.2, genVisTauPt of the GenVisTau within
-    # dR < 0.4 (-1: none).
+    # dR < 0.4 (-1: none). hadronFlavour (5 b, 4 c, 0 light) and partonFlavour as CMS
+    # defines them (sim/flavour.py).
     "Jet": (
         "pt",
         "eta",
@@ -188,6 +196,8 @@ SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "genPt",
         "genMass",
         "genVisTauPt",
+        "hadronFlavour",
+        "partonFlavour",
     ),
     "GenJet": ("pt", "eta", "phi", "mass"),
     # e/gamma candidates (ECAL clusters); seedRow/seedCol on the 170x360 EB grid.
@@ -209,6 +219,9 @@ SPARSE_EVENT_BRANCHES: Final = (
     "PV_z",
     "nVtx",
     "Pileup_nPU",
+    "Pileup_nTrueInt",  # the Poisson mean the pile-up count was drawn from, as NanoAOD
+    "Generator_binvar",  # pT-hat of the hard process (GeV), as NanoAOD
+    "genWeight",  # the generator's event weight (1 for our unweighted samples)
 )
 
 

@@ -35,6 +35,8 @@ E2E_FROM_SPARSE: Final[dict[str, str]] = {
     "jet_IsEle": "Jet_isEle",
     "jet_label": "Jet_label",
     "jet_inFrame": "Jet_inFrame",
+    "jet_hadronFlavour": "Jet_hadronFlavour",
+    "jet_partonFlavour": "Jet_partonFlavour",
     # per e/gamma candidate
     "SC_ieta": "EGamma_seedRow",
     "SC_iphi": "EGamma_seedCol",
@@ -54,6 +56,10 @@ E2E_FROM_SPARSE: Final[dict[str, str]] = {
     "Vtx_x": "PV_x",
     "Vtx_y": "PV_y",
     "Vtx_z": "PV_z",
+    "Pileup_nPU": "Pileup_nPU",
+    "Pileup_nTrueInt": "Pileup_nTrueInt",
+    "Generator_binvar": "Generator_binvar",
+    "genWeight": "genWeight",
 }
 """e2e branch -> sparse branch it is copied from (bools become int32, like MLAnalyzer's ints)."""
 

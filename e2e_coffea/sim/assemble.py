@@ -61,6 +61,8 @@ FIELD_DTYPES: Final[dict[str, dict[str, type]]] = {
         "genPt": _F32,
         "genMass": _F32,
         "genVisTauPt": _F32,
+        "hadronFlavour": np.int8,
+        "partonFlavour": np.int16,
     },
     "GenJet": {"pt": _F32, "eta": _F32, "phi": _F32, "mass": _F32},
     "EGamma": {
@@ -97,6 +99,9 @@ EVENT_DTYPES: Final[dict[str, type]] = {
     "PV_z": _F32,
     "nVtx": np.int32,
     "Pileup_nPU": np.int32,
+    "Pileup_nTrueInt": _F32,
+    "Generator_binvar": _F32,
+    "genWeight": _F32,
 }
 EVENTS_PER_LUMI = 1000
 

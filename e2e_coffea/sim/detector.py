@@ -142,6 +142,9 @@ def _jets(
         "genPt": take_matched(genjets.pt, match, -1.0),
         "genMass": take_matched(genjets.mass, match, -1.0),
         "genVisTauPt": take_matched(jet_objects.pt[taus], tau_match, -1.0),
+        # flavour needs the generator record (sim.flavour); a particle gun has none
+        "hadronFlavour": np.zeros(len(jets.pt), dtype=np.int8),
+        "partonFlavour": np.zeros(len(jets.pt), dtype=np.int16),
     }
 
 

@@ -14,8 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ..layouts import SPARSE_EVENT_BRANCHES
 from .assemble import SimChunk, concatenate_chunks, event_record, to_collections
 from .detector import Columns, simulate_detector
+from .flavour import jet_flavours
 from .generator import (
     PYTHIA_SEED_MAX,
     STREAM_DETECTOR,
@@ -177,6 +179,8 @@ def simulate_events(
             det_cols, met = simulate_detector(
                 parts, pv, n, truth.jet_objects, truth.prompt_eg, genjets, params, rng_det
             )
+            jets = det_cols["Jet"]
+            jets.update(jet_flavours(rec, jets["event"], jets["eta"], jets["phi"]))
             cols.update(det_cols)
         else:
             met = _generator_met(rec)
@@ -187,6 +191,9 @@ def simulate_events(
             "PV_z": pv[:, 2],
             "nVtx": 1 + n_pu,
             "Pileup_nPU": n_pu,
+            "Pileup_nTrueInt": np.full(n, mu),
+            "Generator_binvar": rec.pthat,
+            "genWeight": rec.weight,
         }
         blocks.append(
             {**to_collections(cols, n), "event": event_record(values, first_event + start, n)}
@@ -201,5 +208,4 @@ def simulate_events(
 
 
 def _zeros_event(n: int) -> dict[str, npt.NDArray[Any]]:
-    keys = ("MET_pt", "MET_phi", "MET_sumET", "PV_x", "PV_y", "PV_z", "nVtx", "Pileup_nPU")
-    return {k: np.zeros(n) for k in keys}
+    return {k: np.zeros(n) for k in SPARSE_EVENT_BRANCHES[3:]}

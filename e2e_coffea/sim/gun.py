@@ -111,5 +111,8 @@ def simulate_particles(
         "PV_z": pv[:, 2],
         "nVtx": np.ones(n),
         "Pileup_nPU": np.zeros(n),
+        "Pileup_nTrueInt": np.zeros(n),
+        "Generator_binvar": np.zeros(n),  # a particle gun has no hard process
+        "genWeight": np.ones(n),
     }
     return {**to_collections(cols, n), "event": event_record(values, 0, n)}

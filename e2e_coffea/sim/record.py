@@ -26,6 +26,8 @@ MM_PER_CM = 10.0
 MM_PER_NS = 299.792458
 
 _CHARGE_CACHE: dict[int, float] = {}
+_NOT_PER_ROW = ("offsets", "event", "pthat", "weight")
+"""Fields that are not one value per record entry (per event, or the row bookkeeping)."""
 
 
 def charges_of(ids: I32, charge_lookup: Callable[[int], float]) -> F64:
@@ -60,6 +62,10 @@ class GenRecord:
     z: F64
     t: F64
     charge: F64
+    pthat: F64
+    """Per event: the hard process's pT-hat (GeV), NanoAOD's ``Generator_binvar``."""
+    weight: F64
+    """Per event: Pythia's nominal event weight, NanoAOD's ``genWeight`` (1 unweighted)."""
 
     @property
     def n_events(self) -> int:
@@ -76,13 +82,13 @@ class GenRecord:
         rows = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
         rows = rows + np.arange(counts.sum())
         cols = {
-            f.name: getattr(self, f.name)[rows]
-            for f in fields(self)
-            if f.name not in ("offsets", "event")
+            f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in _NOT_PER_ROW
         }
         return GenRecord(
             offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             event=np.repeat(np.arange(len(which), dtype=np.int64), counts),
+            pthat=self.pthat[which],
+            weight=self.weight[which],
             **cols,
         )
 
@@ -93,11 +99,13 @@ class GenRecord:
         cols = {
             f.name: np.concatenate([getattr(r, f.name) for r in records])
             for f in fields(GenRecord)
-            if f.name not in ("offsets", "event")
+            if f.name not in _NOT_PER_ROW
         }
         return GenRecord(
             offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             event=np.repeat(np.arange(len(counts), dtype=np.int64), counts),
+            pthat=np.concatenate([r.pthat for r in records]),
+            weight=np.concatenate([r.weight for r in records]),
             **cols,
         )
 
@@ -133,6 +141,10 @@ def from_batch(batch: ak.Array, charge_lookup: Callable[[int], float]) -> GenRec
         return np.asarray(ak.to_numpy(ak.fill_none(a, 0)), dtype=dtype)
 
     ids = col(flat["id"], np.int32)
+    info = batch["info"]
+    weights = info["weights"]
+    has_weight = ak.to_numpy(ak.num(weights)) > 0
+    first_weight = ak.to_numpy(ak.fill_none(ak.firsts(weights), 1.0)).astype(np.float64)
     return GenRecord(
         offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
         event=np.repeat(np.arange(len(counts), dtype=np.int64), counts),
@@ -152,4 +164,6 @@ def from_batch(batch: ak.Array, charge_lookup: Callable[[int], float]) -> GenRec
         z=col(vtx["pz"], np.float64) / MM_PER_CM,
         t=col(vtx["e"], np.float64) / MM_PER_NS,
         charge=charges_of(ids, charge_lookup),
+        pthat=np.sqrt(np.maximum(ak.to_numpy(info["pT2Hat"]).astype(np.float64), 0.0)),
+        weight=np.where(has_weight, first_weight, 1.0),
     )

@@ -49,6 +49,7 @@ def synthetic_chunk(n_events: int, seed: int = 0) -> dict[str, ak.Array]:
     ev["event"] = np.arange(1, n_events + 1, dtype=np.int64)
     ev["nVtx"] = np.ones(n_events, np.int32)
     ev["Pileup_nPU"] = np.zeros(n_events, np.int32)
+    ev["genWeight"] = np.ones(n_events, np.float32)
     chunk["event"] = ak.zip(ev)
     return chunk
 
