@@ -18,6 +18,7 @@ from . import geometry as geo
 
 __all__ = [
     "E2E_EVENT_BRANCHES",
+    "E2E_FATJET_BRANCHES",
     "E2E_IMAGES",
     "E2E_JET_BRANCHES",
     "E2E_SC_BRANCHES",
@@ -126,6 +127,19 @@ E2E_JET_BRANCHES: Final = (
     "jet_hadronFlavour",  # ours: 5 b, 4 c, 0 light (sim/flavour.py); not in MLAnalyzer
     "jet_partonFlavour",  # ours, as Jet_partonFlavour
 )
+E2E_FATJET_BRANCHES: Final = (
+    # ours (MLAnalyzer has no large-radius jets): the FatJet collection, named like jet_*
+    "fatjetSeed_ieta",
+    "fatjetSeed_iphi",
+    "fatjet_Pt",
+    "fatjet_Eta",
+    "fatjet_Phi",
+    "fatjet_M",
+    "fatjet_MSoftDrop",
+    "fatjet_label",
+    "fatjet_genM",
+    "fatjet_genMSoftDrop",
+)
 E2E_SC_BRANCHES: Final = (
     "SC_ieta",  # EB row 0..169 of the seed crystal
     "SC_iphi",  # EB column 0..359
@@ -200,6 +214,25 @@ SPARSE_COLLECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "partonFlavour",
     ),
     "GenJet": ("pt", "eta", "phi", "mass"),
+    # anti-kt R=0.8 CaloTower jets above 150 GeV (sim/fatjets.py): msoftdrop (z_cut 0.1,
+    # beta 0); the seed is the HCAL tower of the jet axis; label "top" = fully merged
+    # (b, q, q' within dR < 0.8), "other" = near a top but not merged; gen* of the
+    # GenJetAK8 within dR < 0.4 (-1: none).
+    "FatJet": (
+        "pt",
+        "eta",
+        "phi",
+        "mass",
+        "msoftdrop",
+        "seedIeta",
+        "seedIphi",
+        "label",
+        "inFrame",
+        "genPt",
+        "genMass",
+        "genMSoftDrop",
+    ),
+    "GenJetAK8": ("pt", "eta", "phi", "mass"),
     # e/gamma candidates (ECAL clusters); seedRow/seedCol on the 170x360 EB grid.
     "EGamma": ("seedRow", "seedCol", "energy", "pt", "eta", "phi", "label"),
     # Selected generator truth: hard-process partons, W/Z/top, taus, prompt e/gamma.

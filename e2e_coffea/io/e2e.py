@@ -37,6 +37,17 @@ E2E_FROM_SPARSE: Final[dict[str, str]] = {
     "jet_inFrame": "Jet_inFrame",
     "jet_hadronFlavour": "Jet_hadronFlavour",
     "jet_partonFlavour": "Jet_partonFlavour",
+    # per large-radius jet
+    "fatjetSeed_ieta": "FatJet_seedIeta",
+    "fatjetSeed_iphi": "FatJet_seedIphi",
+    "fatjet_Pt": "FatJet_pt",
+    "fatjet_Eta": "FatJet_eta",
+    "fatjet_Phi": "FatJet_phi",
+    "fatjet_M": "FatJet_mass",
+    "fatjet_MSoftDrop": "FatJet_msoftdrop",
+    "fatjet_label": "FatJet_label",
+    "fatjet_genM": "FatJet_genMass",
+    "fatjet_genMSoftDrop": "FatJet_genMSoftDrop",
     # per e/gamma candidate
     "SC_ieta": "EGamma_seedRow",
     "SC_iphi": "EGamma_seedCol",

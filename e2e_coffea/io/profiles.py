@@ -30,6 +30,7 @@ from typing import Any, Final
 from ..exceptions import BadInputError
 from ..layouts import (
     E2E_EVENT_BRANCHES,
+    E2E_FATJET_BRANCHES,
     E2E_IMAGES,
     E2E_JET_BRANCHES,
     E2E_SC_BRANCHES,
@@ -58,7 +59,14 @@ def canonical_names(layout: Layout) -> frozenset[str]:
     if layout == "e2e":
         table = {v for kind in OBJECT_BRANCHES["e2e"].values() for v in kind.values()}
         return frozenset(
-            {*E2E_IMAGES, *E2E_JET_BRANCHES, *E2E_SC_BRANCHES, *E2E_EVENT_BRANCHES, *table}
+            {
+                *E2E_IMAGES,
+                *E2E_JET_BRANCHES,
+                *E2E_FATJET_BRANCHES,
+                *E2E_SC_BRANCHES,
+                *E2E_EVENT_BRANCHES,
+                *table,
+            }
         )
     names = {f"n{c}" for c in SPARSE_COLLECTIONS}
     names |= {f"{c}_{f}" for c, fs in SPARSE_COLLECTIONS.items() for f in fs}

@@ -1,7 +1,7 @@
 """The whole parametric detector: particles in, flat reconstructed collections out.
 
 Order of the steps (each a vectorised call over all particles of the chunk):
-tracker material (conversions, bremsstrahlung) -> calorimeter deposits -> ECAL/HCAL readout -> tracks and tracker hits -> CaloTower jets
+tracker material (conversions, bremsstrahlung) -> calorimeter deposits -> ECAL/HCAL readout -> tracks and tracker hits -> CaloTower jets, R = 0.4 and 0.8
 (seed, label, generator match) -> e/gamma clusters -> missing transverse momentum.
 """
 
@@ -15,6 +15,7 @@ import numpy.typing as npt
 from .. import geometry as geo
 from ..layouts import LABEL_IDS
 from .egamma import find_egamma
+from .fatjets import FatJetTruth, fatjet_columns
 from .jets import (
     JET_R,
     JetTable,
@@ -83,16 +84,14 @@ def missing_et(ecal: Hits, hcal: Hits, tracks: Tracks, n_events: int) -> dict[st
 
 
 def _jets(
-    ecal: Hits,
+    towers: tuple[npt.NDArray[np.int64], F64, F64, F64],
     hcal: Hits,
     jet_objects: TruthObjects,
     genjets: JetTable,
     n_events: int,
     params: DetectorParams,
 ) -> dict[str, npt.NDArray[Any]]:
-    ev, eta, phi, energy = calo_towers(
-        ecal, hcal, n_events, params.tower_ecal_min, params.tower_min
-    )
+    ev, eta, phi, energy = towers
     et = energy / np.cosh(eta)
     jets = cluster(
         ev,
@@ -157,8 +156,13 @@ def simulate_detector(
     genjets: JetTable,
     params: DetectorParams,
     rng: np.random.Generator,
+    fat_truth: FatJetTruth | None = None,
 ) -> tuple[Columns, dict[str, F64]]:
-    """Reconstructed collections (flat columns) and event-level MET of a chunk."""
+    """Reconstructed collections (flat columns) and event-level MET of a chunk.
+
+    ``fat_truth`` labels the FatJets and matches them to generator jets; without it
+    (a particle gun) they are ``unmatched``.
+    """
     # Tracks keep the momentum at the vertex (pre-brem, as the GSF fit's inner state)
     # and point to where the radiating electron meets the ECAL; conversion legs make
     # tracker hits but no tracks (they start outside the seeding layers mostly).
@@ -187,6 +191,7 @@ def simulate_detector(
     tracks = reconstruct_tracks(parts, imp, pv, params, rng)
     thits = tracker_hits(mat.segments, pv, params, rng, r_max=mat.segment_r_max)
     eg = find_egamma(ecal, prompt_eg, n_events, params)
+    towers = calo_towers(ecal, hcal, n_events, params.tower_ecal_min, params.tower_min)
     cols: Columns = {
         "EcalHit": {
             "event": ecal.event,
@@ -217,7 +222,8 @@ def simulate_detector(
             "row": thits.row,
             "col": thits.col,
         },
-        "Jet": _jets(ecal, hcal, jet_objects, genjets, n_events, params),
+        "Jet": _jets(towers, hcal, jet_objects, genjets, n_events, params),
+        "FatJet": fatjet_columns(towers, n_events, fat_truth, params.jet_max_eta),
         "EGamma": {
             "event": eg.event,
             "seedRow": eg.seed_row,

@@ -14,9 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
-from ..layouts import SPARSE_EVENT_BRANCHES
+from ..layouts import LABEL_IDS, SPARSE_EVENT_BRANCHES
 from .assemble import SimChunk, concatenate_chunks, event_record, to_collections
 from .detector import Columns, simulate_detector
+from .fatjets import GENJET_AK8_MIN_PT, FatJetTruth, cluster_fatjets
 from .flavour import jet_flavours
 from .generator import (
     PYTHIA_SEED_MAX,
@@ -34,7 +35,7 @@ from .particles import ParticleTable
 from .pileup import minbias_pool, overlay_pileup, pool_size
 from .processes import PROCESSES
 from .record import GenRecord
-from .truth import extract_truth
+from .truth import GenTruth, extract_truth, hadronic_top_decays
 
 __all__ = ["BLOCK_EVENTS", "INVISIBLE", "gen_columns", "simulate_events"]
 
@@ -61,35 +62,37 @@ def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
-def _genjets(rec: GenRecord, params: DetectorParams) -> JetTable:
-    """anti-kt 0.4 GenJets of the visible stable particles (no neutrinos)."""
+def _genjets(rec: GenRecord, params: DetectorParams, *, fat: bool = False) -> JetTable:
+    """anti-kt GenJets of the visible stable particles (no neutrinos): R = 0.4, or
+    R = 0.8 above 100 GeV with soft drop (``fat``, NanoAOD's GenJetAK8)."""
     vis = (rec.status > 0) & ~np.isin(np.abs(rec.id), INVISIBLE)
-    return cluster(
-        rec.event[vis],
-        rec.px[vis],
-        rec.py[vis],
-        rec.pz[vis],
-        rec.e[vis],
-        rec.n_events,
-        params.genjet_min_pt,
-    )
+    cols = (rec.event[vis], rec.px[vis], rec.py[vis], rec.pz[vis], rec.e[vis], rec.n_events)
+    if fat:
+        return cluster_fatjets(*cols, GENJET_AK8_MIN_PT)
+    return cluster(*cols, params.genjet_min_pt)
+
+
+def _jet_columns(jets: JetTable) -> dict[str, npt.NDArray[Any]]:
+    return {"event": jets.event, "pt": jets.pt, "eta": jets.eta, "phi": jets.phi, "mass": jets.mass}
 
 
 def gen_columns(
-    genpart: dict[str, npt.NDArray[Any]], vistau: dict[str, npt.NDArray[Any]], genjets: JetTable
+    genpart: dict[str, npt.NDArray[Any]],
+    vistau: dict[str, npt.NDArray[Any]],
+    genjets: JetTable,
+    genjets_ak8: JetTable | None = None,
 ) -> Columns:
     """The generator-level collections (empty dicts become empty collections)."""
-    return {
-        "GenPart": genpart,
-        "GenVisTau": vistau,
-        "GenJet": {
-            "event": genjets.event,
-            "pt": genjets.pt,
-            "eta": genjets.eta,
-            "phi": genjets.phi,
-            "mass": genjets.mass,
-        },
-    }
+    cols: Columns = {"GenPart": genpart, "GenVisTau": vistau, "GenJet": _jet_columns(genjets)}
+    if genjets_ak8 is not None:
+        cols["GenJetAK8"] = _jet_columns(genjets_ak8)
+    return cols
+
+
+def _fat_truth(rec: GenRecord, truth: GenTruth, genjets_ak8: JetTable) -> FatJetTruth:
+    objs = truth.jet_objects
+    partons = objs.select(np.isin(objs.label, (LABEL_IDS["quark"], LABEL_IDS["gluon"])))
+    return FatJetTruth(hadronic_top_decays(rec), partons, genjets_ak8)
 
 
 def _generator_met(rec: GenRecord) -> dict[str, npt.NDArray[Any]]:
@@ -169,7 +172,8 @@ def simulate_events(
         n_pu = rng_vtx.poisson(mu, n) if mu > 0 else np.zeros(n, dtype=np.int64)
         truth = extract_truth(rec, pv)
         genjets = _genjets(rec, params)
-        cols = gen_columns(truth.genpart, truth.vistau, genjets)
+        genjets_ak8 = _genjets(rec, params, fat=True)
+        cols = gen_columns(truth.genpart, truth.vistau, genjets, genjets_ak8)
         if detector:
             parts = rec.final_state(pv)
             if pool is not None:
@@ -177,7 +181,15 @@ def simulate_events(
                     [parts, overlay_pileup(pool, n_pu, params, rng_pu)]
                 )
             det_cols, met = simulate_detector(
-                parts, pv, n, truth.jet_objects, truth.prompt_eg, genjets, params, rng_det
+                parts,
+                pv,
+                n,
+                truth.jet_objects,
+                truth.prompt_eg,
+                genjets,
+                params,
+                rng_det,
+                _fat_truth(rec, truth, genjets_ak8),
             )
             jets = det_cols["Jet"]
             jets.update(jet_flavours(rec, jets["event"], jets["eta"], jets["phi"]))

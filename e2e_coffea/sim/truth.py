@@ -27,7 +27,15 @@ from ..layouts import LABEL_IDS
 from .particles import pt_eta_phi
 from .record import GenRecord
 
-__all__ = ["GenTruth", "TruthObjects", "extract_truth", "first_copy", "has_daughter_id"]
+__all__ = [
+    "GenTruth",
+    "TopDecays",
+    "TruthObjects",
+    "extract_truth",
+    "first_copy",
+    "hadronic_top_decays",
+    "has_daughter_id",
+]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -48,6 +56,11 @@ class TruthObjects:
     eta: F64
     phi: F64
     label: npt.NDArray[np.int64]
+
+    def select(self, mask: B) -> TruthObjects:
+        return TruthObjects(
+            self.event[mask], self.pt[mask], self.eta[mask], self.phi[mask], self.label[mask]
+        )
 
     @staticmethod
     def concatenate(parts: list[TruthObjects]) -> TruthObjects:
@@ -165,6 +178,59 @@ def _hadronic_tops(rec: GenRecord) -> I64:
     for d, ok in _daughter_rows(rec, tops):
         hadronic |= ok & had_w_first[np.minimum(d, n - 1)]
     return tops[hadronic]
+
+
+@dataclass(frozen=True)
+class TopDecays:
+    """Hadronic tops (last copies) and the three quarks of t -> b W, W -> q q'."""
+
+    event: I64
+    eta: F64
+    phi: F64
+    quark_eta: F64
+    """(n, 3): b, q, q' as they leave the decay (before their showers); NaN if missing."""
+    quark_phi: F64
+
+
+def _first_daughter_with(rec: GenRecord, rows: I64, abs_ids: tuple[int, ...]) -> I64:
+    """For each of ``rows``, its first daughter with |id| in ``abs_ids``, or -1."""
+    found = np.full(len(rows), -1, dtype=np.int64)
+    n = len(rec.id)
+    for d, ok in _daughter_rows(rec, rows):
+        d = np.minimum(d, n - 1)
+        hit = ok & np.isin(np.abs(rec.id[d]), abs_ids) & (found < 0)
+        found[hit] = d[hit]
+    return found
+
+
+def hadronic_top_decays(rec: GenRecord) -> TopDecays:
+    """Every hadronic top with the directions of its b and of its W's two quarks: what a
+    large-radius jet must contain to be a fully merged top."""
+    tops = _hadronic_tops(rec)
+    n = len(rec.id)
+    b = _first_daughter_with(rec, tops, (5,))
+    w_first = _first_daughter_with(rec, tops, (24,))
+    w_last = _last_copies(rec, 24)
+    last_of = np.full(n, -1, dtype=np.int64)
+    last_of[first_copy(rec, w_last)] = w_last
+    w = np.where(w_first >= 0, last_of[np.maximum(w_first, 0)], -1)
+    q1 = np.full(len(tops), -1, dtype=np.int64)
+    q2 = np.full(len(tops), -1, dtype=np.int64)
+    has_w = w >= 0
+    for d, ok in _daughter_rows(rec, np.maximum(w, 0)):
+        d = np.minimum(d, n - 1)
+        quark = has_w & ok & (np.abs(rec.id[d]) <= 5)
+        second = quark & (q1 >= 0) & (q2 < 0) & (d != q1)
+        q2[second] = d[second]
+        first = quark & (q1 < 0)
+        q1[first] = d[first]
+    rows = np.stack([b, q1, q2], axis=1)
+    safe = np.maximum(rows, 0)
+    _, q_eta, q_phi = pt_eta_phi(rec.px[safe], rec.py[safe], rec.pz[safe])
+    q_eta = np.where(rows >= 0, q_eta, np.nan)
+    q_phi = np.where(rows >= 0, q_phi, np.nan)
+    _, eta, phi = pt_eta_phi(rec.px[tops], rec.py[tops], rec.pz[tops])
+    return TopDecays(rec.event[tops], eta, phi, q_eta.reshape(-1, 3), q_phi.reshape(-1, 3))
 
 
 def _objects(rec: GenRecord, rows: I64, label: int | I64) -> TruthObjects:

@@ -10,6 +10,7 @@ from e2e_coffea.io import dense_image, detect_layout, flatten_collections, read_
 from e2e_coffea.io.e2e import E2E_FROM_SPARSE
 from e2e_coffea.layouts import (
     E2E_EVENT_BRANCHES,
+    E2E_FATJET_BRANCHES,
     E2E_IMAGES,
     E2E_JET_BRANCHES,
     E2E_SC_BRANCHES,
@@ -22,7 +23,13 @@ def test_mlanalyzer_branch_names_and_shapes(tmp_path, chunk):
     assert write_e2e(path, chunk, batch=3) == 7  # several batches, one tree
     tree = uproot.open(path)[E2E_TREE]
     keys = set(tree.keys())
-    for name in (*E2E_IMAGES, *E2E_JET_BRANCHES, *E2E_SC_BRANCHES, *E2E_EVENT_BRANCHES):
+    for name in (
+        *E2E_IMAGES,
+        *E2E_JET_BRANCHES,
+        *E2E_FATJET_BRANCHES,
+        *E2E_SC_BRANCHES,
+        *E2E_EVENT_BRANCHES,
+    ):
         assert name in keys, name
     arrays = tree.arrays(list(E2E_IMAGES))
     for name, spec in E2E_IMAGES.items():
