@@ -120,6 +120,21 @@ PROCESSES: dict[str, ProcessCard] = {
             event_filter=em_enriched_filter,
         ),
         ProcessCard(
+            # The physical source of jets faking hadronic taus beside QCD multijets
+            # (CMS tau ID, JINST 17 (2022) P07023, Sec. 5: W+jets is the quark-enriched,
+            # isolated fake source). W -> e nu / mu nu only, so no real tau is in the
+            # sample and every tau-candidate jet is a fake; the W's recoil gives the jets.
+            "wjets",
+            "W + jet (qqbar -> W g, q g -> W q), pT-hat > 20 GeV, W -> e nu / mu nu",
+            (
+                "WeakBosonAndParton:qqbar2Wg = on",
+                "WeakBosonAndParton:qg2Wq = on",
+                "PhaseSpace:pTHatMin = 20",
+                "24:onMode = off",
+                "24:onIfAny = 11 13",
+            ),
+        ),
+        ProcessCard(
             "electron",
             "Drell-Yan Z/gamma* -> e e (m > 60 GeV)",
             (*_DY, "23:onIfAny = 11"),

@@ -166,3 +166,17 @@ def test_pileup_adds_displaced_vertices():
     far = lambda c: np.mean(np.abs(ak.to_numpy(ak.flatten(c["Track"].dz))) > 0.5)  # noqa: E731
     assert far(clean) < 0.05
     assert far(piled) > 0.5
+
+
+def test_wjets_has_a_leptonic_w_and_no_tau_jets():
+    """The tau fake source: every event has a W decaying to e or mu, so no jet is a tau,
+    and Pythia's cross-section is of the order of the measured W(-> l nu) + jet rate."""
+    stats: list = []
+    chunk = simulate_events("wjets", 12, seed=4, generator_stats=stats)
+    gen = chunk["GenPart"]
+    assert ak.all(ak.any(abs(gen.pdgId) == 24, axis=1))
+    # GenPart keeps prompt electrons (not muons): about half the W's give one
+    assert 0 < ak.sum(ak.any(abs(gen.pdgId) == 11, axis=1)) < len(gen)
+    assert not ak.any(chunk["Jet"].isTau)
+    sigma_nb = stats[0].sigma_mb * 1e6
+    assert 2.0 < sigma_nb < 30.0
