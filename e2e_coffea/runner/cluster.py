@@ -10,13 +10,13 @@ so neither the network nor another user of the machine can reach it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ..exceptions import BadInputError, E2EError
 from .cuda_cluster import LOOPBACK
+from .worker_logs import quiet_dask, worker_log_level
 
 __all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster", "local_security"]
 
@@ -60,7 +60,7 @@ def local_cluster(
     security = local_security() if tls else None
     tls_options = {} if security is None else {"security": security, "protocol": "tls://"}
     common: dict[str, Any] = {
-        "silence_logs": logging.ERROR,  # worker processes: no INFO chatter on stderr
+        "silence_logs": worker_log_level(),  # worker processes: failed tasks are the run's line
         "host": LOOPBACK,  # the nanny's and its worker's comm sockets
         "dashboard_address": f"{LOOPBACK}:0",  # the worker's HTTP endpoint (health, metrics)
     }
@@ -83,7 +83,7 @@ def local_cluster(
         workers=specs,
         scheduler={"cls": Scheduler, "options": scheduler},
         security=security,
-        silence_logs=logging.ERROR,
+        silence_logs=worker_log_level(),
     )
 
 
@@ -105,10 +105,11 @@ def connect_client(
         finally:
             client.close()
         return
-    cluster = local_cluster(workers, gpu_workers)
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
+    with quiet_dask():  # its scheduler runs here, and stops here
+        cluster = local_cluster(workers, gpu_workers)
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
