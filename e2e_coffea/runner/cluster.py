@@ -10,12 +10,15 @@ so neither the network nor another user of the machine can reach it.
 
 from __future__ import annotations
 
+import shutil
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ..exceptions import BadInputError, E2EError
 from .cuda_cluster import LOOPBACK
+from .https import https_config, write_temporary_pems
 from .worker_logs import quiet_dask, worker_log_level
 
 __all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster", "local_security"]
@@ -50,8 +53,10 @@ def local_cluster(
     Every socket (scheduler, nannies, workers' comms and HTTP endpoints, dashboard)
     listens on 127.0.0.1 only, and with ``tls`` (the default) all Dask traffic needs the
     cluster's temporary certificate (:func:`local_security`); ``Client(cluster)`` picks
-    it up from the cluster.
+    it up from the cluster. The HTTP endpoints then speak HTTPS with the same
+    certificate (:mod:`.https`): no port answers plain HTTP.
     """
+    import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     if workers < 0 or gpu_workers < 0 or workers + gpu_workers == 0:
@@ -79,12 +84,19 @@ def local_cluster(
     # port 0: a free port for the dashboard (client.dashboard_link), so a second cluster
     # or a Jupyter server on 8787 is no clash
     scheduler = {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK, **tls_options}
-    return SpecCluster(
-        workers=specs,
-        scheduler={"cls": Scheduler, "options": scheduler},
-        security=security,
-        silence_logs=worker_log_level(),
-    )
+    # the HTTP endpoints too: TLS with the cluster's certificate (read when each starts;
+    # the nannies carry this config to the worker processes they start and restart)
+    pems, folder = write_temporary_pems(security) if security is not None else (None, None)
+    with dask.config.set(https_config(*pems) if pems else {}):
+        cluster = SpecCluster(
+            workers=specs,
+            scheduler={"cls": Scheduler, "options": scheduler},
+            security=security,
+            silence_logs=worker_log_level(),
+        )
+    if folder is not None:
+        weakref.finalize(cluster, shutil.rmtree, folder, True)
+    return cluster
 
 
 @contextmanager
