@@ -170,8 +170,8 @@ def _fp16_model(model: str | bytes) -> bytes:
     from onnxruntime.transformers import float16
 
     proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model)
-    model = float16.convert_float_to_float16(proto, keep_io_types=True)
-    return bytes(model.SerializeToString())
+    half = float16.convert_float_to_float16(proto, keep_io_types=True)
+    return bytes(half.SerializeToString())
 
 
 def get_session(

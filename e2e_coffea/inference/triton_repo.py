@@ -66,7 +66,7 @@ def _tensor(pb: Any, tensor: Any, t: TensorSpec, model: str) -> None:
     tensor.name = check_name(f"tensor name of {model}", t.name)
     tensor.data_type = pb.DataType.Value(f"TYPE_{t.datatype}")
     dims = t.shape[1:]  # Triton adds the batch axis itself
-    if any(not isinstance(d, int) or not -1 <= d <= _DIM_LIMIT or d == 0 for d in dims):
+    if any(not -1 <= d <= _DIM_LIMIT or d == 0 for d in dims):
         msg = f"tensor {t.name} of {model} has dims {list(dims)}; Triton needs int64 sizes >= 1 (or -1)"
         raise BadInputError(msg)
     tensor.dims.extend(dims)

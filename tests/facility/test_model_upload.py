@@ -68,8 +68,9 @@ def test_session_refuses_bytes_that_are_not_the_taggers(
         with pytest.raises(ModelHashError) as err:
             get_session(model, "cpu", 1, sha256=_sha(jet_tagger))
         assert "\n" not in str(err.value)
-        # the right bytes load, from the same path
+        # the right bytes load, from the same path, also converted to float16
         assert get_session(model, "cpu", 1, sha256=_sha(planted)) is not None
+        assert get_session(model, "cpu", 1, fp16=True, sha256=_sha(planted)) is not None
     finally:
         clear_cache()
 
