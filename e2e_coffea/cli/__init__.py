@@ -21,7 +21,7 @@ __all__ = ["cli", "main"]
 
 USAGE_ERRORS = (BadInputError, ChannelError, ContractError, SeedRangeError)
 """Errors that mean "you asked for something impossible": exit code 2, like a bad flag."""
-DEBUG_ENV = "E2E_COFFEA_DEBUG"
+DEBUG_ENV = "E2E_COFFEA_DEBUG"  # runner.worker_logs reads it
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

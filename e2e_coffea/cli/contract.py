@@ -103,6 +103,7 @@ def attach(model: Path, preset: str | None, channels: str | None, classes: str, 
     declared input shape and one zero-batch inference against the channels and classes."""
     from ..exceptions import BadInputError
     from ..export.attach import attach_contract
+    from ..runner.outputs import check_out_file
 
     if (preset is None) == (channels is None):
         msg = "give exactly one of --preset and --channels"
@@ -113,6 +114,7 @@ def attach(model: Path, preset: str | None, channels: str | None, classes: str, 
     if out.resolve() == model.resolve():
         msg = f"--out {out} is the input model; write the copy elsewhere"
         raise click.UsageError(msg)
+    check_out_file(out)  # before the model is read and run, as run checks its --out
     size = None
     if frame_size is not None:
         try:

@@ -174,8 +174,10 @@ def command(model_option: tuple[str, ...], frames: tuple[Path, ...], precision: 
     validation, 10% test. Metrics per epoch go to OUT/NAME.metrics.json; the checkpoint
     to OUT/NAME.ckpt/. Under torchrun, each process trains one rank.
     """
+    from ..runner.outputs import check_out_dir
     from ..train.task_training import train_task
 
+    check_out_dir(kw["out"])  # before any data is read, as run does
     info = train_task(
         kw.pop("task"), kw.pop("model_name"), kw.pop("fileset"), kw.pop("out"),
         frames=frames, precision=None if precision == "auto" else precision,

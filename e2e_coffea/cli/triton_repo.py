@@ -29,7 +29,9 @@ def command(taggers: tuple[str, ...], out: Path, max_batch_size: int) -> None:
     shipped name or an .onnx path), ready for `tritonserver --model-repository OUT`;
     then run with `e2e-coffea run --triton HOST:PORT`."""
     from ..inference.triton_repo import write_model_repository
+    from ..runner.outputs import check_out_dir
 
+    check_out_dir(out)  # before any model is read, as run does
     folders = write_model_repository(list(taggers), out, max_batch_size=max_batch_size)
     for folder in folders:
         click.echo(f"{folder}")

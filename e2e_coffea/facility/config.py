@@ -18,6 +18,7 @@ from ..exceptions import BadInputError
 from .tls import SecurityConfig, parse_security
 
 __all__ = [
+    "DEFAULT_WORKER_DIR",
     "FACILITIES",
     "ClusterConfig",
     "ClusterConfigError",
@@ -29,6 +30,9 @@ __all__ = [
     "parse_cluster_config",
     "require_gpu",
 ]
+
+DEFAULT_WORKER_DIR: Final = "~/.cache/e2e-coffea/models"
+"""Per user, expanded on each worker: never a machine-wide path another user can plant."""
 
 FACILITIES: Final = ("local", "htcondor", "slurm", "coffea-casa", "gateway", "scheduler")
 """``local``/``htcondor``/``slurm``/``coffea-casa`` submit jobs with dask-jobqueue,
@@ -102,10 +106,11 @@ class EnvironmentConfig:
 @dataclass(frozen=True)
 class ModelsConfig:
     """``path``: workers read the taggers where the client sees them (shared file system).
-    ``upload``: the ONNX bytes travel in a worker plugin to ``worker_dir`` on every worker."""
+    ``upload``: the ONNX bytes travel in a worker plugin to ``worker_dir`` on every worker
+    (absolute, or ``~/...`` expanded on each worker; by default a per-user folder)."""
 
     ship: str = "path"
-    worker_dir: str = "/tmp/e2e-coffea-models"
+    worker_dir: str = DEFAULT_WORKER_DIR
 
 
 @dataclass(frozen=True)
@@ -263,8 +268,8 @@ def parse_cluster_config(data: Any, *, source: str | None = None) -> ClusterConf
     if models.ship not in ("path", "upload"):
         msg = f"{where}models.ship must be 'path' or 'upload', got {models.ship!r}"
         raise ClusterConfigError(msg)
-    if not os.path.isabs(models.worker_dir):
-        msg = f"{where}models.worker_dir must be an absolute path on the workers, got {models.worker_dir!r}"
+    if not (os.path.isabs(models.worker_dir) or models.worker_dir.startswith("~/")):
+        msg = f"{where}models.worker_dir must be an absolute path (or ~/...) on the workers, got {models.worker_dir!r}"
         raise ClusterConfigError(msg)
     gateway = None
     if "gateway" in top:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
+from ..runner.worker_logs import quiet_dask
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 from .tls import make_security
@@ -222,7 +223,9 @@ def run_on_cluster(
         require_gpu(cfg)
     if run_kwargs.get("device", "auto") == "auto":  # the config's choice unless the caller made one
         run_kwargs["device"] = cfg.device
-    with connect(cfg) as conn:
+    # a jobqueue scheduler runs in this process: its logs of failed tasks and of feeds
+    # cancelled at shutdown stay out of the run's one line (back under --debug)
+    with quiet_dask(), connect(cfg) as conn:
         specs = conn.prepare_taggers(taggers)
         with watch_workers(conn.client) as report:
             result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)

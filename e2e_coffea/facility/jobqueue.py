@@ -10,8 +10,12 @@ on separate clusters, needs no such joining but splits the output.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any, Final
 
+import dask
+
+from ..runner.https import https_config, https_env
 from .config import ClusterConfig, ClusterConfigError, PoolConfig
 from .tls import make_security, remove_with
 
@@ -131,21 +135,29 @@ def build_jobqueue_clusters(config: ClusterConfig) -> list[Any]:
     # the scheduler's HTTP endpoint (health checks, and the dashboard when not asked for)
     # listens on loopback: port 0 keeps it off 8787, 127.0.0.1 keeps it off the network
     quiet = {"dashboard": False, "dashboard_address": f"{LOOPBACK}:0"}
+    https = _https_files(security)
     clusters: list[Any] = []
     try:
         for i, pool in enumerate(config.pools):
             kw = {**job_kwargs(config, pool), **tls}
-            if i == 0:
-                user = dict(config.scheduler_options)
-                sched = {**({} if "dashboard_address" in user else quiet), **user}
-                if config.facility == "local":
-                    sched.setdefault("host", LOOPBACK)
-                clusters.append(cls(name=pool.name, scheduler_options=sched, **kw))
-                remove_with(clusters[0], private_dir)
-            else:
-                idle = {**quiet, "host": LOOPBACK, "port": 0}
-                job_cls = pinned_job_class(cls.job_cls, clusters[0].scheduler_address)
-                clusters.append(cls(name=pool.name, job_cls=job_cls, scheduler_options=idle, **kw))
+            if https and config.facility == "local":  # the jobs' workers: HTTPS as well
+                env = " ".join(f"{k}={v}" for k, v in https_env(*https).items())
+                kw["python"] = f"env {env} {kw.get('python') or sys.executable}"
+            # the scheduler (started here) serves its HTTP endpoints over TLS
+            with dask.config.set(https_config(*https) if https else {}):
+                if i == 0:
+                    user = dict(config.scheduler_options)
+                    sched = {**({} if "dashboard_address" in user else quiet), **user}
+                    if config.facility == "local":
+                        sched.setdefault("host", LOOPBACK)
+                    clusters.append(cls(name=pool.name, scheduler_options=sched, **kw))
+                    remove_with(clusters[0], private_dir)
+                else:
+                    idle = {**quiet, "host": LOOPBACK, "port": 0}
+                    job_cls = pinned_job_class(cls.job_cls, clusters[0].scheduler_address)
+                    clusters.append(
+                        cls(name=pool.name, job_cls=job_cls, scheduler_options=idle, **kw)
+                    )
         for cluster, pool in zip(clusters, config.pools, strict=True):
             if pool.jobs:
                 cluster.scale(jobs=pool.jobs)
@@ -154,3 +166,10 @@ def build_jobqueue_clusters(config: ClusterConfig) -> list[Any]:
             c.close()
         raise
     return clusters
+
+
+def _https_files(security: Any) -> tuple[str, str, str] | None:
+    """The run's certificate, key and CA files, for the HTTP endpoints (None: no TLS)."""
+    if security is None:
+        return None
+    return (security.tls_scheduler_cert, security.tls_scheduler_key, security.tls_ca_file)

@@ -6,6 +6,12 @@ Models are uploaded by content: each ONNX file goes, inside a worker plugin, to
 later), and the taggers' paths are rewritten to that location. The path is the same on
 every worker, so the processor and the session cache need no change; the hash in it
 means two versions of a model never overwrite each other.
+
+Nothing on a worker's disk is trusted: a file already at the destination is kept only if
+its full sha256 is the upload's (else it is rewritten), ``worker_dir`` (by default
+``~/.cache/e2e-coffea/models``, expanded on the worker) is created 0700 and refused when
+another user owns it or others may write to it, and the session is built only from bytes
+whose sha256 is the tagger's (:func:`e2e_coffea.inference.sessions.get_session`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 import os
 import posixpath
 import shutil
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +29,22 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from ..inference.taggers import TaggerSpec, resolve_tagger
-from .config import EnvironmentConfig
+from ..exceptions import E2EError
+from ..inference.taggers import TaggerSpec, file_sha256, resolve_tagger
+from .config import DEFAULT_WORKER_DIR, EnvironmentConfig
 
-__all__ = ["GPUResourcePlugin", "ModelUploadPlugin", "register_environment", "ship_models"]
+__all__ = [
+    "GPUResourcePlugin",
+    "ModelUploadError",
+    "ModelUploadPlugin",
+    "private_dir",
+    "register_environment",
+    "ship_models",
+]
+
+
+class ModelUploadError(E2EError, OSError):
+    """The workers' model folder is not private to this user, or cannot be written."""
 
 
 class ModelUploadPlugin(WorkerPlugin):
@@ -36,14 +55,34 @@ class ModelUploadPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         for dest, data in self.files.items():
-            _write_once(Path(dest), data)
+            _write_once(Path(dest).expanduser(), data)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created 0700 if missing; refused where another user owns it or group or
+    others may write to it (they could swap a model between the upload and its use)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        msg = (
+            f"model folder {path} on this worker is not private (owner uid {st.st_uid}, "
+            f"mode {stat.S_IMODE(st.st_mode):o}; need a folder of uid {os.getuid()} that only "
+            f"it may write); set models.worker_dir to a folder of your own"
+        )
+        raise ModelUploadError(msg)
+    return path
 
 
 def _write_once(dest: Path, data: bytes) -> None:
-    """Atomic: workers sharing a node (or a shared /tmp) may write the same file at once."""
-    if dest.is_file() and dest.stat().st_size == len(data):
+    """Atomic: workers sharing a node (or a shared folder) may write the same file at once.
+
+    A file already there is kept only when its sha256 is that of ``data``: a same-size
+    file with other bytes (planted, or a torn earlier write) is replaced."""
+    private_dir(dest.parent.parent)
+    private_dir(dest.parent)
+    digest = hashlib.sha256(data).hexdigest()
+    if dest.is_file() and not dest.is_symlink() and file_sha256(dest) == digest:
         return
-    dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -55,9 +94,10 @@ def _write_once(dest: Path, data: bytes) -> None:
 
 
 def ship_models(
-    client: Any, taggers: Sequence[str | TaggerSpec], worker_dir: str = "/tmp/e2e-coffea-models"
+    client: Any, taggers: Sequence[str | TaggerSpec], worker_dir: str = DEFAULT_WORKER_DIR
 ) -> list[TaggerSpec]:
-    """Upload the taggers' ONNX files to every worker; return the taggers pointing there.
+    """Upload the taggers' ONNX files to every worker; return the taggers pointing there,
+    each carrying the full sha256 of the bytes sent (the workers load nothing else).
 
     Call before :func:`e2e_coffea.runner.run` (the session cache then finds the files).
     """
@@ -65,10 +105,11 @@ def ship_models(
     for t in taggers:
         spec = t if isinstance(t, TaggerSpec) else resolve_tagger(t)
         data = Path(spec.path).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()[:16]
-        dest = posixpath.join(worker_dir, digest, Path(spec.path).name)
-        client.register_plugin(ModelUploadPlugin({dest: data}), name=f"e2e-coffea-model-{digest}")
-        out.append(dataclasses.replace(spec, path=dest))
+        digest = hashlib.sha256(data).hexdigest()
+        dest = posixpath.join(worker_dir, digest[:16], Path(spec.path).name)
+        plugin = ModelUploadPlugin({dest: data})
+        client.register_plugin(plugin, name=f"e2e-coffea-model-{digest[:16]}")
+        out.append(dataclasses.replace(spec, path=dest, sha256=digest))
     return out
 
 

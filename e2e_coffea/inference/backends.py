@@ -40,7 +40,8 @@ class OnnxBackend:
     ``threads=None`` takes the Dask worker's thread count, else every usable core; a GPU
     session uses one host thread. ``tensorrt``: a TensorRT engine cache folder (GPU only).
     Out of memory halves ``batch_size`` for this and later calls and counts
-    ``stats["oom_halvings"]`` (the processor reports it in its metrics)."""
+    ``stats["oom_halvings"]`` (the processor reports it in its metrics). ``sha256``: the
+    file's content hash; the session is built only from bytes that match it."""
 
     path: str
     device: str = "cpu"
@@ -49,10 +50,13 @@ class OnnxBackend:
     threads: int | None = None
     tensorrt: str | None = None
     stats: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
+    sha256: str = ""
 
     def session(self) -> Any:
         threads = 1 if self.device != "cpu" else self.threads
-        return get_session(self.path, self.device, threads, self.fp16, self.tensorrt)
+        return get_session(
+            self.path, self.device, threads, self.fp16, self.tensorrt, sha256=self.sha256
+        )
 
     def infer(self, inputs: Mapping[str, Any]) -> Any:
         sess = self.session()

@@ -10,6 +10,7 @@ per process, with the reason kept for the run's summary.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from ..exceptions import ContractError, E2EError
 __all__ = [
     "DeviceChoice",
     "DeviceFallbackError",
+    "ModelHashError",
     "SessionCachePlugin",
     "SessionKey",
     "cached_sessions",
@@ -46,6 +48,10 @@ class DeviceFallbackError(E2EError, RuntimeError):
     """A GPU session was requested but onnxruntime would have run it on the CPU."""
 
 
+class ModelHashError(ContractError):
+    """A model file's bytes are not those its sha256 names (planted, or changed on disk)."""
+
+
 @dataclass(frozen=True)
 class SessionKey:
     """What makes two sessions interchangeable."""
@@ -56,6 +62,8 @@ class SessionKey:
     fp16: bool = False
     tensorrt: str | None = None
     """TensorRT engine cache folder; None: no TensorRT provider."""
+    sha256: str = ""
+    """The file's expected content hash; the session is built from bytes that match it."""
 
 
 _CACHE: dict[SessionKey, Any] = {}
@@ -83,9 +91,11 @@ def _build(key: SessionKey) -> Any:
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     providers = _providers(key, ort)
+    model: str | bytes = _verified_bytes(key) if key.sha256 else key.path
     try:
         # TensorRT does its own float16 (trt_fp16_enable) from the float32 graph
-        model = _fp16_model(key.path) if key.fp16 and not key.tensorrt else key.path
+        if key.fp16 and not key.tensorrt:
+            model = _fp16_model(model)
         sess = ort.InferenceSession(model, sess_options=opts, providers=providers)
     except Exception as err:
         msg = f"onnxruntime cannot load {key.path}: {type(err).__name__}: {err}"
@@ -138,14 +148,30 @@ def _providers(key: SessionKey, ort: Any) -> list[Any]:
     return providers
 
 
-def _fp16_model(path: str) -> bytes:
+def _verified_bytes(key: SessionKey) -> bytes:
+    """The model's bytes, read once and hashed: the session is built from these very bytes,
+    so a file swapped on the worker's disk (a planted model of the same size, or one
+    changed after the upload) is refused, never run."""
+    data = Path(key.path).read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != key.sha256.lower():
+        msg = (
+            f"model file {key.path} does not match its sha256: expected {key.sha256}, "
+            f"found {got}; refusing to load it"
+        )
+        raise ModelHashError(msg)
+    return data
+
+
+def _fp16_model(model: str | bytes) -> bytes:
     """Weights and arithmetic in float16, inputs and outputs kept float32: IOBinding and the
     frames stay as they are, and tensor cores do the work on a GPU."""
     import onnx
     from onnxruntime.transformers import float16
 
-    model = float16.convert_float_to_float16(onnx.load(path), keep_io_types=True)
-    return bytes(model.SerializeToString())
+    proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model)
+    half = float16.convert_float_to_float16(proto, keep_io_types=True)
+    return bytes(half.SerializeToString())
 
 
 def get_session(
@@ -154,13 +180,18 @@ def get_session(
     threads: int | None = None,
     fp16: bool = False,
     tensorrt: str | os.PathLike[str] | None = None,
+    sha256: str = "",
 ) -> Any:
     """The process's session for ``path`` on ``device``, built on first use.
 
     ``tensorrt``: a folder for TensorRT's engine cache; puts the TensorRT provider in
-    front of CUDA (an error where onnxruntime has none)."""
+    front of CUDA (an error where onnxruntime has none). ``sha256``: the file's expected
+    content hash; when given, the session is built only from bytes that match it
+    (:class:`ModelHashError` otherwise). ``~`` is expanded where the session is built (an
+    uploaded model's path names the worker's home)."""
     trt = str(Path(tensorrt).resolve()) if tensorrt is not None and device != "cpu" else None
-    key = SessionKey(str(Path(path).resolve()), device, threads or _default_threads(), fp16, trt)
+    where = str(Path(path).expanduser().resolve())
+    key = SessionKey(where, device, threads or _default_threads(), fp16, trt, sha256)
     sess = _CACHE.get(key)
     if sess is None:
         with _LOCK:
@@ -292,16 +323,24 @@ class SessionCachePlugin(WorkerPlugin):
 
     name = "e2e-coffea-sessions"
 
-    def __init__(self, model_paths: list[str], device: str = "auto", fp16: bool = False) -> None:
-        self.model_paths = [str(Path(p).resolve()) for p in model_paths]
+    def __init__(
+        self,
+        model_paths: list[str],
+        device: str = "auto",
+        fp16: bool = False,
+        sha256: list[str] | None = None,
+    ) -> None:
+        self.model_paths = [str(Path(p).expanduser().resolve()) for p in model_paths]
         self.device = device
         self.fp16 = fp16
+        self.sha256 = list(sha256) if sha256 is not None else [""] * len(self.model_paths)
+        """Each model's expected content hash ("": not checked), as the chunks will ask."""
 
     def setup(self, worker: Any) -> None:
         device = resolve_device(self.device)
         threads = 1 if device != "cpu" else int(worker.state.nthreads)
-        for p in self.model_paths:
-            get_session(p, device, threads, self.fp16)
+        for p, digest in zip(self.model_paths, self.sha256, strict=True):
+            get_session(p, device, threads, self.fp16, sha256=digest)
 
     def teardown(self, worker: Any) -> None:
         clear_cache()

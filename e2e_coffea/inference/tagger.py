@@ -278,7 +278,8 @@ class Tagger:
                 )
             else:
                 self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
-                                            tensorrt=self.tensorrt, stats=self.stats)  # fmt: skip
+                                            tensorrt=self.tensorrt, stats=self.stats,
+                                            sha256=self.spec.sha256)  # fmt: skip
         return self._backend
 
     def _inputs(

@@ -7,52 +7,96 @@ output width from the graph, as a binary classifier may give one logit or two), 
 server checks requests against the same shapes the workers' backend checks. Triton's
 onnxruntime backend runs it, on its GPUs where it has them (no ``instance_group`` is
 written, so the server's default placement applies).
+
+The config is a model's author's input reaching another tool, so it is built as
+tritonclient's ``ModelConfig`` message and written by protobuf's own text format (no
+string pasting), names outside ``[A-Za-z0-9_.:-]`` are refused (they become folder names
+and server-side identifiers too), and numbers are bounded to their field's type.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from ..exceptions import BadInputError
 from ..export.inspect import model_io
 from .taggers import TaggerSpec, resolve_tagger
 from .triton_model import TensorSpec, contract_tensors
 
-__all__ = ["DEFAULT_MAX_BATCH_SIZE", "model_config", "write_model_repository"]
+__all__ = [
+    "DEFAULT_MAX_BATCH_SIZE",
+    "MAX_BATCH_SIZE_LIMIT",
+    "check_name",
+    "model_config",
+    "write_model_repository",
+]
 
 DEFAULT_MAX_BATCH_SIZE: Final = 64
 """64 tau frames are 52 MB per request: big enough to fill a GPU, small for gRPC."""
+MAX_BATCH_SIZE_LIMIT: Final = 2**31 - 1
+"""Triton's ``max_batch_size`` is an int32."""
+_DIM_LIMIT: Final = 2**63 - 1  # dims are int64
+_NAME: Final = re.compile(r"[A-Za-z0-9_.:-]+")
 
 
-def _tensor(t: TensorSpec) -> str:
-    dims = ", ".join(str(d) for d in t.shape[1:])  # Triton adds the batch axis itself
-    return (
-        f'  {{\n    name: "{t.name}"\n    data_type: TYPE_{t.datatype}\n    dims: [ {dims} ]\n  }}'
-    )
+def check_name(what: str, name: str) -> str:
+    """``name`` if it is made of ``[A-Za-z0-9_.:-]`` (and is not ``.`` or ``..``); a
+    one-line refusal naming it otherwise."""
+    if not _NAME.fullmatch(name) or name in (".", ".."):
+        msg = f"{what} {name!r} is not allowed in a Triton repository: use only letters, digits and _ . : -"
+        raise BadInputError(msg)
+    return name
+
+
+def _pb() -> Any:
+    try:
+        from tritonclient.grpc import model_config_pb2
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        msg = f"triton-repo writes Triton's ModelConfig with tritonclient: pip install 'e2e-coffea[triton]' ({err})"
+        raise ImportError(msg) from err
+    return model_config_pb2
+
+
+def _tensor(pb: Any, tensor: Any, t: TensorSpec, model: str) -> None:
+    tensor.name = check_name(f"tensor name of {model}", t.name)
+    tensor.data_type = pb.DataType.Value(f"TYPE_{t.datatype}")
+    dims = t.shape[1:]  # Triton adds the batch axis itself
+    if any(not -1 <= d <= _DIM_LIMIT or d == 0 for d in dims):
+        msg = f"tensor {t.name} of {model} has dims {list(dims)}; Triton needs int64 sizes >= 1 (or -1)"
+        raise BadInputError(msg)
+    tensor.dims.extend(dims)
 
 
 def model_config(spec: TaggerSpec, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE) -> str:
-    """The ``config.pbtxt`` text of one tagger (protobuf text format of Triton's ModelConfig)."""
-    if max_batch_size < 1:
-        msg = f"max_batch_size must be >= 1 (the taggers batch along their first axis), got {max_batch_size}"
+    """The ``config.pbtxt`` text of one tagger: Triton's ModelConfig in protobuf's text format."""
+    if not 1 <= max_batch_size <= MAX_BATCH_SIZE_LIMIT:
+        msg = (
+            f"max_batch_size must be >= 1 (the taggers batch along their first axis) and "
+            f"<= {MAX_BATCH_SIZE_LIMIT} (Triton's field is int32), got {max_batch_size}"
+        )
         raise BadInputError(msg)
+    from google.protobuf import text_format
+
+    pb = _pb()
     inputs, output = contract_tensors(spec.contract)
     graph_out = model_io(spec.path)[1][0].dims  # a binary classifier gives 1 logit or 2
     width = graph_out[-1] if graph_out and isinstance(graph_out[-1], int) else output.shape[1]
     output = TensorSpec(output.name, output.datatype, (-1, width))
-    lines = [
-        f'name: "{spec.name}"',
-        'platform: "onnxruntime_onnx"',
-        f"max_batch_size: {max_batch_size}",
-        "input [\n" + ",\n".join(_tensor(t) for t in inputs) + "\n]",
-        "output [\n" + _tensor(output) + "\n]",
-        "dynamic_batching { }",
-    ]
-    return "\n".join(lines) + "\n"
+    config = pb.ModelConfig(
+        name=check_name("model name", spec.name),
+        platform="onnxruntime_onnx",
+        max_batch_size=max_batch_size,
+    )
+    for t in inputs:
+        _tensor(pb, config.input.add(), t, spec.name)
+    _tensor(pb, config.output.add(), output, spec.name)
+    config.dynamic_batching.SetInParent()  # present and empty: the server's defaults
+    return str(text_format.MessageToString(config))
 
 
 def write_model_repository(

@@ -10,13 +10,16 @@ so neither the network nor another user of the machine can reach it.
 
 from __future__ import annotations
 
-import logging
+import shutil
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ..exceptions import BadInputError, E2EError
 from .cuda_cluster import LOOPBACK
+from .https import https_config, write_temporary_pems
+from .worker_logs import quiet_dask, worker_log_level
 
 __all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster", "local_security"]
 
@@ -50,8 +53,10 @@ def local_cluster(
     Every socket (scheduler, nannies, workers' comms and HTTP endpoints, dashboard)
     listens on 127.0.0.1 only, and with ``tls`` (the default) all Dask traffic needs the
     cluster's temporary certificate (:func:`local_security`); ``Client(cluster)`` picks
-    it up from the cluster.
+    it up from the cluster. The HTTP endpoints then speak HTTPS with the same
+    certificate (:mod:`.https`): no port answers plain HTTP.
     """
+    import dask
     from distributed import Nanny, Scheduler, SpecCluster
 
     if workers < 0 or gpu_workers < 0 or workers + gpu_workers == 0:
@@ -60,7 +65,7 @@ def local_cluster(
     security = local_security() if tls else None
     tls_options = {} if security is None else {"security": security, "protocol": "tls://"}
     common: dict[str, Any] = {
-        "silence_logs": logging.ERROR,  # worker processes: no INFO chatter on stderr
+        "silence_logs": worker_log_level(),  # worker processes: failed tasks are the run's line
         "host": LOOPBACK,  # the nanny's and its worker's comm sockets
         "dashboard_address": f"{LOOPBACK}:0",  # the worker's HTTP endpoint (health, metrics)
     }
@@ -79,12 +84,19 @@ def local_cluster(
     # port 0: a free port for the dashboard (client.dashboard_link), so a second cluster
     # or a Jupyter server on 8787 is no clash
     scheduler = {"dashboard_address": f"{LOOPBACK}:0", "host": LOOPBACK, **tls_options}
-    return SpecCluster(
-        workers=specs,
-        scheduler={"cls": Scheduler, "options": scheduler},
-        security=security,
-        silence_logs=logging.ERROR,
-    )
+    # the HTTP endpoints too: TLS with the cluster's certificate (read when each starts;
+    # the nannies carry this config to the worker processes they start and restart)
+    pems, folder = write_temporary_pems(security) if security is not None else (None, None)
+    with dask.config.set(https_config(*pems) if pems else {}):
+        cluster = SpecCluster(
+            workers=specs,
+            scheduler={"cls": Scheduler, "options": scheduler},
+            security=security,
+            silence_logs=worker_log_level(),
+        )
+    if folder is not None:
+        weakref.finalize(cluster, shutil.rmtree, folder, True)
+    return cluster
 
 
 @contextmanager
@@ -105,10 +117,11 @@ def connect_client(
         finally:
             client.close()
         return
-    cluster = local_cluster(workers, gpu_workers)
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
+    with quiet_dask():  # its scheduler runs here, and stops here
+        cluster = local_cluster(workers, gpu_workers)
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ..exceptions import BadInputError, E2EError
+from .worker_logs import worker_log_level
 
 __all__ = ["GPU_THREADS", "LOOPBACK", "gpu_worker_specs", "visible_gpus"]
 
@@ -85,7 +86,7 @@ def gpu_worker_specs(n: int | None = None, *, threads: int = GPU_THREADS) -> dic
         "resources": {"GPU": threads},
         "host": LOOPBACK,
         "dashboard_address": f"{LOOPBACK}:0",
-        "silence_logs": logging.ERROR,
+        "silence_logs": worker_log_level(),
     }
     if not devices:
         if n:
@@ -105,7 +106,7 @@ def gpu_worker_specs(n: int | None = None, *, threads: int = GPU_THREADS) -> dic
         threads_per_worker=threads,
         protocol="tcp",
         dashboard_address=common["dashboard_address"],
-        silence_logs=logging.ERROR,
+        silence_logs=worker_log_level(),
     )
     specs: dict[str, Any] = {}
     for i, spec in enumerate(raw.values()):

@@ -110,7 +110,8 @@ def run(
     t0 = time.perf_counter()
     with ExitStack() as stack:
         local = triton_url is None  # with Triton, workers need no model file nor session
-        plugin = SessionCachePlugin([s.path for s in proc.specs], device, fp16) if local else None
+        paths, hashes = [s.path for s in proc.specs], [s.sha256 for s in proc.specs]
+        plugin = SessionCachePlugin(paths, device, fp16, hashes) if local else None
         exe, pre = make_executor(
             executor, workers, gpu_workers, scheduler, client, retries, progress, plugin, stack
         )

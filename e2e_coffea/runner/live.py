@@ -118,7 +118,8 @@ def submit_chunks(
         chunksize = default_chunksize(fs, proc)
     items = chunk_items(fs, chunksize)
     client.register_plugin(
-        SessionCachePlugin([s.path for s in specs]), name=SessionCachePlugin.name
+        SessionCachePlugin([s.path for s in specs], sha256=[s.sha256 for s in specs]),
+        name=SessionCachePlugin.name,
     )
     extra = {"resources": {"GPU": 1}} if gpu else {}
     proc_future = client.scatter(proc, broadcast=True)

@@ -30,6 +30,7 @@ __all__ = [
     "OutputDirError",
     "OutputWriteError",
     "check_out_dir",
+    "check_out_file",
     "write_run_outputs",
 ]
 
@@ -56,20 +57,40 @@ def check_out_dir(out: str | os.PathLike[str], *, create_parents: bool = True) -
     ``out`` may exist (a folder) or not: then it, and with ``create_parents`` any missing
     folder above it, is created when the files are written, not now. Writability is
     probed by creating and removing a file in the nearest existing folder, so root and
-    read-only file systems are judged right.
+    read-only file systems are judged right. Every command that writes a folder calls
+    this before its work (``run``, ``train``, ``triton-repo``).
     """
     p = Path(out)
     if p.exists() and not p.is_dir():
         msg = f"--out {p} is an existing file; expected a folder (created if missing)"
         raise OutputDirError(msg)
-    probe_in = p.absolute()
+    _check_writable(p, p.absolute(), create_parents)
+    return p
+
+
+def check_out_file(out: str | os.PathLike[str]) -> Path:
+    """Raise :class:`OutputDirError` unless a file can be written (atomically, by a rename
+    in its folder) at ``out``; missing folders above it are created when it is written.
+    What :func:`check_out_dir` is for a folder, for commands that write one file
+    (``contract attach``)."""
+    p = Path(out)
+    if p.is_dir():
+        msg = f"--out {p} is an existing folder; expected a file name"
+        raise OutputDirError(msg)
+    _check_writable(p, p.absolute().parent, True)
+    return p
+
+
+def _check_writable(p: Path, folder: Path, create_parents: bool) -> None:
+    """``folder`` (which will hold what ``--out p`` writes) can be made and written."""
+    probe_in = folder
     while not probe_in.exists():
         probe_in = probe_in.parent
     if not probe_in.is_dir():
         msg = f"--out {p}: {probe_in} is a file, so no folder can be made under it"
         raise OutputDirError(msg)
-    if not create_parents and probe_in not in (p.absolute(), p.absolute().parent):
-        msg = f"--out {p}: its parent folder {p.absolute().parent} does not exist; create it first"
+    if not create_parents and probe_in not in (folder, folder.parent):
+        msg = f"--out {p}: its parent folder {folder.parent} does not exist; create it first"
         raise OutputDirError(msg)
     try:
         fd, tmp = tempfile.mkstemp(dir=probe_in, prefix=".e2e-coffea-write-probe-")
@@ -79,7 +100,6 @@ def check_out_dir(out: str | os.PathLike[str], *, create_parents: bool = True) -
         what = "folder" if probe_in == p.absolute() else f"parent folder {probe_in}"
         msg = f"--out {p}: cannot write to its {what} ({type(err).__name__}: {err.strerror or err})"
         raise OutputDirError(msg) from err
-    return p
 
 
 def write_run_outputs(

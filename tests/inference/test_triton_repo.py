@@ -4,6 +4,8 @@ and that the workers' backend accepts against each tagger's contract."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,10 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
 
 from e2e_coffea.cli import main
+from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.inference import resolve_tagger
 from e2e_coffea.inference.triton import TritonBackend
+from e2e_coffea.inference.triton_repo import model_config
 
 SHIPPED = "eg_simplenet"
 
@@ -40,6 +44,7 @@ def test_each_tagger_gets_its_file_and_a_config_of_its_contract(
     assert c.platform == "onnxruntime_onnx"
     assert c.max_batch_size == 5
     assert c.HasField("dynamic_batching")
+    assert not c.instance_group  # the server's default placement: nothing else was written
     k = spec.contract
     # written out by hand: the contract's frames (C, H, W) and one logit, batch axis Triton's
     assert [(t.name, t.data_type, list(t.dims)) for t in c.input] == [
@@ -74,6 +79,8 @@ def test_served_repository_scores_as_local_onnxruntime(
         (["nope"], "unknown tagger 'nope'"),
         ([SHIPPED, SHIPPED], "tagger names must be unique"),
         ([SHIPPED, "--max-batch-size", "0"], "max_batch_size must be >= 1"),
+        ([SHIPPED, "--max-batch-size", "99999999999999999999"], "Triton's field is int32"),
+        ([SHIPPED, "--max-batch-size", str(2**31)], f"got {2**31}"),
         ([str(Path(__file__))], "not a readable ONNX model"),
     ],
 )
@@ -100,3 +107,42 @@ def test_existing_repository_is_not_overwritten(
     empty.mkdir()
     assert main(["triton-repo", SHIPPED, "--out", str(empty)]) == 0
     assert (empty / SHIPPED / "1" / "model.onnx").is_file()
+
+
+INJECTED = 'frames" dims: [1] } instance_group [ { count: 512 kind: KIND_CPU } ] input { name: "x'
+
+
+def test_a_model_author_cannot_write_the_config(
+    jet_tagger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = resolve_tagger(jet_tagger)
+    hostile = dataclasses.replace(
+        spec, contract=dataclasses.replace(spec.contract, input_names=(INJECTED,))
+    )
+    with pytest.raises(BadInputError, match="is not allowed in a Triton repository") as err:
+        model_config(hostile)
+    assert "\n" not in str(err.value)
+    for name in ('out"put', "a b", "é"):
+        bad_out = dataclasses.replace(
+            spec, contract=dataclasses.replace(spec.contract, output_names=(name,))
+        )
+        with pytest.raises(BadInputError, match="tensor name of"):
+            model_config(bad_out)
+    # the same through the CLI, and a quote in the file (hence model) name
+    quoted = tmp_path / 'je"t.onnx'
+    shutil.copy(jet_tagger, quoted)
+    out = tmp_path / "repo"
+    assert main(["triton-repo", str(quoted), "--out", str(out)]) == 2
+    err_text = capsys.readouterr().err
+    assert "model name 'je\"t'" in err_text
+    assert err_text.count("\n") == 1
+    assert not out.exists()
+    # what is written parses back to the very message, field for field
+    text = model_config(spec, 7)
+    c = text_format.Parse(text, pb.ModelConfig())
+    want = pb.ModelConfig(name=spec.name, platform="onnxruntime_onnx", max_batch_size=7)
+    want.input.add(name="frames", data_type=pb.TYPE_FP32,
+                   dims=[spec.contract.n_channels, *spec.contract.frame_size])  # fmt: skip
+    want.output.add(name="outputs", data_type=pb.TYPE_FP32, dims=[1])
+    want.dynamic_batching.SetInParent()
+    assert c == want

@@ -4,6 +4,8 @@ certificate can talk to it: not the network, not another user of the machine."""
 from __future__ import annotations
 
 import asyncio
+import http.client
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +65,36 @@ def _exposed(seen: set[Socket]) -> list[Socket]:
     return sorted(s for s in seen if s[2] not in LOOPBACK)
 
 
+def _answers(sock: Socket, https: bool) -> bool:
+    """Whether an HTTP GET /health (over TLS with ``https``, not checking the certificate)
+    on ``sock`` gets any HTTP answer."""
+    _, _, host, port = sock
+    if https:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, port, timeout=5, context=ctx
+        )
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("GET", "/health")
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+    return True
+
+
+def _no_plain_http(ports: set[Socket]) -> None:
+    """No port answers plain HTTP, and the HTTP endpoints (scheduler's and each worker's)
+    are there, answering HTTPS: the check is not vacuous."""
+    assert [s for s in ports if _answers(s, https=False)] == []
+    assert len([s for s in ports if _answers(s, https=True)]) >= 2
+
+
 async def _ask_identity(address: str, **connection_args: Any) -> Any:
     from distributed.comm import connect
 
@@ -109,9 +141,11 @@ def test_local_dask_run_listens_on_loopback_only(sample: Any, jet_tagger: Path) 
 def test_local_cluster_speaks_only_to_its_own_clients() -> None:
     from distributed import Client
 
+    before = listening()
     with watch_sockets() as seen:
         cluster = local_cluster(1, 0)
         try:
+            _no_plain_http(listening() - before)  # dashboard, /health, /metrics: HTTPS
             _strangers_are_refused(cluster.scheduler_address, cluster.security)
             for addr in cluster.scheduler_info["workers"]:
                 _strangers_are_refused(addr, cluster.security)
@@ -132,8 +166,10 @@ def test_facility_local_yaml_listens_on_loopback_with_tls(tmp_path: Path) -> Non
     config = parse_cluster_config(cfg, source="local.yaml")
     assert config.security is not None
     assert config.security.temporary
+    before = listening()
     with watch_sockets() as seen, connect(config) as conn:
         address = conn.client.scheduler.address
+        _no_plain_http(listening() - before)
         ran: Callable[[], int] = lambda: 1  # noqa: E731
         assert set(conn.client.run(ran).values()) == {1}
         workers = list(conn.client.scheduler_info(n_workers=-1)["workers"])
