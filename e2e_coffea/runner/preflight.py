@@ -81,12 +81,14 @@ def preflight(fileset: Fileset, proc: E2ETaggerProcessor) -> Preflight:
                 if cut is None:
                     n, why = _check_file(f, dataset, path, tree, entry.get("metadata", {}), proc)
                     cut = truncation_reason(f, f[tree], ident.size)
+                    claimed: int | None = n
                 else:
-                    n, why = _entries_of_cut_file(f, tree), {}
-            if cut is not None:
-                if n is not None:
-                    found.expected[path] = n
-                found.failed.append(ChunkFailure(path, 0 if n is not None else None, n, cut))
+                    n, why, claimed = 0, {}, _entries_of_cut_file(f, tree)
+            if cut is not None:  # its entries (when its tree says how many) count as failed
+                if claimed is not None:
+                    found.expected[path] = claimed
+                start = None if claimed is None else 0
+                found.failed.append(ChunkFailure(path, start, claimed, cut))
                 continue
             first = seen.setdefault(ident.uuid, (dataset, path, ident.size))
             if first[1] != path:
