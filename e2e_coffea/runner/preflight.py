@@ -116,7 +116,7 @@ def _same_file(
             f"UUID {uuid}; a file may belong to one dataset only (its events would be counted twice)"
         )
         raise BadInputError(msg)
-    if n1 != n2:
+    if n1 is not None and n2 is not None and n1 != n2:
         msg = (
             f"dataset {ds1!r}: files {p1} ({n1} bytes) and {p2} ({n2} bytes) carry the same ROOT "
             f"UUID {uuid} but differ in size (two versions of one file?); list one of them"
