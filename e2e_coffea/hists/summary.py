@@ -95,10 +95,11 @@ def roc_for_tagger(
         # sample's own unmatched jets: not what the tagger is measured against, so no ROC.
         signal_samples = main_datasets(s_n)
         if signal_samples and not set(datasets) - set(signal_samples):
+            pos, neg = class_names[-1], class_names[0]
             msg = (
-                f"no AUC: no background sample; every dataset with objects ({signal_samples}) "
-                f"is a {class_names[-1]!r} sample, and a ROC of {class_names[-1]!r} against "
-                f"{class_names[0]!r} needs a background dataset in the fileset"
+                f"no AUC: no background sample besides {signal_samples}, which hold the "
+                f"{pos!r} objects; a ROC of {pos!r} against {neg!r} needs a background dataset "
+                f"in the fileset (a signal sample's other jets are not one)"
             )
             raise MissingSampleError(msg, which="background")
         if set(datasets) - set(signal_samples):
