@@ -6,7 +6,8 @@ and called the run complete, and a file planted in the directory ran code. Here:
 
 - each checkpoint is keyed by the *work*: the taggers' content hashes and options, the
   processor's settings (cuts, fp16, branch profile, mean images), the package version,
-  and the chunk (dataset, file, file UUID, tree, layout, entry range);
+  and the chunk (dataset, file UUID (the path only for a file without one), tree,
+  layout, entry range): a chunk saved under one name of a file is found under another;
 - ``IDENTITY.json`` records that work; a directory written for other work is refused
   with one line (or wiped and redone with ``recompute=True``);
 - chunk outputs are written with :mod:`e2e_coffea.processor.serialize` (JSON, UHI
