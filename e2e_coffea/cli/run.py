@@ -57,7 +57,8 @@ __all__ = ["command"]
 @click.option(
     "--allow-incomplete",
     is_flag=True,
-    help="Exit 0 even when entries were not processed (with --skip-bad-files); summary.json says which.",
+    help="Exit 0 even when entries were not processed (with --skip-bad-files), or a ROC lacks "
+    "its background sample; summary.json says which.",
 )
 @click.option(
     "--skip-bad-files",
@@ -222,6 +223,15 @@ def command(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
             err=True,
         )
+    if summary["incomplete_taggers"] and not allow_incomplete and result.complete:
+        from ..runner import RunFailedError
+
+        name, why = next(iter(summary["incomplete_taggers"].items()))
+        msg = (
+            f"incomplete result: {name}: {why} (the score histograms are in "
+            f"{out / 'output.zip'}); --allow-incomplete accepts a result without an AUC"
+        )
+        raise RunFailedError(msg)
     if not result.complete and not allow_incomplete:
         from ..runner import RunFailedError
 
@@ -264,6 +274,8 @@ def _tagger_line(t: dict[str, Any]) -> str:
     if "per_class" in t:
         per = ", ".join(f"{c} {_auc(v)}" for c, v in t["per_class"].items())
         return f"one-vs-rest AUC {per or 'n/a'} on {t['n_jets']} objects{note}"
+    if t.get("auc") is None and t.get("note"):
+        return str(t["note"])  # why there is none, in place of an empty ROC's numbers
     return (
         f"AUC {_auc(t)} on {t['n_jets']} objects "
         f"(signal {t['signal']}, background {t['background']})"

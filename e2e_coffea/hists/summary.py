@@ -17,7 +17,7 @@ from ..processor.tagger_processor import tagger_cuts
 from .multiclass import multiclass_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
-from .samples import cell_counts, main_datasets
+from .samples import MissingSampleError, cell_counts, main_datasets
 
 __all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize", "tagger_entry"]
 
@@ -91,7 +91,17 @@ def roc_for_tagger(
         # others, as in training. A ttbar event's b jet is not background; a QCD sample's
         # rare real taus are not the signal either: weighted by its cross-section they
         # would outweigh the whole tau sample, and their ROC is not the tagger's.
+        # Without a sample besides the signal ones, the "background" would be the signal
+        # sample's own unmatched jets: not what the tagger is measured against, so no ROC.
         signal_samples = main_datasets(s_n)
+        if signal_samples and not set(datasets) - set(signal_samples):
+            pos, neg = class_names[-1], class_names[0]
+            msg = (
+                f"no AUC: no background sample besides {signal_samples}, which hold the "
+                f"{pos!r} objects; a ROC of {pos!r} against {neg!r} needs a background dataset "
+                f"in the fileset (a signal sample's other jets are not one)"
+            )
+            raise MissingSampleError(msg, which="background")
         if set(datasets) - set(signal_samples):
             s, s_var, s_ds, s_n = collect(sig_labels, signal_samples)
             bkg_datasets = [ds for ds in datasets if ds not in signal_samples]
@@ -137,6 +147,9 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
                 "expected": int(sum(result.expected.values())),
             },
             "complete": result.complete,
+            "incomplete_taggers": {
+                name: t["note"] for name, t in taggers.items() if t.get("missing_sample")
+            },
             "failed": [f.to_dict() for f in result.failed],
             "lost_datasets": lost,
             "throughput": {
@@ -176,8 +189,10 @@ def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[
 
     A ROC compares a signal sample with a background sample: when a whole dataset of the
     fileset was lost (unreadable, every chunk failed) the AUC would change meaning (say,
-    the signal sample's own non-signal jets as background), so none is given. Objects
-    without truth (``unlabelled``) never enter a ROC."""
+    the signal sample's own non-signal jets as background), so none is given; the same
+    when the fileset never had a background sample (:class:`.samples.MissingSampleError`).
+    Either way ``missing_sample`` says so and the summary lists the tagger under
+    ``incomplete_taggers``. Objects without truth (``unlabelled``) never enter a ROC."""
     entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}
     none: dict[str, Any] = {
         "signal": [],
@@ -191,9 +206,11 @@ def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[
             f"no AUC: dataset(s) {lost} were lost (no entry processed); a ROC needs both its "
             f"signal and its background samples"
         )
-        return {**entry, **none, "note": note}
+        return {**entry, **none, "note": note, "missing_sample": "lost"}
     try:
         roc, info = roc_for_tagger(hists, spec.name, spec.contract.class_names)
+    except MissingSampleError as err:
+        return {**entry, **none, "note": str(err), "missing_sample": err.which}
     except BadInputError as err:
         return {**entry, **none, "note": str(err)}
     n_objects = info.pop("n_objects", None)  # weighted sums are not object counts

@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["ChunkFailure", "RunResult", "coffea_skip_notices", "gaps", "output_failures"]
+__all__ = [
+    "ChunkFailure",
+    "RunResult",
+    "coffea_skip_notices",
+    "counted_twice",
+    "gaps",
+    "output_failures",
+    "renamed_chunks",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class RunResult:
     """Per dataset: optional branches its files lack -> what the run did instead."""
     datasets: dict[str, list[str]] = field(default_factory=dict)
     """Per dataset: its files, as the normalised fileset lists them."""
+    file_ids: dict[str, str] = field(default_factory=dict)
+    """Per file read: its ROOT UUID (one file under two names is read under one)."""
 
     @property
     def processed(self) -> int:
@@ -127,6 +137,25 @@ def split_chunk_id(chunk_id: str) -> tuple[str, int, int]:
     return path, int(a), int(b)
 
 
+def renamed_chunks(out: Any, names: Mapping[str, str]) -> Any:
+    """A chunk output with its files renamed (``{old: new}``) in the chunk ids: a chunk
+    checkpointed under one name of a file, loaded under another, is accounted under the
+    name this run reads it by."""
+    names = {a: b for a, b in names.items() if a != b}
+    if not names or not isinstance(out, dict):
+        return out
+    out = dict(out)
+    for key in ("chunks", "failed"):
+        if isinstance(out.get(key), dict):
+            out[key] = {_rename(c, names): v for c, v in out[key].items()}
+    return out
+
+
+def _rename(chunk_id: str, names: Mapping[str, str]) -> str:
+    path, sep, span = chunk_id.rpartition(":")
+    return f"{names.get(path, path)}{sep}{span}"
+
+
 def gaps(
     output: Mapping[str, Any], expected: Mapping[str, int], known: Sequence[ChunkFailure] = ()
 ) -> list[ChunkFailure]:
@@ -147,3 +176,16 @@ def gaps(
         if pos < n:
             found.append(ChunkFailure(path, pos, n, "chunk not processed"))
     return found
+
+
+def counted_twice(output: Mapping[str, Any], file_ids: Mapping[str, str]) -> list[str]:
+    """Files (ROOT UUIDs) whose entries were processed under more than one name.
+
+    The preflight reads each UUID under one name only, so this finds nothing unless
+    something (a checkpoint, a hand-merged output) brought a second name back in; entries
+    are then counted by file identity, not by name, and a double count is never accepted."""
+    names: dict[str, set[str]] = {}
+    for chunk_id in output.get("chunks", {}):
+        path = split_chunk_id(chunk_id)[0]
+        names.setdefault(file_ids.get(path, path), set()).add(path)
+    return [f"UUID {u}: {sorted(p)}" for u, p in sorted(names.items()) if len(p) > 1]

@@ -6,7 +6,8 @@ and called the run complete, and a file planted in the directory ran code. Here:
 
 - each checkpoint is keyed by the *work*: the taggers' content hashes and options, the
   processor's settings (cuts, fp16, branch profile, mean images), the package version,
-  and the chunk (dataset, file, file UUID, tree, layout, entry range);
+  and the chunk (dataset, file UUID (the path only for a file without one), tree,
+  layout, entry range): a chunk saved under one name of a file is found under another;
 - ``IDENTITY.json`` records that work; a directory written for other work is refused
   with one line (or wiped and redone with ``recompute=True``);
 - chunk outputs are written with :mod:`e2e_coffea.processor.serialize` (JSON, UHI
@@ -43,6 +44,7 @@ from ..exceptions import BadInputError, E2EError
 from ..inference.taggers import file_sha256
 from ..processor.serialize import dumps_output, loads_output
 from ..processor.weights import weight_inputs
+from .accounting import renamed_chunks
 
 __all__ = [
     "CheckpointDirError",
@@ -136,12 +138,17 @@ def chunk_fields(metadata: Any) -> dict[str, Any]:
 
 def chunk_key(identity_sha256: str, metadata: Any, processor: Any) -> str:
     """The checkpoint key of one chunk of one piece of work (64 hex digits). The dataset's
-    weight metadata is in it: a corrected cross-section recomputes the chunks it weights."""
+    weight metadata is in it: a corrected cross-section recomputes the chunks it weights.
+    The file is named by its ROOT UUID when it has one, not by its path: a chunk saved
+    for ``a.root`` is found for a hard link, a copy or a URL of the same file."""
+    fields = chunk_fields(metadata)
+    if fields["fileuuid"]:
+        del fields["file"]  # the file is its UUID: found again under any of its names
     return _sha256(
         _canonical(
             {
                 "work": identity_sha256,
-                **chunk_fields(metadata),
+                **fields,
                 "layout": processor.layout_for(metadata),
                 "profile": _profile(processor.profile_for(metadata)),
                 "weights": weight_inputs(metadata, processor.lumi_fb),
@@ -298,6 +305,7 @@ def _wrap(output: Any) -> dict[str, Any]:
 
 def _unwrap(payload: dict[str, Any], metadata: Any, where: Path) -> dict[str, Any]:
     items = set()
+    renamed: dict[str, str] = {}
     for it in payload.get("processed", []):
         item = WorkItem(
             it["dataset"],
@@ -310,7 +318,9 @@ def _unwrap(payload: dict[str, Any], metadata: Any, where: Path) -> dict[str, An
             None if it["preload"] is None else frozenset(it["preload"]),
         )
         uid = str(uuid.UUID(bytes=item.fileuuid)) if item.fileuuid else ""
-        seen = (item.dataset, item.filename, item.treename, item.entrystart, item.entrystop, uid)
+        # a file with a UUID is that UUID under whatever name: the saved name may differ
+        name = metadata.get("filename", "") if uid else item.filename
+        seen = (item.dataset, name, item.treename, item.entrystart, item.entrystop, uid)
         want = tuple(
             metadata.get(k, "")
             for k in ("dataset", "filename", "treename", "entrystart", "entrystop", "fileuuid")
@@ -318,8 +328,9 @@ def _unwrap(payload: dict[str, Any], metadata: Any, where: Path) -> dict[str, An
         if seen != want:
             msg = f"checkpoint {where} holds the chunk {seen}, not {want}; delete it or use {_RECOMPUTE_HINT}"
             raise CheckpointIntegrityError(msg)
-        items.add(item)
-    out: dict[str, Any] = {"out": payload["out"], "processed": items}
+        renamed[item.filename] = metadata.get("filename", "")
+        items.add(dataclasses.replace(item, filename=name))
+    out: dict[str, Any] = {"out": renamed_chunks(payload["out"], renamed), "processed": items}
     if "metrics" in payload:
         metrics = dict(payload["metrics"])
         if isinstance(metrics.get("columns"), list):

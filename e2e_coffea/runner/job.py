@@ -25,7 +25,14 @@ from ..inference.sessions import SessionCachePlugin
 from ..io.fileset import Fileset, load_fileset
 from ..io.profiles import BranchProfile
 from ..processor import E2ETaggerProcessor
-from .accounting import ChunkFailure, RunResult, coffea_skip_notices, gaps, output_failures
+from .accounting import (
+    ChunkFailure,
+    RunResult,
+    coffea_skip_notices,
+    counted_twice,
+    gaps,
+    output_failures,
+)
 from .checkpoints import VerifiedCheckpointer
 from .coffea_compat import unicode_safe_hashing
 from .executors import Executor, make_executor
@@ -89,14 +96,15 @@ def run(
             f"chunksize >= 1 (got {chunksize}), retries >= 0 (got {retries})"
         )
         raise BadInputError(msg)
-    expected, failed, missing_optional = preflight(fs, proc)
+    found = preflight(fs, proc)
+    expected, failed = found.expected, found.failed
     if failed and not skip_bad_files:
         lines = "; ".join(f"{f.file}: {f.reason}" for f in failed)
         msg = f"{len(failed)} file(s) cannot be read (skip_bad_files goes on without them): {lines}"
         raise UnreadableFilesError(msg)
     good = {
         ds: {
-            "files": {p: t for p, t in e["files"].items() if p in expected},
+            "files": {p: t for p, t in e["files"].items() if p in found.file_ids},
             "metadata": e["metadata"],
         }
         for ds, e in fs.items()
@@ -124,14 +132,17 @@ def run(
         # keyed by (dataset, file, tree) alone, so a rerun in the same session (a notebook
         # after fixing an xsec) would get the earlier run's dataset metadata, and weights.
         output, skipped = _run_chunks(runner, good, proc) if good else (proc.empty_output(), [])
-    known = [*output_failures(output), *skipped]
-    result = RunResult(
-        output=output, expected=dict(expected), failed=failed, wall_time=time.perf_counter() - t0,
-        chunksize=chunksize, missing_branches=missing_optional,
-        datasets={ds: list(e["files"]) for ds, e in fs.items()},
+    twice = counted_twice(output, found.file_ids)
+    if twice:
+        msg = f"the run counted one ROOT file under two names: {twice[0]}"
+        raise RunFailedError(msg)
+    known = [*failed, *output_failures(output), *skipped]
+    return RunResult(
+        output=output, expected=dict(expected), failed=gaps(output, expected, known),
+        wall_time=time.perf_counter() - t0, chunksize=chunksize, missing_branches=found.missing,
+        datasets={ds: [p for p in e["files"] if p not in found.merged] for ds, e in fs.items()},
+        file_ids=dict(found.file_ids),
     )  # fmt: skip
-    result.failed += gaps(output, expected, known)
-    return result
 
 
 _WORK_ITEM = re.compile(r"filename='(?P<file>[^']*)'.*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)")

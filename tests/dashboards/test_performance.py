@@ -183,18 +183,18 @@ def test_several_taggers_share_one_roc_plot_with_auc_and_error():
 
     rng = np.random.default_rng(3)
     hists = book_score_hists()
-    labels = np.r_[np.full(300, 2), np.full(300, 0)]  # tau, quark
     for name, sep in (("good", 2.0), ("weak", 0.5)):
-        s = 1 / (1 + np.exp(-np.r_[rng.normal(sep, 1, 300), rng.normal(0, 1, 300)]))
-        fill_scores(
-            hists,
-            dataset="mix",
-            tagger=name,
-            labels=labels,
-            scores=s,
-            pt=np.full(600, 50.0),
-            eta=np.zeros(600),
-        )
+        # a tau sample and a background sample: a ROC needs both (not one sample's own jets)
+        for ds, label, mean in (("tau", 2, sep), ("qcd", 0, 0.0)):
+            fill_scores(
+                hists,
+                dataset=ds,
+                tagger=name,
+                labels=np.full(300, label),
+                scores=1 / (1 + np.exp(-rng.normal(mean, 1, 300))),
+                pt=np.full(300, 50.0),
+                eta=np.zeros(300),
+            )
     output = {"hists": hists}
     classes = {"good": ("qcd", "tau"), "weak": ("qcd", "tau")}
     rocs = PerformanceDashboard(output, classes=classes).rocs()

@@ -19,6 +19,7 @@ from e2e_coffea.cli import main
 from e2e_coffea.exceptions import FileLayoutError, MissingBranchError
 from e2e_coffea.frames.normalisation import Normalisation
 from e2e_coffea.inference import Tagger, resolve_tagger
+from e2e_coffea.processor.serialize import load_output
 
 from .conftest import TAU13, MLAnalyzerSample, reference_frame
 
@@ -143,6 +144,27 @@ def test_main_job_on_mlanalyzer_files(
     assert set(missing["dy"]) == {"jet_label"}  # read only what is needed: jet_Phi never asked
     assert "jet_IsTau" in missing["dy"]["jet_label"]  # ... and what was done instead
     assert "has no jet_label: labels from the truth flag(s) ['jet_IsTau']" in printed
+
+
+def test_a_single_tau_ntuple_gets_scores_but_no_auc(
+    mlanalyzer: MLAnalyzerSample, tmp_path: Path, capsys: Any
+) -> None:
+    """One MLAnalyzer tau ntuple: its non-tau jets are not a background sample, so no
+    AUC (exit 1, as an incomplete result), but the score histograms are written."""
+    fs = tmp_path / "dy_only.json"
+    fs.write_text(json.dumps({"dy": {"files": {str(mlanalyzer.files["dy"]): "fevt/RHTree"}}}))
+    out = tmp_path / "run"
+    args = ["run", "--fileset", str(fs), "--tagger", TAGGER, "--branches", "mlanalyzer_tau",
+            "--device", "cpu", "--out", str(out)]  # fmt: skip
+    assert main(args) == 1
+    assert "no background sample" in capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["complete"] is True  # every entry processed: only the ROC is missing
+    assert summary["taggers"][TAGGER]["auc"] is None
+    assert list(summary["incomplete_taggers"]) == [TAGGER]
+    scores = load_output(out)["hists"]["score"]
+    assert list(scores.axes["dataset"]) == ["dy"]
+    assert scores.sum(flow=True).value > 0
 
 
 def test_non_integral_seed_is_named(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ configuration errors stop it before any chunk runs, and a resumed run equals a c
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -79,19 +78,17 @@ def test_skip_bad_files_lists_exactly_what_was_skipped(
     (miss,) = by_file[missing]
     assert (miss.entry_start, miss.entry_stop) == (None, None)
     assert miss.reason == "no such file"
-    # the truncated file opened (40 entries expected) but no chunk of it could be read:
-    # its failures cover 0..40 exactly once, each with the read error as its reason
-    spans = sorted((f.entry_start, f.entry_stop) for f in by_file[trunc])
-    assert spans[0][0] == 0
-    assert spans[-1][1] == 40
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
-    assert all(
-        "OSError" in f.reason and "chunk not processed" not in f.reason for f in by_file[trunc]
-    )
+    # the truncated file's tree says 40 entries, but the preflight found it cut short:
+    # one failure covers 0..40, with the truncation as its reason
+    (cut,) = by_file[trunc]
+    assert (cut.entry_start, cut.entry_stop) == (0, 40)
+    assert cut.reason.startswith("truncated: ")
     assert result.expected == {good: 40, trunc: 40}
+    assert result.processed + result.failed_entries == sum(result.expected.values())
     assert result.processed == result.expected[good] == 40
     assert not result.complete
-    assert result.output["entries"] == {"tau": 40, "qcd": 0}  # its chunks failed: 0 processed
+    assert result.output["entries"] == {"tau": 40}  # no qcd file could be read: none ran
+    assert result.lost_datasets() == ["qcd"]
     # what did run is right: the tau jets' scores equal the clean run's
     got, ref = result.output["hists"]["score"], clean.output["hists"]["score"]
     assert list(got.axes["dataset"]) == ["tau"]

@@ -150,17 +150,18 @@ def test_hist_auc_agrees_with_sklearn(clean: Any, sample: Any, jet_tagger: Path)
 def test_summary_is_strict_json_with_a_single_signal_jet(jet_tagger: Path) -> None:
     """Hanley-McNeil has no error for one signal jet: summary.json says null, not NaN."""
     hists = book_score_hists()
-    fill_scores(
-        hists,
-        dataset="tau",
-        tagger="jet_simplenet",
-        labels=np.array([TAU, 0, 1, 0]),
-        scores=np.array([0.9, 0.2, 0.4, 0.1]),
-        pt=np.full(4, 50.0),
-        eta=np.zeros(4),
-    )
+    for ds, labels, scores in (("tau", [TAU], [0.9]), ("qcd", [0, 1, 0], [0.2, 0.4, 0.1])):
+        fill_scores(
+            hists,
+            dataset=ds,
+            tagger="jet_simplenet",
+            labels=np.array(labels),
+            scores=np.array(scores),
+            pt=np.full(len(labels), 50.0),
+            eta=np.zeros(len(labels)),
+        )
     result = RunResult(
-        output={"hists": hists, "entries": {"tau": 4}, "metrics": {}},
+        output={"hists": hists, "entries": {"tau": 1, "qcd": 3}, "metrics": {}},
         expected={"f": 4},
         wall_time=1.0,
     )
