@@ -20,6 +20,7 @@ from typing import Any
 from ..exceptions import BadInputError
 from ..layouts import Layout
 from .files import tree_name
+from .jsonfiles import read_json
 from .locations import normalise_location
 
 __all__ = [
@@ -66,12 +67,9 @@ def load_fileset(path: str | os.PathLike[str] | Mapping[str, Any]) -> Fileset:
         msg = f"fileset {p} is a directory; give the fileset JSON file (e.g. {p / 'fileset.json'})"
         raise BadInputError(msg)
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
+        raw = read_json(p, what="fileset")
     except FileNotFoundError as err:
         msg = f"fileset {p} does not exist"
-        raise BadInputError(msg) from err
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        msg = f"fileset {p} is not valid UTF-8 JSON: {err}"
         raise BadInputError(msg) from err
     except OSError as err:
         msg = f"fileset {p} cannot be read: {err.strerror or err}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -34,9 +35,11 @@ import uhi.io.zip as uhi_zip
 from hist import serialization
 
 from ..exceptions import BadInputError, E2EError
+from ..io.jsonfiles import loads_json, read_regular
 from .booking import MeanImages
 
 __all__ = [
+    "MAX_OUTPUT_BYTES",
     "OUTPUT_FILE",
     "PICKLED_OUTPUT_FILE",
     "OutputFormatError",
@@ -58,6 +61,8 @@ _TREE: Final = "tree.json"
 _TAG: Final = "__e2e__"
 _NUMERIC_KINDS: Final = frozenset("biuf")  # bool, int, unsigned, float: no objects, no strings
 _MEMBER: Final = re.compile(r"^(hist|array)[0-9]+$")
+MAX_OUTPUT_BYTES: Final = 8 * 1024**3
+"""Most bytes the members of one output may declare in all (a run's hists are megabytes)."""
 
 
 class OutputFormatError(BadInputError):
@@ -222,11 +227,59 @@ class _Reader:
         return arr
 
 
+def _check_members(zf: zipfile.ZipFile, source: str) -> None:
+    """Bound every member before anything is decoded or allocated.
+
+    A ``.npy`` header is the writer's word for its array's shape: one claiming 14.6 TiB
+    made ``np.load`` raise a raw MemoryError. Each header must describe exactly the bytes
+    its member holds, and each member (as declared, and as inflated) stay under a cap;
+    every JSON member parses strictly (unique keys, bounded depth)."""
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > MAX_OUTPUT_BYTES:
+        msg = f"{source}: members declare {total} bytes in all, more than the {MAX_OUTPUT_BYTES} accepted"
+        raise OutputFormatError(msg)
+    for info in infos:
+        if info.filename.endswith(".npy"):
+            _check_npy(zf, info, source)
+        elif info.filename.endswith(".json") and info.filename != _TREE:
+            loads_json(zf.read(info), source=f"{source}: {info.filename}")
+
+
+def _check_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> None:
+    where = f"{source}: {info.filename}"
+    with zf.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                msg = f"{where}: .npy format version {version} (only 1.0 and 2.0 are written)"
+                raise OutputFormatError(msg)
+        except ValueError as err:
+            msg = f"{where}: not a .npy array ({' '.join(str(err).split())})"
+            raise OutputFormatError(msg) from err
+        header = f.tell()
+    if dtype.hasobject:
+        msg = f"{where}: an array of Python objects (a pickle inside .npy); refused"
+        raise OutputFormatError(msg)
+    claimed = math.prod(shape) * dtype.itemsize
+    if header + claimed != info.file_size:
+        msg = (
+            f"{where}: its header claims an array of {claimed} bytes {tuple(shape)}, but the "
+            f"member holds {info.file_size - header}; refused before allocating"
+        )
+        raise OutputFormatError(msg)
+
+
 def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:
     """Read what :func:`dumps_output` wrote. Builds only plain data, hists and MeanImages."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            doc = json.loads(zf.read(_TREE))
+            _check_members(zf, source)
+            doc = loads_json(zf.read(_TREE), source=f"{source}: {_TREE}")
             if not isinstance(doc, dict) or doc.get("format") != FORMAT:
                 msg = f"{source}: {_TREE} is not an {FORMAT} document"
                 raise OutputFormatError(msg)
@@ -241,6 +294,9 @@ def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as err:
         msg = f"{source}: not a readable run output ({type(err).__name__}: {err})"
+        raise OutputFormatError(msg) from err
+    except (MemoryError, RecursionError) as err:  # a last guard: _check_members bounds both
+        msg = f"{source}: not a readable run output ({type(err).__name__}: too large or too deep)"
         raise OutputFormatError(msg) from err
     if not isinstance(out, dict):
         msg = f"{source}: the saved output is a {type(out).__name__}, expected a dict"
@@ -269,7 +325,9 @@ def load_output(path: str | os.PathLike[str], *, allow_pickle: bool = False) -> 
         msg = f"no run output at {p}; expected the folder of `e2e-coffea run --out` or its {OUTPUT_FILE}"
         raise OutputFormatError(msg)
     if p.suffix == ".zip" or zipfile.is_zipfile(p):
-        return loads_output(p.read_bytes(), source=str(p))
+        return loads_output(
+            read_regular(p, what="run output", max_bytes=MAX_OUTPUT_BYTES), source=str(p)
+        )
     if not allow_pickle:
         msg = (
             f"{p} is not a saved output (a pickle, from an older e2e-coffea?); pickles run code "
