@@ -372,6 +372,11 @@ def _triton_backend(url: str, model: str, contract: Contract, batch_size: int) -
     (binary tensors either way)."""
     from .triton import TritonBackend
 
-    protocol: Literal["grpc", "http"] = "http" if url.startswith("http://") else "grpc"
-    address = url.split("://", 1)[1] if "://" in url else url
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower() if sep else "grpc"  # schemes are case-insensitive (RFC 3986)
+    if scheme not in ("grpc", "http"):
+        msg = f"Triton url {url!r}: scheme {scheme}:// is neither grpc:// nor http://"
+        raise BadInputError(msg)
+    protocol: Literal["grpc", "http"] = "http" if scheme == "http" else "grpc"
+    address = rest if sep else url
     return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

@@ -34,7 +34,7 @@ import numpy as np
 import uhi.io.zip as uhi_zip
 from hist import serialization
 
-from ..exceptions import BadInputError, E2EError
+from ..exceptions import BadInputError, E2EError, MalformedInputError
 from ..io.jsonfiles import loads_json, read_regular
 from .booking import MeanImages
 
@@ -290,6 +290,8 @@ def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:
                 )
                 raise OutputFormatError(msg)
             out = _Reader(zf, source).decode(doc["output"])
+    except MalformedInputError as err:  # a member's JSON: a duplicate key, too deep
+        raise OutputFormatError(str(err)) from err
     except E2EError:
         raise
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as err:

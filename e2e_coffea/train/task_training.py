@@ -96,7 +96,11 @@ class TrainConfig:
         if not (math.isfinite(self.lr) and self.lr > 0):
             msg = f"--lr must be a finite number > 0, got {self.lr!r}"
             raise BadInputError(msg)
-        if not 0 <= self.seed < 2**63:
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not 0 <= self.seed < 2**63
+        ):
             msg = f"--seed must be an integer in 0..2**63-1, got {self.seed!r}"
             raise BadInputError(msg)
 
