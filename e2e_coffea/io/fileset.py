@@ -138,6 +138,14 @@ def _entry_parts(entry: Any, where: str) -> tuple[dict[Any, Any], Mapping[str, A
         raise BadInputError(msg)
     files = entry.get("files")
     if isinstance(files, list):
+        bad_names = [f for f in files if not isinstance(f, str) or not f]
+        if bad_names:
+            msg = f"{where}: file names must be non-empty strings, got {bad_names[0]!r}"
+            raise BadInputError(msg)
+        twice = sorted({f for f in files if files.count(f) > 1})
+        if twice:  # dict.fromkeys would keep one silently
+            msg = f"{where}: 'files' lists {twice[0]!r} more than once"
+            raise BadInputError(msg)
         files = dict.fromkeys(files)
     if not isinstance(files, Mapping) or not files:
         msg = f"{where}: 'files' must be a non-empty mapping {{path: tree}} or list of paths, got {files!r}"

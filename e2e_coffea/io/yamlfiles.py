@@ -84,8 +84,9 @@ def loads_yaml(
     except UnicodeDecodeError as err:
         msg = f"{source}: not valid UTF-8 ({err.reason} at byte {err.start})"
         raise MalformedInputError(msg) from err
-    loader = _StrictLoader(stream, source, max_depth)
+    loader = None
     try:
+        loader = _StrictLoader(stream, source, max_depth)  # its reader refuses control characters
         return loader.get_single_data()
     except yaml.YAMLError as err:
         msg = f"{source}: not valid YAML ({' '.join(str(err).split())})"
@@ -94,7 +95,8 @@ def loads_yaml(
         msg = f"{source}: nested deeper than {max_depth} levels"
         raise MalformedInputError(msg) from err
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(

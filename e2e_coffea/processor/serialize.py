@@ -24,7 +24,9 @@ import math
 import os
 import re
 import tempfile
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, cast
@@ -258,8 +260,9 @@ def _check_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> None:
             else:
                 msg = f"{where}: .npy format version {version} (only 1.0 and 2.0 are written)"
                 raise OutputFormatError(msg)
-        except ValueError as err:
-            msg = f"{where}: not a .npy array ({' '.join(str(err).split())})"
+        except (ValueError, SyntaxError, TypeError, tokenize.TokenError, EOFError) as err:
+            # numpy parses the header as a Python literal: any of these means a forged one
+            msg = f"{where}: not a .npy array ({type(err).__name__}: {' '.join(str(err).split())})"
             raise OutputFormatError(msg) from err
         header = f.tell()
     if dtype.hasobject:
@@ -294,7 +297,10 @@ def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:
         raise OutputFormatError(str(err)) from err
     except E2EError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as err:
+    except (
+        zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError, OSError,
+        NotImplementedError, RuntimeError,  # zipfile: unknown compression; encrypted member
+    ) as err:  # fmt: skip
         msg = f"{source}: not a readable run output ({type(err).__name__}: {err})"
         raise OutputFormatError(msg) from err
     except (MemoryError, RecursionError) as err:  # a last guard: _check_members bounds both
