@@ -364,3 +364,22 @@ def test_a_quote_in_a_file_name_keeps_the_error_framing(name: str) -> None:
         f"Failed processing file: {item!r}. The error was: {cause!r}."
     )  # coffea's words
     assert _one_line(err) == f"file {path}, entries 15-30: entry 17: boom"
+
+
+def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -> None:
+    from e2e_coffea.inference import Tagger
+    from e2e_coffea.inference.tagger import _triton_endpoint
+
+    assert _triton_endpoint("HTTP://localhost:8000") == ("http", "localhost:8000")
+    assert _triton_endpoint("localhost:8001") == ("grpc", "localhost:8001")
+    assert Tagger(str(jet_tagger), triton="HTTP://localhost:8000").triton == "HTTP://localhost:8000"
+    with pytest.raises(BadInputError, match="ftp:// is neither"):
+        Tagger(str(jet_tagger), triton="ftp://localhost:8000")
+
+
+def test_a_file_listed_twice_in_a_dataset_is_refused() -> None:
+    entry = {"files": ["/d/a.root", "/d/b.root", "/d/a.root"], "metadata": {}}
+    with pytest.raises(BadInputError, match="lists '/d/a.root' more than once"):
+        load_fileset({"tau": entry})
+    with pytest.raises(BadInputError, match="non-empty strings"):
+        load_fileset({"tau": {"files": [["/d/a.root"]], "metadata": {}}})
