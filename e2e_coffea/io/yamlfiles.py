@@ -36,7 +36,7 @@ class _StrictLoader(yaml.SafeLoader):
         return f"{self.source}: line {mark.line + 1}" if mark is not None else self.source
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             msg = f"{self._where(event.start_mark)}: YAML alias *{event.anchor} refused (write the value out)"
             raise MalformedInputError(msg)

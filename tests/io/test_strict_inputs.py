@@ -379,7 +379,16 @@ def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -
 
 def test_a_file_listed_twice_in_a_dataset_is_refused() -> None:
     entry = {"files": ["/d/a.root", "/d/b.root", "/d/a.root"], "metadata": {}}
-    with pytest.raises(BadInputError, match="lists '/d/a.root' more than once"):
+    with pytest.raises(BadInputError, match=r"lists '/d/a\.root' more than once"):
         load_fileset({"tau": entry})
     with pytest.raises(BadInputError, match="non-empty strings"):
         load_fileset({"tau": {"files": [["/d/a.root"]], "metadata": {}}})
+
+
+def test_a_training_seed_must_be_an_integer() -> None:
+    from e2e_coffea.train.task_training import TrainConfig
+
+    assert TrainConfig(task="tau", model="simplenet", seed=7).seed == 7
+    for seed in (2.5, 1e30):
+        with pytest.raises(BadInputError, match="--seed must be an integer"):
+            TrainConfig(task="tau", model="simplenet", seed=seed)  # type: ignore[arg-type]
