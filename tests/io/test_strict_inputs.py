@@ -377,10 +377,13 @@ def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -
         Tagger(str(jet_tagger), triton="ftp://localhost:8000")
 
 
-def test_a_file_listed_twice_in_a_dataset_is_refused() -> None:
-    entry = {"files": ["/d/a.root", "/d/b.root", "/d/a.root"], "metadata": {}}
-    with pytest.raises(BadInputError, match=r"lists '/d/a\.root' more than once"):
-        load_fileset({"tau": entry})
+def test_a_file_listed_twice_in_a_list_is_warned_about_not_folded() -> None:
+    from e2e_coffea.io.fileset import FilesetWarning
+
+    entry = {"files": ["/d/a.root", "/d/b.root", "/d/a.root"], "metadata": {"layout": "sparse"}}
+    with pytest.warns(FilesetWarning, match="listed twice"):
+        fs = load_fileset({"tau": entry})
+    assert list(fs["tau"]["files"]) == ["/d/a.root", "/d/b.root"]
     with pytest.raises(BadInputError, match="non-empty strings"):
         load_fileset({"tau": {"files": [["/d/a.root"]], "metadata": {}}})
 
@@ -392,3 +395,17 @@ def test_a_training_seed_must_be_an_integer() -> None:
     for seed in (2.5, 1e30):
         with pytest.raises(BadInputError, match="--seed must be an integer"):
             TrainConfig(task="tau", model="simplenet", seed=seed)  # type: ignore[arg-type]
+
+
+def test_a_json_model_option_is_strict_but_plain_words_stay_strings() -> None:
+    from e2e_coffea.cli.train import _model_options
+
+    assert _model_options(("width=4", "name=abc", 'cfg={"a": 1}')) == {
+        "width": 4,
+        "name": "abc",
+        "cfg": {"a": 1},
+    }
+    with pytest.raises(MalformedInputError, match=r"--model-option cfg: duplicate key 'a'"):
+        _model_options(('cfg={"a": 1, "a": 2}',))
+    with pytest.raises(MalformedInputError, match="nested deeper"):
+        _model_options(("cfg=" + "[" * 100_000,))
