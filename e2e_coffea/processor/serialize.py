@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import tempfile
-import tokenize
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -38,6 +36,7 @@ from hist import serialization
 
 from ..exceptions import BadInputError, E2EError, MalformedInputError
 from ..io.jsonfiles import loads_json, read_regular
+from ..io.npyfiles import check_npy_member
 from .booking import MeanImages
 
 __all__ = [
@@ -243,38 +242,9 @@ def _check_members(zf: zipfile.ZipFile, source: str) -> None:
         raise OutputFormatError(msg)
     for info in infos:
         if info.filename.endswith(".npy"):
-            _check_npy(zf, info, source)
+            check_npy_member(zf, info, source=source)
         elif info.filename.endswith(".json") and info.filename != _TREE:
             loads_json(zf.read(info), source=f"{source}: {info.filename}")
-
-
-def _check_npy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> None:
-    where = f"{source}: {info.filename}"
-    with zf.open(info) as f:
-        try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                msg = f"{where}: .npy format version {version} (only 1.0 and 2.0 are written)"
-                raise OutputFormatError(msg)
-        except (ValueError, SyntaxError, TypeError, tokenize.TokenError, EOFError) as err:
-            # numpy parses the header as a Python literal: any of these means a forged one
-            msg = f"{where}: not a .npy array ({type(err).__name__}: {' '.join(str(err).split())})"
-            raise OutputFormatError(msg) from err
-        header = f.tell()
-    if dtype.hasobject:
-        msg = f"{where}: an array of Python objects (a pickle inside .npy); refused"
-        raise OutputFormatError(msg)
-    claimed = math.prod(shape) * dtype.itemsize
-    if header + claimed != info.file_size:
-        msg = (
-            f"{where}: its header claims an array of {claimed} bytes {tuple(shape)}, but the "
-            f"member holds {info.file_size - header}; refused before allocating"
-        )
-        raise OutputFormatError(msg)
 
 
 def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError
 from ..frames.selection import ObjectCuts
+from ..io.npyfiles import check_npy_member
 from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
 from .sources import ObjectChunk, Select, fallback_ids, units_of
 from .split import split_of
@@ -163,6 +164,9 @@ class NpzFramesSource(_FrameFile):
             if "frames" not in names:
                 msg = f"{path}: not a frames npz (members {sorted(names)})"
                 raise FileLayoutError(msg)
+            for info in z.infolist():  # every small member's header, before any allocation
+                if info.filename.endswith(".npy") and info.filename != "frames.npy":
+                    check_npy_member(z, info, source=str(path))
             if "channels" in names:
                 with z.open("channels.npy") as f:
                     have = tuple(str(c) for c in np.lib.format.read_array(f, allow_pickle=False))

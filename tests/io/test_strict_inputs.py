@@ -409,3 +409,18 @@ def test_a_json_model_option_is_strict_but_plain_words_stay_strings() -> None:
         _model_options(('cfg={"a": 1, "a": 2}',))
     with pytest.raises(MalformedInputError, match="nested deeper"):
         _model_options(("cfg=" + "[" * 100_000,))
+
+
+def test_a_frames_npz_with_a_forged_column_header_is_refused(tmp_path: Path) -> None:
+    from e2e_coffea.train.frame_files import frames_source
+    from e2e_coffea.train.tasks import get_task
+
+    p = tmp_path / "frames.npz"
+    np.savez(p, frames=np.zeros((2, 1, 2, 2), np.float32), label=np.zeros(2, np.int64))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<i8", "fortran_order": False, "shape": (2_000_000_000_000,)}
+    )
+    p.write_bytes(_with_member(p.read_bytes(), "label.npy", header.getvalue() + b"\0" * 16))
+    with pytest.raises(MalformedInputError, match=r"label\.npy: its header claims"):
+        frames_source(p, get_task("tau"), channels=("ecal",), labels=None)
