@@ -424,3 +424,24 @@ def test_a_frames_npz_with_a_forged_column_header_is_refused(tmp_path: Path) -> 
     p.write_bytes(_with_member(p.read_bytes(), "label.npy", header.getvalue() + b"\0" * 16))
     with pytest.raises(MalformedInputError, match=r"label\.npy: its header claims"):
         frames_source(p, get_task("tau"), channels=("ecal",), labels=None)
+
+
+def test_a_metadata_key_named_twice_in_an_onnx_file_is_refused(tmp_path: Path) -> None:
+    import onnx
+
+    from e2e_coffea.export.contract import load_contract
+
+    model = _dynamic_model(tmp_path / "m.onnx")
+    proto = onnx.load(model)
+    contract = Contract(task="classification", model_name="m", channels=("ecal",),
+                        frame_size=(40, 40), class_names=("qcd", "tau"))  # fmt: skip
+    for key, value in contract.to_metadata().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, model)
+    assert load_contract(model).frame_size == (40, 40)
+    entry = proto.metadata_props.add()  # a second frame_size: which one would win?
+    entry.key, entry.value = "e2e_coffea.frame_size", "[125, 125]"
+    onnx.save(proto, model)
+    with pytest.raises(ContractError, match=r"names 'e2e_coffea\.frame_size' twice"):
+        load_contract(model)
