@@ -122,6 +122,11 @@ def loads_json(
     except json.JSONDecodeError as err:
         msg = f"{source}: not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
         raise MalformedInputError(msg) from err
+    except MalformedInputError:
+        raise
+    except ValueError as err:  # an integer of more than 4300 digits (Python's own bound)
+        msg = f"{source}: not valid JSON ({' '.join(str(err).split())})"
+        raise MalformedInputError(msg) from err
     check_depth(obj, source=source, max_depth=max_depth)
     return obj
 

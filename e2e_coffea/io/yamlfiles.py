@@ -94,6 +94,11 @@ def loads_yaml(
     except RecursionError as err:
         msg = f"{source}: nested deeper than {max_depth} levels"
         raise MalformedInputError(msg) from err
+    except MalformedInputError:
+        raise
+    except ValueError as err:  # an integer of more than 4300 digits (Python's own bound)
+        msg = f"{source}: not valid YAML ({' '.join(str(err).split())})"
+        raise MalformedInputError(msg) from err
     finally:
         if loader is not None:
             loader.dispose()

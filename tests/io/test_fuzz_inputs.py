@@ -50,6 +50,7 @@ SCALARS = (
     | st.text(max_size=12)
     | KEYS
 )
+HUGE_INT = "1" * 5000  # more digits than Python converts from text
 JSON_VALUES = st.recursive(
     SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
@@ -81,7 +82,11 @@ def test_fileset_documents(tmp_path: Path, doc: Any) -> None:
 
 
 @FUZZ
-@given(data=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+@given(
+    data=st.binary(max_size=200)
+    | st.text(max_size=200).map(str.encode)
+    | st.just(HUGE_INT.encode())
+)
 def test_fileset_bytes(tmp_path: Path, data: bytes) -> None:
     p = tmp_path / "fs.json"
     p.write_bytes(data)
@@ -121,10 +126,12 @@ YAML_TOKENS = st.sampled_from(
 
 
 @FUZZ
-@given(tokens=st.lists(YAML_TOKENS, max_size=40), raw=st.binary(max_size=60))
-def test_branch_profile_yaml_text(tmp_path: Path, tokens: list[str], raw: bytes) -> None:
+@given(tokens=st.lists(YAML_TOKENS, max_size=40), raw=st.binary(max_size=60), huge=st.booleans())
+def test_branch_profile_yaml_text(
+    tmp_path: Path, tokens: list[str], raw: bytes, huge: bool
+) -> None:
     p = tmp_path / "p.yaml"
-    p.write_bytes("".join(tokens).encode() + raw)
+    p.write_bytes("".join(tokens).encode() + raw + (HUGE_INT.encode() if huge else b""))
     only_our_errors(lambda: load_profile(str(p)))
 
 
@@ -147,7 +154,9 @@ FIELDS = [MARKER_KEY] + [PREFIX + f for f in (
 @given(
     changes=st.dictionaries(
         st.sampled_from(FIELDS),
-        JSON_VALUES.map(_json_text) | st.text(max_size=30) | st.just("[" * 5000),
+        JSON_VALUES.map(_json_text)
+        | st.text(max_size=30)
+        | st.sampled_from(["[" * 5000, HUGE_INT]),
         max_size=4,
     ),
     drop=st.lists(st.sampled_from(sorted(VALID)), max_size=2),

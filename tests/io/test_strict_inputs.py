@@ -96,6 +96,13 @@ def test_deep_contract_metadata_is_a_contract_error() -> None:
         Contract.from_metadata(props, source="m.onnx")
 
 
+def test_an_integer_of_5000_digits_is_one_clean_error() -> None:
+    with pytest.raises(MalformedInputError, match=r"x\.json: not valid JSON"):
+        loads_json("[" + "1" * 5000 + "]", source="x.json")
+    with pytest.raises(MalformedInputError, match=r"p\.yaml: not valid YAML"):
+        loads_yaml("a: " + "1" * 5000, source="p.yaml")
+
+
 def test_a_json_file_is_bounded_in_size(tmp_path: Path) -> None:
     p = tmp_path / "big.json"
     p.write_text("[" + "0," * 1000 + "0]")
