@@ -13,6 +13,7 @@ ROOT path where the file has the quantity (pT, eta, ``in_frame``).
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -177,6 +178,14 @@ class NpzFramesSource(_FrameFile):
                     raise BadInputError(msg)
             with z.open("frames.npy") as f:
                 self.n_rows, self.row_shape = self._header(f)
+                claimed = f.tell() + self.n_rows * math.prod(self.row_shape) * 4
+            held = z.getinfo("frames.npy").file_size
+            if claimed != held:  # truncated, or a forged header: found now, not mid-epoch
+                msg = (
+                    f"{path}: frames.npy's header claims {self.n_rows} frames of "
+                    f"{self.row_shape} ({claimed} bytes), but the member holds {held}"
+                )
+                raise FileLayoutError(msg)
         if self.row_shape != self.shape:
             msg = f"{path}: frames of shape {self.row_shape}, the task needs {self.shape} (C, H, W)"
             raise BadInputError(msg)

@@ -452,3 +452,24 @@ def test_a_metadata_key_named_twice_in_an_onnx_file_is_refused(tmp_path: Path) -
     onnx.save(proto, model)
     with pytest.raises(ContractError, match=r"names 'e2e_coffea\.frame_size' twice"):
         load_contract(model)
+
+
+def test_a_frames_npz_claiming_more_frames_than_it_holds_is_refused_up_front(
+    tmp_path: Path,
+) -> None:
+    from e2e_coffea.exceptions import FileLayoutError
+    from e2e_coffea.train.frame_files import frames_source
+    from e2e_coffea.train.tasks import get_task
+
+    p = tmp_path / "frames.npz"
+    np.savez(p, frames=np.zeros((2, 1, 125, 125), np.float32), label=np.zeros(2, np.int64))
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 1, 125, 125)}
+    )
+    with zipfile.ZipFile(p) as z:
+        body = z.read("frames.npy")
+    forged = header.getvalue() + body[len(header.getvalue()) :]
+    p.write_bytes(_with_member(p.read_bytes(), "frames.npy", forged))
+    with pytest.raises(FileLayoutError, match="claims 1000000000 frames"):
+        frames_source(p, get_task("tau"), channels=("ecal",), labels=None)
