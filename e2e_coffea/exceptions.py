@@ -10,6 +10,7 @@ __all__ = [
     "EmptyChunkError",
     "FileLayoutError",
     "GenerationError",
+    "MalformedInputError",
     "MissingBranchError",
     "NonFiniteInputError",
     "SeedRangeError",
@@ -57,3 +58,8 @@ class EmptyChunkError(E2EError, ValueError):
 
 class ContractError(E2EError, ValueError):
     """An ONNX file is corrupt, foreign, or its contract disagrees with the request."""
+
+
+class MalformedInputError(BadInputError):
+    """A file from outside breaks the strict format: a duplicate key, a YAML alias, nesting
+    too deep, a size too large, or not a regular file. Refused before anything is built."""

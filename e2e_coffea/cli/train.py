@@ -24,6 +24,9 @@ def __getattr__(name: str) -> Any:
 
 
 def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
+    from ..exceptions import MalformedInputError
+    from ..io.jsonfiles import loads_json
+
     out: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
@@ -31,9 +34,11 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
             msg = f"expected KEY=VALUE, got {item!r}"
             raise click.BadParameter(msg, param_hint="--model-option")
         try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
+            out[key] = loads_json(raw, source=f"--model-option {key}")
+        except MalformedInputError as err:
+            if not isinstance(err.__cause__, json.JSONDecodeError):
+                raise  # a duplicate key or too deep: refused, not taken for a string
+            out[key] = raw  # not JSON at all: the value is the string as written
     return out
 
 

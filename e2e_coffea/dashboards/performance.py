@@ -14,7 +14,6 @@ merged output.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import threading
 import time
@@ -25,6 +24,7 @@ from typing import Any
 from ..exceptions import BadInputError
 from ..hists.roc import RocCurve
 from ..inference.taggers import TaggerSpec, resolve_tagger
+from ..io.jsonfiles import read_json
 from ..processor.serialize import load_output
 from ._widgets import message_png, widgets
 from .composite import figure_png
@@ -144,11 +144,18 @@ class PerformanceDashboard:
         classes: dict[str, Sequence[str]] = {}
         wall = None
         if (d / "summary.json").is_file():
-            summary = json.loads((d / "summary.json").read_text())
+            summary = read_json(d / "summary.json", what="run summary")
+            if not isinstance(summary, dict):
+                msg = f"run summary {d / 'summary.json'} is not a JSON object"
+                raise BadInputError(msg)
+            taggers = summary.get("taggers")
             classes = {
-                k: v["classes"] for k, v in summary.get("taggers", {}).items() if v.get("classes")
+                k: v["classes"]
+                for k, v in (taggers.items() if isinstance(taggers, dict) else ())
+                if isinstance(v, dict) and v.get("classes")
             }
-            wall = summary.get("throughput", {}).get("wall_s")
+            throughput = summary.get("throughput")
+            wall = throughput.get("wall_s") if isinstance(throughput, dict) else None
         classes.update(kwargs.pop("classes", None) or {})
         return cls(output, classes=classes, wall_time=kwargs.pop("wall_time", wall), **kwargs)
 

@@ -10,7 +10,6 @@ output per class (or one logit for two classes).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -177,7 +176,8 @@ def _save_with_contract(model: Any, contract: Contract, dst: Path) -> None:
 def _normalisation(
     norm: str | os.PathLike[str] | None, preset: str | None, names: tuple[str, ...]
 ) -> dict[str, Any] | None:
-    from ..frames.normalisation import Normalisation, load_norm
+    from ..frames.normalisation import MAX_NORM_BYTES, Normalisation, load_norm
+    from ..io.jsonfiles import read_regular
 
     if norm in (None, "none"):
         return None
@@ -188,11 +188,15 @@ def _normalisation(
         return load_norm(preset).to_dict()
     p = Path(norm)
     try:
-        nrm = Normalisation.from_json(p.read_text())
+        nrm = Normalisation.from_json(
+            read_regular(p, what="--norm", max_bytes=MAX_NORM_BYTES), source=f"--norm {p}"
+        )
+    except BadInputError:
+        raise
     except OSError as err:
         msg = f"--norm {p}: cannot be read ({err.strerror or err})"
         raise BadInputError(msg) from err
-    except (ValueError, json.JSONDecodeError) as err:
+    except (ValueError, TypeError, AttributeError) as err:
         msg = f"--norm {p}: not a normalisation JSON ({err})"
         raise BadInputError(msg) from err
     nrm.vectors(list(names))  # every channel must be covered

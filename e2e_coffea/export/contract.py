@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
-from ..exceptions import ChannelError, ContractError
+from ..exceptions import ChannelError, ContractError, MalformedInputError
+from ..io.jsonfiles import loads_json
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -35,6 +36,12 @@ CONTRACT_VERSION: Final = 2
 """Bump when a field changes meaning; readers refuse versions newer than they know.
 Version 2 added ``kind``, ``points``, ``scalar_norm``, ``target`` and ``validity``; a
 version-1 file reads as before (those fields empty)."""
+MAX_FIELD_BYTES: Final = 16 * 1024 * 1024
+"""Largest JSON value one contract field may hold (its figures and metrics are kilobytes)."""
+MAX_FRAME_SIDE: Final = 4096
+MAX_FRAME_CELLS: Final = 1024 * 1024
+"""Bounds on ``frame_size``: a frame larger than the detector grid is a mistake, and a
+model's probe batch is allocated from it (100000x100000 asked for 969 GiB)."""
 
 E2E_JET_CROP: Final = "e2e-jet-125: centre 5*ieta+2, 5*iphi+2, +-62, phi wrap, zero pad"
 """The E2E jet window: 125x125 ECAL pixels centred on the seed HCAL tower's centre pixel."""
@@ -107,10 +114,12 @@ class Contract:
             object.__setattr__(self, "normalisation", norm.to_dict())
         elif isinstance(norm, str):  # its JSON text
             try:
-                object.__setattr__(self, "normalisation", json.loads(norm))
-            except json.JSONDecodeError as err:
-                msg = f"contract field 'normalisation' is a string but not JSON ({err})"
-                raise ContractError(msg) from err
+                parsed = loads_json(
+                    norm, source="contract field 'normalisation'", max_bytes=MAX_FIELD_BYTES
+                )
+            except MalformedInputError as err:
+                raise ContractError(str(err)) from err
+            object.__setattr__(self, "normalisation", parsed)
         if not self.kind:
             object.__setattr__(self, "kind", "eg" if self.crop == EG_CROP else "jet")
         for name in _JSON_FIELDS:
@@ -160,11 +169,14 @@ class Contract:
                     msg = f"{source}: contract field {key!r} is missing"
                     raise ContractError(msg)
                 continue
-            try:
-                values[f.name] = json.loads(props[key])
-            except json.JSONDecodeError as err:
-                msg = f"{source}: contract field {key!r} is not valid JSON ({err}): {props[key][:80]!r}"
-                raise ContractError(msg) from err
+            try:  # a foreign model's author wrote these bytes: strict, bounded JSON
+                values[f.name] = loads_json(
+                    props[key],
+                    source=f"{source}: contract field {key!r}",
+                    max_bytes=MAX_FIELD_BYTES,
+                )
+            except MalformedInputError as err:
+                raise ContractError(str(err)) from err
         version = values.get("format_version")
         if not isinstance(version, int) or version < 1:
             msg = f"{source}: contract version {version!r} is not a positive integer"
@@ -219,6 +231,11 @@ def _validate(c: Contract) -> None:
     ):
         bad(
             f"frame_size {c.frame_size!r} must be two positive integers: (H, W), or (points, features) for point clouds"
+        )
+    elif max(c.frame_size) > MAX_FRAME_SIDE or c.frame_size[0] * c.frame_size[1] > MAX_FRAME_CELLS:
+        bad(
+            f"frame_size {c.frame_size[0]}x{c.frame_size[1]} is too large: at most {MAX_FRAME_SIDE} a "
+            f"side and {MAX_FRAME_CELLS} cells (the ECAL grid is 280x360; refused before any allocation)"
         )
     if c.task == "classification" and len(c.class_names) < 2:
         bad(f"classification needs >= 2 class_names, got {list(c.class_names)}")
@@ -282,5 +299,12 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
     if not model.graph.node and not model.metadata_props:
         msg = f"{p}: not an ONNX model (no graph nodes and no metadata)"
         raise ContractError(msg)
-    props = {m.key: m.value for m in model.metadata_props}
+    props: dict[str, str] = {}
+    for m in model.metadata_props:
+        if m.key in props:
+            msg = (
+                f"{p}: metadata_props names {m.key!r} twice (only one value can be the contract's)"
+            )
+            raise ContractError(msg)
+        props[m.key] = m.value
     return Contract.from_metadata(props, source=str(p))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, MalformedInputError
 from .tls import SecurityConfig, parse_security
 
 __all__ = [
@@ -224,7 +224,7 @@ _GATEWAY: Final = {
 
 def load_cluster_config(path: str | os.PathLike[str]) -> ClusterConfig:
     """Read and validate a facility YAML file; nothing is started or submitted."""
-    import yaml
+    from ..io.yamlfiles import read_yaml
 
     p = Path(path)
     if not p.is_file():
@@ -233,10 +233,9 @@ def load_cluster_config(path: str | os.PathLike[str]) -> ClusterConfig:
         )
         raise ClusterConfigError(msg)
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        msg = f"{p}: not valid YAML: {err}"
-        raise ClusterConfigError(msg) from err
+        data = read_yaml(p, what="cluster config")
+    except (MalformedInputError, OSError) as err:
+        raise ClusterConfigError(str(err)) from err
     return parse_cluster_config(data, source=str(p))
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError, ChannelError
+from ..io.jsonfiles import loads_json
 
 __all__ = [
     "ChannelNorm",
@@ -143,14 +144,10 @@ class Normalisation:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
 
     @classmethod
-    def from_json(cls, text: str) -> Normalisation:
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as err:
-            msg = f"normalisation JSON does not parse: {err}"
-            raise BadInputError(msg) from err
+    def from_json(cls, text: str | bytes, *, source: str = "normalisation JSON") -> Normalisation:
+        d = loads_json(text, source=source, max_bytes=MAX_NORM_BYTES)
         if not isinstance(d, dict):
-            msg = f"normalisation JSON must be an object, got {type(d).__name__}"
+            msg = f"{source} must be an object, got {type(d).__name__}"
             raise BadInputError(msg)
         return cls.from_dict(d)
 
@@ -158,6 +155,8 @@ class Normalisation:
 IDENTITY: Final = Normalisation(name="none", source="identity", default=ChannelNorm())
 
 
+MAX_NORM_BYTES: Final = 16 * 1024 * 1024
+"""Largest normalisation JSON read (one mean and std per channel: kilobytes)."""
 NORM_DIR: Final = Path(__file__).resolve().parent.parent / "data" / "norm"
 
 

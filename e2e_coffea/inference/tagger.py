@@ -126,6 +126,8 @@ class Tagger:
         self.device = device
         self.batch_size = batch_size
         self.fp16 = fp16
+        if triton is not None:
+            _triton_endpoint(triton)  # a bad scheme is refused here, not on the first chunk
         self.triton = triton
         self.profile = load_profile(branches) if branches is not None else None
         self.cuts = cuts or ObjectCuts()
@@ -367,12 +369,22 @@ def object_batches(
         yield chunk[first:last], ObjectSelection(ev - first, idx), first
 
 
+def _triton_endpoint(url: str) -> tuple[Literal["grpc", "http"], str]:
+    """(protocol, host:port) of ``host:port``, ``grpc://host:port`` or ``http://host:port``;
+    schemes are case-insensitive (RFC 3986), and any other one is refused."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower() if sep else "grpc"
+    if scheme not in ("grpc", "http"):
+        msg = f"Triton url {url!r}: scheme {scheme}:// is neither grpc:// nor http://"
+        raise BadInputError(msg)
+    return ("http" if scheme == "http" else "grpc"), (rest if sep else url)
+
+
 def _triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
     """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
     ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
     (binary tensors either way)."""
     from .triton import TritonBackend
 
-    protocol: Literal["grpc", "http"] = "http" if url.startswith("http://") else "grpc"
-    address = url.split("://", 1)[1] if "://" in url else url
+    protocol, address = _triton_endpoint(url)
     return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

@@ -20,6 +20,7 @@ from typing import Any
 from ..exceptions import BadInputError
 from ..layouts import Layout
 from .files import tree_name
+from .jsonfiles import read_json
 from .locations import normalise_location
 
 __all__ = [
@@ -66,12 +67,9 @@ def load_fileset(path: str | os.PathLike[str] | Mapping[str, Any]) -> Fileset:
         msg = f"fileset {p} is a directory; give the fileset JSON file (e.g. {p / 'fileset.json'})"
         raise BadInputError(msg)
     try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
+        raw = read_json(p, what="fileset")
     except FileNotFoundError as err:
         msg = f"fileset {p} does not exist"
-        raise BadInputError(msg) from err
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        msg = f"fileset {p} is not valid UTF-8 JSON: {err}"
         raise BadInputError(msg) from err
     except OSError as err:
         msg = f"fileset {p} cannot be read: {err.strerror or err}"
@@ -92,7 +90,7 @@ def normalise_fileset(
         where = f"{source}: dataset {name!r}"
         files, meta, treename = _entry_parts(entry, where)
         resolved: dict[str, str | None] = {}
-        for f, tree in files.items():
+        for f, tree in files:
             if not isinstance(f, str) or not f:
                 msg = f"{where}: file names must be non-empty strings, got {f!r}"
                 raise BadInputError(msg)
@@ -121,8 +119,10 @@ def normalise_fileset(
     return out
 
 
-def _entry_parts(entry: Any, where: str) -> tuple[dict[Any, Any], Mapping[str, Any], str | None]:
-    """(files as {path: tree or None}, metadata, the entry's ``treename``)."""
+def _entry_parts(
+    entry: Any, where: str
+) -> tuple[list[tuple[Any, Any]], Mapping[str, Any], str | None]:
+    """(files as (path, tree or None) pairs, metadata, the entry's ``treename``)."""
     if isinstance(entry, list):
         entry = {"files": entry}
     if not isinstance(entry, Mapping):
@@ -139,12 +139,14 @@ def _entry_parts(entry: Any, where: str) -> tuple[dict[Any, Any], Mapping[str, A
         msg = f"{where}: 'metadata' must be a mapping, got {type(meta).__name__}: {meta!r}"
         raise BadInputError(msg)
     files = entry.get("files")
-    if isinstance(files, list):
-        files = dict.fromkeys(files)
-    if not isinstance(files, Mapping) or not files:
+    if isinstance(files, list):  # kept as pairs: a name listed twice is warned about, not folded
+        pairs: list[tuple[Any, Any]] = [(f, None) for f in files]
+    elif isinstance(files, Mapping):
+        pairs = list(files.items())
+    if not isinstance(files, (list, Mapping)) or not files:
         msg = f"{where}: 'files' must be a non-empty mapping {{path: tree}} or list of paths, got {files!r}"
         raise BadInputError(msg)
-    bad = {k: v for k, v in files.items() if v is not None and not isinstance(v, str)}
+    bad = {k: v for k, v in pairs if v is not None and not isinstance(v, str)}
     if bad:
         msg = f"{where}: trees must be strings, got {bad}"
         raise BadInputError(msg)
@@ -152,7 +154,7 @@ def _entry_parts(entry: Any, where: str) -> tuple[dict[Any, Any], Mapping[str, A
     if treename is not None and not isinstance(treename, str):
         msg = f"{where}: 'treename' must be a string, got {treename!r}"
         raise BadInputError(msg)
-    return dict(files), meta, treename
+    return pairs, meta, treename
 
 
 def _tree_of_layout(meta: Mapping[str, Any], where: str) -> str | None:

@@ -18,20 +18,29 @@ REMOTE_SCHEMES: Final = ("root://", "http://", "https://", "s3://", "gs://", "xr
 
 
 def is_remote(location: str | os.PathLike[str]) -> bool:
-    """True for a URL uproot opens remotely (``root://``, ``https://`` ...)."""
-    return str(location).startswith(REMOTE_SCHEMES)
+    """True for a URL uproot opens remotely (``root://``, ``https://`` ...).
+
+    Schemes are case-insensitive (RFC 3986): ``HTTP://host/f.root`` is a URL, not a
+    local file named ``HTTP:``."""
+    return os.fspath(location).lower().startswith(REMOTE_SCHEMES)
+
+
+def _lower_scheme(url: str) -> str:
+    """``HTTP://host/F.root`` as ``http://host/F.root``: one spelling per URL."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.lower()}{sep}{rest}"
 
 
 def normalise_location(
     location: str | os.PathLike[str], base: str | os.PathLike[str] | None = None
 ) -> str:
-    """A URL unchanged; a local path made absolute (against ``base`` when relative) and
-    normalised (``..``, symlinks), so the same file always has the same name.
-    ``file://`` URLs become plain paths."""
+    """A URL unchanged but for its scheme, in lower case; a local path made absolute
+    (against ``base`` when relative) and normalised (``..``, symlinks), so the same file
+    always has the same name. ``file://`` URLs become plain paths."""
     text = os.fspath(location)
     if is_remote(text):
-        return text
-    if text.startswith("file://"):
+        return _lower_scheme(text)
+    if text.lower().startswith("file://"):
         text = text[len("file://") :]
     p = Path(text).expanduser()
     if not p.is_absolute() and base is not None:

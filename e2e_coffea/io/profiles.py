@@ -19,7 +19,6 @@ our names.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from ..layouts import (
     Layout,
     is_layout,
 )
+from .jsonfiles import read_json
 
 __all__ = [
     "BranchProfile",
@@ -180,19 +180,16 @@ def load_profile(
             msg = f"unknown branch profile {text!r}: not a file and not one of {list_profiles()}"
             raise BadInputError(msg)
         path = shipped
-    import yaml
+    from .yamlfiles import MAX_YAML_BYTES, read_yaml
 
     try:
-        raw = path.read_text(encoding="utf-8")
-        data = json.loads(raw) if path.suffix == ".json" else yaml.safe_load(raw)
+        if path.suffix == ".json":  # as small as a YAML profile: the same size bound
+            data = read_json(path, what="branch profile", max_bytes=MAX_YAML_BYTES)
+        else:
+            data = read_yaml(path, what="branch profile")
     except OSError as err:
         msg = f"branch profile {path}: cannot be read ({err.strerror or err})"
         raise BadInputError(msg) from err
-    except (ValueError, yaml.YAMLError) as err:
-        msg = (
-            f"branch profile {path}: not valid {path.suffix.lstrip('.').upper() or 'YAML'} ({err})"
-        )
-        raise BadInputError(" ".join(msg.split())) from err
     return BranchProfile.from_dict(data, source=str(path))
 
 

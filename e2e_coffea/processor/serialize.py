@@ -24,6 +24,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, cast
@@ -33,10 +34,13 @@ import numpy as np
 import uhi.io.zip as uhi_zip
 from hist import serialization
 
-from ..exceptions import BadInputError, E2EError
+from ..exceptions import BadInputError, E2EError, MalformedInputError
+from ..io.jsonfiles import loads_json, read_regular
+from ..io.npyfiles import check_npy_member
 from .booking import MeanImages
 
 __all__ = [
+    "MAX_OUTPUT_BYTES",
     "OUTPUT_FILE",
     "PICKLED_OUTPUT_FILE",
     "OutputFormatError",
@@ -58,6 +62,8 @@ _TREE: Final = "tree.json"
 _TAG: Final = "__e2e__"
 _NUMERIC_KINDS: Final = frozenset("biuf")  # bool, int, unsigned, float: no objects, no strings
 _MEMBER: Final = re.compile(r"^(hist|array)[0-9]+$")
+MAX_OUTPUT_BYTES: Final = 8 * 1024**3
+"""Most bytes the members of one output may declare in all (a run's hists are megabytes)."""
 
 
 class OutputFormatError(BadInputError):
@@ -222,11 +228,31 @@ class _Reader:
         return arr
 
 
+def _check_members(zf: zipfile.ZipFile, source: str) -> None:
+    """Bound every member before anything is decoded or allocated.
+
+    A ``.npy`` header is the writer's word for its array's shape: one claiming 14.6 TiB
+    made ``np.load`` raise a raw MemoryError. Each header must describe exactly the bytes
+    its member holds, and each member (as declared, and as inflated) stay under a cap;
+    every JSON member parses strictly (unique keys, bounded depth)."""
+    infos = zf.infolist()
+    total = sum(i.file_size for i in infos)
+    if total > MAX_OUTPUT_BYTES:
+        msg = f"{source}: members declare {total} bytes in all, more than the {MAX_OUTPUT_BYTES} accepted"
+        raise OutputFormatError(msg)
+    for info in infos:
+        if info.filename.endswith(".npy"):
+            check_npy_member(zf, info, source=source)
+        elif info.filename.endswith(".json") and info.filename != _TREE:
+            loads_json(zf.read(info), source=f"{source}: {info.filename}")
+
+
 def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:
     """Read what :func:`dumps_output` wrote. Builds only plain data, hists and MeanImages."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            doc = json.loads(zf.read(_TREE))
+            _check_members(zf, source)
+            doc = loads_json(zf.read(_TREE), source=f"{source}: {_TREE}")
             if not isinstance(doc, dict) or doc.get("format") != FORMAT:
                 msg = f"{source}: {_TREE} is not an {FORMAT} document"
                 raise OutputFormatError(msg)
@@ -237,10 +263,18 @@ def loads_output(data: bytes, *, source: str = "output") -> dict[str, Any]:
                 )
                 raise OutputFormatError(msg)
             out = _Reader(zf, source).decode(doc["output"])
+    except MalformedInputError as err:  # a member's JSON: a duplicate key, too deep
+        raise OutputFormatError(str(err)) from err
     except E2EError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as err:
+    except (
+        zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, TypeError, OSError,
+        NotImplementedError, RuntimeError,  # zipfile: unknown compression; encrypted member
+    ) as err:  # fmt: skip
         msg = f"{source}: not a readable run output ({type(err).__name__}: {err})"
+        raise OutputFormatError(msg) from err
+    except (MemoryError, RecursionError) as err:  # a last guard: _check_members bounds both
+        msg = f"{source}: not a readable run output ({type(err).__name__}: too large or too deep)"
         raise OutputFormatError(msg) from err
     if not isinstance(out, dict):
         msg = f"{source}: the saved output is a {type(out).__name__}, expected a dict"
@@ -269,7 +303,9 @@ def load_output(path: str | os.PathLike[str], *, allow_pickle: bool = False) -> 
         msg = f"no run output at {p}; expected the folder of `e2e-coffea run --out` or its {OUTPUT_FILE}"
         raise OutputFormatError(msg)
     if p.suffix == ".zip" or zipfile.is_zipfile(p):
-        return loads_output(p.read_bytes(), source=str(p))
+        return loads_output(
+            read_regular(p, what="run output", max_bytes=MAX_OUTPUT_BYTES), source=str(p)
+        )
     if not allow_pickle:
         msg = (
             f"{p} is not a saved output (a pickle, from an older e2e-coffea?); pickles run code "

@@ -40,9 +40,10 @@ from coffea.processor import CheckpointerABC
 from coffea.processor.executor import WorkItem
 
 from .. import __version__
-from ..exceptions import BadInputError, E2EError
+from ..exceptions import BadInputError, E2EError, MalformedInputError
 from ..inference.taggers import file_sha256
-from ..processor.serialize import dumps_output, loads_output
+from ..io.jsonfiles import loads_json, read_regular
+from ..processor.serialize import MAX_OUTPUT_BYTES, dumps_output, loads_output
 from ..processor.weights import weight_inputs
 from .accounting import renamed_chunks
 
@@ -211,9 +212,13 @@ class VerifiedCheckpointer(CheckpointerABC):  # type: ignore[misc]
         key = chunk_key(self.identity_sha256, metadata, processor_instance)
         entry_path = self._entry_path(key)
         try:
-            entry = json.loads(entry_path.read_bytes())
+            entry = loads_json(
+                _read_ours(entry_path), source=f"checkpoint manifest entry {entry_path}"
+            )
         except FileNotFoundError:
             return None
+        except CheckpointIntegrityError:
+            raise
         except (OSError, ValueError) as err:
             msg = f"checkpoint manifest entry {entry_path} is unreadable ({err}); delete it or use {_RECOMPUTE_HINT}"
             raise CheckpointIntegrityError(msg) from err
@@ -228,9 +233,12 @@ class VerifiedCheckpointer(CheckpointerABC):  # type: ignore[misc]
             raise CheckpointIntegrityError(msg)
         data_path = Path(self.directory, CHUNK_DIR, data_name)
         try:
-            data = data_path.read_bytes()
+            data = _read_ours(data_path)
         except FileNotFoundError:
             return None  # deleted by hand: the chunk is simply redone
+        except OSError as err:
+            msg = f"checkpoint {data_path} is unreadable ({err.strerror or err}); delete it or use {_RECOMPUTE_HINT}"
+            raise CheckpointIntegrityError(msg) from err
         if _sha256(data) != entry.get("sha256"):
             msg = (
                 f"checkpoint {data_path} does not match the sha256 its manifest entry recorded "
@@ -274,7 +282,7 @@ class VerifiedCheckpointer(CheckpointerABC):  # type: ignore[misc]
         out = []
         for p in sorted(Path(self.directory, MANIFEST_DIR).glob("*.json")):
             if _KEY.match(p.stem):
-                out.append(json.loads(p.read_bytes()))
+                out.append(loads_json(_read_ours(p), source=f"checkpoint manifest entry {p}"))
         return out
 
 
@@ -340,6 +348,21 @@ def _unwrap(payload: dict[str, Any], metadata: Any, where: Path) -> dict[str, An
 
 
 # -- the directory ------------------------------------------------------------------------
+def _read_ours(path: Path) -> bytes:
+    """The bytes of a file this module wrote: a regular file, not a link, FIFO or device.
+
+    A FIFO put in a checkpoint's place hung the run on ``read_bytes``; a symbolic link
+    could point the run at any file. Both are refused with one line naming the file.
+    ``FileNotFoundError`` passes through (a chunk deleted by hand is simply redone)."""
+    try:
+        return read_regular(
+            path, what="checkpoint file", max_bytes=MAX_OUTPUT_BYTES, follow_symlinks=False
+        )
+    except MalformedInputError as err:
+        msg = f"{err}; delete it or use {_RECOMPUTE_HINT}"
+        raise CheckpointIntegrityError(msg) from err
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0o600
     try:
@@ -391,8 +414,10 @@ def _prepare(d: Path, identity: dict[str, Any], identity_sha256: str, recompute:
     header = d / IDENTITY_FILE
     if header.is_file():
         try:
-            doc = json.loads(header.read_bytes())
-        except ValueError:
+            doc = loads_json(_read_ours(header), source=f"checkpoint identity {header}")
+        except CheckpointIntegrityError:
+            raise
+        except (OSError, ValueError):
             doc = None
         same = isinstance(doc, dict) and doc.get("identity_sha256") == identity_sha256
         if not same and not recompute:

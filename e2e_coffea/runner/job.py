@@ -8,6 +8,7 @@ with the fileset's, per file, and every gap is listed with its reason
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import time
@@ -145,7 +146,12 @@ def run(
     )  # fmt: skip
 
 
-_WORK_ITEM = re.compile(r"filename='(?P<file>[^']*)'.*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)")
+_WORK_ITEM = re.compile(
+    r"""filename=(?P<file>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+    r".*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)"
+)
+"""coffea's ``WorkItem(...)`` repr: the file name is a Python string literal, in double
+quotes when it holds a ``'`` and with escapes when it holds both kinds of quote."""
 
 
 def _run_chunks(
@@ -175,7 +181,11 @@ def _one_line(err: BaseException) -> str:
     cause = re.sub(r"^[A-Za-z_.]*Error\((['\"])(.*)\1\)$", r"\2", cause)  # ErrorType('msg') -> msg
     if m is None:
         return f"the run failed: {type(err).__name__}: {cause}"
-    return f"file {m['file']}, entries {m['a']}-{m['b']}: {cause}"
+    try:  # the literal back to the name as the user wrote it, whatever its quotes
+        name = str(ast.literal_eval(m["file"]))
+    except (ValueError, SyntaxError):
+        name = m["file"]
+    return f"file {name}, entries {m['a']}-{m['b']}: {cause}"
 
 
 def require_complete(result: RunResult) -> None:

@@ -92,10 +92,19 @@ def validate_request(
     if len(set(processes)) != len(processes):
         msg = f"process listed twice: {list(processes)}"
         raise BadInputError(msg)
+    for name, value in (
+        ("--events", n_events),
+        ("--seed", seed),
+        ("--workers", workers),
+        ("--events-per-file", events_per_file),
+    ):  # 1e30 or 2.5 is no count and no seed: named as given, never cast to an int64
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            msg = f"{name} must be an integer, got {value!r}"
+            raise BadInputError(msg)
     checks = [
         (n_events <= 0, f"--events must be positive, got {n_events}"),
         (not 0 <= seed <= MAX_SEED, f"--seed must be in 0..{MAX_SEED}, got {seed}"),
-        (pileup < 0 or pileup > 200, f"--pileup must be in 0..200, got {pileup}"),
+        (not 0 <= pileup <= 200, f"--pileup must be in 0..200, got {pileup}"),  # NaN too
         (workers <= 0, f"--workers must be positive, got {workers}"),
         (events_per_file <= 0, f"--events-per-file must be positive, got {events_per_file}"),
         (

@@ -13,6 +13,7 @@ ROOT path where the file has the quantity (pT, eta, ``in_frame``).
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError
 from ..frames.selection import ObjectCuts
+from ..io.npyfiles import check_npy_member
 from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
 from .sources import ObjectChunk, Select, fallback_ids, units_of
 from .split import split_of
@@ -163,6 +165,9 @@ class NpzFramesSource(_FrameFile):
             if "frames" not in names:
                 msg = f"{path}: not a frames npz (members {sorted(names)})"
                 raise FileLayoutError(msg)
+            for info in z.infolist():  # every small member's header, before any allocation
+                if info.filename.endswith(".npy") and info.filename != "frames.npy":
+                    check_npy_member(z, info, source=str(path))
             if "channels" in names:
                 with z.open("channels.npy") as f:
                     have = tuple(str(c) for c in np.lib.format.read_array(f, allow_pickle=False))
@@ -173,6 +178,14 @@ class NpzFramesSource(_FrameFile):
                     raise BadInputError(msg)
             with z.open("frames.npy") as f:
                 self.n_rows, self.row_shape = self._header(f)
+                claimed = f.tell() + self.n_rows * math.prod(self.row_shape) * 4
+            held = z.getinfo("frames.npy").file_size
+            if claimed != held:  # truncated, or a forged header: found now, not mid-epoch
+                msg = (
+                    f"{path}: frames.npy's header claims {self.n_rows} frames of "
+                    f"{self.row_shape} ({claimed} bytes), but the member holds {held}"
+                )
+                raise FileLayoutError(msg)
         if self.row_shape != self.shape:
             msg = f"{path}: frames of shape {self.row_shape}, the task needs {self.shape} (C, H, W)"
             raise BadInputError(msg)

@@ -96,7 +96,8 @@ class TrainConfig:
         if not (math.isfinite(self.lr) and self.lr > 0):
             msg = f"--lr must be a finite number > 0, got {self.lr!r}"
             raise BadInputError(msg)
-        if not 0 <= self.seed < 2**63:
+        seed: object = self.seed  # as given: a float from a Python caller too
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             msg = f"--seed must be an integer in 0..2**63-1, got {self.seed!r}"
             raise BadInputError(msg)
 

@@ -162,7 +162,7 @@ def test_normalisation_object_or_json_text() -> None:
 
     assert contract(normalisation=Norm()).normalisation == {"ecal": {"scale": 2.0}}
     assert contract(normalisation='{"a": 1}').normalisation == {"a": 1}
-    with pytest.raises(ContractError, match="string but not JSON"):
+    with pytest.raises(ContractError, match="'normalisation': not valid JSON"):
         contract(normalisation="{bad")
     with pytest.raises(ContractError, match="channel_preset must be a string"):
         contract(channel_preset=3)

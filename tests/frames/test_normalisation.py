@@ -65,7 +65,7 @@ def test_invalid_parameters_rejected(bad):
 def test_foreign_json_rejected():
     with pytest.raises(BadInputError, match="not an e2e-coffea normalisation"):
         Normalisation.from_json('{"channels": {}}')
-    with pytest.raises(BadInputError, match="does not parse"):
+    with pytest.raises(BadInputError, match="not valid JSON"):
         Normalisation.from_json("{")
     with pytest.raises(BadInputError, match="unknown channel-normalisation keys"):
         ChannelNorm.from_dict({"scale": 1.0, "offset": 2.0})

@@ -21,7 +21,7 @@ def test_round_trip_and_relative_paths(tmp_path):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("{not json", "not valid UTF-8 JSON"),
+        ("{not json", "not valid JSON"),
         ("[]", "must map dataset names"),
         ('{"x": {"files": {}}}', "must be a non-empty mapping"),
     ],

@@ -237,7 +237,7 @@ def test_crafted_zips_are_refused_without_running_anything(tmp_path: Path) -> No
         for item in src.infolist():
             body = src.read(item.filename)
             dst.writestr(item.filename, _pickled_npy() if item.filename.endswith(".npy") else body)
-    with pytest.raises(OutputFormatError, match="not a readable run output"):
+    with pytest.raises(OutputFormatError, match="Python objects"):
         loads_output(buf.getvalue())
     with pytest.raises(OutputFormatError):
         loads_output(b"garbage")
