@@ -36,6 +36,7 @@ from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, select_objects
 from ..io.arrays import entries_from
 from ..io.columns import ColumnPlan, plan_columns, read_columns
+from ..io.nested import FlatBranches, flat_branches
 from ..io.profiles import BranchProfile, load_profile
 from ..layouts import (
     LAYOUTS,
@@ -46,14 +47,16 @@ from ..layouts import (
     ObjectKind,
     layout_of_tree,
 )
-from .backends import InferenceBackend, OnnxBackend
+from .backends import InferenceBackend, OnnxBackend, triton_backend
+from .batching import object_batches
 from .outputs import model_outputs, scalar_branches, scalar_matrix
+from .partitions import is_dask_collection, map_partitions
 from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
 from .truth import regression_quantities
 
-__all__ = ["ScoredBatch", "Tagger", "detect_layout"]
+__all__ = ["ScoredBatch", "Tagger", "detect_layout", "object_batches"]
 
 Device = Literal["auto", "cpu", "cuda"] | str
 
@@ -200,23 +203,15 @@ class Tagger:
         return plan_columns(available, required, optional, profile or self.profile, where=where)
 
     # -- the analysis-facing call --------------------------------------------------------
-    def __call__(self, events: Any) -> ak.Array:
-        """Outputs for every object of ``events`` (a NanoEvents chunk, an uproot array or
-        a mapping of branches): same jagged structure, ``None`` outside the acceptance."""
-        meta = getattr(events, "metadata", None) or {}
-        fields = list(getattr(events, "fields", None) or list(events.keys()))
-        layout = (
-            self.layout
-            or (
-                layout_of_tree(str(meta["treename"]))
-                if "treename" in meta and self.profile is None
-                else None
-            )
-            or detect_layout(fields, self.profile)
-        )
-        where = str(meta.get("filename", "chunk"))
-        chunk = read_columns(events, self.plan(fields, layout, where=where))
-        offset = int(meta.get("entrystart", 0) or 0)
+    def __call__(self, events: Any) -> Any:
+        """Outputs for every object of ``events``: same jagged structure, ``None`` outside
+        the acceptance. ``events``: a coffea NanoEvents chunk of any schema (``BaseSchema``
+        flat names or ``NanoAODSchema`` collections such as ``events.Jet.seedIeta``), eager
+        or virtual; an uproot array or a mapping of branches; or a dask-awkward collection
+        (``mode="dask"``, ``apply_to_fileset``), for which the result is one too."""
+        if is_dask_collection(events):
+            return map_partitions(self, events)
+        chunk, layout, offset = self.read(events)
         sel = self.select(chunk, layout, entry_offset=offset)
         n = len(sel.records)
         width = self._width()
@@ -227,6 +222,39 @@ class Tagger:
             values[rows[done : done + len(batch.records)]] = batch.outputs
             done += len(batch.records)
         return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))
+
+    def read(self, events: Any) -> tuple[ak.Array, Layout, int]:
+        """The branches this tagger reads from a chunk (one flat record array under our
+        names), the chunk's layout, and its first entry in the file (for messages)."""
+        source = flat_branches(events)
+        meta = getattr(events, "metadata", None) or {}
+        layout = self.layout_of(source, meta)
+        where = str(meta.get("filename", "chunk"))
+        chunk = read_columns(source, self.plan(list(source), layout, where=where))
+        return chunk, layout, int(meta.get("entrystart", 0) or 0)
+
+    def layout_of(self, source: FlatBranches, meta: Any = None) -> Layout:
+        """The layout of a chunk: ``layout=``, the profile's, the tree's name, its seeds."""
+        meta = meta or {}
+        if self.layout is not None:
+            return self.layout
+        if "treename" in meta and self.profile is None:
+            return layout_of_tree(str(meta["treename"]))
+        return detect_layout(list(source), self.profile)
+
+    def touch(self, events: Any) -> ak.Array:
+        """What a typetracer chunk (dask-awkward's column projection) needs to learn: the
+        branches this tagger reads are touched, and the output's type comes back."""
+        source = flat_branches(events)
+        layout = self.layout_of(source, getattr(events, "metadata", None))
+        for name in self.plan(list(source), layout).file_names:
+            ak.typetracer.touch_data(source[name])
+        empty = self._jagged(
+            np.zeros((0, self._width()) if self._width() > 1 else 0, np.float32),
+            np.zeros(0, bool),
+            np.zeros(0, np.int64),
+        )
+        return ak.Array(empty.layout.to_typetracer(forget_length=True))
 
     def select(self, chunk: Any, layout: Layout, *, entry_offset: int = 0) -> Selected:
         """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
@@ -256,7 +284,7 @@ class Tagger:
             part, part_sel, first = piece
             t0 = time.perf_counter()
             with entries_from(entry_offset + first):
-                inputs, rec = self._inputs(part, layout, part_sel, device)
+                inputs, rec = self.model_inputs(part, layout, part_sel, device)
             return inputs, rec, first, time.perf_counter() - t0
 
         for inputs, rec, first, t_inputs in prefetched(prepare, pieces, ahead=ahead):
@@ -273,7 +301,7 @@ class Tagger:
         """The backend of this worker (built on first use, never pickled)."""
         if self._backend is None:
             if self.triton is not None:
-                self._backend = _triton_backend(
+                self._backend = triton_backend(
                     self.triton, self.name, self.contract, self.batch_size
                 )
             else:
@@ -281,9 +309,11 @@ class Tagger:
                                             tensorrt=self.tensorrt, stats=self.stats)  # fmt: skip
         return self._backend
 
-    def _inputs(
+    def model_inputs(
         self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str
     ) -> tuple[dict[str, Any], ObjectRecords]:
+        """The model's inputs by name (frames or point features, and scalars) for the
+        objects ``sel`` of ``chunk``, numpy on the CPU, torch tensors on a GPU."""
         c = self.contract
         be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
         if c.input_kind == "points":
@@ -345,33 +375,3 @@ class Tagger:
         else:
             flat = ak.mask(ak.Array(values), passed)
         return ak.unflatten(flat, counts)
-
-
-def object_batches(
-    chunk: ak.Array, sel: ObjectSelection, limit: int
-) -> Iterator[tuple[ak.Array, ObjectSelection, int]]:
-    """The selection in pieces of at most ``limit`` objects, each with the slice of the
-    chunk holding its events (awkward slices are views: no hit is copied) and that
-    slice's first event. An empty selection still yields once, so the builders check the
-    chunk's branches. The selection must be in event order (as the selection makes it)."""
-    if len(sel) == 0:
-        yield chunk, sel, 0
-        return
-    if np.any(np.diff(sel.event) < 0):
-        msg = "object_batches needs the selection in event order"
-        raise BadInputError(msg)
-    for a in range(0, len(sel), limit):
-        ev, idx = sel.event[a : a + limit], sel.index[a : a + limit]
-        first, last = int(ev[0]), int(ev[-1]) + 1
-        yield chunk[first:last], ObjectSelection(ev - first, idx), first
-
-
-def _triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
-    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
-    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
-    (binary tensors either way)."""
-    from .triton import TritonBackend
-
-    protocol: Literal["grpc", "http"] = "http" if url.startswith("http://") else "grpc"
-    address = url.split("://", 1)[1] if "://" in url else url
-    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

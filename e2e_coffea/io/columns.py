@@ -15,6 +15,7 @@ from typing import Any
 import awkward as ak
 
 from ..exceptions import MissingBranchError
+from .nested import flat_branches
 from .profiles import BranchProfile
 
 __all__ = ["ColumnPlan", "plan_columns", "read_columns"]
@@ -67,8 +68,10 @@ def plan_columns(
 
 
 def read_columns(source: Any, plan: ColumnPlan) -> ak.Array:
-    """The planned columns of ``source`` (NanoEvents, an awkward record array or a mapping
-    of branches), materialised once, as one flat record array under our names."""
+    """The planned columns of ``source`` (NanoEvents of any schema, an awkward record array
+    or a mapping of branches), materialised once, as one flat record array under our names.
+    A schema's collections are read by their flat names (:mod:`.nested`)."""
+    source = flat_branches(source)
     cols = {}
     for ours, theirs in zip(plan.present, plan.file_names, strict=True):
         arr = source[theirs]
