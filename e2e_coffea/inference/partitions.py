@@ -17,13 +17,16 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import awkward as ak
+import numpy as np
 
 from ..exceptions import E2EError
+from ..io.nested import flat_branches
+from .outputs import jagged_outputs, output_width
 
 if TYPE_CHECKING:
     from .tagger import Tagger
 
-__all__ = ["PartitionTagger", "is_dask_collection", "map_partitions"]
+__all__ = ["PartitionTagger", "is_dask_collection", "map_partitions", "touch"]
 
 INSTALL_HINT = (
     "pip install 'coffea[dask-awkward]' (dask-awkward 2026.2 needs dask < 2025.4 and "
@@ -41,7 +44,7 @@ _MERGE = threading.Lock()
 
 class PartitionTagger:
     """What each partition runs: the tagger on an eager chunk, its :meth:`Tagger.touch`
-    on a typetracer one. Pickles as the tagger does, without a session.
+    on a typetracer one (:func:`touch`). Pickles as the tagger does, without a session.
 
     dask's local schedulers run partitions in threads of this process, on this very
     object: each partition scores with a copy of the tagger (the session is the
@@ -52,13 +55,26 @@ class PartitionTagger:
 
     def __call__(self, events: Any) -> Any:
         if ak.backend(events) == "typetracer":
-            return self.tagger.touch(events)
+            return touch(self.tagger, events)
         mine = copy.copy(self.tagger)
         mine.stats = Counter()
         out = mine(events)
         with _MERGE:
             self.tagger.stats.update(mine.stats)
         return out
+
+
+def touch(tagger: Tagger, events: Any) -> ak.Array:
+    """What a typetracer chunk (dask-awkward's column projection) needs to learn: the
+    branches the tagger reads are touched, and the type of its output comes back."""
+    source = flat_branches(events)
+    layout = tagger.layout_of(source, getattr(events, "metadata", None))
+    for name in tagger.plan(list(source), layout).file_names:
+        ak.typetracer.touch_data(source[name])
+    width = output_width(tagger.contract)
+    values = np.zeros((0, width) if width > 1 else 0, np.float32)
+    empty = jagged_outputs(values, np.zeros(0, bool), np.zeros(0, np.int64), tagger.contract)
+    return ak.Array(empty.layout.to_typetracer(forget_length=True))
 
 
 def map_partitions(tagger: Tagger, events: Any) -> Any:

@@ -26,7 +26,7 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, BadTypeError
 from ..export.contract import Contract
 from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
 from ..frames.normalisation import Normalisation
@@ -45,11 +45,12 @@ from ..layouts import (
     TRUTH_FLAGS,
     Layout,
     ObjectKind,
+    is_layout,
     layout_of_tree,
 )
 from .backends import InferenceBackend, OnnxBackend, triton_backend
 from .batching import object_batches
-from .outputs import model_outputs, scalar_branches, scalar_matrix
+from .outputs import jagged_outputs, model_outputs, output_width, scalar_branches, scalar_matrix
 from .partitions import is_dask_collection, map_partitions
 from .prefetch import prefetched
 from .sessions import resolve_device
@@ -103,7 +104,8 @@ class Tagger:
     under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
     ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
-    ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
+    ``cuts``: the object selection.
+    ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
     in front of CUDA).
     """
@@ -122,9 +124,7 @@ class Tagger:
         layout: Layout | None = None,
         tensorrt: str | os.PathLike[str] | None = None,
     ) -> None:
-        if batch_size < 1 or not frame_memory_mb > 0:
-            msg = f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
-            raise BadInputError(msg)
+        _check_options(batch_size, frame_memory_mb, cuts, layout)
         self.spec = resolve_tagger(tagger)
         self.device = device
         self.batch_size = batch_size
@@ -214,14 +214,16 @@ class Tagger:
         chunk, layout, offset = self.read(events)
         sel = self.select(chunk, layout, entry_offset=offset)
         n = len(sel.records)
-        width = self._width()
+        width = output_width(self.contract)
         values = np.full((n, width) if width > 1 else n, np.nan, np.float32)
         rows = np.flatnonzero(sel.passed)
         done = 0
         for batch in self.score_batches(chunk, layout, sel, entry_offset=offset):
             values[rows[done : done + len(batch.records)]] = batch.outputs
             done += len(batch.records)
-        return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))
+        return jagged_outputs(
+            values, sel.passed, object_counts(chunk, layout, self.kind), self.contract
+        )
 
     def read(self, events: Any) -> tuple[ak.Array, Layout, int]:
         """The branches this tagger reads from a chunk (one flat record array under our
@@ -230,7 +232,7 @@ class Tagger:
         meta = getattr(events, "metadata", None) or {}
         layout = self.layout_of(source, meta)
         where = str(meta.get("filename", "chunk"))
-        chunk = read_columns(source, self.plan(list(source), layout, where=where))
+        chunk = read_columns(source, self.plan(list(source), layout, where=where), where=where)
         return chunk, layout, int(meta.get("entrystart", 0) or 0)
 
     def layout_of(self, source: FlatBranches, meta: Any = None) -> Layout:
@@ -241,20 +243,6 @@ class Tagger:
         if "treename" in meta and self.profile is None:
             return layout_of_tree(str(meta["treename"]))
         return detect_layout(list(source), self.profile)
-
-    def touch(self, events: Any) -> ak.Array:
-        """What a typetracer chunk (dask-awkward's column projection) needs to learn: the
-        branches this tagger reads are touched, and the output's type comes back."""
-        source = flat_branches(events)
-        layout = self.layout_of(source, getattr(events, "metadata", None))
-        for name in self.plan(list(source), layout).file_names:
-            ak.typetracer.touch_data(source[name])
-        empty = self._jagged(
-            np.zeros((0, self._width()) if self._width() > 1 else 0, np.float32),
-            np.zeros(0, bool),
-            np.zeros(0, np.int64),
-        )
-        return ak.Array(empty.layout.to_typetracer(forget_length=True))
 
     def select(self, chunk: Any, layout: Layout, *, entry_offset: int = 0) -> Selected:
         """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
@@ -340,12 +328,6 @@ class Tagger:
                 inputs[c.input_names[1]] = s
         return inputs, rec
 
-    def _width(self) -> int:
-        c = self.contract
-        if c.task == "classification":
-            return 1 if len(c.class_names) == 2 else len(c.class_names)
-        return len(c.class_names)
-
     def _batch_limit(self) -> int:
         c = self.contract
         if c.input_kind == "points":
@@ -358,20 +340,21 @@ class Tagger:
             per = 4 * len(c.channels) * c.frame_size[0] * c.frame_size[1]
         return max(1, int(self.frame_memory_mb * 2**20) // per)
 
-    def _jagged(
-        self,
-        values: npt.NDArray[np.float32],
-        passed: npt.NDArray[np.bool_],
-        counts: npt.NDArray[np.int64],
-    ) -> ak.Array:
-        """Per-object outputs as a jagged option array; a record per class for multi-class."""
-        if values.ndim == 2:
-            cols = {
-                name: ak.mask(values[:, k], passed)
-                for k, name in enumerate(self.contract.class_names)
-            }
-            flat = ak.zip(cols)
-            flat = ak.mask(flat, passed)
-        else:
-            flat = ak.mask(ak.Array(values), passed)
-        return ak.unflatten(flat, counts)
+
+def _check_options(batch_size: Any, frame_memory_mb: Any, cuts: Any, layout: Any) -> None:
+    """One line naming a bad option, before a model is even opened."""
+    for name, value, kind in (("batch_size", batch_size, int), ("frame_memory_mb", frame_memory_mb, float)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int | kind):
+            msg = f"{name} must be a number, got {type(value).__name__} {value!r}"
+            raise BadTypeError(msg)
+    if batch_size < 1 or not frame_memory_mb > 0:
+        msg = (
+            f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
+        )
+        raise BadInputError(msg)
+    if cuts is not None and not isinstance(cuts, ObjectCuts):
+        msg = f"cuts must be an ObjectCuts, got {type(cuts).__name__} {cuts!r}"
+        raise BadTypeError(msg)
+    if layout is not None and not is_layout(layout):
+        msg = f"layout must be one of {list(LAYOUTS)} or None, got {layout!r}"
+        raise BadInputError(msg)

@@ -12,10 +12,13 @@ for eager, virtual and typetracer (dask) chunks alike.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import awkward as ak
+
+from ..exceptions import BadTypeError
 
 __all__ = ["FlatBranches", "flat_branches"]
 
@@ -41,9 +44,15 @@ class FlatBranches(Mapping[str, Any]):
             form = events.layout.form
             fields = list(form.fields) if isinstance(form, ak.forms.RecordForm) else []
             sub = {f: _record_fields(form.content(f)) for f in fields}
-        else:
+        elif callable(getattr(events, "keys", None)):
             fields = list(events.keys())
             sub = {f: list(ak.fields(v)) if isinstance(v, ak.Array) else [] for f, v in events.items()}  # fmt: skip
+        else:
+            msg = (
+                "events must be a NanoEvents chunk, an awkward record array or a mapping of "
+                f"branches, got {type(events).__name__} {reprlib.repr(events)}"
+            )
+            raise BadTypeError(msg)
         self._where: dict[str, tuple[str, ...]] = {f: (f,) for f in fields}
         for coll in fields:
             for field in sub[coll]:

@@ -173,7 +173,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             ),
             layout,
         )
-        chunk = read_columns(events, plan)
+        chunk = read_columns(events, plan, where=where)
         out["metrics"]["time_read"] += time.perf_counter() - t0
         offset = int(meta.get("entrystart", 0) or 0)
         numbers = np.asarray(chunk[event_branch]) if event_branch in plan.present else None

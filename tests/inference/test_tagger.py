@@ -249,3 +249,33 @@ def test_clear_errors(tmp_path: Path, models: dict[str, Path]) -> None:
             kind="jet",
         )
     assert bad.n_channels == 13
+
+
+def test_wrong_types_and_short_branches_say_so_in_one_line(
+    sample: Any, models: dict[str, Path]
+) -> None:
+    from e2e_coffea.exceptions import BadTypeError, FileLayoutError
+
+    for bad in (42, None, ["tau_simplenet"]):
+        with pytest.raises(
+            TypeError, match=f"tagger must be a shipped name.*got {type(bad).__name__}"
+        ):
+            Tagger(bad)  # type: ignore[arg-type]
+    with pytest.raises(BadTypeError, match="batch_size must be a number, got str 'x'"):
+        Tagger(models["binary"], batch_size="x")  # type: ignore[arg-type]
+    with pytest.raises(BadTypeError, match="cuts must be an ObjectCuts, got dict"):
+        Tagger(models["binary"], cuts={"pt_min": 30})  # type: ignore[arg-type]
+    with pytest.raises(BadInputError, match="layout must be one of"):
+        Tagger(models["binary"], layout="nano")  # type: ignore[arg-type]
+    tagger = Tagger(models["binary"], device="cpu")
+    with pytest.raises(BadTypeError, match=r"events must be .* got int 42"):
+        tagger(42)
+    events = _arrays(sample.files[("tau", "sparse")], "Events")
+    branches = {f: events[f] for f in events.fields}
+    branches["Jet_eta"] = branches["Jet_eta"][:-1]  # one event short
+    n = len(events)
+    with pytest.raises(
+        FileLayoutError,
+        match=rf"'Jet_eta' has {n - 1} entries where the other \d+ branch\(es\) have {n}$",
+    ):
+        tagger(branches)
