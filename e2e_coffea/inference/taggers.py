@@ -63,7 +63,8 @@ def resolve_tagger(name_or_path: str | os.PathLike[str] | TaggerSpec) -> TaggerS
     checked against it, so a mismatched model is refused here, before any chunk runs."""
     if isinstance(name_or_path, TaggerSpec):
         return name_or_path
-    if not isinstance(name_or_path, str | os.PathLike):
+    given: object = name_or_path  # callers without type checking pass anything
+    if not isinstance(given, str | os.PathLike):
         msg = (
             "tagger must be a shipped name, a path to an .onnx file or a TaggerSpec, got "
             f"{type(name_or_path).__name__} {name_or_path!r}"
