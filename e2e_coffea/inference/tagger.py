@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from ..frames.normalisation import Normalisation
 from ..frames.objects import object_counts, object_table
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
-from ..frames.selection import ObjectCuts, Selected, select_objects
+from ..frames.selection import ObjectCuts, Selected, ValidityRangeWarning, select_objects
 from ..io.arrays import entries_from
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.nested import FlatBranches, flat_branches
@@ -104,7 +105,10 @@ class Tagger:
     under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
     ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
-    ``cuts``: the object selection.
+    ``cuts``: the object selection; by default the standard cuts narrowed to the range the
+    tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
+    it are ``None``, counted by reason in :attr:`stats`. Cuts given that reach beyond
+    that range are applied as given, with one :class:`ValidityRangeWarning`.
     ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
     in front of CUDA).
@@ -131,7 +135,13 @@ class Tagger:
         self.fp16 = fp16
         self.triton = triton
         self.profile = load_profile(branches) if branches is not None else None
-        self.cuts = cuts or ObjectCuts()
+        self.cuts = ObjectCuts().within(self.contract.validity) if cuts is None else cuts
+        if cuts is not None and (beyond := cuts.beyond(self.contract.validity)):
+            msg = (
+                f"tagger {self.name!r} was trained for {self.contract.validity}; cuts= reach "
+                f"beyond it ({', '.join(beyond)}): objects there are scored all the same"
+            )
+            warnings.warn(msg, ValidityRangeWarning, stacklevel=2)
         self.frame_memory_mb = frame_memory_mb
         self.layout = layout
         self.tensorrt = str(tensorrt) if tensorrt is not None else None
