@@ -141,6 +141,8 @@ def test_dask_events_map_the_tagger_over_partitions(
     eager = Tagger(jet_tagger, device="cpu")
     eager(_events(sample, layout, "base", "eager"))
     assert tagger.stats == eager.stats
+    wrapped = TaggerWrapper(jet_tagger, device="cpu")(_events(sample, layout, schema, "dask"))
+    assert wrapped.compute().tolist() == reference[layout]  # the ml_tools face, lazily too
 
 
 def _count_session_builds() -> None:
