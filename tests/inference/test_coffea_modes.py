@@ -64,11 +64,17 @@ def reference(sample: Any, jet_tagger: Path) -> dict[str, list[Any]]:
 def test_eager_and_virtual_events_of_either_schema(
     sample: Any, jet_tagger: Path, reference: dict[str, list[Any]], layout: str, schema: str, mode: str
 ) -> None:  # fmt: skip
-    events = _events(sample, layout, schema, mode)
+    log: list[Any] = []
+    events = _events(sample, layout, schema, mode, access_log=log)
     if schema == "nanoaod":
         assert "Jet_seedIeta" not in events.fields
         assert "seedIeta" in events.Jet.fields
-    assert Tagger(jet_tagger, device="cpu")(events).tolist() == reference[layout]
+    tagger = Tagger(jet_tagger, device="cpu")
+    assert tagger(events).tolist() == reference[layout]
+    if mode == "virtual":  # only what the tagger needs is read, counters aside
+        required, optional = tagger.branches(layout)
+        read = {a.branch for a in log} - {f"n{b.split('_')[0]}" for b in required}
+        assert set(required) <= read <= set(required) | set(optional)
 
 
 def test_nanoaod_chunks_say_what_is_missing_by_its_flat_name(sample: Any, jet_tagger: Path) -> None:
