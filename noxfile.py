@@ -49,6 +49,15 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(name="dask-awkward", default=False)
+def dask_awkward(session: nox.Session) -> None:
+    """Tagger in coffea's dask mode: dask-awkward pins dask < 2025.4, so these tests skip
+    in the main environment and run here, against the dask that coffea[dask-awkward] pulls."""
+    _install_torch(session)
+    session.install(".[test]", "coffea[dask-awkward]")
+    session.run("pytest", "tests/inference/test_coffea_modes.py", *session.posargs)
+
+
 @nox.session(default=False)
 def build(session: nox.Session) -> None:
     """sdist, then the wheel built from that sdist, into dist/."""

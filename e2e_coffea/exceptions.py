@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadInputError",
+    "BadTypeError",
     "ChannelError",
     "ContractError",
     "E2EError",
@@ -23,6 +24,10 @@ class E2EError(Exception):
 
 class BadInputError(E2EError, ValueError):
     """A user-supplied value is out of its allowed range or of the wrong kind."""
+
+
+class BadTypeError(BadInputError, TypeError):
+    """A user-supplied argument is of the wrong type (a number where a name is expected)."""
 
 
 class GenerationError(E2EError, RuntimeError):

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import pytest
 
 from e2e_coffea.cli import main
@@ -65,19 +66,44 @@ def test_every_cited_file_exists() -> None:
     assert not missing, missing
 
 
-@pytest.mark.slow
-def test_the_tagger_example_runs_in_a_processor(sample: Any) -> None:
-    """The README's ten-line analysis, run as written on a generated sample."""
-    from coffea import processor
-    from coffea.nanoevents import BaseSchema
+def _run_block(marker: str, sample: Any, tmp_path: Path, monkeypatch: Any) -> dict[str, Any]:
+    """A README block run verbatim where ``generate --out samples`` wrote its sample."""
+    from coffea.nanoevents import NanoAODSchema
 
-    scope: dict[str, Any] = {}
-    exec(compile(_after("tagger-example"), "README.md", "exec"), scope)
-    runner = processor.Runner(
-        executor=processor.IterativeExecutor(status=False), schema=BaseSchema, chunksize=20
-    )
-    fileset = {"tau": {"files": {str(sample.files[("tau", "sparse")]): "Events"}}}
-    out = runner(fileset, scope["MyAnalysis"]())
-    h = out["tau_pt"]
+    monkeypatch.setattr(NanoAODSchema, "warn_missing_crossrefs", True)  # restored after
+    (tmp_path / "samples").symlink_to(sample.root, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    scope: dict[str, Any] = {"__name__": f"readme_{marker.replace('-', '_')}"}
+    exec(compile(_after(marker), "README.md", "exec"), scope)
+    return scope
+
+
+@pytest.mark.slow
+def test_the_tagger_example_runs_in_a_processor(
+    sample: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The README's analysis, Runner line included, run as written (NanoAODSchema)."""
+    scope = _run_block("tagger-example", sample, tmp_path, monkeypatch)
+    h = scope["out"]["tau_pt"]
     assert h.axes[0].label == "tau-tagged jet pT [GeV]"
-    assert 0 < h.sum(flow=True) < 40  # some, not all, of the tau sample's jets are tagged
+    assert 0 < h.sum(flow=True) < 80  # some, not all, of the sample's jets are tagged
+
+
+@pytest.mark.parametrize("marker", ["tagger-nanoevents", "tagger-ml-tools", "tagger-dask"])
+def test_the_tagger_blocks_run_as_written(
+    marker: str, sample: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    if marker == "tagger-dask":
+        pytest.importorskip("dask_awkward", reason="needs coffea[dask-awkward] (dask < 2025.4)")
+    scope = _run_block(marker, sample, tmp_path, monkeypatch)
+    if marker == "tagger-nanoevents":
+        assert scope["tau"].stats["scored"] > 0  # eager and virtual both scored
+        assert scope["score"].tolist() == scope["tau"](scope["events"]).tolist()
+    elif marker == "tagger-ml-tools":
+        assert len(scope["probs"]) == int(ak.count(scope["score"])) > 0
+    else:  # the lazy tagged jets are the eager ones
+        import uproot
+
+        events = uproot.open(sample.files[("tau", "sparse")])["Events"].arrays()
+        tagged = ak.fill_none(scope["tau"](events) > 0.5, False)
+        assert scope["pts"]["tau"].tolist() == events["Jet_pt"][tagged].tolist()

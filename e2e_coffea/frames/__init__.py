@@ -34,7 +34,14 @@ from .records import (
     ObjectSelection,
     PointClouds,
 )
-from .selection import JetCuts, ObjectCuts, Selected, cut_steps, select_objects
+from .selection import (
+    JetCuts,
+    ObjectCuts,
+    Selected,
+    ValidityRangeWarning,
+    cut_steps,
+    select_objects,
+)
 
 __all__ = [
     "BACKENDS",
@@ -55,6 +62,7 @@ __all__ = [
     "PointClouds",
     "Preset",
     "Selected",
+    "ValidityRangeWarning",
     "build_eg_frames",
     "build_jet_frames",
     "build_point_clouds",

@@ -20,7 +20,18 @@ from ..layouts import Layout, ObjectKind
 from .objects import object_records
 from .records import ObjectRecords, ObjectSelection
 
-__all__ = ["JetCuts", "ObjectCuts", "Selected", "cut_steps", "select_objects"]
+__all__ = [
+    "JetCuts",
+    "ObjectCuts",
+    "Selected",
+    "ValidityRangeWarning",
+    "cut_steps",
+    "select_objects",
+]
+
+
+class ValidityRangeWarning(UserWarning):
+    """Cuts let a tagger score objects outside the kinematic range it was trained in."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,19 @@ class ObjectCuts:
             pt_max=min(self.pt_max, float(v.get("pt_max", math.inf))),
             abs_eta_max=min(self.abs_eta_max, float(v.get("abs_eta_max", math.inf))),
         )
+
+    def beyond(self, validity: Mapping[str, float | None] | None) -> list[str]:
+        """Where these cuts reach beyond a kinematic range (a model's ``validity``), as
+        ``"pt_min 20 < 150"``; empty when they stay inside it."""
+        v = {k: float(x) for k, x in (validity or {}).items() if x is not None}
+        out = []
+        if self.pt_min < v.get("pt_min", -math.inf):
+            out.append(f"pt_min {self.pt_min:g} < {v['pt_min']:g}")
+        if self.pt_max > v.get("pt_max", math.inf):
+            out.append(f"pt_max {self.pt_max:g} > {v['pt_max']:g}")
+        if self.abs_eta_max > v.get("abs_eta_max", math.inf):
+            out.append(f"abs_eta_max {self.abs_eta_max:g} > {v['abs_eta_max']:g}")
+        return out
 
     def as_range(self) -> dict[str, float | None]:
         """``{pt_min, pt_max, abs_eta_max}`` (``pt_max`` None when unbounded), as JSON."""

@@ -6,6 +6,7 @@ and the benchmarks all use it.
 
 from __future__ import annotations
 
+from ..frames.selection import ValidityRangeWarning
 from .backends import InferenceBackend, OnnxBackend
 from .tagger import ScoredBatch, Tagger, detect_layout, object_batches
 from .taggers import TaggerSpec, file_sha256, list_taggers, resolve_tagger, shipped_dir
@@ -16,6 +17,7 @@ __all__ = [
     "ScoredBatch",
     "Tagger",
     "TaggerSpec",
+    "ValidityRangeWarning",
     "detect_layout",
     "file_sha256",
     "list_taggers",

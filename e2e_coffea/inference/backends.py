@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ..exceptions import BadInputError
+from ..export.contract import Contract
 from .batching import run_in_batches
 from .sessions import get_session, run_cpu
 
-__all__ = ["InferenceBackend", "OnnxBackend"]
+__all__ = ["InferenceBackend", "OnnxBackend", "triton_backend"]
 
 
 class InferenceBackend(Protocol):
@@ -94,3 +96,24 @@ def _host(x: Any) -> npt.NDArray[np.float32]:
     if isinstance(x, np.ndarray):
         return x.astype(np.float32, copy=False)
     return np.asarray(x.float().cpu().numpy(), dtype=np.float32)
+
+
+def triton_endpoint(url: str) -> tuple[Literal["grpc", "http"], str]:
+    """(protocol, host:port) of ``host:port``, ``grpc://host:port`` or ``http://host:port``;
+    schemes are case-insensitive (RFC 3986), and any other one is refused."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower() if sep else "grpc"
+    if scheme not in ("grpc", "http"):
+        msg = f"Triton url {url!r}: scheme {scheme}:// is neither grpc:// nor http://"
+        raise BadInputError(msg)
+    return ("http" if scheme == "http" else "grpc"), (rest if sep else url)
+
+
+def triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
+    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
+    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
+    (binary tensors either way)."""
+    from .triton import TritonBackend
+
+    protocol, address = triton_endpoint(url)
+    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

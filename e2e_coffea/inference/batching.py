@@ -8,11 +8,15 @@ processor reports them as ``metrics["oom_halvings"]``) and keeps the size that f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from ..exceptions import E2EError
+import awkward as ak
+import numpy as np
 
-__all__ = ["DeviceOutOfMemoryError", "is_out_of_memory", "run_in_batches"]
+from ..exceptions import BadInputError, E2EError
+from ..frames.records import ObjectSelection
+
+__all__ = ["DeviceOutOfMemoryError", "is_out_of_memory", "object_batches", "run_in_batches"]
 
 
 class DeviceOutOfMemoryError(E2EError, MemoryError):
@@ -77,3 +81,22 @@ def run_in_batches(
             continue
         start = stop
     return batch_size
+
+
+def object_batches(
+    chunk: ak.Array, sel: ObjectSelection, limit: int
+) -> Iterator[tuple[ak.Array, ObjectSelection, int]]:
+    """The selection in pieces of at most ``limit`` objects, each with the slice of the
+    chunk holding its events (awkward slices are views: no hit is copied) and that
+    slice's first event. An empty selection still yields once, so the builders check the
+    chunk's branches. The selection must be in event order (as the selection makes it)."""
+    if len(sel) == 0:
+        yield chunk, sel, 0
+        return
+    if np.any(np.diff(sel.event) < 0):
+        msg = "object_batches needs the selection in event order"
+        raise BadInputError(msg)
+    for a in range(0, len(sel), limit):
+        ev, idx = sel.event[a : a + limit], sel.index[a : a + limit]
+        first, last = int(ev[0]), int(ev[-1]) + 1
+        yield chunk[first:last], ObjectSelection(ev - first, idx), first

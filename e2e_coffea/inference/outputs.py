@@ -9,6 +9,7 @@ target transform undone). Scalars come from the object records (``pt``, ``seed_r
 
 from __future__ import annotations
 
+import awkward as ak
 import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, softmax
@@ -17,7 +18,14 @@ from ..export.contract import Contract
 from ..export.targets import from_network
 from ..frames.scalars import OBJECT_SCALARS, scalar_branch_names, scalar_matrix
 
-__all__ = ["OBJECT_SCALARS", "model_outputs", "scalar_branches", "scalar_matrix"]
+__all__ = [
+    "OBJECT_SCALARS",
+    "jagged_outputs",
+    "model_outputs",
+    "output_width",
+    "scalar_branches",
+    "scalar_matrix",
+]
 
 
 def model_outputs(raw: npt.NDArray[np.float32], contract: Contract) -> npt.NDArray[np.float32]:
@@ -48,3 +56,26 @@ def _inverse_target(values: npt.NDArray[np.float64], contract: Contract) -> npt.
 def scalar_branches(contract: Contract, object_table: dict[str, str]) -> list[str]:
     """Our branch names a model's scalar inputs need (object quantities via the table)."""
     return scalar_branch_names(contract.scalar_inputs, object_table)
+
+
+def output_width(contract: Contract) -> int:
+    """Values per object: 1 for a binary classifier, else one per class or target."""
+    if contract.task == "classification" and len(contract.class_names) == 2:
+        return 1
+    return len(contract.class_names)
+
+
+def jagged_outputs(
+    values: npt.NDArray[np.float32],
+    passed: npt.NDArray[np.bool_],
+    counts: npt.NDArray[np.int64],
+    contract: Contract,
+) -> ak.Array:
+    """Per-object outputs (one row per object, NaN where not scored) as a jagged option
+    array, ``None`` where not ``passed``; a record per class for a multi-class model."""
+    if values.ndim == 2:
+        cols = {name: ak.mask(values[:, k], passed) for k, name in enumerate(contract.class_names)}
+        flat = ak.mask(ak.zip(cols), passed)
+    else:
+        flat = ak.mask(ak.Array(values), passed)
+    return ak.unflatten(flat, counts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,16 +27,17 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, BadTypeError
 from ..export.contract import Contract
 from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
 from ..frames.normalisation import Normalisation
 from ..frames.objects import object_counts, object_table
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
-from ..frames.selection import ObjectCuts, Selected, select_objects
+from ..frames.selection import ObjectCuts, Selected, ValidityRangeWarning, select_objects
 from ..io.arrays import entries_from
 from ..io.columns import ColumnPlan, plan_columns, read_columns
+from ..io.nested import FlatBranches, flat_branches
 from ..io.profiles import BranchProfile, load_profile
 from ..layouts import (
     LAYOUTS,
@@ -44,16 +46,19 @@ from ..layouts import (
     TRUTH_FLAGS,
     Layout,
     ObjectKind,
+    is_layout,
     layout_of_tree,
 )
-from .backends import InferenceBackend, OnnxBackend
-from .outputs import model_outputs, scalar_branches, scalar_matrix
+from .backends import InferenceBackend, OnnxBackend, triton_backend, triton_endpoint
+from .batching import object_batches
+from .outputs import jagged_outputs, model_outputs, output_width, scalar_branches, scalar_matrix
+from .partitions import is_dask_collection, map_partitions
 from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
 from .truth import regression_quantities
 
-__all__ = ["ScoredBatch", "Tagger", "detect_layout"]
+__all__ = ["ScoredBatch", "Tagger", "detect_layout", "object_batches"]
 
 Device = Literal["auto", "cpu", "cuda"] | str
 
@@ -100,7 +105,11 @@ class Tagger:
     under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
     ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
-    ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
+    ``cuts``: the object selection; by default the standard cuts narrowed to the range the
+    tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
+    it are ``None``, counted by reason in :attr:`stats`. Cuts given that reach beyond
+    that range are applied as given, with one :class:`ValidityRangeWarning`.
+    ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
     in front of CUDA).
     """
@@ -119,18 +128,22 @@ class Tagger:
         layout: Layout | None = None,
         tensorrt: str | os.PathLike[str] | None = None,
     ) -> None:
-        if batch_size < 1 or not frame_memory_mb > 0:
-            msg = f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
-            raise BadInputError(msg)
+        _check_options(batch_size, frame_memory_mb, cuts, layout)
         self.spec = resolve_tagger(tagger)
         self.device = device
         self.batch_size = batch_size
         self.fp16 = fp16
         if triton is not None:
-            _triton_endpoint(triton)  # a bad scheme is refused here, not on the first chunk
+            triton_endpoint(triton)  # a bad scheme is refused here, not on the first chunk
         self.triton = triton
         self.profile = load_profile(branches) if branches is not None else None
-        self.cuts = cuts or ObjectCuts()
+        self.cuts = ObjectCuts().within(self.contract.validity) if cuts is None else cuts
+        if cuts is not None and (beyond := cuts.beyond(self.contract.validity)):
+            msg = (
+                f"tagger {self.name!r} was trained for {self.contract.validity}; cuts= reach "
+                f"beyond it ({', '.join(beyond)}): objects there are scored all the same"
+            )
+            warnings.warn(msg, ValidityRangeWarning, stacklevel=2)
         self.frame_memory_mb = frame_memory_mb
         self.layout = layout
         self.tensorrt = str(tensorrt) if tensorrt is not None else None
@@ -202,33 +215,46 @@ class Tagger:
         return plan_columns(available, required, optional, profile or self.profile, where=where)
 
     # -- the analysis-facing call --------------------------------------------------------
-    def __call__(self, events: Any) -> ak.Array:
-        """Outputs for every object of ``events`` (a NanoEvents chunk, an uproot array or
-        a mapping of branches): same jagged structure, ``None`` outside the acceptance."""
-        meta = getattr(events, "metadata", None) or {}
-        fields = list(getattr(events, "fields", None) or list(events.keys()))
-        layout = (
-            self.layout
-            or (
-                layout_of_tree(str(meta["treename"]))
-                if "treename" in meta and self.profile is None
-                else None
-            )
-            or detect_layout(fields, self.profile)
-        )
-        where = str(meta.get("filename", "chunk"))
-        chunk = read_columns(events, self.plan(fields, layout, where=where))
-        offset = int(meta.get("entrystart", 0) or 0)
+    def __call__(self, events: Any) -> Any:
+        """Outputs for every object of ``events``: same jagged structure, ``None`` outside
+        the acceptance. ``events``: a coffea NanoEvents chunk of any schema (``BaseSchema``
+        flat names or ``NanoAODSchema`` collections such as ``events.Jet.seedIeta``), eager
+        or virtual; an uproot array or a mapping of branches; or a dask-awkward collection
+        (``mode="dask"``, ``apply_to_fileset``), for which the result is one too."""
+        if is_dask_collection(events):
+            return map_partitions(self, events)
+        chunk, layout, offset = self.read(events)
         sel = self.select(chunk, layout, entry_offset=offset)
         n = len(sel.records)
-        width = self._width()
+        width = output_width(self.contract)
         values = np.full((n, width) if width > 1 else n, np.nan, np.float32)
         rows = np.flatnonzero(sel.passed)
         done = 0
         for batch in self.score_batches(chunk, layout, sel, entry_offset=offset):
             values[rows[done : done + len(batch.records)]] = batch.outputs
             done += len(batch.records)
-        return self._jagged(values, sel.passed, object_counts(chunk, layout, self.kind))
+        return jagged_outputs(
+            values, sel.passed, object_counts(chunk, layout, self.kind), self.contract
+        )
+
+    def read(self, events: Any) -> tuple[ak.Array, Layout, int]:
+        """The branches this tagger reads from a chunk (one flat record array under our
+        names), the chunk's layout, and its first entry in the file (for messages)."""
+        source = flat_branches(events)
+        meta = getattr(events, "metadata", None) or {}
+        layout = self.layout_of(source, meta)
+        where = str(meta.get("filename", "chunk"))
+        chunk = read_columns(source, self.plan(list(source), layout, where=where), where=where)
+        return chunk, layout, int(meta.get("entrystart", 0) or 0)
+
+    def layout_of(self, source: FlatBranches, meta: Any = None) -> Layout:
+        """The layout of a chunk: ``layout=``, the profile's, the tree's name, its seeds."""
+        meta = meta or {}
+        if self.layout is not None:
+            return self.layout
+        if "treename" in meta and self.profile is None:
+            return layout_of_tree(str(meta["treename"]))
+        return detect_layout(list(source), self.profile)
 
     def select(self, chunk: Any, layout: Layout, *, entry_offset: int = 0) -> Selected:
         """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
@@ -258,7 +284,7 @@ class Tagger:
             part, part_sel, first = piece
             t0 = time.perf_counter()
             with entries_from(entry_offset + first):
-                inputs, rec = self._inputs(part, layout, part_sel, device)
+                inputs, rec = self.model_inputs(part, layout, part_sel, device)
             return inputs, rec, first, time.perf_counter() - t0
 
         for inputs, rec, first, t_inputs in prefetched(prepare, pieces, ahead=ahead):
@@ -275,7 +301,7 @@ class Tagger:
         """The backend of this worker (built on first use, never pickled)."""
         if self._backend is None:
             if self.triton is not None:
-                self._backend = _triton_backend(
+                self._backend = triton_backend(
                     self.triton, self.name, self.contract, self.batch_size
                 )
             else:
@@ -284,9 +310,11 @@ class Tagger:
                                             sha256=self.spec.sha256)  # fmt: skip
         return self._backend
 
-    def _inputs(
+    def model_inputs(
         self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str
     ) -> tuple[dict[str, Any], ObjectRecords]:
+        """The model's inputs by name (frames or point features, and scalars) for the
+        objects ``sel`` of ``chunk``, numpy on the CPU, torch tensors on a GPU."""
         c = self.contract
         be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
         if c.input_kind == "points":
@@ -313,12 +341,6 @@ class Tagger:
                 inputs[c.input_names[1]] = s
         return inputs, rec
 
-    def _width(self) -> int:
-        c = self.contract
-        if c.task == "classification":
-            return 1 if len(c.class_names) == 2 else len(c.class_names)
-        return len(c.class_names)
-
     def _batch_limit(self) -> int:
         c = self.contract
         if c.input_kind == "points":
@@ -331,60 +353,21 @@ class Tagger:
             per = 4 * len(c.channels) * c.frame_size[0] * c.frame_size[1]
         return max(1, int(self.frame_memory_mb * 2**20) // per)
 
-    def _jagged(
-        self,
-        values: npt.NDArray[np.float32],
-        passed: npt.NDArray[np.bool_],
-        counts: npt.NDArray[np.int64],
-    ) -> ak.Array:
-        """Per-object outputs as a jagged option array; a record per class for multi-class."""
-        if values.ndim == 2:
-            cols = {
-                name: ak.mask(values[:, k], passed)
-                for k, name in enumerate(self.contract.class_names)
-            }
-            flat = ak.zip(cols)
-            flat = ak.mask(flat, passed)
-        else:
-            flat = ak.mask(ak.Array(values), passed)
-        return ak.unflatten(flat, counts)
 
-
-def object_batches(
-    chunk: ak.Array, sel: ObjectSelection, limit: int
-) -> Iterator[tuple[ak.Array, ObjectSelection, int]]:
-    """The selection in pieces of at most ``limit`` objects, each with the slice of the
-    chunk holding its events (awkward slices are views: no hit is copied) and that
-    slice's first event. An empty selection still yields once, so the builders check the
-    chunk's branches. The selection must be in event order (as the selection makes it)."""
-    if len(sel) == 0:
-        yield chunk, sel, 0
-        return
-    if np.any(np.diff(sel.event) < 0):
-        msg = "object_batches needs the selection in event order"
+def _check_options(batch_size: Any, frame_memory_mb: Any, cuts: Any, layout: Any) -> None:
+    """One line naming a bad option, before a model is even opened."""
+    for name, value, kind in (("batch_size", batch_size, int), ("frame_memory_mb", frame_memory_mb, float)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int | kind):
+            msg = f"{name} must be a number, got {type(value).__name__} {value!r}"
+            raise BadTypeError(msg)
+    if batch_size < 1 or not frame_memory_mb > 0:
+        msg = (
+            f"batch_size must be >= 1 and frame_memory_mb > 0, got {batch_size}, {frame_memory_mb}"
+        )
         raise BadInputError(msg)
-    for a in range(0, len(sel), limit):
-        ev, idx = sel.event[a : a + limit], sel.index[a : a + limit]
-        first, last = int(ev[0]), int(ev[-1]) + 1
-        yield chunk[first:last], ObjectSelection(ev - first, idx), first
-
-
-def _triton_endpoint(url: str) -> tuple[Literal["grpc", "http"], str]:
-    """(protocol, host:port) of ``host:port``, ``grpc://host:port`` or ``http://host:port``;
-    schemes are case-insensitive (RFC 3986), and any other one is refused."""
-    scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower() if sep else "grpc"
-    if scheme not in ("grpc", "http"):
-        msg = f"Triton url {url!r}: scheme {scheme}:// is neither grpc:// nor http://"
+    if cuts is not None and not isinstance(cuts, ObjectCuts):
+        msg = f"cuts must be an ObjectCuts, got {type(cuts).__name__} {cuts!r}"
+        raise BadTypeError(msg)
+    if layout is not None and not is_layout(layout):
+        msg = f"layout must be one of {list(LAYOUTS)} or None, got {layout!r}"
         raise BadInputError(msg)
-    return ("http" if scheme == "http" else "grpc"), (rest if sep else url)
-
-
-def _triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
-    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
-    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
-    (binary tensors either way)."""
-    from .triton import TritonBackend
-
-    protocol, address = _triton_endpoint(url)
-    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, BadTypeError
 from ..export.contract import Contract, load_contract
 from ..export.inspect import check_model_io, file_sha256
 from ..frames.objects import check_kind
@@ -63,6 +63,13 @@ def resolve_tagger(name_or_path: str | os.PathLike[str] | TaggerSpec) -> TaggerS
     checked against it, so a mismatched model is refused here, before any chunk runs."""
     if isinstance(name_or_path, TaggerSpec):
         return name_or_path
+    given: object = name_or_path  # callers without type checking pass anything
+    if not isinstance(given, str | os.PathLike):
+        msg = (
+            "tagger must be a shipped name, a path to an .onnx file or a TaggerSpec, got "
+            f"{type(name_or_path).__name__} {name_or_path!r}"
+        )
+        raise BadTypeError(msg)
     text = str(name_or_path)
     p = Path(text)
     if p.suffix == ".onnx" or os.sep in text or p.is_file():

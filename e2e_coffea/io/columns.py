@@ -8,13 +8,15 @@ front with their file name; optional ones are reported, never silently invented.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import awkward as ak
 
-from ..exceptions import MissingBranchError
+from ..exceptions import FileLayoutError, MissingBranchError
+from .nested import flat_branches
 from .profiles import BranchProfile
 
 __all__ = ["ColumnPlan", "plan_columns", "read_columns"]
@@ -66,13 +68,27 @@ def plan_columns(
     return ColumnPlan(tuple(present), tuple(name(b) for b in present), tuple(missing))
 
 
-def read_columns(source: Any, plan: ColumnPlan) -> ak.Array:
-    """The planned columns of ``source`` (NanoEvents, an awkward record array or a mapping
-    of branches), materialised once, as one flat record array under our names."""
+def read_columns(source: Any, plan: ColumnPlan, *, where: str = "chunk") -> ak.Array:
+    """The planned columns of ``source`` (NanoEvents of any schema, an awkward record array
+    or a mapping of branches), materialised once, as one flat record array under our names.
+    A schema's collections are read by their flat names (:mod:`.nested`)."""
+    source = flat_branches(source)
     cols = {}
     for ours, theirs in zip(plan.present, plan.file_names, strict=True):
         arr = source[theirs]
         cols[ours] = ak.materialize(arr) if hasattr(ak, "materialize") else arr
     if not cols:
         return ak.Array([{}] * 0)
+    _check_lengths(dict(zip(plan.file_names, map(len, cols.values()), strict=True)), where)
     return ak.zip(cols, depth_limit=1)
+
+
+def _check_lengths(lengths: dict[str, int], where: str) -> None:
+    """Every branch holds one entry per event: FileLayoutError naming the ones that do
+    not (by the file's name) and the common length, instead of awkward's broadcast error."""
+    common, _ = Counter(lengths.values()).most_common(1)[0]
+    odd = {name: n for name, n in lengths.items() if n != common}
+    if odd:
+        shown = ", ".join(f"{name!r} has {n}" for name, n in odd.items())
+        msg = f"{where}: branch lengths differ: {shown} entries where the other {len(lengths) - len(odd)} branch(es) have {common}"
+        raise FileLayoutError(msg)

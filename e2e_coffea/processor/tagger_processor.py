@@ -24,6 +24,7 @@ from ..frames.selection import ObjectCuts, cut_steps
 from ..inference import Tagger, TaggerSpec, resolve_tagger
 from ..inference.truth import regression_baseline, regression_truth
 from ..io.columns import ColumnPlan, plan_columns, read_columns
+from ..io.nested import flat_branches
 from ..io.profiles import BranchProfile, load_profile
 from ..layouts import EVENT_ID_BRANCHES, TRUTH_FLAGS, Layout, layout_of_tree
 from .booking import (
@@ -167,9 +168,12 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         event_branch = EVENT_ID_BRANCHES[layout][2]
         where = str(meta.get("filename", "chunk"))
         plan = _without_unused_flags(
-            plan_columns(list(events.fields), req, opt, self.profile_for(meta), where=where), layout
+            plan_columns(
+                list(flat_branches(events)), req, opt, self.profile_for(meta), where=where
+            ),
+            layout,
         )
-        chunk = read_columns(events, plan)
+        chunk = read_columns(events, plan, where=where)
         out["metrics"]["time_read"] += time.perf_counter() - t0
         offset = int(meta.get("entrystart", 0) or 0)
         numbers = np.asarray(chunk[event_branch]) if event_branch in plan.present else None

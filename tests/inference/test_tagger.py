@@ -82,7 +82,13 @@ def _reference(
         ak.to_numpy(ak.flatten(chunk[b])) for b in ("Jet_pt", "Jet_eta", "Jet_seedIeta")
     )
     r0 = 5 * ieta + 2 - 62
-    keep = (pt > cuts.pt_min) & (np.abs(eta) < cuts.abs_eta_max) & (r0 >= 0) & (r0 + 125 <= 280)
+    keep = (
+        (pt > cuts.pt_min)
+        & (pt < cuts.pt_max)
+        & (np.abs(eta) < cuts.abs_eta_max)
+        & (r0 >= 0)
+        & (r0 + 125 <= 280)
+    )
     counts = ak.to_numpy(ak.num(chunk["Jet_pt"]))
     mask = ak.unflatten(keep, counts)
     frames, rec = build_jet_frames(chunk, layout="sparse", channels="qg", jets=mask, norm="qg")
@@ -249,3 +255,65 @@ def test_clear_errors(tmp_path: Path, models: dict[str, Path]) -> None:
             kind="jet",
         )
     assert bad.n_channels == 13
+
+
+def test_wrong_types_and_short_branches_say_so_in_one_line(
+    sample: Any, models: dict[str, Path]
+) -> None:
+    from e2e_coffea.exceptions import BadTypeError, FileLayoutError
+
+    for bad in (42, None, ["tau_simplenet"]):
+        with pytest.raises(
+            TypeError, match=f"tagger must be a shipped name.*got {type(bad).__name__}"
+        ):
+            Tagger(bad)  # type: ignore[arg-type]
+    with pytest.raises(BadTypeError, match="batch_size must be a number, got str 'x'"):
+        Tagger(models["binary"], batch_size="x")  # type: ignore[arg-type]
+    with pytest.raises(BadTypeError, match="cuts must be an ObjectCuts, got dict"):
+        Tagger(models["binary"], cuts={"pt_min": 30})  # type: ignore[arg-type]
+    with pytest.raises(BadInputError, match="layout must be one of"):
+        Tagger(models["binary"], layout="nano")  # type: ignore[arg-type]
+    tagger = Tagger(models["binary"], device="cpu")
+    with pytest.raises(BadTypeError, match=r"events must be .* got int 42"):
+        tagger(42)
+    events = _arrays(sample.files[("tau", "sparse")], "Events")
+    branches = {f: events[f] for f in events.fields}
+    branches["Jet_eta"] = branches["Jet_eta"][:-1]  # one event short
+    n = len(events)
+    with pytest.raises(
+        FileLayoutError,
+        match=rf"'Jet_eta' has {n - 1} entries where the other \d+ branch\(es\) have {n}$",
+    ):
+        tagger(branches)
+
+
+def test_the_contract_validity_range_is_the_default_selection(sample: Any, tmp_path: Path) -> None:
+    import warnings
+
+    from e2e_coffea.inference import ValidityRangeWarning
+
+    top = Tagger("top_simplenet")  # trained on 150-500 GeV jets
+    assert (top.cuts.pt_min, top.cuts.pt_max, top.cuts.abs_eta_max) == (150.0, 500.0, 2.4)
+    valid = {"pt_min": 25.0, "pt_max": 60.0, "abs_eta_max": 1.2}
+    model = export_tagger(MeanNet(3, 1), _jet_contract(validity=valid), tmp_path / "ranged.onnx")
+    path = sample.files[("tau", "sparse")]
+    events = _arrays(path, "Events")
+    tagger = Tagger(model, device="cpu")
+    flat = ak.to_numpy(ak.fill_none(ak.flatten(tagger(events)), np.nan))
+    _raw, inside = _reference(path, model, ObjectCuts(pt_min=25.0, pt_max=60.0, abs_eta_max=1.2))
+    _raw, everything = _reference(path, model, ObjectCuts())
+    assert 0 < inside.sum() < everything.sum()  # the range takes jets the old default scored
+    np.testing.assert_array_equal(~np.isnan(flat), inside)
+    pt = ak.to_numpy(ak.flatten(events["Jet_pt"]))
+    assert tagger.stats["pt outside 25-60"] == ((pt <= 25) | (pt >= 60)).sum()
+    assert tagger.stats["|eta|>=1.2"] > 0
+    # cuts= overrides the range, with one warning saying how far beyond it they reach
+    with pytest.warns(ValidityRangeWarning) as caught:
+        wide = Tagger(model, device="cpu", cuts=ObjectCuts())
+    assert len(caught) == 1
+    assert "pt_min 20 < 25, pt_max inf > 60, abs_eta_max 2.4 > 1.2" in str(caught[0].message)
+    wide_flat = ak.to_numpy(ak.fill_none(ak.flatten(wide(events)), np.nan))
+    np.testing.assert_array_equal(~np.isnan(wide_flat), everything)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # narrower cuts inside the range: no warning
+        Tagger(model, device="cpu", cuts=ObjectCuts(pt_min=30.0, pt_max=50.0, abs_eta_max=1.0))

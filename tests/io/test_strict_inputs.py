@@ -375,10 +375,10 @@ def test_a_quote_in_a_file_name_keeps_the_error_framing(name: str) -> None:
 
 def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -> None:
     from e2e_coffea.inference import Tagger
-    from e2e_coffea.inference.tagger import _triton_endpoint
+    from e2e_coffea.inference.backends import triton_endpoint
 
-    assert _triton_endpoint("HTTP://localhost:8000") == ("http", "localhost:8000")
-    assert _triton_endpoint("localhost:8001") == ("grpc", "localhost:8001")
+    assert triton_endpoint("HTTP://localhost:8000") == ("http", "localhost:8000")
+    assert triton_endpoint("localhost:8001") == ("grpc", "localhost:8001")
     assert Tagger(str(jet_tagger), triton="HTTP://localhost:8000").triton == "HTTP://localhost:8000"
     with pytest.raises(BadInputError, match="ftp:// is neither"):
         Tagger(str(jet_tagger), triton="ftp://localhost:8000")

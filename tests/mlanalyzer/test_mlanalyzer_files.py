@@ -28,9 +28,12 @@ TAGGER = "tau_simplenet"
 
 
 def _passes(j: Any) -> bool:
-    """The default cuts: pt > 20, |eta| < 2.4, the window inside rows 0..279."""
+    """The tagger's default cuts, its training range (20 < pt < 100, |eta| < 2.4), and the
+    window inside rows 0..279."""
+    v = resolve_tagger(TAGGER).contract.validity
     r0 = 5 * j.ieta + 2 - 62
-    return j.pt > 20 and abs(j.eta) < 2.4 and r0 >= 0 and r0 + 125 <= 280
+    inside = v["pt_min"] < j.pt < v["pt_max"] and abs(j.eta) < v["abs_eta_max"]
+    return inside and r0 >= 0 and r0 + 125 <= 280
 
 
 def _expected_scores(sample: MLAnalyzerSample, ds: str) -> list[list[float | None]]:
@@ -107,7 +110,9 @@ def test_tagger_scores_every_jet_or_says_why_not(mlanalyzer: MLAnalyzerSample, s
     assert tagger.stats["objects"] == n_jets
     assert tagger.stats["scored"] == sum(s is not None for ev in want for s in ev)
     assert (
-        tagger.stats["pt<=20"] + tagger.stats["window off the grid"] + tagger.stats["scored"]
+        tagger.stats["pt outside 20-100"]
+        + tagger.stats["window off the grid"]
+        + tagger.stats["scored"]
         == n_jets
     )
 
