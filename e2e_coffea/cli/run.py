@@ -182,9 +182,15 @@ def _echo_report(report: Any) -> None:
         )
 
 
-def _auc(t: dict[str, object]) -> str:
+def _auc(t: dict[str, Any]) -> str:
+    """``0.9550 +- 0.0120 (weighted; effective objects: signal 20.3, background 26.1)``."""
     err = "n/a" if t.get("auc_err") is None else f"{t['auc_err']:.4f}"
-    return "n/a" if t.get("auc") is None else f"{t['auc']:.4f} +- {err}"
+    if t.get("auc") is None:
+        return "n/a"
+    n = t.get("n_eff") or {}
+    how = "weighted; effective objects" if t.get("auc_weighted") else "unweighted; objects"
+    size = f"signal {n.get('signal', 0):.1f}, background {n.get('background', 0):.1f}"
+    return f"{t['auc']:.4f} +- {err} ({how}: {size})"
 
 
 def _tagger_line(t: dict[str, Any]) -> str:
