@@ -19,7 +19,15 @@ from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
 from .samples import cell_counts, main_datasets
 
-__all__ = ["class_split", "draw_roc", "plot_rocs", "roc_for_tagger", "summarize", "tagger_entry"]
+__all__ = [
+    "class_split",
+    "draw_roc",
+    "plot_rocs",
+    "roc_for_tagger",
+    "roc_legend",
+    "summarize",
+    "tagger_entry",
+]
 
 
 def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -225,7 +233,7 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
     with plt.style.context(mplhep.style.CMS):
         fig, ax = plt.subplots(figsize=(8, 7))
         for name, roc in rocs.items():
-            draw_roc(ax, roc, label=f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f})")
+            draw_roc(ax, roc, label=roc_legend(name, roc))
         ax.set_yscale("log")
         ax.set_xlabel("Signal efficiency")
         ax.set_ylabel("Background rejection")
@@ -238,6 +246,13 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
         fig.savefig(p, dpi=100, bbox_inches="tight")
         plt.close(fig)
     return p
+
+
+def roc_legend(name: str, roc: RocCurve) -> str:
+    """``tau (AUC 0.917 ± 0.098; weighted, eff. N 11 + 1)``: the AUC and what it rests on."""
+    how = "weighted, eff. N" if roc.weighted else "unweighted, N"
+    n = f"{roc.n_signal:.0f} + {roc.n_background:.0f}"
+    return f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f}; {how} {n})"
 
 
 def draw_roc(ax: Any, roc: RocCurve, **kwargs: Any) -> Any:

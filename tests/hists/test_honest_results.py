@@ -63,10 +63,11 @@ def test_the_roc_stops_where_the_background_runs_out_and_its_band_shows_one_obje
 def test_roc_plots_draw_the_band(tmp_path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from e2e_coffea.hists.summary import draw_roc
+    from e2e_coffea.hists.summary import draw_roc, roc_legend
 
     s, b = np.r_[1, 2, 3, 4, 5, 6, 7, 8, 9, 10.0], np.r_[10, 9, 8, 7, 6, 5, 4, 3, 2, 1.0]
     roc = roc_from_counts(s, b, EDGES, signal_var=s, background_var=b)
+    assert roc_legend("t", roc).endswith("; unweighted, N 55 + 55)")  # roc.png's legend
     fig, ax = plt.subplots()
     draw_roc(ax, roc, label="x")
     assert len(ax.lines) == 1
