@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from e2e_coffea.io.fileset import load_fileset, relative_fileset
 from e2e_coffea.train.tasks import TASKS
 
 
@@ -16,14 +17,15 @@ def main(root: Path) -> None:
         fileset, missing = {}, []
         for process in task.processes:
             path = root / process / "fileset.json"
-            if path.is_file():
-                fileset.update(json.loads(path.read_text()))
+            if path.is_file():  # its paths are relative to its own folder: resolve them
+                fileset.update(load_fileset(path))
             else:
                 missing.append(process)
         if missing:
             sys.stderr.write(f"{name}: no sample of {missing} under {root}; no fileset\n")
             continue
-        (root / f"fileset.{name}.json").write_text(json.dumps(fileset, indent=2))
+        relative = relative_fileset(fileset, root)  # relative to ROOT, where it goes
+        (root / f"fileset.{name}.json").write_text(json.dumps(relative, indent=2))
 
 
 if __name__ == "__main__":

@@ -94,15 +94,23 @@ def show(model: Path, as_json: bool) -> None:
 )
 @click.option("--name", default=None, help="Model name in the contract (default: the file name).")
 @click.option(
+    "--frames",
+    "frames_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A frames .npz the model was trained on: the normalisation recorded must be its "
+    "frames' own (raw frames from `e2e-coffea frames` need --norm none).",
+)
+@click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="Where to write the copy."
 )
 def attach(model: Path, preset: str | None, channels: str | None, classes: str, kind: str, task: str,
            norm: str, frame_size: str | None, outputs: str, scalars: str | None, name: str | None,
-           out: Path) -> None:  # fmt: skip
+           frames_file: Path | None, out: Path) -> None:  # fmt: skip
     """Write a copy of a foreign MODEL.onnx with an e2e-coffea contract, after checking its
     declared input shape and one zero-batch inference against the channels and classes."""
     from ..exceptions import BadInputError
-    from ..export.attach import attach_contract
+    from ..export.attach import attach_contract, describe_normalisation
     from ..runner.outputs import check_out_file
 
     if (preset is None) == (channels is None):
@@ -133,8 +141,15 @@ def attach(model: Path, preset: str | None, channels: str | None, classes: str, 
         kind=kind, task=task, norm=norm,
         frame_size=size, outputs=outputs, model_name=name,
         scalar_inputs=[s.strip() for s in scalars.split(",")] if scalars else (),
+        frames=frames_file,
     )  # fmt: skip
     click.echo(
         f"wrote {out}: {contract.task} {list(contract.class_names)} on {contract.n_channels} channel(s) "
         f"{contract.frame_size[0]}x{contract.frame_size[1]} ({contract.kind}); use it as --tagger {out}"
     )
+    click.echo(f"normalisation recorded: {describe_normalisation(contract)}")
+    if frames_file is None:
+        click.echo(
+            "note: --frames FILE.npz checks this against the frames the model was trained on "
+            "(`e2e-coffea frames` writes raw frames unless given --norm)"
+        )

@@ -64,7 +64,8 @@ def command(
     """Build frames of every jet (or e/gamma candidate) in INPUT.root files and save them.
 
     npz holds `frames` (n, C, H, W), per object `event`, `index`, `seed_row`, `seed_col`, `pt`,
-    `eta`, `label`, `in_frame`, and `channels`; parquet/h5 use the ML4SCI columns.
+    `eta`, `label`, `in_frame`, and `channels`, the label names (`label_ids`, `label_names`)
+    and the `normalisation` (JSON); parquet/h5 use the ML4SCI columns.
     """
     from ..frames.convert import convert_files
 

@@ -140,78 +140,36 @@ def command(
     out: Path,
 ) -> None:
     """Run taggers over a fileset and write output.zip, summary.json and roc.png to --out."""
-    from ..hists.summary import plot_rocs, roc_for_tagger, summarize
-    from ..inference.taggers import resolve_tagger
-    from ..runner import run
-    from ..runner.outputs import check_out_dir, write_run_outputs
+    from .. import run
+    from ..hists.report import IncompleteRunError
 
-    check_out_dir(out)
-    specs = [resolve_tagger(t) for t in taggers]
-    facility = None
-    if cluster is not None:
-        if scheduler:
-            msg = "--cluster and --scheduler are exclusive: the config says where the workers are"
-            raise click.UsageError(msg)
-        from ..facility import run_on_cluster
+    try:
+        report = run(
+            fileset, taggers, out=out, executor=executor, scheduler=scheduler,
+            workers=workers, gpu_workers=gpu_workers, chunksize=chunksize,
+            allow_incomplete=allow_incomplete, skip_bad_files=skip_bad_files, retries=retries,
+            checkpoint_dir=checkpoint_dir, recompute_checkpoints=recompute_checkpoints,
+            device=device, cluster=cluster, triton=triton_url, lumi=lumi_fb,
+            unweighted=unweighted, fp16=fp16, branches=profile,
+        )  # fmt: skip
+    except IncompleteRunError as err:
+        _echo_report(err.report)
+        raise
+    _echo_report(report)
 
-        result, facility = run_on_cluster(
-            cluster,
-            fileset,
-            specs,
-            gpu_requested=gpu_workers > 0 or device == "cuda",
-            chunksize=chunksize,
-            skip_bad_files=skip_bad_files,
-            retries=retries,
-            checkpoint_dir=checkpoint_dir,
-            recompute_checkpoints=recompute_checkpoints,
-            device=device,
-            triton_url=triton_url,
-            fp16=fp16,
-            branches=profile,
-            lumi_fb=None if unweighted else lumi_fb,
-        )
-    else:
-        result = run(
-            fileset,
-            specs,
-            executor=executor,
-            workers=workers,
-            gpu_workers=gpu_workers,
-            scheduler=scheduler,
-            chunksize=chunksize,
-            skip_bad_files=skip_bad_files,
-            retries=retries,
-            checkpoint_dir=checkpoint_dir,
-            recompute_checkpoints=recompute_checkpoints,
-            device=device,
-            triton_url=triton_url,
-            fp16=fp16,
-            branches=profile,
-            lumi_fb=None if unweighted else lumi_fb,
-        )
-    summary = summarize(result, specs)
-    rocs = {}
-    for spec in specs:
-        if summary["taggers"][spec.name]["auc"] is not None:
-            rocs[spec.name] = roc_for_tagger(
-                result.output["hists"], spec.name, spec.contract.class_names
-            )[0]
-    written = write_run_outputs(
-        out,
-        result.output,
-        summary,
-        plot_roc=(lambda path: plot_rocs(rocs, path)) if rocs else None,
-        facility=facility,
-    )
+
+def _echo_report(report: Any) -> None:
+    """What the run printed: entries, throughput, one line per tagger, files, notes."""
+    summary = report.summary()
     e = summary["entries"]
     click.echo(
-        f"entries {e['processed']}/{e['expected']} in chunks of {result.chunksize}, "
+        f"entries {e['processed']}/{e['expected']} in chunks of {report.chunksize}, "
         f"{summary['throughput']['jets_per_s']:.0f} jets/s, "
         f"{summary['throughput']['events_per_s']:.0f} events/s"
     )
     for name, t in summary["taggers"].items():
         click.echo(f"  {name}: {_tagger_line(t)}")
-    click.echo("wrote " + ", ".join(str(p) for p in written.values()))
+    click.echo("wrote " + ", ".join(str(p) for p in report.written.values()))
     for ds, missing in summary["missing_branches"].items():
         for branch, instead in missing.items():
             click.echo(f"note: dataset {ds!r} has no {branch}: {instead}")
@@ -223,35 +181,17 @@ def command(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
             err=True,
         )
-    if summary["incomplete_taggers"] and not allow_incomplete and result.complete:
-        from ..runner import RunFailedError
-
-        name, why = next(iter(summary["incomplete_taggers"].items()))
-        msg = (
-            f"incomplete result: {name}: {why} (the score histograms are in "
-            f"{out / 'output.zip'}); --allow-incomplete accepts a result without an AUC"
-        )
-        raise RunFailedError(msg)
-    if not result.complete and not allow_incomplete:
-        from ..runner import RunFailedError
-
-        e = summary["entries"]
-        lost = (
-            f"; dataset(s) {summary['lost_datasets']} lost entirely"
-            if summary["lost_datasets"]
-            else ""
-        )
-        msg = (
-            f"incomplete run: {e['processed']} of {e['expected']} entries processed, "
-            f"{len(summary['failed'])} range(s) failed{lost} (listed in {out / 'summary.json'}); "
-            f"--allow-incomplete accepts a partial result"
-        )
-        raise RunFailedError(msg)
 
 
-def _auc(t: dict[str, object]) -> str:
+def _auc(t: dict[str, Any]) -> str:
+    """``0.9550 +- 0.0120 (weighted; effective objects: signal 20.3, background 26.1)``."""
     err = "n/a" if t.get("auc_err") is None else f"{t['auc_err']:.4f}"
-    return "n/a" if t.get("auc") is None else f"{t['auc']:.4f} +- {err}"
+    if t.get("auc") is None:
+        return "n/a"
+    n = t.get("n_eff") or {}
+    how = "weighted; effective objects" if t.get("auc_weighted") else "unweighted; objects"
+    size = f"signal {n.get('signal', 0):.1f}, background {n.get('background', 0):.1f}"
+    return f"{t['auc']:.4f} +- {err} ({how}: {size})"
 
 
 def _tagger_line(t: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ import click
 
 from .options import branches_option
 
-__all__ = ["command"]
+__all__ = ["command", "report_lines"]
 
 
 def __getattr__(name: str) -> Any:
@@ -82,7 +82,11 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 )
 @branches_option
 @click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
-@click.option("--name", default=None, help="Output name; default {task}_{model}.")
+@click.option(
+    "--name",
+    default=None,
+    help="Output name; default my_{task}_{model} (never a shipped tagger's name).",
+)
 @click.option("--epochs", type=int, default=5, show_default=True)
 @click.option(
     "--batch-size",
@@ -190,3 +194,27 @@ def command(model_option: tuple[str, ...], frames: tuple[Path, ...], precision: 
     )  # fmt: skip
     if info:
         click.echo(json.dumps(info, indent=2, default=str))
+        for line in report_lines(info):
+            click.echo(line)
+
+
+def report_lines(info: dict[str, Any]) -> list[str]:
+    """What a physicist reads first: the test AUC with its error, on how many objects per
+    class, weighted or not; why training stopped; where the model is."""
+    lines = []
+    if info.get("test_auc") is not None:
+        n, n_eff = info.get("test_n", {}), info.get("test_n_eff", {})
+        sizes = ", ".join(f"{c} {k}" for c, k in n.items())
+        err = info.get("test_auc_err")
+        err_text = "n/a" if err is None or err != err else f"{err:.4f}"
+        if info.get("test_auc_weighted"):
+            eff = ", ".join(f"{c} {k:.1f}" for c, k in n_eff.items())
+            how = f"weighted; effective objects {eff}; test objects {sizes}"
+        else:
+            how = f"unweighted; test objects {sizes}"
+        lines.append(f"test AUC {info['test_auc']:.4f} +- {err_text} ({how})")
+        if info.get("test_auc_weighted") and info.get("test_auc_unweighted") is not None:
+            lines.append(f"test AUC unweighted {info['test_auc_unweighted']:.4f}")
+    lines.append(info.get("stop_reason") or f"ran all {info.get('epochs_run')} epoch(s)")
+    lines.append(f"wrote {info['path']}")
+    return lines

@@ -16,7 +16,7 @@ import numpy as np
 from ..exceptions import BadInputError
 from ..hists.multiclass import one_vs_rest
 from ..hists.roc import RocCurve
-from ..hists.summary import class_split, roc_for_tagger
+from ..hists.summary import class_split, draw_roc, roc_for_tagger
 
 __all__ = [
     "REQUIRED_HISTS",
@@ -28,6 +28,7 @@ __all__ = [
     "roc_figure",
     "rocs_of",
     "score_figure",
+    "stairs_with_errors",
     "throughput_figure",
 ]
 
@@ -104,20 +105,17 @@ def _progress(output: Mapping[str, Any]) -> str:
 
 
 def roc_figure(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) -> Any:
-    """Background rejection vs signal efficiency, every tagger on one plot, AUC +- error."""
+    """Background rejection vs signal efficiency, every tagger on one plot with its 1-sigma
+    band, up to the last cut that keeps background; AUC +- error, weighted or not."""
     fig = _figure((6.4, 4.6))
     rocs = rocs_of(output, classes)
     if not rocs:
         return _note(fig, "no classifier has both signal and background jets yet")
     ax = fig.add_axes((0.12, 0.12, 0.84, 0.8))
     for name, roc in rocs.items():
-        ok = roc.background_eff > 0
-        ax.plot(
-            roc.signal_eff[ok],
-            1 / roc.background_eff[ok],
-            drawstyle="steps-post",
-            label=f"{name}{' vs rest' if ': ' in name else ''}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}",
-        )
+        vs = " vs rest" if ": " in name else ""
+        label = f"{name}{vs}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f} ({_weighting(roc)})"
+        draw_roc(ax, roc, label=label)
     ax.plot([0.001, 1], [1000, 1], color="0.6", lw=0.8, ls=":", label="random")
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
@@ -126,6 +124,31 @@ def roc_figure(output: Mapping[str, Any], classes: Mapping[str, Sequence[str]]) 
     ax.set_title(f"ROC: {_progress(output)}", fontsize=9)
     ax.legend(fontsize=8, loc="upper right")
     return fig
+
+
+def _weighting(roc: RocCurve) -> str:
+    if roc.weighted:
+        return f"weighted, eff. N {roc.n_signal:.0f} + {roc.n_background:.0f}"
+    return f"unweighted, N {roc.n_signal:.0f} + {roc.n_background:.0f}"
+
+
+def stairs_with_errors(ax: Any, h: Any, *, label: str, **kwargs: Any) -> Any:
+    """A 1D histogram normalised to unit area, with its statistical error per bin (from
+    hist's variances: sum of squared weights) as error bars; the legend gives its total
+    (the weighted yield, "sum w", when weights are not all 1). Nothing for an empty one."""
+    values = np.asarray(h.values(), dtype=np.float64)
+    total = float(values.sum())
+    if total <= 0:
+        return None
+    var = h.variances()
+    err = np.sqrt(np.asarray(values if var is None else var, dtype=np.float64)) / total
+    edges = h.axes[0].edges
+    weighted = var is not None and not np.allclose(var, values)
+    text = f"{label} (sum w {total:.3g})" if weighted else f"{label} ({total:.0f})"
+    art = ax.stairs(values / total, edges, label=text, **kwargs)
+    centres = (edges[:-1] + edges[1:]) / 2
+    ax.errorbar(centres, values / total, yerr=err, fmt="none", ecolor=art.get_edgecolor(), lw=0.8)
+    return art
 
 
 def score_figure(output: Mapping[str, Any], tagger: str, *, bins: int = 50) -> Any:
@@ -146,10 +169,7 @@ def score_figure(output: Mapping[str, Any], tagger: str, *, bins: int = 50) -> A
         h = h[{"score": hist.rebin(max(len(h.axes["score"]) // bins, 1))}]
         ax = fig.add_axes((0.1 if n == 1 else 0.05 + i * (width + 0.04), 0.15, width, 0.75))
         for lab in sorted(h.axes["label"]):
-            counts = h[{"label": lab}].values()
-            if counts.sum() > 0:
-                ax.stairs(counts / counts.sum(), h.axes["score"].edges,
-                          label=f"{lab} ({counts.sum():.0f})")  # fmt: skip
+            stairs_with_errors(ax, h[{"label": lab}], label=lab)
         ax.set_xlim(0, 1)
         ax.set_xlabel(xlabel)
         if i == 0:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..hists.response import response_figures
 from ..processor.booking import regression_keys
-from .plots import _figure, _note, _progress
+from .plots import _figure, _note, _progress, stairs_with_errors
 
 __all__ = ["regression_taggers", "response_figure"]
 
@@ -42,11 +42,8 @@ def response_figure(output: Mapping[str, Any], tagger: str) -> Any:
         if est not in list(values.axes["estimator"]):
             continue
         h = values[{"estimator": est, "dataset": sum, "label": sum, "tagger": tagger}]
-        counts = h.values()
-        filled |= counts > 0
-        if counts.sum() > 0:
-            axes[0].stairs(counts / counts.sum(), h.axes["value"].edges, color=_STYLE[est][1],
-                           label=f"{est} ({counts.sum():.0f})")  # fmt: skip
+        filled |= h.values() > 0
+        stairs_with_errors(axes[0], h, label=est, color=_STYLE[est][1])
     if filled.any():  # the populated part of the target's axis
         edges, nonempty = values.axes["value"].edges, np.flatnonzero(filled)
         axes[0].set_xlim(edges[nonempty[0]], edges[nonempty[-1] + 1])

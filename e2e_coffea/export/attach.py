@@ -23,7 +23,14 @@ from ..layouts import is_object_kind
 from .contract import E2E_JET_CROP, EG_CROP, PREFIX, Contract
 from .inspect import TensorInfo, check_model_io, expected_inputs, file_sha256, model_io
 
-__all__ = ["attach_contract", "describe_model", "probe_outputs", "record_metrics"]
+__all__ = [
+    "attach_contract",
+    "check_frames_normalisation",
+    "describe_model",
+    "describe_normalisation",
+    "probe_outputs",
+    "record_metrics",
+]
 
 
 def probe_outputs(path: str | os.PathLike[str], contract: Contract) -> tuple[int, ...]:
@@ -45,7 +52,10 @@ def probe_outputs(path: str | os.PathLike[str], contract: Contract) -> tuple[int
         out = np.asarray(sess.run(None, feed)[0])
     except Exception as err:
         shapes = {k: v.shape for k, v in feed.items()}
-        msg = f"{Path(path).name}: the model fails on a zero batch of inputs {shapes}: {type(err).__name__}: {err}"
+        msg = (
+            f"{Path(path).name}: the model fails on a zero batch of inputs {shapes}: "
+            f"{type(err).__name__}: {err}{_batch_hint(path)}"
+        )
         raise ContractError(" ".join(msg.split())) from err
     width = out.shape[-1] if out.ndim == 2 else 1
     binary = contract.task == "classification" and len(contract.class_names) == 2
@@ -57,6 +67,19 @@ def probe_outputs(path: str | os.PathLike[str], contract: Contract) -> tuple[int
         )
         raise ContractError(msg)
     return tuple(out.shape)
+
+
+def _batch_hint(path: str | os.PathLike[str]) -> str:
+    """Why a model fails on a batch of 2, when its graph says: a fixed batch size."""
+    inputs, _ = model_io(path)
+    fixed = {i.name: i.dims[0] for i in inputs if i.dims and isinstance(i.dims[0], int)}
+    named = ", ".join(f"{k!r} has batch size {v}" for k, v in fixed.items())
+    why = f"the graph's input {named}: a fixed batch. " if fixed else ""
+    return (
+        f" (hint: {why}Taggers run batches of any size: export with a dynamic batch axis, "
+        "torch.onnx.export(..., dynamic_axes={'<input>': {0: 'batch'}, '<output>': {0: 'batch'}}) "
+        "or, with dynamo=True, dynamic_shapes=({0: torch.export.Dim('batch')},))"
+    )
 
 
 def describe_model(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -94,13 +117,16 @@ def attach_contract(
     outputs: str = "logits",
     scalar_inputs: Sequence[str] = (),
     model_name: str | None = None,
+    frames: str | os.PathLike[str] | None = None,
 ) -> Contract:
     """Write ``dst``: a copy of the ONNX model ``src`` with an e2e-coffea contract.
 
     ``channels``: a preset name (``tau13``) or channel names in the model's input order.
     ``norm``: ``preset`` (the channel preset's normalisation), ``none``, or a JSON file
     of a :class:`~e2e_coffea.frames.Normalisation`. ``outputs``: whether the model gives
-    logits or probabilities. Returns the contract written."""
+    logits or probabilities. ``frames``: a frames npz the model was trained on; the
+    normalisation recorded must be the one its frames carry (raw frames of ``e2e-coffea
+    frames`` need ``norm="none"``), or nothing is written. Returns the contract written."""
     import onnx
 
     from ..frames import resolve_channels
@@ -130,6 +156,8 @@ def attach_contract(
         output_names=(outs[0].name,), output_kind=outputs,
         provenance={"attached_from": src.name, "attached_by": f"e2e-coffea {_version()}"},
     )  # fmt: skip
+    if frames is not None:
+        check_frames_normalisation(frames, contract)
     check_model_io(src, contract)
     probe_outputs(src, contract)
     contract = replace(
@@ -137,6 +165,63 @@ def attach_contract(
     )
     _save_with_contract(onnx.load(str(src)), contract, dst)
     return contract
+
+
+def describe_normalisation(contract: Contract) -> str:
+    """One line on what the tagger does to the frames before the model sees them."""
+    if contract.normalisation is None:
+        return "none: the model gets raw frame values (GeV, ns)"
+    from ..frames.normalisation import Normalisation
+
+    nrm = Normalisation.from_dict(contract.normalisation)
+    if nrm.is_identity_for(contract.channels):
+        return f"{nrm.name or 'identity'}: the model gets raw frame values (GeV, ns)"
+    thr, scale, clip = nrm.vectors(list(contract.channels))
+    per = ", ".join(
+        f"{c} {'>' + format(t, 'g') + ' ' if t else ''}/{s:g}{'' if np.isinf(m) else f' <={m:g}'}"
+        for c, t, s, m in zip(contract.channels, thr, scale, clip, strict=True)
+    )
+    return f"{nrm.name or '(unnamed)'}, applied by the tagger before the model: {per}"
+
+
+def check_frames_normalisation(frames: str | os.PathLike[str], contract: Contract) -> None:
+    """BadInputError unless the frames file ``frames`` carries the normalisation that
+    ``contract`` records (and its channels): a model trained on raw frames fed normalised
+    ones (or the reverse) scores garbage without any error."""
+    from ..frames.normalisation import IDENTITY, Normalisation
+    from ..frames.npz_stream import read_frames_metadata
+
+    meta = read_frames_metadata(frames)
+    if "normalisation" not in meta:
+        msg = (
+            f"--frames {frames}: the file does not say how its frames are normalised (written "
+            f"by an older e2e-coffea, or not by `e2e-coffea frames`); rebuild it to check"
+        )
+        raise BadInputError(msg)
+    names = list(contract.channels)
+    if meta.get("channels", tuple(names)) != tuple(names):
+        msg = f"--frames {frames}: frames of channels {list(meta['channels'])}, the contract's are {names}"
+        raise BadInputError(msg)
+    own = Normalisation.from_dict(meta["normalisation"])
+    rec = (
+        IDENTITY
+        if contract.normalisation is None
+        else Normalisation.from_dict(contract.normalisation)
+    )
+    if all(
+        np.array_equal(a, b) for a, b in zip(own.vectors(names), rec.vectors(names), strict=True)
+    ):
+        return
+    fix = (
+        "--norm none" if own.is_identity_for(names)
+        else f"--norm preset with --preset {own.name}, or --norm a JSON file of it"
+    )  # fmt: skip
+    msg = (
+        f"--frames {frames} hold frames normalised with {own.name!r} ('none': raw values), but "
+        f"the contract would record {rec.name!r}: the tagger would feed the model inputs unlike "
+        f"those it was trained on; give {fix}"
+    )
+    raise BadInputError(msg)
 
 
 def record_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> Contract:

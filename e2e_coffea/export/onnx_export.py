@@ -142,8 +142,8 @@ def export_onnx(
     axes["outputs"] = {0: "batch"}
     try:
         with warnings.catch_warnings():
-            # torch >= 2.9 deprecates the TorchScript exporter; the dynamo one needs
-            # onnxscript, which is not a dependency. Silence exactly those notices.
+            # torch >= 2.9 deprecates the TorchScript exporter; we keep it (its graphs are
+            # the ones checked against every backend) and silence exactly those notices.
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx.*")
             warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
             warnings.filterwarnings("ignore", message=r"The feature will be removed.*")

@@ -28,7 +28,8 @@ from .channels import required_branches, resolve_channels
 from .egamma import build_eg_frames
 from .jets import build_jet_frames
 from .ml4sci_files import ML4SCIWriter
-from .npz_stream import NpzFramesWriter
+from .normalisation import IDENTITY, load_norm
+from .npz_stream import NpzFramesWriter, frames_file_constants
 from .objects import object_table
 
 __all__ = ["FRAME_SUFFIXES", "ConvertReport", "FramesWriter", "convert_files"]
@@ -118,7 +119,8 @@ def convert_files(
                 offset += len(chunk)
                 if progress is not None:
                     progress(len(chunk))
-        write.finish(channels=np.array(names))
+        nrm = IDENTITY if norm is None else load_norm(norm)
+        write.finish(channels=np.array(names), **frames_file_constants(nrm.to_dict()))
     return ConvertReport(out, kind, n_objects, (len(names), size, size), offset, outside)
 
 
@@ -126,7 +128,9 @@ class FramesWriter:
     """A chunk's frames and records into npz or ML4SCI parquet/h5, streamed (constant memory).
 
     npz holds ``frames`` (n, C, H, W) and per object ``event``, ``index``, ``seed_row``,
-    ``seed_col``, ``pt``, ``eta``, ``label``, ``in_frame``; a half-written file is removed."""
+    ``seed_col``, ``pt``, ``eta``, ``label``, ``in_frame``, then ``channels``, the label
+    names (``label_ids``, ``label_names``) and the ``normalisation`` as JSON; a
+    half-written file is removed."""
 
     def __init__(self, out: Path, n: int, shape: tuple[int, int, int], dtype: str) -> None:
         self.out = out

@@ -9,6 +9,7 @@ per-object columns are kept and written after it. ``np.load`` reads the result l
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -19,8 +20,47 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ..layouts import LABELS
 
-__all__ = ["NpzFramesWriter"]
+__all__ = ["NpzFramesWriter", "frames_file_constants", "read_frames_metadata"]
+
+
+def frames_file_constants(norm: dict[str, Any]) -> dict[str, npt.NDArray[Any]]:
+    """What a frames npz says about itself beside its frames: the truth label names by
+    id (``label_names[i]`` names ``label_ids[i]``), so ``label`` is never a bare integer,
+    and the normalisation its frames carry (``e2e-coffea frames --norm``; name ``none``:
+    raw values), as JSON."""
+    ids = sorted(LABELS)
+    return {
+        "label_ids": np.array(ids, dtype=np.int64),
+        "label_names": np.array([LABELS[i] for i in ids]),
+        "normalisation": np.array(json.dumps(norm)),
+    }
+
+
+def read_frames_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """``channels``, ``label_names`` ({id: name}) and ``normalisation`` (a dict) of a frames
+    npz; a key is missing when the file does not hold it (files of older versions)."""
+    out: dict[str, Any] = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            have = set(z.namelist())
+
+            def member(name: str) -> Any:
+                with z.open(f"{name}.npy") as f:
+                    return np.lib.format.read_array(f, allow_pickle=False)
+
+            if "channels.npy" in have:
+                out["channels"] = tuple(str(c) for c in member("channels"))
+            if {"label_ids.npy", "label_names.npy"} <= have:
+                ids, names = member("label_ids"), member("label_names")
+                out["label_names"] = {int(i): str(n) for i, n in zip(ids, names, strict=True)}
+            if "normalisation.npy" in have:
+                out["normalisation"] = json.loads(str(member("normalisation")))
+    except (OSError, zipfile.BadZipFile, ValueError) as err:
+        msg = f"{path}: not a readable frames npz ({type(err).__name__}: {err})"
+        raise BadInputError(msg) from err
+    return out
 
 
 class NpzFramesWriter:

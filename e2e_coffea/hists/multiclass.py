@@ -173,7 +173,7 @@ def multiclass_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[
         aucs.append(roc.auc)
         entry["per_class"][c] = {
             **info, "auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
-            "n_jets": n_objects,
+            "n_jets": n_objects, **roc.weighting(),
             "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
         }  # fmt: skip
     entry["n_jets"] = max((v["n_jets"] for v in entry["per_class"].values()), default=0)

@@ -31,7 +31,44 @@ class RocCurve:
     auc_err: float
     binning_err: float
     n_signal: float
+    """Effective signal objects, (sum w)^2 / sum w^2 (the count itself when unweighted)."""
     n_background: float
+    """Effective background objects, as :attr:`n_signal`."""
+    weighted: bool = False
+    """Whether the objects carried weights other than 1 (then n_* are effective counts)."""
+    background_eff_err: FloatArray | None = None
+    """Standard error of each :attr:`background_eff` (weighted binomial, normal
+    approximation): the band that shows where the background runs out."""
+
+    def describe(self) -> str:
+        """``"weighted: effective objects signal 20.3, background 26.1"`` or
+        ``"unweighted: signal 20, background 26 objects"``: what every printed AUC says."""
+        if self.weighted:
+            return (
+                f"weighted: effective objects signal {self.n_signal:.1f}, "
+                f"background {self.n_background:.1f}"
+            )
+        return f"unweighted: signal {self.n_signal:.0f}, background {self.n_background:.0f} objects"
+
+    def weighting(self) -> dict[str, Any]:
+        """What an AUC in summary.json rests on: whether it is weighted, and the
+        effective objects per class, (sum w)^2 / sum w^2."""
+        return {
+            "auc_weighted": self.weighted,
+            "n_eff": {"signal": self.n_signal, "background": self.n_background},
+        }
+
+    def curve(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """(signal efficiency, background rejection, its lower and upper 1-sigma edge) at
+        every cut that still keeps background: the curve stops where the background runs
+        out, and the band reaches to infinite rejection where a cut keeps about one
+        effective background object (``inf`` upper edge)."""
+        ok = self.background_eff > 0
+        eff, sig = self.background_eff[ok], self.signal_eff[ok]
+        err = np.zeros_like(eff) if self.background_eff_err is None else self.background_eff_err[ok]
+        with np.errstate(divide="ignore"):
+            hi = np.where(eff - err > 0, 1 / np.maximum(eff - err, 1e-300), np.inf)
+        return sig, 1 / eff, 1 / (eff + err), hi
 
     def signal_eff_at(self, background_eff: float) -> float:
         """Signal efficiency where the background efficiency equals ``background_eff``."""
@@ -48,6 +85,7 @@ class RocCurve:
             "binning_err": self.binning_err,
             "n_signal": self.n_signal,
             "n_background": self.n_background,
+            "weighted": self.weighted,
         }
 
 
@@ -83,10 +121,11 @@ def roc_from_counts(
     bkg_eff = np.concatenate([np.cumsum(b[::-1])[::-1], [0.0]]) / b_tot
     # P(score_s > score_b) + 0.5 P(same bin): trapezoids under (bkg_eff, sig_eff)
     auc = float(np.sum((bkg_eff[:-1] - bkg_eff[1:]) * (sig_eff[:-1] + sig_eff[1:]) / 2))
-    n_s = _effective_n(s, None if signal_var is None else np.asarray(signal_var, np.float64))
-    n_b = _effective_n(
-        b, None if background_var is None else np.asarray(background_var, np.float64)
-    )
+    s_var = None if signal_var is None else np.asarray(signal_var, np.float64)
+    b_var = None if background_var is None else np.asarray(background_var, np.float64)
+    n_s = _effective_n(s, s_var)
+    n_b = _effective_n(b, b_var)
+    weighted = any(v is not None and not np.allclose(v, w) for v, w in ((s_var, s), (b_var, b)))
     return RocCurve(
         thresholds=e,
         signal_eff=sig_eff,
@@ -96,7 +135,20 @@ def roc_from_counts(
         binning_err=auc_binning_bound(s, b),
         n_signal=n_s,
         n_background=n_b,
+        weighted=weighted,
+        background_eff_err=_efficiency_err(b, b if b_var is None else b_var),
     )
+
+
+def _efficiency_err(w: FloatArray, w2: FloatArray) -> FloatArray:
+    """Standard error of the efficiency of ``score >= edge`` for every edge, from the
+    per-bin sums of weights and of squared weights: var = ((1-e)^2 W2_pass + e^2 W2_fail) /
+    W^2, which is the binomial e(1-e)/N for unit weights."""
+    total = float(w.sum())
+    w2_pass = np.concatenate([np.cumsum(w2[::-1])[::-1], [0.0]])
+    eff = np.concatenate([np.cumsum(w[::-1])[::-1], [0.0]]) / total
+    var = ((1 - eff) ** 2 * w2_pass + eff**2 * (float(w2.sum()) - w2_pass)) / total**2
+    return np.asarray(np.sqrt(np.maximum(var, 0.0)), dtype=np.float64)
 
 
 def auc_binning_bound(signal: npt.ArrayLike, background: npt.ArrayLike) -> float:

@@ -19,7 +19,15 @@ from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
 from .samples import MissingSampleError, cell_counts, main_datasets
 
-__all__ = ["class_split", "plot_rocs", "roc_for_tagger", "summarize", "tagger_entry"]
+__all__ = [
+    "class_split",
+    "draw_roc",
+    "plot_rocs",
+    "roc_for_tagger",
+    "roc_legend",
+    "summarize",
+    "tagger_entry",
+]
 
 
 def class_split(class_names: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -110,12 +118,14 @@ def roc_for_tagger(
     info: dict[str, Any] = {
         "signal": main_datasets(s_n),
         "background": main_datasets(b_n),
-        "signal_counts": s_ds,
-        "background_counts": b_ds,
+        "signal_weight": s_ds,
+        "background_weight": b_ds,
         "signal_labels": sig_labels,
         "background_labels": bkg_labels,
     }
-    if counts is not None:
+    if counts is not None:  # objects, unweighted, beside the weighted yields above
+        info["signal_counts"] = {ds: round(n) for ds, n in s_n.items()}
+        info["background_counts"] = {ds: round(n) for ds, n in b_n.items()}
         info["n_objects"] = round(sum(s_n.values()) + sum(b_n.values()))
     return roc, info
 
@@ -222,13 +232,15 @@ def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[
     entry.update({
         "auc": roc.auc, "auc_err": roc.auc_err, "auc_binning_err": roc.binning_err,
         "n_jets": round(roc.n_signal + roc.n_background) if n_objects is None else n_objects,
+        **roc.weighting(),
         "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
     })  # fmt: skip
     return entry
 
 
 def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
-    """Background rejection vs signal efficiency, one curve per tagger, AUC in the legend."""
+    """Background rejection vs signal efficiency, one curve per tagger with its 1-sigma
+    band (:func:`draw_roc`), AUC in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -238,12 +250,7 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
     with plt.style.context(mplhep.style.CMS):
         fig, ax = plt.subplots(figsize=(8, 7))
         for name, roc in rocs.items():
-            ok = roc.background_eff > 0
-            ax.plot(
-                roc.signal_eff[ok],
-                1 / roc.background_eff[ok],
-                label=f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f})",
-            )
+            draw_roc(ax, roc, label=roc_legend(name, roc))
         ax.set_yscale("log")
         ax.set_xlabel("Signal efficiency")
         ax.set_ylabel("Background rejection")
@@ -256,3 +263,21 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
         fig.savefig(p, dpi=100, bbox_inches="tight")
         plt.close(fig)
     return p
+
+
+def roc_legend(name: str, roc: RocCurve) -> str:
+    """``tau (AUC 0.917 ± 0.098; weighted, eff. N 11 + 1)``: the AUC and what it rests on."""
+    how = "weighted, eff. N" if roc.weighted else "unweighted, N"
+    n = f"{roc.n_signal:.0f} + {roc.n_background:.0f}"
+    return f"{name} (AUC {roc.auc:.3f} $\\pm$ {roc.auc_err:.3f}; {how} {n})"
+
+
+def draw_roc(ax: Any, roc: RocCurve, **kwargs: Any) -> Any:
+    """One ROC on ``ax`` as rejection vs efficiency, up to the last cut that keeps
+    background, with the rejection's 1-sigma band: where few (effective) background
+    objects are left, the band shows how little the rejection there means."""
+    sig, rej, lo, hi = roc.curve()
+    (line,) = ax.plot(sig, rej, **kwargs)
+    top = float(np.max(rej, initial=1.0)) * 10
+    ax.fill_between(sig, lo, np.minimum(hi, top), color=line.get_color(), alpha=0.25, lw=0)
+    return line

@@ -1,8 +1,8 @@
 """coffea-style filesets: ``{dataset: {"files": {path: tree}, "metadata": {...}}}``.
 
 Every fileset is normalised before anything runs, because the bookkeeping that proves
-nothing was lost keys on file names: paths are made absolute and canonical (URLs are
-kept as given), a file listed twice in one dataset is merged with a warning, and a file
+nothing was lost keys on file names: paths are made absolute and canonical (relative
+ones against the fileset JSON's folder; URLs are kept as given), a file listed twice in one dataset is merged with a warning, and a file
 in two datasets is refused (its events would be counted twice). The ``files`` list form
 (``["a.root", ...]``) is accepted when the tree is known: from ``treename``, from the
 metadata's ``layout``, or from the file itself.
@@ -21,7 +21,7 @@ from ..exceptions import BadInputError
 from ..layouts import Layout
 from .files import tree_name
 from .jsonfiles import read_json
-from .locations import normalise_location
+from .locations import is_remote, normalise_location
 
 __all__ = [
     "Fileset",
@@ -29,6 +29,7 @@ __all__ = [
     "fileset_entry",
     "load_fileset",
     "normalise_fileset",
+    "relative_fileset",
     "save_fileset",
 ]
 
@@ -39,13 +40,36 @@ class FilesetWarning(UserWarning):
     """A fileset was accepted after a repair (a duplicate file merged)."""
 
 
-def fileset_entry(paths: list[Path], layout: Layout, metadata: dict[str, Any]) -> dict[str, Any]:
-    """One dataset: absolute paths (workers may run elsewhere) mapped to the layout's tree."""
+def fileset_entry(
+    paths: list[Path],
+    layout: Layout,
+    metadata: dict[str, Any],
+    *,
+    relative_to: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """One dataset: its paths mapped to the layout's tree. With ``relative_to`` (the
+    folder the fileset JSON goes to) paths are written relative to it, so the sample
+    folder can be moved or shared as a whole; :func:`load_fileset` makes them absolute
+    again (workers may run elsewhere)."""
     tree = tree_name(layout)
-    return {
-        "files": {str(Path(p).resolve()): tree for p in paths},
-        "metadata": {"layout": layout, **metadata},
-    }
+    files = {str(Path(p).resolve()): tree for p in paths}
+    entry = {"files": files, "metadata": {"layout": layout, **metadata}}
+    return relative_fileset({"_": entry}, relative_to)["_"] if relative_to is not None else entry
+
+
+def relative_fileset(fileset: Mapping[str, Any], folder: str | os.PathLike[str]) -> Fileset:
+    """``fileset`` with every local path written relative to ``folder`` (POSIX
+    separators), URLs unchanged: what a fileset JSON in ``folder`` should hold so that
+    it travels with its files. Absolute paths are normalised first."""
+    base = Path(folder).resolve()
+    out: Fileset = {}
+    for name, entry in normalise_fileset(fileset, base=base).items():
+        files = {
+            f if is_remote(f) else Path(os.path.relpath(f, base)).as_posix(): t
+            for f, t in entry["files"].items()
+        }
+        out[name] = {"files": files, "metadata": entry["metadata"]}
+    return out
 
 
 def save_fileset(fileset: Fileset, path: str | os.PathLike[str]) -> Path:

@@ -326,7 +326,10 @@ def _publish(results: list[Result], staging: Path, out_path: Path, seed: int) ->
         }
     paths: dict[str, Path] = {}
     for lay, datasets in by_layout.items():
-        fs = {ds: fileset_entry(fl, lay, meta[ds]) for ds, fl in sorted(datasets.items())}  # type: ignore[arg-type]
+        fs = {
+            ds: fileset_entry(fl, lay, meta[ds], relative_to=out_path)  # type: ignore[arg-type]
+            for ds, fl in sorted(datasets.items())
+        }  # paths relative to the JSON: the sample folder can be moved or shared
         paths[lay] = save_fileset(fs, out_path / f"fileset.{lay}.json")
     default = "sparse" if "sparse" in paths else "e2e"
     shutil.copyfile(paths[default], out_path / "fileset.json")

@@ -18,11 +18,11 @@ from scipy.special import softmax
 from torch import nn
 
 from .batch import as_batch
-from .metrics import roc_auc
+from .metrics import auc_error, effective_n, roc_auc
 from .precision import Precision
 from .tasks import Target, Task
 
-__all__ = ["Outputs", "auc_of", "predict", "response_of", "test_metrics"]
+__all__ = ["Outputs", "auc_of", "predict", "response_of", "test_metrics", "test_sizes"]
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,38 @@ def test_metrics(o: Outputs, task: Task) -> dict[str, Any]:
     if task.target is not None:
         return {f"test_{k}": v for k, v in response_of(o, task.target).items()}
     out: dict[str, Any] = {"test_auc": auc_of(o), "test_auc_unweighted": auc_of(o, weighted=False)}
+    out.update(test_sizes(o, task.classes))
+    n_eff = out["test_n_eff"]
     if task.n_outputs > 1 and len(o):
         p = softmax(o.outputs.astype(np.float64), axis=1)
         w = o.weights
         out["test_auc_per_class"] = {
             name: roc_auc(o.labels == k, p[:, k], w) for k, name in enumerate(task.classes)
         }
+        total = sum(n_eff.values())
+        errs = {
+            name: auc_error(out["test_auc_per_class"][name], n_eff[name], total - n_eff[name])
+            for name in task.classes
+        }
+        out["test_auc_per_class_err"] = errs
+        # the macro mean's error, as if the per-class errors were fully correlated (an
+        # upper bound: they share every object)
+        out["test_auc_err"] = float(np.mean(list(errs.values())))
+    else:
+        neg, pos = task.classes[0], task.classes[-1]
+        out["test_auc_err"] = auc_error(out["test_auc"], n_eff[pos], n_eff[neg])
     return out
+
+
+def test_sizes(o: Outputs, classes: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Test objects per class, their effective number (sum w)^2 / sum w^2, and whether
+    the test AUC is weighted (weights other than 1): what an AUC's error rests on."""
+    labels = np.asarray(o.labels).astype(np.int64) if len(o) else np.zeros(0, np.int64)
+    w = None if o.weights is None else np.asarray(o.weights, dtype=np.float64)
+    n, n_eff = {}, {}
+    for k, name in enumerate(classes):
+        mine = labels == k
+        n[name] = int(mine.sum())
+        n_eff[name] = effective_n(None if w is None else w[mine], n[name])
+    weighted = w is not None and len(w) > 0 and not np.allclose(w, 1.0)
+    return {"test_n": n, "test_n_eff": n_eff, "test_auc_weighted": bool(weighted)}

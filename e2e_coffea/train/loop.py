@@ -67,6 +67,8 @@ class TrainResult:
     checkpoint_path: Path | None = None
     best_checkpoint_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str | None = None
+    """Why training stopped before ``epochs`` (None when it ran them all)."""
 
 
 def _iterate(source: BatchSource, epoch: int) -> Iterable[Any]:
@@ -341,8 +343,20 @@ class _Run:
             if metrics_path is not None and main:
                 write_json(Path(metrics_path), state["history"])
             if progress and main:
-                tqdm.write(_summary(record))
+                tqdm.write(_summary(record, epochs))
             stopped = bool(patience is not None and state["bad_epochs"] >= patience)
+
+        reason = None
+        if stopped and len(state["history"]) < epochs:
+            best = state["best"]
+            reason = (
+                f"early stop at epoch {len(state['history'])}/{epochs}: {monitor} did not improve "
+                f"(by more than {min_delta:g}) for {patience} epoch(s); best "
+                f"{'n/a' if best is None else f'{best:.4f}'} at epoch {state['best_epoch']}"
+                + (", whose weights are kept" if restore_best and best_weights is not None else "")
+            )
+            if progress and main:
+                tqdm.write(reason)
 
         if restore_best and best_weights is not None:
             self.model.load_state_dict(best_weights)
@@ -356,6 +370,7 @@ class _Run:
             checkpoint_path=ckdir / LAST_NAME if ckdir else None,
             best_checkpoint_path=ckdir / BEST_NAME if ckdir and state["best_epoch"] else None,
             extra={"precision": self.prec.name},
+            stop_reason=reason,
         )
 
     def _save(
@@ -386,7 +401,11 @@ def epoch_lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     return 1.0
 
 
-def _summary(rec: dict[str, Any]) -> str:
+def _summary(rec: dict[str, Any], epochs: int) -> str:
+    """``epoch 3/20: train_loss=0.4123 val_loss=0.4410 val_auc=0.8123 (1500 frames/s)``."""
     keys = ("train_loss", "val_loss", "val_auc")
     parts = [f"{k}={rec[k]:.4f}" for k in keys if k in rec and rec[k] is not None]
-    return f"epoch {rec['epoch']}: " + " ".join(parts) + f" ({rec['frames_per_s']:.0f} frames/s)"
+    return (
+        f"epoch {rec['epoch']}/{epochs}: " + " ".join(parts)
+        + f" ({rec['frames_per_s']:.0f} frames/s)"
+    )  # fmt: skip

@@ -1,11 +1,14 @@
-"""ROC AUC without scikit-learn: ranks, with ties counted half (the Mann-Whitney U)."""
+"""ROC AUC without scikit-learn: ranks, with ties counted half (the Mann-Whitney U), and
+its standard error."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["roc_auc"]
+__all__ = ["auc_error", "effective_n", "roc_auc"]
 
 
 def _average_ranks(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -49,3 +52,26 @@ def roc_auc(
     gp, gn = np.add.reduceat(wp, starts), np.add.reduceat(wn, starts)
     neg_below = np.cumsum(gn) - gn
     return float(np.sum(gp * (neg_below + 0.5 * gn)) / (wp.sum() * wn.sum()))
+
+
+def effective_n(weights: npt.ArrayLike | None, n: int) -> float:
+    """(sum w)^2 / sum w^2: as many unweighted objects as carry the same information
+    (``n`` itself without weights)."""
+    if weights is None:
+        return float(n)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    w2 = float(np.sum(w * w))
+    return float(np.sum(w)) ** 2 / w2 if w2 > 0 else 0.0
+
+
+def auc_error(auc: float, n_pos: float, n_neg: float) -> float:
+    """Standard error of an AUC from (effective) class sizes [Hanley & McNeil, Radiology
+    143 (1982) 29]; NaN below two objects per class."""
+    if math.isnan(auc) or n_pos <= 1 or n_neg <= 1:
+        return float("nan")
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (
+        n_pos * n_neg
+    )
+    return float(math.sqrt(max(var, 0.0)))

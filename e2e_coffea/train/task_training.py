@@ -103,7 +103,9 @@ class TrainConfig:
 
     @property
     def tag(self) -> str:
-        return self.name or f"{self.task}_{self.model}"
+        """The output name: ``--name``, else ``my_{task}_{model}``; never a shipped
+        tagger's name by default (``tau_simplenet`` as a ``--tagger`` means the shipped one)."""
+        return self.name or f"my_{self.task}_{self.model}"
 
 
 def train_task(
@@ -288,6 +290,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     return dict(json_safe({
         "path": str(path), result.monitor: result.best_metric, **tests,
         "objects": index.counts(), "epochs_run": result.epochs_run,
+        "stopped_early": result.stopped_early, "stop_reason": result.stop_reason,
         "precision": result.extra.get("precision"), "world_size": rank.world, **timing,
     }))  # fmt: skip
 

@@ -73,6 +73,9 @@ def test_npz_holds_every_jet_of_every_file(
         "label",
         "in_frame",
         "channels",
+        "label_ids",
+        "label_names",
+        "normalisation",
     }
     assert len(ref) > 0
     np.testing.assert_array_equal(got["frames"], ref)

@@ -201,7 +201,8 @@ def test_several_taggers_share_one_roc_plot_with_auc_and_error():
     assert rocs["good"].auc > rocs["weak"].auc > 0.5
     texts = [t.get_text() for t in roc_figure(output, classes).axes[0].get_legend().get_texts()]
     for name, roc in rocs.items():
-        assert f"{name}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f}" in texts
+        # the legend says the AUC is unweighted here, and on how many objects per class
+        assert f"{name}: AUC {roc.auc:.3f} ± {roc.auc_err:.3f} (unweighted, N 300 + 300)" in texts
 
 
 def _kinds_output():

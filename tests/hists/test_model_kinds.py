@@ -92,7 +92,7 @@ def run(sample: Any, models: dict[str, Path]) -> SimpleNamespace:
     # unweighted: the figures are compared with sklearn on the raw per-jet outputs
     # (weighting has its own tests, tests/processor/test_weights.py)
     result = e2e_coffea.run(
-        sample.fileset["sparse"], specs, chunksize=15, progress=False, lumi_fb=None
+        sample.fileset["sparse"], specs, chunksize=15, progress=False, unweighted=True
     )
     summary = json.loads(json.dumps(summarize(result, specs)))  # as summary.json holds it
     return SimpleNamespace(result=result, output=result.output, summary=summary, specs=specs)
@@ -191,7 +191,7 @@ def test_regression_without_truth_fills_values_and_says_so(
                        drop_fields=("Jet_genMass",))  # fmt: skip
     spec = resolve_tagger(models["jet_mass"])
     fs = {"qcd": {"files": {str(no_truth): "Events"}, "metadata": {}}}
-    result = e2e_coffea.run(fs, [spec], chunksize=15, progress=False, lumi_fb=None)
+    result = e2e_coffea.run(fs, [spec], chunksize=15, progress=False, unweighted=True)
     summary = json.loads(json.dumps(summarize(result, [spec])))
     entry = summary["taggers"]["jet_mass"]
     assert entry["truth"] == "gen_mass"

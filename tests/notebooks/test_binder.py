@@ -86,7 +86,7 @@ def test_postbuild_generates_the_sample(tmp_path):
     )
     fileset = json.loads((out / "fileset.sparse.json").read_text())
     assert sorted(fileset) == ["qcd", "tau"]
-    assert all(Path(p).is_file() for e in fileset.values() for p in e["files"])
+    assert all((out / p).is_file() for e in fileset.values() for p in e["files"])
     assert (out / "fileset.e2e.json").is_file()
 
 

@@ -142,7 +142,7 @@ def test_05_trains_exports_and_runs_the_new_tagger(env, tmp_path):
     env.setenv("E2E_EPOCHS", "1")
     env.setenv("E2E_MAX_OBJECTS", "60")
     nb = execute("05_train_and_export.ipynb", tmp_path)
-    assert (tmp_path / "models" / "tau_simplenet.onnx").is_file()
+    assert (tmp_path / "models" / "my_tau_simplenet.onnx").is_file()
     assert "validation AUC per epoch" in text(nb)
     assert widget_views(nb) == 1
 

@@ -20,6 +20,7 @@ from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.io import load_fileset
 from e2e_coffea.processor.weights import PB_PER_INV_FB, event_weights, needs_event_numbers
 from e2e_coffea.runner import run
 
@@ -174,7 +175,7 @@ def test_a_rerun_in_the_same_process_uses_the_new_metadata(
 ) -> None:
     """The same files again, with the tau cross-section doubled, in the same process (as in
     a notebook after fixing an xsec): the weights follow the new metadata, not a cache."""
-    fs = json.loads(Path(sample.fileset["sparse"]).read_text())
+    fs = load_fileset(sample.fileset["sparse"])
     fs["tau"]["metadata"]["xsec_pb"] *= 2
     again = run(fs, [jet_tagger], chunksize=7, progress=False, lumi_fb=2.0)
     h0, h1 = weighted.output["hists"]["score"], again.output["hists"]["score"]
@@ -189,7 +190,7 @@ def test_a_rerun_in_the_same_process_uses_the_new_metadata(
 
 
 def _fileset_with(sample: Any, tmp_path: Path, **metadata: Any) -> Path:
-    fs = json.loads(Path(sample.fileset["sparse"]).read_text())
+    fs = load_fileset(sample.fileset["sparse"])  # absolute paths: the copy is elsewhere
     fs["tau"]["metadata"].update(metadata)
     path = tmp_path / "fileset.json"
     path.write_text(json.dumps(fs))

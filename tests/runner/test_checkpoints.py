@@ -21,6 +21,7 @@ import pytest
 
 from e2e_coffea.cli import main
 from e2e_coffea.frames.selection import ObjectCuts
+from e2e_coffea.io import load_fileset
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.processor.serialize import OutputFormatError, dumps_output, loads_output
 from e2e_coffea.runner import run
@@ -160,7 +161,7 @@ def test_other_weights_never_reuse_a_checkpoint(
 ) -> None:
     """A corrected cross-section recomputes the chunks it weights (the weights are in each
     chunk's key); another luminosity is other work, refused like another tagger."""
-    fs = json.loads(Path(sample.fileset["sparse"]).read_text())
+    fs = load_fileset(sample.fileset["sparse"])
     tau = {"tau": fs["tau"]}
     ckpt = tmp_path / "ckpt"
     first = _run(tau, jet_tagger, ckpt)

@@ -4,7 +4,6 @@ dataset per pT-hat bin holding exactly the events of that bin."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 import uproot
 
+from e2e_coffea.io import load_fileset
 from e2e_coffea.sim import PROCESSES
 from e2e_coffea.sim.generate import generate
 from e2e_coffea.sim.generator import BinStats, make_pythia, open_fraction
@@ -53,11 +53,11 @@ def _events(files: list[str]) -> np.ndarray:
 
 
 def test_one_dataset_per_pthat_bin_holds_that_bins_events(tmp_path: Path) -> None:
-    mixed = json.loads(
-        generate(["qcd", "tau"], 9, tmp_path / "m", seed=3, events_per_file=5)["sparse"].read_text()
+    mixed = load_fileset(
+        generate(["qcd", "tau"], 9, tmp_path / "m", seed=3, events_per_file=5)["sparse"]
     )
-    split = json.loads(generate(["qcd"], 9, tmp_path / "s", seed=3, events_per_file=5,
-                                pthat_datasets=True)["sparse"].read_text())  # fmt: skip
+    split = load_fileset(generate(["qcd"], 9, tmp_path / "s", seed=3, events_per_file=5,
+                                  pthat_datasets=True)["sparse"])  # fmt: skip
     m = mixed["qcd"]["metadata"]
     assert m["xsec_pb"] is None  # one number would weight the bins wrongly
     assert m["nevents"] == 9

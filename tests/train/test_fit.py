@@ -87,7 +87,7 @@ def test_scalars_reach_the_model(blobs: Data) -> None:
     assert res.best_metric == pytest.approx(1.0)
 
 
-def test_early_stopping(blobs: Data) -> None:
+def test_early_stopping(blobs: Data, capsys: pytest.CaptureFixture[str]) -> None:
     xt, yt, xv, yv = blobs
     res = fit(
         small_net(),
@@ -97,11 +97,19 @@ def test_early_stopping(blobs: Data) -> None:
         lr=0.0,
         patience=2,
         device="cpu",
-        progress=False,
+        progress=True,
+        monitor="val_auc",
     )
     assert res.stopped_early
     assert res.epochs_run == 3
     assert res.best_epoch == 1
+    # it says so, and why, as it stops
+    assert res.stop_reason is not None
+    assert res.stop_reason.startswith(
+        "early stop at epoch 3/10: val_auc did not improve (by more than 0) for 2 epoch(s); best "
+    )
+    assert res.stop_reason.endswith("at epoch 1, whose weights are kept")
+    assert res.stop_reason in capsys.readouterr().out
 
 
 def test_nan_loss_stops_without_checkpoint(blobs: Data, tmp_path: Path) -> None:
@@ -213,7 +221,10 @@ def test_bad_arguments_and_data(blobs: Data) -> None:
 def test_progress_bar_runs(blobs: Data, capsys: pytest.CaptureFixture[str]) -> None:
     xt, yt, xv, yv = blobs
     fit(small_net(), [(xt[:32], yt[:32])], lambda: [(xv[:32], yv[:32])], epochs=1, device="cpu")
-    assert "epoch 1: train_loss=" in capsys.readouterr().out
+    line = capsys.readouterr().out
+    assert "epoch 1/1: train_loss=" in line  # the epoch of how many, the loss ...
+    assert " val_loss=" in line
+    assert " val_auc=" in line  # ... and the validation AUC, every epoch
 
 
 def test_single_class_validation_gives_null_auc(blobs: Data, tmp_path: Path) -> None:

@@ -84,7 +84,9 @@ def test_refusals_exit_2_with_one_line(
         assert not (tmp_path / "o").exists()
 
 
-def test_train_on_public_style_ml4sci_file(tmp_path: Path) -> None:
+def test_train_on_public_style_ml4sci_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """0/1 labels (--labels binary), frames of the task's shape, trained through the CLI."""
     from e2e_coffea.export import load_contract
     from e2e_coffea.train import write_ml4sci
@@ -101,7 +103,13 @@ def test_train_on_public_style_ml4sci_file(tmp_path: Path) -> None:
             "--labels", "binary", "--epochs", "1", "--batch-size", "16", "--out", str(tmp_path),
             "--model-option", "width=4", "--model-option", "hidden=8"]  # fmt: skip
     assert main(argv) == 0
-    c = load_contract(tmp_path / "qg_simplenet.onnx")
+    out = capsys.readouterr().out
+    assert "epoch 1/1: train_loss=" in out  # progress: epoch, loss, validation AUC
+    test_line = next(x for x in out.splitlines() if x.startswith("test AUC "))
+    assert " +- " in test_line  # with its error, its size per class, unweighted
+    assert "(unweighted; test objects gluon " in test_line
+    assert "ran all 1 epoch(s)" in out
+    c = load_contract(tmp_path / "my_qg_simplenet.onnx")
     assert c.provenance["frames"] == [str(tmp_path / "qg.h5")]
     assert c.provenance["labels"] == "binary"
     assert c.normalisation["name"] == "none"  # what --frames-norm declared

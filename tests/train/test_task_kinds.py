@@ -22,6 +22,7 @@ from e2e_coffea.frames import build_jet_frames, load_norm
 from e2e_coffea.frames.objects import object_values
 from e2e_coffea.frames.scalars import scalar_matrix
 from e2e_coffea.inference import Tagger
+from e2e_coffea.io import load_fileset
 from e2e_coffea.layouts import LABEL_IDS
 from e2e_coffea.models import create_model, register_model
 from e2e_coffea.models.simplenet import simplenet
@@ -41,17 +42,15 @@ def three_processes(
     from e2e_coffea.sim.generate import generate
 
     root = tmp_path_factory.mktemp("electron")
-    ele = json.loads(
-        generate(["electron"], 60, root, seed=12, events_per_file=30)["sparse"].read_text()
-    )
-    both = json.loads(Path(train_sample.fileset["sparse"]).read_text())
+    ele = load_fileset(generate(["electron"], 60, root, seed=12, events_per_file=30)["sparse"])
+    both = load_fileset(train_sample.fileset["sparse"])
     path = root / "tau3.json"
     path.write_text(json.dumps({**both, **ele}))
     return path
 
 
 def _chunk(fileset: Path, dataset: str) -> tuple[ak.Array, str]:
-    entry = json.loads(fileset.read_text())[dataset]
+    entry = load_fileset(fileset)[dataset]
     path = next(iter(entry["files"]))
     with uproot.open(path) as f:
         return f["Events"].arrays(), path

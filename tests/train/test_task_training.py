@@ -81,8 +81,8 @@ def test_train_export_resume_and_the_tagger_agrees(
         resume=True,
         **kw,
     )
-    a = load_checkpoint(tmp_path / "a" / "tau_simplenet.ckpt" / "last.pt")["model"]
-    b = load_checkpoint(tmp_path / "b" / "tau_simplenet.ckpt" / "last.pt")["model"]
+    a = load_checkpoint(tmp_path / "a" / "my_tau_simplenet.ckpt" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "b" / "my_tau_simplenet.ckpt" / "last.pt")["model"]
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
     assert full["val_auc"] == pytest.approx(resumed["val_auc"])
@@ -102,7 +102,7 @@ def test_train_export_resume_and_the_tagger_agrees(
     assert c.provenance["training"]["train_objects_per_class"] == counts["train"]
     assert c.provenance["training"]["epochs_run"] == 2
     assert c.provenance["training"]["wall_s"] > c.provenance["training"]["train_seconds"] > 0
-    metrics = json.loads((tmp_path / "a" / "tau_simplenet.metrics.json").read_text())
+    metrics = json.loads((tmp_path / "a" / "my_tau_simplenet.metrics.json").read_text())
     assert len(metrics) == 2
 
     # the exported tagger gives the trained model's scores on the same jets
@@ -116,7 +116,7 @@ def test_train_export_resume_and_the_tagger_agrees(
         chunk, layout="sparse", channels="tau13", norm=load_norm("tau13"), jets=sel.selection
     )
     model = create_model("simplenet", 13, 1, **TINY)
-    best = load_checkpoint(tmp_path / "a" / "tau_simplenet.ckpt" / "best.pt")["model"]
+    best = load_checkpoint(tmp_path / "a" / "my_tau_simplenet.ckpt" / "best.pt")["model"]
     model.load_state_dict(best)
     with torch.no_grad():
         want = expit(model.eval()(torch.from_numpy(frames)).numpy().reshape(-1))
