@@ -43,6 +43,22 @@ other subprocesses get ``PYTHONPATH``. Needed when e2e-coffea is installed from 
 in CI (an editable install happens to put the repository root on ``sys.path``)."""
 
 
+@pytest.fixture
+def dask_awkward_module() -> Any:
+    """dask-awkward, for coffea's dask mode. It pins dask < 2025.4, so it cannot live in
+    the main test environment: there these tests skip, and CI runs them (``-m
+    dask_awkward``) in a second environment with ``coffea[dask-awkward]``, where
+    ``E2E_REQUIRE_DASK_AWKWARD=1`` turns a missing package into a failure."""
+    try:
+        import dask_awkward
+    except ImportError:
+        why = "needs coffea[dask-awkward], which pins dask < 2025.4"
+        if os.environ.get("E2E_REQUIRE_DASK_AWKWARD") == "1":
+            pytest.fail(f"E2E_REQUIRE_DASK_AWKWARD=1 but dask_awkward is missing: {why}")
+        pytest.skip(why)
+    return dask_awkward
+
+
 def _once(target: Path, build: Callable[[Path], None]) -> Path:
     done = target.parent / f"{target.name}.done"
     if not done.exists():

@@ -89,12 +89,19 @@ def test_the_tagger_example_runs_in_a_processor(
     assert 0 < h.sum(flow=True) < 80  # some, not all, of the sample's jets are tagged
 
 
-@pytest.mark.parametrize("marker", ["tagger-nanoevents", "tagger-ml-tools", "tagger-dask"])
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "tagger-nanoevents",
+        "tagger-ml-tools",
+        pytest.param("tagger-dask", marks=pytest.mark.dask_awkward),
+    ],
+)
 def test_the_tagger_blocks_run_as_written(
-    marker: str, sample: Any, tmp_path: Path, monkeypatch: Any
+    marker: str, sample: Any, tmp_path: Path, monkeypatch: Any, request: Any
 ) -> None:
     if marker == "tagger-dask":
-        pytest.importorskip("dask_awkward", reason="needs coffea[dask-awkward] (dask < 2025.4)")
+        request.getfixturevalue("dask_awkward_module")
     scope = _run_block(marker, sample, tmp_path, monkeypatch)
     if marker == "tagger-nanoevents":
         assert scope["tau"].stats["scored"] > 0  # eager and virtual both scored

@@ -26,7 +26,6 @@ CASES = [("sparse", "base"), ("sparse", "nanoaod"), ("e2e", "base")]
 """NanoAODSchema cannot build e2e (MLAnalyzer) trees at all: they have no run,
 luminosityBlock and event branches and count their vectors as ``n_jet_Pt``; coffea
 refuses them before any of our code runs, so e2e files are read with BaseSchema."""
-NO_DASK = "dask mode needs dask-awkward (coffea[dask-awkward]), which pins dask < 2025.4"
 
 
 @pytest.fixture(autouse=True)
@@ -127,11 +126,17 @@ def test_ml_tools_wrapper_delegates_to_the_tagger(
 
 
 # -- dask-awkward: NanoEventsFactory(mode="dask") and apply_to_fileset ----------------------
+@pytest.mark.dask_awkward
 @pytest.mark.parametrize(("layout", "schema"), CASES)
 def test_dask_events_map_the_tagger_over_partitions(
-    sample: Any, jet_tagger: Path, reference: dict[str, list[Any]], layout: str, schema: str
+    sample: Any,
+    jet_tagger: Path,
+    reference: dict[str, list[Any]],
+    layout: str,
+    schema: str,
+    dask_awkward_module: Any,
 ) -> None:
-    dak = pytest.importorskip("dask_awkward", reason=NO_DASK)
+    dak = dask_awkward_module
     events = _events(sample, layout, schema, "dask")
     tagger = Tagger(jet_tagger, device="cpu")
     lazy = tagger(events)
@@ -171,10 +176,10 @@ def _session_builds() -> int:
     return int(getattr(sessions, "BUILT", 0))
 
 
+@pytest.mark.dask_awkward
 def test_apply_to_fileset_on_a_cluster_builds_one_session_per_worker(
-    sample: Any, jet_tagger: Path, reference: dict[str, list[Any]]
+    sample: Any, jet_tagger: Path, reference: dict[str, list[Any]], dask_awkward_module: Any
 ) -> None:
-    pytest.importorskip("dask_awkward", reason=NO_DASK)
     import dask
     from coffea.dataset_tools import apply_to_fileset
     from distributed import Client, LocalCluster
