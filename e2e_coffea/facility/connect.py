@@ -11,6 +11,7 @@ from typing import Any
 
 from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
+from .batch import JoinWatch, job_ids, require_submit_command
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 from .tls import make_security
@@ -98,6 +99,7 @@ def connect(config: ConfigLike) -> Connection:
             msg = f"no Dask scheduler answered at {cfg.address} within {timeout:g} s: {err}"
             raise SchedulerUnreachableError(msg) from err
     else:
+        require_submit_command(cfg)
         clusters = build_clusters(cfg)
         try:
             client = clusters[0].get_client() if cfg.facility == "gateway" else Client(clusters[0])
@@ -126,21 +128,43 @@ def connect(config: ConfigLike) -> Connection:
 
 
 def _wait(conn: Connection) -> None:
+    """Wait for the workers, bounded: ``wait_timeout`` in all, ``join_timeout`` for a job
+    that runs while its worker stays away (a scheduler the compute nodes cannot reach)."""
     cfg = conn.config
     want = cfg.total_workers if cfg.min_workers is None else cfg.min_workers
     if not want or not cfg.wait_timeout:
         return
-    try:
-        conn.client.wait_for_workers(want, timeout=cfg.wait_timeout)
-    except TimeoutError as err:
-        have = len(conn.client.scheduler_info(n_workers=-1).get("workers", {}))
-        pools = {p.name: p.workers for p in cfg.pools}
-        msg = (
-            f"{cfg._where()}only {have} of {want} workers joined the scheduler at "
-            f"{conn.client.scheduler.address} within {cfg.wait_timeout:g} s (pools {pools}); "
-            f"check the batch queue and the job logs, or lower min_workers"
-        )
-        raise TimeoutError(msg) from err
+    watch = JoinWatch(cfg, conn.clusters, worker_address(conn))
+    deadline = time.monotonic() + cfg.wait_timeout
+    while True:
+        names = _worker_names(conn.client)
+        if len(names) >= want:
+            return
+        if time.monotonic() > deadline:
+            break
+        watch.check(names)
+        time.sleep(0.5)
+    pools = {p.name: p.workers for p in cfg.pools}
+    msg = (
+        f"{cfg._where()}only {len(names)} of {want} workers joined the scheduler at "
+        f"{watch.address} within {cfg.wait_timeout:g} s (pools {pools}){watch.pending_line()}; "
+        f"check the batch queue and the job logs, or lower min_workers"
+    )
+    raise TimeoutError(msg)
+
+
+def _worker_names(client: Any) -> set[str]:
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return {str(w.get("name")) for w in workers.values()}
+
+
+def worker_address(conn: Connection) -> str:
+    """The scheduler address the jobs' workers were given (jobqueue's contact address)."""
+    if not conn.clusters:
+        return str(conn.client.scheduler.address)
+    sched = getattr(conn.clusters[0], "scheduler", None)
+    addr = getattr(sched, "contact_address", None) or getattr(sched, "address", None)
+    return str(addr or conn.client.scheduler.address)
 
 
 def gpu_workers(client: Any) -> list[str]:
@@ -224,14 +248,26 @@ def run_on_cluster(
         run_kwargs["device"] = cfg.device
     with connect(cfg) as conn:
         specs = conn.prepare_taggers(taggers)
+        jobs = job_ids(conn.clusters)
         with watch_workers(conn.client) as report:
             result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
+        jobs.update(job_ids(conn.clusters))
+    for lost in report.lost:  # which batch job each lost worker was
+        lost["job_id"] = next(
+            (
+                j
+                for n, j in jobs.items()
+                if lost["name"] in (n,) or str(lost["name"]).startswith(f"{n}-")
+            ),
+            None,
+        )
     info = {
         "facility": cfg.facility,
         "config": cfg.source,
         "pools": {
             p.name: {"jobs": p.jobs, "workers": p.workers, "gpus": p.gpus} for p in cfg.pools
         },
+        "jobs": jobs,
         **report.to_dict(),
         "entries_per_worker": dict(result.output.get("metrics", {}).get("worker", {})),
     }
