@@ -17,6 +17,7 @@ from .config import ClusterConfig, ClusterConfigError, PoolConfig
 __all__ = [
     "SUBMIT_COMMANDS",
     "BatchJobError",
+    "WorkersMissingError",
     "JobState",
     "JoinWatch",
     "job_ids",
@@ -32,8 +33,12 @@ SUBMIT_COMMANDS: Final = {
 }
 
 
-class BatchJobError(E2EError):
+class BatchJobError(E2EError, RuntimeError):
     """The batch system refused, held back or lost the workers' jobs (exit code 1)."""
+
+
+class WorkersMissingError(BatchJobError, TimeoutError):
+    """Fewer workers joined than asked for within the config's bounded waits."""
 
 
 def require_submit_command(cfg: ClusterConfig) -> None:
@@ -140,7 +145,7 @@ class JoinWatch:
                     f"{self.address}: the compute nodes cannot reach that address (set "
                     f"'interface' to the network they share with this machine, or open the port)"
                 )
-                raise BatchJobError(msg)
+                raise WorkersMissingError(msg)
 
     def pending_line(self) -> str:
         """What holds the jobs back, for the timeout message ('' outside SLURM)."""

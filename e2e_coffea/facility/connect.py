@@ -11,7 +11,7 @@ from typing import Any
 
 from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
-from .batch import JoinWatch, job_ids, require_submit_command
+from .batch import JoinWatch, WorkersMissingError, job_ids, require_submit_command
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 from .tls import make_security
@@ -150,7 +150,7 @@ def _wait(conn: Connection) -> None:
         f"{watch.address} within {cfg.wait_timeout:g} s (pools {pools}){watch.pending_line()}; "
         f"check the batch queue and the job logs, or lower min_workers"
     )
-    raise TimeoutError(msg)
+    raise WorkersMissingError(msg)
 
 
 def _worker_names(client: Any) -> set[str]:
