@@ -17,9 +17,9 @@ from .config import ClusterConfig, ClusterConfigError, PoolConfig
 __all__ = [
     "SUBMIT_COMMANDS",
     "BatchJobError",
-    "WorkersMissingError",
     "JobState",
     "JoinWatch",
+    "WorkersMissingError",
     "job_ids",
     "require_submit_command",
     "slurm_states",

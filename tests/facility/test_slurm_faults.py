@@ -20,7 +20,7 @@ REPO = Path(__file__).parents[2]
 
 # A worker preload: the worker named cpu-0 takes 3 s per chunk, so that it is surely
 # holding a chunk when its job is cancelled.
-SLOW_PRELOAD = '''
+SLOW_PRELOAD = """
 import time
 from e2e_coffea.processor import tagger_processor
 
@@ -34,7 +34,7 @@ def dask_setup(worker):
         return original(self, events)
 
     tagger_processor.TaggerProcessor.process = slow
-'''
+"""
 
 
 def config(tmp_path: Path, pool: dict[str, Any] | None = None, **top: Any) -> Path:
