@@ -4,6 +4,9 @@ workers never reach the scheduler. jobqueue itself only waits, and logs a traceb
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +23,9 @@ __all__ = [
     "JobState",
     "JoinWatch",
     "WorkersMissingError",
+    "drop_unstarted",
     "job_ids",
+    "quiet_submit_failures",
     "require_submit_command",
     "slurm_states",
     "slurm_test_submit",
@@ -127,7 +132,16 @@ class JoinWatch:
         self.running_since: dict[str, float] = {}
 
     def check(self, joined: set[str]) -> None:
-        """Raise once a job has run ``join_timeout`` s without its worker joining."""
+        """Raise for jobs the batch system refused, and once a job has run
+        ``join_timeout`` s without its worker joining."""
+        refused = _unsubmitted(self.clusters)
+        if refused:
+            said = f": {_LAST_REFUSAL[-1]}" if _LAST_REFUSAL else " (rerun with --debug)"
+            msg = (
+                f"{self.cfg._where()}the batch system did not accept job(s) {refused}; the "
+                f"submit command said{said}"
+            )
+            raise BatchJobError(msg)
         if self.cfg.facility != "slurm":
             return
         ids = job_ids(self.clusters)
@@ -163,6 +177,60 @@ class JoinWatch:
             f"{s.memory} memory: the partition has no room for that now; ask for less, "
             f"another queue, or a longer wait_timeout"
         )
+
+
+_JOBQUEUE_FAILURE: Final = "Command exited with non-zero exit code"
+_LAST_REFUSAL: list[str] = []
+
+
+class _SubmitFailureFilter(logging.Filter):
+    """Keeps jobqueue's failed-submission tracebacks (logged from its event loop, where
+    nobody can catch them) off the terminal, and remembers what the command said: the
+    wait turns it into one line. ``--debug`` shows them again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        text = f"{record.getMessage()} {exc or ''}"
+        if _JOBQUEUE_FAILURE not in text or os.environ.get("E2E_COFFEA_DEBUG") == "1":
+            return True
+        said = re.search(r"stderr:\\n(.*?)\\n", text) or re.search(r"stderr:\n(.*?)\n", text)
+        if said and said.group(1).strip():
+            _LAST_REFUSAL.append(said.group(1).strip())
+        return False
+
+
+_FILTER: Final = _SubmitFailureFilter()
+
+
+def quiet_submit_failures() -> None:
+    """Install the filter on the loggers jobqueue's background failures reach."""
+    for name in ("asyncio", "tornado.application", "distributed.deploy.spec"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def drop_unstarted(cluster: Any) -> None:
+    """Forget jobs that never started (their submission failed), which the cluster's own
+    close would trip over (it asserts every job started)."""
+    from distributed.core import Status
+
+    workers = getattr(cluster, "workers", None)
+    if not isinstance(workers, dict):
+        return
+    for name in [n for n, j in workers.items() if getattr(j, "status", None) == Status.created]:
+        del workers[name]
+
+
+def _unsubmitted(clusters: list[Any]) -> list[str]:
+    """Jobs jobqueue tried to submit that got no job id (it only logs the failure)."""
+    return sorted(
+        str(name)
+        for c in clusters
+        if c.__class__.__module__.startswith("dask_jobqueue") and "Local" not in type(c).__name__
+        for name, job in dict(getattr(c, "workers", {})).items()
+        if getattr(job, "job_id", "") is None
+    )
 
 
 def _joined(job_name: str, workers: set[str]) -> bool:

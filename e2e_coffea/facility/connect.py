@@ -11,7 +11,14 @@ from typing import Any
 
 from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
-from .batch import JoinWatch, WorkersMissingError, job_ids, require_submit_command
+from .batch import (
+    JoinWatch,
+    WorkersMissingError,
+    drop_unstarted,
+    job_ids,
+    quiet_submit_failures,
+    require_submit_command,
+)
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 from .tls import make_security
@@ -66,6 +73,7 @@ class Connection:
             self.client.close()
         finally:
             for c in reversed(self.clusters):
+                drop_unstarted(c)
                 c.close()
 
     def prepare_taggers(self, taggers: Sequence[str | TaggerSpec]) -> list[TaggerSpec]:
@@ -100,6 +108,7 @@ def connect(config: ConfigLike) -> Connection:
             raise SchedulerUnreachableError(msg) from err
     else:
         require_submit_command(cfg)
+        quiet_submit_failures()
         clusters = build_clusters(cfg)
         try:
             client = clusters[0].get_client() if cfg.facility == "gateway" else Client(clusters[0])
