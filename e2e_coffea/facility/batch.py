@@ -211,15 +211,17 @@ def quiet_submit_failures() -> None:
 
 
 def drop_unstarted(cluster: Any) -> None:
-    """Forget jobs that never started (their submission failed), which the cluster's own
-    close would trip over (it asserts every job started)."""
+    """Mark jobs that never started (their submission failed) as failed and forget them:
+    the cluster's own close asserts that every job it made has started or failed."""
     from distributed.core import Status
 
     workers = getattr(cluster, "workers", None)
     if not isinstance(workers, dict):
         return
-    for name in [n for n, j in workers.items() if getattr(j, "status", None) == Status.created]:
-        del workers[name]
+    for name, job in list(workers.items()):
+        if getattr(job, "status", None) == Status.created:
+            job.status = Status.failed
+            del workers[name]
 
 
 def _unsubmitted(clusters: list[Any]) -> list[str]:

@@ -5,6 +5,7 @@ Each run equals a clean one, or stops with one line naming the cause, in bounded
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -57,37 +58,42 @@ def _job_of(client: Any, name: str) -> tuple[str, str]:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_cancelled_jobs_chunks_rerun_on_the_other_worker(
-    slurm: Any, tmp_path: Path, sample: Any, jet_tagger: Path, reference: Any, hists_equal: Any
+    slurm: Any,
+    tmp_path: Path,
+    sample: Any,
+    jet_tagger: Path,
+    reference: Any,
+    hists_equal: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from distributed import default_client
-
     preload = tmp_path / "slow_cpu0.py"
     preload.write_text(SLOW_PRELOAD)
     path = config(tmp_path, pool={"worker_extra_args": ["--preload", str(preload)]})
     cancelled: dict[str, str] = {}
 
-    def cancel_cpu0_mid_chunk() -> None:
+    def cancel_cpu0_mid_chunk(client: Any) -> None:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                client = default_client()
-                if len(client.scheduler_info(n_workers=-1)["workers"]) == 2:
-                    break
-            except ValueError:
-                pass
-            time.sleep(0.1)
         addr, job = _job_of(client, "cpu-0")
         while time.monotonic() < deadline and not client.processing(workers=[addr])[addr]:
             time.sleep(0.05)
         subprocess.run(["scancel", job], check=True)
         cancelled["job"] = job
 
-    killer = threading.Thread(target=cancel_cpu0_mid_chunk, daemon=True)
-    killer.start()
+    # the run's own client, handed to the canceller as the run starts watching its workers
+    module = sys.modules["e2e_coffea.facility.connect"]
+    watch = module.watch_workers
+    threads: list[threading.Thread] = []
+
+    def watch_and_cancel(client: Any) -> Any:
+        threads.append(threading.Thread(target=cancel_cpu0_mid_chunk, args=(client,)))
+        threads[-1].start()
+        return watch(client)
+
+    monkeypatch.setattr(module, "watch_workers", watch_and_cancel)
     result, info = run_on_cluster(
         path, sample.fileset["sparse"], [jet_tagger], chunksize=20, device="cpu", progress=False
     )
-    killer.join(10)
+    threads[0].join(30)
     assert cancelled, "the job was never cancelled"
     # the result is a clean run's ...
     assert result.output["entries"] == reference.output["entries"]
