@@ -58,6 +58,19 @@ def build_clusters(config: ConfigLike) -> list[Any]:
     return build_jobqueue_clusters(cfg)
 
 
+def close_clusters(cfg: ClusterConfig, clusters: list[Any]) -> None:
+    """Close clusters last to first (their jobs are cancelled), quietly where a library
+    would otherwise print a traceback at a clean shutdown."""
+    for c in reversed(clusters):
+        drop_unstarted(c)
+        if cfg.facility == "gateway":
+            from .gateway import close_gateway_cluster
+
+            close_gateway_cluster(c)
+        else:
+            c.close()
+
+
 @dataclass
 class Connection:
     """A client plus the clusters behind it. A context manager; ``client, cleanup = conn``
@@ -72,9 +85,7 @@ class Connection:
         try:
             self.client.close()
         finally:
-            for c in reversed(self.clusters):
-                drop_unstarted(c)
-                c.close()
+            close_clusters(self.config, self.clusters)
 
     def prepare_taggers(self, taggers: Sequence[str | TaggerSpec]) -> list[TaggerSpec]:
         """Taggers as the workers will find them: uploaded if ``models.ship: upload``."""
@@ -113,8 +124,7 @@ def connect(config: ConfigLike) -> Connection:
         try:
             client = clusters[0].get_client() if cfg.facility == "gateway" else Client(clusters[0])
         except BaseException:
-            for c in reversed(clusters):
-                c.close()
+            close_clusters(cfg, clusters)
             raise
     conn = Connection(client, clusters, cfg)
     try:
