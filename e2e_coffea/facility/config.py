@@ -82,6 +82,7 @@ class PoolConfig:
     worker_extra_args: tuple[str, ...] = ()
     job_script_prologue: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    adaptive: bool = False  # keep `jobs` jobs: replace one the batch system ends (walltime)
 
     @property
     def workers(self) -> int:
@@ -192,6 +193,7 @@ _POOL: Final = {
     "worker_extra_args": _STRS,
     "job_script_prologue": _STRS,
     "options": _MAP,
+    "adaptive": _BOOL,
 }
 _NULLABLE: Final = frozenset(
     {

@@ -245,6 +245,11 @@ def watch_workers(client: Any) -> Iterator[WorkerReport]:
                 report.joined.append(str(addr))
 
 
+def _job_of(worker: str, jobs: dict[str, str]) -> str | None:
+    """The job a worker ran in: workers are named after their job (``cpu-0``, ``cpu-0-1``)."""
+    return next((j for n, j in jobs.items() if worker == n or worker.startswith(f"{n}-")), None)
+
+
 def run_on_cluster(
     config: ConfigLike,
     fileset: Any,
@@ -267,19 +272,12 @@ def run_on_cluster(
         run_kwargs["device"] = cfg.device
     with connect(cfg) as conn:
         specs = conn.prepare_taggers(taggers)
-        jobs = job_ids(conn.clusters)
+        started = job_ids(conn.clusters)
         with watch_workers(conn.client) as report:
             result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
-        jobs.update(job_ids(conn.clusters))
-    for lost in report.lost:  # which batch job each lost worker was
-        lost["job_id"] = next(
-            (
-                j
-                for n, j in jobs.items()
-                if lost["name"] in (n,) or str(lost["name"]).startswith(f"{n}-")
-            ),
-            None,
-        )
+        jobs = {**started, **job_ids(conn.clusters)}  # a replaced job: its successor
+    for lost in report.lost:  # which batch job each lost worker was (the first under its name)
+        lost["job_id"] = _job_of(str(lost["name"]), started) or _job_of(str(lost["name"]), jobs)
     info = {
         "facility": cfg.facility,
         "config": cfg.source,

@@ -164,7 +164,11 @@ def build_jobqueue_clusters(config: ClusterConfig) -> list[Any]:
             if pool.jobs and config.facility == "slurm":
                 slurm_test_submit(cluster.job_script(), pool)
         for cluster, pool in zip(clusters, config.pools, strict=True):
-            if pool.jobs:
+            if pool.jobs and pool.adaptive:
+                # a job that ends (walltime, preemption, scancel) is submitted again once
+                # its worker has been gone distributed.deploy.lost-worker-timeout (15 s)
+                cluster.adapt(minimum_jobs=pool.jobs, maximum_jobs=pool.jobs)
+            elif pool.jobs:
                 cluster.scale(jobs=pool.jobs)
     except BaseException:
         for c in reversed(clusters):

@@ -151,3 +151,70 @@ def test_workers_that_cannot_reach_the_scheduler_are_named_in_bounded_time(
     line = str(info.value)
     assert "\n" not in line
     assert "never reached the scheduler at tls://127.0.0.1:9" in line
+
+
+SLOW_ALL_PRELOAD = """
+import time
+from e2e_coffea.processor import tagger_processor
+
+def dask_setup(worker):
+    original = tagger_processor.TaggerProcessor.process
+
+    def slow(self, events):
+        time.sleep(1.5)
+        return original(self, events)
+
+    tagger_processor.TaggerProcessor.process = slow
+"""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_adaptive_pool_replaces_a_job_the_batch_system_ended(
+    slurm: Any,
+    tmp_path: Path,
+    sample: Any,
+    jet_tagger: Path,
+    reference: Any,
+    hists_equal: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # at its walltime SLURM ends a job as scancel does (SIGTERM, then SIGKILL)
+    import dask
+
+    preload = tmp_path / "slow.py"
+    preload.write_text(SLOW_ALL_PRELOAD)
+    path = config(
+        tmp_path, pool={"adaptive": True, "worker_extra_args": ["--preload", str(preload)]}
+    )
+    ended: dict[str, str] = {}
+
+    def end_cpu0(client: Any) -> None:
+        deadline = time.monotonic() + 120
+        addr, job = _job_of(client, "cpu-0")
+        while time.monotonic() < deadline and not client.processing(workers=[addr])[addr]:
+            time.sleep(0.05)
+        subprocess.run(["scancel", job], check=True)
+        ended["job"] = job
+
+    module = sys.modules["e2e_coffea.facility.connect"]
+    watch = module.watch_workers
+    threads: list[threading.Thread] = []
+
+    def watch_and_end(client: Any) -> Any:
+        threads.append(threading.Thread(target=end_cpu0, args=(client,)))
+        threads[-1].start()
+        return watch(client)
+
+    monkeypatch.setattr(module, "watch_workers", watch_and_end)
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "1s"}):
+        result, info = run_on_cluster(
+            path, sample.fileset["sparse"], [jet_tagger], chunksize=10, device="cpu", progress=False
+        )
+    threads[0].join(30)
+    assert ended, "the job was never ended"
+    assert result.output["entries"] == reference.output["entries"]
+    assert hists_equal(result.output["hists"], reference.output["hists"])
+    # the ended job's worker is lost, and a new job was submitted in its place (under the
+    # same name); whether it joins before this short run ends is up to the batch queue
+    assert [w["job_id"] for w in info["lost_workers"] if w["name"] == "cpu-0"] == [ended["job"]]
+    assert info["jobs"]["cpu-0"] not in (ended["job"], info["jobs"]["cpu-1"])
