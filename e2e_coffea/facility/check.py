@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..exceptions import E2EError
+from ..exceptions import BadInputError, E2EError
 from .config import ClusterConfig
 
 __all__ = ["PACKAGES", "CheckReport", "check_facility", "client_versions", "worker_facts"]
@@ -109,6 +109,8 @@ def check_facility(cfg: ClusterConfig) -> CheckReport:
     t0 = time.monotonic()
     try:
         conn = connect(probe)
+    except BadInputError:  # a config this machine cannot submit: a usage error (exit 2)
+        raise
     except E2EError as err:
         report.problems.append(f"{err} (fix: see the message; the probe jobs were cancelled)")
         return report

@@ -84,3 +84,14 @@ def test_a_refused_submission_stops_the_run_with_one_line(
         "did not accept job(s) ['cpu-0', 'cpu-1']; the submit command said: "
         "sbatch: error: Batch job submission failed: Invalid account"
     ) in err
+
+
+def test_facility_check_without_the_batch_system_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    rc = main(["facility", "check", str(REPO / "facility" / "slurm.yaml")])
+    err = capfd.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1, err
+    assert "sbatch, which is not on PATH" in err

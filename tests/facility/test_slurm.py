@@ -34,7 +34,13 @@ def slurm_config(tmp_path: Path, **top: Any) -> Path:
     "ignore:kwarg `label` in function `label\\(\\)` is deprecated:FutureWarning"
 )
 def test_run_on_slurm_equals_a_local_run_and_lists_the_jobs(
-    slurm: Any, tmp_path: Path, sample: Any, jet_tagger: Path, reference: Any, hists_equal: Any
+    slurm: Any,
+    tmp_path: Path,
+    sample: Any,
+    jet_tagger: Path,
+    reference: Any,
+    hists_equal: Any,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "out"
     rc = main(
@@ -53,6 +59,7 @@ def test_run_on_slurm_equals_a_local_run_and_lists_the_jobs(
         ]
     )
     assert rc == 0
+    assert "Traceback" not in capfd.readouterr().err  # a clean shutdown is quiet
     output = load_output(out)
     assert output["entries"] == reference.output["entries"]
     assert hists_equal(output["hists"], reference.output["hists"])
