@@ -4,6 +4,7 @@ workers never reach the scheduler. jobqueue itself only waits, and logs a traceb
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -199,15 +200,31 @@ class _SubmitFailureFilter(logging.Filter):
         return False
 
 
+class _ShutdownCancelFilter(logging.Filter):
+    """The scheduler logs a CancelledError traceback when it closes under a client's
+    progress feed (after a failed run): a shutdown, not an error. ``--debug`` shows it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        cancelled = isinstance(exc, asyncio.CancelledError)
+        return not cancelled or os.environ.get("E2E_COFFEA_DEBUG") == "1"
+
+
 _FILTER: Final = _SubmitFailureFilter()
+_SHUTDOWN: Final = _ShutdownCancelFilter()
 
 
 def quiet_submit_failures() -> None:
-    """Install the filter on the loggers jobqueue's background failures reach."""
+    """Install the filters on the loggers that jobqueue's background failures and the
+    scheduler's shutdown reach (they print tracebacks nobody can catch)."""
     for name in ("asyncio", "tornado.application", "distributed.deploy.spec"):
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
+    for name in ("distributed.scheduler", "distributed.core", "distributed.utils"):
+        logger = logging.getLogger(name)
+        if _SHUTDOWN not in logger.filters:
+            logger.addFilter(_SHUTDOWN)
 
 
 def drop_unstarted(cluster: Any) -> None:

@@ -95,3 +95,26 @@ def test_facility_check_without_the_batch_system_is_a_usage_error(
     assert rc == 2
     assert len(err.splitlines()) == 1, err
     assert "sbatch, which is not on PATH" in err
+
+
+def test_the_schedulers_shutdown_cancellation_is_not_printed_as_an_error() -> None:
+    import asyncio
+    import logging
+    import sys
+
+    from e2e_coffea.facility.batch import quiet_submit_failures
+
+    quiet_submit_failures()
+    logger = logging.getLogger("distributed.scheduler")
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            info = sys.exc_info()
+        return logger.makeRecord(logger.name, logging.ERROR, __file__, 1, "", (), info)
+
+    # the traceback a failed run used to end with (scheduler.feed cancelled at close) ...
+    assert not logger.filter(record(asyncio.CancelledError()))
+    # ... while real scheduler errors still show
+    assert logger.filter(record(ValueError("a real error")))
