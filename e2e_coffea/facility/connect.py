@@ -245,6 +245,22 @@ def watch_workers(client: Any) -> Iterator[WorkerReport]:
                 report.joined.append(str(addr))
 
 
+def _memory_hint(cfg: ClusterConfig, run_kwargs: dict[str, Any]) -> str:
+    """What to change when workers die on a chunk: their limits, and the chunk size."""
+    from dask.utils import format_bytes, parse_bytes
+
+    limits = ", ".join(
+        f"{p.name} {format_bytes(parse_bytes(p.memory) // p.processes)}" for p in cfg.pools
+    )
+    chunk = run_kwargs.get("chunksize")
+    now = f"{chunk} events" if chunk else "the default size"
+    return (
+        f"workers are stopped at 95% of their memory limit ({limits} per worker process): "
+        f"give the pools more memory in {cfg.source or 'the config'}, or pass a smaller "
+        f"--chunksize (chunks were {now})"
+    )
+
+
 def _job_of(worker: str, jobs: dict[str, str]) -> str | None:
     """The job a worker ran in: workers are named after their job (``cpu-0``, ``cpu-0-1``)."""
     return next((j for n, j in jobs.items() if worker == n or worker.startswith(f"{n}-")), None)
@@ -263,7 +279,7 @@ def run_on_cluster(
     Returns the :class:`~e2e_coffea.runner.RunResult` and a JSON-ready facility report
     (pools, workers, lost workers, entries per worker).
     """
-    from ..runner import run
+    from ..runner import RunFailedError, run
 
     cfg = _config(config)
     if gpu_requested:
@@ -274,7 +290,13 @@ def run_on_cluster(
         specs = conn.prepare_taggers(taggers)
         started = job_ids(conn.clusters)
         with watch_workers(conn.client) as report:
-            result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
+            try:
+                result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
+            except RunFailedError as err:
+                if "KilledWorker" not in str(err):
+                    raise
+                msg = f"{err}; {_memory_hint(cfg, run_kwargs)}"
+                raise RunFailedError(msg) from None
         jobs = {**started, **job_ids(conn.clusters)}  # a replaced job: its successor
     for lost in report.lost:  # which batch job each lost worker was (the first under its name)
         lost["job_id"] = _job_of(str(lost["name"]), started) or _job_of(str(lost["name"]), jobs)

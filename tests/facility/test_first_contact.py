@@ -118,3 +118,29 @@ def test_the_schedulers_shutdown_cancellation_is_not_printed_as_an_error() -> No
     assert not logger.filter(record(asyncio.CancelledError()))
     # ... while real scheduler errors still show
     assert logger.filter(record(ValueError("a real error")))
+
+
+def test_workers_killed_on_a_chunk_are_reported_with_their_limit_and_the_chunk(
+    tmp_path: Path, sample: Any, jet_tagger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the runner's own message when Dask gives up on a chunk whose workers kept dying
+    # (really: about a minute of worker restarts, too slow for the suite)
+    import e2e_coffea.runner
+    from e2e_coffea.facility import run_on_cluster
+    from e2e_coffea.runner import RunFailedError
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        msg = "file x.root, entries 0-300: ... caused a KilledWorker exception (likely a segfault or out-of-memory issue)"
+        raise RunFailedError(msg)
+
+    monkeypatch.setattr(e2e_coffea.runner, "run", killed)
+    cfg = yaml.safe_load((REPO / "facility" / "local.yaml").read_text())
+    cfg["pools"] = {"cpu": {"jobs": 1, "cores": 1, "memory": "1GB"}}
+    path = tmp_path / "local.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(RunFailedError) as info:
+        run_on_cluster(path, sample.fileset["sparse"], [jet_tagger], chunksize=300, device="cpu")
+    line = str(info.value)
+    assert "KilledWorker" in line
+    assert "95% of their memory limit (cpu 0.93 GiB per worker process)" in line
+    assert f"more memory in {path}, or pass a smaller --chunksize (chunks were 300 events)" in line
