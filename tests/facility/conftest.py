@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -65,7 +66,9 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]
     try:
         if up.returncode != 0:
             pytest.fail(f"tools/slurm-up.sh failed ({up.returncode}): {up.stderr}")
-        yield SimpleNamespace(conf=conf, folder=folder, partition="debug", cpus=os.cpu_count())
+        cpus = re.search(r"\bCPUs=(\d+)", Path(conf).read_text())
+        assert cpus is not None, conf
+        yield SimpleNamespace(conf=conf, folder=folder, partition="debug", cpus=int(cpus[1]))
     finally:
         subprocess.run(
             ["scancel", "--full", "--user", pwd.getpwuid(os.geteuid()).pw_name],
