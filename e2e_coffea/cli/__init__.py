@@ -39,9 +39,9 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from . import contract, doctor, frames, generate, run, taggers, train, triton_repo
+    from . import contract, doctor, facility, frames, generate, run, taggers, train, triton_repo
 
-    for mod in (generate, frames, train, taggers, contract, run, triton_repo, doctor):
+    for mod in (generate, frames, train, taggers, contract, run, triton_repo, doctor, facility):
         cli.add_command(mod.command)
 
 

@@ -86,6 +86,7 @@ class PoolConfig:
     worker_extra_args: tuple[str, ...] = ()
     job_script_prologue: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    adaptive: bool = False  # keep `jobs` jobs: replace one the batch system ends (walltime)
 
     @property
     def workers(self) -> int:
@@ -139,6 +140,7 @@ class ClusterConfig:
     wait_timeout: float = 300.0
     min_workers: int | None = None
     source: str | None = None
+    join_timeout: float = 120.0
     security: SecurityConfig | None = None
 
     @property
@@ -181,6 +183,7 @@ _TOP: Final = {
     "models": _MAP,
     "wait_timeout": _NUM,
     "min_workers": _INT,
+    "join_timeout": _NUM,
     "security": ((str, dict), "'temporary' or a mapping (temporary, ca_file, cert, key, ...)"),
 }
 _POOL: Final = {
@@ -195,6 +198,7 @@ _POOL: Final = {
     "worker_extra_args": _STRS,
     "job_script_prologue": _STRS,
     "options": _MAP,
+    "adaptive": _BOOL,
 }
 _NULLABLE: Final = frozenset(
     {
@@ -275,6 +279,10 @@ def parse_cluster_config(data: Any, *, source: str | None = None) -> ClusterConf
         gateway = GatewayConfig(**_section(top["gateway"], "gateway", _GATEWAY, where))
     wait = float(top.get("wait_timeout", 300.0))
     min_workers = top.get("min_workers")
+    join = float(top.get("join_timeout", 120.0))
+    if join <= 0:
+        msg = f"{where}join_timeout must be > 0 seconds, got {join}"
+        raise ClusterConfigError(msg)
     if wait < 0 or (min_workers is not None and min_workers < 0):
         msg = f"{where}wait_timeout and min_workers must be >= 0, got {wait} and {min_workers}"
         raise ClusterConfigError(msg)
@@ -288,6 +296,7 @@ def parse_cluster_config(data: Any, *, source: str | None = None) -> ClusterConf
         environment=env,
         models=models,
         wait_timeout=wait,
+        join_timeout=join,
         min_workers=min_workers,
         source=source,
         security=parse_security(top.get("security"), facility, where),

@@ -12,6 +12,14 @@ from typing import Any
 from ..inference.taggers import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
 from ..runner.worker_logs import quiet_dask
+from .batch import (
+    JoinWatch,
+    WorkersMissingError,
+    drop_unstarted,
+    job_ids,
+    quiet_submit_failures,
+    require_submit_command,
+)
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 from .tls import make_security
@@ -51,6 +59,19 @@ def build_clusters(config: ConfigLike) -> list[Any]:
     return build_jobqueue_clusters(cfg)
 
 
+def close_clusters(cfg: ClusterConfig, clusters: list[Any]) -> None:
+    """Close clusters last to first (their jobs are cancelled), quietly where a library
+    would otherwise print a traceback at a clean shutdown."""
+    for c in reversed(clusters):
+        drop_unstarted(c)
+        if cfg.facility == "gateway":
+            from .gateway import close_gateway_cluster
+
+            close_gateway_cluster(c)
+        else:
+            c.close()
+
+
 @dataclass
 class Connection:
     """A client plus the clusters behind it. A context manager; ``client, cleanup = conn``
@@ -65,8 +86,7 @@ class Connection:
         try:
             self.client.close()
         finally:
-            for c in reversed(self.clusters):
-                c.close()
+            close_clusters(self.config, self.clusters)
 
     def prepare_taggers(self, taggers: Sequence[str | TaggerSpec]) -> list[TaggerSpec]:
         """Taggers as the workers will find them: uploaded if ``models.ship: upload``."""
@@ -99,12 +119,13 @@ def connect(config: ConfigLike) -> Connection:
             msg = f"no Dask scheduler answered at {cfg.address} within {timeout:g} s: {err}"
             raise SchedulerUnreachableError(msg) from err
     else:
+        require_submit_command(cfg)
+        quiet_submit_failures()
         clusters = build_clusters(cfg)
         try:
             client = clusters[0].get_client() if cfg.facility == "gateway" else Client(clusters[0])
         except BaseException:
-            for c in reversed(clusters):
-                c.close()
+            close_clusters(cfg, clusters)
             raise
     conn = Connection(client, clusters, cfg)
     try:
@@ -127,21 +148,43 @@ def connect(config: ConfigLike) -> Connection:
 
 
 def _wait(conn: Connection) -> None:
+    """Wait for the workers, bounded: ``wait_timeout`` in all, ``join_timeout`` for a job
+    that runs while its worker stays away (a scheduler the compute nodes cannot reach)."""
     cfg = conn.config
     want = cfg.total_workers if cfg.min_workers is None else cfg.min_workers
     if not want or not cfg.wait_timeout:
         return
-    try:
-        conn.client.wait_for_workers(want, timeout=cfg.wait_timeout)
-    except TimeoutError as err:
-        have = len(conn.client.scheduler_info(n_workers=-1).get("workers", {}))
-        pools = {p.name: p.workers for p in cfg.pools}
-        msg = (
-            f"{cfg._where()}only {have} of {want} workers joined the scheduler at "
-            f"{conn.client.scheduler.address} within {cfg.wait_timeout:g} s (pools {pools}); "
-            f"check the batch queue and the job logs, or lower min_workers"
-        )
-        raise TimeoutError(msg) from err
+    watch = JoinWatch(cfg, conn.clusters, worker_address(conn))
+    deadline = time.monotonic() + cfg.wait_timeout
+    while True:
+        names = _worker_names(conn.client)
+        if len(names) >= want:
+            return
+        if time.monotonic() > deadline:
+            break
+        watch.check(names)
+        time.sleep(0.5)
+    pools = {p.name: p.workers for p in cfg.pools}
+    msg = (
+        f"{cfg._where()}only {len(names)} of {want} workers joined the scheduler at "
+        f"{watch.address} within {cfg.wait_timeout:g} s (pools {pools}){watch.pending_line()}; "
+        f"check the batch queue and the job logs, or lower min_workers"
+    )
+    raise WorkersMissingError(msg)
+
+
+def _worker_names(client: Any) -> set[str]:
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    return {str(w.get("name")) for w in workers.values()}
+
+
+def worker_address(conn: Connection) -> str:
+    """The scheduler address the jobs' workers were given (jobqueue's contact address)."""
+    if not conn.clusters:
+        return str(conn.client.scheduler.address)
+    sched = getattr(conn.clusters[0], "scheduler", None)
+    addr = getattr(sched, "contact_address", None) or getattr(sched, "address", None)
+    return str(addr or conn.client.scheduler.address)
 
 
 def gpu_workers(client: Any) -> list[str]:
@@ -203,6 +246,27 @@ def watch_workers(client: Any) -> Iterator[WorkerReport]:
                 report.joined.append(str(addr))
 
 
+def _memory_hint(cfg: ClusterConfig, run_kwargs: dict[str, Any]) -> str:
+    """What to change when workers die on a chunk: their limits, and the chunk size."""
+    from dask.utils import format_bytes, parse_bytes
+
+    limits = ", ".join(
+        f"{p.name} {format_bytes(parse_bytes(p.memory) // p.processes)}" for p in cfg.pools
+    )
+    chunk = run_kwargs.get("chunksize")
+    now = f"{chunk} events" if chunk else "the default size"
+    return (
+        f"workers are stopped at 95% of their memory limit ({limits} per worker process): "
+        f"give the pools more memory in {cfg.source or 'the config'}, or pass a smaller "
+        f"--chunksize (chunks were {now})"
+    )
+
+
+def _job_of(worker: str, jobs: dict[str, str]) -> str | None:
+    """The job a worker ran in: workers are named after their job (``cpu-0``, ``cpu-0-1``)."""
+    return next((j for n, j in jobs.items() if worker == n or worker.startswith(f"{n}-")), None)
+
+
 def run_on_cluster(
     config: ConfigLike,
     fileset: Any,
@@ -216,7 +280,7 @@ def run_on_cluster(
     Returns the :class:`~e2e_coffea.runner.RunResult` and a JSON-ready facility report
     (pools, workers, lost workers, entries per worker).
     """
-    from ..runner import run
+    from ..runner import RunFailedError, run
 
     cfg = _config(config)
     if gpu_requested:
@@ -227,14 +291,25 @@ def run_on_cluster(
     # cancelled at shutdown stay out of the run's one line (back under --debug)
     with quiet_dask(), connect(cfg) as conn:
         specs = conn.prepare_taggers(taggers)
+        started = job_ids(conn.clusters)
         with watch_workers(conn.client) as report:
-            result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
+            try:
+                result = run(fileset, specs, executor="dask", client=conn.client, **run_kwargs)
+            except RunFailedError as err:
+                if "KilledWorker" not in str(err):
+                    raise
+                msg = f"{err}; {_memory_hint(cfg, run_kwargs)}"
+                raise RunFailedError(msg) from None
+        jobs = {**started, **job_ids(conn.clusters)}  # a replaced job: its successor
+    for lost in report.lost:  # which batch job each lost worker was (the first under its name)
+        lost["job_id"] = _job_of(str(lost["name"]), started) or _job_of(str(lost["name"]), jobs)
     info = {
         "facility": cfg.facility,
         "config": cfg.source,
         "pools": {
             p.name: {"jobs": p.jobs, "workers": p.workers, "gpus": p.gpus} for p in cfg.pools
         },
+        "jobs": jobs,
         **report.to_dict(),
         "entries_per_worker": dict(result.output.get("metrics", {}).get("worker", {})),
     }

@@ -11,7 +11,7 @@ from typing import Any
 from ..runner.cluster import SchedulerUnreachableError
 from .config import ClusterConfig, ClusterConfigError
 
-__all__ = ["build_gateway_cluster", "gateway_options"]
+__all__ = ["build_gateway_cluster", "close_gateway", "close_gateway_cluster", "gateway_options"]
 
 
 def _gateway(config: ClusterConfig) -> Any:
@@ -54,14 +54,34 @@ def gateway_options(config: ClusterConfig, gateway: Any) -> Any:
     return opts
 
 
+def close_gateway(gateway: Any) -> None:
+    """Close a dask-gateway client for good. ``Gateway.close`` stops its event loop, and
+    its ``__del__`` closes again and raises on the stopped loop (dask-gateway 2026.3),
+    printing a traceback at every clean shutdown: without the loop runner it does not."""
+    gateway.close()
+    if hasattr(gateway, "_loop_runner"):
+        del gateway._loop_runner
+
+
+def close_gateway_cluster(cluster: Any) -> None:
+    """Close a GatewayCluster (stops its scheduler and workers) and its gateway client."""
+    cluster.close()
+    inner = getattr(cluster, "gateway", None)
+    if inner is not None and hasattr(inner, "_loop_runner"):
+        del inner._loop_runner
+
+
 def build_gateway_cluster(config: ClusterConfig) -> list[Any]:
     """One GatewayCluster (the gateway owns the scheduler), scaled to the pool's jobs."""
     gateway = _gateway(config)
-    opts = gateway_options(config, gateway)
-    cluster = gateway.new_cluster(opts, shutdown_on_close=True)
+    try:
+        opts = gateway_options(config, gateway)
+        cluster = gateway.new_cluster(opts, shutdown_on_close=True)
+    finally:
+        close_gateway(gateway)  # the cluster has its own connection to the gateway
     try:
         cluster.scale(config.pools[0].jobs)
     except BaseException:
-        cluster.close()
+        close_gateway_cluster(cluster)
         raise
     return [cluster]

@@ -16,6 +16,7 @@ from typing import Any, Final
 import dask
 
 from ..runner.https import https_config, https_env
+from .batch import slurm_test_submit
 from .config import ClusterConfig, ClusterConfigError, PoolConfig
 from .tls import make_security, remove_with
 
@@ -25,6 +26,7 @@ __all__ = [
     "job_kwargs",
     "job_script",
     "pinned_job_class",
+    "thread_prologue",
 ]
 
 _CLASSES: Final = {
@@ -47,6 +49,9 @@ _CLUSTER_ONLY: Final = (
 PLACEHOLDER_ADDRESS: Final = "tcp://<scheduler-address>:8786"
 LOOPBACK: Final = "127.0.0.1"
 _LISTEN_ARGS: Final = ("--host", "--interface", "--listen-address", "--dashboard-address")
+THREAD_VARS: Final = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Set to each worker's threads in batch jobs: a shared node must not see every library
+start one thread per core of the node (onnxruntime takes the worker's thread count)."""
 
 
 def cluster_class(facility: str) -> Any:
@@ -97,9 +102,18 @@ def job_kwargs(config: ClusterConfig, pool: PoolConfig) -> dict[str, Any]:
         kw["python"] = python
     kw["job_extra_directives"] = directives
     kw["worker_extra_args"] = args
-    kw["job_script_prologue"] = list(pool.job_script_prologue)
+    threads = thread_prologue(pool) if f in ("slurm", "htcondor") else []
+    kw["job_script_prologue"] = threads + list(pool.job_script_prologue)
     kw.update(pool.options)
     return kw
+
+
+def thread_prologue(pool: PoolConfig) -> list[str]:
+    """``export OMP_NUM_THREADS=n`` (and BLAS's) for the job's worker threads, unless the
+    pool's own prologue sets the variable (``local`` jobs have no shell to run it)."""
+    threads = max(1, pool.cores // pool.processes)
+    own = " ".join(pool.job_script_prologue)
+    return [f"export {v}={threads}" for v in THREAD_VARS if f"{v}=" not in own]
 
 
 def pinned_job_class(job_cls: Any, address: str) -> Any:
@@ -159,7 +173,14 @@ def build_jobqueue_clusters(config: ClusterConfig) -> list[Any]:
                         cls(name=pool.name, job_cls=job_cls, scheduler_options=idle, **kw)
                     )
         for cluster, pool in zip(clusters, config.pools, strict=True):
-            if pool.jobs:
+            if pool.jobs and config.facility == "slurm":
+                slurm_test_submit(cluster.job_script(), pool)
+        for cluster, pool in zip(clusters, config.pools, strict=True):
+            if pool.jobs and pool.adaptive:
+                # a job that ends (walltime, preemption, scancel) is submitted again once
+                # its worker has been gone distributed.deploy.lost-worker-timeout (15 s)
+                cluster.adapt(minimum_jobs=pool.jobs, maximum_jobs=pool.jobs)
+            elif pool.jobs:
                 cluster.scale(jobs=pool.jobs)
     except BaseException:
         for c in reversed(clusters):
