@@ -15,6 +15,12 @@ output names and shapes read from the file. Binds 127.0.0.1 only.
 with the tensors, dims and ``max_batch_size`` of its ``config.pbtxt``, not of the file,
 so the server holds requests to exactly what that config promises.
 
+``--sparse [NAME=]PATH.onnx`` serves a tagger on the sparse wire (hits in, the server
+builds the frames: :mod:`e2e_coffea.inference.triton_sparse`); only this mode imports
+e2e_coffea, from this repository (the venv holds its dependencies: awkward, uproot,
+numba). ``--sparse-frames`` also serves ``NAME_frames``, which answers the frames it built
+(for the tests that compare them with local frames bit for bit).
+
 Prints ``TRITON READY http=127.0.0.1:P grpc=127.0.0.1:Q models=a,b`` once every model is
 loaded, then serves until SIGTERM or SIGINT.
 """
@@ -103,9 +109,71 @@ def _infer_func(sess: ort.InferenceSession) -> Any:
     return infer
 
 
+class _SparseModel:
+    """Wire tensors in, the model's outputs out: the frames are built here, by
+    e2e_coffea.frames.sparse_wire.frames_from_hits (the local builders), then onnxruntime
+    runs the file with the local backend's session options."""
+
+    def __init__(self, path: Path, opts: ort.SessionOptions) -> None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from e2e_coffea.export.contract import Contract
+        from e2e_coffea.frames.normalisation import Normalisation
+        from e2e_coffea.frames.sparse_wire import frames_from_hits, wire_tensors
+
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        props = self.session.get_modelmeta().custom_metadata_map
+        c = self.contract = Contract.from_metadata(props, source=str(path))
+        self.norm = Normalisation.from_dict(c.normalisation) if c.normalisation else None
+        self._frames = frames_from_hits
+        self.inputs = [
+            Tensor(name=n, dtype=np.dtype(d).type, shape=(-1, 2) if ndim == 2 else (-1,))
+            for n, d, ndim in wire_tensors(list(c.channels), c.kind)
+        ]
+        self.inputs += [  # scalar inputs travel as they are, as on the dense wire
+            Tensor(name=n, dtype=np.float32, shape=(-1, len(c.scalar_inputs)))
+            for n in c.input_names[1:]
+        ]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def frames(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
+        c = self.contract
+        return self._frames(tensors, c.kind, list(c.channels), norm=self.norm)
+
+    def infer(self, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feed = {self.contract.input_names[0]: self.frames(tensors)}
+        feed.update({n: tensors[n] for n in self.contract.input_names[1:]})
+        outs = self.session.run(self.output_names, feed)
+        return dict(zip(self.output_names, outs, strict=True))
+
+
+def _bind_sparse(triton: Triton, text: str, opts: ort.SessionOptions, frames: bool) -> list[str]:
+    """Bind ``[NAME=]PATH.onnx`` on the sparse wire (and ``NAME_frames`` with ``frames``)."""
+    name, path, _ = _parse_model(text, 0)
+    model = _SparseModel(path, opts)
+    outputs = _tensors(model.session.get_outputs(), batched=False)
+
+    def infer(requests: list[Any]) -> list[dict[str, np.ndarray]]:
+        return [model.infer({k: np.asarray(v) for k, v in r.items()}) for r in requests]
+
+    def show(requests: list[Any]) -> list[dict[str, np.ndarray]]:
+        return [{"frames": model.frames({k: np.asarray(v) for k, v in r.items()})} for r in requests]
+
+    config = ModelConfig(max_batch_size=0, batching=False)
+    kw = {"inputs": model.inputs, "config": config, "strict": True}
+    triton.bind(model_name=name, infer_func=infer, outputs=outputs, **kw)
+    names = [f"{name}@sparse"]
+    if frames:
+        frame = [Tensor(name="frames", dtype=np.float32, shape=(-1, -1, -1, -1))]
+        triton.bind(model_name=f"{name}_frames", infer_func=show, outputs=frame, **kw)
+        names.append(f"{name}_frames@sparse")
+    return names
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", help="[NAME=]PATH.onnx[@MAX_BATCH_SIZE]")
+    ap.add_argument("--sparse", action="append", default=[], help="[NAME=]PATH.onnx on the sparse wire")
+    ap.add_argument("--sparse-frames", action="store_true", help="also serve NAME_frames")
     ap.add_argument("--repo", type=Path, help="a Triton model repository of ONNX models")
     ap.add_argument("--http-port", type=int, required=True)
     ap.add_argument("--grpc-port", type=int, required=True)
@@ -140,9 +208,11 @@ def main() -> None:
     triton = Triton(config=config, security_config=security)
     models = [(*_parse_model(t, args.max_batch_size), None) for t in args.models]
     models += _repo_models(args.repo) if args.repo else []
-    if not models:
-        sys.exit("triton_serve: give ONNX files or --repo")
+    if not models and not args.sparse:
+        sys.exit("triton_serve: give ONNX files, --sparse or --repo")
     names = []
+    for text in args.sparse:
+        names += _bind_sparse(triton, text, opts, args.sparse_frames)
     for name, path, mbs, tensors in models:
         sessions = [
             ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
