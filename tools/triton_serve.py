@@ -156,7 +156,9 @@ def _bind_sparse(triton: Triton, text: str, opts: ort.SessionOptions, frames: bo
         return [model.infer({k: np.asarray(v) for k, v in r.items()}) for r in requests]
 
     def show(requests: list[Any]) -> list[dict[str, np.ndarray]]:
-        return [{"frames": model.frames({k: np.asarray(v) for k, v in r.items()})} for r in requests]
+        return [
+            {"frames": model.frames({k: np.asarray(v) for k, v in r.items()})} for r in requests
+        ]
 
     config = ModelConfig(max_batch_size=0, batching=False)
     kw = {"inputs": model.inputs, "config": config, "strict": True}
@@ -172,7 +174,9 @@ def _bind_sparse(triton: Triton, text: str, opts: ort.SessionOptions, frames: bo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", help="[NAME=]PATH.onnx[@MAX_BATCH_SIZE]")
-    ap.add_argument("--sparse", action="append", default=[], help="[NAME=]PATH.onnx on the sparse wire")
+    ap.add_argument(
+        "--sparse", action="append", default=[], help="[NAME=]PATH.onnx on the sparse wire"
+    )
     ap.add_argument("--sparse-frames", action="store_true", help="also serve NAME_frames")
     ap.add_argument("--repo", type=Path, help="a Triton model repository of ONNX models")
     ap.add_argument("--http-port", type=int, required=True)

@@ -100,6 +100,15 @@ __all__ = ["command"]
     "endpoint (Triton's default port 8001), or http://HOST:PORT (8000). Binary tensors.",
 )
 @click.option(
+    "--triton-wire",
+    type=click.Choice(["dense", "sparse"]),
+    default="dense",
+    show_default=True,
+    help="With --triton: send dense frames (a server holding only the ONNX models) or each "
+    "object's hits, from which the server builds the frames (triton-repo --wire sparse; "
+    "sparse-layout files only; no mean images).",
+)
+@click.option(
     "--lumi",
     "lumi_fb",
     type=float,
@@ -133,6 +142,7 @@ def command(
     device: Literal["auto", "cpu", "cuda"],
     cluster: Path | None,
     triton_url: str | None,
+    triton_wire: str,
     fp16: bool,
     profile: str | None,
     lumi_fb: float,
@@ -166,6 +176,7 @@ def command(
             recompute_checkpoints=recompute_checkpoints,
             device=device,
             triton_url=triton_url,
+            triton_wire=triton_wire,
             fp16=fp16,
             branches=profile,
             lumi_fb=None if unweighted else lumi_fb,
@@ -185,6 +196,7 @@ def command(
             recompute_checkpoints=recompute_checkpoints,
             device=device,
             triton_url=triton_url,
+            triton_wire=triton_wire,
             fp16=fp16,
             branches=profile,
             lumi_fb=None if unweighted else lumi_fb,

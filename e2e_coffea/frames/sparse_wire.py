@@ -168,9 +168,7 @@ def object_hits(
     return out, rec
 
 
-def _values(
-    chunk: Any, c: WireCollection, field: str, n: int, why: str
-) -> npt.NDArray[Any]:
+def _values(chunk: Any, c: WireCollection, field: str, n: int, why: str) -> npt.NDArray[Any]:
     name = c.branch(field)
     values = arrays.jagged(arrays.branch(chunk, name, layout="sparse", why=why)).values
     if len(values) != n:

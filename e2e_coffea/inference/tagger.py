@@ -98,7 +98,9 @@ class Tagger:
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
     precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
     under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
-    ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
+    ``http://host:port`` for HTTP). ``triton_wire``: ``dense`` sends the frames (a server
+    holding only the ONNX file), ``sparse`` each object's hits, from which the server
+    builds the frames (:mod:`.triton_sparse`; sparse-layout chunks). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
@@ -113,6 +115,7 @@ class Tagger:
         batch_size: int = 256,
         fp16: bool = False,
         triton: str | None = None,
+        triton_wire: str = "dense",
         branches: str | os.PathLike[str] | BranchProfile | None = None,
         cuts: ObjectCuts | None = None,
         frame_memory_mb: float = 256.0,
@@ -127,6 +130,7 @@ class Tagger:
         self.batch_size = batch_size
         self.fp16 = fp16
         self.triton = triton
+        self.triton_wire = _check_wire(triton_wire)
         self.profile = load_profile(branches) if branches is not None else None
         self.cuts = cuts or ObjectCuts()
         self.frame_memory_mb = frame_memory_mb
@@ -267,14 +271,16 @@ class Tagger:
             outputs = model_outputs(raw, self.contract)
             self.stats["scored"] += len(rec)
             t2 = time.perf_counter()
-            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t_inputs, t2 - t1, first)
+            # hits sent to Triton: no frames on this side
+            frames = None if self._sparse_wire else next(iter(inputs.values()))
+            yield ScoredBatch(rec, outputs, frames, t_inputs, t2 - t1, first)
 
     def backend(self, device: str) -> InferenceBackend:
         """The backend of this worker (built on first use, never pickled)."""
         if self._backend is None:
             if self.triton is not None:
                 self._backend = _triton_backend(
-                    self.triton, self.name, self.contract, self.batch_size
+                    self.triton, self.name, self.contract, self.batch_size, self.triton_wire
                 )
             else:
                 self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
@@ -286,6 +292,10 @@ class Tagger:
         self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str
     ) -> tuple[dict[str, Any], ObjectRecords]:
         c = self.contract
+        if self._sparse_wire:
+            from .triton_sparse import sparse_inputs
+
+            return sparse_inputs(chunk, layout, c, self.kind, sel)
         be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
         if c.input_kind == "points":
             spec = PointCloudSpec.from_dict(c.points) if c.points else PointCloudSpec()
@@ -310,6 +320,10 @@ class Tagger:
             else:
                 inputs[c.input_names[1]] = s
         return inputs, rec
+
+    @property
+    def _sparse_wire(self) -> bool:
+        return self.triton is not None and self.triton_wire == "sparse"
 
     def _width(self) -> int:
         c = self.contract
@@ -367,12 +381,22 @@ def object_batches(
         yield chunk[first:last], ObjectSelection(ev - first, idx), first
 
 
-def _triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
-    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
-    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
-    (binary tensors either way)."""
+def _check_wire(wire: str) -> str:
+    from .triton_sparse import check_wire
+
+    return check_wire(wire)
+
+
+def _triton_backend(
+    url: str, model: str, contract: Contract, batch_size: int, wire: str = "dense"
+) -> InferenceBackend:
+    """The Triton client backend (:mod:`e2e_coffea.inference.triton`, or
+    :mod:`.triton_sparse` on the sparse wire): ``host:port`` or ``grpc://host:port`` is
+    the server's gRPC endpoint, ``http://host:port`` its HTTP one (binary tensors)."""
     from .triton import TritonBackend
+    from .triton_sparse import SparseTritonBackend
 
     protocol: Literal["grpc", "http"] = "http" if url.startswith("http://") else "grpc"
     address = url.split("://", 1)[1] if "://" in url else url
-    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)
+    cls = SparseTritonBackend if wire == "sparse" else TritonBackend
+    return cls(address, model, contract, protocol=protocol, batch_size=batch_size)

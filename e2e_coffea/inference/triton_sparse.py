@@ -28,14 +28,17 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, ContractError
 from ..export.contract import Contract
-from ..frames.sparse_wire import SEEDS, object_hits, wire_collections, wire_tensors
+from ..frames.objects import object_table
 from ..frames.records import ObjectRecords, ObjectSelection
+from ..frames.sparse_wire import SEEDS, object_hits, wire_collections, wire_tensors
+from ..layouts import ObjectKind
+from .outputs import scalar_matrix
 from .triton import TritonBackend
 from .triton_model import ModelInfo, TensorSpec, TritonError, contract_tensors, output_widths
 
 __all__ = [
     "WIRES",
-        "SparseTritonBackend",
+    "SparseTritonBackend",
     "check_wire",
     "sparse_inputs",
     "sparse_tensors",
@@ -73,12 +76,21 @@ def sparse_tensors(contract: Contract) -> tuple[TensorSpec, ...]:
 
 
 def sparse_inputs(
-    chunk: Any, contract: Contract, scalars: Mapping[str, npt.NDArray[np.float32]] | None,
-    selection: ObjectSelection,
-) -> tuple[dict[str, npt.NDArray[Any]], ObjectRecords]:  # fmt: skip
-    """The wire tensors of a sparse-layout chunk's selected objects, and their records."""
-    tensors, rec = object_hits(chunk, _kind(contract), list(contract.channels), selection)
-    return {**tensors, **(scalars or {})}, rec
+    chunk: Any, layout: str, contract: Contract, kind: ObjectKind, selection: ObjectSelection
+) -> tuple[dict[str, npt.NDArray[Any]], ObjectRecords]:
+    """The wire tensors (and scalar inputs) of a chunk's selected objects, and their
+    records; BadInputError for an e2e-layout chunk (it holds images, not hits)."""
+    if layout != "sparse":
+        msg = f"the sparse Triton wire sends hits and needs sparse-layout chunks, got {layout!r}; use --triton-wire dense"
+        raise BadInputError(msg)
+    _kind(contract)
+    tensors, rec = object_hits(chunk, kind, list(contract.channels), selection)
+    if contract.scalar_inputs:
+        table = object_table(layout, kind)
+        tensors[contract.input_names[1]] = scalar_matrix(
+            chunk, rec, list(contract.scalar_inputs), table, contract.scalar_norm
+        )
+    return tensors, rec
 
 
 class SparseTritonBackend(TritonBackend):
@@ -101,7 +113,7 @@ class SparseTritonBackend(TritonBackend):
         if n == 0:
             return np.zeros((0, output.shape[1]), np.float32)
         self.model_info()
-        colls = wire_collections(list(self.contract.channels), self.contract.kind)
+        colls = wire_collections(list(self.contract.channels), _kind(self.contract))
         offsets = {c.name: np.concatenate([[0], np.cumsum(inputs[c.count])]) for c in colls}
         flat = {c.branch(f): c.name for c in colls for f in (*c.integer_fields, *c.values)}
         parts = []

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import uproot
 
+from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.frames import build_eg_frames, build_jet_frames, load_norm
 from e2e_coffea.frames.selection import select_objects
 from e2e_coffea.frames.sparse_wire import (
@@ -17,7 +18,6 @@ from e2e_coffea.frames.sparse_wire import (
     object_hits,
     wire_tensors,
 )
-from e2e_coffea.exceptions import BadInputError
 
 JET_CHANNELS = ["track_pt", "track_d0", "ecal", "hcal", "bpix1", "tob2"]
 # seeds at the eta edges (zero padding) and at iphi 0 / 71 (the phi wrap)
@@ -41,7 +41,10 @@ def test_jet_frames_from_hits_equal_local_frames(make):
     assert expected.any()
     _same(tensors, JET_CHANNELS, "jet", expected)
     # hits outside every window stay home: fewer hits on the wire than in the chunk
-    sent, held = int(tensors["EcalHit_count"].sum()), len(np.concatenate(list(chunk["EcalHit_row"])))
+    sent, held = (
+        int(tensors["EcalHit_count"].sum()),
+        len(np.concatenate(list(chunk["EcalHit_row"]))),
+    )
     assert 0 < sent < held
 
 
@@ -66,7 +69,9 @@ def test_sample_jets_from_hits_equal_local_frames(sample):
         chunk = f["Events"].arrays(library="ak")
     sel = select_objects(chunk, "sparse", "jet")
     norm = load_norm("qg")
-    expected, _ = build_jet_frames(chunk, layout="sparse", channels="qg", norm=norm, jets=sel.selection)
+    expected, _ = build_jet_frames(
+        chunk, layout="sparse", channels="qg", norm=norm, jets=sel.selection
+    )
     tensors, rec = object_hits(chunk, "jet", "qg", sel.selection)
     assert len(rec) == len(expected) > 0
     _same(tensors, ["track_pt", "ecal", "hcal"], "jet", expected, norm=norm)
