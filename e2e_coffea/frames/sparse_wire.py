@@ -211,22 +211,28 @@ def frames_from_hits(
         raise BadInputError(msg)
     n = len(seeds)
     table = object_table("sparse", kind)
-    one = np.ones(n, np.int64)
+
+    def jagged(values: npt.NDArray[Any], offsets: npt.NDArray[np.int64]) -> Any:
+        content = ak.contents.NumpyArray(np.ascontiguousarray(values))
+        return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), content))
+
+    one = np.arange(n + 1, dtype=np.int64)
     chunk: dict[str, Any] = {
-        table["seed_row"]: ak.unflatten(seeds[:, 0].astype(np.int64), one),
-        table["seed_col"]: ak.unflatten(seeds[:, 1].astype(np.int64), one),
+        table["seed_row"]: jagged(seeds[:, 0].astype(np.int64), one),
+        table["seed_col"]: jagged(seeds[:, 1].astype(np.int64), one),
     }
     for c in wire_collections(channels, kind):
         counts = np.asarray(tensors[c.count]).astype(np.int64)
         if counts.shape != (n,) or (counts < 0).any():
             msg = f"sparse wire: {c.count} must be {n} counts >= 0 (one per seed), got shape {list(counts.shape)}"
             raise BadInputError(msg)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
         for f in (*c.integer_fields, *c.values):
             flat = np.asarray(tensors[c.branch(f)])
-            if flat.shape != (int(counts.sum()),):
-                msg = f"sparse wire: {c.branch(f)} holds {list(flat.shape)} hits, {c.count} sums to {int(counts.sum())}"
+            if flat.shape != (int(offsets[-1]),):
+                msg = f"sparse wire: {c.branch(f)} holds {list(flat.shape)} hits, {c.count} sums to {int(offsets[-1])}"
                 raise BadInputError(msg)
-            chunk[c.branch(f)] = ak.unflatten(flat, counts)
+            chunk[c.branch(f)] = jagged(flat, offsets)
     if kind == "jet":
         frames, _ = build_jet_frames(chunk, layout="sparse", channels=channels, norm=norm)
     else:
