@@ -277,7 +277,13 @@ class TritonBackend:
     # -- internals ----------------------------------------------------------------------
     def _check(self, info: ModelInfo) -> None:
         """TritonError unless the served model takes what this client sends."""
-        check_model(info, self.contract, self.where)
+        try:
+            check_model(info, self.contract, self.where)
+        except TritonError as err:
+            if not any(t.name == "seeds" for t in info.inputs):
+                raise
+            msg = f"{err} (the served model takes hits: use --triton-wire sparse)"
+            raise TritonError(msg) from err
 
     @property
     def _endpoint(self) -> _Endpoint:

@@ -124,3 +124,22 @@ def test_runs_on_the_sparse_wire_equal_local_runs(
     assert hists_equal(local.output["hists"], remote.output["hists"])
     assert sparse_triton.requests(jet_tagger.stem) > before
     assert not remote.output["mean_images"]  # no frames on the client: said in docs/triton.md
+
+
+def test_the_run_command_sends_hits_with_triton_wire_sparse(
+    sparse_triton: Any, sample: Any, jet_tagger: Path, tmp_path: Path, capsys: Any
+) -> None:
+    """The dense wire to this server is refused (its model takes hits), naming the way
+    out (--triton-wire sparse); with it the run completes."""
+    from e2e_coffea.cli import main
+
+    args = ["run", "--fileset", str(sample.fileset["sparse"]), "--tagger", str(jet_tagger),
+            "--device", "cpu", "--triton", sparse_triton.grpc]  # fmt: skip
+    before = sparse_triton.requests(jet_tagger.stem)
+    assert main([*args, "--out", str(tmp_path / "dense")]) == 1
+    err = capsys.readouterr().err
+    assert "use --triton-wire sparse" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main([*args, "--triton-wire", "sparse", "--out", str(tmp_path / "sparse")]) == 0
+    assert (tmp_path / "sparse" / "summary.json").is_file()
+    assert sparse_triton.requests(jet_tagger.stem) > before
