@@ -21,6 +21,10 @@ e2e_coffea, from this repository (the venv holds its dependencies: awkward, upro
 numba). ``--sparse-frames`` also serves ``NAME_frames``, which answers the frames it built
 (for the tests that compare them with local frames bit for bit).
 
+``--python-repo DIR`` runs the bundled ``tritonserver`` itself (no PyTriton) on a model
+repository of Python-backend models, as ``e2e-coffea triton-repo --wire sparse`` writes
+it: the server a facility runs, with this repository on the models' ``PYTHONPATH``.
+
 Prints ``TRITON READY http=127.0.0.1:P grpc=127.0.0.1:Q models=a,b`` once every model is
 loaded, then serves until SIGTERM or SIGINT.
 """
@@ -109,47 +113,29 @@ def _infer_func(sess: ort.InferenceSession) -> Any:
     return infer
 
 
-class _SparseModel:
-    """Wire tensors in, the model's outputs out: the frames are built here, by
-    e2e_coffea.frames.sparse_wire.frames_from_hits (the local builders), then onnxruntime
-    runs the file with the local backend's session options."""
+def _sparse_server(path: Path, threads: int) -> Any:
+    """e2e_coffea's SparseServer (inference/triton_python_model.py, the Python-backend
+    model of ``triton-repo --wire sparse``), loaded by path: the inference package's
+    __init__ needs Dask, which this venv does not hold."""
+    import importlib.util
 
-    def __init__(self, path: Path, opts: ort.SessionOptions) -> None:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from e2e_coffea.export.contract import Contract
-        from e2e_coffea.frames.normalisation import Normalisation
-        from e2e_coffea.frames.sparse_wire import frames_from_hits, wire_tensors
-
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        props = self.session.get_modelmeta().custom_metadata_map
-        c = self.contract = Contract.from_metadata(props, source=str(path))
-        self.norm = Normalisation.from_dict(c.normalisation) if c.normalisation else None
-        self._frames = frames_from_hits
-        self.inputs = [
-            Tensor(name=n, dtype=np.dtype(d).type, shape=(-1, 2) if ndim == 2 else (-1,))
-            for n, d, ndim in wire_tensors(list(c.channels), c.kind)
-        ]
-        self.inputs += [  # scalar inputs travel as they are, as on the dense wire
-            Tensor(name=n, dtype=np.float32, shape=(-1, len(c.scalar_inputs)))
-            for n in c.input_names[1:]
-        ]
-        self.output_names = [o.name for o in self.session.get_outputs()]
-
-    def frames(self, tensors: dict[str, np.ndarray]) -> np.ndarray:
-        c = self.contract
-        return self._frames(tensors, c.kind, list(c.channels), norm=self.norm)
-
-    def infer(self, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        feed = {self.contract.input_names[0]: self.frames(tensors)}
-        feed.update({n: tensors[n] for n in self.contract.input_names[1:]})
-        outs = self.session.run(self.output_names, feed)
-        return dict(zip(self.output_names, outs, strict=True))
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo))
+    spec = importlib.util.spec_from_file_location(
+        "e2e_triton_python_model", repo / "e2e_coffea" / "inference" / "triton_python_model.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SparseServer(path, threads=threads)
 
 
-def _bind_sparse(triton: Triton, text: str, opts: ort.SessionOptions, frames: bool) -> list[str]:
+def _bind_sparse(triton: Triton, text: str, threads: int, frames: bool) -> list[str]:
     """Bind ``[NAME=]PATH.onnx`` on the sparse wire (and ``NAME_frames`` with ``frames``)."""
     name, path, _ = _parse_model(text, 0)
-    model = _SparseModel(path, opts)
+    model = _sparse_server(path, threads)
+    inputs = [Tensor(name=n, dtype=d.type, shape=shape) for n, d, shape in model.inputs]
     outputs = _tensors(model.session.get_outputs(), batched=False)
 
     def infer(requests: list[Any]) -> list[dict[str, np.ndarray]]:
@@ -161,7 +147,7 @@ def _bind_sparse(triton: Triton, text: str, opts: ort.SessionOptions, frames: bo
         ]
 
     config = ModelConfig(max_batch_size=0, batching=False)
-    kw = {"inputs": model.inputs, "config": config, "strict": True}
+    kw = {"inputs": inputs, "config": config, "strict": True}
     triton.bind(model_name=name, infer_func=infer, outputs=outputs, **kw)
     names = [f"{name}@sparse"]
     if frames:
@@ -171,6 +157,72 @@ def _bind_sparse(triton: Triton, text: str, opts: ort.SessionOptions, frames: bo
     return names
 
 
+def _serve_python_repo(args: argparse.Namespace) -> None:
+    """tritonserver on ``args.python_repo`` until SIGTERM/SIGINT (see the module docstring)."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+    import urllib.request
+
+    import pytriton
+
+    dist = Path(pytriton.__file__).parent / "tritonserver"
+    work = Path(tempfile.mkdtemp(prefix="e2e-tritonserver-"))
+    backend = work / "backends" / "python"
+    backend.mkdir(parents=True)
+    for f in (dist / "backends" / "python").iterdir():  # the backend, plus this Python's stub
+        (backend / f.name).symlink_to(f)
+    ver = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    stub = dist / "python_backend_stubs" / ver / "triton_python_backend_stub"
+    (backend / stub.name).symlink_to(stub)
+    libs = Path(pytriton.__file__).parents[1] / "nvidia_pytriton.libs"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env["LD_LIBRARY_PATH"] = f"{libs}:{env.get('LD_LIBRARY_PATH', '')}"
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the stub finds this venv
+    cmd = [
+        str(dist / "bin" / "tritonserver"),
+        *(
+            "--model-repository",
+            str(args.python_repo),
+            "--backend-directory",
+            str(work / "backends"),
+        ),
+        *("--http-address", "127.0.0.1", "--http-port", str(args.http_port)),
+        *("--grpc-address", "127.0.0.1", "--grpc-port", str(args.grpc_port)),
+        *("--allow-metrics", "false", "--exit-timeout-secs", str(args.exit_timeout)),
+    ]
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        url = f"http://127.0.0.1:{args.http_port}/v2/health/ready"
+        while not stop.is_set():
+            if proc.poll() is not None:
+                sys.exit(f"triton_serve: tritonserver exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        names = ",".join(sorted(p.parent.name for p in args.python_repo.glob("*/config.pbtxt")))
+        sys.stdout.write(
+            f"{READY} http=127.0.0.1:{args.http_port} grpc=127.0.0.1:{args.grpc_port} "
+            f"models={names} pid={os.getpid()}\n"
+        )
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            if proc.poll() is not None:
+                sys.exit("triton_serve: the Triton server died")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", help="[NAME=]PATH.onnx[@MAX_BATCH_SIZE]")
@@ -178,6 +230,7 @@ def main() -> None:
         "--sparse", action="append", default=[], help="[NAME=]PATH.onnx on the sparse wire"
     )
     ap.add_argument("--sparse-frames", action="store_true", help="also serve NAME_frames")
+    ap.add_argument("--python-repo", type=Path, help="run tritonserver on this repository")
     ap.add_argument("--repo", type=Path, help="a Triton model repository of ONNX models")
     ap.add_argument("--http-port", type=int, required=True)
     ap.add_argument("--grpc-port", type=int, required=True)
@@ -194,6 +247,9 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
 
+    if args.python_repo:
+        _serve_python_repo(args)
+        return
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = args.threads
     opts.inter_op_num_threads = 1
@@ -216,7 +272,7 @@ def main() -> None:
         sys.exit("triton_serve: give ONNX files, --sparse or --repo")
     names = []
     for text in args.sparse:
-        names += _bind_sparse(triton, text, opts, args.sparse_frames)
+        names += _bind_sparse(triton, text, args.threads, args.sparse_frames)
     for name, path, mbs, tensors in models:
         sessions = [
             ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -105,7 +105,7 @@ __all__ = ["command"]
     default="dense",
     show_default=True,
     help="With --triton: send dense frames (a server holding only the ONNX models) or each "
-    "object's hits, from which the server builds the frames (docs/triton.md; "
+    "object's hits, from which the server builds the frames (triton-repo --wire sparse; "
     "sparse-layout files only; no mean images).",
 )
 @click.option(

@@ -142,7 +142,7 @@ class SparseTritonBackend(TritonBackend):
         if served != sorted(t.describe() for t in wanted):
             msg = (
                 f"{self.where}: inputs {served} on the server; the sparse wire sends "
-                f"{[t.describe() for t in wanted]} (a sparse-wire model: docs/triton.md; "
+                f"{[t.describe() for t in wanted]} (serve it with `triton-repo --wire sparse`, "
                 f"or use --triton-wire dense for a server that holds only the ONNX model)"
             )
             raise TritonError(msg)

@@ -143,3 +143,25 @@ def test_the_run_command_sends_hits_with_triton_wire_sparse(
     assert main([*args, "--triton-wire", "sparse", "--out", str(tmp_path / "sparse")]) == 0
     assert (tmp_path / "sparse" / "summary.json").is_file()
     assert sparse_triton.requests(jet_tagger.stem) > before
+
+
+def test_triton_repo_wire_sparse_serves_on_a_plain_tritonserver(
+    serve: Any, sample: Any, jet_tagger: Path, tmp_path: Path, events: Callable[..., Any]
+) -> None:
+    """`triton-repo --wire sparse` writes Python-backend models (model.py builds the frames);
+    the bundled tritonserver itself (no PyTriton) serves them, and the scores equal local
+    onnxruntime's."""
+    from e2e_coffea.cli import main
+
+    repo = tmp_path / "repo"
+    assert main(["triton-repo", str(jet_tagger), "--wire", "sparse", "--out", str(repo)]) == 0
+    folder = repo / jet_tagger.stem
+    assert 'backend: "python"' in (folder / "config.pbtxt").read_text()
+    assert (folder / "1" / "model.py").is_file()
+    server = serve(["--python-repo", str(repo)], tmp_path / "server.log")
+    chunk = events(sample.files[("tau", "sparse")], "sparse", "tau")
+    local = Tagger(jet_tagger, device="cpu")(chunk)
+    remote = Tagger(jet_tagger, triton=server.grpc, triton_wire="sparse")(chunk)
+    a, b = (ak.to_numpy(ak.fill_none(ak.flatten(x), np.nan)).astype(float) for x in (local, remote))
+    assert np.isfinite(b).sum() == np.isfinite(a).sum() > 0
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True)
