@@ -130,7 +130,7 @@ class Tagger:
         self.batch_size = batch_size
         self.fp16 = fp16
         self.triton = triton
-        self.triton_wire = _check_wire(triton_wire)
+        self.triton_wire = _check_wire(triton_wire, self.contract)
         self.profile = load_profile(branches) if branches is not None else None
         self.cuts = cuts or ObjectCuts()
         self.frame_memory_mb = frame_memory_mb
@@ -381,10 +381,10 @@ def object_batches(
         yield chunk[first:last], ObjectSelection(ev - first, idx), first
 
 
-def _check_wire(wire: str) -> str:
+def _check_wire(wire: str, contract: Contract) -> str:
     from .triton_sparse import check_wire
 
-    return check_wire(wire)
+    return check_wire(wire, contract)
 
 
 def _triton_backend(

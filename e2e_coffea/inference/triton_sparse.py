@@ -50,11 +50,14 @@ or ``sparse`` hits (a server that builds the frames itself)."""
 _TRITON_TYPES = {"int16": "INT16", "int32": "INT32", "float32": "FP32"}
 
 
-def check_wire(wire: str) -> str:
-    """``wire`` if it is one of :data:`WIRES`; a one-line refusal otherwise."""
+def check_wire(wire: str, contract: Contract | None = None) -> str:
+    """``wire`` if it is one of :data:`WIRES` (and, given the tagger's ``contract``, one it
+    can travel on); a one-line refusal otherwise."""
     if wire not in WIRES:
         msg = f"unknown Triton wire format {wire!r}; expected one of {list(WIRES)}"
         raise BadInputError(msg)
+    if wire == "sparse" and contract is not None:
+        _kind(contract)
     return wire
 
 

@@ -16,7 +16,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import uproot
 
-from e2e_coffea.exceptions import BadInputError
+from e2e_coffea.exceptions import BadInputError, ContractError
 from e2e_coffea.frames import build_eg_frames, build_jet_frames, select_objects
 from e2e_coffea.frames.normalisation import Normalisation
 from e2e_coffea.inference import Tagger, resolve_tagger
@@ -108,6 +108,8 @@ def test_e2e_layout_chunks_are_refused_before_any_request(
         tagger(chunk)
     with pytest.raises(BadInputError, match="wire format 'frames'"):
         Tagger(jet_tagger, triton="127.0.0.1:1", triton_wire="frames")
+    with pytest.raises(ContractError, match="point clouds"):  # at once, not at the first chunk
+        Tagger("tau_particlegnn", triton="127.0.0.1:1", triton_wire="sparse")
 
 
 def test_runs_on_the_sparse_wire_equal_local_runs(
