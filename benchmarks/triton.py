@@ -9,6 +9,16 @@ shipped quark/gluon taggers: 3 x 125 x 125) go through
 4. the former client: JSON tensors over HTTP (as e2e-coffea sent them before), rebuilt here;
 5. coffea's ``ml_tools.triton_wrapper`` over gRPC on the same server.
 
+``--wire sparse`` instead compares, from the same chunks in memory through ``Tagger``
+(selection, inputs, inference; the CPU inputs built ahead in a thread as in the main job):
+
+1. local onnxruntime: frames built here, onnxruntime here;
+2. Triton, dense wire: frames built here and sent;
+3. Triton, sparse wire: each jet's hits sent, frames built on the server
+   (``triton_serve.py --sparse``) with the same code, onnxruntime there;
+
+and the bytes per jet of each wire (the tensors' own bytes, as binary gRPC carries them).
+
 The server is tools/triton_serve.py (a real tritonserver 2.51 from nvidia-pytriton, its
 Python backend running the same ONNX file with onnxruntime) on 127.0.0.1, sharing this
 machine's cores with the client; every path uses the same request size and onnxruntime
@@ -17,11 +27,13 @@ load drifts); the table gives the best and the median pass. Every path's outputs
 checked against the baseline's before its time counts.
 
     python benchmarks/triton.py --out benchmarks/results/<folder>/triton.txt
+    python benchmarks/triton.py --wire sparse --batch 256 --out .../triton_sparse.txt
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -134,6 +146,84 @@ def cpu_model() -> str:
     return platform.machine()
 
 
+def sparse_report(args: Any, files: list[str], specs: list[Any], tmp: Path, cores: int,
+                  say: Callable[[str], None], rows: list[dict[str, Any]]) -> None:  # fmt: skip
+    """Local onnxruntime, Triton dense and Triton sparse, through ``Tagger``, same chunks."""
+    import awkward as ak
+
+    from e2e_coffea.frames import select_objects
+    from e2e_coffea.inference import Tagger
+    from e2e_coffea.inference.triton_sparse import sparse_inputs
+
+    chunks = []
+    for path in files:
+        with uproot.open(path) as f:
+            chunks.append(f["Events"].arrays())
+    models = [a for s in specs for a in (s.path, "--sparse", f"{s.name}_sparse={s.path}")]
+    server = launcher().start_server(
+        models, tmp / "server.log", max_batch_size=args.batch, threads=cores
+    )
+    say(f"# Triton sparse wire vs dense wire vs local onnxruntime, {time.strftime('%Y-%m-%d')}")
+    say(
+        f"{cpu_model()}, {cores} usable cores, load average "
+        f"{'/'.join(f'{v:.1f}' for v in os.getloadavg())} at start (the machine is shared: "
+        f"read ratios, measured in this one run); server: tritonserver 2.51 (nvidia-pytriton "
+        f"0.7.0) on 127.0.0.1 on the same cores, onnxruntime {cores} intra-op threads on both "
+        f"sides; batch {args.batch} everywhere; {args.repeat} passes per path, taken in turn."
+    )
+    say(f"versions: {versions()}")
+    try:
+        for spec in specs:
+            c = spec.contract
+            sent = dense = jets = 0
+            for chunk in chunks:
+                sel = select_objects(chunk, "sparse", spec.kind).selection
+                tensors, rec = sparse_inputs(chunk, "sparse", c, spec.kind, sel)
+                sent += sum(x.nbytes for x in tensors.values())
+                dense += len(rec) * 4 * c.n_channels * c.frame_size[0] * c.frame_size[1]
+                jets += len(rec)
+            say(f"\n## {spec.name}: {jets} jets in {len(chunks)} chunks")
+            say(
+                f"bytes per jet on the wire: dense {dense / jets:,.0f}, sparse {sent / jets:,.0f}"
+                f" ({dense / sent:.0f}x fewer)"
+            )
+            kw: dict[str, Any] = {"device": "cpu", "batch_size": args.batch}
+            taggers = {
+                "local onnxruntime": Tagger(spec, **kw),
+                "Triton gRPC, dense wire": Tagger(spec, triton=server.grpc, **kw),
+                # the server holds the sparse model under its own name
+                "Triton gRPC, sparse wire": Tagger(
+                    dataclasses.replace(spec, name=f"{spec.name}_sparse"),
+                    triton=server.grpc, triton_wire="sparse", **kw,
+                ),
+            }  # fmt: skip
+
+            def score(t: Any) -> np.ndarray:
+                return np.concatenate([ak.to_numpy(ak.flatten(t(ch)), allow_missing=True)
+                                       for ch in chunks])  # fmt: skip
+
+            ref = np.ma.filled(score(taggers["local onnxruntime"]), np.nan)
+            for name, t in taggers.items():  # warm; every path agrees before its time counts
+                np.testing.assert_allclose(np.ma.filled(score(t), np.nan), ref, rtol=1e-5,
+                                           atol=1e-6, equal_nan=True, err_msg=name)  # fmt: skip
+            times: dict[str, list[float]] = {name: [] for name in taggers}
+            for _ in range(args.repeat):
+                for name, t in taggers.items():
+                    t0 = time.perf_counter()
+                    score(t)
+                    times[name].append(time.perf_counter() - t0)
+            base = jets / min(times["local onnxruntime"])
+            say("\n| path | jets/s (best) | jets/s (median) | best vs local |\n|---|---|---|---|")
+            for name in taggers:
+                rate, med = jets / min(times[name]), jets / float(np.median(times[name]))
+                say(f"| {name} | {rate:.1f} | {med:.1f} | {rate / base:.2f} |")
+                rows.append({"tagger": spec.name, "path": name, "jets_per_s": rate,
+                             "median": med, "bytes_per_jet_dense": dense / jets,
+                             "bytes_per_jet_sparse": sent / jets})  # fmt: skip
+    finally:
+        server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=120, help="events in all, half tau, half qcd")
@@ -142,6 +232,8 @@ def main() -> None:
     ap.add_argument("--taggers", nargs="+", default=list(TAGGERS))
     ap.add_argument("--json-repeat", type=int, default=1, help="passes of the slow JSON path")
     ap.add_argument("--out", type=Path, help="also write the report here")
+    ap.add_argument("--wire", choices=["dense", "sparse"], default="dense",
+                    help="sparse: hits vs frames vs local, through Tagger")  # fmt: skip
     args = ap.parse_args()
 
     from e2e_coffea.io import load_fileset
@@ -159,6 +251,11 @@ def main() -> None:
     paths = generate(["tau", "qcd"], args.events // 2, tmp / "sample", layout="sparse", seed=11)
     files = [p for e in load_fileset(paths["sparse"]).values() for p in e["files"]]
     specs = [resolve_tagger(t) for t in args.taggers]
+    rows: list[dict[str, Any]] = []
+    if args.wire == "sparse":
+        sparse_report(args, files, specs, tmp, cores, say, rows)
+        write(args, lines, rows)
+        return
     launch = launcher()
     server = launch.start_server(
         [s.path for s in specs], tmp / "server.log", max_batch_size=args.batch, threads=cores
@@ -173,7 +270,6 @@ def main() -> None:
         f"{args.json_repeat}), taken in turn so that every path sees the same load."
     )
     say(f"versions: {versions()}")
-    rows = []
     try:
         for spec in specs:
             x = jet_frames(files, spec)
@@ -236,7 +332,13 @@ def main() -> None:
                 )  # fmt: skip
     finally:
         server.stop()
-    say(f"\nload average at end {'/'.join(f'{v:.1f}' for v in os.getloadavg())}")
+    write(args, lines, rows)
+
+
+def write(args: Any, lines: list[str], rows: list[dict[str, Any]]) -> None:
+    text = f"load average at end {'/'.join(f'{v:.1f}' for v in os.getloadavg())}"
+    print(text, flush=True)
+    lines.append(f"\n{text}")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines) + "\n")

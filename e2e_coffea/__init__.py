@@ -41,6 +41,7 @@ def run(
     device: Literal["auto", "cpu", "cuda"] = "auto",
     cluster: str | os.PathLike[str] | None = None,
     triton: str | None = None,
+    triton_wire: Literal["dense", "sparse"] = "dense",
     lumi: float = 1.0,
     unweighted: bool = False,
     fp16: bool = False,
@@ -79,7 +80,7 @@ def run(
     common: dict[str, Any] = {
         "chunksize": chunksize, "skip_bad_files": skip_bad_files, "retries": retries,
         "checkpoint_dir": checkpoint_dir, "recompute_checkpoints": recompute_checkpoints,
-        "cuts": cuts, "device": device, "triton_url": triton, "fp16": fp16,
+        "cuts": cuts, "device": device, "triton_url": triton, "triton_wire": triton_wire, "fp16": fp16,
         "branches": branches, "lumi_fb": None if unweighted else lumi, "progress": progress,
     }  # fmt: skip
     facility = None

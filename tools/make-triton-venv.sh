@@ -15,7 +15,8 @@ set -euo pipefail
 dir=${1:?usage: tools/make-triton-venv.sh DIR}
 python=${E2E_TRITON_PYTHON:-/usr/bin/python3}
 # onnxruntime 1.32 runs on numpy 1.26 (checked by the import below)
-pins=(nvidia-pytriton==0.7.0 onnxruntime==1.32.0 "numpy==1.26.4")
+# awkward, uproot, numba: the sparse-wire server builds frames with e2e_coffea.frames itself
+pins=(nvidia-pytriton==0.7.0 onnxruntime==1.32.0 "numpy==1.26.4" awkward==2.14.0 uproot==5.7.7 numba==0.61.2)
 marker="$dir/.e2e-triton-venv"
 
 if [[ -f "$marker" && "$(cat "$marker")" == "${pins[*]}" && -x "$dir/bin/python" ]]; then
@@ -41,7 +42,7 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off
 "$dir/bin/python" -m pip install -q "${pins[@]}"
 "$dir/bin/python" - <<'EOF'
-import numpy, onnxruntime, pytriton.triton  # noqa: F401  fails loudly on a broken install
+import awkward, numba, numpy, onnxruntime, pytriton.triton  # noqa: F401  fails loudly on a broken install
 from pathlib import Path
 server = Path(pytriton.__file__).parent / "tritonserver" / "bin" / "tritonserver"
 assert server.is_file(), f"nvidia-pytriton ships no tritonserver at {server}"

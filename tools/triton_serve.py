@@ -15,6 +15,16 @@ output names and shapes read from the file. Binds 127.0.0.1 only.
 with the tensors, dims and ``max_batch_size`` of its ``config.pbtxt``, not of the file,
 so the server holds requests to exactly what that config promises.
 
+``--sparse [NAME=]PATH.onnx`` serves a tagger on the sparse wire (hits in, the server
+builds the frames: :mod:`e2e_coffea.inference.triton_sparse`); only this mode imports
+e2e_coffea, from this repository (the venv holds its dependencies: awkward, uproot,
+numba). ``--sparse-frames`` also serves ``NAME_frames``, which answers the frames it built
+(for the tests that compare them with local frames bit for bit).
+
+``--python-repo DIR`` runs the bundled ``tritonserver`` itself (no PyTriton) on a model
+repository of Python-backend models, as ``e2e-coffea triton-repo --wire sparse`` writes
+it: the server a facility runs, with this repository on the models' ``PYTHONPATH``.
+
 Prints ``TRITON READY http=127.0.0.1:P grpc=127.0.0.1:Q models=a,b`` once every model is
 loaded, then serves until SIGTERM or SIGINT.
 """
@@ -103,9 +113,124 @@ def _infer_func(sess: ort.InferenceSession) -> Any:
     return infer
 
 
+def _sparse_server(path: Path, threads: int) -> Any:
+    """e2e_coffea's SparseServer (inference/triton_python_model.py, the Python-backend
+    model of ``triton-repo --wire sparse``), loaded by path: the inference package's
+    __init__ needs Dask, which this venv does not hold."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo))
+    spec = importlib.util.spec_from_file_location(
+        "e2e_triton_python_model", repo / "e2e_coffea" / "inference" / "triton_python_model.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SparseServer(path, threads=threads)
+
+
+def _bind_sparse(triton: Triton, text: str, threads: int, frames: bool) -> list[str]:
+    """Bind ``[NAME=]PATH.onnx`` on the sparse wire (and ``NAME_frames`` with ``frames``)."""
+    name, path, _ = _parse_model(text, 0)
+    model = _sparse_server(path, threads)
+    inputs = [Tensor(name=n, dtype=d.type, shape=shape) for n, d, shape in model.inputs]
+    outputs = _tensors(model.session.get_outputs(), batched=False)
+
+    def infer(requests: list[Any]) -> list[dict[str, np.ndarray]]:
+        return [model.infer({k: np.asarray(v) for k, v in r.items()}) for r in requests]
+
+    def show(requests: list[Any]) -> list[dict[str, np.ndarray]]:
+        return [
+            {"frames": model.frames({k: np.asarray(v) for k, v in r.items()})} for r in requests
+        ]
+
+    config = ModelConfig(max_batch_size=0, batching=False)
+    kw = {"inputs": inputs, "config": config, "strict": True}
+    triton.bind(model_name=name, infer_func=infer, outputs=outputs, **kw)
+    names = [f"{name}@sparse"]
+    if frames:
+        frame = [Tensor(name="frames", dtype=np.float32, shape=(-1, -1, -1, -1))]
+        triton.bind(model_name=f"{name}_frames", infer_func=show, outputs=frame, **kw)
+        names.append(f"{name}_frames@sparse")
+    return names
+
+
+def _serve_python_repo(args: argparse.Namespace) -> None:
+    """tritonserver on ``args.python_repo`` until SIGTERM/SIGINT (see the module docstring)."""
+    import shutil
+    import subprocess
+    import tempfile
+    import time
+    import urllib.request
+
+    import pytriton
+
+    dist = Path(pytriton.__file__).parent / "tritonserver"
+    work = Path(tempfile.mkdtemp(prefix="e2e-tritonserver-"))
+    backend = work / "backends" / "python"
+    backend.mkdir(parents=True)
+    for f in (dist / "backends" / "python").iterdir():  # the backend, plus this Python's stub
+        (backend / f.name).symlink_to(f)
+    ver = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    stub = dist / "python_backend_stubs" / ver / "triton_python_backend_stub"
+    (backend / stub.name).symlink_to(stub)
+    libs = Path(pytriton.__file__).parents[1] / "nvidia_pytriton.libs"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env["LD_LIBRARY_PATH"] = f"{libs}:{env.get('LD_LIBRARY_PATH', '')}"
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the stub finds this venv
+    cmd = [
+        str(dist / "bin" / "tritonserver"),
+        *(
+            "--model-repository",
+            str(args.python_repo),
+            "--backend-directory",
+            str(work / "backends"),
+        ),
+        *("--http-address", "127.0.0.1", "--http-port", str(args.http_port)),
+        *("--grpc-address", "127.0.0.1", "--grpc-port", str(args.grpc_port)),
+        *("--allow-metrics", "false", "--exit-timeout-secs", str(args.exit_timeout)),
+    ]
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        url = f"http://127.0.0.1:{args.http_port}/v2/health/ready"
+        while not stop.is_set():
+            if proc.poll() is not None:
+                sys.exit(f"triton_serve: tritonserver exited with {proc.returncode}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.2)
+        names = ",".join(sorted(p.parent.name for p in args.python_repo.glob("*/config.pbtxt")))
+        sys.stdout.write(
+            f"{READY} http=127.0.0.1:{args.http_port} grpc=127.0.0.1:{args.grpc_port} "
+            f"models={names} pid={os.getpid()}\n"
+        )
+        sys.stdout.flush()
+        while not stop.wait(0.5):
+            if proc.poll() is not None:
+                sys.exit("triton_serve: the Triton server died")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("models", nargs="*", help="[NAME=]PATH.onnx[@MAX_BATCH_SIZE]")
+    ap.add_argument(
+        "--sparse", action="append", default=[], help="[NAME=]PATH.onnx on the sparse wire"
+    )
+    ap.add_argument("--sparse-frames", action="store_true", help="also serve NAME_frames")
+    ap.add_argument("--python-repo", type=Path, help="run tritonserver on this repository")
     ap.add_argument("--repo", type=Path, help="a Triton model repository of ONNX models")
     ap.add_argument("--http-port", type=int, required=True)
     ap.add_argument("--grpc-port", type=int, required=True)
@@ -122,6 +247,9 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
 
+    if args.python_repo:
+        _serve_python_repo(args)
+        return
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = args.threads
     opts.inter_op_num_threads = 1
@@ -140,9 +268,11 @@ def main() -> None:
     triton = Triton(config=config, security_config=security)
     models = [(*_parse_model(t, args.max_batch_size), None) for t in args.models]
     models += _repo_models(args.repo) if args.repo else []
-    if not models:
-        sys.exit("triton_serve: give ONNX files or --repo")
+    if not models and not args.sparse:
+        sys.exit("triton_serve: give ONNX files, --sparse or --repo")
     names = []
+    for text in args.sparse:
+        names += _bind_sparse(triton, text, args.threads, args.sparse_frames)
     for name, path, mbs, tensors in models:
         sessions = [
             ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -100,6 +100,15 @@ __all__ = ["command"]
     "endpoint (Triton's default port 8001), or http://HOST:PORT (8000). Binary tensors.",
 )
 @click.option(
+    "--triton-wire",
+    type=click.Choice(["dense", "sparse"]),
+    default="dense",
+    show_default=True,
+    help="With --triton: send dense frames (a server holding only the ONNX models) or each "
+    "object's hits, from which the server builds the frames (triton-repo --wire sparse; "
+    "sparse-layout files only; no mean images).",
+)
+@click.option(
     "--lumi",
     "lumi_fb",
     type=float,
@@ -133,6 +142,7 @@ def command(
     device: Literal["auto", "cpu", "cuda"],
     cluster: Path | None,
     triton_url: str | None,
+    triton_wire: Literal["dense", "sparse"],
     fp16: bool,
     profile: str | None,
     lumi_fb: float,
@@ -149,7 +159,7 @@ def command(
             workers=workers, gpu_workers=gpu_workers, chunksize=chunksize,
             allow_incomplete=allow_incomplete, skip_bad_files=skip_bad_files, retries=retries,
             checkpoint_dir=checkpoint_dir, recompute_checkpoints=recompute_checkpoints,
-            device=device, cluster=cluster, triton=triton_url, lumi=lumi_fb,
+            device=device, cluster=cluster, triton=triton_url, triton_wire=triton_wire, lumi=lumi_fb,
             unweighted=unweighted, fp16=fp16, branches=profile,
         )  # fmt: skip
     except IncompleteRunError as err:

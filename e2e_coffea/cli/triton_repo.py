@@ -24,14 +24,26 @@ __all__ = ["command"]
     show_default=True,
     help="Objects per request the server accepts (and batches up to).",
 )
-def command(taggers: tuple[str, ...], out: Path, max_batch_size: int) -> None:
+@click.option(
+    "--wire",
+    type=click.Choice(["dense", "sparse"]),
+    default="dense",
+    show_default=True,
+    help="sparse: Python-backend models that take each object's hits and build the frames "
+    "(for run --triton-wire sparse; the server's Python needs e2e-coffea and onnxruntime).",
+)
+def command(taggers: tuple[str, ...], out: Path, max_batch_size: int, wire: str) -> None:
     """Write OUT/<tagger>/config.pbtxt and OUT/<tagger>/1/model.onnx for each TAGGER (a
     shipped name or an .onnx path), ready for `tritonserver --model-repository OUT`;
     then run with `e2e-coffea run --triton HOST:PORT`."""
     from ..inference.triton_repo import write_model_repository
+    from ..inference.triton_repo_sparse import write_sparse_repository
     from ..runner.outputs import check_out_dir
 
     check_out_dir(out)  # before any model is read, as run does
-    folders = write_model_repository(list(taggers), out, max_batch_size=max_batch_size)
+    if wire == "sparse":
+        folders = write_sparse_repository(list(taggers), out)
+    else:
+        folders = write_model_repository(list(taggers), out, max_batch_size=max_batch_size)
     for folder in folders:
         click.echo(f"{folder}")

@@ -109,11 +109,15 @@ def triton_endpoint(url: str) -> tuple[Literal["grpc", "http"], str]:
     return ("http" if scheme == "http" else "grpc"), (rest if sep else url)
 
 
-def triton_backend(url: str, model: str, contract: Contract, batch_size: int) -> InferenceBackend:
-    """The Triton client backend (:mod:`e2e_coffea.inference.triton`): ``host:port`` or
-    ``grpc://host:port`` is the server's gRPC endpoint, ``http://host:port`` its HTTP one
-    (binary tensors either way)."""
+def triton_backend(
+    url: str, model: str, contract: Contract, batch_size: int, wire: str = "dense"
+) -> InferenceBackend:
+    """The Triton client backend (:mod:`e2e_coffea.inference.triton`, or
+    :mod:`.triton_sparse` on the sparse wire): ``host:port`` or ``grpc://host:port`` is
+    the server's gRPC endpoint, ``http://host:port`` its HTTP one (binary tensors)."""
     from .triton import TritonBackend
+    from .triton_sparse import SparseTritonBackend
 
     protocol, address = triton_endpoint(url)
-    return TritonBackend(address, model, contract, protocol=protocol, batch_size=batch_size)
+    cls = SparseTritonBackend if wire == "sparse" else TritonBackend
+    return cls(address, model, contract, protocol=protocol, batch_size=batch_size)

@@ -103,7 +103,9 @@ class Tagger:
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
     precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
     under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
-    ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
+    ``http://host:port`` for HTTP). ``triton_wire``: ``dense`` sends the frames (a server
+    holding only the ONNX file), ``sparse`` each object's hits, from which the server
+    builds the frames (:mod:`.triton_sparse`; sparse-layout chunks). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection; by default the standard cuts narrowed to the range the
     tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
@@ -122,6 +124,7 @@ class Tagger:
         batch_size: int = 256,
         fp16: bool = False,
         triton: str | None = None,
+        triton_wire: str = "dense",
         branches: str | os.PathLike[str] | BranchProfile | None = None,
         cuts: ObjectCuts | None = None,
         frame_memory_mb: float = 256.0,
@@ -136,6 +139,7 @@ class Tagger:
         if triton is not None:
             triton_endpoint(triton)  # a bad scheme is refused here, not on the first chunk
         self.triton = triton
+        self.triton_wire = _check_wire(triton_wire, self.contract)
         self.profile = load_profile(branches) if branches is not None else None
         self.cuts = ObjectCuts().within(self.contract.validity) if cuts is None else cuts
         if cuts is not None and (beyond := cuts.beyond(self.contract.validity)):
@@ -295,14 +299,16 @@ class Tagger:
             outputs = model_outputs(raw, self.contract)
             self.stats["scored"] += len(rec)
             t2 = time.perf_counter()
-            yield ScoredBatch(rec, outputs, next(iter(inputs.values())), t_inputs, t2 - t1, first)
+            # hits sent to Triton: no frames on this side
+            frames = None if self._sparse_wire else next(iter(inputs.values()))
+            yield ScoredBatch(rec, outputs, frames, t_inputs, t2 - t1, first)
 
     def backend(self, device: str) -> InferenceBackend:
         """The backend of this worker (built on first use, never pickled)."""
         if self._backend is None:
             if self.triton is not None:
                 self._backend = triton_backend(
-                    self.triton, self.name, self.contract, self.batch_size
+                    self.triton, self.name, self.contract, self.batch_size, self.triton_wire
                 )
             else:
                 self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
@@ -316,6 +322,10 @@ class Tagger:
         """The model's inputs by name (frames or point features, and scalars) for the
         objects ``sel`` of ``chunk``, numpy on the CPU, torch tensors on a GPU."""
         c = self.contract
+        if self._sparse_wire:
+            from .triton_sparse import sparse_inputs
+
+            return sparse_inputs(chunk, layout, c, self.kind, sel)
         be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
         if c.input_kind == "points":
             spec = PointCloudSpec.from_dict(c.points) if c.points else PointCloudSpec()
@@ -340,6 +350,10 @@ class Tagger:
             else:
                 inputs[c.input_names[1]] = s
         return inputs, rec
+
+    @property
+    def _sparse_wire(self) -> bool:
+        return self.triton is not None and self.triton_wire == "sparse"
 
     def _batch_limit(self) -> int:
         c = self.contract
@@ -371,3 +385,9 @@ def _check_options(batch_size: Any, frame_memory_mb: Any, cuts: Any, layout: Any
     if layout is not None and not is_layout(layout):
         msg = f"layout must be one of {list(LAYOUTS)} or None, got {layout!r}"
         raise BadInputError(msg)
+
+
+def _check_wire(wire: str, contract: Contract) -> str:
+    from .triton_sparse import check_wire
+
+    return check_wire(wire, contract)

@@ -72,6 +72,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         frame_memory_mb: float = 256.0,
         mean_images: bool = True,
         triton_url: str | None = None,
+        triton_wire: str = "dense",
         fp16: bool = False,
         branches: str | os.PathLike[str] | BranchProfile | None = None,
         skip_bad_chunks: bool = False,
@@ -86,7 +87,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             if not isinstance(t, Tagger):
                 spec = resolve_tagger(t)
                 t = Tagger(spec, device=device, batch_size=batch_size, fp16=fp16, triton=triton_url,
-                           cuts=tagger_cuts(spec, self.cuts), frame_memory_mb=frame_memory_mb)  # fmt: skip
+                           triton_wire=triton_wire, cuts=tagger_cuts(spec, self.cuts),
+                           frame_memory_mb=frame_memory_mb)  # fmt: skip
             self.taggers.append(t)
         names = [t.name for t in self.taggers]
         if len(set(names)) != len(names):
@@ -97,6 +99,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.frame_memory_mb = frame_memory_mb
         self.mean_images = mean_images
         self.triton_url = triton_url
+        self.triton_wire = triton_wire
         self.fp16 = fp16
         self.profile = load_profile(branches) if branches is not None else None
         self.skip_bad_chunks = skip_bad_chunks
@@ -262,7 +265,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                 else:
                     fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
                                 scores=batch.outputs, pt=rec.pt, eta=rec.eta, weight=w)  # fmt: skip
-                if self.mean_images and tagger.contract.input_kind == "image":
+                frames = tagger.contract.input_kind == "image" and batch.inputs is not None
+                if self.mean_images and frames:  # no frames here when hits go to Triton
                     mi = out["mean_images"].setdefault(
                         tagger.name, MeanImages(tuple(tagger.contract.channels))
                     )

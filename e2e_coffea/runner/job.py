@@ -68,6 +68,7 @@ def run(
     cuts: ObjectCuts | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
     triton_url: str | None = None,
+    triton_wire: str = "dense",
     fp16: bool = False,
     branches: str | os.PathLike[str] | BranchProfile | None = None,
     lumi_fb: float | None = 1.0,
@@ -86,7 +87,8 @@ def run(
     """
     fs = load_fileset(fileset)
     proc = E2ETaggerProcessor(
-        taggers, cuts=cuts, device=device, triton_url=triton_url, fp16=fp16, branches=branches,
+        taggers, cuts=cuts, device=device, triton_url=triton_url, triton_wire=triton_wire,
+        fp16=fp16, branches=branches,
         skip_bad_chunks=skip_bad_files, lumi_fb=lumi_fb,
     )  # fmt: skip
     if chunksize is None:

@@ -93,6 +93,28 @@ def triton(
         _STOPPING.append(server)
 
 
+@pytest.fixture(scope="module")
+def sparse_triton(
+    tmp_path_factory: pytest.TempPathFactory, jet_tagger: Path, eg_tagger: Path
+) -> Iterator[Any]:
+    """One server per test module on the sparse wire (tools/triton_serve.py --sparse):
+    both taggers under their names, their ``<name>_frames`` probes answering the frames
+    the server built, and the jet tagger as a plain ONNX model under ``dense_jet``."""
+    tmp = tmp_path_factory.mktemp("triton-sparse")
+    models = [
+        *("--sparse", f"{jet_tagger.stem}={jet_tagger}"),
+        *("--sparse", f"{eg_tagger.stem}={eg_tagger}"),
+        "--sparse-frames",
+        f"dense_jet={jet_tagger}",
+    ]
+    server = start_server(models, tmp / "server.log")
+    try:
+        yield server
+    finally:
+        server.terminate()
+        _STOPPING.append(server)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _stop_servers() -> Iterator[None]:
     """Wait for the servers that modules stopped without waiting: none outlives the tests."""
