@@ -320,11 +320,11 @@ def test_a_chunk_given_up_on_is_not_saved_and_is_retried(
 
     ckpt, real = tmp_path / "ckpt", tp.read_columns
 
-    def fails_at_zero(events: Any, plan: Any) -> Any:
+    def fails_at_zero(events: Any, plan: Any, **kw: Any) -> Any:
         if events.metadata["entrystart"] == 0:
             msg = "injected read failure"
             raise OSError(msg)
-        return real(events, plan)
+        return real(events, plan, **kw)
 
     monkeypatch.setattr(tp, "read_columns", fails_at_zero)
     first = _run(tau_only, jet_tagger, ckpt, skip_bad_files=True)
