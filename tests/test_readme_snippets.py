@@ -63,3 +63,28 @@ def test_the_readme_states_the_test_time_and_venv_size_honestly() -> None:
     assert "about 8 minutes" not in section
     assert "10\u201315 minutes on 2 cores" in section  # an en dash
     assert "about 3 GB" in section
+
+
+def test_the_inline_calls_name_every_argument_and_run() -> None:
+    """The README's inline calls are complete: job_script renders a real job script, and
+    EventDisplay.from_run is shown with the three arguments it needs."""
+    from e2e_coffea.dashboards.event_display import EventDisplay
+    from e2e_coffea.facility import job_script, load_cluster_config
+
+    call = re.search(r"`(job_script\(load_cluster_config\([^`]*\))`", README.replace("\n", " "))
+    assert call is not None
+    script = eval(  # the README's own expression, with the names it says to import
+        call.group(1),
+        {"job_script": job_script, "load_cluster_config": load_cluster_config},
+    )
+    assert "dask" in script.lower()
+    shown = re.search(r"`EventDisplay\.from_run\(([^`]*)\)`", README.replace("\n", " "))
+    assert shown is not None
+    import inspect
+
+    required = [
+        p
+        for p in inspect.signature(EventDisplay.from_run).parameters.values()
+        if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    assert len(shown.group(1).split(",")) >= len(required)
