@@ -190,14 +190,15 @@ def build_sources(
     for ds, entry in fs.items():
         meta = entry["metadata"]
         process = str(meta.get("process", ds))
-        cls = task.class_of_process(process)
-        if cls is None:
+        classes = task.classes_of_process(process)
+        if not classes:
             continue
         found.add(process)
         prof = cfg.branches or meta.get("branches")
         profile = load_profile(prof) if prof else None
         for path, tree in entry["files"].items():
-            sources.append(RootTaskSource(path, tree, cls, task, pair.inputs, profile=profile))
+            sources += [RootTaskSource(path, tree, cls, task, pair.inputs, profile=profile)
+                        for cls in classes]  # fmt: skip
         keys = ("process", "seed", "events", "pileup", "xsec_pb", "nevents", "pthat_bin")
         samples[ds] = {k: meta.get(k) for k in keys if k in meta}
     missing = [p for p in task.processes if p not in found]
@@ -253,7 +254,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
         _check_index(index, task, cfg)
     index, described = broadcast_object((index, described))
     assert index is not None
-    weights = fit_reweighting(cfg.reweight, index.pt, index.abs_eta)
+    weights = fit_reweighting(cfg.reweight, index.pt, index.abs_eta, value=index.value)
     norm = scalar_norm(index, cfg.scalars)
     common: dict[str, Any] = {"reweighting": weights, "target": task.target,
                               "scalar_norm": None if norm is None else norm[1]}  # fmt: skip

@@ -1,0 +1,64 @@
+"""A tagger of kind ``fatjet`` scores the R = 0.8 FatJets, through :class:`Tagger` and
+through ``e2e-coffea run`` (histograms of its FatJets, an AUC of top against QCD)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from e2e_coffea.cli import main
+from e2e_coffea.export import load_contract
+from e2e_coffea.inference import Tagger
+from e2e_coffea.processor.serialize import load_output
+
+
+def test_the_contract_records_the_fatjet_kind(fatjet_tagger: Path) -> None:
+    assert load_contract(fatjet_tagger).kind == "fatjet"
+    assert Tagger(fatjet_tagger, device="cpu").kind == "fatjet"
+
+
+@pytest.mark.parametrize("layout", ["sparse", "e2e"])
+def test_tagger_scores_every_fatjet(top_sample: Any, fatjet_tagger: Path, layout: str) -> None:
+    path = top_sample.files[("top", layout)]
+    with uproot.open(path) as f:
+        events = f["Events" if layout == "sparse" else "fevt/RHTree"].arrays()
+    scores = Tagger(fatjet_tagger, device="cpu")(events)
+    seeds = events["FatJet_seedIeta" if layout == "sparse" else "fatjetSeed_ieta"]
+    assert ak.num(scores, axis=1).to_list() == ak.num(seeds, axis=1).to_list()
+    flat = ak.to_numpy(ak.flatten(ak.fill_none(scores, np.nan)))
+    pt = ak.to_numpy(ak.flatten(events["FatJet_pt" if layout == "sparse" else "fatjet_Pt"]))
+    scored = np.isfinite(flat)
+    assert scored.any()
+    assert np.all((flat[scored] >= 0) & (flat[scored] <= 1))
+    assert np.all(pt[scored] > 20)  # the selection ran on the FatJets' own pT
+
+
+def test_run_books_the_fatjets(
+    top_sample: Any, fatjet_tagger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["run", "--fileset", str(top_sample.fileset["sparse"]), "--tagger", str(fatjet_tagger),
+            "--executor", "iterative", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    h = load_output(out)["hists"]["objects"][{"tagger": "fatjet_simplenet"}]
+    assert "top" in set(h.axes["label"])
+    # one entry per selected FatJet (not per R = 0.4 jet)
+    want = 0
+    for proc in ("qcd", "top"):
+        with uproot.open(top_sample.files[(proc, "sparse")]) as f:
+            ev = f["Events"].arrays(["FatJet_pt", "FatJet_eta", "FatJet_inFrame"])
+        keep = (ev.FatJet_pt > 20) & (abs(ev.FatJet_eta) < 2.4) & (ev.FatJet_inFrame != 0)
+        want += int(ak.sum(keep))
+    assert h.sum() == want > 0
+    summary = json.loads((out / "summary.json").read_text())
+    entry = summary["taggers"]["fatjet_simplenet"]
+    assert entry["signal"] == ["top"]
+    assert entry["background"] == ["qcd"]
