@@ -30,6 +30,7 @@ from .jets import build_fatjet_frames, build_jet_frames
 from .ml4sci_files import ML4SCIWriter
 from .npz_stream import NpzFramesWriter
 from .objects import object_table
+from .records import ObjectRecords
 
 __all__ = ["FRAME_SUFFIXES", "ConvertReport", "FramesWriter", "convert_files"]
 
@@ -86,7 +87,10 @@ def convert_files(
         table["seed_row"],
         table["seed_col"],
     ]
-    build = {"eg": build_eg_frames, "fatjet": build_fatjet_frames}.get(kind, build_jet_frames)
+    builders: dict[str, Callable[..., tuple[Any, ObjectRecords]]] = {
+        "eg": build_eg_frames, "fatjet": build_fatjet_frames, "jet": build_jet_frames,
+    }  # fmt: skip
+    build = builders[kind]
     try:  # every file checked before work starts; an unreadable one is a bad argument
         trees = [(str(p), open_tree(p, layout)) for p in inputs]
     except FileLayoutError as err:

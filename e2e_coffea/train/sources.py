@@ -189,7 +189,7 @@ class RootTaskSource:
                     if isinstance(self.spec.channels, str)
                     else list(self.spec.channels)
                 )
-                required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]  # type: ignore[arg-type]
+                required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]
             target = self.task.target
             if target is not None:
                 if target.truth not in table:
