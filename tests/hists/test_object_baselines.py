@@ -86,3 +86,22 @@ def test_the_calibrated_baseline_closes_on_its_training_data() -> None:
     assert set(rep["estimators"]["raw"]) == {"all", "qcd", "top"}
     med = [r["median"] for r in rep["estimators"]["calo (calibrated)"]["all"]]
     assert all(m == pytest.approx(1.0, abs=0.02) for m in med)
+
+
+def test_the_figures_draw_the_report_and_the_baseline() -> None:
+    from e2e_coffea.dashboards.object_plots import btag_roc_figure, mass_response_figure
+
+    rng = np.random.default_rng(4)
+    true = rng.uniform(5, 300, 5000)
+    rep = mass_response_report(true, np.full(len(true), "top"),
+                               {"model": true * 1.1, "calo": true * 0.9})  # fmt: skip
+    fig = mass_response_figure(rep)
+    med_ax = fig.axes[0]
+    assert [line.get_label() for line in med_ax.get_lines()][:2] == ["model", "calo"]
+    np.testing.assert_allclose(med_ax.get_lines()[0].get_ydata(), 1.1, rtol=1e-6)
+    fl = np.r_[np.full(300, 5), np.full(300, 4), np.zeros(600, int)]
+    score = np.r_[rng.normal(2, 1, 300), rng.normal(1, 1, 300), rng.normal(0, 1, 600)]
+    fig = btag_roc_figure(score, fl, rng.normal(0, 1, 1200))
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert sum(lab.startswith("track counting") for lab in labels) == 2
+    assert sum(lab.startswith("tagger, light") for lab in labels) == 1

@@ -62,3 +62,18 @@ def test_run_books_the_fatjets(
     entry = summary["taggers"]["fatjet_simplenet"]
     assert entry["signal"] == ["top"]
     assert entry["background"] == ["qcd"]
+
+
+def test_the_event_display_shows_fatjet_frames(top_sample: Any, fatjet_tagger: Path) -> None:
+    from e2e_coffea.dashboards.jets import load_jets
+
+    loaded = load_jets(top_sample.fileset["sparse"], fatjet_tagger, max_events=12)
+    t = loaded.table
+    assert len(t) > 0
+    chunk, _ = loaded.chunks["top"]
+    top = t.dataset == "top"
+    pt = ak.to_numpy(ak.flatten(chunk["FatJet_pt"]))
+    offsets = np.r_[0, np.cumsum(ak.to_numpy(ak.num(chunk["FatJet_pt"])))]
+    # the rows are FatJets: their pT is the FatJet's at (event, index)
+    np.testing.assert_allclose(t.pt[top], pt[offsets[t.event[top]] + t.index[top]], rtol=1e-6)
+    assert np.all(t.pt[top] > 150)  # R = 0.4 jets go far lower; FatJets start at 150 GeV
