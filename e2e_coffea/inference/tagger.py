@@ -290,6 +290,8 @@ class Tagger:
             t0 = time.perf_counter()
             with entries_from(entry_offset + first):
                 inputs, rec = self.model_inputs(part, layout, part_sel, device)
+                if self.contract.truth_labels == "hadron_flavour":  # as select() labels them
+                    rec = flavour_records(part, layout, self.kind, rec)
             return inputs, rec, first, time.perf_counter() - t0
 
         for inputs, rec, first, t_inputs in prefetched(prepare, pieces, ahead=ahead):

@@ -15,6 +15,7 @@ import uproot
 from e2e_coffea.cli import main
 from e2e_coffea.export import load_contract
 from e2e_coffea.inference import Tagger
+from e2e_coffea.processor.booking import label_names
 from e2e_coffea.processor.serialize import load_output
 
 
@@ -77,3 +78,38 @@ def test_the_event_display_shows_fatjet_frames(top_sample: Any, fatjet_tagger: P
     # the rows are FatJets: their pT is the FatJet's at (event, index)
     np.testing.assert_allclose(t.pt[top], pt[offsets[t.event[top]] + t.index[top]], rtol=1e-6)
     assert np.all(t.pt[top] > 150)  # R = 0.4 jets go far lower; FatJets start at 150 GeV
+
+
+def test_a_b_tagger_is_measured_on_hadron_flavour_labels(
+    top_sample: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from e2e_coffea.export import Contract, export_onnx
+    from e2e_coffea.frames import load_norm, resolve_channels
+    from e2e_coffea.models import create_model
+
+    chs = tuple(s.name for s in resolve_channels("btag"))
+    c = Contract(task="classification", model_name="simplenet", channels=chs,
+                 frame_size=(125, 125), class_names=("light", "b"), channel_preset="btag",
+                 normalisation=load_norm("btag").to_dict(), truth_labels="hadron_flavour")  # fmt: skip
+    torch.manual_seed(0)
+    path = export_onnx(create_model("simplenet", len(chs), 1).eval(), tmp_path / "bt.onnx",
+                       c, (2, len(chs), 125, 125)).path  # fmt: skip
+    tg = Tagger(path, device="cpu")
+    with uproot.open(top_sample.files[("top", "sparse")]) as f:
+        events = f["Events"].arrays()
+    sel = tg.select(events, "sparse")
+    flav = ak.to_numpy(ak.flatten(events["Jet_hadronFlavour"]))
+    names = {5: "b", 4: "c", 0: "light"}
+    want = [names[int(v)] for v in flav[np.flatnonzero(sel.passed)]]
+    got = label_names(sel.records.label[sel.passed]).tolist()
+    assert got == want
+    assert "b" in got
+    out = tmp_path / "out"
+    argv = ["run", "--fileset", str(top_sample.fileset["sparse"]), "--tagger", str(path),
+            "--executor", "iterative", "--device", "cpu", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    h = load_output(out)["hists"]["objects"]
+    assert {"b", "light"} <= set(h.axes["label"])
+    assert not set(h.axes["label"]) & {"quark", "gluon", "top"}
