@@ -113,3 +113,19 @@ def test_a_b_tagger_is_measured_on_hadron_flavour_labels(
     h = load_output(out)["hists"]["objects"]
     assert {"b", "light"} <= set(h.axes["label"])
     assert not set(h.axes["label"]) & {"quark", "gluon", "top"}
+
+
+def test_nanoaod_events_get_one_score_per_fatjet(
+    top_sample: Any, fatjet_tagger: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
+
+    monkeypatch.setattr(NanoAODSchema, "warn_missing_crossrefs", False)  # no Muon/Electron refs
+    path = str(top_sample.files[("top", "sparse")])
+    events = NanoEventsFactory.from_root(
+        {path: "Events"}, schemaclass=NanoAODSchema, mode="eager"
+    ).events()
+    scores = Tagger(fatjet_tagger, device="cpu")(events)
+    assert ak.num(scores, axis=1).to_list() == ak.num(events.FatJet, axis=1).to_list()
+    tagged = events.FatJet[ak.fill_none(scores > 0.5, False)]  # the analysis idiom
+    assert ak.all(tagged.pt > 20)
