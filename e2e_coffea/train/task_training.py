@@ -176,6 +176,12 @@ def build_sources(
     cfg: TrainConfig, task: Task, pair: Pairing
 ) -> tuple[list[ObjectSource], dict[str, Any]]:
     """The sources of the run, and what they are (for the provenance)."""
+    if cfg.frames and task.labels != "label":
+        msg = (
+            f"task {task.name!r} labels its objects by {task.labels!r}, which frames files do not "
+            "hold (their labels are the objects' label branch); give ROOT files (--fileset)"
+        )
+        raise BadInputError(msg)
     if cfg.frames:
         srcs: list[ObjectSource] = [
             frames_source(p, task, channels=pair.channels, labels=cfg.labels) for p in cfg.frames
