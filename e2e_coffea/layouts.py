@@ -24,6 +24,7 @@ __all__ = [
     "E2E_SC_BRANCHES",
     "E2E_TREE",
     "EVENT_ID_BRANCHES",
+    "FLAVOUR_LABELS",
     "LABELS",
     "LABEL_IDS",
     "LAYOUTS",
@@ -33,9 +34,11 @@ __all__ = [
     "SPARSE_EVENT_BRANCHES",
     "SPARSE_TREE",
     "TRUTH_FLAGS",
+    "FrameKind",
     "ImageSpec",
     "Layout",
     "ObjectKind",
+    "frame_of",
     "is_layout",
     "is_object_kind",
     "layout_of_tree",
@@ -43,10 +46,21 @@ __all__ = [
 ]
 
 Layout = Literal["e2e", "sparse"]
-ObjectKind = Literal["jet", "eg"]
-"""``jet``: 125x125 jet windows around an HCAL seed tower; ``eg``: 32x32 EB crops."""
+ObjectKind = Literal["jet", "fatjet", "eg"]
+"""``jet``: anti-kt R = 0.4 jets, 125x125 windows around an HCAL seed tower; ``fatjet``:
+anti-kt R = 0.8 jets (NanoAOD's ``FatJet``), the same 125x125 window on the tower of the
+jet axis; ``eg``: 32x32 EB crops."""
+FrameKind = Literal["jet", "eg"]
+"""The window geometry an object kind's frames use: ``jet`` (125x125, tower-aligned) or
+``eg`` (32x32 crystals)."""
 LAYOUTS: Final[tuple[Layout, ...]] = ("e2e", "sparse")
-OBJECT_KINDS: Final[tuple[ObjectKind, ...]] = ("jet", "eg")
+OBJECT_KINDS: Final[tuple[ObjectKind, ...]] = ("jet", "fatjet", "eg")
+_FRAME_OF: Final[dict[str, FrameKind]] = {"jet": "jet", "fatjet": "jet", "eg": "eg"}
+
+
+def frame_of(kind: str) -> FrameKind:
+    """The window geometry of ``kind``: R = 0.4 and R = 0.8 jets share the jet window."""
+    return _FRAME_OF.get(kind, "jet")
 
 
 def is_layout(name: object) -> TypeGuard[Layout]:
@@ -73,13 +87,21 @@ LABELS: Final[dict[int, str]] = {
     4: "photon",
     5: "top",
     6: "other",
+    7: "b",
+    8: "c",
+    9: "light",
 }
 """Jet and e/gamma truth labels. ``quark`` is any u/d/s/c/b leading parton.
 
 ``unlabelled``: the file carries no truth at all (data, or an ntuple without truth
 branches). ``other``: the file's truth flags (MLAnalyzer's ``jet_IsTau``, ``jet_IsEle``)
-say the object is none of the flagged classes, without saying what it is."""
+say the object is none of the flagged classes, without saying what it is. ``b``/``c``/``light``: R = 0.4 jets labelled by their hadron
+flavour (:data:`FLAVOUR_LABELS`) for the b-tagging task, never written to files."""
 LABEL_IDS: Final[dict[str, int]] = {v: k for k, v in LABELS.items()}
+
+FLAVOUR_LABELS: Final[dict[int, str]] = {5: "b", 4: "c", 0: "light"}
+"""``Jet_hadronFlavour`` (B hadron 5, else D hadron 4, else 0; sim/flavour.py, as CMS
+defines it) -> the class name a b-tagging task uses for it."""
 
 
 @dataclass(frozen=True)
@@ -266,6 +288,13 @@ OBJECT_BRANCHES: Final[dict[Layout, dict[ObjectKind, dict[str, str]]]] = {
             "eta": "Jet_eta", "phi": "Jet_phi", "mass": "Jet_mass", "label": "Jet_label",
             "is_tau": "Jet_isTau", "is_ele": "Jet_isEle", "gen_pt": "Jet_genPt",
             "gen_mass": "Jet_genMass", "gen_vis_tau_pt": "Jet_genVisTauPt",
+            "hadron_flavour": "Jet_hadronFlavour", "parton_flavour": "Jet_partonFlavour",
+        },
+        "fatjet": {
+            "seed_row": "FatJet_seedIeta", "seed_col": "FatJet_seedIphi", "pt": "FatJet_pt",
+            "eta": "FatJet_eta", "phi": "FatJet_phi", "mass": "FatJet_mass",
+            "msoftdrop": "FatJet_msoftdrop", "label": "FatJet_label", "gen_pt": "FatJet_genPt",
+            "gen_mass": "FatJet_genMass", "gen_msoftdrop": "FatJet_genMSoftDrop",
         },
         "eg": {
             "seed_row": "EGamma_seedRow", "seed_col": "EGamma_seedCol", "pt": "EGamma_pt",
@@ -278,6 +307,13 @@ OBJECT_BRANCHES: Final[dict[Layout, dict[ObjectKind, dict[str, str]]]] = {
             "seed_row": "jetSeed_ieta", "seed_col": "jetSeed_iphi", "pt": "jet_Pt",
             "eta": "jet_Eta", "phi": "jet_Phi", "mass": "jet_M", "energy": "jet_Energy",
             "label": "jet_label", "is_tau": "jet_IsTau", "is_ele": "jet_IsEle",
+            "hadron_flavour": "jet_hadronFlavour", "parton_flavour": "jet_partonFlavour",
+        },
+        "fatjet": {
+            "seed_row": "fatjetSeed_ieta", "seed_col": "fatjetSeed_iphi", "pt": "fatjet_Pt",
+            "eta": "fatjet_Eta", "phi": "fatjet_Phi", "mass": "fatjet_M",
+            "msoftdrop": "fatjet_MSoftDrop", "label": "fatjet_label", "gen_mass": "fatjet_genM",
+            "gen_msoftdrop": "fatjet_genMSoftDrop",
         },
         "eg": {
             "seed_row": "SC_ieta", "seed_col": "SC_iphi", "pt": "SC_pT", "eta": "SC_eta",
@@ -293,7 +329,8 @@ inside the grid is computed from the seed, never read (``jet_inFrame`` is ours o
 ``gen_pt``/``gen_mass`` are the matched generator jet's and ``gen_vis_tau_pt`` the visible
 pT of the matched generator tau: the truths of regression taggers (read only for them;
 our generator writes them as ``Jet_genPt``, ``Jet_genMass``, ``Jet_genVisTauPt``, -1 when
-unmatched)."""
+unmatched). FatJets (``fatjet``) carry ``msoftdrop`` and the GenJetAK8's ``gen_mass`` /
+``gen_msoftdrop``; R = 0.4 jets ``hadron_flavour`` (the b-tagging truth)."""
 
 TRUTH_FLAGS: Final[dict[str, str]] = {"is_tau": "tau", "is_ele": "electron"}
 """MLAnalyzer's per-jet truth flags and the label a set flag means, in priority order."""

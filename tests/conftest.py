@@ -27,6 +27,8 @@ from e2e_coffea.layouts import E2E_TREE, SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCH
 SAMPLE_EVENTS = 40
 """Per process: ~60 qcd and ~20 tau jets pass the default cuts; enough to see a ROC."""
 PROCESSES = ("qcd", "tau")
+TOP_SAMPLE_EVENTS = 12
+"""Per process of the top + qcd sample: ~24 FatJets each, for the FatJet path's tests."""
 TREES = {"sparse": SPARSE_TREE, "e2e": E2E_TREE}
 OUTPUT_GAIN = 50.0
 """An untrained net's scores bunch up near 0.5; scaling its last layer spreads them over
@@ -79,24 +81,27 @@ def export_tagger(
     path: Path, *, kind: str, model: str = "simplenet", seed: int = 0, gain: float = OUTPUT_GAIN,
     validity: dict[str, float] | None = None,
 ) -> Path:  # fmt: skip
-    """An untrained model with a real contract: ``jet`` (qg channels, 125x125) or ``eg``
-    (eb_energy + eb_time, 32x32 e/gamma crops), valid in ``validity`` when given."""
+    """An untrained model with a real contract: ``jet`` (qg channels, 125x125), ``fatjet``
+    (top8 channels, 125x125 windows of R = 0.8 jets, qcd vs top) or ``eg`` (eb_energy +
+    eb_time, 32x32 e/gamma crops), valid in ``validity`` when given."""
     import torch
 
     from e2e_coffea.export import EG_CROP, Contract, export_onnx
     from e2e_coffea.frames import load_norm, resolve_channels
     from e2e_coffea.models import create_model
 
-    if kind == "jet":
-        chs = tuple(s.name for s in resolve_channels("qg", frame="jet"))
+    if kind in ("jet", "fatjet"):
+        preset = "qg" if kind == "jet" else "top8"
+        chs = tuple(s.name for s in resolve_channels(preset, frame="jet"))
         c = Contract(
             task="classification",
             model_name=model,
             channels=chs,
             frame_size=(125, 125),
-            class_names=("qcd", "tau"),
-            channel_preset="qg",
-            normalisation=load_norm("qg").to_dict(),
+            class_names=("qcd", "tau" if kind == "jet" else "top"),
+            channel_preset=preset,
+            normalisation=load_norm(preset).to_dict(),
+            kind=kind,
         )
     else:
         chs = ("eb_energy", "eb_time")
@@ -139,6 +144,38 @@ def sample_data(factory: pytest.TempPathFactory) -> SimpleNamespace:
 def sample(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """``files[(process, layout)]`` -> ROOT file; ``fileset[layout]`` -> fileset JSON."""
     return sample_data(tmp_path_factory)
+
+
+def top_sample_data(factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A tiny boosted ttbar + QCD sample (FatJets) in both layouts."""
+    from e2e_coffea.sim.generate import generate
+
+    procs = ("qcd", "top")
+    target = _once(
+        _root(factory) / "top_sample",
+        lambda p: generate(list(procs), TOP_SAMPLE_EVENTS, p, layout="both", seed=5),
+    )
+    files = {
+        (proc, lay): target / proc / f"{proc}_000.{lay}.root" for proc in procs for lay in TREES
+    }
+    return SimpleNamespace(
+        root=target, files=files, fileset={lay: target / f"fileset.{lay}.json" for lay in TREES}
+    )
+
+
+@pytest.fixture(scope="session")
+def top_sample(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """Like ``sample``, for ``top`` and ``qcd``: FatJets of both labels."""
+    return top_sample_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def fatjet_tagger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained top-vs-QCD tagger of FatJets (kind ``fatjet``)."""
+    return _once(
+        _root(tmp_path_factory) / "fatjet_simplenet.onnx",
+        lambda p: export_tagger(p, kind="fatjet", seed=2),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,13 @@ BEHIND_BASELINE: dict[str, str] = {
 }
 """Regression taggers whose held-out resolution is still wider than the classical
 estimate's (their median is closer to 1 regardless), with the reason (docs/physics.md)."""
+RETRAIN_PENDING: dict[str, str] = {
+    name: "trained on R = 0.4 jets before its task moved to R = 0.8 FatJets (issue 23); "
+    "tools/train-issue23.sh retrains it"
+    for name in ("top_simplenet", "top_resnet15", "jet_mass_simplenet")
+}
+"""Shipped taggers of a task redefined since they were trained: their files still hold the
+old task's kind and range (checked, so that the entry must go once they are retrained)."""
 REPO = Path(__file__).resolve().parents[1]
 OLD_BUDGET = {"simplenet": 800 * 4, "resnet15": 320 * 2}
 """Training objects per class x epochs of the taggers shipped before (caps of 1000 and 400
@@ -81,9 +88,13 @@ def test_shipped_file_is_small_and_self_describing(name: str) -> None:
     if c.input_kind == "image":
         assert c.frame_size == ((32, 32) if task.kind == "eg" else (125, 125))
         assert c.normalisation is not None
-    assert c.validity == task.range.to_dict()
-    if task.target is not None:
-        assert c.target == task.target.to_dict()
+    if name in RETRAIN_PENDING:  # the old task's objects: the entry goes once retrained
+        assert c.kind != task.kind or c.validity != task.range.to_dict(), RETRAIN_PENDING[name]
+    else:
+        assert c.kind == task.kind
+        assert c.validity == task.range.to_dict()
+        if task.target is not None:
+            assert c.target == task.target.to_dict()
     # the budget actually spent is on record
     training = c.provenance["training"]
     per_class = training["train_objects_per_class"]
@@ -107,7 +118,8 @@ def test_heldout_figure_is_recorded_and_meets_its_floor(name: str) -> None:
     m = c.metrics
     assert "seed 2" in m["heldout_sample"]
     assert m["heldout_command"].startswith("tools/evaluate-shipped-taggers.sh")
-    assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
+    if name not in RETRAIN_PENDING:
+        assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
     if c.task == "regression":  # against the classical estimate on the same objects
         assert m["heldout_n"] > 1000
         closer = abs(m["heldout_response_median"] - 1) < abs(

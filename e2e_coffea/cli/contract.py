@@ -42,7 +42,7 @@ def show(model: Path, as_json: bool) -> None:
             click.echo(f"no e2e-coffea contract: {info['missing']}")
             click.echo(
                 "attach one with: e2e-coffea contract attach MODEL.onnx (--preset NAME | --channels a,b) "
-                "--classes NEG,POS --kind {jet,eg} --out OUT.onnx"
+                "--classes NEG,POS --kind {jet,fatjet,eg} --out OUT.onnx"
             )
         else:
             for key, value in asdict(contract).items():
@@ -65,7 +65,7 @@ def show(model: Path, as_json: bool) -> None:
 @click.option(
     "--classes", required=True, help="Comma-separated class names: NEG,POS for a binary tagger."
 )
-@click.option("--kind", type=click.Choice(["jet", "eg"]), required=True,
+@click.option("--kind", type=click.Choice(["jet", "fatjet", "eg"]), required=True,
               help="jet: 125x125 windows around HCAL seeds; eg: 32x32 EB crops.")  # fmt: skip
 @click.option(
     "--task",

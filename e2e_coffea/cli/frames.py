@@ -25,9 +25,9 @@ __all__ = ["command"]
 )
 @click.option(
     "--kind",
-    type=click.Choice(["jet", "eg"]),
+    type=click.Choice(["jet", "fatjet", "eg"]),
     default=None,
-    help="Jet windows (125x125) or e/gamma crops (32x32); default from the preset.",
+    help="Jet windows (125x125), the same on R = 0.8 FatJets, or e/gamma crops (32x32); default from the preset.",
 )
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="OUT.npz, OUT.parquet or OUT.h5"

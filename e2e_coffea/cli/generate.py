@@ -18,7 +18,7 @@ __all__ = ["command"]
     multiple=True,
     required=True,
     metavar="NAME",
-    help="tau, qcd, qcd_em, wjets, electron, photon, quark, gluon or top; repeatable.",
+    help="tau, qcd, qcd_boosted, qcd_em, wjets, electron, photon, quark, gluon or top; repeatable.",
 )
 @click.option("--events", "n_events", type=int, required=True, help="Events per process.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
@@ -57,10 +57,11 @@ def command(
 ) -> None:
     """Generate labelled samples with Pythia 8 and a parametric CMS-like detector.
 
-    Processes: tau (DY->tautau, hadronic), qcd (dijets in pT-hat bins), qcd_em
-    (EM-enriched QCD), electron (DY->ee), photon (prompt photon), quark, gluon
-    (enriched jet samples), top (boosted ttbar, pT-hat > 400 GeV), wjets (W -> e/mu nu
-    + jet, the tau fake source).
+      Processes: tau (DY->tautau, hadronic), qcd (dijets in pT-hat bins), qcd_em
+      (EM-enriched QCD), electron (DY->ee), photon (prompt photon), quark, gluon
+      (enriched jet samples), top (boosted ttbar, pT-hat > 400 GeV), qcd_boosted (QCD,
+    pT-hat 300-800 GeV, for FatJets), wjets (W -> e/mu nu
+      + jet, the tau fake source).
     """
     from ..sim.generate import generate, validate_request
 

@@ -123,10 +123,10 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 )
 @click.option(
     "--reweight",
-    type=click.Choice(["none", "pt", "pt-eta", "flat"]),
+    type=click.Choice(["none", "pt", "pt-eta", "flat", "flat-target"]),
     default="none",
     show_default=True,
-    help="Per-object weights: signal to the background's pT (and |eta|), or each class flat in pT.",
+    help="Per-object weights: signal to the background's pT (and |eta|), each class flat in pT, or (regressions) flat in the true value.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option(

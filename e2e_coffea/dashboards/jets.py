@@ -213,8 +213,10 @@ def load_jets(
         else Tagger(tagger, device="cpu", cuts=cuts, branches=branches)
     )
     spec = tg.spec
-    if spec.kind != "jet":
-        msg = f"the event display shows jets; tagger {spec.name!r} works on e/gamma crops"
+    if spec.kind not in ("jet", "fatjet"):
+        msg = (
+            f"the event display shows jets and FatJets; tagger {spec.name!r} works on e/gamma crops"
+        )
         raise BadInputError(msg)
     fs = load_fileset(fileset)
     parts: list[JetTable] = []
@@ -234,7 +236,8 @@ def load_jets(
         sel = tg.select(chunk, layout)
         scores = [b.outputs for b in tg.score_batches(chunk, layout, sel)]
         display = [c for c in DISPLAY_CHANNELS if c in shown]
-        frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel.selection)
+        frames, rec = build_jet_frames(chunk, layout=layout, channels=display, jets=sel.selection,
+                                       kind="fatjet" if spec.kind == "fatjet" else "jet")  # fmt: skip
         absent = [c for c in DISPLAY_CHANNELS if c not in shown]
         score = np.concatenate(scores) if scores else np.zeros(0, np.float32)
         parts.append(

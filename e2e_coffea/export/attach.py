@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import BadInputError, ContractError
-from ..layouts import is_object_kind
+from ..layouts import OBJECT_KINDS, frame_of, is_object_kind
 from .contract import E2E_JET_CROP, EG_CROP, PREFIX, Contract
 from .inspect import TensorInfo, check_model_io, expected_inputs, file_sha256, model_io
 
@@ -133,12 +133,12 @@ def attach_contract(
 
     src, dst = Path(src), Path(dst)
     if not is_object_kind(kind):
-        msg = f"--kind must be jet or eg, got {kind!r}"
+        msg = f"--kind must be one of {list(OBJECT_KINDS)}, got {kind!r}"
         raise BadInputError(msg)
-    specs = resolve_channels(channels, frame=kind)
+    specs = resolve_channels(channels, frame=frame_of(kind))
     names = tuple(s.name for s in specs)
     preset = channels if isinstance(channels, str) else None
-    size = frame_size or ((125, 125) if kind == "jet" else (32, 32))
+    size = frame_size or ((125, 125) if frame_of(kind) == "jet" else (32, 32))
     inputs, outs = model_io(src)
     if not outs:
         msg = f"{src.name}: the graph has no outputs"

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from ..exceptions import ChannelError, ContractError, MalformedInputError
 from ..io.jsonfiles import loads_json
+from ..layouts import OBJECT_KINDS
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -35,7 +36,9 @@ MARKER_KEY: Final = PREFIX + "contract_version"
 CONTRACT_VERSION: Final = 2
 """Bump when a field changes meaning; readers refuse versions newer than they know.
 Version 2 added ``kind``, ``points``, ``scalar_norm``, ``target`` and ``validity``; a
-version-1 file reads as before (those fields empty)."""
+version-1 file reads as before (those fields empty). ``truth_labels`` (defaulting to
+``label``, so older files read unchanged) came later without a bump: a reader that does
+not know it ignores it and validates with the label branch."""
 MAX_FIELD_BYTES: Final = 16 * 1024 * 1024
 """Largest JSON value one contract field may hold (its figures and metrics are kilobytes)."""
 MAX_FRAME_SIDE: Final = 4096
@@ -63,8 +66,10 @@ class Contract:
     regression one name per regressed quantity (e.g. ``("jet_mass",)``).
 
     ``output_kind`` says whether a classifier's outputs are logits (ours) or already
-    probabilities (many foreign models end in a softmax). ``kind`` is ``jet`` (125x125 windows) or ``eg`` (32x32 crops); empty means "from the
-    crop". ``scalar_inputs`` name per-object quantities (``pt``, ``eta``, ``seed_row`` ...)
+    probabilities (many foreign models end in a softmax). ``kind`` is ``jet`` (125x125
+    windows), ``fatjet`` (the same windows on R = 0.8 jets) or ``eg`` (32x32 crops); empty
+    means "from the crop". ``truth_labels`` says which truth validates the model:
+    ``label`` (the objects' label branch) or ``hadron_flavour`` (b / c / light jets). ``scalar_inputs`` name per-object quantities (``pt``, ``eta``, ``seed_row`` ...)
     or event branches (``MET_pt``, ``nVtx``) fed beside the frames, standardised by
     ``scalar_norm`` (``{name: [mean, std]}``) when given. ``points`` is the point-cloud
     spec of ``input_kind == "points"`` models. ``target`` describes a regression output
@@ -93,6 +98,7 @@ class Contract:
     scalar_norm: dict[str, Any] | None = None
     target: dict[str, Any] | None = None
     validity: dict[str, Any] | None = None
+    truth_labels: str = "label"
     format_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -196,7 +202,7 @@ _JSON_FIELDS: Final = (
     "normalisation", "model_kwargs", "provenance", "metrics", "points", "scalar_norm",
     "target", "validity",
 )  # fmt: skip
-_KINDS: Final = ("jet", "eg")
+_KINDS: Final = OBJECT_KINDS
 
 
 def _validate(c: Contract) -> None:
@@ -247,6 +253,8 @@ def _validate(c: Contract) -> None:
             bad(f"{name} must be a JSON object, got {type(value).__name__}")
     if c.kind not in _KINDS:
         bad(f"kind {c.kind!r} is not one of {list(_KINDS)}")
+    if c.truth_labels not in ("label", "hadron_flavour"):
+        bad(f"truth_labels {c.truth_labels!r} is not 'label' or 'hadron_flavour'")
     if c.output_kind not in ("logits", "probabilities"):
         bad(f"output_kind {c.output_kind!r} is not 'logits' or 'probabilities'")
     if c.scalar_norm is not None:

@@ -22,7 +22,7 @@ from .channels import (
     resolve_channels,
 )
 from .egamma import build_eg_frames
-from .jets import build_jet_frames
+from .jets import build_fatjet_frames, build_jet_frames
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
 from .objects import object_records
 from .pointcloud import FEATURES, PointCloudSpec, build_point_clouds, point_cloud_branches
@@ -64,6 +64,7 @@ __all__ = [
     "Selected",
     "ValidityRangeWarning",
     "build_eg_frames",
+    "build_fatjet_frames",
     "build_jet_frames",
     "build_point_clouds",
     "cut_steps",

@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 from .. import geometry as geo
 from ..exceptions import ChannelError
-from ..layouts import tracker_image_name
+from ..layouts import frame_of, tracker_image_name
 
 __all__ = [
     "CHANNELS",
@@ -199,6 +199,26 @@ PRESETS: Final[dict[str, Preset]] = {
             "MLAnalyzer tau jet converter channel order",
         ),
         Preset(
+            "btag",
+            (
+                "track_pt",
+                "track_d0sig",
+                "track_dzsig",
+                "ecal",
+                "hcal",
+                "bpix1",
+                "bpix2",
+                "bpix3",
+                "bpix4",
+            ),
+            "jet",
+            # b tagging from images: the impact-parameter significances that CMS's b
+            # taggers are built on [CMS, JINST 13 (2018) P05011, sec. 4] and the pixel
+            # hits (a B hadron flying ~ 5 mm leaves hits displaced from the jet's
+            # prompt tracks), with the calorimeters for the jet's shape.
+            "e2e-coffea b tagging: d0/dz significance, pixels; JINST 13 (2018) P05011, arXiv:1712.07158",
+        ),
+        Preset(
             "eg",
             ("eb_energy", "eb_time"),
             "eg",
@@ -221,12 +241,14 @@ def list_presets() -> list[str]:
 
 
 def resolve_channels(
-    channels: Sequence[str] | str, *, frame: Literal["jet", "eg"] = "jet"
+    channels: Sequence[str] | str, *, frame: str = "jet"
 ) -> tuple[ChannelSpec, ...]:
     """Channel specs in the user's order; a string names a preset (or one channel).
 
+    ``frame``: the window geometry or an object kind (``fatjet`` frames are jet windows).
     ``frame="eg"`` refuses HCAL: a 32x32 crystal window is not tower-aligned.
     """
+    frame = frame_of(frame)
     if isinstance(channels, str):
         if channels in PRESETS:
             names: tuple[str, ...] = PRESETS[channels].channels
@@ -264,7 +286,7 @@ def required_branches(
     channels: Sequence[str] | str,
     layout: Literal["e2e", "sparse"],
     *,
-    frame: Literal["jet", "eg"] = "jet",
+    frame: str = "jet",
 ) -> list[str]:
     """Branches to read for these channels, so a processor can ask uproot for no more."""
     out: list[str] = []

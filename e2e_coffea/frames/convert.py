@@ -23,14 +23,15 @@ from ..io.arrays import entries_from
 from ..io.columns import plan_columns, read_columns
 from ..io.files import check_output_file
 from ..io.profiles import BranchProfile, load_profile
-from ..layouts import Layout, ObjectKind
+from ..layouts import Layout, ObjectKind, frame_of
 from .channels import required_branches, resolve_channels
 from .egamma import build_eg_frames
-from .jets import build_jet_frames
+from .jets import build_fatjet_frames, build_jet_frames
 from .ml4sci_files import ML4SCIWriter
 from .normalisation import IDENTITY, load_norm
 from .npz_stream import NpzFramesWriter, frames_file_constants
 from .objects import object_table
+from .records import ObjectRecords
 
 __all__ = ["FRAME_SUFFIXES", "ConvertReport", "FramesWriter", "convert_files"]
 
@@ -83,11 +84,14 @@ def convert_files(
         raise BadInputError(msg)
     table = object_table(layout, kind)
     required = [
-        *required_branches(channels, layout, frame=kind),
+        *required_branches(channels, layout, frame=frame_of(kind)),
         table["seed_row"],
         table["seed_col"],
     ]
-    build = build_eg_frames if kind == "eg" else build_jet_frames
+    builders: dict[str, Callable[..., tuple[Any, ObjectRecords]]] = {
+        "eg": build_eg_frames, "fatjet": build_fatjet_frames, "jet": build_jet_frames,
+    }  # fmt: skip
+    build = builders[kind]
     try:  # every file checked before work starts; an unreadable one is a bad argument
         trees = [(str(p), open_tree(p, layout)) for p in inputs]
     except FileLayoutError as err:
@@ -95,8 +99,8 @@ def convert_files(
     plans = [
         plan_columns(t.keys(), required, list(table.values()), prof, where=p) for p, t in trees
     ]
-    names = tuple(s.name for s in resolve_channels(channels, frame=kind))
-    size = 125 if kind == "jet" else 32
+    names = tuple(s.name for s in resolve_channels(channels, frame=frame_of(kind)))
+    size = 125 if frame_of(kind) == "jet" else 32
     seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
     n_objects = sum(_count_objects(t, seed, p) for p, t in trees)
     offset = outside = 0

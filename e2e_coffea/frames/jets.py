@@ -1,4 +1,5 @@
-"""Jet frames with the E2E crop convention, from either layout.
+"""Jet frames with the E2E crop convention, from either layout, for R = 0.4 jets and
+R = 0.8 FatJets alike (one builder: a FatJet's frame is the jet window on its seed).
 
 Convention (CMS MLAnalyzer ``RecHitAnalyzer`` jet images and the ``crop_jet`` of its
 converters): a 125x125 window of the 280x360 ECAL grid centred on row
@@ -29,6 +30,7 @@ from .objects import check_layout, object_records
 from .records import ObjectRecords, ObjectSelection
 
 __all__ = [
+    "build_fatjet_frames",
     "build_jet_frames",
     "check_layout",
     "check_nonfinite",
@@ -47,11 +49,23 @@ def check_nonfinite(mode: str) -> None:
         raise BadInputError(msg)
 
 
+JetKind = Literal["jet", "fatjet"]
+
+
 def jet_records(
-    chunk: Any, layout: str, jets: ObjectSelection | Any | None = None, *, entry_offset: int = 0
+    chunk: Any,
+    layout: str,
+    jets: ObjectSelection | Any | None = None,
+    *,
+    entry_offset: int = 0,
+    kind: JetKind = "jet",
 ) -> ObjectRecords:
-    """Records of the selected jets (default: all), seeds checked against the HCAL grid."""
-    return object_records(chunk, check_layout(layout), "jet", jets, entry_offset=entry_offset)
+    """Records of the selected jets (default: all; ``kind="fatjet"``: the R = 0.8 FatJets),
+    seeds checked against the HCAL grid."""
+    if kind not in ("jet", "fatjet"):
+        msg = f"jet frames are for kind 'jet' or 'fatjet', got {kind!r}"
+        raise BadInputError(msg)
+    return object_records(chunk, check_layout(layout), kind, jets, entry_offset=entry_offset)
 
 
 def jet_windows(
@@ -74,8 +88,12 @@ def build_jet_frames(
     norm: Normalisation | str | None = None,
     smooth_endcap: bool = False,
     nonfinite: Literal["raise", "mask"] = "raise",
+    kind: JetKind = "jet",
 ) -> tuple[Any, ObjectRecords]:
     """(n_jets, C, 125, 125) frames of the selected jets and their records.
+
+    ``kind="fatjet"`` takes the R = 0.8 FatJets instead (:func:`build_fatjet_frames`):
+    the same window, on the seed tower of the FatJet axis.
 
     ``channels``: names in the order wanted, or a preset name (``qg``, ``top8``,
     ``tau13``). ``jets``: a :class:`ObjectSelection` or jagged boolean mask; default all.
@@ -96,7 +114,7 @@ def build_jet_frames(
         norm=norm,
         nonfinite=nonfinite,
     )
-    rec = jet_records(chunk, layout, jets)
+    rec = jet_records(chunk, layout, jets, kind=kind)
     r0, c0 = jet_windows(rec.seed_row, rec.seed_col)
     filled = fill_frames(
         be, chunk, layout, specs, rec.event, r0, c0, geo.JET_FRAME, smooth_endcap=smooth_endcap
@@ -106,6 +124,21 @@ def build_jet_frames(
     )
     rec.nonfinite[:] = masked
     return frames, rec
+
+
+def build_fatjet_frames(
+    chunk: Any,
+    *,
+    layout: Literal["e2e", "sparse"],
+    channels: Sequence[str] | str,
+    fatjets: ObjectSelection | Any | None = None,
+    **options: Any,
+) -> tuple[Any, ObjectRecords]:
+    """(n_fatjets, C, 125, 125) frames of the selected R = 0.8 FatJets and their records:
+    :func:`build_jet_frames` with ``kind="fatjet"`` (same options)."""
+    return build_jet_frames(
+        chunk, layout=layout, channels=channels, jets=fatjets, kind="fatjet", **options
+    )
 
 
 def prepare_build(

@@ -24,11 +24,14 @@ from .. import geometry as geo
 from ..exceptions import BadInputError, FileLayoutError, SeedRangeError
 from ..io import arrays
 from ..layouts import (
+    FLAVOUR_LABELS,
     LABEL_IDS,
     OBJECT_BRANCHES,
+    OBJECT_KINDS,
     TRUTH_FLAGS,
     Layout,
     ObjectKind,
+    frame_of,
     is_layout,
     is_object_kind,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "check_kind",
     "check_layout",
     "explain_missing",
+    "flavour_records",
     "object_counts",
     "object_records",
     "object_table",
@@ -63,7 +67,7 @@ def check_layout(layout: str) -> Layout:
 def check_kind(kind: str) -> ObjectKind:
     """``kind`` as an :data:`ObjectKind`; BadInputError otherwise."""
     if not is_object_kind(kind):
-        msg = f"unknown object kind {kind!r}; expected 'jet' or 'eg'"
+        msg = f"unknown object kind {kind!r}; expected one of {list(OBJECT_KINDS)}"
         raise BadInputError(msg)
     return kind
 
@@ -74,8 +78,11 @@ def object_table(layout: str, kind: str) -> dict[str, str]:
 
 
 def seed_grid(kind: str) -> tuple[int, int]:
-    """The grid a seed indexes: HCAL towers for jets, EB crystals for e/gamma."""
-    return geo.HCAL_SHAPE if kind == "jet" else geo.EB_SHAPE
+    """The grid a seed indexes: HCAL towers for (fat)jets, EB crystals for e/gamma."""
+    return geo.HCAL_SHAPE if frame_of(kind) == "jet" else geo.EB_SHAPE
+
+
+_WHAT = {"jet": "jet", "fatjet": "FatJet", "eg": "e/gamma object"}
 
 
 def object_counts(chunk: Any, layout: Layout, kind: ObjectKind) -> npt.NDArray[np.int64]:
@@ -167,7 +174,7 @@ def object_records(
     ``entry_offset`` is the file entry of the chunk's first event, so that messages name
     the file's entry numbers, not the chunk's."""
     names = object_table(layout, kind)
-    what = "jet" if kind == "jet" else "e/gamma object"
+    what = _WHAT.get(kind, kind)
     row_j = arrays.jagged(
         arrays.branch(chunk, names["seed_row"], layout=layout, why=f"{kind} seeds")
     )
@@ -205,7 +212,7 @@ def object_records(
 
     kin = {k: kinematic(k) for k in ("pt", "eta", "phi", "mass", "energy")}
     label = _labels(chunk, names, have, counts, flat, len(event), entry_offset, missing)
-    if kind == "jet":
+    if frame_of(kind) == "jet":
         r0 = geo.HCAL_TO_ECAL * row - geo.JET_FRAME // 2 + 2
         in_frame = (r0 >= 0) & (r0 + geo.JET_FRAME <= geo.ECAL_SHAPE[0])
     else:
@@ -239,6 +246,30 @@ def object_values(
     j = arrays.jagged(chunk[name])
     _check_counts(j, counts, name, names["seed_row"], entry_offset)
     return np.asarray(j.values[j.offsets[event] + index], dtype=np.float64)
+
+
+TRUTH_LABEL_SOURCES = ("label", "hadron_flavour")
+"""Where a task's or tagger's truth labels come from (the contract's ``truth_labels``)."""
+
+
+def flavour_records(
+    chunk: Any, layout: Layout, kind: ObjectKind, rec: ObjectRecords, *, entry_offset: int = 0
+) -> ObjectRecords:
+    """``rec`` labelled by hadron flavour, as b tagging needs: ``b`` (5), ``c`` (4),
+    ``light`` (0) from the ``hadron_flavour`` quantity; any other value is ``unmatched``.
+    Without the branch every object is ``unlabelled`` and ``label`` is named missing."""
+    import dataclasses
+
+    v = object_values(chunk, layout, kind, "hadron_flavour", rec.event, rec.index,
+                      entry_offset=entry_offset)  # fmt: skip
+    if v is None:
+        label = np.full(len(rec), UNLABELLED, dtype=np.int64)
+        missing = tuple(dict.fromkeys((*rec.missing, "label")))
+        return dataclasses.replace(rec, label=label, missing=missing)
+    label = np.full(len(rec), LABEL_IDS["unmatched"], dtype=np.int64)
+    for flavour, name in FLAVOUR_LABELS.items():
+        label[v == flavour] = LABEL_IDS[name]
+    return dataclasses.replace(rec, label=label)
 
 
 def _labels(
@@ -294,6 +325,9 @@ _INSTEAD: dict[str, str] = {
     "energy": "energy is NaN (frames do not need it)",
     "gen_pt": "no truth pT: regression taggers fill value histograms but no response",
     "gen_mass": "no truth mass: mass regression taggers fill value histograms but no response",
+    "gen_msoftdrop": "no truth soft-drop mass: its regression fills value histograms but no response",
+    "msoftdrop": "msoftdrop is NaN (frames do not need it)",
+    "hadron_flavour": "no hadron flavour: b-tagging taggers have no b/c/light truth",
     "gen_vis_tau_pt": "no visible tau pT: tau pT regression taggers fill value histograms but no response",
 }
 

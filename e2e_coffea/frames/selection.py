@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..layouts import Layout, ObjectKind
+from ..layouts import Layout, ObjectKind, frame_of
 from .objects import object_records
 from .records import ObjectRecords, ObjectSelection
 
@@ -101,8 +101,8 @@ def cut_steps(cuts: ObjectCuts, kind: str) -> list[str]:
     """Cutflow step names of a selection, in order (the same keys for every chunk)."""
     pt = f"pt>{cuts.pt_min:g}" if math.isinf(cuts.pt_max) else f"{cuts.pt_min:g}<pt<{cuts.pt_max:g}"
     steps = [f"{kind}s", f"{kind}s {pt}", f"{kind}s |eta|<{cuts.abs_eta_max:g}"]
-    if kind == "jet" and cuts.require_in_frame:
-        steps.append("jets window inside eta acceptance")
+    if frame_of(kind) == "jet" and cuts.require_in_frame:
+        steps.append(f"{kind}s window inside eta acceptance")
     return steps
 
 
@@ -173,6 +173,6 @@ def select_objects(
             flow.append(flow[-1])
             continue
         apply(ok(), reason)
-    if kind == "jet" and cuts.require_in_frame:
+    if frame_of(kind) == "jet" and cuts.require_in_frame:
         apply(rec.in_frame, "window off the grid")
     return Selected(rec, passed, dict(zip(steps, flow, strict=True)), reasons, tuple(notes))

@@ -11,8 +11,10 @@ should beat (the calo jet's four-vector mass for a mass target, its pT for a pT 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +23,17 @@ from ..exceptions import BadInputError
 from ..inference.truth import regression_baseline, regression_truth
 from ..processor.booking import regression_keys, value_axis
 
-__all__ = ["BASELINE_DESCRIPTIONS", "hist_quantiles", "regression_entry", "response_figures"]
+__all__ = [
+    "BASELINE_DESCRIPTIONS",
+    "MASS_BINS",
+    "BinnedCalibration",
+    "binned_response",
+    "fit_calibration",
+    "hist_quantiles",
+    "mass_response_report",
+    "regression_entry",
+    "response_figures",
+]
 
 BASELINE_DESCRIPTIONS = {
     "mass": "calo jet mass from the jet four-vector",
@@ -30,6 +42,13 @@ BASELINE_DESCRIPTIONS = {
 }
 
 FloatArray = npt.NDArray[np.float64]
+
+MASS_BINS: Final = (0.0, 30.0, 60.0, 120.0, 220.0, np.inf)
+"""m_gen bins [GeV] of the jet-mass report: below the W, the W, between, the top, above."""
+CALIBRATION_PT: Final = (400.0, 500.0, 600.0, 800.0, np.inf)
+CALIBRATION_ABS_ETA: Final = (0.0, 0.5, 1.0, 1.5, np.inf)
+"""Bins of the calibrated baselines: a median correction per (pT, |eta|) cell, as jet
+energy corrections are binned [CMS, JINST 12 (2017) P02014], derived on the training split."""
 
 
 def hist_quantiles(counts: npt.ArrayLike, edges: npt.ArrayLike, qs: Sequence[float]) -> FloatArray:
@@ -170,3 +189,119 @@ def regression_entry(hists: dict[str, Any], spec: Any) -> dict[str, Any]:
             "no median or resolution within the histogram's range"
         )
     return entry
+
+
+def _quantile_figures(r: FloatArray, w: FloatArray) -> dict[str, Any]:
+    """Weighted median and relative resolution (half the 16-84 % interval / median)."""
+    if len(r) == 0 or w.sum() <= 0:
+        return {"n": len(r), "median": None, "resolution": None}
+    order = np.argsort(r)
+    cum = np.cumsum(w[order]) / w.sum()
+    q16, q50, q84 = (float(np.interp(q, cum, r[order])) for q in (0.16, 0.5, 0.84))
+    rel = (q84 - q16) / 2 / q50 if q50 > 0 else None
+    return {"n": len(r), "median": q50, "resolution": rel, "q16": q16, "q84": q84}
+
+
+def binned_response(
+    predicted: npt.ArrayLike,
+    true: npt.ArrayLike,
+    *,
+    bins: Sequence[float] = MASS_BINS,
+    weight: npt.ArrayLike | None = None,
+) -> list[dict[str, Any]]:
+    """Response ``predicted / true`` per bin of ``true``: median and relative resolution
+    (half the 16-84 % interval divided by the median). Objects without a positive true
+    value (unmatched) are left out."""
+    p, t = np.asarray(predicted, np.float64), np.asarray(true, np.float64)
+    w = np.ones(len(t)) if weight is None else np.asarray(weight, np.float64)
+    if not len(p) == len(t) == len(w):
+        msg = f"predicted ({len(p)}), true ({len(t)}) and weight ({len(w)}) differ in length"
+        raise BadInputError(msg)
+    ok = np.isfinite(p) & np.isfinite(t) & (t > 0)
+    out = []
+    for lo, hi in itertools.pairwise(bins):
+        m = ok & (t >= lo) & (t < hi)
+        f = _quantile_figures(p[m] / t[m], w[m])
+        out.append({"m_gen": [float(lo), float(hi) if np.isfinite(hi) else None], **f})
+    return out
+
+
+@dataclass(frozen=True)
+class BinnedCalibration:
+    """A median correction per (pT, |eta|) cell: ``corrected = reco / median(reco/true)``."""
+
+    pt_edges: tuple[float, ...]
+    eta_edges: tuple[float, ...]
+    factors: tuple[tuple[float, ...], ...]
+
+    def _cells(self, pt: FloatArray, abs_eta: FloatArray) -> tuple[Any, Any]:
+        i = np.clip(np.searchsorted(self.pt_edges, pt, side="right") - 1, 0, len(self.pt_edges) - 2)
+        j = np.clip(np.searchsorted(self.eta_edges, abs_eta, side="right") - 1, 0,
+                    len(self.eta_edges) - 2)  # fmt: skip
+        return i, j
+
+    def apply(self, reco: npt.ArrayLike, pt: npt.ArrayLike, eta: npt.ArrayLike) -> FloatArray:
+        i, j = self._cells(np.asarray(pt, np.float64), np.abs(np.asarray(eta, np.float64)))
+        out: FloatArray = np.asarray(reco, np.float64) / np.asarray(self.factors)[i, j]
+        return out
+
+
+def fit_calibration(
+    reco: npt.ArrayLike,
+    true: npt.ArrayLike,
+    pt: npt.ArrayLike,
+    eta: npt.ArrayLike,
+    *,
+    pt_edges: Sequence[float] = CALIBRATION_PT,
+    eta_edges: Sequence[float] = CALIBRATION_ABS_ETA,
+    min_count: int = 20,
+) -> BinnedCalibration:
+    """The median response ``reco / true`` per (pT, |eta|) cell of the training objects;
+    a cell with fewer than ``min_count`` objects takes its pT row's median (then the
+    overall median)."""
+    r, t = np.asarray(reco, np.float64), np.asarray(true, np.float64)
+    p, e = np.asarray(pt, np.float64), np.abs(np.asarray(eta, np.float64))
+    ok = np.isfinite(r) & np.isfinite(t) & (t > 0) & (r > 0)
+    if ok.sum() < min_count:
+        msg = f"a calibration needs >= {min_count} objects with a positive reco and true value, got {int(ok.sum())}"
+        raise BadInputError(msg)
+    resp, p, e = r[ok] / t[ok], p[ok], e[ok]
+    cal = BinnedCalibration(tuple(pt_edges), tuple(eta_edges), ())
+    i, j = cal._cells(p, e)
+    overall = float(np.median(resp))
+    rows = []
+    for a in range(len(pt_edges) - 1):
+        row_sel = i == a
+        row_med = float(np.median(resp[row_sel])) if row_sel.sum() >= min_count else overall
+        cells = []
+        for b in range(len(eta_edges) - 1):
+            sel = row_sel & (j == b)
+            cells.append(float(np.median(resp[sel])) if sel.sum() >= min_count else row_med)
+        rows.append(tuple(cells))
+    return BinnedCalibration(tuple(pt_edges), tuple(eta_edges), tuple(rows))
+
+
+def mass_response_report(
+    true: npt.ArrayLike,
+    sample: npt.ArrayLike,
+    estimators: dict[str, npt.ArrayLike],
+    *,
+    bins: Sequence[float] = MASS_BINS,
+    weight: npt.ArrayLike | None = None,
+) -> dict[str, Any]:
+    """Per estimator (the model, the calibrated calo and soft-drop masses ...), per sample
+    (``top``, ``qcd``, and all together) and per m_gen bin: median response and relative
+    resolution. Calibrate the baselines first (:func:`fit_calibration` on the training
+    split, :meth:`BinnedCalibration.apply` on the evaluated objects)."""
+    t = np.asarray(true, np.float64)
+    smp = np.asarray(sample).astype(str)
+    w = np.ones(len(t)) if weight is None else np.asarray(weight, np.float64)
+    out: dict[str, Any] = {"bins": [float(b) for b in bins[:-1]], "estimators": {}}
+    for name, values in estimators.items():
+        v = np.asarray(values, np.float64)
+        per = {"all": binned_response(v, t, bins=bins, weight=w)}
+        for s in sorted(set(smp.tolist())):
+            m = smp == s
+            per[s] = binned_response(v[m], t[m], bins=bins, weight=w[m])
+        out["estimators"][name] = per
+    return out

@@ -15,6 +15,7 @@ session comes from the worker's cache.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -31,7 +32,7 @@ from ..exceptions import BadInputError, BadTypeError
 from ..export.contract import Contract
 from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
 from ..frames.normalisation import Normalisation
-from ..frames.objects import object_counts, object_table
+from ..frames.objects import flavour_records, object_counts, object_table
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, ValidityRangeWarning, select_objects
@@ -89,8 +90,8 @@ def detect_layout(fields: list[str], profile: BranchProfile | None = None) -> La
             if OBJECT_BRANCHES[layout][kind]["seed_row"] in have:
                 return layout
     msg = (
-        "cannot tell the layout of this chunk: it has neither e2e seeds (jetSeed_ieta, SC_ieta) "
-        f"nor sparse ones (Jet_seedIeta, EGamma_seedRow); pass layout= or branches=PROFILE; "
+        "cannot tell the layout of this chunk: it has neither e2e seeds (jetSeed_ieta, fatjetSeed_ieta, SC_ieta) "
+        f"nor sparse ones (Jet_seedIeta, FatJet_seedIeta, EGamma_seedRow); pass layout= or branches=PROFILE; "
         f"fields: {sorted(have)[:10]}"
     )
     raise BadInputError(msg)
@@ -201,7 +202,8 @@ class Tagger:
                 table["seed_col"],
             ]
         need += scalar_branches(c, table)
-        validation = ("label", *TRUTH_FLAGS, *regression_quantities(c)) if truth else ()
+        flavour = ("hadron_flavour",) if c.truth_labels == "hadron_flavour" else ()
+        validation = ("label", *TRUTH_FLAGS, *flavour, *regression_quantities(c)) if truth else ()
         wanted = ["pt", "eta", *validation]  # cuts, truth
         optional = [table[q] for q in wanted if q in table and table[q] not in need]
         return list(dict.fromkeys(need)), optional
@@ -264,6 +266,9 @@ class Tagger:
         """The tagger's objects in ``chunk`` (our branch names) and why others fail."""
         with entries_from(entry_offset):
             sel = select_objects(chunk, layout, self.kind, self.cuts)
+            if self.contract.truth_labels == "hadron_flavour":  # b tagging: b / c / light
+                rec = flavour_records(chunk, layout, self.kind, sel.records)
+                sel = dataclasses.replace(sel, records=rec)
         self.stats["objects"] += len(sel.records)
         self.stats["selected"] += int(sel.passed.sum())
         self.stats.update(sel.reasons)
@@ -289,6 +294,8 @@ class Tagger:
             t0 = time.perf_counter()
             with entries_from(entry_offset + first):
                 inputs, rec = self.model_inputs(part, layout, part_sel, device)
+                if self.contract.truth_labels == "hadron_flavour":  # as select() labels them
+                    rec = flavour_records(part, layout, self.kind, rec)
             return inputs, rec, first, time.perf_counter() - t0
 
         for inputs, rec, first, t_inputs in prefetched(prepare, pieces, ahead=ahead):
@@ -338,7 +345,8 @@ class Tagger:
                                      norm=self._norm, backend=be, device=device, objects=sel)  # fmt: skip
         else:
             x, rec = build_jet_frames(chunk, layout=layout, channels=list(c.channels),
-                                      norm=self._norm, backend=be, device=device, jets=sel)  # fmt: skip
+                                      norm=self._norm, backend=be, device=device, jets=sel,
+                                      kind="fatjet" if self.kind == "fatjet" else "jet")  # fmt: skip
         inputs = {c.input_names[0]: x}
         if c.scalar_inputs:
             table = object_table(layout, self.kind)

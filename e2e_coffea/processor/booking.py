@@ -61,7 +61,7 @@ def book_score_hists() -> dict[str, Any]:
         "score_pt": hist.Hist(
             *cats,
             hist.axis.Regular(50, 0, 1, name="score"),
-            hist.axis.Regular(40, 0, 1000, name="pt", label="jet pT [GeV]"),
+            hist.axis.Regular(40, 0, 1000, name="pt", label="object pT [GeV]"),
             storage=hist.storage.Weight(),
         ),
         "score_eta": hist.Hist(

@@ -26,7 +26,7 @@ from ..inference.truth import regression_baseline, regression_truth
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.nested import flat_branches
 from ..io.profiles import BranchProfile, load_profile
-from ..layouts import EVENT_ID_BRANCHES, TRUTH_FLAGS, Layout, layout_of_tree
+from ..layouts import EVENT_ID_BRANCHES, OBJECT_KINDS, TRUTH_FLAGS, Layout, layout_of_tree
 from .booking import (
     MeanImages,
     book_class_hists,
@@ -336,7 +336,7 @@ def _chunk_id(meta: Any, n: int) -> str:
 def _without_unused_flags(plan: ColumnPlan, layout: Layout) -> ColumnPlan:
     """Truth flags are read only for objects whose file lacks our label branch."""
     drop: set[str] = set()
-    for kind in ("jet", "eg"):
+    for kind in OBJECT_KINDS:
         table = object_table(layout, kind)
         if table["label"] in plan.present:
             drop |= {table[q] for q in TRUTH_FLAGS if q in table}

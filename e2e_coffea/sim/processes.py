@@ -112,6 +112,17 @@ PROCESSES: dict[str, ProcessCard] = {
             pthat_bins=((30, 80), (80, 170), (170, 300), (300, 600)),
         ),
         ProcessCard(
+            # QCD for R = 0.8 jets above 400 GeV (the boosted top task): calo FatJets carry
+            # ~0.8 of the parton pT, so the qcd card's 300-600 GeV bin barely reaches them.
+            # Bins as CMS's QCD_Pt_300to470 and QCD_Pt_470to600 + 600to800 samples (Run 2
+            # RunIISummer20UL QCD_Pt_*_TuneCP5_13TeV_pythia8), the last two merged. A card
+            # of its own, so the qcd card's bins (and its samples' bin of each event) stay.
+            "qcd_boosted",
+            "QCD dijets (HardQCD:all) in pT-hat bins 300-470, 470-800 GeV, for FatJets > 400 GeV",
+            ("HardQCD:all = on",),
+            pthat_bins=((300, 470), (470, 800)),
+        ),
+        ProcessCard(
             "qcd_em",
             "EM-enriched QCD: dijets (pT-hat 50-80, 80-170 GeV) with a "
             "generator-level e/gamma/pi0/eta of pT > 15 GeV in |eta| < 2.4",

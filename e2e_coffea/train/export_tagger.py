@@ -70,6 +70,8 @@ def export_tagger(
         class_names=task.classes,
         channel_preset=task.preset if points is None else None,
         crop=EG_CROP if task.kind == "eg" else E2E_JET_CROP,
+        kind=task.kind,
+        truth_labels=task.labels,
         normalisation=None if norm is None else norm.to_dict(),
         scalar_inputs=pair.inputs.scalars,
         scalar_norm=scalar_norm,

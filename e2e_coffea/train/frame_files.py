@@ -65,7 +65,7 @@ class _Columns:
             keep &= (pt > cuts.pt_min) & (pt < cuts.pt_max)
         if "eta" in cols:
             keep &= np.abs(eta) < cuts.abs_eta_max
-        if kind == "jet" and cuts.require_in_frame and "in_frame" in cols:
+        if kind != "eg" and cuts.require_in_frame and "in_frame" in cols:
             keep &= np.asarray(cols["in_frame"]).astype(bool)
         if all(k in cols for k in ("run", "lumi", "event")):
             split = split_of(cols["run"], cols["lumi"], cols["event"])

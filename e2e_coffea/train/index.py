@@ -63,6 +63,8 @@ class SampleIndex:
     class_names: tuple[str, ...] = CLASS_NAMES
     scalar_mean: npt.NDArray[np.float64] | None = None
     scalar_std: npt.NDArray[np.float64] | None = None
+    value: dict[int, npt.NDArray[np.float32]] | None = None
+    """A regression's true values of the training objects per class (flat-target weights)."""
 
     @property
     def n_classes(self) -> int:
@@ -121,6 +123,7 @@ def build_index(
     units: list[UnitPlan] = []
     pts: dict[int, list[npt.NDArray[np.float32]]] = {c: [] for c in range(k)}
     etas: dict[int, list[npt.NDArray[np.float32]]] = {c: [] for c in range(k)}
+    values: dict[int, list[npt.NDArray[np.float32]]] = {c: [] for c in range(k)}
     moments: list[npt.NDArray[np.float64]] = []  # per unit: [n, sum, sum of squares] per scalar
     for (src, a, b), chunk in zip(flat, loader, strict=True):
         if len(chunk) and (chunk.target.min() < 0 or chunk.target.max() >= k):
@@ -147,6 +150,8 @@ def build_index(
             sel = tr & (c.target == cls)
             pts[cls].append(c.pt[sel])
             etas[cls].append(c.abs_eta[sel])
+            if c.value is not None:
+                values[cls].append(np.asarray(c.value, np.float32)[sel])
         if c.scalars is not None:
             x = c.scalars[tr].astype(np.float64)
             moments.append(np.stack([np.full(x.shape[1], len(x)), x.sum(0), (x * x).sum(0)]))
@@ -164,4 +169,5 @@ def build_index(
         tuple(class_names),
         mean,
         std,
+        {c: _concat(v) for c, v in values.items()} if any(values.values()) else None,
     )

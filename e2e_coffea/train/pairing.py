@@ -98,8 +98,8 @@ def pair_model_and_task(
         if max_points is not None or order is not None:
             msg = f"--max-points/--order are point-cloud options; model {model_name!r} takes images"
             raise BadInputError(msg)
-        names = tuple(s.name for s in resolve_channels(task.preset, frame=task.kind))  # type: ignore[arg-type]
-        size = 32 if task.kind == "eg" else 125
+        names = tuple(s.name for s in resolve_channels(task.preset, frame=task.kind))
+        size = 32 if task.kind == "eg" else 125  # jet and fatjet: the 125x125 jet window
         if "img_size" in inspect.signature(entry.fn).parameters:
             given = kw.get("img_size")
             if given is not None and tuple(_pair(given)) != (size, size):

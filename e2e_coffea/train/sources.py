@@ -25,7 +25,7 @@ import numpy.typing as npt
 from ..exceptions import BadInputError
 from ..frames.channels import required_branches
 from ..frames.normalisation import Normalisation
-from ..frames.objects import object_table, object_values
+from ..frames.objects import flavour_records, object_table, object_values
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.scalars import scalar_branch_names, scalar_matrix
@@ -189,13 +189,18 @@ class RootTaskSource:
                     if isinstance(self.spec.channels, str)
                     else list(self.spec.channels)
                 )
-                required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]  # type: ignore[arg-type]
+                required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]
             target = self.task.target
             if target is not None:
                 if target.truth not in table:
                     msg = f"{self.name}: the {self.layout} layout has no branch for {target.truth!r}, the truth of task {self.task.name!r}"
                     raise BadInputError(msg)
                 required.append(table[target.truth])
+            if self.task.labels != "label":
+                if self.task.labels not in table:
+                    msg = f"{self.name}: the {self.layout} layout has no {self.task.labels!r} branch, the labels of task {self.task.name!r}"
+                    raise BadInputError(msg)
+                required.append(table[self.task.labels])
             required += scalar_branch_names(self.spec.scalars, table)
             optional = [*table.values(), *EVENT_ID_BRANCHES[self.layout]]
             self._plans[inputs] = plan_columns(
@@ -228,8 +233,12 @@ class RootTaskSource:
         self, chunk: Any, start: int
     ) -> tuple[ObjectRecords, npt.NDArray[np.float32] | None]:
         sel = select_objects(chunk, self.layout, self.spec.kind, self.cuts, entry_offset=start)  # type: ignore[arg-type]
-        keep = sel.passed & class_mask(self.task, sel.records.label, self.target)
-        rec = sel.records.take(np.flatnonzero(keep))
+        records = sel.records
+        if self.task.labels == "hadron_flavour":
+            records = flavour_records(chunk, self.layout, self.spec.kind, records,  # type: ignore[arg-type]
+                                      entry_offset=start)  # fmt: skip
+        keep = sel.passed & class_mask(self.task, records.label, self.target)
+        rec = records.take(np.flatnonzero(keep))
         value = self._truth(chunk, rec, start)
         if value is not None:  # a regression learns only from objects with a true value
             has = np.isfinite(value) & (value > 0)
@@ -280,7 +289,8 @@ class RootTaskSource:
         else:
             chans = s.channels if isinstance(s.channels, str) else list(s.channels)
             frames, _ = build_jet_frames(
-                chunk, layout=self.layout, channels=chans, norm=s.norm, jets=sel
-            )
+                chunk, layout=self.layout, channels=chans, norm=s.norm, jets=sel,
+                kind="fatjet" if s.kind == "fatjet" else "jet",
+            )  # fmt: skip
             x = np.asarray(frames, np.float32)
         return objects.with_inputs(x)

@@ -217,7 +217,7 @@ class ObjectStream(IterableDataset[Batch]):
         cols: Cols = {
             "x": c.inputs,  # type: ignore[dict-item]
             "c": c.target,
-            "w": self.reweighting.weights(c.target, c.pt, c.abs_eta),
+            "w": self.reweighting.weights(c.target, c.pt, c.abs_eta, c.value),
         }
         if self.target is None:
             cols["y"] = c.target.astype(np.float32)

@@ -178,6 +178,12 @@ def build_sources(
     cfg: TrainConfig, task: Task, pair: Pairing
 ) -> tuple[list[ObjectSource], dict[str, Any]]:
     """The sources of the run, and what they are (for the provenance)."""
+    if cfg.frames and task.labels != "label":
+        msg = (
+            f"task {task.name!r} labels its objects by {task.labels!r}, which frames files do not "
+            "hold (their labels are the objects' label branch); give ROOT files (--fileset)"
+        )
+        raise BadInputError(msg)
     if cfg.frames:
         srcs: list[ObjectSource] = [
             frames_source(p, task, channels=pair.channels, labels=cfg.labels) for p in cfg.frames
@@ -192,14 +198,15 @@ def build_sources(
     for ds, entry in fs.items():
         meta = entry["metadata"]
         process = str(meta.get("process", ds))
-        cls = task.class_of_process(process)
-        if cls is None:
+        classes = task.classes_of_process(process)
+        if not classes:
             continue
         found.add(process)
         prof = cfg.branches or meta.get("branches")
         profile = load_profile(prof) if prof else None
         for path, tree in entry["files"].items():
-            sources.append(RootTaskSource(path, tree, cls, task, pair.inputs, profile=profile))
+            sources += [RootTaskSource(path, tree, cls, task, pair.inputs, profile=profile)
+                        for cls in classes]  # fmt: skip
         keys = ("process", "seed", "events", "pileup", "xsec_pb", "nevents", "pthat_bin")
         samples[ds] = {k: meta.get(k) for k in keys if k in meta}
     missing = [p for p in task.processes if p not in found]
@@ -255,7 +262,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
         _check_index(index, task, cfg)
     index, described = broadcast_object((index, described))
     assert index is not None
-    weights = fit_reweighting(cfg.reweight, index.pt, index.abs_eta)
+    weights = fit_reweighting(cfg.reweight, index.pt, index.abs_eta, value=index.value)
     norm = scalar_norm(index, cfg.scalars)
     common: dict[str, Any] = {"reweighting": weights, "target": task.target,
                               "scalar_norm": None if norm is None else norm[1]}  # fmt: skip

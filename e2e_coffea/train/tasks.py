@@ -42,11 +42,16 @@ __all__ = [
 @dataclass(frozen=True)
 class Sample:
     """The objects of one class (or one regression sample): from files of ``process``
-    with truth label ``label``; ``label=None`` means any label but the other samples'."""
+    (one name, or several joined by ``+``: ``top+qcd``) with truth label ``label``;
+    ``label=None`` means any label but the other samples'."""
 
     name: str
     process: str
     label: str | None
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        return tuple(self.process.split("+"))
 
 
 @dataclass(frozen=True)
@@ -98,16 +103,19 @@ class Target:
 @dataclass(frozen=True)
 class Task:
     """One task: ``samples`` in class order (binary: background, then signal), the object
-    ``kind`` (``jet`` or ``eg``), the channel ``preset``, the kinematic ``range`` and, for
-    a regression, its ``target``."""
+    ``kind`` (``jet``, ``fatjet`` or ``eg``), the channel ``preset``, the kinematic
+    ``range`` and, for a regression, its ``target``. ``labels``: where the truth label
+    comes from: ``label`` (the objects' label branch) or ``hadron_flavour`` (b / c /
+    light from ``Jet_hadronFlavour``, :func:`e2e_coffea.frames.objects.flavour_records`)."""
 
     name: str
     samples: tuple[Sample, ...]
-    kind: str  # "jet" or "eg"
+    kind: str  # "jet", "fatjet" or "eg"
     preset: str
     range: KinematicRange
     description: str
     target: Target | None = None
+    labels: str = "label"
 
     @property
     def task_type(self) -> str:
@@ -133,14 +141,17 @@ class Task:
 
     @property
     def processes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(s.process for s in self.samples))
+        return tuple(dict.fromkeys(p for s in self.samples for p in s.process_names))
 
     def class_of_process(self, process: str) -> int | None:
-        """The class whose objects come from ``process`` (None: the task does not use it)."""
-        for i, s in enumerate(self.samples):
-            if s.process == process:
-                return i
-        return None
+        """The first class whose objects come from ``process`` (None: the task does not
+        use it); :meth:`classes_of_process` for tasks whose processes feed several."""
+        found = self.classes_of_process(process)
+        return found[0] if found else None
+
+    def classes_of_process(self, process: str) -> tuple[int, ...]:
+        """Every class with objects from ``process`` (b tagging: ttbar gives b and light)."""
+        return tuple(i for i, s in enumerate(self.samples) if process in s.process_names)
 
     def cuts(self) -> ObjectCuts:
         return self.range.cuts()
@@ -163,11 +174,19 @@ _EB = KinematicRange(20.0, 100.0, 1.4442)
 _QG = KinematicRange(70.0, 340.0, 2.4)
 """The jet pT range of the public E2E quark/gluon dataset [Andrews et al., NIM A 977
 (2020) 164304, arXiv:1902.08276], which sim.processes.QG_PTHAT_BINS fills."""
-_BOOSTED = KinematicRange(150.0, 500.0, 2.4)
-"""Top-labelled R = 0.4 jets of the boosted ttbar sample (pT-hat > 400 GeV) lie at
-~150-500 GeV; the qcd sample's 300-600 GeV pT-hat bin puts QCD jets there too."""
+_FATJET = KinematicRange(400.0, 1000.0, 2.4)
+"""Boosted top on R = 0.8 jets: FatJet pT > 400 GeV, where a top's b, q and q' fall
+inside dR < 0.8 (dR ~ 2 m_t / pT); as the E2E boosted-top study [Andrews et al., EPJ Web
+Conf. 251 (2021) 04030, arXiv:2104.14659] and CMS's top taggers [CMS, JINST 15 (2020)
+P06005]. The ttbar sample (pT-hat > 400 GeV) and qcd_boosted (pT-hat 300-800 GeV) fill it
+up to ~1 TeV."""
+_BTAG = KinematicRange(30.0, 1000.0, 2.4)
+"""b tagging: R = 0.4 jets above 30 GeV, as CMS's b-tagging performance is quoted
+[CMS, JINST 13 (2018) P05011]; ttbar gives b jets, ttbar and QCD light ones."""
 
 _QCD = Sample("qcd", "qcd", None)
+_QCD_BOOSTED = Sample("qcd", "qcd_boosted", None)
+_TOP = Sample("top", "top", "top")
 _TAU = Sample("tau", "tau", "tau")
 
 TASKS: Final[dict[str, Task]] = {
@@ -181,14 +200,23 @@ TASKS: Final[dict[str, Task]] = {
              "eg", "eg", _EB, "photon vs electron, 32x32 EB crops (E2E e/gamma)"),
         Task("qg", (Sample("gluon", "gluon", "gluon"), Sample("quark", "quark", "quark")),
              "jet", "qg", _QG, "quark vs gluon jet (E2E quark/gluon, track pT + ECAL + HCAL)"),
-        Task("top", (_QCD, Sample("top", "top", "top")), "jet", "top8", _BOOSTED,
-             "boosted top vs QCD jet (E2E top tagging, 8 channels)"),
+        Task("top", (_QCD_BOOSTED, _TOP), "fatjet", "top8", _FATJET,
+             "fully merged boosted top vs QCD on R = 0.8 FatJets with pT > 400 GeV (E2E top "
+             "tagging, 8 channels): top = the hadronic top's b, q, q' all within dR < 0.8"),
         Task("tau3", (_QCD, Sample("electron", "electron", "electron"), _TAU), "jet", "tau13",
              _LOW, "QCD jet vs electron vs hadronic tau (3 classes, 13 channels)"),
-        Task("jet_mass", (_QCD, Sample("top", "top", "top")), "jet", "top8", _BOOSTED,
-             "jet mass regression on top and QCD jets: the matched generator jet's mass "
-             "(jets without a GenJet within dR < 0.2 have no truth and are not used)",
-             Target("jet_mass", "GeV", "log1p", "gen_mass", (0.0, 300.0))),
+        Task("jet_mass", (_QCD_BOOSTED, _TOP), "fatjet", "top8", _FATJET,
+             "FatJet mass regression on top and QCD R = 0.8 jets: the matched GenJetAK8's "
+             "mass (FatJets without one within dR < 0.4 have no truth and are not used); "
+             "train with --reweight flat-target (flat in m_gen)",
+             Target("jet_mass", "GeV", "log1p", "gen_mass", (0.0, 400.0))),
+        Task("jet_msoftdrop", (_QCD_BOOSTED, _TOP), "fatjet", "top8", _FATJET,
+             "FatJet soft-drop mass regression: the matched GenJetAK8's soft-drop mass",
+             Target("jet_msoftdrop", "GeV", "log1p", "gen_msoftdrop", (0.0, 400.0))),
+        Task("btag", (Sample("light", "top+qcd", "light"), Sample("b", "top+qcd", "b")),
+             "jet", "btag", _BTAG,
+             "b vs light (udsg) R = 0.4 jets by hadron flavour (Jet_hadronFlavour 5 vs 0), "
+             "from ttbar and QCD; c vs light is reported beside it", labels="hadron_flavour"),
         Task("tau_pt", (_TAU,), "jet", "tau13", _LOW,
              "visible pT of hadronic taus: the matched generator tau's visible pT",
              Target("tau_pt", "GeV", "log", "gen_vis_tau_pt", (0.0, 200.0))),

@@ -3,6 +3,14 @@
 With more than two classes (a multi-class task) every class is reweighted to class 0's
 (the background's) spectrum the same way; ``flat`` makes each class flat.
 
+``flat-target`` (regressions): every object weighted so that the training sample, all
+samples together, is flat in the regression's true value (the jet mass task: flat in
+m_gen). A regression trained on a peaked prior learns to pull every prediction toward
+the prior's mean (its response is > 1 below the peak and < 1 above); a flat prior
+removes that pull [as the CMS DNN jet-mass regressions are trained flat in the generator
+mass: CMS-DP-2021/017, "Mass regression of highly-boosted jets using graph neural
+networks"].
+
 The E2E taggers are trained with the signal's kinematics made to look like the
 background's, so that the network cannot separate the classes by pT alone [Andrews et
 al., "End-to-end jet classification of boosted top quarks with the CMS open data",
@@ -36,7 +44,7 @@ from ..exceptions import BadInputError
 
 __all__ = ["REWEIGHT_MODES", "Reweighting", "fit_reweighting"]
 
-REWEIGHT_MODES: Final = ("none", "pt", "pt-eta", "flat")
+REWEIGHT_MODES: Final = ("none", "pt", "pt-eta", "flat", "flat-target")
 
 F = npt.NDArray[np.float64]
 
@@ -52,12 +60,22 @@ class Reweighting:
     notes: tuple[str, ...] = ()
 
     def weights(
-        self, target: npt.ArrayLike, pt: npt.ArrayLike, abs_eta: npt.ArrayLike | None = None
+        self,
+        target: npt.ArrayLike,
+        pt: npt.ArrayLike,
+        abs_eta: npt.ArrayLike | None = None,
+        value: npt.ArrayLike | None = None,
     ) -> npt.NDArray[np.float32]:
-        """The weight of each object of class ``target`` (0/1) at ``pt`` (and ``abs_eta``)."""
+        """The weight of each object of class ``target`` (0/1) at ``pt`` (and ``abs_eta``);
+        ``flat-target`` weighs by the regression's true ``value`` instead of pT."""
         y = np.asarray(target).astype(np.int64).reshape(-1)
         if self.mode == "none":
             return np.ones(len(y), np.float32)
+        if self.mode == "flat-target":
+            if value is None:
+                msg = "reweighting 'flat-target' needs the regression's true values"
+                raise BadInputError(msg)
+            pt = value
         p = np.asarray(pt, np.float64).reshape(-1)
         if not np.all(np.isfinite(p)):
             msg = f"reweighting {self.mode!r} needs a finite pT for every object; got NaN/inf (file without pT?)"
@@ -105,6 +123,11 @@ def _edges(xs: list[F], n_bins: int, min_count: int) -> list[float]:
     edges = list(np.unique(np.quantile(every, np.linspace(0.0, 1.0, n_bins + 1))))
     if len(edges) < 2:
         return [float(every.min()), float(every.max()) + 1.0]
+    return _merged(edges, *xs, min_count=min_count)
+
+
+def _merged(edges: list[float], *xs: F, min_count: int) -> list[float]:
+    """``edges`` with sparse bins merged until each bin has ``min_count`` of each ``xs``."""
     while len(edges) > 2:
         fewest = np.min(
             [np.bincount(_bin(x, tuple(edges)), minlength=len(edges) - 1) for x in xs], axis=0
@@ -138,14 +161,21 @@ def fit_reweighting(
     n_pt_bins: int = 40,
     n_eta_bins: int = 4,
     min_count: int = 20,
+    value: Mapping[int, npt.ArrayLike] | None = None,
 ) -> Reweighting:
     """Weights from the training objects' ``pt[cls]`` (and ``abs_eta[cls]``) of the
-    classes 0 .. k-1 (``pt``'s keys); class 0 is the reference of ``pt``/``pt-eta``."""
+    classes 0 .. k-1 (``pt``'s keys); class 0 is the reference of ``pt``/``pt-eta``.
+    ``flat-target`` uses the regression's true ``value[cls]`` instead."""
     if mode not in REWEIGHT_MODES:
         msg = f"unknown reweighting {mode!r}; expected one of {list(REWEIGHT_MODES)}"
         raise BadInputError(msg)
     if mode == "none":
         return Reweighting()
+    if mode == "flat-target":
+        if value is None or not value:
+            msg = "reweighting 'flat-target' is for regression tasks: it needs the true values of the training objects"
+            raise BadInputError(msg)
+        return _flat_target(value, n_pt_bins, min_count)
     classes = sorted(pt)
     x = {c: np.asarray(pt[c], np.float64).reshape(-1) for c in classes}
     sizes = [len(x[c]) for c in classes]
@@ -202,3 +232,28 @@ def fit_reweighting(
         {c: tuple(tuple(float(v) for v in row) for row in t) for c, t in tables.items()},
         tuple(notes),
     )
+
+
+def _flat_target(value: Mapping[int, npt.ArrayLike], n_bins: int, min_count: int) -> Reweighting:
+    """One table for every class: the pooled true-value spectrum made flat (per unit of
+    the value) between its smallest and largest training value."""
+    classes = sorted(value)
+    pooled = np.concatenate([np.asarray(value[c], np.float64).reshape(-1) for c in classes])
+    pooled = pooled[np.isfinite(pooled)]
+    if len(pooled) == 0:
+        msg = "reweighting 'flat-target' got no finite true values"
+        raise BadInputError(msg)
+    # equal-width bins between the 0.5 % and 99.5 % quantiles (equal-population ones are
+    # wide in the tails, where a falling spectrum is not flat within a bin), sparse bins
+    # merged with a neighbour; values beyond them take the outer bins' weights
+    lo, hi = (float(q) for q in np.quantile(pooled, [0.005, 0.995]))
+    grid = list(np.linspace(lo, hi if hi > lo else lo + 1.0, n_bins + 1))
+    edges = tuple(_merged(grid, pooled, min_count=min_count))
+    inside = pooled[(pooled >= edges[0]) & (pooled <= edges[-1])]
+    h = _hist(inside, None, edges, ())
+    width = np.diff(np.asarray(edges))[:, None]
+    table = (width / width.sum()) / np.maximum(h, 1.0)
+    table *= len(pooled) / table[_bin(pooled, edges), 0].sum()  # mean weight 1
+    rows = tuple(tuple(float(v) for v in row) for row in table)
+    note = f"flat in the true value over {edges[0]:.3g}..{edges[-1]:.3g} ({len(edges) - 1} bins)"
+    return Reweighting("flat-target", edges, (), dict.fromkeys(classes, rows), (note,))

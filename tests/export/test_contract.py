@@ -48,6 +48,14 @@ def test_metadata_round_trip() -> None:
         c.task = "regression"  # type: ignore[misc]
 
 
+def test_a_fatjet_b_tagging_contract_round_trips() -> None:
+    c = contract(kind="fatjet", truth_labels="hadron_flavour")
+    back = Contract.from_metadata(c.to_metadata())
+    assert (back.kind, back.truth_labels) == ("fatjet", "hadron_flavour")
+    old = {k: v for k, v in c.to_metadata().items() if not k.endswith("truth_labels")}
+    assert Contract.from_metadata(old).truth_labels == "label"  # files written before it
+
+
 @pytest.mark.parametrize(
     ("kw", "match"),
     [
@@ -64,6 +72,8 @@ def test_metadata_round_trip() -> None:
         ({"scalar_inputs": ("ieta",)}, "0 scalar"),
         ({"metrics": {"auc": float("nan")}}, "not JSON-serialisable"),
         ({"input_kind": "graph"}, "input_kind"),
+        ({"kind": "largejet"}, "kind 'largejet'"),
+        ({"truth_labels": "parton"}, "truth_labels 'parton'"),
     ],
 )
 def test_invalid_contracts(kw: dict[str, object], match: str) -> None:

@@ -71,6 +71,10 @@ def test_refusals_exit_2_with_one_line(
         ),
         (["--task", "tau", "--model", "simplenet", "--frames", str(pq)], "--labels truth"),
         (
+            ["--task", "btag", "--model", "simplenet", "--frames", str(pq), "--labels", "truth"],
+            "labels its objects by 'hadron_flavour'",
+        ),
+        (
             ["--task", "tau", "--model", "simplenet", "--fileset", fs, "--precision", "fp16"],
             "fp16 needs a CUDA device",
         ),

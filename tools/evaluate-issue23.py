@@ -1,0 +1,171 @@
+"""Held-out figures of issue 23's taggers (tools/train-issue23.sh), against its floors.
+
+Reads the seed-2 samples (ROOT/seed2/PROCESS/fileset.json), scores them through
+:class:`e2e_coffea.inference.Tagger` (the main job's code path), weights every event by
+its dataset's cross-section (pT-hat bins included), and writes one JSON with:
+
+* top (each top_* model): AUC of fully merged top FatJets (signal pT matched to the
+  background's) against qcd_boosted FatJets, pT > 400 GeV; the fraction of top-labelled
+  FatJets with m_gen in 120-220 GeV;
+* jet_mass: per sample and m_gen bin, the median response and relative resolution of the
+  model and of the calo and soft-drop masses calibrated per (pT, |eta|) on the seed-1
+  training split; the top peak (median predicted vs generator mass of top FatJets);
+* btag (each btag_* model): b vs light and c vs light AUC and the light mistag at 70 % b
+  efficiency, beside track counting (TCHE) on the same jets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from e2e_coffea.frames.objects import object_records
+from e2e_coffea.frames.track_counting import track_counting
+from e2e_coffea.hists.btag import btag_report, roc_from_values
+from e2e_coffea.hists.response import fit_calibration, mass_response_report
+from e2e_coffea.inference import Tagger
+from e2e_coffea.io import load_fileset
+from e2e_coffea.processor.weights import event_weights
+from e2e_coffea.train.split import split_of
+from e2e_coffea.train.tasks import get_task
+from e2e_coffea.train.weights import fit_reweighting
+
+TOP, OTHER = 5, 6
+
+
+def chunks(root: Path, process: str) -> list[tuple[ak.Array, np.ndarray]]:
+    """(events, per-event cross-section weight) of every file of a process."""
+    out = []
+    for ds, entry in load_fileset(root / process / "fileset.json").items():
+        for path, tree in entry["files"].items():
+            with uproot.open(path) as f:
+                ev = f[tree].arrays()
+            w = event_weights(entry["metadata"], len(ev), 1.0, ev["event"].to_numpy(), ds)
+            out.append((ev, w.weights if w.weights is not None else np.ones(len(ev))))
+    return out
+
+
+def per_object(ev: ak.Array, w: np.ndarray, coll: str, fields: list[str]) -> dict[str, np.ndarray]:
+    cols = {f: ak.to_numpy(ak.flatten(ev[f"{coll}_{f}"])) for f in fields}
+    cols["w"] = np.repeat(w, ak.to_numpy(ak.num(ev[f"{coll}_pt"])))
+    return cols
+
+
+def scored(tagger: Tagger, ev: ak.Array) -> np.ndarray:
+    return ak.to_numpy(ak.flatten(ak.fill_none(tagger(ev), np.nan)))
+
+
+def top_figures(model: Path, held: Path) -> dict[str, Any]:
+    tg = Tagger(model, device="cpu")
+    rng = get_task("top").range
+    parts: dict[str, list[dict[str, np.ndarray]]] = {"top": [], "qcd_boosted": []}
+    for proc in parts:
+        for ev, w in chunks(held, proc):
+            c = per_object(ev, w, "FatJet", ["pt", "label", "genMass"])
+            c["score"] = scored(tg, ev)
+            parts[proc].append(c)
+    cat = {p: {k: np.concatenate([c[k] for c in v]) for k in v[0]} for p, v in parts.items()}
+    s, b = cat["top"], cat["qcd_boosted"]
+    s_ok = (s["label"] == TOP) & np.isfinite(s["score"]) & (s["pt"] > rng.pt_min)
+    b_ok = np.isfinite(b["score"]) & (b["pt"] > rng.pt_min)
+    rw = fit_reweighting("pt", {0: b["pt"][b_ok], 1: s["pt"][s_ok]})
+    ws = rw.weights(np.ones(s_ok.sum()), s["pt"][s_ok])
+    roc = roc_from_values(s["score"][s_ok], b["score"][b_ok], signal_weight=ws,
+                          background_weight=b["w"][b_ok])  # fmt: skip
+    m = s["genMass"][s_ok]
+    return {"auc": roc.auc, "auc_err": roc.auc_err, "n_signal": int(s_ok.sum()),
+            "n_background": int(b_ok.sum()),
+            "top_mgen_120_220": float(np.mean((m > 120) & (m < 220))) if len(m) else None}  # fmt: skip
+
+
+def mass_figures(model: Path, train: Path, held: Path) -> dict[str, Any]:
+    tg = Tagger(model, device="cpu")
+    fields = ["pt", "eta", "mass", "msoftdrop", "label", "genMass"]
+
+    def collect(root: Path, score: bool) -> dict[str, np.ndarray]:
+        rows = []
+        for proc in ("top", "qcd_boosted"):
+            for ev, w in chunks(root, proc):
+                c = per_object(ev, w, "FatJet", fields)
+                n = ak.to_numpy(ak.num(ev["FatJet_pt"]))
+                ids = [
+                    np.repeat(ak.to_numpy(ev[k]), n) for k in ("run", "luminosityBlock", "event")
+                ]
+                c["split"] = split_of(*ids)
+                c["sample"] = np.full(len(c["pt"]), "top" if proc == "top" else "qcd")
+                if score:
+                    c["pred"] = scored(tg, ev)
+                rows.append(c)
+        return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+    tr, te = collect(train, False), collect(held, True)
+    fit = tr["split"] == 0
+    est: dict[str, np.ndarray] = {}
+    for name, q in (
+        ("calo mass (calibrated)", "mass"),
+        ("soft-drop mass (calibrated)", "msoftdrop"),
+    ):
+        cal = fit_calibration(tr[q][fit], tr["genMass"][fit], tr["pt"][fit], tr["eta"][fit])
+        est[name] = cal.apply(te[q], te["pt"], te["eta"])
+    ok = np.isfinite(te["pred"]) & (te["genMass"] > 0)
+    est = {"model": te["pred"][ok], **{k: v[ok] for k, v in est.items()}}
+    rep = mass_response_report(te["genMass"][ok], te["sample"][ok], est, weight=te["w"][ok])
+    top = ok & (te["label"] == TOP)
+    rep["top_peak"] = {"model": float(np.median(te["pred"][top])) if top.any() else None,
+                       "generator": float(np.median(te["genMass"][top])) if top.any() else None}  # fmt: skip
+    return rep
+
+
+def btag_figures(model: Path, held: Path) -> dict[str, Any]:
+    tg = Tagger(model, device="cpu")
+    rng = get_task("btag").range
+    rows = []
+    for proc in ("top", "qcd"):
+        for ev, w in chunks(held, proc):
+            c = per_object(ev, w, "Jet", ["pt", "eta", "hadronFlavour"])
+            c["score"] = scored(tg, ev)
+            c["tc"] = track_counting(ev, "sparse", object_records(ev, "sparse", "jet"))
+            c["sample"] = np.full(len(c["pt"]), proc)
+            rows.append(c)
+    c = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+    ok = np.isfinite(c["score"]) & (c["pt"] > rng.pt_min)
+    out = {}
+    # per sample, as CMS quotes b taggers (ttbar; QCD weighted over its pT-hat bins): the
+    # two samples' cross-sections differ by 1e5, so a pooled weighted ROC rests on QCD alone
+    for name, m in (("ttbar", c["sample"] == "top"), ("qcd", c["sample"] == "qcd")):
+        m &= ok
+        out[name] = btag_report(c["score"][m], c["hadronFlavour"][m], c["tc"][m], weight=c["w"][m])
+    out["pooled_unweighted"] = btag_report(c["score"][ok], c["hadronFlavour"][ok], c["tc"][ok])
+    return out
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", type=Path, required=True)
+    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--heldout", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    a = ap.parse_args(argv)
+    out: dict[str, Any] = {}
+    for name in ("top_simplenet", "top_resnet15"):
+        out[name] = top_figures(a.models / f"{name}.onnx", a.heldout)
+    out["jet_mass_simplenet"] = mass_figures(
+        a.models / "jet_mass_simplenet.onnx", a.train, a.heldout
+    )
+    for name in ("btag_simplenet", "btag_particlegnn"):
+        out[name] = btag_figures(a.models / f"{name}.onnx", a.heldout)
+    a.out.write_text(json.dumps(out, indent=1, default=float))
+    for name, figs in out.items():
+        sys.stdout.write(f"{name} {json.dumps(figs, default=float)[:400]}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
