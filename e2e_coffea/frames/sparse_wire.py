@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,7 @@ import numpy.typing as npt
 from .. import geometry as geo
 from ..exceptions import BadInputError, FileLayoutError
 from ..io import arrays
+from ..layouts import ObjectKind, frame_of
 from .channels import resolve_channels
 from .egamma import SEED, build_eg_frames
 from .jets import build_jet_frames, jet_windows
@@ -48,7 +49,7 @@ __all__ = [
 
 SEEDS: Final = "seeds"
 """The seeds tensor: int32 ``[B, 2]``."""
-Kind = Literal["jet", "eg"]
+Kind = ObjectKind
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class WireCollection:
 
 def wire_collections(channels: Sequence[str] | str, kind: Kind) -> tuple[WireCollection, ...]:
     """The collections ``channels`` read, in the order they first appear."""
-    specs = resolve_channels(channels, frame=kind)
+    specs = resolve_channels(channels, frame=frame_of(kind))
     out: dict[str, WireCollection] = {}
     for s in specs:
         c = out.get(s.sparse_collection)
@@ -113,7 +114,7 @@ def _windows(
     kind: Kind, rec: ObjectRecords
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
     """Top-left ECAL pixel and side of each object's window (as the builders place it)."""
-    if kind == "jet":
+    if frame_of(kind) == "jet":
         r0, c0 = jet_windows(rec.seed_row, rec.seed_col)
         return r0, c0, geo.JET_FRAME
     r0 = rec.seed_row - SEED + geo.EB_FIRST_ROW
@@ -233,8 +234,10 @@ def frames_from_hits(
                 msg = f"sparse wire: {c.branch(f)} holds {list(flat.shape)} hits, {c.count} sums to {int(offsets[-1])}"
                 raise BadInputError(msg)
             chunk[c.branch(f)] = jagged(flat, offsets)
-    if kind == "jet":
-        frames, _ = build_jet_frames(chunk, layout="sparse", channels=channels, norm=norm)
+    if kind != "eg":  # R = 0.4 and R = 0.8 jets share the jet window
+        frames, _ = build_jet_frames(
+            chunk, layout="sparse", channels=channels, norm=norm, kind=kind
+        )
     else:
         frames, _ = build_eg_frames(chunk, layout="sparse", channels=channels, norm=norm)
     return np.asarray(frames, dtype=np.float32)
