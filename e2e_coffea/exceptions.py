@@ -57,3 +57,9 @@ class EmptyChunkError(E2EError, ValueError):
 
 class ContractError(E2EError, ValueError):
     """An ONNX file is corrupt, foreign, or its contract disagrees with the request."""
+
+
+class PrecisionError(BadInputError):
+    """A tagger may not run at the requested precision: no measured AUC change recorded,
+    a measured drop above the gate, a variant file that is not the measured one, or a
+    precision onnxruntime cannot run on this machine."""

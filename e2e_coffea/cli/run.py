@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import click
 
-from .options import branches_option
+from .options import branches_option, precision_option
 
 __all__ = ["command"]
 
@@ -110,11 +110,7 @@ __all__ = ["command"]
     "fileset's metadata carries them (unit weights otherwise).",
 )
 @click.option("--unweighted", is_flag=True, help="Fill every object with weight 1.")
-@click.option(
-    "--fp16",
-    is_flag=True,
-    help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
-)
+@precision_option
 @branches_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(
@@ -133,7 +129,7 @@ def command(
     device: Literal["auto", "cpu", "cuda"],
     cluster: Path | None,
     triton_url: str | None,
-    fp16: bool,
+    precision: str,
     profile: str | None,
     lumi_fb: float,
     unweighted: bool,
@@ -166,7 +162,7 @@ def command(
             recompute_checkpoints=recompute_checkpoints,
             device=device,
             triton_url=triton_url,
-            fp16=fp16,
+            precision=precision,
             branches=profile,
             lumi_fb=None if unweighted else lumi_fb,
         )
@@ -185,7 +181,7 @@ def command(
             recompute_checkpoints=recompute_checkpoints,
             device=device,
             triton_url=triton_url,
-            fp16=fp16,
+            precision=precision,
             branches=profile,
             lumi_fb=None if unweighted else lumi_fb,
         )

@@ -48,6 +48,7 @@ from ..layouts import (
 )
 from .backends import InferenceBackend, OnnxBackend
 from .outputs import model_outputs, scalar_branches, scalar_matrix
+from .precision import session_model
 from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
@@ -95,8 +96,9 @@ class Tagger:
     """A tagger by shipped name or ONNX path, ready to score chunks of either layout.
 
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
-    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
-    precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
+    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``precision``:
+    ``fp32``, or a variant the contract records a held-out AUC change within the gate for
+    (``fp16``, ``int8``; :mod:`.precision`), refused in one line otherwise. ``triton``: ``host:port`` of a Triton server serving this tagger
     under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
     ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
@@ -111,7 +113,7 @@ class Tagger:
         *,
         device: Device = "auto",
         batch_size: int = 256,
-        fp16: bool = False,
+        precision: str = "fp32",
         triton: str | None = None,
         branches: str | os.PathLike[str] | BranchProfile | None = None,
         cuts: ObjectCuts | None = None,
@@ -125,7 +127,8 @@ class Tagger:
         self.spec = resolve_tagger(tagger)
         self.device = device
         self.batch_size = batch_size
-        self.fp16 = fp16
+        self.precision = precision
+        self.model = session_model(self.spec, precision)  # the gate: refuses here, at load
         self.triton = triton
         self.profile = load_profile(branches) if branches is not None else None
         self.cuts = cuts or ObjectCuts()
@@ -277,9 +280,10 @@ class Tagger:
                     self.triton, self.name, self.contract, self.batch_size
                 )
             else:
-                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
+                m = self.model
+                self._backend = OnnxBackend(m.path, device, self.batch_size, m.fp16,
                                             tensorrt=self.tensorrt, stats=self.stats,
-                                            sha256=self.spec.sha256)  # fmt: skip
+                                            sha256=m.sha256)  # fmt: skip
         return self._backend
 
     def _inputs(
