@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from e2e_coffea.exceptions import E2EError
-from e2e_coffea.export.precision import MAX_AUC_DROP, variant_file
+from e2e_coffea.export.precision import MAX_AUC_DROP, bf16_refusal, variant_file
 from e2e_coffea.inference.sessions import get_session
 from e2e_coffea.inference.taggers import list_taggers, resolve_tagger
 from e2e_coffea.inference.variants import TaskFrames, build_int8, task_frames
@@ -76,6 +76,7 @@ def main() -> int:
         "changes the contracts record",
         f"# cpu: {cpu_flags()}",
         "# machine: 2 cores shared with other jobs (under load): read the ratios",
+        f"# bf16: {bf16_refusal()}",
         "| tagger | objects | fp32 /s | fp16/fp32 | int8/fp32 | fp16 AUC drop | int8 AUC drop "
         f"| gate (<= {MAX_AUC_DROP}) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -97,10 +97,11 @@ class Tagger:
 
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``precision``:
-    ``fp32``, or a variant the contract records a held-out AUC change within the gate for
-    (``fp16``, ``int8``; :mod:`.precision`), refused in one line otherwise. ``triton``: ``host:port`` of a Triton server serving this tagger
-    under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
-    ``http://host:port`` for HTTP). ``branches``: a branch profile (name,
+    ``fp32``, or a variant (``fp16``, ``int8``) whose held-out AUC change the contract
+    records within the gate (:mod:`.precision`; refused in one line otherwise).
+    ``triton``: ``host:port`` of a Triton server serving this tagger under its name (no
+    local session is built; ``host:port`` or ``grpc://...`` for gRPC, ``http://host:port``
+    for HTTP). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection. ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
