@@ -69,6 +69,9 @@ def check_precision(contract: Contract, precision: str, *, name: str) -> dict[st
         msg = f"{name}: {bf16_refusal()}"
         raise PrecisionError(msg)
     record = (contract.precision_variants or {}).get(precision)
+    if record is None and contract.task != "classification":
+        msg = f"{name} is a {contract.task} tagger: no AUC gates its {precision} variant, so it runs in fp32 only"
+        raise PrecisionError(msg)
     if record is None:
         msg = (
             f"{name} has no recorded held-out AUC for precision {precision}, so it does not run "
