@@ -44,7 +44,7 @@ def run(
     triton_wire: Literal["dense", "sparse"] = "dense",
     lumi: float = 1.0,
     unweighted: bool = False,
-    fp16: bool = False,
+    precision: str = "fp32",
     branches: str | os.PathLike[str] | None = None,
     client: Any = None,
     cuts: Any = None,
@@ -80,7 +80,7 @@ def run(
     common: dict[str, Any] = {
         "chunksize": chunksize, "skip_bad_files": skip_bad_files, "retries": retries,
         "checkpoint_dir": checkpoint_dir, "recompute_checkpoints": recompute_checkpoints,
-        "cuts": cuts, "device": device, "triton_url": triton, "triton_wire": triton_wire, "fp16": fp16,
+        "cuts": cuts, "device": device, "triton_url": triton, "triton_wire": triton_wire, "precision": precision,
         "branches": branches, "lumi_fb": None if unweighted else lumi, "progress": progress,
     }  # fmt: skip
     facility = None

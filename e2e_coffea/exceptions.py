@@ -68,3 +68,9 @@ class ContractError(E2EError, ValueError):
 class MalformedInputError(BadInputError):
     """A file from outside breaks the strict format: a duplicate key, a YAML alias, nesting
     too deep, a size too large, or not a regular file. Refused before anything is built."""
+
+
+class PrecisionError(BadInputError):
+    """A tagger may not run at the requested precision: no measured AUC change recorded,
+    a measured drop above the gate, a variant file that is not the measured one, or a
+    precision onnxruntime cannot run on this machine."""

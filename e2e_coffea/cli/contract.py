@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from .options import precision_option
+
 __all__ = ["command"]
 
 
@@ -153,3 +155,39 @@ def attach(model: Path, preset: str | None, channels: str | None, classes: str, 
             "note: --frames FILE.npz checks this against the frames the model was trained on "
             "(`e2e-coffea frames` writes raw frames unless given --norm)"
         )
+
+
+@command.command("variants")
+@click.argument("tagger")
+@precision_option
+@click.option(
+    "--sample",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="FILESET_OR_DIR",
+    help="Held-out events of the tagger's training task (e2e-coffea generate --seed 2 "
+    "--process ...): a fileset JSON or the folder holding fileset.json.",
+)
+@click.option("--per-class", type=int, default=200, show_default=True,
+              help="Objects per class taken from the sample (a quarter calibrates int8).")  # fmt: skip
+def variants(tagger: str, precision: str, sample: Path, per_class: int) -> None:
+    """Build TAGGER's --precision variant (int8: static quantisation calibrated on the
+    sample; fp16: float16 conversion), measure fp32 and variant AUC on the same held-out
+    objects and record both in TAGGER's contract (in place). A variant losing more than
+    the allowed AUC is recorded with its drop, and its int8 file removed: it never runs."""
+    from ..export.precision import MAX_AUC_DROP
+    from ..inference.taggers import resolve_tagger
+    from ..inference.variants import measure_and_record, task_frames
+
+    if per_class < 2:
+        msg = f"--per-class must be >= 2, got {per_class}"
+        raise click.UsageError(msg)
+    spec = resolve_tagger(tagger)
+    frames = task_frames(spec, sample, per_class=per_class)
+    record, ok = measure_and_record(spec, precision, frames, str(sample))
+    drop = record["auc_fp32"] - record["auc_variant"]
+    click.echo(
+        f"{spec.name} {precision}: AUC {record['auc_fp32']:.4f} -> {record['auc_variant']:.4f} "
+        f"(drop {drop:.4f}) on {record['n_objects']} held-out objects; "
+        + ("passes the gate" if ok else f"refused (drop > {MAX_AUC_DROP})")
+    )

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import click
 
-from .options import branches_option
+from .options import branches_option, precision_option
 
 __all__ = ["command"]
 
@@ -119,11 +119,7 @@ __all__ = ["command"]
     "fileset's metadata carries them (unit weights otherwise).",
 )
 @click.option("--unweighted", is_flag=True, help="Fill every object with weight 1.")
-@click.option(
-    "--fp16",
-    is_flag=True,
-    help="Run the models in float16 (weights and arithmetic; I/O stays float32).",
-)
+@precision_option
 @branches_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 def command(
@@ -143,7 +139,7 @@ def command(
     cluster: Path | None,
     triton_url: str | None,
     triton_wire: Literal["dense", "sparse"],
-    fp16: bool,
+    precision: str,
     profile: str | None,
     lumi_fb: float,
     unweighted: bool,
@@ -160,7 +156,7 @@ def command(
             allow_incomplete=allow_incomplete, skip_bad_files=skip_bad_files, retries=retries,
             checkpoint_dir=checkpoint_dir, recompute_checkpoints=recompute_checkpoints,
             device=device, cluster=cluster, triton=triton_url, triton_wire=triton_wire, lumi=lumi_fb,
-            unweighted=unweighted, fp16=fp16, branches=profile,
+            unweighted=unweighted, precision=precision, branches=profile,
         )  # fmt: skip
     except IncompleteRunError as err:
         _echo_report(err.report)

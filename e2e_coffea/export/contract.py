@@ -75,6 +75,9 @@ class Contract:
     spec of ``input_kind == "points"`` models. ``target`` describes a regression output
     (``name``, ``unit``, ``transform``). ``validity`` is the kinematic range the model was
     trained for (``pt_min``, ``pt_max``, ``abs_eta_max``): the main job measures it there.
+    ``precision_variants`` records, per reduced precision (``fp16``, ``int8``), what the
+    variant did to the held-out AUC (:mod:`.precision`): a variant without a record, or
+    losing more than the allowed AUC, is refused at load time.
     """
 
     task: str
@@ -99,6 +102,7 @@ class Contract:
     target: dict[str, Any] | None = None
     validity: dict[str, Any] | None = None
     truth_labels: str = "label"
+    precision_variants: dict[str, Any] | None = None
     format_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -200,7 +204,7 @@ class Contract:
 _REQUIRED: Final = ("task", "model_name", "channels", "frame_size", "class_names", "format_version")
 _JSON_FIELDS: Final = (
     "normalisation", "model_kwargs", "provenance", "metrics", "points", "scalar_norm",
-    "target", "validity",
+    "target", "validity", "precision_variants",
 )  # fmt: skip
 _KINDS: Final = OBJECT_KINDS
 

@@ -54,6 +54,7 @@ from .backends import InferenceBackend, OnnxBackend, triton_backend, triton_endp
 from .batching import object_batches
 from .outputs import jagged_outputs, model_outputs, output_width, scalar_branches, scalar_matrix
 from .partitions import is_dask_collection, map_partitions
+from .precision import session_model
 from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
@@ -101,12 +102,14 @@ class Tagger:
     """A tagger by shipped name or ONNX path, ready to score chunks of either layout.
 
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
-    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``fp16``: half
-    precision weights. ``triton``: ``host:port`` of a Triton server serving this tagger
-    under its name (no local session is built; ``host:port`` or ``grpc://...`` for gRPC,
-    ``http://host:port`` for HTTP). ``triton_wire``: ``dense`` sends the frames (a server
-    holding only the ONNX file), ``sparse`` each object's hits, from which the server
-    builds the frames (:mod:`.triton_sparse`; sparse-layout chunks). ``branches``: a branch profile (name,
+    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``precision``:
+    ``fp32``, or a variant (``fp16``, ``int8``) whose held-out AUC change the contract
+    records within the gate (:mod:`.precision`; refused in one line otherwise).
+    ``triton``: ``host:port`` of a Triton server serving this tagger under its name (no
+    local session is built; ``host:port`` or ``grpc://...`` for gRPC, ``http://host:port``
+    for HTTP). ``triton_wire``: ``dense`` sends the frames (a server holding only the ONNX
+    file), ``sparse`` each object's hits, from which the server builds the frames
+    (:mod:`.triton_sparse`; sparse-layout chunks). ``branches``: a branch profile (name,
     file or :class:`BranchProfile`) for files that name branches differently.
     ``cuts``: the object selection; by default the standard cuts narrowed to the range the
     tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
@@ -123,7 +126,7 @@ class Tagger:
         *,
         device: Device = "auto",
         batch_size: int = 256,
-        fp16: bool = False,
+        precision: str = "fp32",
         triton: str | None = None,
         triton_wire: str = "dense",
         branches: str | os.PathLike[str] | BranchProfile | None = None,
@@ -136,7 +139,8 @@ class Tagger:
         self.spec = resolve_tagger(tagger)
         self.device = device
         self.batch_size = batch_size
-        self.fp16 = fp16
+        self.precision = precision
+        self.model = session_model(self.spec, precision)  # the gate: refuses here, at load
         if triton is not None:
             triton_endpoint(triton)  # a bad scheme is refused here, not on the first chunk
         self.triton = triton
@@ -318,9 +322,10 @@ class Tagger:
                     self.triton, self.name, self.contract, self.batch_size, self.triton_wire
                 )
             else:
-                self._backend = OnnxBackend(self.spec.path, device, self.batch_size, self.fp16,
+                m = self.model
+                self._backend = OnnxBackend(m.path, device, self.batch_size, m.fp16,
                                             tensorrt=self.tensorrt, stats=self.stats,
-                                            sha256=self.spec.sha256)  # fmt: skip
+                                            sha256=m.sha256)  # fmt: skip
         return self._backend
 
     def model_inputs(

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from ..exceptions import BadInputError
 from ..export.inspect import model_io
+from .precision import fp16_model, session_model
 from .taggers import TaggerSpec, resolve_tagger
 from .triton_model import TensorSpec, contract_tensors
 
@@ -104,9 +105,12 @@ def write_model_repository(
     out: str | os.PathLike[str],
     *,
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    precision: str = "fp32",
 ) -> list[Path]:
     """``out/<name>/config.pbtxt`` and ``out/<name>/1/model.onnx`` per tagger; the model
-    folders written. ``out`` must not exist or be empty: a repository is written whole."""
+    folders written. ``out`` must not exist or be empty: a repository is written whole.
+    ``precision``: each model file is the tagger's variant that passed the precision gate
+    (:func:`~.precision.session_model`; refused before anything is written)."""
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
     if not specs:
         msg = "triton-repo needs at least one tagger"
@@ -120,12 +124,16 @@ def write_model_repository(
         msg = f"{root} exists and is not an empty folder; choose a new --out"
         raise BadInputError(msg)
     configs = [model_config(s, max_batch_size) for s in specs]  # all checked before writing
+    models = [session_model(s, precision) for s in specs]
     root.mkdir(parents=True, exist_ok=True)
     folders = []
-    for spec, text in zip(specs, configs, strict=True):
+    for spec, text, m in zip(specs, configs, models, strict=True):
         folder = root / spec.name
         (folder / "1").mkdir(parents=True)
-        shutil.copyfile(spec.path, folder / "1" / "model.onnx")
+        if m.fp16:
+            (folder / "1" / "model.onnx").write_bytes(fp16_model(m.path))
+        else:
+            shutil.copyfile(m.path, folder / "1" / "model.onnx")
         (folder / "config.pbtxt").write_text(text)
         folders.append(folder)
     return folders

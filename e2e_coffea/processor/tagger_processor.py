@@ -73,7 +73,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         mean_images: bool = True,
         triton_url: str | None = None,
         triton_wire: str = "dense",
-        fp16: bool = False,
+        precision: str = "fp32",
         branches: str | os.PathLike[str] | BranchProfile | None = None,
         skip_bad_chunks: bool = False,
         lumi_fb: float | None = 1.0,
@@ -86,8 +86,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         for t in taggers:
             if not isinstance(t, Tagger):
                 spec = resolve_tagger(t)
-                t = Tagger(spec, device=device, batch_size=batch_size, fp16=fp16, triton=triton_url,
-                           triton_wire=triton_wire, cuts=tagger_cuts(spec, self.cuts),
+                t = Tagger(spec, device=device, batch_size=batch_size, triton=triton_url,
+                           triton_wire=triton_wire, precision=precision,
+                           cuts=tagger_cuts(spec, self.cuts),
                            frame_memory_mb=frame_memory_mb)  # fmt: skip
             self.taggers.append(t)
         names = [t.name for t in self.taggers]
@@ -100,7 +101,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         self.mean_images = mean_images
         self.triton_url = triton_url
         self.triton_wire = triton_wire
-        self.fp16 = fp16
+        self.precision = precision
         self.profile = load_profile(branches) if branches is not None else None
         self.skip_bad_chunks = skip_bad_chunks
         self.lumi_fb = lumi_fb

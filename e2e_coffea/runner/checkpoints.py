@@ -5,7 +5,7 @@ stores it with cloudpickle: a rerun with another tagger took the first tagger's 
 and called the run complete, and a file planted in the directory ran code. Here:
 
 - each checkpoint is keyed by the *work*: the taggers' content hashes and options, the
-  processor's settings (cuts, fp16, branch profile, mean images), the package version,
+  processor's settings (cuts, precision, branch profile, mean images), the package version,
   and the chunk (dataset, file UUID (the path only for a file without one), tree,
   layout, entry range): a chunk saved under one name of a file is found under another;
 - ``IDENTITY.json`` records that work; a directory written for other work is refused
@@ -105,7 +105,7 @@ def work_identity(processor: Any) -> dict[str, Any]:
             {
                 "name": t.name,
                 "sha256": spec.sha256 or file_sha256(spec.path),
-                "fp16": bool(t.fp16),
+                "precision": t.precision,
                 "backend": "triton" if t.triton else "onnxruntime",
                 "cuts": dataclasses.asdict(t.cuts),
                 "layout": t.layout,
@@ -118,7 +118,7 @@ def work_identity(processor: Any) -> dict[str, Any]:
         "processor": f"{type(processor).__module__}.{type(processor).__qualname__}",
         "taggers": taggers,
         "cuts": dataclasses.asdict(processor.cuts),
-        "fp16": bool(processor.fp16),
+        "precision": processor.precision,
         "mean_images": bool(processor.mean_images),
         "profile": _profile(processor.profile),
         "lumi_fb": processor.lumi_fb,
@@ -172,7 +172,7 @@ def _describe_difference(mine: dict[str, Any], theirs: Any) -> str:
         "processor",
         "cuts",
         "profile",
-        "fp16",
+        "precision",
         "mean_images",
         "lumi_fb",
     ):
@@ -181,7 +181,7 @@ def _describe_difference(mine: dict[str, Any], theirs: Any) -> str:
                 a, b = tagger_list(theirs.get(key)), tagger_list(mine.get(key))
                 if a != b:
                     return f"taggers {a} there, {b} now"
-                return "tagger options (fp16, backend, cuts, layout or profile) differ"
+                return "tagger options (precision, backend, cuts, layout or profile) differ"
             return f"{key} {theirs.get(key)!r} there, {mine.get(key)!r} now"
     return "settings differ"
 

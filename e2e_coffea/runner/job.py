@@ -69,7 +69,7 @@ def run(
     device: Literal["auto", "cpu", "cuda"] = "auto",
     triton_url: str | None = None,
     triton_wire: str = "dense",
-    fp16: bool = False,
+    precision: str = "fp32",
     branches: str | os.PathLike[str] | BranchProfile | None = None,
     lumi_fb: float | None = 1.0,
     progress: bool = True,
@@ -88,7 +88,7 @@ def run(
     fs = load_fileset(fileset)
     proc = E2ETaggerProcessor(
         taggers, cuts=cuts, device=device, triton_url=triton_url, triton_wire=triton_wire,
-        fp16=fp16, branches=branches,
+        precision=precision, branches=branches,
         skip_bad_chunks=skip_bad_files, lumi_fb=lumi_fb,
     )  # fmt: skip
     if chunksize is None:
@@ -121,8 +121,9 @@ def run(
     t0 = time.perf_counter()
     with ExitStack() as stack:
         local = triton_url is None  # with Triton, workers need no model file nor session
-        paths, hashes = [s.path for s in proc.specs], [s.sha256 for s in proc.specs]
-        plugin = SessionCachePlugin(paths, device, fp16, hashes) if local else None
+        models = [t.model for t in proc.taggers]  # at the run's precision
+        paths, hashes = [m.path for m in models], [m.sha256 for m in models]
+        plugin = SessionCachePlugin(paths, device, precision == "fp16", hashes) if local else None
         exe, pre = make_executor(
             executor, workers, gpu_workers, scheduler, client, retries, progress, plugin, stack
         )
