@@ -111,7 +111,7 @@ def test_tagger_scores_every_jet_or_says_why_not(mlanalyzer: MLAnalyzerSample, s
     assert tagger.stats["scored"] == sum(s is not None for ev in want for s in ev)
     assert (
         tagger.stats["pt outside 20-100"]
-        + tagger.stats["window off the grid"]
+        + tagger.stats["outside the frame's acceptance"]
         + tagger.stats["scored"]
         == n_jets
     )
@@ -146,7 +146,10 @@ def test_main_job_on_mlanalyzer_files(
     assert t["n_jets"] == in_roc
     assert t["auc"] is not None  # tau jets (jet_IsTau) against the QCD file's jets
     missing = summary["missing_branches"]
-    assert set(missing["dy"]) == {"jet_label"}  # read only what is needed: jet_Phi never asked
+    # read only what is needed: jet_Phi only for the single-feature baselines (dR to the
+    # other jets), which are left out without it
+    assert set(missing["dy"]) == {"jet_label", "jet_Phi"}
+    assert "sum_pt_jets_dr1" not in t["physical"]["baselines"]
     assert "jet_IsTau" in missing["dy"]["jet_label"]  # ... and what was done instead
     assert "has no jet_label: labels from the truth flag(s) ['jet_IsTau']" in printed
 
