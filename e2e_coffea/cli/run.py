@@ -176,6 +176,8 @@ def _echo_report(report: Any) -> None:
     for name, notes in summary["notes"].items():
         for note in notes:
             click.echo(f"note: {name}: {note}")
+    for line in summary.get("warnings", []):
+        click.echo(f"WARNING: {line}", err=True)
     if summary["failed"]:
         click.echo(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",

@@ -70,6 +70,10 @@ class Contract:
     spec of ``input_kind == "points"`` models. ``target`` describes a regression output
     (``name``, ``unit``, ``transform``). ``validity`` is the kinematic range the model was
     trained for (``pt_min``, ``pt_max``, ``abs_eta_max``): the main job measures it there.
+    ``conditions`` are the conditions of its training samples (``pileup_mu``,
+    ``mean_nvtx``, ``occupancy`` per channel: mean ``hits`` and summed ``energy`` per
+    frame): ``run`` and ``Tagger`` warn when a sample is far outside them (a reader that
+    predates the field ignores it).
     """
 
     task: str
@@ -93,6 +97,7 @@ class Contract:
     scalar_norm: dict[str, Any] | None = None
     target: dict[str, Any] | None = None
     validity: dict[str, Any] | None = None
+    conditions: dict[str, Any] | None = None
     format_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -194,7 +199,7 @@ class Contract:
 _REQUIRED: Final = ("task", "model_name", "channels", "frame_size", "class_names", "format_version")
 _JSON_FIELDS: Final = (
     "normalisation", "model_kwargs", "provenance", "metrics", "points", "scalar_norm",
-    "target", "validity",
+    "target", "validity", "conditions",
 )  # fmt: skip
 _KINDS: Final = ("jet", "eg")
 

@@ -10,7 +10,9 @@ import hist
 import numpy as np
 
 from ..exceptions import BadInputError
+from ..frames.occupancy import tally_means
 from ..frames.selection import ObjectCuts
+from ..inference.conditions import conditions_warning, expected_conditions
 from ..io.jsonfiles import json_safe
 from ..layouts import LABEL_IDS
 from ..processor.tagger_processor import tagger_cuts
@@ -151,10 +153,28 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
         }
         for spec in specs
     }
+    measured = {
+        spec.name: tally_means(out.get("conditions", {}).get(spec.name, {})) for spec in specs
+    }
+    for spec in specs:
+        taggers[spec.name]["conditions"] = {
+            "measured": measured[spec.name],
+            "trained": expected_conditions(spec.contract),
+        }
+    warnings = [
+        line
+        for spec in specs
+        if (
+            line := conditions_warning(
+                spec.name, expected_conditions(spec.contract), measured[spec.name]
+            )
+        )
+    ]
     wall = max(result.wall_time, 1e-9)
     return json_safe(  # type: ignore[no-any-return]
         {
             "taggers": taggers,
+            "warnings": warnings,
             "entries": {
                 "processed": result.processed,
                 "expected": int(sum(result.expected.values())),

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
+from ..frames.occupancy import per_event_number
 from ..io import arrays
 from ..layouts import Layout
 
@@ -90,7 +90,7 @@ class EventColumns:
             name = names.get(key)
             if name is None or name not in have:
                 return None
-            return _per_event(chunk[name])
+            return per_event_number(chunk[name])
 
         def jag(*keys: str) -> tuple[arrays.Jagged, arrays.Jagged, arrays.Jagged] | None:
             if not all(names.get(k) in have for k in keys):
@@ -104,19 +104,6 @@ class EventColumns:
             tracks=jag("trk_pt", "trk_eta", "trk_phi"),
             jets=jag("jet_pt", "jet_eta", "jet_phi"),
         )
-
-
-def _per_event(raw: Any) -> npt.NDArray[np.float64] | None:
-    """A per-event number, also from a one-element vector per event (MLAnalyzer writes
-    ``goodvertices`` so); None for anything else (it is not a per-event number)."""
-    if isinstance(raw, np.ndarray) and raw.ndim == 1:
-        return raw.astype(np.float64)
-    if isinstance(raw, np.ndarray) and raw.ndim == 2 and raw.shape[1] == 1:
-        return raw[:, 0].astype(np.float64)
-    if ak.Array(raw).ndim == 1:
-        return np.asarray(ak.to_numpy(raw), dtype=np.float64)
-    j = arrays.jagged(raw)
-    return np.asarray(j.values, dtype=np.float64) if bool((j.counts == 1).all()) else None
 
 
 def _pairs(

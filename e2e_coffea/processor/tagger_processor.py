@@ -20,6 +20,7 @@ from coffea import processor
 
 from ..exceptions import E2EError
 from ..frames.objects import object_table, object_values
+from ..frames.occupancy import new_tally
 from ..frames.selection import ObjectCuts, cut_steps
 from ..inference import Tagger, TaggerSpec, resolve_tagger
 from ..inference.truth import regression_baseline, regression_truth
@@ -221,6 +222,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             "weights": {},
             "cutflow": {dataset: {"events": n}},
             "notes": {},
+            "conditions": {},
             "mean_images": {},
             "metrics": {
                 "chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
@@ -243,6 +245,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     def _run_tagger(self, tagger: Tagger, chunk: Any, layout: Layout, dataset: str, offset: int,
                     out: dict[str, Any], weights: Any = None,
                     columns: EventColumns | None = None) -> None:  # fmt: skip
+        tagger.tally = new_tally()  # this chunk's conditions: nVtx at select, frames when scored
         sel = tagger.select(chunk, layout, entry_offset=offset)
         out["cutflow"][dataset].update({f"{tagger.name}: {k}": v for k, v in sel.cutflow.items()})
         notes = out["notes"].setdefault(tagger.name, {})
@@ -287,6 +290,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                     )
                     mi.add(batch.inputs, rec.label)  # summed where the frames are
         metrics["oom_halvings"] += tagger.stats["oom_halvings"] - halvings
+        out["conditions"][tagger.name] = tagger.tally
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator

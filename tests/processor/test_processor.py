@@ -94,8 +94,8 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
     assert set(out) == {
-        "entries", "chunks", "failed", "hists", "weights", "cutflow", "notes", "mean_images",
-        "metrics",
+        "entries", "chunks", "failed", "hists", "weights", "cutflow", "notes", "conditions",
+        "mean_images", "metrics",
     }  # fmt: skip
     assert out["failed"] == {}
     assert out["entries"] == {"tau": 40}
