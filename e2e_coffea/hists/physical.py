@@ -167,7 +167,10 @@ def _per_nvtx(
     h = hists["score_nvtx"][{"tagger": tagger}]
     edges = np.asarray(h.axes["score"].edges, dtype=np.float64)
     nv = list(h.axes["nvtx"].edges)
-    names = ["< 1"] + [f"{lo + 0.5:g}-{hi - 0.5:g}" for lo, hi in itertools.pairwise(nv)]
+    names = ["< 1"] + [
+        f"{lo + 0.5:g}" if hi - lo == 1 else f"{lo + 0.5:g}-{hi - 0.5:g}"
+        for lo, hi in itertools.pairwise(nv)
+    ]
     names += [f">= {nv[-1] + 0.5:g}"]
     s, s_var = _grid(h, signal)
     b, b_var = _grid(h, background)
