@@ -214,31 +214,35 @@ def _tagger_line(t: dict[str, Any]) -> str:
             )
         return line
     if "per_class" in t:
-        pairs = t.get("pairwise") or {}
-        if pairs:
-            per = ", ".join(f"{k} {_auc(v)}" for k, v in pairs.items())
-            return f"pairwise AUC {per} on {t['n_jets']} objects{note}"
         per = ", ".join(f"{c} {_auc(v)}" for c, v in t["per_class"].items())
-        return f"one-vs-rest AUC {per or 'n/a'} on {t['n_jets']} objects{note}"
+        pairs = ", ".join(
+            f"{k} {_auc(v)}"
+            for k, v in (t.get("pairwise") or {}).items()
+            if v.get("auc") is not None
+        )
+        pairwise = f"; pairwise AUC {pairs}" if pairs else ""
+        return f"one-vs-rest AUC {per or 'n/a'} on {t['n_jets']} objects{pairwise}{note}"
     if t.get("auc") is None and t.get("note"):
         return str(t["note"])  # why there is none, in place of an empty ROC's numbers
     return (
-        f"{_headline(t)}AUC {_auc(t)} on {t['n_jets']} objects "
-        f"(signal {t['signal']}, background {t['background']})"
+        f"AUC {_auc(t)} on {t['n_jets']} objects "
+        f"(signal {t['signal']}, background {t['background']}){_headline(t)}"
     )
 
 
 def _headline(t: dict[str, Any]) -> str:
-    """``headline AUC 0.937 (background at its cross-section, signal pT-matched);
-    unweighted 0.980; `` when the summary has them."""
+    """``; headline AUC 0.9370 +- 0.0100 (pT-matched); unweighted AUC 0.9800; best single
+    feature ...`` when the summary has them."""
     phys = t.get("physical") or {}
     if phys.get("auc_headline") is None:
         return ""
-    text = f"headline AUC {phys['auc_headline']:.4f} +- {phys['auc_headline_err']:.4f} (pT-matched)"
+    text = (
+        f"; headline AUC {phys['auc_headline']:.4f} +- {phys['auc_headline_err']:.4f} (pT-matched)"
+    )
     if phys.get("auc_unweighted") is not None:
         text += f"; unweighted AUC {phys['auc_unweighted']:.4f}"
     base = phys.get("baselines") or {}
     best = max(base.items(), key=lambda kv: kv[1].get("auc_headline") or 0.0, default=None)
     if best is not None and best[1].get("auc_headline") is not None:
         text += f"; best single feature {best[0]} {best[1]['auc_headline']:.3f}"
-    return text + "; xsec-weighted "
+    return text
