@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import numpy as np
 import pytest
 import torch
 import uproot
@@ -123,3 +124,17 @@ def test_the_run_summary_warns(sample: Any, tmp_path: Path, events: Any) -> None
         assert s["taggers"][spec.name]["conditions"]["trained"]["mean_nvtx"] == 1.0
         if n_warn:
             assert "mean nVtx 36.0, trained at 1.0 (pile-up 0)" in s["warnings"][0]
+
+
+def test_frame_sums_agree_on_numpy_and_torch() -> None:
+    from e2e_coffea.frames.occupancy import frame_sums
+
+    rng = np.random.default_rng(1)
+    frames = rng.normal(0, 1, (4, 3, 5, 5)).astype(np.float32)
+    frames[rng.random(frames.shape) < 0.7] = 0.0
+    hits, energy = frame_sums(frames)
+    np.testing.assert_array_equal(hits, (frames != 0).sum(axis=(0, 2, 3)))
+    np.testing.assert_allclose(energy, np.abs(frames).sum(axis=(0, 2, 3)), rtol=1e-6)
+    t_hits, t_energy = frame_sums(torch.from_numpy(frames))
+    np.testing.assert_array_equal(t_hits, hits)
+    np.testing.assert_allclose(t_energy, energy, rtol=1e-6)
