@@ -43,8 +43,12 @@ MATCH_PT_EDGES = (20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 130.0, 170.0, 250.0
 pT: fine where the QCD spectrum falls fast, modest so each bin holds signal."""
 NVTX_EDGES = (0.5, 1.5, 10.5, 20.5, 30.5, 40.5, 50.5, 70.5)
 """nVtx bins of the AUC vs pile-up (1: no pile-up; <mu> = 35 fills 30-40)."""
-FEATURE_BINS = 500
-"""Bins of a single feature mapped into [0, 1) (:func:`~.features.to_unit`)."""
+FEATURE_BINS = 200
+"""Bins of a single feature mapped into [0, 1) (:func:`~.features.to_unit`): coarser
+than a score's, as a baseline needs two decimals, and each bin is paid for per pT bin,
+dataset, label and tagger in every chunk's output."""
+NVTX_SCORE_BINS = 200
+"""Score bins of the AUC per nVtx bin: a pile-up trend, not a headline."""
 
 
 def label_names(labels: npt.ArrayLike) -> npt.NDArray[np.str_]:
@@ -90,7 +94,7 @@ def book_score_hists() -> dict[str, Any]:
         ),
         "score_nvtx": hist.Hist(
             *cats,
-            hist.axis.Regular(SCORE_BINS, 0, 1, name="score"),
+            hist.axis.Regular(NVTX_SCORE_BINS, 0, 1, name="score"),
             hist.axis.Variable(NVTX_EDGES, name="nvtx", label="nVtx"),
             storage=hist.storage.Weight(),
         ),
