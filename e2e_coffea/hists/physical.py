@@ -145,6 +145,11 @@ def physical_entry(
         "unweighted_exact": exact,
         "background_weight_without_signal_pt": uncovered,
     }
+    if b.sum() > 0 and np.allclose(b_var, b):
+        out["note"] = (
+            "the background carries unit weights (an --unweighted run, or no cross-sections "
+            "in the fileset): the headline is pT-matched, not weighted to the physical rate"
+        )
     if head is not None:
         out.update(head.weighting())
         out["signal_eff_at_1pct_bkg"] = head.signal_eff_at(0.01)

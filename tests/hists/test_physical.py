@@ -144,3 +144,16 @@ def test_pt_matching_closure() -> None:
     assert matched.sum() == pytest.approx(s.sum() * (1 - uncovered))
     # before matching they differ: the closure is not trivial
     assert np.abs(s.sum(axis=0) / s.sum() - b_pt).max() > 0.1
+
+
+def test_unit_weights_are_named() -> None:
+    hists = book_score_hists()
+    for ds, label, mean in (("tau", 2, 0.6), ("qcd_lo", 0, 0.4)):
+        rng = np.random.default_rng(label)
+        fill_scores(hists, dataset=ds, tagger="t", labels=np.full(50, label),
+                    scores=np.clip(rng.normal(mean, 0.1, 50), 0, 0.99),
+                    pt=rng.uniform(20, 90, 50), eta=np.zeros(50))  # fmt: skip
+    entry = physical_entry(hists, "t", SIGNAL, [("qcd_lo", "quark")])
+    assert "unit weights" in entry["note"]
+    weighted, _ = _sample()
+    assert "note" not in physical_entry(weighted, "t", SIGNAL, BACKGROUND)
