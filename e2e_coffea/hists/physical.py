@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ..processor.features import FEATURE_SCALES
 from .roc import RocCurve, roc_from_counts
 from .samples import cell_counts
 
@@ -161,6 +162,11 @@ def physical_entry(
         out["per_background_dataset"][ds] = _figure(roc)
     out["per_nvtx"] = _per_nvtx(hists, tagger, signal, background)
     out["baselines"] = _baselines(hists, tagger, signal, background, scales)
+    absent = [f for f in FEATURE_SCALES if f not in out["baselines"]]
+    if absent:  # said, not silently left out
+        out["baselines_missing"] = {
+            f: "not computed: the files lack its inputs (tracks, jet phi or MET)" for f in absent
+        }
     return out
 
 
