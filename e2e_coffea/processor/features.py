@@ -1,7 +1,7 @@
 """Single-feature baselines: what a tagger would score with one plain feature of its object.
 
 An AUC means little until it is compared with what the object's pT, its |eta|, the
-event's MET or its charged multiplicity give on the same objects and weights: in the
+event's MET or pT-hat or its charged multiplicity give on the same objects and weights: in the
 shipped samples MET labels the process (hard QCD has tens of GeV of calo MET) and pT the
 pT-hat bin. Each feature is booked like a score (per dataset x label x tagger), mapped
 into [0, 1) by ``x / (x + scale)``: monotone, so the ROC and its AUC are those of the
@@ -36,6 +36,7 @@ FEATURE_SCALES: dict[str, float] = {
     "met": 30.0,  # GeV
     "n_charged": 10.0,  # tracks with pT > 1 GeV within dR < 0.4
     "sum_pt_jets_dr1": 50.0,  # GeV, other jets within dR < 1
+    "pthat": 100.0,  # GeV, the event's generator pT-hat (Generator_binvar): a process label
 }
 """Feature -> the value mapped to 0.5 by :func:`to_unit` (a typical size, so that the
 1000 bins of [0, 1) resolve it)."""
@@ -51,12 +52,13 @@ OWN_JET_DR = 0.4
 
 _BRANCHES: dict[str, dict[str, str]] = {
     "sparse": {
-        "met": "MET_pt", "nvtx": "nVtx", "trk_pt": "Track_pt", "trk_eta": "Track_eta",
-        "trk_phi": "Track_phi", "jet_pt": "Jet_pt", "jet_eta": "Jet_eta", "jet_phi": "Jet_phi",
+        "met": "MET_pt", "nvtx": "nVtx", "pthat": "Generator_binvar", "trk_pt": "Track_pt",
+        "trk_eta": "Track_eta", "trk_phi": "Track_phi", "jet_pt": "Jet_pt", "jet_eta": "Jet_eta",
+        "jet_phi": "Jet_phi",
     },
     "e2e": {
-        "met": "MET_pt", "nvtx": "nVtx", "jet_pt": "jet_Pt", "jet_eta": "jet_Eta",
-        "jet_phi": "jet_Phi",
+        "met": "MET_pt", "nvtx": "nVtx", "pthat": "Generator_binvar", "jet_pt": "jet_Pt",
+        "jet_eta": "jet_Eta", "jet_phi": "jet_Phi",
     },
 }  # fmt: skip
 
@@ -78,6 +80,7 @@ class EventColumns:
 
     met: npt.NDArray[np.float64] | None
     nvtx: npt.NDArray[np.float64] | None
+    pthat: npt.NDArray[np.float64] | None
     tracks: tuple[arrays.Jagged, arrays.Jagged, arrays.Jagged] | None
     jets: tuple[arrays.Jagged, arrays.Jagged, arrays.Jagged] | None
 
@@ -101,6 +104,7 @@ class EventColumns:
         return cls(
             met=flat("met"),
             nvtx=flat("nvtx"),
+            pthat=flat("pthat"),
             tracks=jag("trk_pt", "trk_eta", "trk_phi"),
             jets=jag("jet_pt", "jet_eta", "jet_phi"),
         )
@@ -140,6 +144,7 @@ def object_features(
     phi_o = np.asarray(phi, dtype=np.float64)
     out = {"pt": np.asarray(pt, dtype=np.float64), "abs_eta": np.abs(eta_o)}
     out["met"] = nan.copy() if cols.met is None else cols.met[event]
+    out["pthat"] = nan.copy() if cols.pthat is None else cols.pthat[event]
     out["n_charged"] = nan.copy()
     if cols.tracks is not None and np.isfinite(phi_o).all():
         tpt, teta, tphi = cols.tracks

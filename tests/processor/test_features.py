@@ -12,6 +12,7 @@ from e2e_coffea.processor.features import EventColumns, object_features, to_unit
 def _chunk() -> ak.Array:
     return ak.Array({
         "MET_pt": [10.0, 40.0],
+        "Generator_binvar": [35.0, 400.0],
         "nVtx": [1, 36],
         # event 0: three tracks near jet 0 (one below 1 GeV), one far away; event 1: none
         "Track_pt": [[5.0, 2.0, 0.5, 9.0], []],
@@ -33,6 +34,7 @@ def test_features_by_hand() -> None:
     )  # fmt: skip
     np.testing.assert_array_equal(nvtx, [1, 1, 36])
     np.testing.assert_array_equal(feats["met"], [10.0, 10.0, 40.0])
+    np.testing.assert_array_equal(feats["pthat"], [35.0, 35.0, 400.0])
     np.testing.assert_array_equal(feats["abs_eta"], [0.0, 0.8, 1.0])
     # jet 0: the 5 and 2 GeV tracks (dR 0.1 and 0.3); the 0.5 GeV one is below 1 GeV
     np.testing.assert_array_equal(feats["n_charged"], [2, 0, 0])

@@ -126,7 +126,7 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
         per_object = len(h.axes["feature"]) if name == "feature" else 1  # one per feature
         assert _total(h, flow=False) == n * per_object, name
     assert set(out["hists"]["feature"].axes["feature"]) == {
-        "pt", "abs_eta", "met", "n_charged", "sum_pt_jets_dr1",
+        "pt", "abs_eta", "met", "n_charged", "sum_pt_jets_dr1", "pthat",
     }  # fmt: skip
     m = out["metrics"]
     assert m["chunks"] == 1
