@@ -241,7 +241,8 @@ def _headline(t: dict[str, Any]) -> str:
     )
     if phys.get("auc_unweighted") is not None:
         text += f"; unweighted AUC {phys['auc_unweighted']:.4f}"
-    base = phys.get("baselines") or {}
+    base = {k: v for k, v in (phys.get("baselines") or {}).items() if k != "pthat"}
+    # pT-hat is a process label (0 for processes without one): never "the" best feature
     best = max(base.items(), key=lambda kv: kv[1].get("auc_headline") or 0.0, default=None)
     if best is not None and best[1].get("auc_headline") is not None:
         text += f"; best single feature {best[0]} {best[1]['auc_headline']:.3f}"
