@@ -52,6 +52,8 @@ __all__ = [
     "TRACKER_RADII_CM",
     "col_of_phi",
     "eta_of_row",
+    "jet_frame_abs_eta_max",
+    "jet_frame_seed_rows",
     "phi_of_col",
     "row_of_eta",
     "wrap_phi",
@@ -96,6 +98,28 @@ JET_FRAME: Final = 125
 """Jet window side in ECAL pixels: centre +-62, the E2E convention."""
 EG_FRAME: Final = 32
 """e/gamma crop side in EB crystals; the seed crystal sits at index [15, 15]."""
+
+
+def jet_frame_seed_rows() -> tuple[int, int]:
+    """First and last HCAL seed row whose jet window lies inside the ECAL grid in eta.
+
+    The window of seed tower ``i`` starts at ECAL row ``5 i - 62 + 2`` (the seed tower's
+    middle pixel at the window's centre, as :mod:`e2e_coffea.frames.objects` builds it)
+    and must end by row 280: rows 12..43 of 56."""
+    first = -(-(JET_FRAME // 2 - 2) // HCAL_TO_ECAL)  # ceil((62 - 2) / 5)
+    last = (ECAL_SHAPE[0] - JET_FRAME + JET_FRAME // 2 - 2) // HCAL_TO_ECAL
+    return first, last
+
+
+def jet_frame_abs_eta_max() -> float:
+    """The |eta| a jet seed can reach and still have its whole window on the grid: the
+    outer edge of the last acceptable seed tower, 1.392. That, not a contract's 2.4, is
+    the jet taggers' effective acceptance (about 60 % of tau jets); jets beyond are
+    dropped as "outside the frame's acceptance", never framed half empty."""
+    first, last = jet_frame_seed_rows()
+    lo = -ETA_MAX + first * HCAL_DETA
+    hi = -ETA_MAX + (last + 1) * HCAL_DETA
+    return round(max(-lo, hi), 6)
 
 
 def wrap_phi(phi: npt.ArrayLike) -> npt.NDArray[np.float64]:

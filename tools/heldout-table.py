@@ -1,8 +1,10 @@
 """The held-out table of the shipped taggers from the main job's summaries.
 
 Reads EVAL/*/summary.json (one run per task, tools/evaluate-shipped-taggers.sh), prints
-one line per tagger: AUC +- its error for classifiers (one-vs-rest per class and their
-mean for multi-class ones), response median and resolution against the classical
+one line per tagger: for binary classifiers the physical headline AUC (background at its
+cross-section, signal matched to its pT) +- its error, the unweighted AUC, per background
+dataset and per nVtx bin, signal efficiencies and single-feature baselines; pairwise AUCs
+for multi-class ones (one-vs-rest for outputs without them); response median and resolution against the classical
 baseline for regressions, with the objects counted and the kinematic range. With
 ``--record DEST`` the figures are written into the contracts of DEST/NAME.onnx
 (``metrics["heldout_*"]``, with the sample and the command that measured them).
@@ -43,6 +45,16 @@ def figures(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             f"{m['heldout_baseline_resolution']:.3f}; {m['heldout_n']} objects"
         )
         return text, m
+    if entry.get("pairwise"):
+        pairs = {k: v for k, v in entry["pairwise"].items() if v.get("auc") is not None}
+        if pairs:
+            m = {
+                "heldout_auc_pairwise": {k: v["auc"] for k, v in pairs.items()},
+                "heldout_auc_err_pairwise": {k: v["auc_err"] for k, v in pairs.items()},
+                "heldout_n": entry["n_jets"],
+            }
+            each = ", ".join(f"{k} {v['auc']:.3f} ± {v['auc_err']:.3f}" for k, v in pairs.items())
+            return f"pairwise {each}; {m['heldout_n']} objects", m
     if entry.get("per_class"):
         per = {c: (v["auc"], v["auc_err"]) for c, v in entry["per_class"].items()}
         errs = [e for _, e in per.values()]
@@ -62,7 +74,46 @@ def figures(entry: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     }
     if m["heldout_auc"] is None:
         return f"no AUC: {entry.get('note')}", {}
-    return f"AUC {m['heldout_auc']:.4f} ± {m['heldout_auc_err']:.4f}; {m['heldout_n']} objects", m
+    phys = entry.get("physical") or {}
+    if phys.get("auc_headline") is None:
+        return (
+            f"AUC {m['heldout_auc']:.4f} ± {m['heldout_auc_err']:.4f}; {m['heldout_n']} objects",
+            m,
+        )
+    return physical_text(phys, m["heldout_n"]), {
+        **m,
+        "heldout_auc_xsec_weighted": m.pop("heldout_auc"),
+        "heldout_auc": phys["auc_headline"],
+        "heldout_auc_err": phys["auc_headline_err"],
+        "heldout_auc_unweighted": phys["auc_unweighted"],
+        "heldout_auc_per_background": {
+            ds: v["auc"] for ds, v in phys["per_background_dataset"].items()
+        },
+        "heldout_auc_per_nvtx": {k: v["auc"] for k, v in phys["per_nvtx"].items()},
+        "heldout_baselines": {k: v.get("auc_headline") for k, v in phys["baselines"].items()},
+    }
+
+
+def physical_text(phys: dict[str, Any], n: int) -> str:
+    """Headline ± err, unweighted, per background dataset, per nVtx, efficiencies and
+    single-feature baselines (headline weighting) of one binary tagger."""
+    per_ds = ", ".join(
+        f"{ds} {v['auc']:.3f}"
+        for ds, v in phys["per_background_dataset"].items()
+        if v["auc"] is not None
+    )
+    per_nv = ", ".join(f"nVtx {k}: {v['auc']:.3f}" for k, v in phys["per_nvtx"].items())
+    base = ", ".join(
+        f"{k} {v['auc_headline']:.3f}"
+        for k, v in phys["baselines"].items()
+        if v.get("auc_headline") is not None
+    )
+    return (
+        f"headline {phys['auc_headline']:.4f} ± {phys['auc_headline_err']:.4f}; unweighted "
+        f"{phys['auc_unweighted']:.4f}; per background: {per_ds}; {per_nv}; eff. at 1 % / 10 % "
+        f"background {phys['signal_eff_at_1pct_bkg']:.3f} / {phys['signal_eff_at_10pct_bkg']:.3f}; "
+        f"single features: {base}; {n} objects"
+    )
 
 
 def main() -> int:

@@ -182,6 +182,8 @@ def _echo_report(report: Any) -> None:
     for name, notes in summary["notes"].items():
         for note in notes:
             click.echo(f"note: {name}: {note}")
+    for line in summary.get("warnings", []):
+        click.echo(f"WARNING: {line}", err=True)
     if summary["failed"]:
         click.echo(
             f"WARNING: {len(summary['failed'])} file/chunk range(s) not processed; see summary.json",
@@ -219,10 +221,35 @@ def _tagger_line(t: dict[str, Any]) -> str:
         return line
     if "per_class" in t:
         per = ", ".join(f"{c} {_auc(v)}" for c, v in t["per_class"].items())
-        return f"one-vs-rest AUC {per or 'n/a'} on {t['n_jets']} objects{note}"
+        pairs = ", ".join(
+            f"{k} {_auc(v)}"
+            for k, v in (t.get("pairwise") or {}).items()
+            if v.get("auc") is not None
+        )
+        pairwise = f"; pairwise AUC {pairs}" if pairs else ""
+        return f"one-vs-rest AUC {per or 'n/a'} on {t['n_jets']} objects{pairwise}{note}"
     if t.get("auc") is None and t.get("note"):
         return str(t["note"])  # why there is none, in place of an empty ROC's numbers
     return (
         f"AUC {_auc(t)} on {t['n_jets']} objects "
-        f"(signal {t['signal']}, background {t['background']})"
+        f"(signal {t['signal']}, background {t['background']}){_headline(t)}"
     )
+
+
+def _headline(t: dict[str, Any]) -> str:
+    """``; headline AUC 0.9370 +- 0.0100 (pT-matched); unweighted AUC 0.9800; best single
+    feature ...`` when the summary has them."""
+    phys = t.get("physical") or {}
+    if phys.get("auc_headline") is None:
+        return ""
+    text = (
+        f"; headline AUC {phys['auc_headline']:.4f} +- {phys['auc_headline_err']:.4f} (pT-matched)"
+    )
+    if phys.get("auc_unweighted") is not None:
+        text += f"; unweighted AUC {phys['auc_unweighted']:.4f}"
+    base = {k: v for k, v in (phys.get("baselines") or {}).items() if k != "pthat"}
+    # pT-hat is a process label (0 for processes without one): never "the" best feature
+    best = max(base.items(), key=lambda kv: kv[1].get("auc_headline") or 0.0, default=None)
+    if best is not None and best[1].get("auc_headline") is not None:
+        text += f"; best single feature {best[0]} {best[1]['auc_headline']:.3f}"
+    return text

@@ -78,6 +78,10 @@ class Contract:
     ``precision_variants`` records, per reduced precision (``fp16``, ``int8``), what the
     variant did to the held-out AUC (:mod:`.precision`): a variant without a record, or
     losing more than the allowed AUC, is refused at load time.
+    ``conditions`` are the conditions of its training samples (``pileup_mu``,
+    ``mean_nvtx``, ``occupancy`` per channel: mean ``hits`` and summed ``energy`` per
+    frame): ``run`` and ``Tagger`` warn when a sample is far outside them (a reader that
+    predates the field ignores it).
     """
 
     task: str
@@ -103,6 +107,7 @@ class Contract:
     validity: dict[str, Any] | None = None
     truth_labels: str = "label"
     precision_variants: dict[str, Any] | None = None
+    conditions: dict[str, Any] | None = None
     format_version: int = CONTRACT_VERSION
 
     def __post_init__(self) -> None:
@@ -204,7 +209,7 @@ class Contract:
 _REQUIRED: Final = ("task", "model_name", "channels", "frame_size", "class_names", "format_version")
 _JSON_FIELDS: Final = (
     "normalisation", "model_kwargs", "provenance", "metrics", "points", "scalar_norm",
-    "target", "validity", "precision_variants",
+    "target", "validity", "precision_variants", "conditions",
 )  # fmt: skip
 _KINDS: Final = OBJECT_KINDS
 

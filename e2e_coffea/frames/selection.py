@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..geometry import jet_frame_abs_eta_max
 from ..layouts import Layout, ObjectKind, frame_of
 from .objects import object_records
 from .records import ObjectRecords, ObjectSelection
 
 __all__ = [
+    "OUTSIDE_ACCEPTANCE",
     "JetCuts",
     "ObjectCuts",
     "Selected",
@@ -28,6 +30,11 @@ __all__ = [
     "cut_steps",
     "select_objects",
 ]
+
+
+OUTSIDE_ACCEPTANCE = "outside the frame's acceptance"
+"""Why a jet is dropped whose 125x125 window leaves the ECAL grid in eta (its seed beyond
+|eta| 1.392, :func:`~e2e_coffea.geometry.jet_frame_abs_eta_max`)."""
 
 
 class ValidityRangeWarning(UserWarning):
@@ -82,6 +89,15 @@ class ObjectCuts:
             out.append(f"pt_max {self.pt_max:g} > {v['pt_max']:g}")
         if self.abs_eta_max > v.get("abs_eta_max", math.inf):
             out.append(f"abs_eta_max {self.abs_eta_max:g} > {v['abs_eta_max']:g}")
+        return out
+
+    def effective_range(self, kind: str) -> dict[str, float | None]:
+        """:meth:`as_range` with ``abs_eta_max`` the |eta| objects can really have: for
+        jets that must fit their window (``require_in_frame``), at most
+        :func:`~e2e_coffea.geometry.jet_frame_abs_eta_max` (1.392), whatever the cuts say."""
+        out = self.as_range()
+        if frame_of(kind) == "jet" and self.require_in_frame:
+            out["abs_eta_max"] = min(self.abs_eta_max, jet_frame_abs_eta_max())
         return out
 
     def as_range(self) -> dict[str, float | None]:
@@ -174,5 +190,5 @@ def select_objects(
             continue
         apply(ok(), reason)
     if frame_of(kind) == "jet" and cuts.require_in_frame:
-        apply(rec.in_frame, "window off the grid")
+        apply(rec.in_frame, OUTSIDE_ACCEPTANCE)
     return Selected(rec, passed, dict(zip(steps, flow, strict=True)), reasons, tuple(notes))

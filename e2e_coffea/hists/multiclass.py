@@ -24,7 +24,7 @@ from ..layouts import LABEL_IDS
 from .roc import RocCurve, roc_from_counts
 from .samples import cell_counts, main_datasets
 
-__all__ = ["class_groups", "multiclass_entry", "one_vs_rest"]
+__all__ = ["class_groups", "multiclass_entry", "one_vs_rest", "pairwise"]
 
 Cell = tuple[str, str]
 """(dataset, truth label)."""
@@ -82,35 +82,9 @@ def one_vs_rest(
 
     ``class_score`` holds event weights; the groups (and ``info["n_objects"]``) come from
     the unweighted ``objects`` counts (see :mod:`.samples`)."""
-    if "class_score" not in hists:
-        msg = "the output holds no 'class_score' histogram"
-        raise BadInputError(msg)
-    class_score, objects = hists["class_score"], hists.get("objects")
-    if tagger not in list(class_score.axes["tagger"]):
-        msg = f"no class probabilities for tagger {tagger!r} (have {list(class_score.axes['tagger'])})"
-        raise BadInputError(msg)
-    h = class_score[{"tagger": tagger}]
-    datasets, labels = list(h.axes["dataset"]), list(h.axes["label"])
-    have = list(h.axes["class"])
-    missing = [c for c in class_names if c not in have]
-    if missing:
-        msg = f"tagger {tagger!r}: no probabilities for class(es) {missing} (have {have})"
-        raise BadInputError(msg)
-    values = np.asarray(h.values(), dtype=np.float64)  # (dataset, label, class, score)
-    variances = np.asarray(h.variances(), dtype=np.float64)
-    k0 = have.index(class_names[0])
-    weighted = {
-        (ds, lab): float(values[i, j, k0].sum())
-        for i, ds in enumerate(datasets)
-        for j, lab in enumerate(labels)
-    }
-    unweighted = cell_counts(objects, tagger)
-    counts: dict[Cell, float] = (
-        weighted if unweighted is None
-        else {cell: float(unweighted.get(cell, 0)) if w > 0 else 0.0 for cell, w in weighted.items()}
-    )  # fmt: skip
-    groups, notes = class_groups(class_names, counts)
-    edges = h.axes["score"].edges
+    values, variances, datasets, labels, have, groups, notes, counts, edges = _setup(
+        hists, tagger, class_names
+    )
     out: dict[str, tuple[RocCurve | None, dict[str, Any]]] = {}
 
     def collect(cells: list[Cell], k: int) -> tuple[Any, Any]:
@@ -143,6 +117,84 @@ def one_vs_rest(
             out[c] = (None, info)
             continue
         out[c] = (roc_from_counts(s, b, edges, signal_var=s_var, background_var=b_var), info)
+    return out
+
+
+def _setup(hists: Mapping[str, Any], tagger: str, class_names: Sequence[str]) -> Any:
+    """The tagger's class probabilities as arrays, with the class groups (see
+    :func:`class_groups`), shared by :func:`one_vs_rest` and :func:`pairwise`."""
+    if "class_score" not in hists:
+        msg = "the output holds no 'class_score' histogram"
+        raise BadInputError(msg)
+    class_score, objects = hists["class_score"], hists.get("objects")
+    if tagger not in list(class_score.axes["tagger"]):
+        msg = f"no class probabilities for tagger {tagger!r} (have {list(class_score.axes['tagger'])})"
+        raise BadInputError(msg)
+    h = class_score[{"tagger": tagger}]
+    datasets, labels = list(h.axes["dataset"]), list(h.axes["label"])
+    have = list(h.axes["class"])
+    missing = [c for c in class_names if c not in have]
+    if missing:
+        msg = f"tagger {tagger!r}: no probabilities for class(es) {missing} (have {have})"
+        raise BadInputError(msg)
+    values = np.asarray(h.values(), dtype=np.float64)  # (dataset, label, class, score)
+    variances = np.asarray(h.variances(), dtype=np.float64)
+    k0 = have.index(class_names[0])
+    weighted = {
+        (ds, lab): float(values[i, j, k0].sum())
+        for i, ds in enumerate(datasets)
+        for j, lab in enumerate(labels)
+    }
+    unweighted = cell_counts(objects, tagger)
+    counts: dict[Cell, float] = (
+        weighted if unweighted is None
+        else {cell: float(unweighted.get(cell, 0)) if w > 0 else 0.0 for cell, w in weighted.items()}
+    )  # fmt: skip
+    groups, notes = class_groups(class_names, counts)
+    edges = h.axes["score"].edges
+    return values, variances, datasets, labels, have, groups, notes, counts, edges
+
+
+def pairwise(
+    hists: Mapping[str, Any], tagger: str, class_names: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The positive (last) class against each other class alone, cutting on the positive
+    class's probability: ``tau_vs_qcd``, ``tau_vs_electron``. Unlike one-vs-rest, a
+    trivially separated class (electrons for a tau tagger) cannot lift the figure of the
+    hard one. Background weighted as the score histograms are (cross-section per event);
+    no pT matching (``class_score`` has no pT axis)."""
+    values, variances, datasets, labels, have, groups, notes, _counts, edges = _setup(
+        hists, tagger, class_names
+    )
+    pos = class_names[-1]
+    k = have.index(pos)
+    out: dict[str, dict[str, Any]] = {}
+
+    def collect(cells: list[Cell]) -> tuple[Any, Any]:
+        s, v = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
+        for ds, lab in cells:
+            i, j = datasets.index(ds), labels.index(lab)
+            s += values[i, j, k]
+            v += variances[i, j, k]
+        return s, v
+
+    for other in class_names[:-1]:
+        key = f"{pos}_vs_{other}"
+        if pos in notes or other in notes:
+            out[key] = {"auc": None, "note": notes.get(pos) or notes.get(other)}
+            continue
+        s, s_var = collect(groups.get(pos, []))
+        b, b_var = collect(groups.get(other, []))
+        if s.sum() <= 0 or b.sum() <= 0:
+            out[key] = {
+                "auc": None,
+                "note": f"no AUC: no objects for class {other if s.sum() > 0 else pos!r}",
+            }
+            continue
+        roc = roc_from_counts(s, b, edges, signal_var=s_var, background_var=b_var)
+        out[key] = {"auc": roc.auc, "auc_err": roc.auc_err, **roc.weighting(),
+                    "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
+                    "signal_eff_at_10pct_bkg": roc.signal_eff_at(0.10)}  # fmt: skip
     return out
 
 
@@ -179,4 +231,5 @@ def multiclass_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[
     entry["n_jets"] = max((v["n_jets"] for v in entry["per_class"].values()), default=0)
     if len(aucs) == len(names):
         entry["auc_macro"] = float(np.mean(aucs))
+    entry["pairwise"] = pairwise(hists, spec.name, names)
     return entry

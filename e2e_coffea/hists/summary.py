@@ -10,11 +10,14 @@ import hist
 import numpy as np
 
 from ..exceptions import BadInputError
+from ..frames.occupancy import tally_means
 from ..frames.selection import ObjectCuts
+from ..inference.conditions import conditions_warning, expected_conditions
 from ..io.jsonfiles import json_safe
 from ..layouts import LABEL_IDS
 from ..processor.tagger_processor import tagger_cuts
 from .multiclass import multiclass_entry
+from .physical import physical_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
 from .samples import MissingSampleError, cell_counts, main_datasets
@@ -22,6 +25,7 @@ from .samples import MissingSampleError, cell_counts, main_datasets
 __all__ = [
     "class_split",
     "draw_roc",
+    "physical_for_tagger",
     "plot_rocs",
     "roc_for_tagger",
     "roc_legend",
@@ -133,7 +137,8 @@ def roc_for_tagger(
 def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None) -> dict[str, Any]:
     """The ``summary.json`` contents: per-tagger figures (AUC, per-class AUCs or response),
     each with the kinematic ``range`` its objects were selected in (the run's ``cuts``
-    narrowed to the tagger's validity, as the processor does), entry accounting, failures,
+    narrowed to the tagger's validity, as the processor does, and a jet's |eta| to what
+    its window allows, 1.392), entry accounting, failures,
     throughput."""
     out = result.output
     if "hists" not in out or "score" not in out["hists"]:
@@ -144,14 +149,32 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
     taggers = {
         spec.name: {
             **tagger_entry(out["hists"], spec, lost),
-            "range": tagger_cuts(spec, cuts or ObjectCuts()).as_range(),
+            "range": tagger_cuts(spec, cuts or ObjectCuts()).effective_range(spec.kind),
         }
         for spec in specs
     }
+    measured = {
+        spec.name: tally_means(out.get("conditions", {}).get(spec.name, {})) for spec in specs
+    }
+    for spec in specs:
+        taggers[spec.name]["conditions"] = {
+            "measured": measured[spec.name],
+            "trained": expected_conditions(spec.contract),
+        }
+    warnings = [
+        line
+        for spec in specs
+        if (
+            line := conditions_warning(
+                spec.name, expected_conditions(spec.contract), measured[spec.name]
+            )
+        )
+    ]
     wall = max(result.wall_time, 1e-9)
     return json_safe(  # type: ignore[no-any-return]
         {
             "taggers": taggers,
+            "warnings": warnings,
             "entries": {
                 "processed": result.processed,
                 "expected": int(sum(result.expected.values())),
@@ -235,7 +258,30 @@ def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[
         **roc.weighting(),
         "signal_eff_at_1pct_bkg": roc.signal_eff_at(0.01),
     })  # fmt: skip
+    physical = _physical(hists, spec.name, info)
+    entry["auc_headline"] = physical.get("auc_headline")
+    entry["auc_unweighted"] = physical.get("auc_unweighted")
+    entry["physical"] = physical
     return entry
+
+
+def _physical(hists: Mapping[str, Any], tagger: str, info: Mapping[str, Any]) -> dict[str, Any]:
+    """The headline entry on the (dataset, label) cells of the tagger's weighted ROC."""
+    cells = {
+        key: [(ds, lab) for ds in info[f"{key}_weight"] for lab in info[f"{key}_labels"]]
+        for key in ("signal", "background")
+    }
+    return physical_entry(hists, tagger, cells["signal"], cells["background"])
+
+
+def physical_for_tagger(
+    hists: Mapping[str, Any], tagger: str, class_names: Sequence[str]
+) -> dict[str, Any]:
+    """A binary tagger's headline, unweighted, per-sample, per-nVtx and single-feature
+    figures (:func:`~.physical.physical_entry`), its signal and background chosen as
+    :func:`roc_for_tagger` chooses them."""
+    _, info = roc_for_tagger(hists, tagger, class_names)
+    return _physical(hists, tagger, info)
 
 
 def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:

@@ -33,10 +33,11 @@ from ..export.contract import Contract
 from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
 from ..frames.normalisation import Normalisation
 from ..frames.objects import flavour_records, object_counts, object_table
+from ..frames.occupancy import add_frames, add_nvtx, new_tally, per_event_number, tally_means
 from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, ValidityRangeWarning, select_objects
-from ..io.arrays import entries_from
+from ..io.arrays import entries_from, fields_of
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.nested import FlatBranches, flat_branches
 from ..io.profiles import BranchProfile, load_profile
@@ -52,6 +53,7 @@ from ..layouts import (
 )
 from .backends import InferenceBackend, OnnxBackend, triton_backend, triton_endpoint
 from .batching import object_batches
+from .conditions import ConditionsWarning, conditions_warning, expected_conditions
 from .outputs import jagged_outputs, model_outputs, output_width, scalar_branches, scalar_matrix
 from .partitions import is_dask_collection, map_partitions
 from .precision import session_model
@@ -157,6 +159,9 @@ class Tagger:
         self.layout = layout
         self.tensorrt = str(tensorrt) if tensorrt is not None else None
         self.stats: Counter[str] = Counter()
+        self.tally = new_tally()
+        """What the scored objects looked like (nVtx, frame occupancy): see :mod:`.conditions`."""
+        self._warned = False
         self._backend: InferenceBackend | None = None
         self._norm = (
             Normalisation.from_dict(self.contract.normalisation)
@@ -185,6 +190,7 @@ class Tagger:
         state = dict(self.__dict__)
         state["_backend"] = None  # never ship a session or a client
         state["stats"] = Counter()  # counts belong to the process that scored
+        state["tally"], state["_warned"] = new_tally(), False
         return state
 
     # -- what it reads -----------------------------------------------------------------
@@ -210,7 +216,7 @@ class Tagger:
         validation = ("label", *TRUTH_FLAGS, *flavour, *regression_quantities(c)) if truth else ()
         wanted = ["pt", "eta", *validation]  # cuts, truth
         optional = [table[q] for q in wanted if q in table and table[q] not in need]
-        return list(dict.fromkeys(need)), optional
+        return list(dict.fromkeys(need)), [*optional, "nVtx"]  # nVtx: the conditions check
 
     def plan(
         self,
@@ -243,6 +249,9 @@ class Tagger:
         for batch in self.score_batches(chunk, layout, sel, entry_offset=offset):
             values[rows[done : done + len(batch.records)]] = batch.outputs
             done += len(batch.records)
+        if not self._warned and (line := self.conditions_warning()):
+            self._warned = True  # once per tagger: the console is not a log
+            warnings.warn(line, ConditionsWarning, stacklevel=2)
         return jagged_outputs(
             values, sel.passed, object_counts(chunk, layout, self.kind), self.contract
         )
@@ -273,6 +282,8 @@ class Tagger:
             if self.contract.truth_labels == "hadron_flavour":  # b tagging: b / c / light
                 rec = flavour_records(chunk, layout, self.kind, sel.records)
                 sel = dataclasses.replace(sel, records=rec)
+        if "nVtx" in fields_of(chunk) and (nvtx := per_event_number(chunk["nVtx"])) is not None:
+            add_nvtx(self.tally, nvtx)
         self.stats["objects"] += len(sel.records)
         self.stats["selected"] += int(sel.passed.sum())
         self.stats.update(sel.reasons)
@@ -309,10 +320,19 @@ class Tagger:
                 raw = raw.float().cpu().numpy()
             outputs = model_outputs(raw, self.contract)
             self.stats["scored"] += len(rec)
+            if self.contract.input_kind == "image":
+                add_frames(self.tally, next(iter(inputs.values())), self.contract.channels)
             t2 = time.perf_counter()
             # hits sent to Triton: no frames on this side
             frames = None if self._sparse_wire else next(iter(inputs.values()))
             yield ScoredBatch(rec, outputs, frames, t_inputs, t2 - t1, first)
+
+    def conditions_warning(self) -> str | None:
+        """One line when what this tagger scored so far is far outside its training
+        conditions (:mod:`.conditions`), else None."""
+        return conditions_warning(
+            self.name, expected_conditions(self.contract), tally_means(self.tally)
+        )
 
     def backend(self, device: str) -> InferenceBackend:
         """The backend of this worker (built on first use, never pickled)."""

@@ -14,6 +14,8 @@ from ..exceptions import ContractError
 from ..layouts import LABELS
 
 __all__ = [
+    "MATCH_PT_EDGES",
+    "NVTX_EDGES",
     "RESPONSE_BINS",
     "TRUE_PT_EDGES",
     "MeanImages",
@@ -22,6 +24,7 @@ __all__ = [
     "book_regression_hists",
     "book_score_hists",
     "fill_class_scores",
+    "fill_features",
     "fill_regression",
     "fill_scores",
     "label_names",
@@ -35,6 +38,18 @@ RESPONSE_BINS = (500, 0.0, 2.5)
 """predicted / true in steps of 0.005: quantiles (median, 16-84 %) good to half a percent."""
 TRUE_PT_EDGES = (20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0)
 """True-pT bins of the response [GeV]; objects without a true pT land in the overflow."""
+MATCH_PT_EDGES = (20.0, 30.0, 40.0, 50.0, 60.0, 80.0, 100.0, 130.0, 170.0, 250.0, 400.0, 1000.0)
+"""Object-pT bins [GeV] in which the headline AUC reweights the signal to the background's
+pT: fine where the QCD spectrum falls fast, modest so each bin holds signal."""
+NVTX_EDGES = (0.5, 1.5, 10.5, 20.5, 30.5, 40.5, 50.5, 70.5)
+"""nVtx bins of the AUC vs pile-up (1: no pile-up; <mu> = 35 fills 30-40)."""
+FEATURE_BINS = 200
+"""Bins of a single feature mapped into [0, 1) (:func:`~.features.to_unit`): coarser
+than a score's, as a baseline needs two decimals, and each bin is paid for per pT bin,
+dataset, label and tagger in every chunk's output."""
+NVTX_SCORE_BINS = SCORE_BINS
+"""Score bins of the AUC per nVtx bin: as fine as the headline's (with 200, scores piled
+up near 0 or 1 moved the pu35 per-nVtx AUCs by up to 0.02)."""
 
 
 def label_names(labels: npt.ArrayLike) -> npt.NDArray[np.str_]:
@@ -70,6 +85,28 @@ def book_score_hists() -> dict[str, Any]:
             hist.axis.Regular(24, -2.4, 2.4, name="eta"),
             storage=hist.storage.Weight(),
         ),
+        # the headline AUC: fine score x object pT, to reweight the signal to the
+        # background's pT; and the AUC in bins of pile-up
+        "score_match": hist.Hist(
+            *cats,
+            hist.axis.Regular(SCORE_BINS, 0, 1, name="score"),
+            hist.axis.Variable(MATCH_PT_EDGES, name="pt", label="object pT [GeV]"),
+            storage=hist.storage.Weight(),
+        ),
+        "score_nvtx": hist.Hist(
+            *cats,
+            hist.axis.Regular(NVTX_SCORE_BINS, 0, 1, name="score"),
+            hist.axis.Variable(NVTX_EDGES, name="nvtx", label="nVtx"),
+            storage=hist.storage.Weight(),
+        ),
+        # single-feature baselines on the same objects and weights (.features)
+        "feature": hist.Hist(
+            *cats,
+            hist.axis.StrCategory([], growth=True, name="feature"),
+            hist.axis.Regular(FEATURE_BINS, 0, 1, name="value", label="x / (x + scale)"),
+            hist.axis.Variable(MATCH_PT_EDGES, name="pt", label="object pT [GeV]"),
+            storage=hist.storage.Weight(),
+        ),
         # objects scored, unweighted: how many jets a weighted ROC rests on
         "objects": hist.Hist(*cats, storage=hist.storage.Int64()),
     }
@@ -85,8 +122,10 @@ def fill_scores(
     pt: npt.ArrayLike,
     eta: npt.ArrayLike,
     weight: npt.ArrayLike | None = None,
+    nvtx: npt.ArrayLike | None = None,
 ) -> None:
-    """Fill all score histograms for one tagger's objects of one chunk."""
+    """Fill all score histograms for one tagger's objects of one chunk (``nvtx`` per
+    object; without it, or where NaN, ``score_nvtx`` gets nothing)."""
     s = np.clip(
         np.asarray(scores, dtype=np.float64), 0.0, 1.0 - 1e-12
     )  # 1.0 belongs in the last bin
@@ -98,6 +137,37 @@ def fill_scores(
     hists["score"].fill(**common)
     hists["score_pt"].fill(**common, pt=np.asarray(pt, dtype=np.float64))
     hists["score_eta"].fill(**common, eta=np.asarray(eta, dtype=np.float64))
+    hists["score_match"].fill(**common, pt=np.asarray(pt, dtype=np.float64))
+    if nvtx is not None:
+        nv = np.asarray(nvtx, dtype=np.float64)
+        ok = np.isfinite(nv)
+        if ok.any():
+            hists["score_nvtx"].fill(dataset=dataset, label=names[ok], tagger=tagger,
+                                     score=s[ok], weight=w[ok], nvtx=nv[ok])  # fmt: skip
+
+
+def fill_features(
+    hists: dict[str, Any],
+    *,
+    dataset: str,
+    tagger: str,
+    labels: npt.ArrayLike,
+    features: dict[str, npt.ArrayLike],
+    pt: npt.ArrayLike,
+    weight: npt.ArrayLike | None = None,
+) -> None:
+    """Book each single feature (already mapped into [0, 1)) like a score; NaN values
+    (a feature the file cannot give) are left out."""
+    names = label_names(labels)
+    p = np.asarray(pt, dtype=np.float64)
+    w = np.ones(len(p)) if weight is None else np.asarray(weight, dtype=np.float64)
+    for feature, values in features.items():
+        v = np.asarray(values, dtype=np.float64)
+        ok = np.isfinite(v)
+        if ok.any():
+            hists["feature"].fill(dataset=dataset, label=names[ok], tagger=tagger,
+                                  feature=feature, value=np.clip(v[ok], 0.0, 1.0 - 1e-12),
+                                  pt=p[ok], weight=w[ok])  # fmt: skip
 
 
 def book_class_hists() -> dict[str, Any]:

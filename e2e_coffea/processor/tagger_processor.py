@@ -20,6 +20,7 @@ from coffea import processor
 
 from ..exceptions import E2EError
 from ..frames.objects import object_table, object_values
+from ..frames.occupancy import new_tally
 from ..frames.selection import ObjectCuts, cut_steps
 from ..inference import Tagger, TaggerSpec, resolve_tagger
 from ..inference.truth import regression_baseline, regression_truth
@@ -33,11 +34,13 @@ from .booking import (
     book_regression_hists,
     book_score_hists,
     fill_class_scores,
+    fill_features,
     fill_regression,
     fill_scores,
     label_names,
     value_axis,
 )
+from .features import EventColumns, feature_branches, object_features, to_unit
 from .weights import event_weights, needs_event_numbers
 
 __all__ = ["E2ETaggerProcessor", "tagger_cuts"]
@@ -125,6 +128,13 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             opt += o
         if self.lumi_fb is not None and metadata is not None and needs_event_numbers(metadata):
             req.append(EVENT_ID_BRANCHES[layout][2])
+        if any(t.contract.task != "regression" for t in self.taggers):
+            # single-feature baselines and nVtx bins (optional: absent ones are not booked)
+            kinds = {t.kind for t in self.taggers}
+            opt += feature_branches(layout)
+            opt += [
+                object_table(layout, k)["phi"] for k in kinds if "phi" in object_table(layout, k)
+            ]
         req = list(dict.fromkeys(req))
         return req, [b for b in dict.fromkeys(opt) if b not in req]
 
@@ -183,8 +193,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         numbers = np.asarray(chunk[event_branch]) if event_branch in plan.present else None
         weights = event_weights(meta, n, self.lumi_fb, numbers, where=f"dataset {dataset!r}")
         out["weights"] = {dataset: {weights.how: 1}}
+        columns = EventColumns.of(chunk, layout)
         for t in self.taggers:
-            self._run_tagger(t, chunk, layout, dataset, offset, out, weights.weights)
+            self._run_tagger(t, chunk, layout, dataset, offset, out, weights.weights, columns)
         for images in out["mean_images"].values():
             images.flush()  # frames summed on a GPU: one copy per label and chunk
         device, reason = _device_label(self.taggers[0])
@@ -215,6 +226,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
             "weights": {},
             "cutflow": {dataset: {"events": n}},
             "notes": {},
+            "conditions": {},
             "mean_images": {},
             "metrics": {
                 "chunks": 1, "entries": n, "objects": 0, "time_read": 0.0,
@@ -235,7 +247,9 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         return hists
 
     def _run_tagger(self, tagger: Tagger, chunk: Any, layout: Layout, dataset: str, offset: int,
-                    out: dict[str, Any], weights: Any = None) -> None:  # fmt: skip
+                    out: dict[str, Any], weights: Any = None,
+                    columns: EventColumns | None = None) -> None:  # fmt: skip
+        tagger.tally = new_tally()  # this chunk's conditions: nVtx at select, frames when scored
         sel = tagger.select(chunk, layout, entry_offset=offset)
         out["cutflow"][dataset].update({f"{tagger.name}: {k}": v for k, v in sel.cutflow.items()})
         notes = out["notes"].setdefault(tagger.name, {})
@@ -264,8 +278,16 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                     fill_class_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
                                       probabilities=batch.outputs, class_names=c.class_names, weight=w)  # fmt: skip
                 else:
+                    feats, nvtx = (
+                        ({}, None) if columns is None else
+                        object_features(columns, tagger.kind, rec.event + batch.first, rec.index,
+                                        rec.pt, rec.eta, rec.phi)
+                    )  # fmt: skip
                     fill_scores(out["hists"], dataset=dataset, tagger=tagger.name, labels=rec.label,
-                                scores=batch.outputs, pt=rec.pt, eta=rec.eta, weight=w)  # fmt: skip
+                                scores=batch.outputs, pt=rec.pt, eta=rec.eta, weight=w, nvtx=nvtx)  # fmt: skip
+                    fill_features(out["hists"], dataset=dataset, tagger=tagger.name,
+                                  labels=rec.label, pt=rec.pt, weight=w,
+                                  features={k: to_unit(k, v) for k, v in feats.items()})  # fmt: skip
                 frames = tagger.contract.input_kind == "image" and batch.inputs is not None
                 if self.mean_images and frames:  # no frames here when hits go to Triton
                     mi = out["mean_images"].setdefault(
@@ -273,6 +295,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                     )
                     mi.add(batch.inputs, rec.label)  # summed where the frames are
         metrics["oom_halvings"] += tagger.stats["oom_halvings"] - halvings
+        out["conditions"][tagger.name] = tagger.tally
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator

@@ -50,6 +50,7 @@ def export_tagger(
     model: nn.Module, cfg: TrainConfig, task: Task, pair: Pairing, index: SampleIndex,
     weights: Reweighting, result: TrainResult, tests: dict[str, Any], described: dict[str, Any],
     *, scalar_norm: dict[str, list[float]] | None = None, timing: dict[str, float] | None = None,
+    conditions: dict[str, Any] | None = None,
 ) -> Path:  # fmt: skip
     """Write ``OUT/NAME.onnx`` and ``OUT/NAME.pt``; return the ONNX file's path."""
     points = pair.inputs.points
@@ -89,6 +90,7 @@ def export_tagger(
         ),
         target=None if task.target is None else task.target.to_dict(),
         validity=task.range.to_dict(),
+        conditions=json_safe(conditions) if conditions else None,
     )
     path = Path(cfg.out) / f"{cfg.tag}.onnx"
     export_onnx(model, path, contract, (2, *pair.input_shape))

@@ -22,6 +22,7 @@ from ..exceptions import BadInputError
 from ..frames.normalisation import load_norm
 from ..io.jsonfiles import json_safe
 from ..io.profiles import load_profile
+from .conditions import training_conditions
 from .distributed import broadcast_object, init_from_env, rank_info, spawn
 from .evaluate import predict, test_metrics
 from .export_tagger import export_tagger
@@ -291,9 +292,12 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     test = ObjectStream(index, 2, cfg.eval_batch_size, **common)
     o = predict(model, EpochLoader(test, workers=cfg.workers), torch.device(device))
     tests = test_metrics(o, task)
+    conditions = training_conditions(ObjectStream(index, 0, cfg.eval_batch_size, **common),
+                                     pair.channels, described, images=pair.inputs.points is None)  # fmt: skip
     timing = {"wall_s_to_test": fit_s, "wall_s": time.perf_counter() - started}
     path = export_tagger(model.cpu().eval(), cfg, task, pair, index, weights, result, tests,
-                         described, scalar_norm=None if norm is None else norm[0], timing=timing)  # fmt: skip
+                         described, scalar_norm=None if norm is None else norm[0], timing=timing,
+                         conditions=conditions)  # fmt: skip
     return dict(json_safe({
         "path": str(path), result.monitor: result.best_metric, **tests,
         "objects": index.counts(), "epochs_run": result.epochs_run,

@@ -197,8 +197,16 @@ def test_several_taggers_share_one_roc_plot_with_auc_and_error():
             )
     output = {"hists": hists}
     classes = {"good": ("qcd", "tau"), "weak": ("qcd", "tau")}
-    rocs = PerformanceDashboard(output, classes=classes).rocs()
+    dash = PerformanceDashboard(output, classes=classes)
+    rocs = dash.rocs()
     assert rocs["good"].auc > rocs["weak"].auc > 0.5
+    # the status line gives the physical headline and the unweighted AUC beside each
+    dash.redraw()
+    for name, roc in rocs.items():  # one pT bin, unit weights: both equal the plain AUC
+        assert (
+            f"{name} AUC {roc.auc:.3f}±{roc.auc_err:.3f} (headline {roc.auc:.3f}, unweighted {roc.auc:.3f})"
+            in dash.status.value
+        )
     texts = [t.get_text() for t in roc_figure(output, classes).axes[0].get_legend().get_texts()]
     for name, roc in rocs.items():
         # the legend says the AUC is unweighted here, and on how many objects per class

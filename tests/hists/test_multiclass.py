@@ -11,7 +11,7 @@ from scipy.special import softmax
 from sklearn.metrics import roc_auc_score
 
 from e2e_coffea.export import Contract
-from e2e_coffea.hists.multiclass import class_groups, multiclass_entry, one_vs_rest
+from e2e_coffea.hists.multiclass import class_groups, multiclass_entry, one_vs_rest, pairwise
 from e2e_coffea.layouts import LABEL_IDS
 from e2e_coffea.processor.booking import book_class_hists, fill_class_scores
 
@@ -118,3 +118,23 @@ def test_summary_entry_gives_every_class_or_why_not() -> None:
     lost = multiclass_entry(hists, good, ["ele"])
     assert lost["per_class"] == {}
     assert "lost" in lost["note"]
+
+
+def test_pairwise_auc_is_tau_against_each_class_alone() -> None:
+    classes = ("qcd", "electron", "tau")
+    hists, o = _fill(np.random.default_rng(7), classes)
+    pairs = pairwise(hists, "m", classes)
+    assert set(pairs) == {"tau_vs_qcd", "tau_vs_electron"}
+    tau = (o["label"] == "tau") & (o["dataset"] == "tau")
+    others = {
+        "qcd": (o["dataset"] == "qcd") & np.isin(o["label"], ["quark", "gluon"]),
+        "electron": (o["label"] == "electron") & (o["dataset"] == "ele"),
+    }
+    for other, member in others.items():
+        y = np.r_[np.ones(tau.sum()), np.zeros(member.sum())]
+        ref = roc_auc_score(y, np.r_[o["p"][tau, 2], o["p"][member, 2]])
+        assert pairs[f"tau_vs_{other}"]["auc"] == pytest.approx(ref, abs=2e-3)
+    # one-vs-rest for tau mixes both backgrounds: not the same figure as either pair
+    rest = one_vs_rest(hists, "m", classes)["tau"][0]
+    assert rest is not None
+    assert all(abs(p["auc"] - rest.auc) > 1e-4 for p in pairs.values())

@@ -69,7 +69,16 @@ def test_multi_class_keeps_every_class_probability(
 ) -> None:
     path = sample.files[("qcd", "sparse")]
     out = E2ETaggerProcessor([models["multi"]], device="cpu").process(events(path, "sparse", "qcd"))
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects", "class_score"}
+    assert set(out["hists"]) == {
+        "score",
+        "score_pt",
+        "score_eta",
+        "score_match",
+        "score_nvtx",
+        "feature",
+        "objects",
+        "class_score",
+    }
     assert out["hists"]["score"].sum(flow=True).value == 0  # no class picked as "the" score
     probs = Tagger(models["multi"], device="cpu")(uproot.open(path)["Events"].arrays())
     h = out["hists"]["class_score"][{"dataset": "qcd", "tagger": "multi", "label": sum}]
@@ -126,7 +135,18 @@ def test_every_chunk_books_the_same_hists(
     proc = E2ETaggerProcessor([jet_tagger, models["multi"], models["reg"]], device="cpu")
     ev = events(sample.files[("tau", "sparse")], "sparse", "tau")
     full, empty = proc.process(ev), proc.process(ev[:0])
-    keys = {"score", "score_pt", "score_eta", "objects", "class_score", "value:reg", "response:reg"}
+    keys = {
+        "score",
+        "score_pt",
+        "score_eta",
+        "score_match",
+        "score_nvtx",
+        "feature",
+        "objects",
+        "class_score",
+        "value:reg",
+        "response:reg",
+    }
     assert set(full["hists"]) == set(empty["hists"]) == set(proc.empty_output()["hists"]) == keys
     merged = accumulate([empty, full])
     for k, h in full["hists"].items():

@@ -24,6 +24,7 @@ from e2e_coffea.inference import object_batches
 from e2e_coffea.layouts import LABELS
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.processor.booking import MeanImages
+from e2e_coffea.processor.features import feature_branches
 
 # the branch names as the two layouts write them (layouts.py), written out on purpose
 KINE = {
@@ -93,13 +94,21 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     proc = E2ETaggerProcessor([jet_tagger], device="cpu")
     out = proc.process(events(path, "sparse", "tau"))
     assert set(out) == {
-        "entries", "chunks", "failed", "hists", "weights", "cutflow", "notes", "mean_images",
-        "metrics",
+        "entries", "chunks", "failed", "hists", "weights", "cutflow", "notes", "conditions",
+        "mean_images", "metrics",
     }  # fmt: skip
     assert out["failed"] == {}
     assert out["entries"] == {"tau": 40}
     assert out["chunks"] == {f"{path}:0-40": 40}
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects"}
+    assert set(out["hists"]) == {
+        "score",
+        "score_pt",
+        "score_eta",
+        "score_match",
+        "score_nvtx",
+        "feature",
+        "objects",
+    }
     for name, h in out["hists"].items():
         assert [ax.name for ax in h.axes][:3] == ["dataset", "label", "tagger"], name
         # weighted sums, except the objects count that says how many objects they rest on
@@ -113,8 +122,12 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
     assert score.edges[-1] == 1
     n = out["metrics"]["objects"]
     assert n > 0
-    for h in out["hists"].values():  # every object lands in every histogram, none in flow
-        assert _total(h, flow=False) == n
+    for name, h in out["hists"].items():  # every object lands in every histogram, none in flow
+        per_object = len(h.axes["feature"]) if name == "feature" else 1  # one per feature
+        assert _total(h, flow=False) == n * per_object, name
+    assert set(out["hists"]["feature"].axes["feature"]) == {
+        "pt", "abs_eta", "met", "n_charged", "sum_pt_jets_dr1", "pthat",
+    }  # fmt: skip
     m = out["metrics"]
     assert m["chunks"] == 1
     assert m["entries"] == 40
@@ -209,7 +222,15 @@ def test_branches_are_exactly_what_is_read(
             QG_PIXELS[layout] + JET_RECORD[layout] + EB_PIXELS[layout] + EG_RECORD[layout],
         ),
     ]
+    phi = {
+        "sparse": {"jet": "Jet_phi", "eg": "EGamma_phi"},
+        "e2e": {"jet": "jet_Phi", "eg": "SC_phi"},
+    }
     for taggers, expected in cases:
+        # the single-feature baselines and nVtx bins: event columns and the object's phi
+        kinds = {"jet"} if taggers[0] == jet_tagger else {"eg"}
+        kinds |= {"eg"} if len(taggers) == 2 else set()
+        expected = [*expected, *feature_branches(layout), *(phi[layout][k] for k in kinds)]
         proc = E2ETaggerProcessor(taggers, device="cpu")
         required, optional = proc.branches(layout)
         listed = [*required, *optional]
@@ -229,6 +250,11 @@ def test_layouts_give_identical_scores(
         sparse = both.process(events(sample.files[(ds, "sparse")], "sparse", ds))
         dense = both.process(events(sample.files[(ds, "e2e")], "e2e", ds))
         assert sparse["hists"]["score"].sum().value > 0
+        # the e2e layout has no tracks: no charged-multiplicity baseline there
+        feature = {lay: out["hists"].pop("feature") for lay, out in (("s", sparse), ("d", dense))}
+        assert set(feature["s"].axes["feature"]) - set(feature["d"].axes["feature"]) == {
+            "n_charged"
+        }
         assert hists_equal(sparse["hists"], dense["hists"])
         assert sparse["cutflow"] == dense["cutflow"]
         for name, mi in sparse["mean_images"].items():
@@ -240,7 +266,9 @@ def test_layouts_give_identical_scores(
 
 def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
     assert out["entries"] == {dataset: 0}
-    assert set(out["hists"]) == {"score", "score_pt", "score_eta", "objects"}
+    assert set(out["hists"]) == {
+        "score", "score_pt", "score_eta", "score_match", "score_nvtx", "feature", "objects",
+    }  # fmt: skip
     for h in out["hists"].values():
         assert _total(h, flow=True) == 0
     assert out["metrics"]["objects"] == 0

@@ -57,6 +57,12 @@ def test_run_writes_output_summary_and_roc(
     assert (out / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "entries 80/80" in captured.out
     assert "jet_simplenet: AUC" in captured.out
+    # the physical headline beside it, in the console and in summary.json
+    entry = summary["taggers"]["jet_simplenet"]
+    assert entry["auc_headline"] == entry["physical"]["auc_headline"] is not None
+    assert f"headline AUC {entry['auc_headline']:.4f}" in captured.out
+    assert f"unweighted AUC {entry['auc_unweighted']:.4f}" in captured.out
+    assert summary["warnings"] == []  # a test tagger without conditions: nothing to compare
 
 
 @pytest.mark.parametrize(

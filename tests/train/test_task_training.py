@@ -102,6 +102,14 @@ def test_train_export_resume_and_the_tagger_agrees(
     assert c.provenance["training"]["train_objects_per_class"] == counts["train"]
     assert c.provenance["training"]["epochs_run"] == 2
     assert c.provenance["training"]["wall_s"] > c.provenance["training"]["train_seconds"] > 0
+    # the training conditions, from the training frames: the tagger below, on the same
+    # sample, must not warn (pytest turns a ConditionsWarning into an error)
+    assert c.conditions is not None
+    assert c.conditions["pileup_mu"] == 0.0
+    assert c.conditions["mean_nvtx"] == 1.0
+    assert set(c.conditions["occupancy"]) == set(c.channels)
+    assert c.conditions["occupancy"]["ecal"]["hits"] > 0
+    assert 0 < c.conditions["frames"] <= counts["train"]["qcd"] + counts["train"]["tau"]
     metrics = json.loads((tmp_path / "a" / "my_tau_simplenet.metrics.json").read_text())
     assert len(metrics) == 2
 
