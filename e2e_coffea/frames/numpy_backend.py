@@ -22,19 +22,21 @@ try:  # numba is optional: the pure-numpy path is slower (scatter ~1.5-2x, crop 
 except ImportError:  # pragma: no cover - exercised by forcing use_numba=False
     HAVE_NUMBA = False  # _kernels stays unbound: only use_numba (False then) reaches it
 
-__all__ = ["HAVE_NUMBA", "NumpyBackend"]
+__all__ = ["HAVE_NUMBA", "NumpyBackend", "object_hit_pairs"]
 
 
-def _pairs(
-    jet_ev: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]
+def object_hit_pairs(
+    obj_ev: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(jet, hit) for every hit of every jet's event, jet-major then hit order."""
-    start = offsets[jet_ev]
-    counts = offsets[jet_ev + 1] - start
-    jet = np.repeat(np.arange(len(jet_ev), dtype=np.int64), counts)
+    """(object, hit) for every hit of every object's event, object-major then hit order:
+    the vectorised "for each object, for each hit of its event" of the frame builders
+    and of the sparse Triton wire."""
+    start = offsets[obj_ev]
+    counts = offsets[obj_ev + 1] - start
+    obj = np.repeat(np.arange(len(obj_ev), dtype=np.int64), counts)
     first = np.cumsum(counts) - counts
     hit = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start - first, counts)
-    return jet, hit
+    return obj, hit
 
 
 def _crop_slices(
@@ -106,7 +108,7 @@ class NumpyBackend:
         _n, C, H, W = out.shape
         suspect = False
         for offs in offsets:  # one collection after the other keeps each cell's hit order
-            jet, hit = _pairs(jet_ev, offs)
+            jet, hit = object_hit_pairs(jet_ev, offs)
             k = ch[hit].astype(np.int64)
             i = row[hit] - r0[jet]
             m = (col[hit] - c0[jet]) % wrap

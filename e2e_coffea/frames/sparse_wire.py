@@ -35,6 +35,7 @@ from .channels import resolve_channels
 from .egamma import SEED, build_eg_frames
 from .jets import build_jet_frames, jet_windows
 from .normalisation import Normalisation
+from .numpy_backend import object_hit_pairs
 from .objects import object_records, object_table
 from .records import ObjectRecords, ObjectSelection
 
@@ -121,18 +122,6 @@ def _windows(
     return r0, (rec.seed_col - SEED) % geo.ECAL_SHAPE[1], geo.EG_FRAME
 
 
-def _pairs(
-    ev: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(object, hit) for every hit of every object's event, object-major then hit order."""
-    start = offsets[ev]
-    counts = offsets[ev + 1] - start
-    obj = np.repeat(np.arange(len(ev), dtype=np.int64), counts)
-    first = np.cumsum(counts) - counts
-    hit = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start - first, counts)
-    return obj, hit
-
-
 def object_hits(
     chunk: Any,
     kind: Kind,
@@ -155,7 +144,7 @@ def object_hits(
         )
         f = geo.HCAL_TO_ECAL if c.hcal else 1
         side, top, left = size // f, r0 // f, c0 // f  # the scatter's window on this grid
-        obj, hit = _pairs(rec.event, rj.offsets)
+        obj, hit = object_hit_pairs(rec.event, rj.offsets)
         i = row[hit].astype(np.int64) - top[obj]
         keep = placed[hit] & (i >= 0) & (i < side) & ((col[hit] - left[obj]) % shape[1] < side)
         obj, hit = obj[keep], hit[keep]

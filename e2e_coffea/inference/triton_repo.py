@@ -34,6 +34,7 @@ __all__ = [
     "MAX_BATCH_SIZE_LIMIT",
     "check_name",
     "model_config",
+    "repository_specs",
     "write_model_repository",
 ]
 
@@ -100,17 +101,11 @@ def model_config(spec: TaggerSpec, max_batch_size: int = DEFAULT_MAX_BATCH_SIZE)
     return str(text_format.MessageToString(config))
 
 
-def write_model_repository(
-    taggers: Sequence[str | os.PathLike[str] | TaggerSpec],
-    out: str | os.PathLike[str],
-    *,
-    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
-    precision: str = "fp32",
-) -> list[Path]:
-    """``out/<name>/config.pbtxt`` and ``out/<name>/1/model.onnx`` per tagger; the model
-    folders written. ``out`` must not exist or be empty: a repository is written whole.
-    ``precision``: each model file is the tagger's variant that passed the precision gate
-    (:func:`~.precision.session_model`; refused before anything is written)."""
+def repository_specs(
+    taggers: Sequence[str | os.PathLike[str] | TaggerSpec], out: str | os.PathLike[str]
+) -> tuple[list[TaggerSpec], Path]:
+    """The taggers of one model repository (at least one, names unique) and its folder,
+    which must not exist or be empty: checked before anything is written."""
     specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
     if not specs:
         msg = "triton-repo needs at least one tagger"
@@ -123,6 +118,21 @@ def write_model_repository(
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         msg = f"{root} exists and is not an empty folder; choose a new --out"
         raise BadInputError(msg)
+    return specs, root
+
+
+def write_model_repository(
+    taggers: Sequence[str | os.PathLike[str] | TaggerSpec],
+    out: str | os.PathLike[str],
+    *,
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+    precision: str = "fp32",
+) -> list[Path]:
+    """``out/<name>/config.pbtxt`` and ``out/<name>/1/model.onnx`` per tagger; the model
+    folders written. ``out`` must not exist or be empty: a repository is written whole.
+    ``precision``: each model file is the tagger's variant that passed the precision gate
+    (:func:`~.precision.session_model`; refused before anything is written)."""
+    specs, root = repository_specs(taggers, out)
     configs = [model_config(s, max_batch_size) for s in specs]  # all checked before writing
     models = [session_model(s, precision) for s in specs]
     root.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ..exceptions import BadInputError
 from ..export.inspect import model_io
-from .taggers import TaggerSpec, resolve_tagger
+from .taggers import TaggerSpec
 from .triton_model import TensorSpec, contract_tensors
-from .triton_repo import check_name
+from .triton_repo import check_name, repository_specs
 from .triton_sparse import sparse_tensors
 
 __all__ = ["sparse_model_config", "write_sparse_repository"]
@@ -61,15 +61,7 @@ def write_sparse_repository(
 ) -> list[Path]:
     """``out/<name>/{config.pbtxt, 1/model.py, 1/model.onnx}`` per tagger; the folders.
     ``out`` must not exist or be empty."""
-    specs = [t if isinstance(t, TaggerSpec) else resolve_tagger(t) for t in taggers]
-    names = [s.name for s in specs]
-    if not specs or len(set(names)) != len(names):
-        msg = f"triton-repo needs taggers with unique names, got {names}"
-        raise BadInputError(msg)
-    root = Path(out)
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
-        msg = f"{root} exists and is not an empty folder; choose a new --out"
-        raise BadInputError(msg)
+    specs, root = repository_specs(taggers, out)
     configs = [sparse_model_config(s, threads=threads) for s in specs]  # all checked first
     folders = []
     for spec, text in zip(specs, configs, strict=True):
