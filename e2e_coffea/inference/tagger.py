@@ -58,6 +58,7 @@ from .precision import session_model
 from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
+from .threads import thread_budget
 from .truth import regression_quantities
 
 __all__ = ["ScoredBatch", "Tagger", "detect_layout", "object_batches"]
@@ -288,7 +289,7 @@ class Tagger:
         # On the CPU the next batch's inputs are built while this one is scored: up to
         # three batches alive (the caller's previous one, this one, the next), so each
         # gets a third of the frame budget. Device frames are built in order.
-        ahead = device == "cpu"
+        ahead = device == "cpu" and thread_budget().prefetch > 0  # a core to build on
         pieces = object_batches(
             chunk, selected.selection, max(1, self._batch_limit() // (3 if ahead else 1))
         )
