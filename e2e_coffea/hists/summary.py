@@ -11,6 +11,7 @@ import numpy as np
 
 from ..exceptions import BadInputError
 from ..frames.selection import ObjectCuts
+from ..inference.calibration import batch_report
 from ..io.jsonfiles import json_safe
 from ..layouts import LABEL_IDS
 from ..processor.tagger_processor import tagger_cuts
@@ -145,6 +146,7 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
         spec.name: {
             **tagger_entry(out["hists"], spec, lost),
             "range": tagger_cuts(spec, cuts or ObjectCuts()).as_range(),
+            "batch_size": batch_report(metrics.get("batch_size", {}).get(spec.name, {})),
         }
         for spec in specs
     }

@@ -49,7 +49,8 @@ def split_threads(cores: int, tasks: int = 1) -> ThreadBudget:
     builds frames while the rest run onnxruntime, otherwise onnxruntime gets the one core
     and frames are built in turn. More tasks than cores is the worker's own
     oversubscription (Dask's threads); nothing here adds to it."""
-    for name, value in (("cores", cores), ("tasks", tasks)):
+    checks: tuple[tuple[str, object], ...] = (("cores", cores), ("tasks", tasks))
+    for name, value in checks:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             msg = f"{name} must be an integer >= 1, got {value!r}"
             raise BadInputError(msg)
