@@ -19,7 +19,21 @@ from dataclasses import dataclass
 
 from ..exceptions import BadInputError
 
-__all__ = ["CORES_ENV", "ThreadBudget", "split_threads", "thread_budget", "worker_cores"]
+__all__ = [
+    "CORES_ENV",
+    "PREFETCH_FROM",
+    "ThreadBudget",
+    "split_threads",
+    "thread_budget",
+    "worker_cores",
+]
+
+PREFETCH_FROM = 3
+"""Cores per task from which one of them builds frames. Frames cost about 13 % of
+SimpleNet's single-thread inference (1.3 s against 10 s per 10k events,
+benchmarks/results/2026-12-05-2core/run_batch_threads.txt): on 2 cores, giving one core to
+frames halves onnxruntime for a thread that idles most of the time (frames + inference/2
+beats max(frames, inference/1)); from 3 cores the overlap wins."""
 
 CORES_ENV = "E2E_COFFEA_WORKER_CORES"
 """Cores a worker owns when that is not its thread count (a batch slot of 8 cores running
@@ -45,9 +59,9 @@ class ThreadBudget:
 def split_threads(cores: int, tasks: int = 1) -> ThreadBudget:
     """The split for a worker owning ``cores`` that runs ``tasks`` chunks at once.
 
-    Each task gets ``cores // tasks`` cores (at least one); with two or more, one of them
-    builds frames while the rest run onnxruntime, otherwise onnxruntime gets the one core
-    and frames are built in turn. More tasks than cores is the worker's own
+    Each task gets ``cores // tasks`` cores (at least one); with :data:`PREFETCH_FROM` or
+    more, one of them builds frames while the rest run onnxruntime, otherwise onnxruntime
+    gets them all and frames are built in turn. More tasks than cores is the worker's own
     oversubscription (Dask's threads); nothing here adds to it."""
     checks: tuple[tuple[str, object], ...] = (("cores", cores), ("tasks", tasks))
     for name, value in checks:
@@ -55,7 +69,7 @@ def split_threads(cores: int, tasks: int = 1) -> ThreadBudget:
             msg = f"{name} must be an integer >= 1, got {value!r}"
             raise BadInputError(msg)
     per_task = max(1, cores // tasks)
-    prefetch = 1 if per_task >= 2 else 0
+    prefetch = 1 if per_task >= PREFETCH_FROM else 0
     return ThreadBudget(cores, tasks, per_task - prefetch, prefetch)
 
 

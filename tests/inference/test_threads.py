@@ -22,13 +22,21 @@ def test_the_parts_never_add_up_to_more_than_the_cores(cores: int) -> None:
         assert b.intra_op >= 1
         assert b.prefetch in (0, 1)
         assert b.total <= cores, (cores, tasks, b)
-    # a worker running one chunk: everything but the frame thread goes to onnxruntime
+    # a worker running one chunk: all its cores busy
     assert split_threads(cores, 1).total == cores
 
 
 @pytest.mark.parametrize(
     ("cores", "tasks", "intra", "prefetch"),
-    [(1, 1, 1, 0), (2, 1, 1, 1), (2, 2, 1, 0), (8, 1, 7, 1), (8, 2, 3, 1), (4, 4, 1, 0)],
+    [
+        (1, 1, 1, 0),
+        (2, 1, 2, 0),
+        (3, 1, 2, 1),
+        (2, 2, 1, 0),
+        (8, 1, 7, 1),
+        (8, 2, 3, 1),
+        (4, 4, 1, 0),
+    ],
 )
 def test_split(cores: int, tasks: int, intra: int, prefetch: int) -> None:
     b = split_threads(cores, tasks)
@@ -107,7 +115,7 @@ def test_the_tagger_builds_frames_ahead_only_with_a_core_for_it(
     path = sample.files[("tau", "sparse")]
     with uproot.open(path) as f:
         arrays = f["Events"].arrays(entry_stop=20)
-    for cores, ahead in ((1, False), (2, True)):
+    for cores, ahead in ((2, False), (3, True)):
         _fake_cores(monkeypatch, cores)
         tagger_module.Tagger(jet_tagger, device="cpu")(arrays)
         assert seen[-1] is ahead
