@@ -142,7 +142,8 @@ def test_plugin_warms_the_session_the_processor_will_use(
         SessionCachePlugin([jet_tagger, eg_tagger], device).setup(_fake_worker(2, gpus))
         assert set(cached_sessions()) == {
             # two task threads on two cores: one intra-op thread each (inference.threads)
-            SessionKey(str(p.resolve()), "cpu", 1) for p in (jet_tagger, eg_tagger)
+            SessionKey(str(p.resolve()), "cpu", 1)
+            for p in (jet_tagger, eg_tagger)
         }
     clear_cache()
     with pytest.raises(DeviceFallbackError):
