@@ -314,3 +314,18 @@ def same_hists(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def hists_equal() -> Callable[[dict[str, Any], dict[str, Any]], bool]:
     """``same_hists`` as a fixture: test modules cannot import conftest under importlib mode."""
     return same_hists
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _batch_size_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Measured batch sizes go to the session's temp folder, never the user's cache (the
+    processes the tests start inherit it)."""
+    from e2e_coffea.inference.calibration import CACHE_ENV
+
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.getbasetemp() / "e2e-cache")
+    yield
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before

@@ -12,6 +12,7 @@ import numpy as np
 from ..exceptions import BadInputError
 from ..frames.occupancy import tally_means
 from ..frames.selection import ObjectCuts
+from ..inference.calibration import batch_report
 from ..inference.conditions import conditions_warning, expected_conditions
 from ..io.jsonfiles import json_safe
 from ..layouts import LABEL_IDS
@@ -150,6 +151,7 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
         spec.name: {
             **tagger_entry(out["hists"], spec, lost),
             "range": tagger_cuts(spec, cuts or ObjectCuts()).effective_range(spec.kind),
+            "batch_size": batch_report(metrics.get("batch_size", {}).get(spec.name, {})),
         }
         for spec in specs
     }

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from distributed import WorkerPlugin
 
 from ..exceptions import ContractError, E2EError
+from .threads import thread_budget, worker_cores
 
 __all__ = [
     "DeviceChoice",
@@ -202,17 +203,9 @@ def get_session(
 
 
 def _default_threads() -> int:
-    """A Dask worker's own thread count, else the cores this process may use."""
-    try:
-        from distributed import get_worker
-
-        return int(get_worker().state.nthreads)
-    except (ImportError, ValueError, AttributeError):
-        return (
-            len(os.sched_getaffinity(0))
-            if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1
-        )
+    """onnxruntime's share of the worker's cores (:mod:`.threads`): the Dask worker's
+    threads and the frame-building thread take the rest."""
+    return thread_budget().intra_op
 
 
 @dataclass(frozen=True)
@@ -338,7 +331,8 @@ class SessionCachePlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         device = resolve_device(self.device)
-        threads = 1 if device != "cpu" else int(worker.state.nthreads)
+        budget = thread_budget(*worker_cores(int(worker.state.nthreads)))
+        threads = 1 if device != "cpu" else budget.intra_op  # the chunks' own key
         for p, digest in zip(self.model_paths, self.sha256, strict=True):
             get_session(p, device, threads, self.fp16, sha256=digest)
 

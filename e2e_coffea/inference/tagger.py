@@ -53,6 +53,7 @@ from ..layouts import (
 )
 from .backends import InferenceBackend, OnnxBackend, triton_backend, triton_endpoint
 from .batching import object_batches
+from .calibration import DEFAULT_BATCH, BatchChoice, tuned_infer
 from .conditions import ConditionsWarning, conditions_warning, expected_conditions
 from .outputs import jagged_outputs, model_outputs, output_width, scalar_branches, scalar_matrix
 from .partitions import is_dask_collection, map_partitions
@@ -60,6 +61,7 @@ from .precision import session_model
 from .prefetch import prefetched
 from .sessions import resolve_device
 from .taggers import TaggerSpec, resolve_tagger
+from .threads import thread_budget
 from .truth import regression_quantities
 
 __all__ = ["ScoredBatch", "Tagger", "detect_layout", "object_batches"]
@@ -104,7 +106,9 @@ class Tagger:
     """A tagger by shipped name or ONNX path, ready to score chunks of either layout.
 
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
-    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch. ``precision``:
+    provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch; ``None`` measures
+    the fastest on the CPU (:mod:`.calibration`, cached per model and machine) and takes
+    256 elsewhere; the choice is :attr:`batch_choice`. ``precision``:
     ``fp32``, or a variant (``fp16``, ``int8``) whose held-out AUC change the contract
     records within the gate (:mod:`.precision`; refused in one line otherwise).
     ``triton``: ``host:port`` of a Triton server serving this tagger under its name (no
@@ -127,7 +131,7 @@ class Tagger:
         tagger: str | os.PathLike[str] | TaggerSpec,
         *,
         device: Device = "auto",
-        batch_size: int = 256,
+        batch_size: int | None = None,
         precision: str = "fp32",
         triton: str | None = None,
         triton_wire: str = "dense",
@@ -141,6 +145,7 @@ class Tagger:
         self.spec = resolve_tagger(tagger)
         self.device = device
         self.batch_size = batch_size
+        self.batch_choice = BatchChoice(batch_size, "fixed") if batch_size else None
         self.precision = precision
         self.model = session_model(self.spec, precision)  # the gate: refuses here, at load
         if triton is not None:
@@ -191,6 +196,8 @@ class Tagger:
         state["_backend"] = None  # never ship a session or a client
         state["stats"] = Counter()  # counts belong to the process that scored
         state["tally"], state["_warned"] = new_tally(), False
+        if not self.batch_size:  # measured for this machine: each worker measures its own
+            state["batch_choice"] = None
         return state
 
     # -- what it reads -----------------------------------------------------------------
@@ -299,7 +306,7 @@ class Tagger:
         # On the CPU the next batch's inputs are built while this one is scored: up to
         # three batches alive (the caller's previous one, this one, the next), so each
         # gets a third of the frame budget. Device frames are built in order.
-        ahead = device == "cpu"
+        ahead = device == "cpu" and thread_budget().prefetch > 0  # a core to build on
         pieces = object_batches(
             chunk, selected.selection, max(1, self._batch_limit() // (3 if ahead else 1))
         )
@@ -315,7 +322,7 @@ class Tagger:
 
         for inputs, rec, first, t_inputs in prefetched(prepare, pieces, ahead=ahead):
             t1 = time.perf_counter()
-            raw = self.backend(device).infer(inputs) if len(rec) else np.zeros((0, 1), np.float32)
+            raw = self._infer(device, inputs, len(rec))
             if not isinstance(raw, np.ndarray):
                 raw = raw.float().cpu().numpy()
             outputs = model_outputs(raw, self.contract)
@@ -334,16 +341,25 @@ class Tagger:
             self.name, expected_conditions(self.contract), tally_means(self.tally)
         )
 
+    def _infer(self, device: str, inputs: dict[str, Any], n: int) -> Any:
+        """The model's outputs, the batch size measured on the first full CPU batch."""
+        if not n:
+            return np.zeros((0, 1), np.float32)
+        be = self.backend(device)
+        if self.batch_choice is not None or not isinstance(be, OnnxBackend) or device != "cpu":
+            return be.infer(inputs)
+        raw, self.batch_choice = tuned_infer(be, inputs, self.model, self._batch_limit() // 3)
+        return raw
+
     def backend(self, device: str) -> InferenceBackend:
         """The backend of this worker (built on first use, never pickled)."""
         if self._backend is None:
             if self.triton is not None:
-                self._backend = triton_backend(
-                    self.triton, self.name, self.contract, self.batch_size, self.triton_wire
-                )
+                self._backend = triton_backend(self.triton, self.name, self.contract,
+                                               self.batch_size or DEFAULT_BATCH, self.triton_wire)  # fmt: skip
             else:
                 m = self.model
-                self._backend = OnnxBackend(m.path, device, self.batch_size, m.fp16,
+                self._backend = OnnxBackend(m.path, device, self.batch_size or DEFAULT_BATCH, m.fp16,
                                             tensorrt=self.tensorrt, stats=self.stats,
                                             sha256=m.sha256)  # fmt: skip
         return self._backend
@@ -403,6 +419,7 @@ class Tagger:
 
 def _check_options(batch_size: Any, frame_memory_mb: Any, cuts: Any, layout: Any) -> None:
     """One line naming a bad option, before a model is even opened."""
+    batch_size = 1 if batch_size is None else batch_size  # None: measured
     for name, value, kind in (("batch_size", batch_size, int), ("frame_memory_mb", frame_memory_mb, float)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, int | kind):
             msg = f"{name} must be a number, got {type(value).__name__} {value!r}"

@@ -23,6 +23,7 @@ from ..frames.objects import object_table, object_values
 from ..frames.occupancy import new_tally
 from ..frames.selection import ObjectCuts, cut_steps
 from ..inference import Tagger, TaggerSpec, resolve_tagger
+from ..inference.calibration import DEFAULT_BATCH, BatchChoice
 from ..inference.truth import regression_baseline, regression_truth
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.nested import flat_branches
@@ -57,7 +58,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
     objects. ``device``: ``"auto"``, ``"cpu"`` or ``"cuda"`` (CUDA without a GPU is an
     error, never a fallback). ``branches``: the branch profile of the files (a dataset's
     ``metadata["branches"]`` overrides it). ``frame_memory_mb`` bounds the frames alive
-    at once; ``batch_size`` is the inference batch. ``lumi_fb``: objects are weighted by
+    at once; ``batch_size`` is the inference batch (``None``: measured on the CPU, see
+    :mod:`e2e_coffea.inference.calibration`; reported per tagger). ``lumi_fb``: objects are weighted by
     cross-section x luminosity / events when the dataset's metadata carries them (see
     :mod:`e2e_coffea.processor.weights`), by 1 otherwise; ``None`` weights nothing.
     ``skip_bad_chunks``: a chunk that fails
@@ -71,7 +73,7 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
         *,
         cuts: ObjectCuts | None = None,
         device: Literal["auto", "cpu", "cuda"] = "auto",
-        batch_size: int = 256,
+        batch_size: int | None = None,
         frame_memory_mb: float = 256.0,
         mean_images: bool = True,
         triton_url: str | None = None,
@@ -296,6 +298,8 @@ class E2ETaggerProcessor(processor.ProcessorABC):  # type: ignore[misc]
                     mi.add(batch.inputs, rec.label)  # summed where the frames are
         metrics["oom_halvings"] += tagger.stats["oom_halvings"] - halvings
         out["conditions"][tagger.name] = tagger.tally
+        choice = tagger.batch_choice or BatchChoice(tagger.batch_size or DEFAULT_BATCH, "default")
+        metrics.setdefault("batch_size", {}).setdefault(tagger.name, {})[choice.label] = 1
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator

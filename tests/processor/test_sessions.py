@@ -141,7 +141,9 @@ def test_plugin_warms_the_session_the_processor_will_use(
         clear_cache()
         SessionCachePlugin([jet_tagger, eg_tagger], device).setup(_fake_worker(2, gpus))
         assert set(cached_sessions()) == {
-            SessionKey(str(p.resolve()), "cpu", 2) for p in (jet_tagger, eg_tagger)
+            # two task threads on two cores: one intra-op thread each (inference.threads)
+            SessionKey(str(p.resolve()), "cpu", 1)
+            for p in (jet_tagger, eg_tagger)
         }
     clear_cache()
     with pytest.raises(DeviceFallbackError):
