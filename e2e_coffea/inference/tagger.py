@@ -327,11 +327,11 @@ class Tagger:
                 raw = raw.float().cpu().numpy()
             outputs = model_outputs(raw, self.contract)
             self.stats["scored"] += len(rec)
-            if self.contract.input_kind == "image":
-                add_frames(self.tally, next(iter(inputs.values())), self.contract.channels)
-            t2 = time.perf_counter()
-            # hits sent to Triton: no frames on this side
+            # hits sent to Triton: no frames on this side (and no frame occupancy to tally)
             frames = None if self._sparse_wire else next(iter(inputs.values()))
+            if frames is not None and self.contract.input_kind == "image":
+                add_frames(self.tally, frames, self.contract.channels)
+            t2 = time.perf_counter()
             yield ScoredBatch(rec, outputs, frames, t_inputs, t2 - t1, first)
 
     def conditions_warning(self) -> str | None:

@@ -161,7 +161,7 @@ def dask_setup(worker):
     original = tagger_processor.TaggerProcessor.process
 
     def slow(self, events):
-        time.sleep(1.5)
+        time.sleep(3.0)  # long enough that the replacement job is submitted mid-run
         return original(self, events)
 
     tagger_processor.TaggerProcessor.process = slow
