@@ -15,6 +15,8 @@ from e2e_coffea.exceptions import E2EError
 from e2e_coffea.inference import doctor
 from e2e_coffea.inference.sessions import DeviceFallbackError
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 TAGGER = "qg_simplenet"  # the fastest shipped image tagger: the smoke stays quick here
 
 

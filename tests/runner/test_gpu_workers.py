@@ -19,6 +19,8 @@ import pytest
 from e2e_coffea.runner import cuda_cluster
 from e2e_coffea.runner.cluster import local_cluster
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 CHUNKSIZE = 15
 
