@@ -331,23 +331,31 @@ def _batch_size_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
         os.environ[CACHE_ENV] = before
 
 
-def _no_gpu_reason() -> str | None:
-    import torch
-
-    if not torch.cuda.is_available():
-        return "torch sees no CUDA GPU on this machine"
-    return None
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """``@pytest.mark.cuda`` runs skip, with the reason, unless torch sees a GPU. Device
     tests (marker ``gpu``) parametrize ``device`` over ``["cpu", pytest.param("cuda",
     marks=pytest.mark.cuda)]``: the CPU run happens everywhere, the CUDA one on a GPU
-    (``benchmarks/gpu_check.sh tests`` runs ``pytest -m cuda tests``)."""
+    (``benchmarks/gpu_check.sh tests`` runs those)."""
     if item.get_closest_marker("cuda") is not None:
-        reason = _no_gpu_reason()
-        if reason:
-            pytest.skip(f"cuda test: {reason}")
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("cuda test: torch sees no CUDA GPU on this machine")
+
+
+@pytest.fixture
+def cpu_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process sees no GPU, whatever the machine has: torch finds no CUDA device and
+    onnxruntime offers no CUDA or TensorRT provider. A test of the CPU-only behaviour
+    (an error for ``cuda``, ``auto`` picking the CPU) then runs on GPU machines too."""
+    import onnxruntime as ort
+    import torch
+
+    gpu = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+    cpu = [p for p in ort.get_available_providers() if p not in gpu]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: list(cpu))
 
 
 @pytest.fixture
