@@ -5,7 +5,7 @@
 # AUCs the floors follow are: a tagger's separation on its samples; a cross-section
 # weighted QCD mixture adds the pT spectra's difference (see the README). Prints the table (commit it under benchmarks/results/) and, with
 # RECORD=1, writes each figure into its model's contract (metrics["heldout_*"]), which
-# tests/test_taggers.py checks against the floors.
+# tests/inference/test_shipped_taggers.py checks against the floors.
 #
 # Knobs: OUT=build/shipped  DEST=e2e_coffea/data/taggers  SCALE=1 (events)  WORKERS=2
 #        RECORD=0  EXTRA="tau:build/shipped/models/tau_simplenet_scalars.onnx"

@@ -23,6 +23,8 @@ from e2e_coffea.inference.batching import (
 )
 from e2e_coffea.inference.sessions import clear_cache
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 ORT_OOM = (
     "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running "
