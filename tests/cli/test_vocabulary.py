@@ -143,3 +143,15 @@ def test_frames_dtype_alias_maps_to_precision(
     assert seen[0] == seen[1]
     assert (seen[0]["dtype"], seen[0]["step"]) == ("float16", 5)
     assert "--dtype is deprecated; use --precision" in capsys.readouterr().err
+
+
+def test_train_flags_are_train_config_fields() -> None:
+    """``e2e-coffea train --chunksize`` is ``TrainConfig.chunksize`` (and ``train_task``'s
+    keyword): the CLI hands its options over by name."""
+    from dataclasses import fields
+
+    from e2e_coffea.train import TrainConfig
+
+    given = {p.name for p in COMMANDS["train"].params if p.expose_value}
+    by_name = given - {"model_name", "model_option"}  # positional / model_kwargs
+    assert by_name <= {f.name for f in fields(TrainConfig)}
