@@ -23,7 +23,7 @@ for spec in tau:12000 qcd:10000 top:3000 quark:6000 gluon:6000 electron:6000 pho
     qcd_em:4000; do
   proc=${spec%%:*} events=$(( ${spec##*:} * SCALE ))
   [ -f "$OUT/test-seed2/$proc/fileset.json" ] && continue
-  e2e-coffea generate --process "$proc" --events "$events" --seed 2 --workers "$WORKERS" \
+  e2e-coffea generate --process "$proc" --events "$events" --seed 2 --nproc "$WORKERS" \
     --events-per-file 1000 --out "$OUT/test-seed2/$proc"
 done
 python tools/task-filesets.py "$OUT/test-seed2"
