@@ -107,23 +107,35 @@ class Tagger:
 
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch; ``None`` measures
-    the fastest on the CPU (:mod:`~e2e_coffea.inference.calibration`, cached per model and machine) and takes
-    256 elsewhere; the choice is ``batch_choice``. ``precision``:
+    the fastest on the CPU (:mod:`~e2e_coffea.inference.calibration`, cached per model
+    and machine) and takes 256 elsewhere; the choice is ``batch_choice``. ``precision``:
     ``fp32``, or a variant (``fp16``, ``int8``) whose held-out AUC change the contract
-    records within the gate (:mod:`~e2e_coffea.inference.precision`; refused in one line otherwise).
+    records within the gate (:mod:`~e2e_coffea.inference.precision`; refused in one line
+    otherwise).
     ``triton``: ``host:port`` of a Triton server serving this tagger under its name (no
     local session is built; ``host:port`` or ``grpc://...`` for gRPC, ``http://host:port``
     for HTTP). ``triton_wire``: ``dense`` sends the frames (a server holding only the ONNX
     file), ``sparse`` each object's hits, from which the server builds the frames
-    (:mod:`~e2e_coffea.inference.triton_sparse`; sparse-layout chunks). ``branches``: a branch profile (name,
-    file or :class:`~e2e_coffea.io.profiles.BranchProfile`) for files that name branches differently.
+    (:mod:`~e2e_coffea.inference.triton_sparse`; sparse-layout chunks). ``branches``: a
+    branch profile (name, file or :class:`~e2e_coffea.io.profiles.BranchProfile`) for
+    files that name branches differently.
     ``cuts``: the object selection; by default the standard cuts narrowed to the range the
     tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
     it are ``None``, counted by reason in ``stats``. Cuts given that reach beyond
-    that range are applied as given, with one :class:`~e2e_coffea.frames.selection.ValidityRangeWarning`.
+    that range are applied as given, with one
+    :class:`~e2e_coffea.frames.selection.ValidityRangeWarning`.
     ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
     in front of CUDA).
+
+    A shipped tagger carries what it needs in its contract: the objects it scores, its
+    channels and their normalisation, its classes.
+
+    >>> tagger = Tagger("tau_simplenet")
+    >>> tagger.kind, tagger.contract.channel_preset, tagger.contract.class_names
+    ('jet', 'tau13', ('qcd', 'tau'))
+    >>> tagger.contract.validity
+    {'abs_eta_max': 2.4, 'pt_max': 100.0, 'pt_min': 20.0}
     """
 
     def __init__(
