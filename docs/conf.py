@@ -31,7 +31,21 @@ extensions = [
 
 root_doc = "docs/index"
 include_patterns = ["docs/*.md", "docs/_api/*.rst", "notebooks/*.ipynb"]
-exclude_patterns = [".*", "build", "dist", "docs/_ext", "docs/_extra"]
+# pruned from the walk: virtual environments (.venv ...), build outputs, generated samples
+exclude_patterns = [
+    ".*",
+    "build",
+    "dist",
+    "samples",
+    "results",
+    "out",
+    "test-artifacts",
+    "notebooks/samples",
+    "notebooks/runs",
+    "notebooks/models",
+    "docs/_ext",
+    "docs/_extra",
+]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
 # The notebooks are rendered as they are stored (no outputs): executing them generates
