@@ -123,7 +123,7 @@ class Tagger:
     tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
     it are ``None``, counted by reason in ``stats``. Cuts given that reach beyond
     that range are applied as given, with one
-    :class:`~e2e_coffea.frames.selection.ValidityRangeWarning`.
+    :class:`~e2e_coffea.frames.ValidityRangeWarning`.
     ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
     in front of CUDA).
