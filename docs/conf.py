@@ -61,8 +61,7 @@ rst_prolog = "\n".join(
 )
 
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
-autodoc_typehints_description_target = "documented_params"
+autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
 
 nitpicky = True

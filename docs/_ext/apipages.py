@@ -13,6 +13,7 @@ or adding a module needs no change here.
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib
 import inspect
 import pkgutil
@@ -250,6 +251,15 @@ def _resolve(
     ours to document (the build is offline: no intersphinx)."""
     if node.get("refdomain") != "py" or _SURFACE is None:
         return None
+    target = str(node["reftarget"])
+    if target.count("[") > target.count("]"):
+        # A fragment: where Sphinx cannot parse a signature (a dataclass field's
+        # ``default_factory`` shows as ``<factory>``), it cuts the annotations at the
+        # commas, ``dict[str, int]`` into ``dict[str`` and ``int]``. Text, when the
+        # generic's own name exists.
+        outer = target.split("[", 1)[0].lstrip("~")
+        if _find(outer)[0] or hasattr(builtins, outer):
+            return contnode
     domain = env.get_domain("py")
     spellings = _spellings(_SURFACE, str(node["reftarget"]), node.get("py:module"))
     for spelling in spellings:
