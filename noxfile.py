@@ -49,6 +49,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """The docs site (tools/build-docs.sh): doctests, then Sphinx, nitpicky, into build/docs."""
+    _install_torch(session)
+    session.install(".[test]", *nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run("bash", "tools/build-docs.sh", *session.posargs, external=True)
+
+
 @nox.session(name="dask-awkward", default=False)
 def dask_awkward(session: nox.Session) -> None:
     """Tagger in coffea's dask mode: dask-awkward pins dask < 2025.4, so these tests skip

@@ -53,7 +53,7 @@ def run(
     """The main job, as ``e2e-coffea run``: every keyword is the command's flag of the
     same name (``--gpu-workers`` is ``gpu_workers``), with the same default.
 
-    ``taggers``: shipped names, ``.onnx`` paths, :class:`TaggerSpec` or :class:`Tagger`
+    ``taggers``: shipped names, ``.onnx`` paths, :class:`~e2e_coffea.inference.TaggerSpec` or :class:`Tagger`
     objects. With ``out`` the run's files (``output.zip``, ``summary.json``, ``roc.png``,
     ``facility.json``) are written there, exactly as the command writes them; without it
     nothing is written, and ``result.write(out)`` does it later. ``result.summary()`` is

@@ -59,7 +59,11 @@ _FRAME_OF: Final[dict[str, FrameKind]] = {"jet": "jet", "fatjet": "jet", "eg": "
 
 
 def frame_of(kind: str) -> FrameKind:
-    """The window geometry of ``kind``: R = 0.4 and R = 0.8 jets share the jet window."""
+    """The window geometry of ``kind``: R = 0.4 and R = 0.8 jets share the jet window.
+
+    >>> frame_of("fatjet"), frame_of("eg")
+    ('jet', 'eg')
+    """
     return _FRAME_OF.get(kind, "jet")
 
 
@@ -343,5 +347,9 @@ EVENT_ID_BRANCHES: Final[dict[Layout, tuple[str, str, str]]] = {
 
 
 def layout_of_tree(treename: str) -> Layout:
-    """The layout a file's tree belongs to: ``fevt/RHTree`` is e2e, anything else sparse."""
+    """The layout a file's tree belongs to: ``fevt/RHTree`` is e2e, anything else sparse.
+
+    >>> layout_of_tree("fevt/RHTree"), layout_of_tree("Events")
+    ('e2e', 'sparse')
+    """
     return "e2e" if treename.strip("/") == E2E_TREE else "sparse"

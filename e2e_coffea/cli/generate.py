@@ -66,11 +66,10 @@ def command(
 ) -> None:
     """Generate labelled samples with Pythia 8 and a parametric CMS-like detector.
 
-      Processes: tau (DY->tautau, hadronic), qcd (dijets in pT-hat bins), qcd_em
-      (EM-enriched QCD), electron (DY->ee), photon (prompt photon), quark, gluon
-      (enriched jet samples), top (boosted ttbar, pT-hat > 400 GeV), qcd_boosted (QCD,
-    pT-hat 300-800 GeV, for FatJets), wjets (W -> e/mu nu
-      + jet, the tau fake source).
+    Processes: tau (DY->tautau, hadronic), qcd (dijets in pT-hat bins), qcd_em
+    (EM-enriched QCD), electron (DY->ee), photon (prompt photon), quark, gluon
+    (enriched jet samples), top (boosted ttbar, pT-hat > 400 GeV), qcd_boosted (QCD,
+    pT-hat 300-800 GeV, for FatJets), wjets (W -> e/mu nu + jet, the tau fake source).
     """
     from ..sim.generate import generate, validate_request
 

@@ -45,7 +45,7 @@ class EventDisplay:
     ``eta``, ``phi``, ``label``, ``event``, ``jet``, ``ieta``, ``iphi``), ``scores`` one
     array or ``{tagger: array}``. ``score_hist``: the run's (dataset, label, tagger,
     score) histogram, drawn under the score-range slider instead of the displayed jets'
-    own scores. ``event_source``: how to get a jet's whole event (see :data:`EventSource`).
+    own scores. ``event_source``: how to get a jet's whole event (see ``EventSource`` in this module).
     """
 
     def __init__(

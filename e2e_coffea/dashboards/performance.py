@@ -5,7 +5,7 @@ by a one-vs-rest ROC per class and a score panel per class probability, regressi
 by their value, response and resolution against true pT, next to the classical baseline.
 
 Static: give it a run's output (or ``from_run(DIR)``). Live: give it nothing, then feed
-it chunk outputs with :meth:`update` (or let :meth:`watch` take them from Dask futures as
+it chunk outputs with :meth:`~PerformanceDashboard.update` (or let :meth:`~PerformanceDashboard.watch` take them from Dask futures as
 they complete): the outputs are merged exactly as coffea merges them, the progress bar
 advances and the ROC and score plots redraw, so the last picture is the picture of the
 merged output.

@@ -76,7 +76,7 @@ class Contract:
     (``name``, ``unit``, ``transform``). ``validity`` is the kinematic range the model was
     trained for (``pt_min``, ``pt_max``, ``abs_eta_max``): the main job measures it there.
     ``precision_variants`` records, per reduced precision (``fp16``, ``int8``), what the
-    variant did to the held-out AUC (:mod:`.precision`): a variant without a record, or
+    variant did to the held-out AUC (:mod:`~e2e_coffea.inference.precision`): a variant without a record, or
     losing more than the allowed AUC, is refused at load time.
     ``conditions`` are the conditions of its training samples (``pileup_mu``,
     ``mean_nvtx``, ``occupancy`` per channel: mean ``hits`` and summed ``energy`` per

@@ -2,7 +2,7 @@
 running scheduler, with CPU and GPU worker types described in one YAML file.
 
 >>> from e2e_coffea.facility import load_cluster_config, connect   # doctest: +SKIP
->>> with connect(load_cluster_config("facility/htcondor-gpu.yaml")) as conn:
+>>> with connect(load_cluster_config("facility/htcondor-gpu.yaml")) as conn:  # doctest: +SKIP
 ...     result = run(fileset, conn.prepare_taggers(["tau_resnet15"]), executor="dask",
 ...                  client=conn.client)
 """

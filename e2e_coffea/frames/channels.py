@@ -247,6 +247,13 @@ def resolve_channels(
 
     ``frame``: the window geometry or an object kind (``fatjet`` frames are jet windows).
     ``frame="eg"`` refuses HCAL: a 32x32 crystal window is not tower-aligned.
+
+    >>> [spec.name for spec in resolve_channels("qg")]
+    ['track_pt', 'ecal', 'hcal']
+    >>> resolve_channels(["ecal", "hcal"], frame="eg")
+    Traceback (most recent call last):
+    ...
+    e2e_coffea.exceptions.ChannelError: channel 'hcal' (HCAL towers) cannot be cropped to a 32x32 e/gamma window
     """
     frame = frame_of(frame)
     if isinstance(channels, str):

@@ -100,7 +100,7 @@ def build_jet_frames(
     Frames are a numpy array (``backend="numpy"``) or a torch tensor on ``device``.
     Windows leaving the eta acceptance are zero-padded and flagged
     ``records.in_frame == False``, never dropped. Non-finite pixels raise
-    :class:`NonFiniteInputError` or, with ``nonfinite="mask"``, become 0 and are
+    :class:`~e2e_coffea.exceptions.NonFiniteInputError` or, with ``nonfinite="mask"``, become 0 and are
     counted in ``records.nonfinite``.
     """
     specs, nrm, be = prepare_build(

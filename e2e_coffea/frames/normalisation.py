@@ -170,7 +170,18 @@ def list_norm_presets() -> list[str]:
 
 
 def load_norm(name: str) -> Normalisation:
-    """A preset by name (``none`` or a JSON file of ``e2e_coffea/data/norm``)."""
+    """A preset by name (``none`` or a JSON file of ``e2e_coffea/data/norm``).
+
+    >>> norm = load_norm("qg")
+    >>> list(norm.channels)
+    ['track_pt', 'ecal', 'hcal']
+    >>> norm.channels["ecal"]
+    ChannelNorm(scale=10.0, clip_max=None, threshold=0.001)
+    >>> load_norm("qg.json")
+    Traceback (most recent call last):
+    ...
+    e2e_coffea.exceptions.BadInputError: unknown normalisation preset 'qg.json'; valid: ['none', 'btag', 'eg', 'qg', 'tau13', 'top8']
+    """
     if name == "none":
         return IDENTITY
     path = NORM_DIR / f"{name}.json"

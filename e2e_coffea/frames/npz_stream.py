@@ -106,7 +106,7 @@ class NpzFramesWriter:
             self._abort()
 
     def write(self, frames: npt.NDArray[Any], columns: dict[str, npt.ArrayLike]) -> None:
-        """Append frames (k, *frame_shape) and, per column, k values."""
+        """Append frames ``(k, *frame_shape)`` and, per column, k values."""
         x = np.ascontiguousarray(frames, dtype=self.dtype)
         if x.shape[1:] != self.frame_shape:
             msg = f"frames of shape {x.shape[1:]} do not match the file's {self.frame_shape}"

@@ -1,4 +1,4 @@
-"""Per-object records from a chunk of either layout, with the branch table of :mod:`layouts`.
+"""Per-object records from a chunk of either layout, with the branch table of :mod:`~e2e_coffea.layouts`.
 
 Real ntuples carry less than ours: CMSSW's MLAnalyzer writes the seeds as
 ``std::vector<float>``, has no ``jet_Phi``, no ``jet_label`` and no ``jet_inFrame``, and

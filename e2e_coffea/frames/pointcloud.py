@@ -10,7 +10,7 @@ the padding (``"zeros"``: padded rows are all zero and ``mask`` is False there).
 real point has exactly one ``is_<kind>`` flag set, so it is never all zero: a model that
 receives only the points tensor (as an exported ONNX model does) still recovers the mask
 as "any feature non-zero"; that is why a spec must keep every kind flag. Positions are
-cell centres (:func:`geometry.eta_of_row`, :func:`geometry.phi_of_col`; an HCAL tower's
+cell centres (:func:`~e2e_coffea.geometry.eta_of_row`, :func:`~e2e_coffea.geometry.phi_of_col`; an HCAL tower's
 centre is that of its middle crystal).
 
 Sparse layout: one point per hit. **e2e layout**: one point per *non-zero pixel* of

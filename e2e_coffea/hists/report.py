@@ -28,7 +28,7 @@ __all__ = ["IncompleteRunError", "RunReport"]
 
 class IncompleteRunError(RunFailedError):
     """Entries were not processed and a partial result was not accepted
-    (``allow_incomplete``); :attr:`report` holds what was done, already written when an
+    (``allow_incomplete``); ``.report`` holds what was done, already written when an
     ``out`` folder was given."""
 
     def __init__(self, msg: str, report: RunReport) -> None:

@@ -43,7 +43,7 @@ _MERGE = threading.Lock()
 
 
 class PartitionTagger:
-    """What each partition runs: the tagger on an eager chunk, its :meth:`Tagger.touch`
+    """What each partition runs: the tagger on an eager chunk, its :func:`touch`
     on a typetracer one (:func:`touch`). Pickles as the tagger does, without a session.
 
     dask's local schedulers run partitions in threads of this process, on this very

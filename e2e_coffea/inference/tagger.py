@@ -8,7 +8,7 @@ It reads only the branches it needs (through a branch profile), selects the obje
 tagger was made for, builds their frames (or point clouds) in memory-bounded batches,
 runs the model (onnxruntime on the CPU or CUDA, or a Triton server) and returns the
 outputs with the jagged structure of the objects: ``None`` where an object is outside
-the acceptance, with the reason counted in :attr:`Tagger.stats`. The processor, the
+the acceptance, with the reason counted in ``Tagger.stats``. The processor, the
 dashboards and the benchmarks all call this class. It pickles without a session: the
 session comes from the worker's cache.
 """
@@ -107,23 +107,35 @@ class Tagger:
 
     ``device``: ``auto`` (CUDA only where torch sees a GPU and onnxruntime has the CUDA
     provider), ``cpu`` or ``cuda``. ``batch_size``: inference batch; ``None`` measures
-    the fastest on the CPU (:mod:`.calibration`, cached per model and machine) and takes
-    256 elsewhere; the choice is :attr:`batch_choice`. ``precision``:
+    the fastest on the CPU (:mod:`~e2e_coffea.inference.calibration`, cached per model
+    and machine) and takes 256 elsewhere; the choice is ``batch_choice``. ``precision``:
     ``fp32``, or a variant (``fp16``, ``int8``) whose held-out AUC change the contract
-    records within the gate (:mod:`.precision`; refused in one line otherwise).
+    records within the gate (:mod:`~e2e_coffea.inference.precision`; refused in one line
+    otherwise).
     ``triton``: ``host:port`` of a Triton server serving this tagger under its name (no
     local session is built; ``host:port`` or ``grpc://...`` for gRPC, ``http://host:port``
     for HTTP). ``triton_wire``: ``dense`` sends the frames (a server holding only the ONNX
     file), ``sparse`` each object's hits, from which the server builds the frames
-    (:mod:`.triton_sparse`; sparse-layout chunks). ``branches``: a branch profile (name,
-    file or :class:`BranchProfile`) for files that name branches differently.
+    (:mod:`~e2e_coffea.inference.triton_sparse`; sparse-layout chunks). ``branches``: a
+    branch profile (name, file or :class:`~e2e_coffea.io.profiles.BranchProfile`) for
+    files that name branches differently.
     ``cuts``: the object selection; by default the standard cuts narrowed to the range the
     tagger was trained for (the contract's ``validity``: pT, |eta|), so objects outside
-    it are ``None``, counted by reason in :attr:`stats`. Cuts given that reach beyond
-    that range are applied as given, with one :class:`ValidityRangeWarning`.
+    it are ``None``, counted by reason in ``stats``. Cuts given that reach beyond
+    that range are applied as given, with one
+    :class:`~e2e_coffea.frames.ValidityRangeWarning`.
     ``frame_memory_mb`` bounds the frames alive at once.
     ``tensorrt``: a TensorRT engine cache folder (GPU only; onnxruntime's TensorRT provider
     in front of CUDA).
+
+    A shipped tagger carries what it needs in its contract: the objects it scores, its
+    channels and their normalisation, its classes.
+
+    >>> tagger = Tagger("tau_simplenet")
+    >>> tagger.kind, tagger.contract.channel_preset, tagger.contract.class_names
+    ('jet', 'tau13', ('qcd', 'tau'))
+    >>> tagger.contract.validity
+    {'abs_eta_max': 2.4, 'pt_max': 100.0, 'pt_min': 20.0}
     """
 
     def __init__(
@@ -165,7 +177,7 @@ class Tagger:
         self.tensorrt = str(tensorrt) if tensorrt is not None else None
         self.stats: Counter[str] = Counter()
         self.tally = new_tally()
-        """What the scored objects looked like (nVtx, frame occupancy): see :mod:`.conditions`."""
+        """What the scored objects looked like (nVtx, frame occupancy): see :mod:`~e2e_coffea.inference.conditions`."""
         self._warned = False
         self._backend: InferenceBackend | None = None
         self._norm = (
@@ -206,7 +218,7 @@ class Tagger:
 
         ``truth`` adds the truth label and MLAnalyzer's flags (optional), which validation
         needs and the tagger's own outputs do not; for a regression tagger also its target's
-        truth, the true pT and the baseline quantity (:mod:`.truth`)."""
+        truth, the true pT and the baseline quantity (:mod:`~e2e_coffea.inference.truth`)."""
         c = self.contract
         table = object_table(layout, self.kind)
         if c.input_kind == "points":
@@ -336,7 +348,7 @@ class Tagger:
 
     def conditions_warning(self) -> str | None:
         """One line when what this tagger scored so far is far outside its training
-        conditions (:mod:`.conditions`), else None."""
+        conditions (:mod:`~e2e_coffea.inference.conditions`), else None."""
         return conditions_warning(
             self.name, expected_conditions(self.contract), tally_means(self.tally)
         )

@@ -6,7 +6,7 @@ inputs), ``<name>/1/model.py`` (:mod:`~e2e_coffea.inference.triton_python_model`
 builds the frames from the hits with the local builders and runs onnxruntime) and
 ``<name>/1/model.onnx``. The server's Python environment needs e2e-coffea (its frames
 and contract modules) and onnxruntime. The config is written as tritonclient's
-``ModelConfig`` message, like :mod:`.triton_repo`'s.
+``ModelConfig`` message, like :mod:`~e2e_coffea.inference.triton_repo`'s.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def pretrained_path(name_or_path: str | os.PathLike[str]) -> Path:
 
 def save_pretrained(model: nn.Module, path: str | os.PathLike[str], *, tagger: str) -> Path:
     """Write ``model``'s weights and its ``model_name``/``model_kwargs`` (set by
-    :func:`create_model`) to ``path``."""
+    :func:`~e2e_coffea.models.create_model`) to ``path``."""
     name = getattr(model, "model_name", None)
     kwargs = getattr(model, "model_kwargs", None)
     if not isinstance(name, str) or not isinstance(kwargs, dict):

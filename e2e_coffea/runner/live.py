@@ -3,7 +3,7 @@
 :func:`e2e_coffea.run` merges chunk outputs inside coffea and hands back only the total;
 for a live view, :func:`submit_chunks` runs the same processor on the same chunks (same
 chunk ids, same metadata) as separate tasks and returns their futures, to be merged by
-:meth:`PerformanceDashboard.watch` (or anything else) with ``distributed.as_completed``.
+:meth:`~e2e_coffea.dashboards.PerformanceDashboard.watch` (or anything else) with ``distributed.as_completed``.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ FIELD_DTYPES: Final[dict[str, dict[str, type]]] = {
     },
     "GenVisTau": {"pt": _F32, "eta": _F32, "phi": _F32, "nProngs": _I8, "nPi0": _I8},
 }
-"""On-disk dtype of every field of :data:`layouts.SPARSE_COLLECTIONS`."""
+"""On-disk dtype of every field of :data:`~e2e_coffea.layouts.SPARSE_COLLECTIONS`."""
 EVENT_DTYPES: Final[dict[str, type]] = {
     "run": np.int32,
     "luminosityBlock": np.int32,
@@ -157,7 +157,7 @@ def _jagged(cols: dict[str, npt.NDArray[Any]], name: str, n_events: int) -> ak.A
 
 
 def to_collections(columns: dict[str, dict[str, npt.NDArray[Any]]], n_events: int) -> SimChunk:
-    """Every collection of :data:`layouts.SPARSE_COLLECTIONS` as a jagged record array."""
+    """Every collection of :data:`~e2e_coffea.layouts.SPARSE_COLLECTIONS` as a jagged record array."""
     return {
         name: _jagged(columns.get(name) or empty_columns(name), name, n_events)
         for name in SPARSE_COLLECTIONS

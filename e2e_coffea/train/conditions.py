@@ -1,7 +1,7 @@
 """The training conditions a contract records: pile-up and frame occupancy per channel.
 
 The occupancy is measured on the training split's own frames (the first
-:data:`MAX_FRAMES`, as the model saw them), with the same sums :class:`Tagger` and the
+:data:`MAX_FRAMES`, as the model saw them), with the same sums :class:`~e2e_coffea.Tagger` and the
 main job take at run time (:mod:`e2e_coffea.frames.occupancy`), so that the two compare.
 The pile-up is the training samples' ``pileup`` (their fileset metadata, as ``generate``
 writes it); nVtx = 1 + mu.

@@ -1,6 +1,6 @@
 """Data-parallel training: who am I (rank), starting N local processes, and torchrun.
 
-:func:`fit` wraps the model in ``DistributedDataParallel`` when a process group is up;
+:func:`~e2e_coffea.train.fit` wraps the model in ``DistributedDataParallel`` when a process group is up;
 each process reads its own share of the data and the gradients are averaged, so N
 processes with a per-process batch of B/N follow one process with batch B. The group
 comes either from :func:`spawn` (``e2e-coffea train --nproc N``: one machine, a free

@@ -1,6 +1,6 @@
 """Model outputs over a stream of batches, and the (weighted) AUC of a classifier.
 
-Used by :func:`fit` for validation and by task training for the test split, so both
+Used by :func:`~e2e_coffea.train.fit` for validation and by task training for the test split, so both
 report the same number the same way.
 """
 

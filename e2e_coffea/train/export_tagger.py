@@ -4,7 +4,7 @@ weights as a torch state dict beside it (``NAME.pt``, for fine-tuning).
 Image models: the task's channels, frame size, crop and normalisation (the preset the
 frames were built with, or what ``--norm`` declares frames files to hold). Point
 models: ``input_kind="points"``, the point features as channels, ``frame_size=(max_points,
-n_features)``, the :class:`PointCloudSpec` and no normalisation. Every model: the task's
+n_features)``, the :class:`~e2e_coffea.frames.PointCloudSpec` and no normalisation. Every model: the task's
 kind (classification or regression, with its ``target``), its kinematic range as
 ``validity``, its scalar inputs and their standardisation.
 """

@@ -1,9 +1,9 @@
 """Where training objects come from: ROOT files of a task, built into frames or point
 clouds on the fly, read in units of consecutive entries.
 
-A source answers two questions per unit ``[start, stop)``: :meth:`scan` (cheap: which
+A source answers two questions per unit ``[start, stop)``: :meth:`~ObjectSource.scan` (cheap: which
 objects, of which class, in which split, at which pT and |eta|; only the object
-branches are read) and :meth:`read` (the same objects with their model inputs). Both
+branches are read) and :meth:`~ObjectSource.read` (the same objects with their model inputs). Both
 apply the one object selection (:func:`e2e_coffea.frames.select_objects`) and the task's
 truth requirement, so they always agree. Frames files (npz, ML4SCI) are sources too
 (:mod:`e2e_coffea.train.frame_files`). Sources hold no open file when pickled, so each
