@@ -12,7 +12,8 @@
 # files. The jobs' spool is $E2E_SLURM_SPOOL (default DIR/spool): every job user must be
 # able to traverse it (slurmstepd runs the job script from there as that user), so keep it
 # out of folders closed to others, such as pytest's. Ports: $E2E_SLURM_PORT (slurmctld,
-# default 6817) and the next one (slurmd).
+# default 6817) and the next one (slurmd). $E2E_SLURM_CPUS declares the node's CPUs
+# (default: this machine's), e.g. more than it has, to place more 1-core jobs than cores.
 # Installs slurm-wlm and munge with apt-get only when they are missing.
 set -euo pipefail
 
@@ -86,7 +87,7 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-cpus=$(nproc)
+cpus=${E2E_SLURM_CPUS:-$(nproc)}
 mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 host=$(hostname -s)
 cat >"$conf" <<EOF
