@@ -182,39 +182,11 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-SLURM_GATEWAY_CONFIG = """
-from dask_gateway_server.options import Float, Integer, Options
-
-c.DaskGateway.address = "127.0.0.1:{api}"
-c.Proxy.address = "127.0.0.1:{proxy}"
-c.DaskGateway.backend_class = "dask_gateway_server.backends.jobqueue.slurm.SlurmBackend"
-c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
-# the batch commands read this session's slurm.conf (the gateway calls them with an
-# empty environment); the launcher runs as the job user, with the Python it can run
-c.SlurmBackend.submit_command = "{bin}/sbatch"
-c.SlurmBackend.status_command = "{bin}/squeue"
-c.SlurmBackend.cancel_command = "{bin}/scancel"
-c.SlurmBackend.dask_gateway_jobqueue_launcher = "{bin}/launcher"
-c.SlurmClusterConfig.staging_directory = "{staging}/{{username}}/"
-c.SlurmClusterConfig.partition = {partition!r}
-c.SlurmClusterConfig.scheduler_memory = "1 G"
-c.SlurmClusterConfig.environment = {environment!r}
-# distributed 2026.8 has no dask-scheduler/dask-worker commands any more
-c.SlurmClusterConfig.scheduler_cmd = [{python!r}, "-m", "dask", "scheduler"]
-c.SlurmClusterConfig.worker_cmd = [{python!r}, "-m", "dask", "worker"]
-c.SlurmBackend.cluster_options = Options(
-    Integer("worker_cores", default=1, min=1, max=2),
-    Float("worker_memory", default=1, min=0.5, max=4),
-    handler=lambda o: {{"worker_cores": o.worker_cores, "worker_memory": int(o.worker_memory * 2**30)}},
-)
-"""
-
-
 @pytest.fixture(scope="session")
 def slurm_gateway(slurm: SimpleNamespace) -> Iterator[SimpleNamespace]:
-    """dask-gateway-server with its SlurmBackend on the session's SLURM: the scheduler and
-    each worker are batch jobs of a non-root user (tools/gateway-user.sh), reached through
-    the gateway's TLS proxy. ``shared`` is a folder that user can read (input files go
+    """dask-gateway-server with its SlurmBackend on the session's SLURM, configured by the
+    shipped facility/dask-gateway-slurm-server.py: the scheduler and each worker are batch
+    jobs of a non-root user (tools/gateway-user.sh), reached through the gateway's TLS proxy. ``shared`` is a folder that user can read (input files go
     there); ``user`` must be the client's user name (basic auth). Skipped where it cannot
     run, except in CI (E2E_REQUIRE_GATEWAY=1)."""
     import importlib.util
@@ -243,38 +215,31 @@ def slurm_gateway(slurm: SimpleNamespace) -> Iterator[SimpleNamespace]:
         found = dict(line.split("=", 1) for line in up.stdout.split())
         python = found["python"]
         uid, gid = pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid
-        conf = shared / "slurm.conf"
+        conf = shared / "slurm.conf"  # where the job user can read it
         shutil.copyfile(slurm.conf, conf)
         conf.chmod(0o644)
-        (shared / "bin").mkdir(mode=0o755)
-        for cmd in ("sbatch", "squeue", "scancel"):
-            _script(shared / "bin" / cmd, f'SLURM_CONF={conf} exec {shutil.which(cmd)} "$@"')
-        pythonpath = os.environ.get("PYTHONPATH", "")
-        _script(
-            shared / "bin" / "launcher",
-            f"PYTHONPATH={pythonpath} exec {python} -m dask_gateway_server.backends.jobqueue.launcher",
-        )
         for sub in ("staging", "home"):
             (shared / sub).mkdir(mode=0o755)
             os.chown(shared / sub, uid, gid)
         api, proxy = _free_port_pair(), _free_port_pair()
-        environment = {"PYTHONPATH": pythonpath} if pythonpath else {}
-        (shared / "config.py").write_text(
-            SLURM_GATEWAY_CONFIG.format(
-                api=api,
-                proxy=proxy,
-                bin=shared / "bin",
-                staging=shared / "staging",
-                partition=slurm.partition,
-                environment=environment,
-                python=python,
-            )
-        )
+        pythonpath = os.environ.get("PYTHONPATH", "")
+        server_env = {
+            **os.environ,
+            "SLURM_CONF": str(conf),
+            "E2E_GATEWAY_PYTHON": python,
+            "E2E_GATEWAY_ADDRESS": f"127.0.0.1:{proxy}",
+            "E2E_GATEWAY_API_ADDRESS": f"127.0.0.1:{api}",
+            "E2E_GATEWAY_STAGING": str(shared / "staging"),
+            "E2E_GATEWAY_PARTITION": slurm.partition,
+            "E2E_GATEWAY_JOB_ENV": f"PYTHONPATH={pythonpath}" if pythonpath else "",
+        }
+        server_conf = REPO / "facility" / "dask-gateway-slurm-server.py"  # the shipped one
         log_path = shared / "gateway.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "dask_gateway_server", "-f", str(shared / "config.py")],
+                [sys.executable, "-m", "dask_gateway_server", "-f", str(server_conf)],
                 cwd=shared,
+                env=server_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -294,11 +259,6 @@ def slurm_gateway(slurm: SimpleNamespace) -> Iterator[SimpleNamespace]:
         if (shared / "gateway.log").exists():  # for a post-mortem, with SLURM's logs
             shutil.copytree(shared, slurm.folder / "gateway", ignore=shutil.ignore_patterns("data"))
         shutil.rmtree(shared, ignore_errors=True)
-
-
-def _script(path: Path, line: str) -> None:
-    path.write_text(f"#!/bin/sh\n{line}\n")
-    path.chmod(0o755)
 
 
 def _wait_healthy(address: str, proc: subprocess.Popen[bytes], log: Path) -> None:
