@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -218,9 +219,8 @@ def slurm_gateway(slurm: SimpleNamespace) -> Iterator[SimpleNamespace]:
         conf = shared / "slurm.conf"  # where the job user can read it
         shutil.copyfile(slurm.conf, conf)
         conf.chmod(0o644)
-        for sub in ("staging", "home"):
-            (shared / sub).mkdir(mode=0o755)
-            os.chown(shared / sub, uid, gid)
+        (shared / "staging").mkdir(mode=0o755)
+        os.chown(shared / "staging", uid, gid)
         api, proxy = _free_port_pair(), _free_port_pair()
         pythonpath = os.environ.get("PYTHONPATH", "")
         server_env = {
@@ -245,7 +245,7 @@ def slurm_gateway(slurm: SimpleNamespace) -> Iterator[SimpleNamespace]:
             )
         address = f"http://127.0.0.1:{proxy}"
         _wait_healthy(address, proc, log_path)
-        yield SimpleNamespace(address=address, user=user, shared=shared, home=shared / "home")
+        yield SimpleNamespace(address=address, user=user, shared=shared)
     finally:
         if proc is not None:
             proc.terminate()
@@ -259,6 +259,8 @@ def slurm_gateway(slurm: SimpleNamespace) -> Iterator[SimpleNamespace]:
         if (shared / "gateway.log").exists():  # for a post-mortem, with SLURM's logs
             shutil.copytree(shared, slurm.folder / "gateway", ignore=shutil.ignore_patterns("data"))
         shutil.rmtree(shared, ignore_errors=True)
+        with contextlib.suppress(KeyError):  # what the jobs left in the user's home
+            shutil.rmtree(Path(pwd.getpwnam(user).pw_dir) / ".cache" / "e2e-coffea", True)
 
 
 def _wait_healthy(address: str, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -46,7 +46,7 @@ def test_the_main_job_runs_on_slurm_through_the_gateway(
     cfg["gateway"].update(address=slurm_gateway.address, proxy_address=None, auth="basic")
     cfg["gateway"]["options"] = {}  # no container image on this SLURM
     cfg["environment"] = {}  # the jobs run this checkout's environment (no pip)
-    cfg["models"]["worker_dir"] = str(slurm_gateway.home / "models")
+    # models.worker_dir stays the shipped ~/.cache/...: the workers' home, not the client's
     cfg["pools"]["gpu"].update(jobs=1)
     cfg["pools"]["gpu"]["options"].update(worker_memory=2)
     cfg["wait_timeout"] = 120
@@ -73,6 +73,9 @@ def test_the_main_job_runs_on_slurm_through_the_gateway(
     auc = {name: t["auc"] for name, t in summary["taggers"].items()}
     assert auc == {name: t["auc"] for name, t in local["taggers"].items()}
     assert all(a is not None for a in auc.values()), auc
+
+    home = Path(pwd.getpwnam(slurm_gateway.user).pw_dir)
+    assert list((home / ".cache" / "e2e-coffea" / "models").glob("*/*.onnx"))  # the upload
 
     facility = json.loads((tmp_path / "out" / "facility.json").read_text())
     assert facility["facility"] == "gateway"
