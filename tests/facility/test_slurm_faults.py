@@ -222,13 +222,17 @@ def test_an_adaptive_pool_replaces_a_job_the_batch_system_ended(
     assert [w["job_id"] for w in info["lost_workers"] if w["name"] == "cpu-0"] == [ended["job"]]
 
 
-# cpu-0 never finishes a chunk: only the batch system's walltime frees it
+# The first worker never finishes a chunk (only the batch system's walltime frees it);
+# a worker that starts after it (the replacement job's) works normally.
 STUCK_PRELOAD = """
+import os
 import time
 from e2e_coffea.processor import tagger_processor
 
 def dask_setup(worker):
-    if worker.name != "cpu-0":
+    try:
+        os.close(os.open({marker!r}, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
         return
 
     def stuck(self, events):
@@ -239,7 +243,7 @@ def dask_setup(worker):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_job_at_its_walltime_is_recorded_and_its_chunk_reruns(
+def test_a_job_at_its_walltime_is_replaced_and_the_run_finishes(
     slurm: Any,
     tmp_path: Path,
     sample: Any,
@@ -248,12 +252,17 @@ def test_a_job_at_its_walltime_is_recorded_and_its_chunk_reruns(
     hists_equal: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # SLURM's own time limit, not scancel: once cpu-0 holds a chunk its job's end time is
-    # set to now, and slurmctld ends the job at its next time-limit check (within 30 s) as
-    # at a walltime: TIMEOUT, reason TimeLimit
-    preload = tmp_path / "stuck_cpu0.py"
-    preload.write_text(STUCK_PRELOAD)
-    path = config(tmp_path, pool={"worker_extra_args": ["--preload", str(preload)]})
+    # One adaptive job whose worker hangs on its first chunk: the run can only finish
+    # if SLURM's own time limit ends that job (TIMEOUT, not scancel) and adaptive scaling
+    # submits a replacement that does the work. The limit: once the worker holds a chunk
+    # its job's end time is set to now, and slurmctld ends the job at its next time-limit
+    # check (within 30 s) as at a walltime (TimeLimit=0:01 would be a whole minute).
+    import dask
+
+    preload = tmp_path / "stuck_first.py"
+    preload.write_text(STUCK_PRELOAD.format(marker=str(tmp_path / "first-worker-started")))
+    pool = {"jobs": 1, "adaptive": True, "worker_extra_args": ["--preload", str(preload)]}
+    path = config(tmp_path, pool=pool)
     limited: dict[str, str] = {}
 
     def cut_cpu0_walltime(client: Any) -> None:
@@ -274,14 +283,21 @@ def test_a_job_at_its_walltime_is_recorded_and_its_chunk_reruns(
         return watch(client)
 
     monkeypatch.setattr(module, "watch_workers", watch_and_cut)
-    result, info = run_on_cluster(
-        path, sample.fileset["sparse"], [jet_tagger], chunksize=20, device="cpu", progress=False
-    )
+    # without a replacement the chunks fail after 2 minutes with no worker: no hang
+    timeouts = {"distributed.deploy.lost-worker-timeout": "1s"}
+    with dask.config.set({**timeouts, "distributed.scheduler.no-workers-timeout": "120s"}):
+        result, info = run_on_cluster(
+            path, sample.fileset["sparse"], [jet_tagger], chunksize=20, device="cpu", progress=False
+        )
     threads[0].join(30)
     assert limited, "the walltime was never cut"
     assert result.output["entries"] == reference.output["entries"]
     assert hists_equal(result.output["hists"], reference.output["hists"])
-    [lost] = [w for w in info["lost_workers"] if w["name"] == "cpu-0"]
-    assert lost["job_id"] == limited["job"]
-    assert lost["job_state"] == "TIMEOUT"  # SLURM's walltime ended it, and the record says so
-    assert info["entries_per_worker"] == {"cpu-1": 80}
+    [lost] = info["lost_workers"]
+    assert (lost["name"], lost["job_id"]) == ("cpu-0", limited["job"])
+    assert lost["job_state"] == "TIMEOUT"  # SLURM's time limit ended it, and the record says so
+    # the first worker finished nothing: every entry is the replacement's, a new job whose
+    # worker joined mid-run under the same name
+    assert info["entries_per_worker"] == {"cpu-0": 80}
+    assert info["jobs"]["cpu-0"] != limited["job"]
+    assert info["joined_workers"], info
