@@ -95,6 +95,12 @@ def measure(jobs: int, fileset: Path, chunksizes: list[int], tasks: int) -> dict
     }
 
 
+def _node_line() -> str:
+    """The node as slurm.conf declares it (its CPUs may exceed the machine's cores)."""
+    conf = Path(os.environ["SLURM_CONF"]).read_text()
+    return next((line for line in conf.splitlines() if line.startswith("NodeName=")), "?")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fileset", type=Path, required=True)
@@ -108,6 +114,9 @@ def main() -> None:
     rows = [measure(n, args.fileset, args.chunksize, args.tasks) for n in args.workers]
     result = {
         "machine": f"{platform.node()} {os.cpu_count()} cores {platform.processor()}",
+        # the load when it ended: others' work on the same cores slows every row
+        "load_avg_1_5_15min": [round(x, 2) for x in os.getloadavg()],
+        "slurm_node": _node_line(),
         "fileset": str(args.fileset),
         "rows": rows,
     }

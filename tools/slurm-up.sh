@@ -9,13 +9,18 @@
 #   sudo tools/slurm-up.sh down       # stop what it started
 #
 # DIR (default /tmp/e2e-slurm, or $E2E_SLURM_DIR) holds slurm.conf, state, logs and pid
-# files. Ports: $E2E_SLURM_PORT (slurmctld, default 6817) and the next one (slurmd).
+# files. The jobs' spool is $E2E_SLURM_SPOOL (default DIR/spool): every job user must be
+# able to traverse it (slurmstepd runs the job script from there as that user), so keep it
+# out of folders closed to others, such as pytest's. Ports: $E2E_SLURM_PORT (slurmctld,
+# default 6817) and the next one (slurmd). $E2E_SLURM_CPUS declares the node's CPUs
+# (default: this machine's), e.g. more than it has, to place more 1-core jobs than cores.
 # Installs slurm-wlm and munge with apt-get only when they are missing.
 set -euo pipefail
 
 action=${1:-up}
 dir=$(realpath -m "${2:-${E2E_SLURM_DIR:-/tmp/e2e-slurm}}")
 port=${E2E_SLURM_PORT:-6817}
+spool=$(realpath -m "${E2E_SLURM_SPOOL:-$dir/spool}")
 node=e2e-node
 partition=debug
 conf=$dir/slurm.conf
@@ -67,7 +72,8 @@ if [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/n
   exit 0
 fi
 
-mkdir -p "$dir/state" "$dir/spool" "$dir/log"
+mkdir -p "$dir/state" "$spool" "$dir/log"
+chmod 0755 "$spool"
 
 # munge: the authentication every SLURM message carries.
 if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
@@ -81,7 +87,7 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
   for _ in $(seq 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-cpus=$(nproc)
+cpus=${E2E_SLURM_CPUS:-$(nproc)}
 mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
 host=$(hostname -s)
 cat >"$conf" <<EOF
@@ -93,7 +99,7 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 AuthType=auth/munge
 StateSaveLocation=$dir/state
-SlurmdSpoolDir=$dir/spool
+SlurmdSpoolDir=$spool
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log

@@ -102,6 +102,18 @@ def slurm_states(ids: list[str]) -> dict[str, JobState]:
     return states
 
 
+def slurm_end_states(ids: list[str], wait: float = 15.0) -> dict[str, str]:
+    """How SLURM ended ``ids`` (``TIMEOUT`` at the walltime, ``CANCELLED``, ``PREEMPTED``,
+    ``NODE_FAIL``, ...), for the record of lost workers: jobs still completing are waited
+    for, up to ``wait`` s; a job still running, or no longer listed, is left as squeue says."""
+    deadline = time.monotonic() + wait
+    while True:
+        states = {j: s.state for j, s in slurm_states(ids).items()}
+        if "COMPLETING" not in states.values() or time.monotonic() > deadline:
+            return states
+        time.sleep(0.5)
+
+
 def slurm_test_submit(job_script: str, pool: PoolConfig) -> None:
     """``sbatch --test-only``: a request no node of the partition can meet fails now, by name."""
     with tempfile.NamedTemporaryFile("w", suffix=".sh") as f:

@@ -19,6 +19,7 @@ from .batch import (
     job_ids,
     quiet_submit_failures,
     require_submit_command,
+    slurm_end_states,
 )
 from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
@@ -303,6 +304,11 @@ def run_on_cluster(
         jobs = {**started, **job_ids(conn.clusters)}  # a replaced job: its successor
     for lost in report.lost:  # which batch job each lost worker was (the first under its name)
         lost["job_id"] = _job_of(str(lost["name"]), started) or _job_of(str(lost["name"]), jobs)
+    if cfg.facility == "slurm":  # why: TIMEOUT (the walltime), CANCELLED, PREEMPTED, ...
+        ended = slurm_end_states(sorted({str(w["job_id"]) for w in report.lost if w["job_id"]}))
+        for lost in report.lost:
+            if lost["job_id"] in ended:
+                lost["job_state"] = ended[lost["job_id"]]
     info = {
         "facility": cfg.facility,
         "config": cfg.source,

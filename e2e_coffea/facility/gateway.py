@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..runner.cluster import SchedulerUnreachableError
+from .batch import BatchJobError
 from .config import ClusterConfig, ClusterConfigError
 
 __all__ = ["build_gateway_cluster", "close_gateway", "close_gateway_cluster", "gateway_options"]
@@ -73,10 +74,24 @@ def close_gateway_cluster(cluster: Any) -> None:
 
 def build_gateway_cluster(config: ClusterConfig) -> list[Any]:
     """One GatewayCluster (the gateway owns the scheduler), scaled to the pool's jobs."""
+    from dask_gateway import GatewayClusterError
+
     gateway = _gateway(config)
     try:
         opts = gateway_options(config, gateway)
-        cluster = gateway.new_cluster(opts, shutdown_on_close=True)
+        try:
+            cluster = gateway.new_cluster(opts, shutdown_on_close=True)
+        except GatewayClusterError as err:
+            # the server knows why (a scheduler job that failed or never ran); the client
+            # is told only "failed to start, see logs"
+            said = " ".join(str(err).split())
+            msg = (
+                f"{config._where()}the dask-gateway at {getattr(gateway, 'address', '?')} "
+                f"could not start a cluster ({said}): its server's log says why; with a "
+                f"batch backend, read the scheduler job's output in the user's staging "
+                f"directory, and check that the job's Python can run 'dask scheduler'"
+            )
+            raise BatchJobError(msg) from None
     finally:
         close_gateway(gateway)  # the cluster has its own connection to the gateway
     try:

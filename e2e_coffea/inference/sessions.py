@@ -323,7 +323,11 @@ class SessionCachePlugin(WorkerPlugin):
         fp16: bool = False,
         sha256: list[str] | None = None,
     ) -> None:
-        self.model_paths = [str(Path(p).expanduser().resolve()) for p in model_paths]
+        # "~" stays for the worker to expand (an uploaded model lies in the worker's home,
+        # which need not be the client's); other relative paths are the client's
+        self.model_paths = [
+            p if p.startswith("~") else str(Path(p).resolve()) for p in map(str, model_paths)
+        ]
         self.device = device
         self.fp16 = fp16
         self.sha256 = list(sha256) if sha256 is not None else [""] * len(self.model_paths)

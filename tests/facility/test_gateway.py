@@ -67,3 +67,37 @@ def test_the_gateway_config_runs_through_a_real_gateway(
     assert worker["resources"] == {"GPU": 1.0}  # tagged by the plugin, as the config says
     assert worker["nthreads"] == 1  # worker_cores from the config, applied by the gateway
     assert sum(facility["entries_per_worker"].values()) == 80
+
+
+def test_a_cluster_the_gateway_cannot_start_stops_the_run_with_one_line(
+    tmp_path: Path, sample: Any, jet_tagger: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    from dask_gateway import GatewayClusterError
+
+    from e2e_coffea.facility import gateway as module
+
+    class FailingGateway:  # what dask-gateway's client sees when the scheduler job fails
+        address = "http://gateway.test:8000"
+
+        def cluster_options(self) -> dict[str, Any]:
+            return {"image": "", "worker_cores": 1, "worker_memory": 1}
+
+        def new_cluster(self, *args: Any, **kwargs: Any) -> Any:
+            msg = "Cluster 'abc' failed to start, see logs for more information"
+            raise GatewayClusterError(msg)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(module, "_gateway", lambda config: FailingGateway())
+    path = tmp_path / "gateway.yaml"
+    path.write_text((REPO / "facility" / "dask-gateway-eaf.yaml").read_text())
+    args = ["run", "--cluster", str(path), "--fileset", str(sample.fileset["sparse"])]
+    rc = main([*args, "--tagger", str(jet_tagger), "--out", str(tmp_path / "out")])
+    assert rc == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "internal error" not in err
+    assert "the dask-gateway at http://gateway.test:8000 could not start a cluster" in err
+    assert "failed to start" in err
+    assert "scheduler job's output" in err
