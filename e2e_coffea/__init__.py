@@ -69,7 +69,7 @@ def run(
     from .exceptions import BadInputError
     from .hists.report import RunReport
     from .inference import Tagger
-    from .inference.taggers import resolve_tagger
+    from .inference.shipped import resolve_tagger
     from .runner import run as run_job
     from .runner.outputs import check_out_dir
 

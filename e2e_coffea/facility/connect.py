@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..inference.taggers import TaggerSpec, resolve_tagger
+from ..inference.shipped import TaggerSpec, resolve_tagger
 from ..runner.cluster import SchedulerUnreachableError
 from ..runner.worker_logs import quiet_dask
 from .batch import (

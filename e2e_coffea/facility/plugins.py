@@ -30,7 +30,7 @@ from typing import Any
 from distributed import WorkerPlugin
 
 from ..exceptions import E2EError
-from ..inference.taggers import TaggerSpec, file_sha256, resolve_tagger
+from ..inference.shipped import TaggerSpec, file_sha256, resolve_tagger
 from .config import DEFAULT_WORKER_DIR, EnvironmentConfig
 
 __all__ = [

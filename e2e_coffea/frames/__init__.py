@@ -10,7 +10,6 @@ torch backend builds the same numbers on the device where the model runs.
 
 from __future__ import annotations
 
-from .backends import BACKENDS, get_backend
 from .channels import (
     CHANNELS,
     PRESETS,
@@ -22,6 +21,7 @@ from .channels import (
     resolve_channels,
 )
 from .egamma import build_eg_frames
+from .frame_backend import BACKENDS, get_backend
 from .jets import build_fatjet_frames, build_jet_frames
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
 from .objects import object_records

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from .. import geometry as geo
 from ._fill import fill_frames, finish_frames
-from .backends import FrameBackend
+from .frame_backend import FrameBackend
 from .jets import prepare_build
 from .normalisation import Normalisation
 from .objects import check_layout, object_records

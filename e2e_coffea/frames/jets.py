@@ -23,8 +23,8 @@ from ..exceptions import BadInputError
 from ..io import arrays
 from ..layouts import Layout
 from ._fill import fill_frames, finish_frames
-from .backends import FrameBackend, check_dtype, get_backend
 from .channels import ChannelSpec, required_branches, resolve_channels
+from .frame_backend import FrameBackend, check_dtype, get_backend
 from .normalisation import Normalisation, resolve_norm
 from .objects import check_layout, object_records
 from .records import ObjectRecords, ObjectSelection

@@ -34,8 +34,8 @@ from .. import geometry as geo
 from ..exceptions import BadInputError, NonFiniteInputError
 from ..io import arrays
 from ..layouts import OBJECT_BRANCHES
-from .backends import FrameBackend, check_dtype, get_backend
 from .channels import CHANNELS, required_branches
+from .frame_backend import FrameBackend, check_dtype, get_backend
 from .jets import check_layout, check_nonfinite, jet_records
 from .records import JetSelection, PointClouds
 

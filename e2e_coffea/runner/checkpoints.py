@@ -41,7 +41,7 @@ from coffea.processor.executor import WorkItem
 
 from .. import __version__
 from ..exceptions import BadInputError, E2EError, MalformedInputError
-from ..inference.taggers import file_sha256
+from ..inference.shipped import file_sha256
 from ..io.jsonfiles import loads_json, read_regular
 from ..processor.serialize import MAX_OUTPUT_BYTES, dumps_output, loads_output
 from ..processor.weights import weight_inputs

@@ -29,7 +29,7 @@ from e2e_coffea.export import Contract, export_onnx, export_tagger
 from e2e_coffea.frames import FEATURES, PointCloudSpec, load_norm, resolve_channels
 from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference import Tagger
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.layouts import LABELS
 from e2e_coffea.models import create_model
 from e2e_coffea.processor.booking import RESPONSE_BINS

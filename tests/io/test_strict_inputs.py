@@ -375,7 +375,7 @@ def test_a_quote_in_a_file_name_keeps_the_error_framing(name: str) -> None:
 
 def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -> None:
     from e2e_coffea.inference import Tagger
-    from e2e_coffea.inference.backends import triton_endpoint
+    from e2e_coffea.inference.runtimes import triton_endpoint
 
     assert triton_endpoint("HTTP://localhost:8000") == ("http", "localhost:8000")
     assert triton_endpoint("localhost:8001") == ("grpc", "localhost:8001")
