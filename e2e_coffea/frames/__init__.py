@@ -10,6 +10,7 @@ torch backend builds the same numbers on the device where the model runs.
 
 from __future__ import annotations
 
+from ..layouts import Layout, ObjectKind
 from .channels import (
     CHANNELS,
     PRESETS,
@@ -82,7 +83,7 @@ __all__ = [
 ]
 
 
-def object_branches(channels: list[str] | str, layout: str, kind: str) -> list[str]:
+def object_branches(channels: list[str] | str, layout: Layout, kind: ObjectKind) -> list[str]:
     """Every branch frames of ``kind`` objects may read: the channels' and the objects'.
 
     The channels' branches and the seeds are required; the other object quantities are

@@ -25,7 +25,7 @@ from ..exceptions import BadInputError
 from ..export.targets import from_network, to_network
 from ..frames.records import ObjectSelection
 from ..frames.selection import ObjectCuts, select_objects
-from ..layouts import LABEL_IDS, Layout
+from ..layouts import LABEL_IDS, Layout, ObjectKind
 
 __all__ = [
     "TASKS",
@@ -110,7 +110,7 @@ class Task:
 
     name: str
     samples: tuple[Sample, ...]
-    kind: str  # "jet", "fatjet" or "eg"
+    kind: ObjectKind
     preset: str
     range: KinematicRange
     description: str
@@ -237,7 +237,7 @@ def task_selection(
 ) -> ObjectSelection:
     """The objects of class ``cls`` of a chunk: the one object selection (default: the
     task's range), then the truth label the class needs."""
-    sel = select_objects(chunk, layout, task.kind, cuts or task.cuts())  # type: ignore[arg-type]
+    sel = select_objects(chunk, layout, task.kind, cuts or task.cuts())
     rows = np.flatnonzero(sel.passed & class_mask(task, sel.records.label, cls))
     return ObjectSelection(sel.records.event[rows], sel.records.index[rows])
 
