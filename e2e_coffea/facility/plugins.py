@@ -29,22 +29,17 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from ..exceptions import E2EError
+from ..exceptions import ModelUploadError
 from ..inference.shipped import TaggerSpec, file_sha256, resolve_tagger
 from .config import DEFAULT_WORKER_DIR, EnvironmentConfig
 
 __all__ = [
     "GPUResourcePlugin",
-    "ModelUploadError",
     "ModelUploadPlugin",
     "private_dir",
     "register_environment",
     "ship_models",
 ]
-
-
-class ModelUploadError(E2EError, OSError):
-    """The workers' model folder is not private to this user, or cannot be written."""
 
 
 class ModelUploadPlugin(WorkerPlugin):

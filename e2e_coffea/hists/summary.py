@@ -9,7 +9,7 @@ from typing import Any
 import hist
 import numpy as np
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, MissingSampleError
 from ..frames.occupancy import tally_means
 from ..frames.selection import ObjectCuts
 from ..inference.calibration import batch_report
@@ -21,7 +21,7 @@ from .multiclass import multiclass_entry
 from .physical import physical_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
-from .samples import MissingSampleError, cell_counts, main_datasets
+from .samples import cell_counts, main_datasets
 
 __all__ = [
     "class_split",
@@ -225,7 +225,7 @@ def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[
     A ROC compares a signal sample with a background sample: when a whole dataset of the
     fileset was lost (unreadable, every chunk failed) the AUC would change meaning (say,
     the signal sample's own non-signal jets as background), so none is given; the same
-    when the fileset never had a background sample (:class:`.samples.MissingSampleError`).
+    when the fileset never had a background sample (:class:`~e2e_coffea.exceptions.MissingSampleError`).
     Either way ``missing_sample`` says so and the summary lists the tagger under
     ``incomplete_taggers``. Objects without truth (``unlabelled``) never enter a ROC."""
     entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError, ContractError
+from ..exceptions import BadInputError, ContractError, TritonError
 from ..export.contract import Contract
 from ..frames.objects import object_table
 from ..frames.records import ObjectRecords, ObjectSelection
@@ -34,7 +34,7 @@ from ..frames.sparse_wire import SEEDS, object_hits, wire_collections, wire_tens
 from ..layouts import Layout, ObjectKind
 from .outputs import scalar_matrix
 from .triton import TritonBackend
-from .triton_model import ModelInfo, TensorSpec, TritonError, contract_tensors, output_widths
+from .triton_model import ModelInfo, TensorSpec, contract_tensors, output_widths
 
 __all__ = [
     "WIRES",

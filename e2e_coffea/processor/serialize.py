@@ -34,7 +34,12 @@ import numpy as np
 import uhi.io.zip as uhi_zip
 from hist import serialization
 
-from ..exceptions import BadInputError, E2EError, MalformedInputError
+from ..exceptions import (
+    E2EError,
+    MalformedInputError,
+    OutputFormatError,
+    UnsafeOutputError,
+)
 from ..io.jsonfiles import loads_json, read_regular
 from ..io.npyfiles import check_npy_member
 from .booking import MeanImages
@@ -43,8 +48,6 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "OUTPUT_FILE",
     "PICKLED_OUTPUT_FILE",
-    "OutputFormatError",
-    "UnsafeOutputError",
     "dumps_output",
     "load_output",
     "loads_output",
@@ -64,14 +67,6 @@ _NUMERIC_KINDS: Final = frozenset("biuf")  # bool, int, unsigned, float: no obje
 _MEMBER: Final = re.compile(r"^(hist|array)[0-9]+$")
 MAX_OUTPUT_BYTES: Final = 8 * 1024**3
 """Most bytes the members of one output may declare in all (a run's hists are megabytes)."""
-
-
-class OutputFormatError(BadInputError):
-    """A file is not a saved run output, or holds something this format does not allow."""
-
-
-class UnsafeOutputError(OutputFormatError):
-    """Only a pickled output is there, and reading it was not allowed (see ``allow_pickle``)."""
 
 
 # -- writing ----------------------------------------------------------------------------

@@ -40,7 +40,12 @@ from coffea.processor import CheckpointerABC
 from coffea.processor.executor import WorkItem
 
 from .. import __version__
-from ..exceptions import BadInputError, E2EError, MalformedInputError
+from ..exceptions import (
+    CheckpointDirError,
+    CheckpointIntegrityError,
+    E2EError,
+    MalformedInputError,
+)
 from ..inference.shipped import file_sha256
 from ..io.jsonfiles import loads_json, read_regular
 from ..processor.serialize import MAX_OUTPUT_BYTES, dumps_output, loads_output
@@ -48,8 +53,6 @@ from ..processor.weights import weight_inputs
 from .accounting import renamed_chunks
 
 __all__ = [
-    "CheckpointDirError",
-    "CheckpointIntegrityError",
     "VerifiedCheckpointer",
     "chunk_key",
     "work_identity",
@@ -64,14 +67,6 @@ _KEY: Final = re.compile(r"^[0-9a-f]{64}$")
 _DATA: Final = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.zip$")
 _RECOMPUTE_HINT: Final = "--recompute-checkpoints (recompute_checkpoints=True)"
 log = logging.getLogger(__name__)
-
-
-class CheckpointDirError(BadInputError):
-    """The checkpoint directory is unsafe, foreign, or was written for other work."""
-
-
-class CheckpointIntegrityError(E2EError):
-    """A checkpoint's content no longer matches the hash its manifest entry recorded."""
 
 
 def _sha256(data: bytes) -> str:

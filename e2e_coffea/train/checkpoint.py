@@ -17,7 +17,7 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from .errors import TrainingError
+from ..exceptions import TrainingError
 
 __all__ = [
     "BEST_NAME",

@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from e2e_coffea.cli import main
-from e2e_coffea.exceptions import E2EError
+from e2e_coffea.exceptions import DeviceFallbackError, E2EError
 from e2e_coffea.inference import doctor
-from e2e_coffea.inference.sessions import DeviceFallbackError
 
 TAGGER = "qg_simplenet"  # the fastest shipped image tagger: the smoke stays quick here
 

@@ -16,12 +16,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from e2e_coffea.exceptions import DeviceFallbackError
 from e2e_coffea.inference import OnnxBackend
-from e2e_coffea.inference.sessions import (
-    DeviceFallbackError,
-    clear_cache,
-    get_session,
-)
+from e2e_coffea.inference.sessions import clear_cache, get_session
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 TF32_RTOL = 1e-2

@@ -13,16 +13,12 @@ import pytest
 
 import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.cli import main
+from e2e_coffea.exceptions import OutputDirError, OutputWriteError
 from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.processor.serialize import load_output
-from e2e_coffea.runner.outputs import (
-    OutputDirError,
-    OutputWriteError,
-    check_out_dir,
-    write_run_outputs,
-)
+from e2e_coffea.runner.outputs import check_out_dir, write_run_outputs
 
 
 class _Guard(E2ETaggerProcessor):
