@@ -15,10 +15,10 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from .version import __version__
+
 if TYPE_CHECKING:
     from .hists.report import RunReport
-
-__version__ = "0.1.0"
 
 __all__ = ["IncompleteRunError", "RunReport", "Tagger", "__version__", "run"]
 

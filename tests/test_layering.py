@@ -26,6 +26,7 @@ SOURCE = Path(e2e_coffea.__file__).parent
 STAGE_RANK: dict[str, int] = {
     "exceptions": 0,
     "geometry": 0,
+    "version": 0,
     "layouts": 1,
     "io": 2,
     "sim": 3,

@@ -289,6 +289,6 @@ def _normalisation(
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return __version__

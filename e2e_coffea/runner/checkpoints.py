@@ -39,7 +39,6 @@ from typing import Any, Final
 from coffea.processor import CheckpointerABC
 from coffea.processor.executor import WorkItem
 
-from .. import __version__
 from ..exceptions import (
     CheckpointDirError,
     CheckpointIntegrityError,
@@ -50,6 +49,7 @@ from ..inference.shipped import file_sha256
 from ..io.jsonfiles import loads_json, read_regular
 from ..processor.serialize import MAX_OUTPUT_BYTES, dumps_output, loads_output
 from ..processor.weights import weight_inputs
+from ..version import __version__
 from .accounting import renamed_chunks
 
 __all__ = [
