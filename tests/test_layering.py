@@ -112,6 +112,48 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> Iterator[Ed
             yield Edge(module, node.value, node.lineno, "by name")
 
 
+def type_checking_lines(path: Path) -> set[int]:
+    """Lines inside ``if TYPE_CHECKING:`` blocks: imports there never run."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for stmt in node.body:
+                lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+    return lines
+
+
+def import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1 or v in edges.get(v, ()):
+                cycles.append(sorted(group))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return sorted(cycles)
+
+
 def all_edges() -> list[Edge]:
     """Each import once (``from m import a, b`` is one edge), sorted by importer and line."""
     modules = package_modules()
@@ -210,3 +252,26 @@ def test_error_classes_live_in_exceptions() -> None:
     }
     stray = {module: errors for module, errors in stray.items() if errors}
     assert not stray, f"define error classes in {PACKAGE}/exceptions.py: {stray}"
+
+
+def test_the_cycle_finder_finds_a_cycle_through_three_modules() -> None:
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert import_cycles(edges) == [["a", "b", "c"], ["e"]]
+
+
+def test_no_import_cycle_between_files() -> None:
+    """No module reaches itself through imports, wherever they sit (a lazy import in a
+    function is still a dependency) and the root package included: its lazy re-exports
+    reach every stage, so a module importing ``e2e_coffea`` itself closes a cycle.
+    ``if TYPE_CHECKING:`` imports never run and do not count."""
+    modules = package_modules()
+    edges: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        skip = type_checking_lines(path)
+        for edge in imports_of(module, path, modules):
+            if edge.line not in skip and edge.target != module:
+                edges.setdefault(module, set()).add(edge.target)
+    cycles = import_cycles(edges)
+    assert not cycles, "import cycles between modules:\n  " + "\n  ".join(
+        " <-> ".join(group) for group in cycles
+    )

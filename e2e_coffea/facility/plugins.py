@@ -134,9 +134,7 @@ def register_environment(client: Any, env: EnvironmentConfig) -> None:
     if env.upload_package:
         from distributed.diagnostics.plugin import UploadDirectory
 
-        import e2e_coffea
-
-        pkg = Path(e2e_coffea.__file__).parent
+        pkg = Path(__file__).parent.parent  # this package's folder (no import of the root)
         with tempfile.TemporaryDirectory() as tmp:
             # UploadDirectory puts the uploaded folder itself on sys.path, so it must be
             # the folder *holding* the package
