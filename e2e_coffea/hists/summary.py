@@ -289,14 +289,15 @@ def physical_for_tagger(
 def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
     """Background rejection vs signal efficiency, one curve per tagger with its 1-sigma
     band (:func:`draw_roc`), AUC in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mplhep
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.style import context
 
-    with plt.style.context(mplhep.style.CMS):
-        fig, ax = plt.subplots(figsize=(8, 7))
+    with context(mplhep.style.CMS):  # a Figure of its own: no pyplot state, no backend switch
+        fig = Figure(figsize=(8, 7))
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         for name, roc in rocs.items():
             draw_roc(ax, roc, label=roc_legend(name, roc))
         ax.set_yscale("log")
@@ -309,7 +310,6 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
         mplhep.cms.label(ax=ax, data=False, rlabel="e2e-coffea, 13 TeV")
         p = Path(path)
         fig.savefig(p, dpi=100, bbox_inches="tight")
-        plt.close(fig)
     return p
 
 
