@@ -31,6 +31,7 @@ from distributed import WorkerPlugin
 
 from ..exceptions import ModelUploadError
 from ..inference.shipped import TaggerSpec, file_sha256, resolve_tagger
+from ..io.atomic import atomic_write_bytes
 from .config import DEFAULT_WORKER_DIR, EnvironmentConfig
 
 __all__ = [
@@ -78,14 +79,7 @@ def _write_once(dest: Path, data: bytes) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if dest.is_file() and not dest.is_symlink() and file_sha256(dest) == digest:
         return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(dest, data, private=True)
 
 
 def ship_models(

@@ -22,7 +22,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from ..exceptions import (
     OutputFormatError,
     UnsafeOutputError,
 )
+from ..io.atomic import atomic_write_bytes
 from ..io.jsonfiles import loads_json, read_regular
 from ..io.npyfiles import check_npy_member
 from .booking import MeanImages
@@ -157,15 +157,7 @@ def save_output(output: Mapping[str, Any], directory: str | os.PathLike[str]) ->
     """Write ``directory/output.zip`` (atomically: a reader never sees half a file)."""
     d = Path(directory)
     data = dumps_output(output)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{OUTPUT_FILE}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, d / OUTPUT_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return d / OUTPUT_FILE
+    return atomic_write_bytes(d / OUTPUT_FILE, data, private=True)
 
 
 # -- reading ----------------------------------------------------------------------------
