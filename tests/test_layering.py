@@ -275,3 +275,20 @@ def test_no_import_cycle_between_files() -> None:
     assert not cycles, "import cycles between modules:\n  " + "\n  ".join(
         " <-> ".join(group) for group in cycles
     )
+
+
+def test_every_module_declares_its_public_names() -> None:
+    """``__all__`` in every module and package: what a star import or the docs take."""
+
+    def declares_all(path: Path) -> bool:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        targets = [
+            t
+            for n in tree.body
+            if isinstance(n, ast.Assign | ast.AnnAssign)
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        ]
+        return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+
+    missing = sorted(m for m, path in package_modules().items() if not declares_all(path))
+    assert not missing, f"no __all__ in {missing}"
