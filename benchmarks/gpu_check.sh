@@ -3,7 +3,7 @@
 # tests, measure the GPU goals, write everything to benchmarks/results/<date>-<gpu>/.
 #
 #   benchmarks/gpu_check.sh            # install (GPU only) + tests + bench + report.md
-#   benchmarks/gpu_check.sh tests      # doctor --device cuda and pytest -m cuda tests/gpu
+#   benchmarks/gpu_check.sh tests      # doctor --device cuda and the device tests' CUDA runs
 #   benchmarks/gpu_check.sh bench      # frames.py, run.py and study.py GPU figures
 #   benchmarks/gpu_check.sh prepare    # (a machine with network) wheels for an offline GPU box
 #
@@ -194,8 +194,11 @@ if [ "$MODE" = all ] || [ "$MODE" = tests ]; then
   else
     echo "doctor --device cuda: skipped (no GPU)" | tee "$OUT/doctor-cuda.txt"
   fi
-  step tests 420 "$VPY" -m pytest -m cuda tests/gpu -p no:cacheprovider -ra -q \
-    --junitxml="$OUT/tests.xml"
+  # The device tests (marker gpu) live beside the code they test; collect only their files
+  # (the GPU environment need not hold every test dependency) and run their CUDA cases.
+  mapfile -t device_tests < <(grep -rl --include='test_*.py' 'pytest.mark.gpu' tests | sort)
+  step tests 420 "$VPY" -m pytest -m "gpu and cuda" "${device_tests[@]}" -p no:cacheprovider \
+    -ra -q --junitxml="$OUT/tests.xml"
 fi
 
 # -- bench ------------------------------------------------------------------------------------

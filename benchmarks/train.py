@@ -20,7 +20,7 @@ forward/backward/step loop (the baseline) against fit() (medians of per-step/epo
 ``--section precision-real``: fp32 vs bf16 through ``train_task`` on generated tau and
 QCD jets (``--fileset``), same seed: the AUC difference on physics data.
 
-    e2e-coffea generate --process tau --process qcd --events 1200 --seed 5 --workers 2 --out /tmp/big
+    e2e-coffea generate --process tau --process qcd --events 1200 --seed 5 --nproc 2 --out /tmp/big
     python benchmarks/train.py --section precision --section precision-real \\
         --fileset /tmp/big/fileset.sparse.json --section memory --out benchmarks/results/train.txt
 """

@@ -329,3 +329,68 @@ def _batch_size_cache(tmp_path_factory: pytest.TempPathFactory) -> Any:
         os.environ.pop(CACHE_ENV, None)
     else:
         os.environ[CACHE_ENV] = before
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.cuda`` runs skip, with the reason, unless torch sees a GPU. Device
+    tests (marker ``gpu``) parametrize ``device`` over ``["cpu", pytest.param("cuda",
+    marks=pytest.mark.cuda)]``: the CPU run happens everywhere, the CUDA one on a GPU
+    (``benchmarks/gpu_check.sh tests`` runs those)."""
+    if item.get_closest_marker("cuda") is not None:
+        import torch
+
+        if not torch.cuda.is_available():
+            pytest.skip("cuda test: torch sees no CUDA GPU on this machine")
+
+
+@pytest.fixture
+def cpu_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process sees no GPU, whatever the machine has: torch finds no CUDA device and
+    onnxruntime offers no CUDA or TensorRT provider. A test of the CPU-only behaviour
+    (an error for ``cuda``, ``auto`` picking the CPU) then runs on GPU machines too."""
+    import onnxruntime as ort
+    import torch
+
+    gpu = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+    cpu = [p for p in ort.get_available_providers() if p not in gpu]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: list(cpu))
+
+
+@pytest.fixture
+def cuda_ort(request: pytest.FixtureRequest) -> None:
+    """Skip a CUDA run (not a CPU one) unless onnxruntime can run on CUDA here."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("device") == "cuda":
+        import onnxruntime as ort
+
+        have = ort.get_available_providers()
+        if "CUDAExecutionProvider" not in have:
+            pytest.skip(
+                f"cuda test: onnxruntime {ort.__version__} has no CUDAExecutionProvider ({have})"
+            )
+
+
+@pytest.fixture(scope="session")
+def synthetic_fileset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sparse files of synthetic events (no Pythia: a GPU machine need not have it)."""
+    from e2e_coffea.frames.testing import write_synthetic_fileset
+
+    return write_synthetic_fileset(tmp_path_factory.mktemp("gpu-sample"), files=2, events=40)
+
+
+@pytest.fixture(scope="session")
+def clean(sample: SimpleNamespace, jet_tagger: Path, eg_tagger: Path) -> Any:
+    """The reference run: both taggers over the sparse fileset with the Iterative executor
+    in chunks of 15 (weighted by the sample's cross-sections at 1 fb^-1, the default)."""
+    from e2e_coffea.runner import run
+
+    return run(
+        sample.fileset["sparse"],
+        [jet_tagger, eg_tagger],
+        executor="iterative",
+        chunksize=15,
+        device="cpu",
+        progress=False,
+    )

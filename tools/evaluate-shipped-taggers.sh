@@ -5,7 +5,7 @@
 # AUCs the floors follow are: a tagger's separation on its samples; a cross-section
 # weighted QCD mixture adds the pT spectra's difference (see the README). Prints the table (commit it under benchmarks/results/) and, with
 # RECORD=1, writes each figure into its model's contract (metrics["heldout_*"]), which
-# tests/test_taggers.py checks against the floors.
+# tests/inference/test_shipped_taggers.py checks against the floors.
 #
 # Knobs: OUT=build/shipped  DEST=e2e_coffea/data/taggers  SCALE=1 (events)  WORKERS=2
 #        RECORD=0  EXTRA="tau:build/shipped/models/tau_simplenet_scalars.onnx"
@@ -23,7 +23,7 @@ for spec in tau:12000 qcd:10000 top:3000 quark:6000 gluon:6000 electron:6000 pho
     qcd_em:4000; do
   proc=${spec%%:*} events=$(( ${spec##*:} * SCALE ))
   [ -f "$OUT/test-seed2/$proc/fileset.json" ] && continue
-  e2e-coffea generate --process "$proc" --events "$events" --seed 2 --workers "$WORKERS" \
+  e2e-coffea generate --process "$proc" --events "$events" --seed 2 --nproc "$WORKERS" \
     --events-per-file 1000 --out "$OUT/test-seed2/$proc"
 done
 python tools/task-filesets.py "$OUT/test-seed2"

@@ -59,7 +59,7 @@ gen() {  # gen SEED FRACTION PROCESS:EVENTS ...
     n=$(events "${spec##*:}" "$frac")
     [ -f "$OUT/seed$seed/$proc/fileset.json" ] && continue  # already generated
     e2e-coffea generate --process "$proc" --events "$n" --seed "$seed" --pileup "$PILEUP" \
-      --workers "$GEN_WORKERS" --events-per-file 1000 --out "$OUT/seed$seed/$proc"
+      --nproc "$GEN_WORKERS" --events-per-file 1000 --out "$OUT/seed$seed/$proc"
   done
   python tools/task-filesets.py "$OUT/seed$seed" 2> /dev/null || true
 }
@@ -74,7 +74,7 @@ train() {  # train NAME TASK MODEL EPOCHS MAX_OBJECTS REWEIGHT [extra train opti
   OMP_NUM_THREADS=$THREADS e2e-coffea train --task "$task" --model "$model" --name "$name" \
     --fileset "$OUT/seed1/fileset.$task.json" --epochs "$epochs" --patience "$epochs" \
     ${cap:+--max-objects "$cap"} --batch-size 32 --lr-schedule cosine --seed 1 \
-    --reweight "$reweight" --device "$DEVICE" --precision "$PRECISION" --workers 0 \
+    --reweight "$reweight" --device "$DEVICE" --precision "$PRECISION" --loader-workers 0 \
     --out "$OUT/models" "$@" > "$OUT/logs/$name.log" 2>&1 \
     || { echo "training $name failed: see $OUT/logs/$name.log" >&2; return 1; }
 }

@@ -64,7 +64,7 @@ gen() {  # gen NAME SEED PROCESS:EVENTS ...
     local proc=${spec%%:*} events=$(( ${spec##*:} * SCALE ))
     [ -f "$OUT/$name-seed$seed/$proc/fileset.json" ] && continue  # already generated
     e2e-coffea generate --process "$proc" --events "$events" --seed "$seed" \
-      --workers "$GEN_WORKERS" --events-per-file 1000 --out "$OUT/$name-seed$seed/$proc"
+      --nproc "$GEN_WORKERS" --events-per-file 1000 --out "$OUT/$name-seed$seed/$proc"
   done
 }
 # objects per event in the tasks' ranges: tau 0.28 tau jets, photon 0.37, electron 0.7,
@@ -79,7 +79,7 @@ train() {  # train NAME TASK MODEL EPOCHS MAX_OBJECTS [extra train options]
   OMP_NUM_THREADS=$THREADS e2e-coffea train --task "$task" --model "$model" --name "$name" \
     --fileset "$OUT/train-seed1/fileset.$task.json" --epochs "$epochs" --patience "$epochs" \
     ${cap:+--max-objects "$cap"} --batch-size 32 --lr-schedule cosine --seed 1 \
-    --reweight "$REWEIGHT" --device "$DEVICE" --precision "$PRECISION" --workers 0 \
+    --reweight "$REWEIGHT" --device "$DEVICE" --precision "$PRECISION" --loader-workers 0 \
     --out "$OUT/models" "$@" > "$OUT/logs/$name.log" 2>&1
 }
 pool() {  # pool COMMAND...: run in the background, at most JOBS at once

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from .options import precision_option
+from .options import (
+    INFERENCE_PRECISION,
+    deprecated_alias,
+    norm_option,
+    precision_option,
+    scalar_option,
+)
 
 __all__ = ["command"]
 
@@ -54,6 +60,11 @@ def show(model: Path, as_json: bool) -> None:
         raise click.exceptions.Exit(1)  # printed above what is missing
 
 
+def _split(value: str) -> tuple[str, ...]:
+    """``pt,eta`` (the old ``--scalars``) as repeated ``--scalar``."""
+    return tuple(s.strip() for s in value.split(",") if s.strip())
+
+
 @command.command("attach")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option(
@@ -75,11 +86,9 @@ def show(model: Path, as_json: bool) -> None:
     default="classification",
     show_default=True,
 )
-@click.option(
-    "--norm",
-    default="preset",
-    show_default=True,
-    help="preset, none, or a normalisation JSON file.",
+@norm_option(
+    "preset",
+    "Recorded in the contract; also preset (the channel preset's) or a normalisation JSON file.",
 )
 @click.option(
     "--frame-size",
@@ -89,11 +98,8 @@ def show(model: Path, as_json: bool) -> None:
 )
 @click.option("--outputs", type=click.Choice(["logits", "probabilities"]), default="logits", show_default=True,
               help="What the model's first output holds.")  # fmt: skip
-@click.option(
-    "--scalars",
-    default=None,
-    help="Comma-separated scalar inputs (pt, eta, seed_row, MET_pt, nVtx ...).",
-)
+@scalar_option
+@deprecated_alias("--scalars", "scalars", convert=_split)
 @click.option("--name", default=None, help="Model name in the contract (default: the file name).")
 @click.option(
     "--frames",
@@ -107,7 +113,7 @@ def show(model: Path, as_json: bool) -> None:
     "--out", type=click.Path(path_type=Path), required=True, help="Where to write the copy."
 )
 def attach(model: Path, preset: str | None, channels: str | None, classes: str, kind: str, task: str,
-           norm: str, frame_size: str | None, outputs: str, scalars: str | None, name: str | None,
+           norm: str, frame_size: str | None, outputs: str, scalars: tuple[str, ...], name: str | None,
            frames_file: Path | None, out: Path) -> None:  # fmt: skip
     """Write a copy of a foreign MODEL.onnx with an e2e-coffea contract, after checking its
     declared input shape and one zero-batch inference against the channels and classes."""
@@ -142,7 +148,7 @@ def attach(model: Path, preset: str | None, channels: str | None, classes: str, 
         model, out, channels=chans, classes=[c.strip() for c in classes.split(",") if c.strip()],
         kind=kind, task=task, norm=norm,
         frame_size=size, outputs=outputs, model_name=name,
-        scalar_inputs=[s.strip() for s in scalars.split(",")] if scalars else (),
+        scalar_inputs=list(scalars),
         frames=frames_file,
     )  # fmt: skip
     click.echo(
@@ -159,7 +165,7 @@ def attach(model: Path, preset: str | None, channels: str | None, classes: str, 
 
 @command.command("variants")
 @click.argument("tagger")
-@precision_option
+@precision_option(detail=INFERENCE_PRECISION)
 @click.option(
     "--sample",
     type=click.Path(path_type=Path),

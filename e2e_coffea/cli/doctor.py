@@ -6,16 +6,15 @@ import json
 
 import click
 
+from .options import device_option
+
 __all__ = ["command"]
 
 
 @click.command("doctor")
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="cuda: exit 1 unless CUDA inference works here and matches the CPU; auto: check "
+@device_option(
+    "auto",
+    "cuda: exit 1 unless CUDA inference works here and matches the CPU; auto: check "
     "the GPU when one is usable, and only warn when it is not.",
 )
 @click.option(

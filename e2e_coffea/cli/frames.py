@@ -9,9 +9,21 @@ import click
 from tqdm.auto import tqdm
 
 from ..layouts import Layout, ObjectKind
-from .options import branches_option
+from .options import (
+    branches_option,
+    chunksize_option,
+    deprecated_alias,
+    device_option,
+    norm_option,
+    precision_option,
+    torch_device,
+)
 
-__all__ = ["command"]
+__all__ = ["DTYPES", "command"]
+
+DTYPES = {"fp32": "float32", "fp16": "float16"}
+"""``--precision`` of the frames written -> the array dtype."""
+_FROM_DTYPE = {v: k for k, v in DTYPES.items()}
 
 
 @click.command("frames")
@@ -32,20 +44,17 @@ __all__ = ["command"]
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="OUT.npz, OUT.parquet or OUT.h5"
 )
-@click.option(
-    "--norm",
-    default="none",
-    show_default=True,
-    help="Normalisation preset, or none for raw values.",
-)
+@norm_option("none", "Applied to the frames written.")
 @click.option(
     "--backend", type=click.Choice(["numpy", "torch"]), default="numpy", show_default=True
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (torch backend).")
-@click.option(
-    "--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True
+@device_option("cpu", "With --backend torch.")
+@precision_option(list(DTYPES), "fp32", "Of the frames written.")
+@deprecated_alias(
+    "--dtype", "precision", value_type=click.Choice(list(DTYPES.values())), convert=_FROM_DTYPE
 )
-@click.option("--step", type=int, default=200, show_default=True, help="Events read per chunk.")
+@chunksize_option(200)
+@deprecated_alias("--step", "chunksize", value_type=int)
 @branches_option
 def command(
     inputs: tuple[str, ...],
@@ -57,9 +66,9 @@ def command(
     norm: str,
     backend: Literal["numpy", "torch"],
     device: str,
-    dtype: str,
-    step: int,
-    profile: str | None,
+    precision: str,
+    chunksize: int,
+    branches: str | None,
 ) -> None:
     """Build frames of every jet (or e/gamma candidate) in INPUT.root files and save them.
 
@@ -84,8 +93,8 @@ def command(
 
         report = convert_files(
             inputs, out, layout=layout, channels=chans, kind=kind or ("eg" if preset == "eg" else "jet"),
-            norm=None if norm == "none" else norm, backend=backend, device=device, dtype=dtype,
-            step=step, profile=profile, progress=advance,
+            norm=None if norm == "none" else norm, backend=backend, device=torch_device(device),
+            dtype=DTYPES[precision], step=chunksize, profile=branches, progress=advance,
         )  # fmt: skip
     click.echo(
         f"wrote {report.n_objects} {report.kind} frames {report.shape} from {report.n_events} "

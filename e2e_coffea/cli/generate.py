@@ -8,6 +8,8 @@ from typing import Literal
 import click
 from tqdm.auto import tqdm
 
+from .options import deprecated_alias
+
 __all__ = ["command"]
 
 
@@ -37,7 +39,14 @@ __all__ = ["command"]
     show_default=True,
     help="Mean number of minimum-bias pile-up interactions (Poisson).",
 )
-@click.option("--workers", type=int, default=1, show_default=True, help="Parallel processes.")
+@click.option(
+    "--nproc",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Processes on this machine, one file each.",
+)
+@deprecated_alias("--workers", "nproc", value_type=int)
 @click.option("--events-per-file", type=int, default=500, show_default=True)
 @click.option(
     "--pthat-datasets",
@@ -51,7 +60,7 @@ def command(
     layout: Literal["sparse", "e2e", "both"],
     seed: int,
     pileup: float,
-    workers: int,
+    nproc: int,
     events_per_file: int,
     pthat_datasets: bool,
 ) -> None:
@@ -71,7 +80,7 @@ def command(
         out,
         seed=seed,
         pileup=pileup,
-        workers=workers,
+        nproc=nproc,
         events_per_file=events_per_file,
         layout=layout,
     )
@@ -88,7 +97,7 @@ def command(
             layout=layout,
             seed=seed,
             pileup=pileup,
-            workers=workers,
+            nproc=nproc,
             events_per_file=events_per_file,
             progress=advance,
             pthat_datasets=pthat_datasets,

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options import branches_option, precision_option
+from .options import (
+    INFERENCE_PRECISION,
+    branches_option,
+    chunksize_option,
+    device_option,
+    precision_option,
+    workers_option,
+)
+
+if TYPE_CHECKING:
+    from ..hists.report import RunReport
 
 __all__ = ["command"]
 
@@ -39,7 +49,7 @@ __all__ = ["command"]
     metavar="ADDRESS",
     help="Dask scheduler address; without it --executor dask starts a local cluster.",
 )
-@click.option("--workers", type=int, default=1, show_default=True, help="CPU workers.")
+@workers_option(1)
 @click.option(
     "--gpu-workers",
     type=int,
@@ -47,12 +57,10 @@ __all__ = ["command"]
     show_default=True,
     help="Workers tagged GPU=1 (one thread each); chunk tasks go to them.",
 )
-@click.option(
-    "--chunksize",
-    type=int,
-    default=None,
-    help="Events per chunk [default: 10000; for e2e-layout files, as many events as "
-    "fit 1 GiB of the dense images the taggers read]",
+@chunksize_option(
+    None,
+    "[default: 10000; for e2e-layout files, as many events as fit 1 GiB of the dense "
+    "images the taggers read]",
 )
 @click.option(
     "--allow-incomplete",
@@ -80,9 +88,7 @@ __all__ = ["command"]
     is_flag=True,
     help="Discard the checkpoints in --checkpoint-dir (of this or other work) and redo every chunk.",
 )
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
-)
+@device_option("auto", "Inference runs there.")
 @click.option(
     "--cluster",
     type=click.Path(path_type=Path),
@@ -93,7 +99,6 @@ __all__ = ["command"]
 )
 @click.option(
     "--triton",
-    "triton_url",
     default=None,
     metavar="[grpc://|http://]HOST:PORT",
     help="Send frames to a Triton server serving each tagger under its name: its gRPC "
@@ -110,7 +115,6 @@ __all__ = ["command"]
 )
 @click.option(
     "--lumi",
-    "lumi_fb",
     type=float,
     default=1.0,
     show_default=True,
@@ -119,52 +123,23 @@ __all__ = ["command"]
     "fileset's metadata carries them (unit weights otherwise).",
 )
 @click.option("--unweighted", is_flag=True, help="Fill every object with weight 1.")
-@precision_option
+@precision_option(detail=INFERENCE_PRECISION)
 @branches_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-def command(
-    fileset: Path,
-    taggers: tuple[str, ...],
-    executor: Literal["iterative", "futures", "dask"],
-    scheduler: str | None,
-    workers: int,
-    gpu_workers: int,
-    chunksize: int | None,
-    skip_bad_files: bool,
-    allow_incomplete: bool,
-    retries: int,
-    checkpoint_dir: Path | None,
-    recompute_checkpoints: bool,
-    device: Literal["auto", "cpu", "cuda"],
-    cluster: Path | None,
-    triton_url: str | None,
-    triton_wire: Literal["dense", "sparse"],
-    precision: str,
-    profile: str | None,
-    lumi_fb: float,
-    unweighted: bool,
-    out: Path,
-) -> None:
+def command(**options: Any) -> None:
     """Run taggers over a fileset and write output.zip, summary.json and roc.png to --out."""
     from .. import run
     from ..hists.report import IncompleteRunError
 
-    try:
-        report = run(
-            fileset, taggers, out=out, executor=executor, scheduler=scheduler,
-            workers=workers, gpu_workers=gpu_workers, chunksize=chunksize,
-            allow_incomplete=allow_incomplete, skip_bad_files=skip_bad_files, retries=retries,
-            checkpoint_dir=checkpoint_dir, recompute_checkpoints=recompute_checkpoints,
-            device=device, cluster=cluster, triton=triton_url, triton_wire=triton_wire, lumi=lumi_fb,
-            unweighted=unweighted, precision=precision, branches=profile,
-        )  # fmt: skip
+    try:  # every option is run()'s keyword of the same name (tests/test_api.py)
+        report = run(**options)
     except IncompleteRunError as err:
         _echo_report(err.report)
         raise
     _echo_report(report)
 
 
-def _echo_report(report: Any) -> None:
+def _echo_report(report: RunReport) -> None:
     """What the run printed: entries, throughput, one line per tagger, files, notes."""
     summary = report.summary()
     e = summary["entries"]

@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from .options import branches_option
+from .options import (
+    branches_option,
+    chunksize_option,
+    deprecated_alias,
+    device_option,
+    norm_option,
+    precision_option,
+    scalar_option,
+    torch_device,
+)
 
 __all__ = ["command", "report_lines"]
 
@@ -74,12 +83,12 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     default=None,
     help="What the label column of ML4SCI files holds: truth ids (e2e-coffea frames) or 0/1 (public ML4SCI).",
 )
-@click.option(
-    "--frames-norm",
-    default="none",
-    show_default=True,
-    help="Normalisation preset the frames files were written with (recorded in the contract, not applied).",
+@norm_option(
+    "none",
+    "With --frames: the normalisation the frames files were written with (recorded in the "
+    "contract, not applied).",
 )
+@deprecated_alias("--frames-norm", "norm")
 @branches_option
 @click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option(
@@ -103,13 +112,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="Learning rate per epoch: constant, or cosine decay to 0 over --epochs.",
 )
-@click.option(
-    "--scalar",
-    "scalars",
-    multiple=True,
-    metavar="NAME",
-    help="Per-object scalar input beside the frames: an event branch (MET_pt, nVtx) or an object quantity (pt, eta ...); repeatable.",
-)
+@scalar_option
 @click.option(
     "--patience", type=int, default=3, show_default=True, help="Early stopping on val AUC."
 )
@@ -128,21 +131,20 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="Per-object weights: signal to the background's pT (and |eta|), each class flat in pT, or (regressions) flat in the true value.",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-    default="auto",
-    show_default=True,
-    help="auto: mixed precision on CUDA (bf16, else fp16), fp32 on the CPU.",
+@device_option("cpu", "Under --nproc on CUDA, each process takes its own GPU.")
+@precision_option(
+    ["auto", "fp32", "bf16", "fp16"],
+    "auto",
+    "Of training: auto is mixed precision on CUDA (bf16, else fp16), fp32 on the CPU.",
 )
 @click.option(
-    "--workers",
+    "--loader-workers",
     type=int,
     default=0,
     show_default=True,
     help="DataLoader worker processes per training process.",
 )
+@deprecated_alias("--workers", "loader_workers", value_type=int)
 @click.option(
     "--shuffle-buffer",
     type=int,
@@ -150,9 +152,8 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="Objects held for shuffling (memory: this times one frame).",
 )
-@click.option(
-    "--step", type=int, default=200, show_default=True, help="Entries (or rows) per read unit."
-)
+@chunksize_option(200)
+@deprecated_alias("--step", "chunksize", value_type=int)
 @click.option(
     "--max-points", type=int, default=None, help="Point models: points per jet (default 128)."
 )
@@ -176,7 +177,9 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     metavar="KEY=VALUE",
     help='Model constructor argument (JSON value), e.g. size="tiny"; repeatable.',
 )
-def command(model_option: tuple[str, ...], frames: tuple[Path, ...], precision: str, **kw: Any) -> None:  # fmt: skip
+def command(
+    model_option: tuple[str, ...], frames: tuple[Path, ...], precision: str, device: str, **kw: Any
+) -> None:
     """Train a tagger on objects streamed from ROOT files (or frames files) and export it to ONNX.
 
     The split is deterministic per event (hash of run/lumi/event): 80% train, 10%
@@ -190,7 +193,7 @@ def command(model_option: tuple[str, ...], frames: tuple[Path, ...], precision: 
     info = train_task(
         kw.pop("task"), kw.pop("model_name"), kw.pop("fileset"), kw.pop("out"),
         frames=frames, precision=None if precision == "auto" else precision,
-        model_kwargs=_model_options(model_option), branches=kw.pop("profile"), **kw,
+        device=torch_device(device), model_kwargs=_model_options(model_option), **kw,
     )  # fmt: skip
     if info:
         click.echo(json.dumps(info, indent=2, default=str))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .options import precision_option
+from .options import INFERENCE_PRECISION, precision_option
 
 __all__ = ["command"]
 
@@ -34,7 +34,7 @@ __all__ = ["command"]
     help="sparse: Python-backend models that take each object's hits and build the frames "
     "(for run --triton-wire sparse; the server's Python needs e2e-coffea and onnxruntime).",
 )
-@precision_option
+@precision_option(detail=INFERENCE_PRECISION)
 def command(
     taggers: tuple[str, ...], out: Path, max_batch_size: int, wire: str, precision: str
 ) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "describe_normalisation",
     "probe_outputs",
     "record_metrics",
+    "update_contract",
 ]
 
 
@@ -179,7 +180,7 @@ def describe_normalisation(contract: Contract) -> str:
         return f"{nrm.name or 'identity'}: the model gets raw frame values (GeV, ns)"
     thr, scale, clip = nrm.vectors(list(contract.channels))
     per = ", ".join(
-        f"{c} {'>' + format(t, 'g') + ' ' if t else ''}/{s:g}{'' if np.isinf(m) else f' <={m:g}'}"
+        f"{c} {'>' + format(t, 'g') + ' ' if t else ''}/{s:g}{'' if np.isinf(m) else f' in +-{m:g}'}"
         for c, t, s, m in zip(contract.channels, thr, scale, clip, strict=True)
     )
     return f"{nrm.name or '(unnamed)'}, applied by the tagger before the model: {per}"
@@ -228,13 +229,21 @@ def check_frames_normalisation(frames: str | os.PathLike[str], contract: Contrac
 def record_metrics(path: str | os.PathLike[str], metrics: dict[str, Any]) -> Contract:
     """Add ``metrics`` (e.g. a held-out AUC measured after training) to the contract of
     the e2e-coffea model ``path``, in place; the graph and weights are untouched."""
+    from .contract import load_contract
+
+    return update_contract(path, metrics={**load_contract(path).metrics, **metrics})
+
+
+def update_contract(path: str | os.PathLike[str], **fields: Any) -> Contract:
+    """Replace contract ``fields`` (``validity=...``, ``metrics=...``) of the e2e-coffea
+    model ``path``, in place and checked like any contract; the graph and weights are
+    untouched, so the scores do not change."""
     import onnx
 
     from .contract import load_contract
 
     p = Path(path)
-    contract = load_contract(p)
-    contract = replace(contract, metrics={**contract.metrics, **metrics})
+    contract = replace(load_contract(p), **fields)  # validated again, as any contract
     _save_with_contract(onnx.load(str(p)), contract, p)
     return contract
 

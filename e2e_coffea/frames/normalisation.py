@@ -5,7 +5,12 @@ For every pixel ``x`` of a channel, in this order:
 1. zero suppression: ``|x| < threshold`` -> 0 (on the raw value; for the non-negative
    energy/count channels this is simply ``x < threshold``);
 2. scale: ``x / scale``;
-3. clip: ``min(x, clip_max)`` when ``clip_max`` is set.
+3. clip: ``x`` limited to ``[-clip_max, clip_max]`` when ``clip_max`` is set. The clip
+   is symmetric because the signed channels need it most: at pile-up the dz significance
+   of a track from another vertex is O(100-1000) (median 198 at mu = 35 in our samples),
+   which would swamp every other pixel of the frame; clipped, such a track saturates at
+   the edge while the primary vertex's tracks keep their value. For the non-negative
+   channels this is the same as ``min(x, clip_max)``.
 
 Presets live as JSON in ``e2e_coffea/data/norm/``; ``"none"`` is the identity.
 """
@@ -49,8 +54,8 @@ class ChannelNorm:
         if not (math.isfinite(self.scale) and self.scale > 0):
             msg = f"normalisation scale must be finite and > 0, got {self.scale!r}"
             raise BadInputError(msg)
-        if self.clip_max is not None and not math.isfinite(self.clip_max):
-            msg = f"normalisation clip_max must be finite or null, got {self.clip_max!r}"
+        if self.clip_max is not None and not (math.isfinite(self.clip_max) and self.clip_max > 0):
+            msg = f"normalisation clip_max must be finite and > 0, or null, got {self.clip_max!r}"
             raise BadInputError(msg)
         if not (math.isfinite(self.threshold) and self.threshold >= 0):
             msg = f"zero-suppression threshold must be finite and >= 0, got {self.threshold!r}"

@@ -199,7 +199,7 @@ class NumpyBackend:
             if scale[c] != 1:
                 np.divide(x, scale[c], out=x)
             if np.isfinite(clip[c]):
-                np.minimum(x, clip[c], out=x)
+                np.clip(x, -clip[c], clip[c], out=x)
 
     def finish(self, out: npt.NDArray[np.float32], dtype: str) -> npt.NDArray[Any]:
         return out if dtype == "float32" else out.astype(dtype)

@@ -218,7 +218,8 @@ class TorchBackend:
         if (scale != 1).any():
             out.div_(self.asarray(scale).view(shape))
         if np.isfinite(clip).any():
-            torch.minimum(out, self.asarray(clip).view(shape), out=out)
+            limit = self.asarray(clip).view(shape)
+            torch.clamp(out, min=-limit, max=limit, out=out)
 
     def finish(self, out: torch.Tensor | npt.NDArray[np.float32], dtype: str) -> torch.Tensor:
         t = out if isinstance(out, torch.Tensor) else torch.from_numpy(out)

@@ -18,7 +18,9 @@ from ..frames.selection import ObjectCuts
 from ..inference import TaggerSpec
 from ..runner import RunFailedError, RunResult
 from ..runner.outputs import write_run_outputs
+from .multiclass import one_vs_rest
 from .roc import RocCurve
+from .run_summary import RunSummary
 from .summary import plot_rocs, roc_for_tagger, summarize
 
 __all__ = ["IncompleteRunError", "RunReport"]
@@ -63,19 +65,32 @@ class RunReport(RunResult):
             specs=list(specs), cuts=cuts, facility=facility,
         )  # fmt: skip
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RunSummary:
         """The dict ``summary.json`` holds (JSON-ready)."""
         return summarize(self, self.specs, self.cuts)
 
-    def rocs(self, summary: dict[str, Any] | None = None) -> dict[str, RocCurve]:
-        """The ROC of every binary tagger that has an AUC, by tagger name: what
-        ``roc.png`` draws."""
+    def rocs(self, summary: RunSummary | None = None) -> dict[str, RocCurve]:
+        """What ``roc.png`` draws: the ROC of every binary tagger that has an AUC (by
+        tagger name) and the one-vs-rest ROC of every class of a multi-class tagger that
+        has one (``"tagger: class vs rest"``), as the summary gives their AUCs."""
         taggers = (summary or self.summary())["taggers"]
-        return {
-            s.name: roc_for_tagger(self.output["hists"], s.name, s.contract.class_names)[0]
-            for s in self.specs
-            if taggers[s.name].get("auc") is not None
-        }
+        hists = self.output["hists"]
+        out: dict[str, RocCurve] = {}
+        for s in self.specs:
+            entry = taggers[s.name]
+            names = s.contract.class_names
+            if entry.get("auc") is not None:
+                out[s.name] = roc_for_tagger(hists, s.name, names)[0]
+            classes = [
+                c for c, v in (entry.get("per_class") or {}).items() if v.get("auc") is not None
+            ]
+            if classes:
+                per_class = one_vs_rest(hists, s.name, names)
+                for c in classes:
+                    roc = per_class[c][0]
+                    if roc is not None:
+                        out[f"{s.name}: {c} vs rest"] = roc
+        return out
 
     def write(self, out: str | os.PathLike[str]) -> dict[str, Path]:
         """Write the run's files to the folder ``out``, replacing an earlier run's set

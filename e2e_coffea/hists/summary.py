@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hist
 import numpy as np
@@ -21,6 +21,7 @@ from .multiclass import multiclass_entry
 from .physical import physical_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
+from .run_summary import FailedRange, RunSummary
 from .samples import cell_counts, main_datasets
 
 __all__ = [
@@ -135,7 +136,7 @@ def roc_for_tagger(
     return roc, info
 
 
-def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None) -> dict[str, Any]:
+def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None) -> RunSummary:
     """The ``summary.json`` contents: per-tagger figures (AUC, per-class AUCs or response),
     each with the kinematic ``range`` its objects were selected in (the run's ``cuts``
     narrowed to the tagger's validity, as the processor does, and a jet's |eta| to what
@@ -173,38 +174,39 @@ def summarize(result: Any, specs: Sequence[Any], cuts: ObjectCuts | None = None)
         )
     ]
     wall = max(result.wall_time, 1e-9)
-    return json_safe(  # type: ignore[no-any-return]
-        {
-            "taggers": taggers,
-            "warnings": warnings,
-            "entries": {
-                "processed": result.processed,
-                "expected": int(sum(result.expected.values())),
-            },
-            "complete": result.complete,
-            "incomplete_taggers": {
-                name: t["note"] for name, t in taggers.items() if t.get("missing_sample")
-            },
-            "failed": [f.to_dict() for f in result.failed],
-            "lost_datasets": lost,
-            "throughput": {
-                "jets_per_s": metrics.get("objects", 0) / wall,
-                "events_per_s": result.processed / wall,
-                "wall_s": wall,
-            },
-            "timing": {
-                k: metrics.get(k, 0.0) for k in ("time_read", "time_frames", "time_inference")
-            },
-            "devices": metrics.get("device", {}),
-            "device_reasons": metrics.get("device_reason", {}),
-            "oom_halvings": metrics.get("oom_halvings", 0),
-            "workers": metrics.get("worker", {}),
-            "cutflow": out.get("cutflow", {}),
-            "missing_branches": getattr(result, "missing_branches", {}),
-            "weights": {ds: sorted(how) for ds, how in out.get("weights", {}).items()},
-            "notes": {name: sorted(n) for name, n in out.get("notes", {}).items()},
-        }
-    )
+    summary: RunSummary = {
+        "taggers": taggers,
+        "warnings": warnings,
+        "entries": {
+            "processed": result.processed,
+            "expected": int(sum(result.expected.values())),
+        },
+        "complete": result.complete,
+        "incomplete_taggers": {
+            name: t["note"] for name, t in taggers.items() if t.get("missing_sample")
+        },
+        "failed": [cast(FailedRange, f.to_dict()) for f in result.failed],
+        "lost_datasets": lost,
+        "throughput": {
+            "jets_per_s": metrics.get("objects", 0) / wall,
+            "events_per_s": result.processed / wall,
+            "wall_s": wall,
+        },
+        "timing": {
+            "time_read": metrics.get("time_read", 0.0),
+            "time_frames": metrics.get("time_frames", 0.0),
+            "time_inference": metrics.get("time_inference", 0.0),
+        },
+        "devices": metrics.get("device", {}),
+        "device_reasons": metrics.get("device_reason", {}),
+        "oom_halvings": metrics.get("oom_halvings", 0),
+        "workers": metrics.get("worker", {}),
+        "cutflow": out.get("cutflow", {}),
+        "missing_branches": getattr(result, "missing_branches", {}),
+        "weights": {ds: sorted(how) for ds, how in out.get("weights", {}).items()},
+        "notes": {name: sorted(n) for name, n in out.get("notes", {}).items()},
+    }
+    return cast(RunSummary, json_safe(summary))
 
 
 def tagger_entry(hists: dict[str, Any], spec: Any, lost: list[str]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Sample production: processes x files, in parallel, written atomically, plus a fileset.
 
 Each output file is an independent job with its own seed, so the result does not depend
-on ``workers`` and any file can be regenerated on its own.
+on ``nproc`` and any file can be regenerated on its own.
 
 The fileset metadata carries what event weights need: per dataset ``nevents`` and the
 cross-section ``xsec_pb`` +- ``xsec_err_pb`` of its events (Pythia's ``sigmaGen`` of
@@ -76,7 +76,7 @@ def validate_request(
     *,
     seed: int,
     pileup: float,
-    workers: int,
+    nproc: int,
     events_per_file: int,
     layout: str,
 ) -> None:
@@ -96,7 +96,7 @@ def validate_request(
     for name, value in (
         ("--events", n_events),
         ("--seed", seed),
-        ("--workers", workers),
+        ("--nproc", nproc),
         ("--events-per-file", events_per_file),
     ):  # 1e30 or 2.5 is no count and no seed: named as given, never cast to an int64
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -106,7 +106,7 @@ def validate_request(
         (n_events <= 0, f"--events must be positive, got {n_events}"),
         (not 0 <= seed <= MAX_SEED, f"--seed must be in 0..{MAX_SEED}, got {seed}"),
         (not 0 <= pileup <= 200, f"--pileup must be in 0..200, got {pileup}"),  # NaN too
-        (workers <= 0, f"--workers must be positive, got {workers}"),
+        (nproc <= 0, f"--nproc must be positive, got {nproc}"),
         (events_per_file <= 0, f"--events-per-file must be positive, got {events_per_file}"),
         (
             layout not in ("sparse", "e2e", "both"),
@@ -224,7 +224,7 @@ def generate(
     layout: LayoutChoice = "sparse",
     seed: int = 1,
     pileup: float = 0.0,
-    workers: int = 1,
+    nproc: int = 1,
     events_per_file: int = 500,
     progress: Callable[[int], None] | None = None,
     pthat_datasets: bool = False,
@@ -242,7 +242,7 @@ def generate(
         out_path,
         seed=seed,
         pileup=pileup,
-        workers=workers,
+        nproc=nproc,
         events_per_file=events_per_file,
         layout=layout,
     )
@@ -258,7 +258,7 @@ def generate(
     out_path.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_path))
     try:
-        results = _execute(jobs, staging, workers, progress, pthat_datasets)
+        results = _execute(jobs, staging, nproc, progress, pthat_datasets)
         fileset_paths = _publish(results, staging, out_path, seed)
     except BaseException as err:
         shutil.rmtree(staging, ignore_errors=True)
@@ -278,19 +278,19 @@ Result = tuple[FileJob, list[Written], list[BinStats]]
 def _execute(
     jobs: list[FileJob],
     staging: Path,
-    workers: int,
+    nproc: int,
     progress: Callable[[int], None] | None,
     pthat_datasets: bool,
 ) -> list[Result]:
     results = []
-    if workers == 1 or len(jobs) == 1:
+    if nproc == 1 or len(jobs) == 1:
         for job in jobs:
             results.append(_run_job(job, str(staging), pthat_datasets))
             if progress:
                 progress(job.n_events)
         return results
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")
+        max_workers=min(nproc, len(jobs)), mp_context=get_context("spawn")
     ) as ex:
         futures = [ex.submit(_run_job, job, str(staging), pthat_datasets) for job in jobs]
         for fut in as_completed(futures):

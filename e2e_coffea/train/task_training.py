@@ -49,7 +49,7 @@ class TrainConfig:
     fileset: Path | None = None
     frames: tuple[Path, ...] = ()
     labels: str | None = None
-    frames_norm: str = "none"
+    norm: str = "none"
     branches: str | None = None
     epochs: int = 5
     batch_size: int = 32
@@ -64,9 +64,9 @@ class TrainConfig:
     name: str | None = None
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     reweight: str = "none"
-    workers: int = 0
+    loader_workers: int = 0
     shuffle_buffer: int = 1024
-    step: int = 200
+    chunksize: int = 200
     max_points: int | None = None
     order: str | None = None
     nproc: int = 1
@@ -76,7 +76,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Every numeric option checked before anything is read or written, one line each."""
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "step": self.step,
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "chunksize": self.chunksize,
                     "eval_batch_size": self.eval_batch_size, "shuffle_buffer": self.shuffle_buffer,
                     "nproc": self.nproc}  # fmt: skip
         optional = {
@@ -91,8 +91,8 @@ class TrainConfig:
             if value < 1:
                 msg = f"--{name.replace('_', '-')} must be a positive integer, got {value!r}"
                 raise BadInputError(msg)
-        if self.workers < 0:
-            msg = f"--workers must be >= 0, got {self.workers!r}"
+        if self.loader_workers < 0:
+            msg = f"--loader-workers must be >= 0, got {self.loader_workers!r}"
             raise BadInputError(msg)
         if not (math.isfinite(self.lr) and self.lr > 0):
             msg = f"--lr must be a finite number > 0, got {self.lr!r}"
@@ -119,7 +119,7 @@ def train_task(
     """Train one tagger and export it; returns the contract's metrics and provenance.
 
     ``options`` are the fields of :class:`TrainConfig` (``epochs``, ``batch_size``,
-    ``frames``, ``reweight``, ``workers``, ``nproc`` ...)."""
+    ``frames``, ``reweight``, ``loader_workers``, ``nproc`` ...)."""
     for key in ("frames", "scalars"):
         if key in options:
             options[key] = tuple(options[key] or ())
@@ -152,15 +152,15 @@ def _check_config(cfg: TrainConfig) -> None:
     if (cfg.fileset is None) == (not cfg.frames):
         msg = "give either a fileset of ROOT files or frames files (--frames), not both or neither"
         raise BadInputError(msg)
-    for name in ("epochs", "batch_size", "eval_batch_size", "step", "nproc"):
+    for name in ("epochs", "batch_size", "eval_batch_size", "chunksize", "nproc"):
         if getattr(cfg, name) < 1:
             msg = f"{name} must be >= 1, got {getattr(cfg, name)}"
             raise BadInputError(msg)
-    if cfg.workers < 0 or cfg.shuffle_buffer < 0:
-        msg = f"workers and shuffle_buffer must be >= 0, got {cfg.workers}, {cfg.shuffle_buffer}"
+    if cfg.loader_workers < 0 or cfg.shuffle_buffer < 0:
+        msg = f"loader_workers and shuffle_buffer must be >= 0, got {cfg.loader_workers}, {cfg.shuffle_buffer}"
         raise BadInputError(msg)
-    if cfg.fileset is not None and (cfg.labels is not None or cfg.frames_norm != "none"):
-        msg = "--labels and --frames-norm describe frames files; they do not apply to a fileset"
+    if cfg.fileset is not None and (cfg.labels is not None or cfg.norm != "none"):
+        msg = "--labels and --norm describe frames files; they do not apply to a fileset"
         raise BadInputError(msg)
     if cfg.frames and cfg.branches is not None:
         msg = "--branches names ROOT branches; frames files have none"
@@ -172,7 +172,7 @@ def _check_config(cfg: TrainConfig) -> None:
         msg = f"scalars {list(cfg.scalars)} name one twice"
         raise BadInputError(msg)
     resolve_precision(torch.device(cfg.device), cfg.precision)
-    load_norm(cfg.frames_norm)
+    load_norm(cfg.norm)
 
 
 def build_sources(
@@ -210,7 +210,8 @@ def build_sources(
                         for cls in classes]  # fmt: skip
         keys = ("process", "seed", "events", "pileup", "xsec_pb", "nevents", "pthat_bin")
         samples[ds] = {k: meta.get(k) for k in keys if k in meta}
-    missing = [p for p in task.processes if p not in found]
+    # A class needs one of its processes, not all: the tau fakes are QCD and/or W+jets.
+    missing = [s.process for s in task.samples if not set(s.process_names) & found]
     if missing:
         msg = (
             f"fileset {cfg.fileset} has no dataset of process(es) {missing} for task "
@@ -258,8 +259,8 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     described: dict[str, Any] = {}
     if rank.main:
         sources, described = build_sources(cfg, task, pair)
-        index = build_index(sources, step=cfg.step, max_objects=cfg.max_objects,
-                            workers=cfg.workers, class_names=tuple(s.name for s in task.samples))  # fmt: skip
+        index = build_index(sources, step=cfg.chunksize, max_objects=cfg.max_objects,
+                            workers=cfg.loader_workers, class_names=tuple(s.name for s in task.samples))  # fmt: skip
         _check_index(index, task, cfg)
     index, described = broadcast_object((index, described))
     assert index is not None
@@ -279,8 +280,8 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     monitor = "val_auc" if task.target is None else "val_loss"
     result = fit(
-        model, EpochLoader(train, workers=cfg.workers, pin_memory=pin),
-        EpochLoader(val, workers=cfg.workers, pin_memory=pin),
+        model, EpochLoader(train, workers=cfg.loader_workers, pin_memory=pin),
+        EpochLoader(val, workers=cfg.loader_workers, pin_memory=pin),
         epochs=cfg.epochs, lr=cfg.lr, device=device, precision=cfg.precision,
         patience=cfg.patience, monitor=monitor, checkpoint_dir=out / f"{cfg.tag}.ckpt",
         resume=cfg.resume, seed=cfg.seed, metrics_path=out / f"{cfg.tag}.metrics.json",
@@ -290,7 +291,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
         return {}
     fit_s = time.perf_counter() - started
     test = ObjectStream(index, 2, cfg.eval_batch_size, **common)
-    o = predict(model, EpochLoader(test, workers=cfg.workers), torch.device(device))
+    o = predict(model, EpochLoader(test, workers=cfg.loader_workers), torch.device(device))
     tests = test_metrics(o, task)
     conditions = training_conditions(ObjectStream(index, 0, cfg.eval_batch_size, **common),
                                      pair.channels, described, images=pair.inputs.points is None)  # fmt: skip

@@ -2,7 +2,7 @@
 weights as a torch state dict beside it (``NAME.pt``, for fine-tuning).
 
 Image models: the task's channels, frame size, crop and normalisation (the preset the
-frames were built with, or what ``--frames-norm`` declares frames files to hold). Point
+frames were built with, or what ``--norm`` declares frames files to hold). Point
 models: ``input_kind="points"``, the point features as channels, ``frame_size=(max_points,
 n_features)``, the :class:`PointCloudSpec` and no normalisation. Every model: the task's
 kind (classification or regression, with its ``target``), its kinematic range as
@@ -60,7 +60,7 @@ def export_trained(
         frame_size = (points.max_points, points.n_features)
     else:
         frame_size = (pair.input_shape[1], pair.input_shape[2])
-        norm = load_norm(cfg.frames_norm) if cfg.frames else pair.inputs.norm
+        norm = load_norm(cfg.norm) if cfg.frames else pair.inputs.norm
     best = {result.monitor: result.best_metric}
     if task.target is None:
         best["val_auc"] = result.best_metric

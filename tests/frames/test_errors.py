@@ -157,11 +157,8 @@ def test_bad_arguments(chunk):
         build_point_clouds(chunk, layout="sparse", radius=-1)
 
 
+@pytest.mark.usefixtures("cpu_machine")
 def test_torch_cuda_request_without_gpu(chunk):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("a GPU is present")
     with pytest.raises(BadInputError, match="no CUDA device"):
         build_jet_frames(chunk, layout="sparse", channels="qg", backend="torch", device="cuda")
 

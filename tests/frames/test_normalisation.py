@@ -55,6 +55,8 @@ def test_presets_load_and_cover_their_channels():
         {"scale": float("nan")},
         {"threshold": -1.0},
         {"clip_max": float("inf")},
+        {"clip_max": 0.0},
+        {"clip_max": -1.0},
     ],
 )
 def test_invalid_parameters_rejected(bad):
@@ -83,7 +85,7 @@ def test_application_matches_formula(make, backend):
         x[np.abs(x) < np.float32(p.threshold)] = 0  # zero suppression first, on raw values
         x = x / np.float32(p.scale)
         if p.clip_max is not None:
-            x = np.minimum(x, np.float32(p.clip_max))
+            x = np.clip(x, -np.float32(p.clip_max), np.float32(p.clip_max))
         np.testing.assert_array_equal(got[:, c], x, err_msg=name)
     assert got[:, 0].max() <= 0.5
 
@@ -95,6 +97,20 @@ def test_signed_channels_suppressed_by_magnitude(make):
     got, _ = build_jet_frames(chunk, layout="sparse", channels=["track_d0"], norm=norm)
     np.testing.assert_array_equal(got, np.where(np.abs(raw) < 0.05, 0, raw))
     assert (got < 0).any()  # negative d0 beyond the threshold survives
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_signed_channels_clipped_on_both_sides(make, backend):
+    """A pile-up track's dz significance is O(100-1000) of either sign: the clip must bound
+    both, or one sign of pile-up still swamps the frame."""
+    chunk = make.chunk(np.random.default_rng(33), [[(20, 3), (44, 70)]])
+    norm = Normalisation(channels={"track_dz": ChannelNorm(scale=0.01, clip_max=1.0)})
+    raw, _ = build_jet_frames(chunk, layout="sparse", channels=["track_dz"])
+    got, _ = build_jet_frames(chunk, layout="sparse", channels=["track_dz"], norm=norm,
+                              backend=backend)  # fmt: skip
+    got = got.numpy() if hasattr(got, "numpy") else got
+    assert (raw / 0.01 < -1).any() and (raw / 0.01 > 1).any()  # the test needs both signs
+    np.testing.assert_array_equal(got, np.clip(raw / np.float32(0.01), -1, 1))
 
 
 def test_preset_by_name_and_missing_channel(make):

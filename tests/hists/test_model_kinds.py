@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, get_type_hints
 
 import awkward as ak
 import numpy as np
@@ -27,6 +27,8 @@ from e2e_coffea.dashboards.plots import score_figure
 from e2e_coffea.dashboards.response_plots import response_figure
 from e2e_coffea.export import Contract, export_onnx, export_tagger
 from e2e_coffea.frames import FEATURES, PointCloudSpec, load_norm, resolve_channels
+from e2e_coffea.hists.report import RunReport
+from e2e_coffea.hists.run_summary import FailedRange, RunSummary
 from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference import Tagger
 from e2e_coffea.inference.shipped import resolve_tagger
@@ -250,6 +252,30 @@ def test_dashboard_shows_every_kind(run: Any, tmp_path: Path) -> None:
         dash.tagger.value = name
         pictures[name] = bytes(dash.response_image.value)
     assert len(set(pictures.values())) == 3
+
+
+def test_roc_png_draws_each_class_one_vs_rest(run: Any, tmp_path: Path) -> None:
+    """roc.png draws what the dashboard draws: a multi-class tagger's one-vs-rest ROCs
+    too, so a run of one 3-class tagger writes a ROC plot."""
+    rocs = run.result.rocs()
+    per_class = run.summary["taggers"]["multi"]["per_class"]
+    for c in MULTI:
+        assert rocs[f"multi: {c} vs rest"].auc == per_class[c]["auc"]
+    assert rocs["points"].auc == run.summary["taggers"]["points"]["auc"]
+    assert not any(k.startswith("jet_") for k in rocs)
+    multi_only = RunReport.of(run.result, [s for s in run.specs if s.name == "multi"])
+    assert sorted(multi_only.rocs()) == [f"multi: {c} vs rest" for c in sorted(MULTI)]
+    assert (tmp_path / "roc.png") in multi_only.write(tmp_path).values()
+
+
+def test_the_summary_has_the_keys_its_type_names(run: Any) -> None:
+    """RunSummary (the TypedDict) and summary.json cannot drift apart."""
+    assert set(run.summary) == set(get_type_hints(RunSummary))
+    for key in ("entries", "throughput", "timing"):
+        hint = get_type_hints(RunSummary)[key]
+        assert set(run.summary[key]) == set(get_type_hints(hint)), key
+    for failed in run.summary["failed"]:
+        assert set(failed) == set(get_type_hints(FailedRange))
 
 
 def dash_roc_legend(run: Any) -> list[Any]:

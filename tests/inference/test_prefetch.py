@@ -18,20 +18,25 @@ def test_same_results_in_the_same_order_as_map(ahead: bool) -> None:
     assert list(prefetched(lambda x: x, [], ahead=ahead)) == []
 
 
-def test_the_next_item_is_computed_while_the_caller_works() -> None:
-    """The caller sleeps on each result; fn sleeps as long: overlapped, n items take
-    about n + 1 sleeps instead of 2n."""
-    dt, n = 0.05, 8
+@pytest.mark.parametrize("ahead", [True, False])
+def test_the_next_item_is_computed_while_the_caller_works(ahead: bool) -> None:
+    """While the caller holds item k, fn(k + 1) starts in the background thread, without
+    the caller asking for it; plain map (``ahead=False``) starts it only when asked."""
+    n = 8
+    started = [threading.Event() for _ in range(n)]
+    threads: list[str] = []
 
-    def slow(x: int) -> int:
-        time.sleep(dt)
+    def fn(x: int) -> int:
+        threads.append(threading.current_thread().name)
+        started[x].set()
         return x
 
-    t0 = time.perf_counter()
-    for _ in prefetched(slow, range(n)):
-        time.sleep(dt)
-    assert time.perf_counter() - t0 < (2 * n - 2) * dt
-    assert threading.active_count() < 50  # the pool is gone, no thread leak
+    before = threading.active_count()
+    for x in prefetched(fn, range(n), ahead=ahead):
+        if x + 1 < n:  # a generous wait: it only runs out when nothing is computed ahead
+            assert started[x + 1].wait(timeout=5 if ahead else 0) is ahead
+    assert all(t.startswith("e2e-prefetch") for t in threads) is ahead
+    assert threading.active_count() <= before  # the pool is gone, no thread leak
 
 
 def test_at_most_two_results_alive() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import pickle
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,24 @@ def jet(jet_tagger: Path) -> TaggerSpec:
 @pytest.fixture(scope="module")
 def eg(eg_tagger: Path) -> TaggerSpec:
     return resolve_tagger(eg_tagger)
+
+
+class _Backoffs:
+    """Stands in for the ``time`` module of ``inference.triton``: records each backoff
+    delay instead of sleeping, so a test counts retries rather than timing them."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def backoffs(monkeypatch: pytest.MonkeyPatch) -> _Backoffs:
+    rec = _Backoffs()
+    monkeypatch.setattr(triton_module, "time", rec)
+    return rec
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
@@ -137,15 +154,14 @@ def test_pickled_backend_gives_each_thread_its_own_client(
 
 
 def test_served_model_with_another_input_name_names_both_sides(
-    triton: Any, jet: TaggerSpec
+    triton: Any, jet: TaggerSpec, backoffs: _Backoffs
 ) -> None:
     backend = TritonBackend(triton.grpc, "jet_renamed", jet.contract, backoff=5.0)
-    t0 = time.perf_counter()
     with pytest.raises(TritonError, match=r"jet_renamed.*framez.*on the server.*frames") as err:
         backend.infer({"frames": frames(jet, 2)})
     assert triton.grpc in str(err.value)
     assert not isinstance(err.value, TritonUnavailableError)
-    assert time.perf_counter() - t0 < 2.0  # not retried
+    assert backoffs.delays == []  # not retried
 
 
 def test_wrong_input_name_from_the_caller_fails_before_any_request(
@@ -158,12 +174,13 @@ def test_wrong_input_name_from_the_caller_fails_before_any_request(
         backend.infer({"frames": np.zeros((2, 3, 32, 32), np.float32)})
 
 
-def test_unknown_model_is_refused_at_once(triton: Any, jet: TaggerSpec) -> None:
+def test_unknown_model_is_refused_at_once(
+    triton: Any, jet: TaggerSpec, backoffs: _Backoffs
+) -> None:
     backend = TritonBackend(triton.grpc, "nope", jet.contract, backoff=5.0)
-    t0 = time.perf_counter()
     with pytest.raises(TritonError, match=r"model 'nope': read metadata refused.*unknown model"):
         backend.infer({"frames": frames(jet, 1)})
-    assert time.perf_counter() - t0 < 2.0
+    assert backoffs.delays == []  # not retried
 
 
 def test_server_errors_are_sorted_into_transient_or_not(triton: Any, jet: TaggerSpec) -> None:
@@ -197,14 +214,15 @@ def test_server_errors_are_sorted_into_transient_or_not(triton: Any, jet: Tagger
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_unreachable_server_is_retried_with_backoff_then_named(
-    jet: TaggerSpec, protocol: str
+    jet: TaggerSpec, protocol: str, backoffs: _Backoffs
 ) -> None:
     url = f"127.0.0.1:{_closed_port()}"
     backend = TritonBackend(url, jet.name, jet.contract, protocol=protocol, retries=2, backoff=0.2)  # type: ignore[arg-type]
-    t0 = time.perf_counter()
     with pytest.raises(TritonUnavailableError, match=r"failed after 3 attempts") as err:
         backend.infer({"frames": frames(jet, 1)})
-    assert time.perf_counter() - t0 >= 0.5 * (0.2 + 0.4)  # the two backoffs, jitter at its least
+    first, second = backoffs.delays  # two backoffs, each doubling, jitter in [0.5, 1]
+    assert 0.5 * 0.2 <= first <= 0.2
+    assert 0.5 * 0.4 <= second <= 0.4
     assert url in str(err.value)
     assert f"model {jet.name!r}" in str(err.value)
     assert isinstance(err.value, ConnectionError)  # an outage, not a refusal

@@ -1,4 +1,5 @@
-"""A tiny synthetic sparse chunk, so the I/O tests need no Pythia."""
+"""A tiny synthetic sparse chunk, so the I/O tests need no Pythia; and the ``mlanalyzer``
+fixture of :mod:`tests.io.mlanalyzer_sample`."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import numpy as np
 import pytest
 
 from e2e_coffea.layouts import SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES
+
+from .mlanalyzer_sample import mlanalyzer  # noqa: F401  (a fixture: ROOT-written MLAnalyzer files)
 
 INT16 = {"row", "col", "ieta", "iphi", "seedIeta", "seedIphi", "seedRow", "seedCol"}
 INT8 = {"layer", "label", "charge", "nProngs", "nPi0"}

@@ -309,7 +309,7 @@ def test_a_fifo_for_a_fileset_is_refused(tmp_path: Path) -> None:
 def test_a_seed_of_1e30_is_named_as_given(tmp_path: Path, capsys: Any) -> None:
     from e2e_coffea.sim.generate import validate_request
 
-    args = {"pileup": 0.0, "workers": 1, "events_per_file": 1, "layout": "sparse"}
+    args = {"pileup": 0.0, "nproc": 1, "events_per_file": 1, "layout": "sparse"}
     for seed in (1e30, 2.5, float("nan")):
         with pytest.raises(BadInputError, match="--seed must be an integer") as info:
             validate_request(["tau"], 1, tmp_path / "o", seed=seed, **args)  # type: ignore[arg-type]

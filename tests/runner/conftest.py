@@ -1,4 +1,5 @@
-"""Runner tests: the shared sample and taggers come from ``tests/conftest.py``."""
+"""Runner tests: the shared sample, taggers and the ``clean`` reference run come from
+``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -34,22 +35,6 @@ def dask_client() -> Iterator[Any]:
     finally:
         client.close()
         cluster.close()
-
-
-@pytest.fixture(scope="session")
-def clean(sample: Any, jet_tagger: Path, eg_tagger: Path) -> Any:
-    """The reference: both taggers over the sparse fileset with the Iterative executor
-    (weighted by the sample's cross-sections at 1 fb^-1, the default)."""
-    from e2e_coffea.runner import run
-
-    return run(
-        sample.fileset["sparse"],
-        [jet_tagger, eg_tagger],
-        executor="iterative",
-        chunksize=CHUNKSIZE,
-        device="cpu",
-        progress=False,
-    )
 
 
 @pytest.fixture

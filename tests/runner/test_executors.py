@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import uproot
 
-import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.inference.sessions import cached_sessions
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.runner import run
@@ -142,7 +141,6 @@ def test_killed_worker_loses_nothing(
     dask_client: Any,
     hists_equal: Any,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     marker = str(tmp_path / "killed")
     victim = str(sample.files[("tau", "sparse")])
@@ -163,7 +161,6 @@ def test_killed_worker_loses_nothing(
             return super().process(events)
 
     pids_before = set(dask_client.run(os.getpid).values())
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", DiesOnce)
     result = run(
         sample.fileset["sparse"],
         [jet_tagger, eg_tagger],
@@ -173,6 +170,7 @@ def test_killed_worker_loses_nothing(
         device="cpu",
         retries=1,
         progress=False,
+        processor=DiesOnce,
     )
     dead = int(Path(marker).read_text())
     assert dead in pids_before  # a worker process really died mid-run ...

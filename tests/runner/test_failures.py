@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.exceptions import MissingBranchError, RunFailedError
 from e2e_coffea.io import load_fileset
 from e2e_coffea.processor import E2ETaggerProcessor
@@ -109,9 +108,7 @@ def test_missing_branch_fails_before_any_chunk(
     rewrite: Any,
     fileset_writer: Any,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
     no_tracks = rewrite(
         sample.files[("qcd", "sparse")], tmp_path / "no_tracks.root", drop=("Track",)
     )
@@ -132,9 +129,9 @@ def test_missing_branch_fails_before_any_chunk(
                 device="cpu",
                 progress=False,
                 skip_bad_files=skip,
+                processor=_Guard,
             )
     # the e/gamma tagger reads no tracks: the same file is fine for it
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", E2ETaggerProcessor)
     ok = run(fs, [eg_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False)
     assert ok.complete
 
@@ -144,15 +141,14 @@ def test_fileset_naming_the_wrong_tree_fails_before_any_chunk(
     jet_tagger: Path,
     fileset_writer: Any,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
     sparse = str(sample.files[("tau", "sparse")])
     fs = fileset_writer(tmp_path / "fs.json", {"tau": {sparse: "fevt/RHTree"}})
     with pytest.raises(MissingBranchError, match=r"tau_000\.sparse\.root.*fevt/RHTree.*Events"):
         run(
-            fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, skip_bad_files=True
-        )
+            fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False,
+            skip_bad_files=True, processor=_Guard,
+        )  # fmt: skip
 
 
 def test_resume_from_checkpoints_equals_a_clean_run(
@@ -162,7 +158,6 @@ def test_resume_from_checkpoints_equals_a_clean_run(
     clean: Any,
     hists_equal: Any,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     marker, calls = tmp_path / "failed-once", tmp_path / "calls.txt"
     victim = str(sample.files[("qcd", "sparse")])
@@ -180,13 +175,13 @@ def test_resume_from_checkpoints_equals_a_clean_run(
                 raise OSError(msg)
             return super().process(events)
 
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", FailsOnce)
     ckpt = tmp_path / "ckpt"
     kw: dict[str, Any] = {
         "chunksize": CHUNKSIZE,
         "device": "cpu",
         "progress": False,
         "checkpoint_dir": ckpt,
+        "processor": FailsOnce,
     }
     first = run(sample.fileset["sparse"], [jet_tagger, eg_tagger], skip_bad_files=True, **kw)
     (failure,) = first.failed
@@ -219,9 +214,7 @@ def test_resume_from_checkpoints_equals_a_clean_run(
 
 
 @pytest.mark.parametrize("retries", [0, 1])
-def test_retries_are_honoured(
-    sample: Any, jet_tagger: Path, tmp_path: Path, retries: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_retries_are_honoured(sample: Any, jet_tagger: Path, tmp_path: Path, retries: int) -> None:
     attempts = tmp_path / "attempts.txt"
     victim = str(sample.files[("tau", "sparse")])
 
@@ -235,12 +228,12 @@ def test_retries_are_honoured(
                     raise OSError(msg)
             return super().process(events)
 
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", FailsOnce)
     kw: dict[str, Any] = {
         "chunksize": CHUNKSIZE,
         "device": "cpu",
         "progress": False,
         "retries": retries,
+        "processor": FailsOnce,
     }
     if retries == 0:  # one attempt only: the flaky chunk stops the run, naming it
         with pytest.raises(RunFailedError, match=r"tau_000\.sparse\.root.*flaky read"):

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.io.fileset import FilesetWarning
 from e2e_coffea.processor import E2ETaggerProcessor
@@ -122,7 +121,7 @@ def test_one_file_twice_in_a_dataset_is_read_once(
 
 
 def test_a_checkpoint_is_found_under_another_name_of_its_file(
-    sample: Any, jet_tagger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sample: Any, jet_tagger: Path, tmp_path: Path
 ) -> None:
     orig = sample.files[("tau", "sparse")]
     link = tmp_path / "link.root"
@@ -139,12 +138,11 @@ def test_a_checkpoint_is_found_under_another_name_of_its_file(
                 f.write(f"{events.metadata['filename']}\n")
             return super().process(events)
 
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", Logs)
-    first = _run({"tau": [str(orig)]}, taggers=[jet_tagger], checkpoint_dir=ckpt)
+    first = _run({"tau": [str(orig)]}, taggers=[jet_tagger], checkpoint_dir=ckpt, processor=Logs)
     assert first.complete
     assert calls.read_text().split() == [str(orig)] * 3
     calls.unlink()
-    again = _run({"tau": [str(link)]}, taggers=[jet_tagger], checkpoint_dir=ckpt)
+    again = _run({"tau": [str(link)]}, taggers=[jet_tagger], checkpoint_dir=ckpt, processor=Logs)
     assert not calls.exists()  # every chunk came from the checkpoints of the first name
     assert again.complete
     assert again.expected == {str(link): 40}

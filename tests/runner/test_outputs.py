@@ -11,27 +11,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.cli import main
 from e2e_coffea.exceptions import OutputDirError, OutputWriteError
 from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference.shipped import resolve_tagger
-from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.processor.serialize import load_output
 from e2e_coffea.runner.outputs import check_out_dir, write_run_outputs
 
 
-class _Guard(E2ETaggerProcessor):
-    """Any chunk reaching ``process`` fails the test: the error must come first."""
-
-    def process(self, events: Any) -> dict[str, Any]:
-        msg = f"a chunk ran: {events.metadata}"
-        raise AssertionError(msg)
-
-
-def _argv(sample: Any, tagger: Path, out: Path) -> list[str]:
+def _argv(fileset: Path, tagger: Path, out: Path) -> list[str]:
     return [
-        "run", "--fileset", str(sample.fileset["sparse"]), "--tagger", str(tagger),
+        "run", "--fileset", str(fileset), "--tagger", str(tagger),
         "--chunksize", "15", "--device", "cpu", "--out", str(out),
     ]  # fmt: skip
 
@@ -46,24 +36,27 @@ def _unwritable() -> Path:
 @pytest.mark.parametrize("case", ["existing file", "file as parent", "read-only parent"])
 def test_bad_out_exits_2_before_any_chunk(
     case: str,
-    sample: Any,
     jet_tagger: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
+    # the fileset names a file that does not exist: had the files been opened first (let
+    # alone a chunk run), the one line would name that file instead of --out
+    missing = tmp_path / "missing.root"
+    fileset = tmp_path / "fs.json"
+    fileset.write_text(json.dumps({"tau": {"files": {str(missing): "Events"}, "metadata": {}}}))
     (tmp_path / "out.txt").write_text("keep me")
     out = {
         "existing file": tmp_path / "out.txt",
         "file as parent": tmp_path / "out.txt" / "sub" / "out",
         "read-only parent": _unwritable() / "new" / "e2e-out",
     }[case]
-    code = main(_argv(sample, jet_tagger, out))
+    code = main(_argv(fileset, jet_tagger, out))
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1, err
     assert str(out) in err
+    assert missing.name not in err
     assert "error" in err
     assert {"existing file": "existing file", "file as parent": "is a file",
             "read-only parent": "cannot write"}[case] in err  # fmt: skip
@@ -122,7 +115,7 @@ def test_rerun_into_old_out_leaves_no_stale_roc(
     this run has no ROC, and the earlier run's roc.png must not stay behind."""
     out = tmp_path / "out"
     _old_run(out)
-    assert main(_argv(sample, eg_tagger, out)) == 0, capsys.readouterr().err
+    assert main(_argv(sample.fileset["sparse"], eg_tagger, out)) == 0, capsys.readouterr().err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["taggers"]["eg_simplenet"]["auc"] is None
     assert sorted(os.listdir(out)) == ["notes.txt", "output.zip", "summary.json"]

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import uproot
 
-import e2e_coffea.runner.job as runner_mod
 from e2e_coffea.cli import main
 from e2e_coffea.exceptions import UnreadableFilesError
 from e2e_coffea.processor import E2ETaggerProcessor
@@ -56,7 +55,7 @@ class _Guard(E2ETaggerProcessor):
 
 @pytest.mark.parametrize("where", ["90%", "50%", "last basket", "header"])
 def test_truncated_file_is_named_before_any_chunk(
-    sample: Any, jet_tagger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+    sample: Any, jet_tagger: Path, tmp_path: Path, where: str
 ) -> None:
     cut = _cut(sample.files[("qcd", "sparse")], tmp_path / "cut.root", where)
     good = sample.files[("tau", "sparse")]
@@ -64,9 +63,8 @@ def test_truncated_file_is_named_before_any_chunk(
         "tau": {"files": {str(good): "Events"}, "metadata": {}},
         "qcd": {"files": {str(cut): "Events"}, "metadata": {}},
     }
-    monkeypatch.setattr(runner_mod, "E2ETaggerProcessor", _Guard)
     with pytest.raises(UnreadableFilesError) as info:
-        run(fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False)
+        run(fs, [jet_tagger], chunksize=CHUNKSIZE, device="cpu", progress=False, processor=_Guard)
     text = str(info.value)
     assert "\n" not in text
     assert f"{cut}: truncated: " in text

@@ -116,7 +116,7 @@ def test_train_on_public_style_ml4sci_file(
     c = load_contract(tmp_path / "my_qg_simplenet.onnx")
     assert c.provenance["frames"] == [str(tmp_path / "qg.h5")]
     assert c.provenance["labels"] == "binary"
-    assert c.normalisation["name"] == "none"  # what --frames-norm declared
+    assert c.normalisation["name"] == "none"  # what --norm declared
     assert c.metrics["val_auc"] > 0.6
     task = get_task("qg")
     bad = tmp_path / "bad.h5"
@@ -135,7 +135,8 @@ def test_train_on_public_style_ml4sci_file(
         (["--seed", str(2**63)], r"--seed must be an integer in 0..2\*\*63-1"),
         (["--epochs", "0"], "--epochs must be a positive integer"),
         (["--batch-size", "0"], "--batch-size must be a positive integer"),
-        (["--workers", "-1"], "--workers must be >= 0"),
+        (["--loader-workers", "-1"], "--loader-workers must be >= 0"),
+        (["--chunksize", "0"], "--chunksize must be a positive integer"),
     ],
 )
 def test_bad_numbers_exit_2_before_anything_is_written(

@@ -31,7 +31,7 @@ from e2e_coffea.train.pairing import pair_model_and_task
 from e2e_coffea.train.tasks import TASKS, get_task
 
 TINY = {"width": 4, "hidden": 8}
-KW = {"batch_size": 16, "model_kwargs": TINY, "progress": False, "step": 15, "patience": None}
+KW = {"batch_size": 16, "model_kwargs": TINY, "progress": False, "chunksize": 15, "patience": None}
 
 
 @pytest.fixture(scope="module")

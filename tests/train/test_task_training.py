@@ -62,7 +62,7 @@ def test_train_export_resume_and_the_tagger_agrees(
         "batch_size": 16,
         "model_kwargs": TINY,
         "progress": False,
-        "step": 15,
+        "chunksize": 15,
         "shuffle_buffer": 64,
         "patience": None,
         "seed": 2,

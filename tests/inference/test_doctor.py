@@ -14,6 +14,8 @@ from e2e_coffea.cli import main
 from e2e_coffea.exceptions import DeviceFallbackError, E2EError
 from e2e_coffea.inference import doctor
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 TAGGER = "qg_simplenet"  # the fastest shipped image tagger: the smoke stays quick here
 
 
@@ -23,9 +25,8 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
+@pytest.mark.usefixtures("cpu_machine")
 def test_cpu_machine_says_gpu_none_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    if torch.cuda.is_available():
-        pytest.skip("checks a machine without a GPU; this one has one")
     code, out, _ = _run(capsys)
     assert code == 0
     assert "GPU: none" in out
@@ -37,9 +38,8 @@ def test_cpu_machine_says_gpu_none_and_exits_0(capsys: pytest.CaptureFixture[str
     assert "CPUExecutionProvider" in out
 
 
+@pytest.mark.usefixtures("cpu_machine")
 def test_device_cuda_without_a_usable_gpu_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    if torch.cuda.is_available() and "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("checks a machine where CUDA inference cannot work; this one may")
     code, out, err = _run(capsys, "--device", "cuda")
     assert code == 1
     assert "smoke cuda" in out

@@ -20,6 +20,8 @@ from e2e_coffea.frames.channels import PRESETS
 from e2e_coffea.frames.testing import sparse_to_e2e_chunk, synthetic_sparse_chunk
 from e2e_coffea.frames.torch_backend import TorchBackend
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 CHANNELS = "tau13"
 SUMMED = {"track_pt": "pt", "track_dzsig": "dzsig", "track_d0sig": "d0sig"}

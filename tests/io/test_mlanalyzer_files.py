@@ -22,9 +22,9 @@ from e2e_coffea.inference import Tagger, resolve_tagger
 from e2e_coffea.inference.conditions import ConditionsWarning
 from e2e_coffea.processor.serialize import load_output
 
-from .conftest import TAU13, MLAnalyzerSample, reference_frame
+from .mlanalyzer_sample import TAU13, MLAnalyzerSample, reference_frame
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.mlanalyzer]
 TAGGER = "tau_simplenet"
 
 

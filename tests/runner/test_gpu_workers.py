@@ -19,6 +19,8 @@ import pytest
 from e2e_coffea.runner import cuda_cluster
 from e2e_coffea.runner.cluster import local_cluster
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 CHUNKSIZE = 15
 
@@ -151,11 +153,21 @@ def cpu_run(synthetic_fileset: Path, jet_tagger: Path) -> Any:
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.usefixtures("cuda_ort")
 def test_run_on_a_gpu_worker_equals_the_cpu_run(
-    synthetic_fileset: Path, jet_tagger: Path, cpu_run: Any, device: str, hists_equal: Any
+    synthetic_fileset: Path,
+    jet_tagger: Path,
+    cpu_run: Any,
+    device: str,
+    hists_equal: Any,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``auto`` on a GPU worker: CUDA where it works (scores within TF32's reach of the
     CPU's, mean images within float32 reordering), else the CPU with the reason."""
     from e2e_coffea.runner import run
+
+    if device == "cpu":  # a machine without a GPU, on a GPU machine too: the client sees
+        request.getfixturevalue("cpu_machine")  # none, and the workers it starts inherit
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a hidden GPU
 
     res = run(synthetic_fileset, [jet_tagger], executor="dask", workers=1,
               gpu_workers=1, chunksize=CHUNKSIZE, device="auto", progress=False)  # fmt: skip

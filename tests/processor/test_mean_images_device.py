@@ -11,6 +11,8 @@ import torch
 
 from e2e_coffea.processor.booking import MeanImages
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 
 

@@ -26,14 +26,6 @@ from e2e_coffea.inference.sessions import (
 from e2e_coffea.processor import E2ETaggerProcessor
 
 
-def _has_cuda() -> bool:
-    import torch
-
-    return (
-        bool(torch.cuda.is_available()) or "CUDAExecutionProvider" in ort.get_available_providers()
-    )
-
-
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Any:
     clear_cache()
@@ -109,7 +101,7 @@ def test_two_chunks_build_one_session(sample: Any, jet_tagger: Path, events: Any
     assert next(iter(second.values())) is next(iter(first.values()))
 
 
-@pytest.mark.skipif(_has_cuda(), reason="checks the no-GPU error; this machine has CUDA")
+@pytest.mark.usefixtures("cpu_machine")
 def test_cuda_without_gpu_is_an_error_not_a_fallback(
     sample: Any, jet_tagger: Path, events: Any
 ) -> None:
@@ -130,7 +122,7 @@ def _fake_worker(nthreads: int, gpus: int) -> Any:
     )
 
 
-@pytest.mark.skipif(_has_cuda(), reason="checks CPU-only behaviour; this machine has CUDA")
+@pytest.mark.usefixtures("cpu_machine")
 @pytest.mark.parametrize("gpus", [0, 1])
 def test_plugin_warms_the_session_the_processor_will_use(
     jet_tagger: Path, eg_tagger: Path, gpus: int
@@ -225,7 +217,7 @@ def test_the_reason_reaches_the_metrics_and_the_result_is_the_cpu_one(
     assert out["hists"]["score"] == ref["hists"]["score"]
 
 
-@pytest.mark.skipif(_has_cuda(), reason="checks the no-GPU error; this machine has CUDA")
+@pytest.mark.usefixtures("cpu_machine")
 def test_tensorrt_without_the_provider_is_an_error(jet_tagger: Path, tmp_path: Path) -> None:
     with pytest.raises(DeviceFallbackError, match="TensorrtExecutionProvider"):
         get_session(jet_tagger, "cuda", 1, tensorrt=tmp_path / "trt")

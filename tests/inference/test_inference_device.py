@@ -20,6 +20,8 @@ from e2e_coffea.exceptions import DeviceFallbackError
 from e2e_coffea.inference import OnnxBackend
 from e2e_coffea.inference.sessions import clear_cache, get_session
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 TF32_RTOL = 1e-2
 """Relative to the largest |logit|: TF32 keeps 10 mantissa bits per product."""

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_report.py"
 
 

@@ -1,4 +1,5 @@
-"""Files that ROOT itself wrote with ONLY the branches CMS MLAnalyzer writes.
+"""Files that ROOT itself wrote with ONLY the branches CMS MLAnalyzer writes (the
+``mlanalyzer`` fixture, which ``tests/io/conftest.py`` provides, and its reference crop).
 
 As ``RecHitAnalyzer`` (task ``tau_classification``) fills them: every image and the seeds
 ``jetSeed_ieta``/``jetSeed_iphi`` as ``std::vector<float>``, ``jet_Pt``, ``jet_Eta``,

@@ -60,7 +60,7 @@ RETRAIN_PENDING: dict[str, str] = {
 }
 """Shipped taggers of a task redefined since they were trained: their files still hold the
 old task's kind and range (checked, so that the entry must go once they are retrained)."""
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OLD_BUDGET = {"simplenet": 800 * 4, "resnet15": 320 * 2}
 """Training objects per class x epochs of the taggers shipped before (caps of 1000 and 400
 objects per class over all splits, 80% of them trained on): each model now had >= 10x."""

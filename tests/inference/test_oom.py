@@ -20,6 +20,8 @@ from e2e_coffea.inference import OnnxBackend
 from e2e_coffea.inference.batching import is_out_of_memory, run_in_batches
 from e2e_coffea.inference.sessions import clear_cache
 
+pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
+
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
 ORT_OOM = (
     "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running "
