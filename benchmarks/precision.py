@@ -27,7 +27,7 @@ import numpy as np
 from e2e_coffea.exceptions import E2EError
 from e2e_coffea.export.precision import MAX_AUC_DROP, bf16_refusal, variant_file
 from e2e_coffea.inference.sessions import get_session
-from e2e_coffea.inference.taggers import list_taggers, resolve_tagger
+from e2e_coffea.inference.shipped import list_taggers, resolve_tagger
 from e2e_coffea.inference.variants import TaskFrames, build_int8, task_frames
 from e2e_coffea.sim.generate import generate
 

@@ -45,7 +45,7 @@ import uproot
 from e2e_coffea.export import Contract, export_onnx
 from e2e_coffea.frames import JetCuts, build_jet_frames, load_norm, resolve_channels
 from e2e_coffea.inference.sessions import clear_cache, get_session
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.models import create_model
 from e2e_coffea.processor import E2ETaggerProcessor
 from e2e_coffea.processor.booking import book_score_hists, fill_scores

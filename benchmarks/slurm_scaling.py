@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e_coffea.facility import connect, parse_cluster_config
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.runner import run
 
 

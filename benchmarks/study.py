@@ -124,7 +124,7 @@ def tagger_file(task_name: str, model_name: str, work: Path) -> tuple[Path, str]
     import torch
 
     from e2e_coffea.export import export_onnx
-    from e2e_coffea.inference.taggers import list_taggers, shipped_dir
+    from e2e_coffea.inference.shipped import list_taggers, shipped_dir
     from e2e_coffea.models import create_model
     from e2e_coffea.train.tasks import get_task
 

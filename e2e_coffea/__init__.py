@@ -15,10 +15,10 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from .version import __version__
+
 if TYPE_CHECKING:
     from .hists.report import RunReport
-
-__version__ = "0.1.0"
 
 __all__ = ["IncompleteRunError", "RunReport", "Tagger", "__version__", "run"]
 
@@ -69,7 +69,7 @@ def run(
     from .exceptions import BadInputError
     from .hists.report import RunReport
     from .inference import Tagger
-    from .inference.taggers import resolve_tagger
+    from .inference.shipped import resolve_tagger
     from .runner import run as run_job
     from .runner.outputs import check_out_dir
 

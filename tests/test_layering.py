@@ -26,6 +26,7 @@ SOURCE = Path(e2e_coffea.__file__).parent
 STAGE_RANK: dict[str, int] = {
     "exceptions": 0,
     "geometry": 0,
+    "version": 0,
     "layouts": 1,
     "io": 2,
     "sim": 3,
@@ -111,6 +112,48 @@ def imports_of(module: str, path: Path, modules: dict[str, Path]) -> Iterator[Ed
             yield Edge(module, node.value, node.lineno, "by name")
 
 
+def type_checking_lines(path: Path) -> set[int]:
+    """Lines inside ``if TYPE_CHECKING:`` blocks: imports there never run."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for stmt in node.body:
+                lines.update(range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1))
+    return lines
+
+
+def import_cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1 or v in edges.get(v, ()):
+                cycles.append(sorted(group))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return sorted(cycles)
+
+
 def all_edges() -> list[Edge]:
     """Each import once (``from m import a, b`` is one edge), sorted by importer and line."""
     modules = package_modules()
@@ -186,3 +229,66 @@ def test_imports_point_down_and_stay_out_of_private_modules() -> None:
         "imports must point down the stages and never into another package's _private "
         "module:\n  " + "\n  ".join(bad)
     )
+
+
+# error classes that may live outside exceptions.py, and why
+ERRORS_ELSEWHERE = {
+    # carries the RunReport of the stopped run: a hists type the lowest stage cannot name
+    "e2e_coffea.hists.report": {"IncompleteRunError"},
+}
+
+
+def defined_errors(path: Path) -> set[str]:
+    """Classes at a module's top level named ``...Error`` (the package's naming rule)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return {n.name for n in tree.body if isinstance(n, ast.ClassDef) and n.name.endswith("Error")}
+
+
+def test_error_classes_live_in_exceptions() -> None:
+    stray = {
+        module: sorted(errors - ERRORS_ELSEWHERE.get(module, set()))
+        for module, path in package_modules().items()
+        if module != f"{PACKAGE}.exceptions" and (errors := defined_errors(path))
+    }
+    stray = {module: errors for module, errors in stray.items() if errors}
+    assert not stray, f"define error classes in {PACKAGE}/exceptions.py: {stray}"
+
+
+def test_the_cycle_finder_finds_a_cycle_through_three_modules() -> None:
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert import_cycles(edges) == [["a", "b", "c"], ["e"]]
+
+
+def test_no_import_cycle_between_files() -> None:
+    """No module reaches itself through imports, wherever they sit (a lazy import in a
+    function is still a dependency) and the root package included: its lazy re-exports
+    reach every stage, so a module importing ``e2e_coffea`` itself closes a cycle.
+    ``if TYPE_CHECKING:`` imports never run and do not count."""
+    modules = package_modules()
+    edges: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        skip = type_checking_lines(path)
+        for edge in imports_of(module, path, modules):
+            if edge.line not in skip and edge.target != module:
+                edges.setdefault(module, set()).add(edge.target)
+    cycles = import_cycles(edges)
+    assert not cycles, "import cycles between modules:\n  " + "\n  ".join(
+        " <-> ".join(group) for group in cycles
+    )
+
+
+def test_every_module_declares_its_public_names() -> None:
+    """``__all__`` in every module and package: what a star import or the docs take."""
+
+    def declares_all(path: Path) -> bool:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        targets = [
+            t
+            for n in tree.body
+            if isinstance(n, ast.Assign | ast.AnnAssign)
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        ]
+        return any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets)
+
+    missing = sorted(m for m, path in package_modules().items() if not declares_all(path))
+    assert not missing, f"no __all__ in {missing}"

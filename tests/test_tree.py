@@ -30,6 +30,7 @@ TOP_LEVEL = {
     "test_readme.py": "the README's commands",
     "test_readme_snippets.py": "the README's Python snippets",
     "test_tree.py": "this file",
+    "test_version.py": "e2e_coffea/version.py, the version pyproject reads",
 }
 """Files allowed directly under tests/: the root package's tests and project-wide checks."""
 

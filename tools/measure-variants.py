@@ -20,7 +20,7 @@ import sys
 
 from e2e_coffea.exceptions import E2EError
 from e2e_coffea.export.precision import MAX_AUC_DROP
-from e2e_coffea.inference.taggers import list_taggers, resolve_tagger
+from e2e_coffea.inference.shipped import list_taggers, resolve_tagger
 from e2e_coffea.inference.variants import measure_and_record, task_frames
 
 

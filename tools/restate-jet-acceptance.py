@@ -23,7 +23,7 @@ from e2e_coffea.export.attach import update_contract
 from e2e_coffea.export.inspect import file_sha256
 from e2e_coffea.export.precision import VARIANT_DIR, variant_file, write_variant_contract
 from e2e_coffea.geometry import jet_frame_abs_eta_max
-from e2e_coffea.inference.taggers import list_taggers, resolve_tagger
+from e2e_coffea.inference.shipped import list_taggers, resolve_tagger
 from e2e_coffea.layouts import frame_of
 
 

@@ -182,7 +182,7 @@ def variants(tagger: str, precision: str, sample: Path, per_class: int) -> None:
     objects and record both in TAGGER's contract (in place). A variant losing more than
     the allowed AUC is recorded with its drop, and its int8 file removed: it never runs."""
     from ..export.precision import MAX_AUC_DROP
-    from ..inference.taggers import resolve_tagger
+    from ..inference.shipped import resolve_tagger
     from ..inference.variants import measure_and_record, task_frames
 
     if per_class < 2:

@@ -13,7 +13,7 @@ __all__ = ["command"]
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable list.")
 def command(as_json: bool) -> None:
     """List the shipped taggers. Any command taking --tagger accepts these names or an .onnx path."""
-    from ..inference.taggers import describe_taggers
+    from ..inference.shipped import describe_taggers
 
     rows = describe_taggers()
     if as_json:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError
 from ..frames.selection import ObjectCuts
-from ..inference.taggers import TaggerSpec
+from ..inference.shipped import TaggerSpec
 from ..processor.serialize import load_output
 from ._widgets import message_png, widgets
 from .composite import LAYERS, composite_figure, composite_png, figure_png, layer_status

@@ -20,19 +20,20 @@ from ..exceptions import BadInputError
 from ..frames import CHANNELS, ChannelSpec, required_branches
 from ..frames.channels import GRID_SHAPES
 from ..io import dense_image
+from ..layouts import Layout
 
 __all__ = ["available_channels", "event_images", "to_ecal_grid"]
 
 
 def available_channels(
-    chunk: Any, layout: str, channels: Sequence[str]
+    chunk: Any, layout: Layout, channels: Sequence[str]
 ) -> tuple[list[str], list[str]]:
     """(channels whose branches the chunk has, channels it lacks), both in request order."""
     have = set(ak.fields(chunk)) if isinstance(chunk, ak.Array) else set(chunk)
     ok: list[str] = []
     missing: list[str] = []
     for name in channels:
-        need = required_branches([name], layout)  # type: ignore[arg-type]
+        need = required_branches([name], layout)
         (ok if all(b in have for b in need) else missing).append(name)
     return ok, missing
 
@@ -80,7 +81,7 @@ def _sparse_plane(chunk: Any, spec: ChannelSpec, event: int) -> npt.NDArray[np.f
 
 
 def event_images(
-    chunk: Any, layout: str, channels: Sequence[str], event: int
+    chunk: Any, layout: Layout, channels: Sequence[str], event: int
 ) -> npt.NDArray[np.float32]:
     """(C, 280, 360) images of event ``event`` of ``chunk``, raw values, on the ECAL grid."""
     if layout not in ("sparse", "e2e"):

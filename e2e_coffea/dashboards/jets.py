@@ -24,7 +24,7 @@ from ..inference import Tagger, TaggerSpec
 from ..io import load_fileset, open_tree
 from ..io.columns import plan_columns, read_columns
 from ..io.profiles import BranchProfile
-from ..layouts import layout_of_tree
+from ..layouts import Layout, layout_of_tree
 from ..processor.booking import label_names
 from .composite import LAYERS, Box
 from .event_images import available_channels
@@ -190,7 +190,7 @@ class LoadedJets:
     """A table plus the chunks it came from, so whole events can be drawn later."""
 
     table: JetTable
-    chunks: dict[str, tuple[ak.Array, str]]  # dataset -> (chunk, layout)
+    chunks: dict[str, tuple[ak.Array, Layout]]  # dataset -> (chunk, layout)
     tagger: TaggerSpec
 
 
@@ -220,7 +220,7 @@ def load_jets(
         raise BadInputError(msg)
     fs = load_fileset(fileset)
     parts: list[JetTable] = []
-    chunks: dict[str, tuple[ak.Array, str]] = {}
+    chunks: dict[str, tuple[ak.Array, Layout]] = {}
     for dataset, entry in fs.items():
         path, tree = next(iter(entry["files"].items()))
         profile = tg.profile

@@ -24,7 +24,7 @@ from typing import Any
 from ..exceptions import BadInputError
 from ..hists.roc import RocCurve
 from ..hists.summary import physical_for_tagger
-from ..inference.taggers import TaggerSpec, resolve_tagger
+from ..inference.shipped import TaggerSpec, resolve_tagger
 from ..io.jsonfiles import read_json
 from ..processor.serialize import load_output
 from ._widgets import message_png, widgets

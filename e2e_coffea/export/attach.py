@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import BadInputError, ContractError
+from ..io.atomic import atomic_write
 from ..layouts import OBJECT_KINDS, frame_of, is_object_kind
 from .contract import E2E_JET_CROP, EG_CROP, PREFIX, Contract
 from .inspect import TensorInfo, check_model_io, expected_inputs, file_sha256, model_io
@@ -259,12 +260,8 @@ def _save_with_contract(model: Any, contract: Contract, dst: Path) -> None:
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    try:
+    with atomic_write(dst) as tmp:
         onnx.save(model, str(tmp))
-        os.replace(tmp, dst)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _normalisation(
@@ -298,6 +295,6 @@ def _normalisation(
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return __version__

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..exceptions import BadInputError, ChannelError, ContractError
+from ..io.atomic import atomic_write
 from .contract import Contract, check_channels
 
 __all__ = ["ExportReport", "export_onnx", "export_tagger", "onnx_outputs"]
@@ -134,13 +135,12 @@ def export_onnx(
     )
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
     # export from a CPU copy in eval mode: the caller's model keeps its device and mode
     net = copy.deepcopy(model).to("cpu").float().eval()
     args = _random_inputs(shape, getattr(model, "n_scalars", 0), seed)
     axes: dict[str, dict[int, str]] = {n: {0: "batch"} for n in names}
     axes["outputs"] = {0: "batch"}
-    try:
+    with atomic_write(dest) as tmp:  # a model that fails a check is never written
         with warnings.catch_warnings():
             # torch >= 2.9 deprecates the TorchScript exporter; we keep it (its graphs are
             # the ones checked against every backend) and silence exactly those notices.
@@ -169,9 +169,6 @@ def export_onnx(
         if not diff <= atol:
             msg = f"{dest}: onnxruntime and torch disagree by {diff:.3g} (> {atol:g}); not written"
             raise ContractError(msg)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportReport(dest, contract, diff, dest.stat().st_size)
 
 

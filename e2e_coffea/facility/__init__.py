@@ -9,10 +9,10 @@ running scheduler, with CPU and GPU worker types described in one YAML file.
 
 from __future__ import annotations
 
+from ..exceptions import ClusterConfigError
 from .config import (
     FACILITIES,
     ClusterConfig,
-    ClusterConfigError,
     EnvironmentConfig,
     GatewayConfig,
     ModelsConfig,

@@ -15,15 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..exceptions import E2EError
-from .config import ClusterConfig, ClusterConfigError, PoolConfig
+from ..exceptions import BatchJobError, ClusterConfigError, WorkersMissingError
+from .config import ClusterConfig, PoolConfig
 
 __all__ = [
     "SUBMIT_COMMANDS",
-    "BatchJobError",
     "JobState",
     "JoinWatch",
-    "WorkersMissingError",
     "drop_unstarted",
     "job_ids",
     "quiet_submit_failures",
@@ -37,14 +35,6 @@ SUBMIT_COMMANDS: Final = {
     "coffea-casa": "condor_submit",
     "slurm": "sbatch",
 }
-
-
-class BatchJobError(E2EError, RuntimeError):
-    """The batch system refused, held back or lost the workers' jobs (exit code 1)."""
-
-
-class WorkersMissingError(BatchJobError, TimeoutError):
-    """Fewer workers joined than asked for within the config's bounded waits."""
 
 
 def require_submit_command(cfg: ClusterConfig) -> None:

@@ -79,7 +79,7 @@ def _score_one_batch() -> str:
     import numpy as np
 
     from ..inference.sessions import get_session
-    from ..inference.taggers import resolve_tagger
+    from ..inference.shipped import resolve_tagger
 
     spec = resolve_tagger(PROBE_TAGGER)
     sess = get_session(spec.path, "cpu", 1)

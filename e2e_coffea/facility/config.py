@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from ..exceptions import BadInputError, MalformedInputError
+from ..exceptions import ClusterConfigError, MalformedInputError
 from .tls import SecurityConfig, parse_security
 
 __all__ = [
     "DEFAULT_WORKER_DIR",
     "FACILITIES",
     "ClusterConfig",
-    "ClusterConfigError",
     "EnvironmentConfig",
     "GatewayConfig",
     "ModelsConfig",
@@ -62,12 +61,6 @@ _RESERVED_OPTIONS: Final = frozenset(
 )
 _POOL_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _GPU_ARG: Final = re.compile(r"(^|[\s,])GPU=")
-
-
-class ClusterConfigError(BadInputError):
-    """The facility configuration is invalid; the message names the key and what was expected.
-
-    A usage error (the CLI exits with code 2): nothing was started or submitted."""
 
 
 @dataclass(frozen=True)

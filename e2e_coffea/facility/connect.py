@@ -9,19 +9,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..inference.taggers import TaggerSpec, resolve_tagger
-from ..runner.cluster import SchedulerUnreachableError
+from ..exceptions import ClusterConfigError, SchedulerUnreachableError, WorkersMissingError
+from ..inference.shipped import TaggerSpec, resolve_tagger
 from ..runner.worker_logs import quiet_dask
 from .batch import (
     JoinWatch,
-    WorkersMissingError,
     drop_unstarted,
     job_ids,
     quiet_submit_failures,
     require_submit_command,
     slurm_end_states,
 )
-from .config import ClusterConfig, ClusterConfigError, load_cluster_config, require_gpu
+from .config import ClusterConfig, load_cluster_config, require_gpu
 from .plugins import GPUResourcePlugin, register_environment, ship_models
 from .tls import make_security
 
@@ -281,7 +280,8 @@ def run_on_cluster(
     Returns the :class:`~e2e_coffea.runner.RunResult` and a JSON-ready facility report
     (pools, workers, lost workers, entries per worker).
     """
-    from ..runner import RunFailedError, run
+    from ..exceptions import RunFailedError
+    from ..runner import run
 
     cfg = _config(config)
     if gpu_requested:

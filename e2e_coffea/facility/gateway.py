@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runner.cluster import SchedulerUnreachableError
-from .batch import BatchJobError
-from .config import ClusterConfig, ClusterConfigError
+from ..exceptions import BatchJobError, ClusterConfigError, SchedulerUnreachableError
+from .config import ClusterConfig
 
 __all__ = ["build_gateway_cluster", "close_gateway", "close_gateway_cluster", "gateway_options"]
 

@@ -15,9 +15,10 @@ from typing import Any, Final
 
 import dask
 
+from ..exceptions import ClusterConfigError
 from ..runner.https import https_config, https_env
 from .batch import slurm_test_submit
-from .config import ClusterConfig, ClusterConfigError, PoolConfig
+from .config import ClusterConfig, PoolConfig
 from .tls import make_security, remove_with
 
 __all__ = [

@@ -29,22 +29,18 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-from ..exceptions import E2EError
-from ..inference.taggers import TaggerSpec, file_sha256, resolve_tagger
+from ..exceptions import ModelUploadError
+from ..inference.shipped import TaggerSpec, file_sha256, resolve_tagger
+from ..io.atomic import atomic_write_bytes
 from .config import DEFAULT_WORKER_DIR, EnvironmentConfig
 
 __all__ = [
     "GPUResourcePlugin",
-    "ModelUploadError",
     "ModelUploadPlugin",
     "private_dir",
     "register_environment",
     "ship_models",
 ]
-
-
-class ModelUploadError(E2EError, OSError):
-    """The workers' model folder is not private to this user, or cannot be written."""
 
 
 class ModelUploadPlugin(WorkerPlugin):
@@ -83,14 +79,7 @@ def _write_once(dest: Path, data: bytes) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if dest.is_file() and not dest.is_symlink() and file_sha256(dest) == digest:
         return
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(dest, data, private=True)
 
 
 def ship_models(
@@ -139,9 +128,7 @@ def register_environment(client: Any, env: EnvironmentConfig) -> None:
     if env.upload_package:
         from distributed.diagnostics.plugin import UploadDirectory
 
-        import e2e_coffea
-
-        pkg = Path(e2e_coffea.__file__).parent
+        pkg = Path(__file__).parent.parent  # this package's folder (no import of the root)
         with tempfile.TemporaryDirectory() as tmp:
             # UploadDirectory puts the uploaded folder itself on sys.path, so it must be
             # the folder *holding* the package

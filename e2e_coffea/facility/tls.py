@@ -60,7 +60,7 @@ class SecurityConfig:
 
 def parse_security(data: Any, facility: str, where: str = "") -> SecurityConfig | None:
     """The validated ``security`` section (``None``: no TLS); errors name the key."""
-    from .config import ClusterConfigError
+    from ..exceptions import ClusterConfigError
 
     if data is None:
         return None

@@ -10,7 +10,7 @@ torch backend builds the same numbers on the device where the model runs.
 
 from __future__ import annotations
 
-from .backends import BACKENDS, get_backend
+from ..layouts import Layout, ObjectKind
 from .channels import (
     CHANNELS,
     PRESETS,
@@ -22,6 +22,7 @@ from .channels import (
     resolve_channels,
 )
 from .egamma import build_eg_frames
+from .frame_backend import BACKENDS, get_backend
 from .jets import build_fatjet_frames, build_jet_frames
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
 from .objects import object_records
@@ -82,7 +83,7 @@ __all__ = [
 ]
 
 
-def object_branches(channels: list[str] | str, layout: str, kind: str) -> list[str]:
+def object_branches(channels: list[str] | str, layout: Layout, kind: ObjectKind) -> list[str]:
     """Every branch frames of ``kind`` objects may read: the channels' and the objects'.
 
     The channels' branches and the seeds are required; the other object quantities are

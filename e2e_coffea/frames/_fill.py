@@ -18,8 +18,8 @@ from .. import geometry as geo
 from ..exceptions import NonFiniteInputError
 from ..io import arrays
 from . import _hits
-from .backends import FrameBackend
 from .channels import GRID_SHAPES, ChannelSpec
+from .frame_backend import FrameBackend
 from .normalisation import Normalisation
 from .smoothing import smooth_index
 

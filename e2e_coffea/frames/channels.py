@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 from .. import geometry as geo
 from ..exceptions import ChannelError
-from ..layouts import frame_of, tracker_image_name
+from ..layouts import FrameKind, Layout, frame_of, tracker_image_name
 
 __all__ = [
     "CHANNELS",
@@ -151,7 +151,7 @@ class Preset:
 
     name: str
     channels: tuple[str, ...]
-    frame: Literal["jet", "eg"]
+    frame: FrameKind
     source: str
 
 
@@ -291,7 +291,7 @@ def resolve_channels(
 
 def required_branches(
     channels: Sequence[str] | str,
-    layout: Literal["e2e", "sparse"],
+    layout: Layout,
     *,
     frame: str = "jet",
 ) -> list[str]:

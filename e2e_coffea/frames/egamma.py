@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from .. import geometry as geo
+from ..layouts import Layout
 from ._fill import fill_frames, finish_frames
-from .backends import FrameBackend
+from .frame_backend import FrameBackend
 from .jets import prepare_build
 from .normalisation import Normalisation
 from .objects import check_layout, object_records
@@ -25,7 +26,11 @@ SEED = 15  # seed index inside the 32x32 frame
 
 
 def eg_records(
-    chunk: Any, layout: str, objects: ObjectSelection | Any | None = None, *, entry_offset: int = 0
+    chunk: Any,
+    layout: Layout,
+    objects: ObjectSelection | Any | None = None,
+    *,
+    entry_offset: int = 0,
 ) -> ObjectRecords:
     """Records of the selected e/gamma candidates (default: all), seeds checked against EB."""
     return object_records(chunk, check_layout(layout), "eg", objects, entry_offset=entry_offset)
@@ -34,7 +39,7 @@ def eg_records(
 def build_eg_frames(
     chunk: Any,
     *,
-    layout: Literal["e2e", "sparse"],
+    layout: Layout,
     channels: Sequence[str] | str = ("eb_energy", "eb_time"),
     objects: ObjectSelection | Any | None = None,
     backend: Literal["numpy", "torch"] | FrameBackend = "numpy",

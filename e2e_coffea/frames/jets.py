@@ -21,10 +21,10 @@ import numpy.typing as npt
 from .. import geometry as geo
 from ..exceptions import BadInputError
 from ..io import arrays
-from ..layouts import Layout
+from ..layouts import FrameKind, Layout
 from ._fill import fill_frames, finish_frames
-from .backends import FrameBackend, check_dtype, get_backend
 from .channels import ChannelSpec, required_branches, resolve_channels
+from .frame_backend import FrameBackend, check_dtype, get_backend
 from .normalisation import Normalisation, resolve_norm
 from .objects import check_layout, object_records
 from .records import ObjectRecords, ObjectSelection
@@ -54,7 +54,7 @@ JetKind = Literal["jet", "fatjet"]
 
 def jet_records(
     chunk: Any,
-    layout: str,
+    layout: Layout,
     jets: ObjectSelection | Any | None = None,
     *,
     entry_offset: int = 0,
@@ -79,7 +79,7 @@ def jet_windows(
 def build_jet_frames(
     chunk: Any,
     *,
-    layout: Literal["e2e", "sparse"],
+    layout: Layout,
     channels: Sequence[str] | str,
     jets: ObjectSelection | Any | None = None,
     backend: Literal["numpy", "torch"] | FrameBackend = "numpy",
@@ -129,7 +129,7 @@ def build_jet_frames(
 def build_fatjet_frames(
     chunk: Any,
     *,
-    layout: Literal["e2e", "sparse"],
+    layout: Layout,
     channels: Sequence[str] | str,
     fatjets: ObjectSelection | Any | None = None,
     **options: Any,
@@ -143,9 +143,9 @@ def build_fatjet_frames(
 
 def prepare_build(
     chunk: Any,
-    frame: Literal["jet", "eg"],
+    frame: FrameKind,
     *,
-    layout: str,
+    layout: Layout,
     channels: Sequence[str] | str,
     backend: str | FrameBackend,
     device: str,

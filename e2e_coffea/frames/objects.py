@@ -77,7 +77,7 @@ def object_table(layout: str, kind: str) -> dict[str, str]:
     return OBJECT_BRANCHES[check_layout(layout)][check_kind(kind)]
 
 
-def seed_grid(kind: str) -> tuple[int, int]:
+def seed_grid(kind: ObjectKind) -> tuple[int, int]:
     """The grid a seed indexes: HCAL towers for (fat)jets, EB crystals for e/gamma."""
     return geo.HCAL_SHAPE if frame_of(kind) == "jet" else geo.EB_SHAPE
 

@@ -33,9 +33,9 @@ import numpy.typing as npt
 from .. import geometry as geo
 from ..exceptions import BadInputError, NonFiniteInputError
 from ..io import arrays
-from ..layouts import OBJECT_BRANCHES
-from .backends import FrameBackend, check_dtype, get_backend
+from ..layouts import OBJECT_BRANCHES, Layout
 from .channels import CHANNELS, required_branches
+from .frame_backend import FrameBackend, check_dtype, get_backend
 from .jets import check_layout, check_nonfinite, jet_records
 from .records import JetSelection, PointClouds
 
@@ -210,7 +210,7 @@ class _Points:
         return cols, offsets
 
 
-def point_cloud_branches(layout: Literal["e2e", "sparse"]) -> list[str]:
+def point_cloud_branches(layout: Layout) -> list[str]:
     """Hit branches every point cloud reads (the jet axis and seeds come on top)."""
     return required_branches(list(POINT_CHANNELS), layout, frame="jet")
 
@@ -323,7 +323,7 @@ def _resolve_spec(spec: object, radius: float | None, max_points: int | None) ->
 def build_point_clouds(
     chunk: Any,
     *,
-    layout: Literal["e2e", "sparse"],
+    layout: Layout,
     jets: JetSelection | Any | None = None,
     radius: float | None = None,
     max_points: int | None = None,

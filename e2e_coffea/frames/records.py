@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ..layouts import ObjectKind
 
 __all__ = [
     "EGRecords",
@@ -37,7 +38,7 @@ class ObjectRecords:
     ``missing`` names the optional quantities the chunk did not provide.
     """
 
-    kind: str
+    kind: ObjectKind
     event: npt.NDArray[np.int64]
     index: npt.NDArray[np.int64]
     seed_row: npt.NDArray[np.int64]

@@ -91,7 +91,7 @@ class ObjectCuts:
             out.append(f"abs_eta_max {self.abs_eta_max:g} > {v['abs_eta_max']:g}")
         return out
 
-    def effective_range(self, kind: str) -> dict[str, float | None]:
+    def effective_range(self, kind: ObjectKind) -> dict[str, float | None]:
         """:meth:`as_range` with ``abs_eta_max`` the |eta| objects can really have: for
         jets that must fit their window (``require_in_frame``), at most
         :func:`~e2e_coffea.geometry.jet_frame_abs_eta_max` (1.392), whatever the cuts say."""
@@ -113,7 +113,7 @@ JetCuts = ObjectCuts
 """The cuts under their historical name (they apply to e/gamma candidates too)."""
 
 
-def cut_steps(cuts: ObjectCuts, kind: str) -> list[str]:
+def cut_steps(cuts: ObjectCuts, kind: ObjectKind) -> list[str]:
     """Cutflow step names of a selection, in order (the same keys for every chunk)."""
     pt = f"pt>{cuts.pt_min:g}" if math.isinf(cuts.pt_max) else f"{cuts.pt_min:g}<pt<{cuts.pt_max:g}"
     steps = [f"{kind}s", f"{kind}s {pt}", f"{kind}s |eta|<{cuts.abs_eta_max:g}"]

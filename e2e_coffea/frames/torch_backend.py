@@ -28,16 +28,28 @@ from ..exceptions import BadInputError
 from .numpy_backend import NumpyBackend
 from .smoothing import SmoothIndex
 
-__all__ = ["TorchBackend"]
+__all__ = ["HostKernelTorchBackend", "TorchBackend"]
 
 MAX_PAIRS: Final = 1 << 22
 """Jet-hit pairs enumerated at once; bounds device memory (~10 int64 arrays of this)."""
 
 
 class TorchBackend:
-    """Frames as float32 torch tensors on ``device`` (``cpu``, ``cuda``, ``cuda:1`` ...)."""
+    """Frames as float32 torch tensors on ``device`` (``cpu``, ``cuda``, ``cuda:1`` ...).
+
+    ``TorchBackend("cpu")`` is a :class:`HostKernelTorchBackend` (numba kernels, frames
+    wrapped as tensors) unless ``native=True``; every other device runs the code below."""
 
     name = "torch"
+
+    def __new__(cls, device: str = "cpu", *, native: bool | None = None) -> TorchBackend:
+        if cls is TorchBackend and not _runs_native(device, native):
+            return super().__new__(HostKernelTorchBackend)
+        return super().__new__(cls)
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, bool]]:
+        """Unpickling calls ``__new__`` with these, so a backend comes back as its class."""
+        return (self.device,), {"native": self.native}
 
     def __init__(self, device: str = "cpu", *, native: bool | None = None) -> None:
         try:
@@ -54,10 +66,6 @@ class TorchBackend:
         if not self.native and dev.type != "cpu":
             msg = f"native=False (numba kernels) needs device 'cpu', got {device!r}"
             raise BadInputError(msg)
-        if not self.native:  # building ops are the numpy backend's; finish wraps
-            host = NumpyBackend()
-            for op in _DELEGATED:
-                setattr(self, op, getattr(host, op))
 
     # --- helpers --------------------------------------------------------------------
     def asarray(self, x: npt.NDArray[Any]) -> torch.Tensor:
@@ -222,6 +230,74 @@ class TorchBackend:
         return self.asarray(x)
 
 
-_DELEGATED: Final = frozenset(
-    {"new", "scatter", "crop", "upsample_towers", "smooth", "nonfinite", "normalise"}
-)
+class HostKernelTorchBackend(TorchBackend):
+    """:class:`TorchBackend` on the CPU that builds with the numpy backend's numba kernels:
+    the building ops below are the numpy backend's, and :meth:`finish` wraps the frames
+    with ``torch.from_numpy`` (no copy). ``out`` is therefore a numpy array here."""
+
+    def __init__(self, device: str = "cpu", *, native: bool | None = None) -> None:
+        if native:
+            msg = "HostKernelTorchBackend builds with numba kernels; native=True is TorchBackend's"
+            raise BadInputError(msg)
+        super().__init__(device, native=False)
+        self._host = NumpyBackend()
+
+    def new(self, shape: tuple[int, ...], *, zeroed: bool) -> Any:
+        return self._host.new(shape, zeroed=zeroed)
+
+    def scatter(
+        self,
+        out: Any,
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
+        wrap: int,
+        offsets: npt.NDArray[np.int64],
+        row: npt.NDArray[np.int32],
+        col: npt.NDArray[np.int32],
+        val: npt.NDArray[np.float32],
+        ch: npt.NDArray[np.int32],
+    ) -> bool:
+        return self._host.scatter(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch)
+
+    def crop(
+        self,
+        out: Any,
+        channels: Sequence[int],
+        dense: Sequence[npt.NDArray[np.float32]],
+        jet_ev: npt.NDArray[np.int64],
+        r0: npt.NDArray[np.int64],
+        c0: npt.NDArray[np.int64],
+    ) -> bool:
+        return self._host.crop(out, channels, dense, jet_ev, r0, c0)
+
+    def upsample_towers(
+        self, out: Any, c: int, towers: Any, factor: int, *, zeroed: bool = False
+    ) -> None:
+        self._host.upsample_towers(out, c, towers, factor, zeroed=zeroed)
+
+    def smooth(self, out: Any, c: int, window: Any, index: SmoothIndex) -> None:
+        self._host.smooth(out, c, window, index)
+
+    def nonfinite(self, out: Any, *, mask: bool, suspect: bool = True) -> npt.NDArray[np.int64]:
+        return self._host.nonfinite(out, mask=mask, suspect=suspect)
+
+    def normalise(
+        self,
+        out: Any,
+        thr: npt.NDArray[np.float32],
+        scale: npt.NDArray[np.float32],
+        clip: npt.NDArray[np.float32],
+    ) -> None:
+        self._host.normalise(out, thr, scale, clip)
+
+
+def _runs_native(device: str, native: bool | None) -> bool:
+    """Whether ``TorchBackend(device, native=native)`` runs the device code path; a device
+    torch cannot parse counts as native, so that ``__init__`` names the error."""
+    if native is not None:
+        return native
+    try:
+        return torch.device(device).type != "cpu"
+    except (RuntimeError, TypeError):
+        return True

@@ -12,19 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import BadInputError
-
-__all__ = ["MissingSampleError", "cell_counts", "main_datasets"]
-
-
-class MissingSampleError(BadInputError):
-    """A ROC's signal or background sample is not in the output (never in the fileset,
-    lost, or without objects): no AUC, and the result is incomplete."""
-
-    def __init__(self, message: str, *, which: str) -> None:
-        super().__init__(message)
-        self.which = which
-        """The sample that is missing: ``"background"`` (or ``"signal"``)."""
+__all__ = ["cell_counts", "main_datasets"]
 
 
 def main_datasets(counts: dict[str, float], share: float = 0.05) -> list[str]:

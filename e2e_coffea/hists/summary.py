@@ -9,7 +9,7 @@ from typing import Any, cast
 import hist
 import numpy as np
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, MissingSampleError
 from ..frames.occupancy import tally_means
 from ..frames.selection import ObjectCuts
 from ..inference.calibration import batch_report
@@ -22,7 +22,7 @@ from .physical import physical_entry
 from .response import regression_entry
 from .roc import RocCurve, roc_from_counts
 from .run_summary import FailedRange, RunSummary
-from .samples import MissingSampleError, cell_counts, main_datasets
+from .samples import cell_counts, main_datasets
 
 __all__ = [
     "class_split",
@@ -227,7 +227,7 @@ def _binary_entry(hists: Mapping[str, Any], spec: Any, lost: list[str]) -> dict[
     A ROC compares a signal sample with a background sample: when a whole dataset of the
     fileset was lost (unreadable, every chunk failed) the AUC would change meaning (say,
     the signal sample's own non-signal jets as background), so none is given; the same
-    when the fileset never had a background sample (:class:`.samples.MissingSampleError`).
+    when the fileset never had a background sample (:class:`~e2e_coffea.exceptions.MissingSampleError`).
     Either way ``missing_sample`` says so and the summary lists the tagger under
     ``incomplete_taggers``. Objects without truth (``unlabelled``) never enter a ROC."""
     entry: dict[str, Any] = {"task": spec.contract.task, "classes": list(spec.contract.class_names)}
@@ -291,14 +291,15 @@ def physical_for_tagger(
 def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
     """Background rejection vs signal efficiency, one curve per tagger with its 1-sigma
     band (:func:`draw_roc`), AUC in the legend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mplhep
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.style import context
 
-    with plt.style.context(mplhep.style.CMS):
-        fig, ax = plt.subplots(figsize=(8, 7))
+    with context(mplhep.style.CMS):  # a Figure of its own: no pyplot state, no backend switch
+        fig = Figure(figsize=(8, 7))
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
         for name, roc in rocs.items():
             draw_roc(ax, roc, label=roc_legend(name, roc))
         ax.set_yscale("log")
@@ -311,7 +312,6 @@ def plot_rocs(rocs: dict[str, RocCurve], path: str | Path) -> Path:
         mplhep.cms.label(ax=ax, data=False, rlabel="e2e-coffea, 13 TeV")
         p = Path(path)
         fig.savefig(p, dpi=100, bbox_inches="tight")
-        plt.close(fig)
     return p
 
 

@@ -7,9 +7,9 @@ and the benchmarks all use it.
 from __future__ import annotations
 
 from ..frames.selection import ValidityRangeWarning
-from .backends import InferenceBackend, OnnxBackend
+from .runtimes import InferenceBackend, OnnxBackend
+from .shipped import TaggerSpec, file_sha256, list_taggers, resolve_tagger, shipped_dir
 from .tagger import ScoredBatch, Tagger, detect_layout, object_batches
-from .taggers import TaggerSpec, file_sha256, list_taggers, resolve_tagger, shipped_dir
 
 __all__ = [
     "InferenceBackend",

@@ -13,14 +13,10 @@ from collections.abc import Callable, Iterator
 import awkward as ak
 import numpy as np
 
-from ..exceptions import BadInputError, E2EError
+from ..exceptions import BadInputError, DeviceOutOfMemoryError, E2EError
 from ..frames.records import ObjectSelection
 
-__all__ = ["DeviceOutOfMemoryError", "is_out_of_memory", "object_batches", "run_in_batches"]
-
-
-class DeviceOutOfMemoryError(E2EError, MemoryError):
-    """Even a batch of one row does not fit the device's memory."""
+__all__ = ["is_out_of_memory", "object_batches", "run_in_batches"]
 
 
 _OOM_TEXT = (

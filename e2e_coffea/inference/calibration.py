@@ -221,7 +221,7 @@ def tuned_infer(
     *,
     cache: BatchSizeCache | None = None,
 ) -> tuple[npt.NDArray[np.float32], BatchChoice | None]:
-    """``backend.infer(inputs)`` (an :class:`~.backends.OnnxBackend` on the CPU) at the
+    """``backend.infer(inputs)`` (an :class:`~.runtimes.OnnxBackend` on the CPU) at the
     cached batch size for this ``model`` (a session model: its sha256, else its file's),
     machine and thread count, else calibrated on these
     inputs when they hold ``min(full, max(CANDIDATES))`` objects or more (``full``: the

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import DeviceFallbackError
 from .batching import run_in_batches
-from .sessions import DeviceFallbackError
 
 __all__ = ["device_lock", "inference_stream", "run_cuda", "session_stream"]
 

@@ -26,11 +26,11 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import E2EError
+from ..exceptions import DeviceFallbackError, E2EError
 from ..frames.selection import ObjectCuts, ValidityRangeWarning
-from .sessions import DeviceFallbackError, choose_device
+from .sessions import choose_device
+from .shipped import resolve_tagger
 from .tagger import Tagger
-from .taggers import resolve_tagger
 
 __all__ = ["DoctorReport", "SmokeResult", "check_report", "diagnose"]
 

@@ -23,8 +23,8 @@ from coffea.ml_tools.helper import numpy_call_wrapper
 
 from .outputs import model_outputs
 from .sessions import resolve_device
+from .shipped import TaggerSpec
 from .tagger import Tagger
-from .taggers import TaggerSpec
 
 __all__ = ["TaggerWrapper"]
 

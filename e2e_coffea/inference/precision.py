@@ -18,7 +18,7 @@ from ..exceptions import PrecisionError
 from ..export.inspect import file_sha256
 from ..export.precision import check_precision, variant_file
 from .sessions import _fp16_model
-from .taggers import TaggerSpec
+from .shipped import TaggerSpec
 
 __all__ = ["SessionModel", "fp16_model", "session_model"]
 

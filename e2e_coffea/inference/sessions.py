@@ -23,13 +23,11 @@ import numpy as np
 import numpy.typing as npt
 from distributed import WorkerPlugin
 
-from ..exceptions import ContractError, E2EError
+from ..exceptions import ContractError, DeviceFallbackError, ModelHashError
 from .threads import thread_budget, worker_cores
 
 __all__ = [
     "DeviceChoice",
-    "DeviceFallbackError",
-    "ModelHashError",
     "SessionCachePlugin",
     "SessionKey",
     "cached_sessions",
@@ -43,14 +41,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-
-
-class DeviceFallbackError(E2EError, RuntimeError):
-    """A GPU session was requested but onnxruntime would have run it on the CPU."""
-
-
-class ModelHashError(ContractError):
-    """A model file's bytes are not those its sha256 names (planted, or changed on disk)."""
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,6 @@ from ..layouts import (
     is_layout,
     layout_of_tree,
 )
-from .backends import InferenceBackend, OnnxBackend, triton_backend, triton_endpoint
 from .batching import object_batches
 from .calibration import DEFAULT_BATCH, BatchChoice, tuned_infer
 from .conditions import ConditionsWarning, conditions_warning, expected_conditions
@@ -59,8 +58,9 @@ from .outputs import jagged_outputs, model_outputs, output_width, scalar_branche
 from .partitions import is_dask_collection, map_partitions
 from .precision import session_model
 from .prefetch import prefetched
+from .runtimes import InferenceBackend, OnnxBackend, triton_backend, triton_endpoint
 from .sessions import resolve_device
-from .taggers import TaggerSpec, resolve_tagger
+from .shipped import TaggerSpec, resolve_tagger
 from .threads import thread_budget
 from .truth import regression_quantities
 

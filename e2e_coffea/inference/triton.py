@@ -31,17 +31,9 @@ from typing import Any, Final, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError, ContractError
+from ..exceptions import BadInputError, ContractError, TritonError, TritonUnavailableError
 from ..export.contract import Contract
-from .triton_model import (
-    ModelInfo,
-    TensorSpec,
-    TritonError,
-    TritonUnavailableError,
-    check_model,
-    contract_tensors,
-    output_widths,
-)
+from .triton_model import ModelInfo, TensorSpec, check_model, contract_tensors, output_widths
 
 __all__ = [
     "DEFAULT_BACKOFF_S",

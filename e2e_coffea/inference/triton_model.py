@@ -12,29 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import E2EError
+from ..exceptions import TritonError
 from ..export.contract import Contract
 from ..export.inspect import expected_inputs
 
 __all__ = [
     "ModelInfo",
     "TensorSpec",
-    "TritonError",
-    "TritonUnavailableError",
     "check_model",
     "contract_tensors",
     "output_widths",
 ]
-
-
-class TritonError(E2EError, RuntimeError):
-    """The inference server could not be reached, refused the request, or serves a model
-    that disagrees with the tagger's contract."""
-
-
-class TritonUnavailableError(TritonError, ConnectionError):
-    """The server stayed unreachable (or too slow) through every retry: an outage, told
-    apart from a refusal (a ConnectionError, which coffea's ``skipbadfiles`` also skips)."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class SparseServer:
 
         from e2e_coffea.export.contract import Contract
         from e2e_coffea.frames.normalisation import Normalisation
+        from e2e_coffea.frames.objects import check_kind
         from e2e_coffea.frames.sparse_wire import SEEDS, frames_from_hits, wire_tensors
 
         self._frames = frames_from_hits
@@ -48,10 +49,11 @@ class SparseServer:
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         props = self.session.get_modelmeta().custom_metadata_map
         c = self.contract = Contract.from_metadata(props, source=str(path))
+        self.kind = check_kind(c.kind)  # the contract validated it; this names its type
         self.norm = Normalisation.from_dict(c.normalisation) if c.normalisation else None
         self.inputs: list[tuple[str, Any, tuple[int, ...]]] = [
             (name, np.dtype(dtype), (-1, 2) if name == SEEDS else (-1,) * ndim)
-            for name, dtype, ndim in wire_tensors(list(c.channels), c.kind)  # type: ignore[arg-type]
+            for name, dtype, ndim in wire_tensors(list(c.channels), self.kind)
         ]
         self.inputs += [
             (n, np.dtype("float32"), (-1, len(c.scalar_inputs))) for n in c.input_names[1:]
@@ -61,7 +63,7 @@ class SparseServer:
     def frames(self, tensors: Mapping[str, npt.NDArray[Any]]) -> npt.NDArray[np.float32]:
         """The frames the model sees (bit for bit the client's local ones)."""
         c = self.contract
-        return self._frames(tensors, c.kind, list(c.channels), norm=self.norm)  # type: ignore[arg-type]
+        return self._frames(tensors, self.kind, list(c.channels), norm=self.norm)
 
     def infer(self, tensors: Mapping[str, npt.NDArray[Any]]) -> dict[str, npt.NDArray[Any]]:
         """The model's outputs, by name, for one request's tensors."""

@@ -26,7 +26,7 @@ from typing import Any, Final
 from ..exceptions import BadInputError
 from ..export.inspect import model_io
 from .precision import fp16_model, session_model
-from .taggers import TaggerSpec, resolve_tagger
+from .shipped import TaggerSpec, resolve_tagger
 from .triton_model import TensorSpec, contract_tensors
 
 __all__ = [

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..exceptions import BadInputError
 from ..export.inspect import model_io
-from .taggers import TaggerSpec
+from .shipped import TaggerSpec
 from .triton_model import TensorSpec, contract_tensors
 from .triton_repo import check_name, repository_specs
 from .triton_sparse import sparse_tensors

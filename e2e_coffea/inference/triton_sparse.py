@@ -26,15 +26,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError, ContractError
+from ..exceptions import BadInputError, ContractError, TritonError
 from ..export.contract import Contract
 from ..frames.objects import object_table
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.sparse_wire import SEEDS, object_hits, wire_collections, wire_tensors
-from ..layouts import ObjectKind
+from ..layouts import Layout, ObjectKind
 from .outputs import scalar_matrix
 from .triton import TritonBackend
-from .triton_model import ModelInfo, TensorSpec, TritonError, contract_tensors, output_widths
+from .triton_model import ModelInfo, TensorSpec, contract_tensors, output_widths
 
 __all__ = [
     "WIRES",
@@ -79,7 +79,7 @@ def sparse_tensors(contract: Contract) -> tuple[TensorSpec, ...]:
 
 
 def sparse_inputs(
-    chunk: Any, layout: str, contract: Contract, kind: ObjectKind, selection: ObjectSelection
+    chunk: Any, layout: Layout, contract: Contract, kind: ObjectKind, selection: ObjectSelection
 ) -> tuple[dict[str, npt.NDArray[Any]], ObjectRecords]:
     """The wire tensors (and scalar inputs) of a chunk's selected objects, and their
     records; BadInputError for an e2e-layout chunk (it holds images, not hits)."""

@@ -35,7 +35,7 @@ from ..train.metrics import roc_auc
 from ..train.tasks import Task, class_mask, get_task
 from .precision import fp16_model
 from .sessions import get_session
-from .taggers import TaggerSpec
+from .shipped import TaggerSpec
 
 __all__ = [
     "CALIBRATION_EVERY",

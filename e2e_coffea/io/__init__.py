@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .e2e import dense_image, write_e2e
-from .files import check_branches, detect_layout, open_tree, read_arrays, tree_name
+from .files import check_branches, layout_of_file, open_tree, read_arrays, tree_name
 from .fileset import Fileset, load_fileset, save_fileset
 from .sparse import flatten_collections, sparse_branches, write_sparse
 
@@ -11,8 +11,8 @@ __all__ = [
     "Fileset",
     "check_branches",
     "dense_image",
-    "detect_layout",
     "flatten_collections",
+    "layout_of_file",
     "load_fileset",
     "open_tree",
     "read_arrays",

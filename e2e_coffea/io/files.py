@@ -19,7 +19,7 @@ __all__ = [
     "E2E_COMPRESSION",
     "SPARSE_COMPRESSION",
     "check_branches",
-    "detect_layout",
+    "layout_of_file",
     "open_tree",
     "read_arrays",
     "read_error_reason",
@@ -82,8 +82,9 @@ def _layout_of(f: Any, p: Any) -> Layout:
     raise FileLayoutError(msg)
 
 
-def detect_layout(path: str | os.PathLike[str]) -> Layout:
-    """Which of the two layouts ``path`` holds."""
+def layout_of_file(path: str | os.PathLike[str]) -> Layout:
+    """Which of the two layouts the file at ``path`` holds, from its tree's name
+    (:func:`e2e_coffea.inference.detect_layout` tells it from a chunk's branch names)."""
     tree = open_tree(path)
     return "e2e" if tree.name == E2E_TREE.split("/")[-1] else "sparse"
 

@@ -195,9 +195,9 @@ def _detect_tree(path: str) -> str | None:
     """The tree of a file listed without one: whichever of the two layouts it holds
     (None when the file cannot be read: the run's preflight reports it by name)."""
     from ..exceptions import FileLayoutError
-    from .files import detect_layout
+    from .files import layout_of_file
 
     try:
-        return tree_name(detect_layout(path))
+        return tree_name(layout_of_file(path))
     except FileLayoutError:
         return None

@@ -25,6 +25,7 @@ from typing import Any, Final
 import numpy as np
 
 from ..exceptions import MalformedInputError
+from .atomic import atomic_write_bytes
 
 __all__ = [
     "MAX_DEPTH",
@@ -60,12 +61,8 @@ def write_json(path: str | os.PathLike[str], obj: Any, *, indent: int = 1) -> Pa
     """Write ``obj`` as strict JSON through a temporary file and a rename (never half a file)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(
-        json.dumps(json_safe(obj), indent=indent, allow_nan=False) + "\n", encoding="utf-8"
-    )
-    os.replace(tmp, p)
-    return p
+    text = json.dumps(json_safe(obj), indent=indent, allow_nan=False) + "\n"
+    return atomic_write_bytes(p, text.encode("utf-8"))
 
 
 def _unique_keys(source: str) -> Any:

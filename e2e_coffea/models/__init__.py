@@ -18,20 +18,20 @@ from . import (  # registers the models
     simplenet,
     vit,
 )
-from ._layers import TASKS, E2EModel, Head, Task
+from ._layers import HEAD_TASKS, E2EModel, Head, HeadTask
 from ._point_layers import MaskedBatchNorm, PointModel, masked_mean
 from ._registry import InputKind, ModelEntry, create_model, list_models, model_entry, register_model
 from .pretrained import read_pretrained, save_pretrained
 
 __all__ = [
-    "TASKS",
+    "HEAD_TASKS",
     "E2EModel",
     "Head",
+    "HeadTask",
     "InputKind",
     "MaskedBatchNorm",
     "ModelEntry",
     "PointModel",
-    "Task",
     "count_parameters",
     "create_model",
     "efficientnet_b0",

@@ -16,20 +16,22 @@ from torch import nn
 
 from ..exceptions import BadInputError, ChannelError
 
-__all__ = ["TASKS", "E2EModel", "Head", "Task", "check_task", "tracing"]
+__all__ = ["HEAD_TASKS", "E2EModel", "Head", "HeadTask", "check_task", "tracing"]
 
-Task = Literal["classification", "regression"]
-TASKS: Final[tuple[Task, ...]] = ("classification", "regression")
-
-
-def _is_task(task: str) -> TypeGuard[Task]:
-    return task in TASKS
+#: What a model's head emits. Not :class:`e2e_coffea.train.tasks.Task`, the physics task
+#: (samples, classes, kinematic range) that a model is trained for.
+HeadTask = Literal["classification", "regression"]
+HEAD_TASKS: Final[tuple[HeadTask, ...]] = ("classification", "regression")
 
 
-def check_task(task: str) -> Task:
-    """Return ``task`` if it is one of :data:`TASKS`, else raise BadInputError."""
+def _is_task(task: str) -> TypeGuard[HeadTask]:
+    return task in HEAD_TASKS
+
+
+def check_task(task: str) -> HeadTask:
+    """Return ``task`` if it is one of :data:`HEAD_TASKS`, else raise BadInputError."""
     if not _is_task(task):
-        msg = f"unknown task {task!r}; expected one of {list(TASKS)}"
+        msg = f"unknown task {task!r}; expected one of {list(HEAD_TASKS)}"
         raise BadInputError(msg)
     return task
 
@@ -104,7 +106,7 @@ class E2EModel(nn.Module):
         self.in_channels = _check_count("in_channels", in_channels, 1)
         self.n_outputs = _check_count("n_outputs", n_outputs, 1)
         self.n_scalars = _check_count("n_scalars", n_scalars, 0)
-        self.task: Task = check_task(task)
+        self.task: HeadTask = check_task(task)
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a clear error for a wrong rank or channel count (not while tracing)."""

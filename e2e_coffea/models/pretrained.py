@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..exceptions import BadInputError
+from ..io.atomic import atomic_write
 
 __all__ = ["PRETRAINED_FORMAT", "pretrained_path", "read_pretrained", "save_pretrained"]
 
@@ -55,10 +56,9 @@ def save_pretrained(model: nn.Module, path: str | os.PathLike[str], *, tagger: s
         raise BadInputError(msg)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    torch.save({"format": PRETRAINED_FORMAT, "tagger": tagger, "model_name": name,
-                "model_kwargs": dict(kwargs), "state_dict": state}, tmp)  # fmt: skip
-    tmp.replace(p)
+    with atomic_write(p) as tmp:
+        torch.save({"format": PRETRAINED_FORMAT, "tagger": tagger, "model_name": name,
+                    "model_kwargs": dict(kwargs), "state_dict": state}, tmp)  # fmt: skip
     return p
 
 

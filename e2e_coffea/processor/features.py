@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from ..frames.occupancy import per_event_number
 from ..io import arrays
-from ..layouts import Layout
+from ..layouts import Layout, ObjectKind
 
 __all__ = [
     "FEATURE_SCALES",
@@ -128,7 +128,7 @@ def _dr(eta1: Any, phi1: Any, eta2: Any, phi2: Any) -> npt.NDArray[np.float64]:
 
 def object_features(
     cols: EventColumns,
-    kind: str,
+    kind: ObjectKind,
     event: npt.NDArray[np.int64],
     index: npt.NDArray[np.int64],
     pt: npt.ArrayLike,

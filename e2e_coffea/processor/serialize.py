@@ -22,7 +22,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -34,7 +33,13 @@ import numpy as np
 import uhi.io.zip as uhi_zip
 from hist import serialization
 
-from ..exceptions import BadInputError, E2EError, MalformedInputError
+from ..exceptions import (
+    E2EError,
+    MalformedInputError,
+    OutputFormatError,
+    UnsafeOutputError,
+)
+from ..io.atomic import atomic_write_bytes
 from ..io.jsonfiles import loads_json, read_regular
 from ..io.npyfiles import check_npy_member
 from .booking import MeanImages
@@ -43,8 +48,6 @@ __all__ = [
     "MAX_OUTPUT_BYTES",
     "OUTPUT_FILE",
     "PICKLED_OUTPUT_FILE",
-    "OutputFormatError",
-    "UnsafeOutputError",
     "dumps_output",
     "load_output",
     "loads_output",
@@ -64,14 +67,6 @@ _NUMERIC_KINDS: Final = frozenset("biuf")  # bool, int, unsigned, float: no obje
 _MEMBER: Final = re.compile(r"^(hist|array)[0-9]+$")
 MAX_OUTPUT_BYTES: Final = 8 * 1024**3
 """Most bytes the members of one output may declare in all (a run's hists are megabytes)."""
-
-
-class OutputFormatError(BadInputError):
-    """A file is not a saved run output, or holds something this format does not allow."""
-
-
-class UnsafeOutputError(OutputFormatError):
-    """Only a pickled output is there, and reading it was not allowed (see ``allow_pickle``)."""
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -162,15 +157,7 @@ def save_output(output: Mapping[str, Any], directory: str | os.PathLike[str]) ->
     """Write ``directory/output.zip`` (atomically: a reader never sees half a file)."""
     d = Path(directory)
     data = dumps_output(output)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{OUTPUT_FILE}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, d / OUTPUT_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return d / OUTPUT_FILE
+    return atomic_write_bytes(d / OUTPUT_FILE, data, private=True)
 
 
 # -- reading ----------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ..exceptions import RunFailedError, UnreadableFilesError
 from .accounting import ChunkFailure, RunResult
 from .executors import GPUDaskExecutor, QuietIterativeExecutor
-from .job import RunFailedError, UnreadableFilesError, require_complete, run
+from .job import require_complete, run
 from .preflight import DEFAULT_CHUNKSIZE, DENSE_CHUNK_BYTES, default_chunksize, preflight
 
 __all__ = [

@@ -30,7 +30,6 @@ import logging
 import os
 import re
 import stat
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -39,17 +38,21 @@ from typing import Any, Final
 from coffea.processor import CheckpointerABC
 from coffea.processor.executor import WorkItem
 
-from .. import __version__
-from ..exceptions import BadInputError, E2EError, MalformedInputError
-from ..inference.taggers import file_sha256
+from ..exceptions import (
+    CheckpointDirError,
+    CheckpointIntegrityError,
+    E2EError,
+    MalformedInputError,
+)
+from ..inference.shipped import file_sha256
+from ..io.atomic import TEMP_SUFFIX, atomic_write_bytes
 from ..io.jsonfiles import loads_json, read_regular
 from ..processor.serialize import MAX_OUTPUT_BYTES, dumps_output, loads_output
 from ..processor.weights import weight_inputs
+from ..version import __version__
 from .accounting import renamed_chunks
 
 __all__ = [
-    "CheckpointDirError",
-    "CheckpointIntegrityError",
     "VerifiedCheckpointer",
     "chunk_key",
     "work_identity",
@@ -64,14 +67,6 @@ _KEY: Final = re.compile(r"^[0-9a-f]{64}$")
 _DATA: Final = re.compile(r"^[0-9a-f]{64}-[0-9a-f]{16}\.zip$")
 _RECOMPUTE_HINT: Final = "--recompute-checkpoints (recompute_checkpoints=True)"
 log = logging.getLogger(__name__)
-
-
-class CheckpointDirError(BadInputError):
-    """The checkpoint directory is unsafe, foreign, or was written for other work."""
-
-
-class CheckpointIntegrityError(E2EError):
-    """A checkpoint's content no longer matches the hash its manifest entry recorded."""
 
 
 def _sha256(data: bytes) -> str:
@@ -364,16 +359,7 @@ def _read_ours(path: Path) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # mode 0o600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_bytes(path, data, private=True, durable=True)
 
 
 def _check_private(d: Path) -> None:
@@ -399,7 +385,10 @@ def _ours(d: Path) -> list[Path]:
     """Files this module wrote (and only those): removed by ``recompute``."""
     found = [p for p in (d / MANIFEST_DIR).glob("*.json") if _KEY.match(p.stem)]
     found += [p for p in (d / CHUNK_DIR).glob("*.zip") if _DATA.match(p.name)]
-    found += [p for p in (d / MANIFEST_DIR).glob(".tmp-*")] + list((d / CHUNK_DIR).glob(".tmp-*"))
+    found += [
+        *(d / MANIFEST_DIR).glob(f".*{TEMP_SUFFIX}"),
+        *(d / CHUNK_DIR).glob(f".*{TEMP_SUFFIX}"),
+    ]
     return found
 
 

@@ -16,16 +16,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..exceptions import BadInputError, E2EError
+from ..exceptions import BadInputError, SchedulerUnreachableError
 from .cuda_cluster import LOOPBACK
 from .https import https_config, write_temporary_pems
 from .worker_logs import quiet_dask, worker_log_level
 
-__all__ = ["SchedulerUnreachableError", "connect_client", "local_cluster", "local_security"]
-
-
-class SchedulerUnreachableError(E2EError, ConnectionError):
-    """No scheduler answered at the given address in time."""
+__all__ = ["connect_client", "local_cluster", "local_security"]
 
 
 def local_security() -> Any:

@@ -19,7 +19,13 @@ from typing import Any, Literal
 from coffea.nanoevents import BaseSchema
 from coffea.processor import Runner
 
-from ..exceptions import BadInputError, E2EError, FileLayoutError
+from ..exceptions import (
+    BadInputError,
+    E2EError,
+    FileLayoutError,
+    RunFailedError,
+    UnreadableFilesError,
+)
 from ..frames.selection import ObjectCuts
 from ..inference import Tagger, TaggerSpec
 from ..inference.sessions import SessionCachePlugin
@@ -39,16 +45,7 @@ from .coffea_compat import unicode_safe_hashing
 from .executors import Executor, make_executor
 from .preflight import default_chunksize, preflight
 
-__all__ = ["RunFailedError", "UnreadableFilesError", "require_complete", "run"]
-
-
-class RunFailedError(E2EError, RuntimeError):
-    """Chunks failed and ``skip_bad_files`` was not given; the message names them."""
-
-
-class UnreadableFilesError(RunFailedError, BadInputError):
-    """Input files cannot be opened (missing, empty, not ROOT): a bad input, found before
-    any chunk runs (exit code 2 on the command line)."""
+__all__ = ["require_complete", "run"]
 
 
 def run(

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..exceptions import BadInputError
 from ..frames.selection import ObjectCuts
-from ..inference.taggers import TaggerSpec, resolve_tagger
+from ..inference.shipped import TaggerSpec, resolve_tagger
 from ..io import load_fileset, open_tree
 from ..layouts import layout_of_tree
 from ..processor import E2ETaggerProcessor

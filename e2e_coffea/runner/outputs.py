@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from ..exceptions import BadInputError, E2EError
+from ..exceptions import OutputDirError, OutputWriteError
 from ..processor.serialize import OUTPUT_FILE, PICKLED_OUTPUT_FILE, dumps_output
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
     "ROC_FILE",
     "RUN_FILES",
     "SUMMARY_FILE",
-    "OutputDirError",
-    "OutputWriteError",
     "check_out_dir",
     "check_out_file",
     "write_run_outputs",
@@ -41,14 +39,6 @@ RUN_FILES: Final = (OUTPUT_FILE, PICKLED_OUTPUT_FILE, FACILITY_FILE, ROC_FILE, S
 """Every file a run may leave in ``--out``; each is replaced or removed on every run
 (``output.pkl``: what older versions wrote, never written now)."""
 _STAGE_PREFIX: Final = ".e2e-coffea-staging-"
-
-
-class OutputDirError(BadInputError):
-    """``--out`` cannot hold the run's files; the message says why (exit code 2)."""
-
-
-class OutputWriteError(E2EError, OSError):
-    """Writing the run's files failed part way; the folder was left as it was."""
 
 
 def check_out_dir(out: str | os.PathLike[str], *, create_parents: bool = True) -> Path:

@@ -18,7 +18,7 @@ from .egamma import find_egamma
 from .fatjets import FatJetTruth, fatjet_columns
 from .jets import (
     JET_R,
-    JetTable,
+    ClusteredJets,
     best_match,
     calo_towers,
     cluster,
@@ -87,7 +87,7 @@ def _jets(
     towers: tuple[npt.NDArray[np.int64], F64, F64, F64],
     hcal: Hits,
     jet_objects: TruthObjects,
-    genjets: JetTable,
+    genjets: ClusteredJets,
     n_events: int,
     params: DetectorParams,
 ) -> dict[str, npt.NDArray[Any]]:
@@ -153,7 +153,7 @@ def simulate_detector(
     n_events: int,
     jet_objects: TruthObjects,
     prompt_eg: TruthObjects,
-    genjets: JetTable,
+    genjets: ClusteredJets,
     params: DetectorParams,
     rng: np.random.Generator,
     fat_truth: FatJetTruth | None = None,

@@ -29,7 +29,7 @@ from .generator import (
     derive_seed,
     numpy_rng,
 )
-from .jets import JetTable, cluster
+from .jets import ClusteredJets, cluster
 from .params import DEFAULT_PARAMS, DetectorParams
 from .particles import ParticleTable
 from .pileup import minbias_pool, overlay_pileup, pool_size
@@ -62,7 +62,7 @@ def _check_int(name: str, value: object, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
-def _genjets(rec: GenRecord, params: DetectorParams, *, fat: bool = False) -> JetTable:
+def _genjets(rec: GenRecord, params: DetectorParams, *, fat: bool = False) -> ClusteredJets:
     """anti-kt GenJets of the visible stable particles (no neutrinos): R = 0.4, or
     R = 0.8 above 100 GeV with soft drop (``fat``, NanoAOD's GenJetAK8)."""
     vis = (rec.status > 0) & ~np.isin(np.abs(rec.id), INVISIBLE)
@@ -72,15 +72,15 @@ def _genjets(rec: GenRecord, params: DetectorParams, *, fat: bool = False) -> Je
     return cluster(*cols, params.genjet_min_pt)
 
 
-def _jet_columns(jets: JetTable) -> dict[str, npt.NDArray[Any]]:
+def _jet_columns(jets: ClusteredJets) -> dict[str, npt.NDArray[Any]]:
     return {"event": jets.event, "pt": jets.pt, "eta": jets.eta, "phi": jets.phi, "mass": jets.mass}
 
 
 def gen_columns(
     genpart: dict[str, npt.NDArray[Any]],
     vistau: dict[str, npt.NDArray[Any]],
-    genjets: JetTable,
-    genjets_ak8: JetTable | None = None,
+    genjets: ClusteredJets,
+    genjets_ak8: ClusteredJets | None = None,
 ) -> Columns:
     """The generator-level collections (empty dicts become empty collections)."""
     cols: Columns = {"GenPart": genpart, "GenVisTau": vistau, "GenJet": _jet_columns(genjets)}
@@ -89,7 +89,7 @@ def gen_columns(
     return cols
 
 
-def _fat_truth(rec: GenRecord, truth: GenTruth, genjets_ak8: JetTable) -> FatJetTruth:
+def _fat_truth(rec: GenRecord, truth: GenTruth, genjets_ak8: ClusteredJets) -> FatJetTruth:
     objs = truth.jet_objects
     partons = objs.select(np.isin(objs.label, (LABEL_IDS["quark"], LABEL_IDS["gluon"])))
     return FatJetTruth(hadronic_top_decays(rec), partons, genjets_ak8)

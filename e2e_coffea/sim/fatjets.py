@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from .. import geometry as geo
 from ..layouts import LABEL_IDS
-from .jets import JetTable, best_match, cluster, delta_r, in_frame, take_matched
+from .jets import ClusteredJets, best_match, cluster, delta_r, in_frame, take_matched
 from .truth import TopDecays, TruthObjects
 
 __all__ = [
@@ -59,13 +59,13 @@ class FatJetTruth:
     tops: TopDecays
     partons: TruthObjects
     """Hard-process quarks and gluons, labelled ``quark``/``gluon``."""
-    genjets: JetTable
+    genjets: ClusteredJets
     """anti-kt R = 0.8 GenJets (visible stable particles), with soft-drop mass."""
 
 
 def cluster_fatjets(
     event: I64, px: F64, py: F64, pz: F64, e: F64, n_events: int, min_pt: float
-) -> JetTable:
+) -> ClusteredJets:
     """anti-kt R = 0.8 jets with their soft-drop mass (inputs event-sorted)."""
     return cluster(event, px, py, pz, e, n_events, min_pt, radius=FATJET_R, softdrop=True)
 
@@ -78,7 +78,7 @@ def axis_seeds(eta: F64, phi: F64) -> tuple[I64, I64]:
     return i0, j0
 
 
-def fatjet_labels(jets: JetTable, truth: FatJetTruth, n_events: int) -> I64:
+def fatjet_labels(jets: ClusteredJets, truth: FatJetTruth, n_events: int) -> I64:
     """``top`` for fully merged tops, ``other`` near a top that is not, else the hardest
     hard parton within dR < 0.8 (``quark``/``gluon``), else ``unmatched``."""
     p = truth.partons

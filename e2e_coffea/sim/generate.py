@@ -34,6 +34,7 @@ import numpy as np
 
 from ..exceptions import BadInputError, GenerationError
 from ..io.fileset import fileset_entry, save_fileset
+from ..layouts import Layout
 from .generator import BinStats
 from .xsec import FileSample, bin_dataset, dataset_metadata
 
@@ -166,7 +167,7 @@ class Written:
     """One file of a job: its dataset, layout, path, events and pT-hat bin (or None)."""
 
     dataset: str
-    layout: str
+    layout: Layout
     path: str
     events: int
     bin: int | None
@@ -206,7 +207,8 @@ def _run_job(
     target.mkdir(parents=True, exist_ok=True)
     written: list[Written] = []
     for ds, stem, part, n, which_bin in parts:
-        for lay, write in (("sparse", write_sparse), ("e2e", write_e2e)):
+        writers: dict[Layout, Callable[..., object]] = {"sparse": write_sparse, "e2e": write_e2e}
+        for lay, write in writers.items():
             if job.layout in (lay, "both"):
                 p = target / f"{stem}.{lay}.root"
                 write(p, part)
@@ -299,7 +301,7 @@ def _execute(
 
 
 def _publish(results: list[Result], staging: Path, out_path: Path, seed: int) -> dict[str, Path]:
-    by_layout: dict[str, dict[str, list[Path]]] = {}
+    by_layout: dict[Layout, dict[str, list[Path]]] = {}
     samples: dict[str, list[FileSample]] = {}
     jobs: dict[str, list[FileJob]] = {}
     for job, written, stats in results:
@@ -327,7 +329,7 @@ def _publish(results: list[Result], staging: Path, out_path: Path, seed: int) ->
     paths: dict[str, Path] = {}
     for lay, datasets in by_layout.items():
         fs = {
-            ds: fileset_entry(fl, lay, meta[ds], relative_to=out_path)  # type: ignore[arg-type]
+            ds: fileset_entry(fl, lay, meta[ds], relative_to=out_path)
             for ds, fl in sorted(datasets.items())
         }  # paths relative to the JSON: the sample folder can be moved or shared
         paths[lay] = save_fileset(fs, out_path / f"fileset.{lay}.json")

@@ -25,7 +25,7 @@ from .readout import Hits
 from .truth import TruthObjects
 
 __all__ = [
-    "JetTable",
+    "ClusteredJets",
     "best_match",
     "calo_towers",
     "cell_lookup",
@@ -72,8 +72,8 @@ _silence_fastjet_banner()
 
 
 @dataclass(frozen=True)
-class JetTable:
-    """Jets sorted by event, then by decreasing pT."""
+class ClusteredJets:
+    """Clustered jets (generator or reconstructed), sorted by event, then by decreasing pT."""
 
     event: I64
     pt: F64
@@ -86,8 +86,8 @@ class JetTable:
     def __len__(self) -> int:
         return len(self.event)
 
-    def select(self, mask: npt.NDArray[np.bool_]) -> JetTable:
-        return JetTable(
+    def select(self, mask: npt.NDArray[np.bool_]) -> ClusteredJets:
+        return ClusteredJets(
             self.event[mask],
             self.pt[mask],
             self.eta[mask],
@@ -130,13 +130,13 @@ def cluster(
     *,
     radius: float = JET_R,
     softdrop: bool = False,
-) -> JetTable:
+) -> ClusteredJets:
     """Anti-kt jets of ``radius`` above ``min_pt`` of every event at once (inputs
     event-sorted); ``softdrop`` adds each jet's groomed mass."""
     counts = np.bincount(event, minlength=n_events)
     if len(event) == 0:
         empty = np.zeros(0)
-        return JetTable(
+        return ClusteredJets(
             np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty if softdrop else None
         )
     inputs = _momenta(
@@ -156,7 +156,7 @@ def cluster(
         msd = _softdrop_mass(ak.flatten(sequence.constituents(min_pt=min_pt), axis=1), radius)
     ev = np.repeat(np.arange(n_events, dtype=np.int64), n_jets)
     order = np.lexsort((-pt, ev))
-    return JetTable(
+    return ClusteredJets(
         ev[order],
         pt[order],
         eta[order],
@@ -206,7 +206,7 @@ def cell_lookup(hits: Hits, shape: tuple[int, int], event: I64, row: I64, col: I
     return np.zeros(len(key))
 
 
-def jet_seeds(jets: JetTable, hcal: Hits) -> tuple[I64, I64]:
+def jet_seeds(jets: ClusteredJets, hcal: Hits) -> tuple[I64, I64]:
     """Most energetic HCAL tower in the 7x7 towers around the jet axis (phi wraps).
 
     A jet with no HCAL energy in its window keeps the axis tower as its seed.
@@ -261,7 +261,7 @@ def best_match(
     return out
 
 
-def jet_labels(jets: JetTable, truth: TruthObjects, n_events: int) -> I64:
+def jet_labels(jets: ClusteredJets, truth: TruthObjects, n_events: int) -> I64:
     """Truth label per jet: tau > electron > photon > top > leading parton within 0.4."""
     prio = _PRIORITY[truth.label]
     # quarks and gluons compete by pT: rank in (q, q + 1], smaller for harder partons

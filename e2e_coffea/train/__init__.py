@@ -3,11 +3,11 @@ weights, the fit loop (mixed precision, data-parallel), checkpoints, and task tr
 
 from __future__ import annotations
 
+from ..exceptions import TrainingError
 from ..io.jsonfiles import json_safe, write_json
 from .batch import ArrayBatches, Batch, as_batch
 from .checkpoint import load_checkpoint, seed_everything
 from .distributed import Rank, init_from_env, rank_info, spawn
-from .errors import TrainingError
 from .evaluate import Outputs, auc_of, predict
 from .frame_files import ML4SCISource, NpzFramesSource, frames_source
 from .index import SampleIndex, UnitPlan, build_index

@@ -17,7 +17,8 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from .errors import TrainingError
+from ..exceptions import TrainingError
+from ..io.atomic import atomic_write
 
 __all__ = [
     "BEST_NAME",
@@ -66,9 +67,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Atomically write ``payload`` (plus the format tag) to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
 
 
 def load_checkpoint(

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, TrainingError
 from ..io.jsonfiles import write_json
 from .batch import Batch, as_batch
 from .checkpoint import (
@@ -40,7 +40,6 @@ from .checkpoint import (
     set_rng_state,
 )
 from .distributed import broadcast_object, rank_info
-from .errors import TrainingError
 from .evaluate import auc_of, predict
 from .precision import resolve_precision
 from .stepper import Stepper, loss_for

@@ -13,9 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..exceptions import BadInputError
+from ..exceptions import BadInputError, TrainingError
 from .batch import Batch
-from .errors import TrainingError
 from .precision import Precision
 
 __all__ = ["LossFn", "Stepper", "loss_for"]

@@ -25,7 +25,6 @@ from ..io.profiles import load_profile
 from .conditions import training_conditions
 from .distributed import broadcast_object, init_from_env, rank_info, spawn
 from .evaluate import predict, test_metrics
-from .export_tagger import export_tagger
 from .frame_files import frames_source
 from .index import SampleIndex, build_index
 from .loop import LR_SCHEDULES, fit
@@ -34,6 +33,7 @@ from .precision import resolve_precision
 from .sources import ObjectSource, RootTaskSource
 from .streaming import EpochLoader, ObjectStream
 from .tasks import Task, get_task
+from .trained_export import export_trained
 from .weights import fit_reweighting
 
 __all__ = ["TrainConfig", "run_training", "train_task"]
@@ -296,7 +296,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     conditions = training_conditions(ObjectStream(index, 0, cfg.eval_batch_size, **common),
                                      pair.channels, described, images=pair.inputs.points is None)  # fmt: skip
     timing = {"wall_s_to_test": fit_s, "wall_s": time.perf_counter() - started}
-    path = export_tagger(model.cpu().eval(), cfg, task, pair, index, weights, result, tests,
+    path = export_trained(model.cpu().eval(), cfg, task, pair, index, weights, result, tests,
                          described, scalar_norm=None if norm is None else norm[0], timing=timing,
                          conditions=conditions)  # fmt: skip
     return dict(json_safe({

@@ -26,7 +26,7 @@ from ..export.targets import from_network, to_network
 from ..frames.records import ObjectSelection
 from ..frames.selection import ObjectCuts, select_objects
 from ..geometry import jet_frame_abs_eta_max
-from ..layouts import LABEL_IDS, Layout
+from ..layouts import LABEL_IDS, Layout, ObjectKind
 
 __all__ = [
     "TASKS",
@@ -111,7 +111,7 @@ class Task:
 
     name: str
     samples: tuple[Sample, ...]
-    kind: str  # "jet", "fatjet" or "eg"
+    kind: ObjectKind
     preset: str
     range: KinematicRange
     description: str
@@ -243,7 +243,7 @@ def task_selection(
 ) -> ObjectSelection:
     """The objects of class ``cls`` of a chunk: the one object selection (default: the
     task's range), then the truth label the class needs."""
-    sel = select_objects(chunk, layout, task.kind, cuts or task.cuts())  # type: ignore[arg-type]
+    sel = select_objects(chunk, layout, task.kind, cuts or task.cuts())
     rows = np.flatnonzero(sel.passed & class_mask(task, sel.records.label, cls))
     return ObjectSelection(sel.records.event[rows], sel.records.index[rows])
 

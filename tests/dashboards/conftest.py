@@ -17,7 +17,7 @@ def save_run(out: Path, fileset: Path, tagger: Path, chunksize: int = CHUNKSIZE)
     """Run like ``e2e-coffea run --out --unweighted`` does and keep what it writes (counts,
     to compare with the raw scores)."""
     from e2e_coffea.hists.summary import summarize
-    from e2e_coffea.inference.taggers import resolve_tagger
+    from e2e_coffea.inference.shipped import resolve_tagger
     from e2e_coffea.processor.serialize import save_output
     from e2e_coffea.runner import run
 

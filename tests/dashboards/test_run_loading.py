@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from e2e_coffea.dashboards import EventDisplay, PerformanceDashboard
-from e2e_coffea.processor.serialize import UnsafeOutputError
+from e2e_coffea.exceptions import UnsafeOutputError
 
 
 class _Payload:

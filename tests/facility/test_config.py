@@ -11,15 +11,14 @@ import pytest
 import yaml
 
 from e2e_coffea.cli import main
+from e2e_coffea.exceptions import ClusterConfigError, SchedulerUnreachableError
 from e2e_coffea.facility import (
-    ClusterConfigError,
     connect,
     job_script,
     load_cluster_config,
     parse_cluster_config,
     require_gpu,
 )
-from e2e_coffea.runner.cluster import SchedulerUnreachableError
 
 REPO = Path(__file__).parents[2]
 SHIPPED = sorted((REPO / "facility").glob("*.yaml"))

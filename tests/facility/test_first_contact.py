@@ -126,8 +126,8 @@ def test_workers_killed_on_a_chunk_are_reported_with_their_limit_and_the_chunk(
     # the runner's own message when Dask gives up on a chunk whose workers kept dying
     # (really: about a minute of worker restarts, too slow for the suite)
     import e2e_coffea.runner
+    from e2e_coffea.exceptions import RunFailedError
     from e2e_coffea.facility import run_on_cluster
-    from e2e_coffea.runner import RunFailedError
 
     def killed(*args: Any, **kwargs: Any) -> Any:
         msg = "file x.root, entries 0-300: ... caused a KilledWorker exception (likely a segfault or out-of-memory issue)"

@@ -13,16 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from e2e_coffea.exceptions import ModelHashError, ModelUploadError
 from e2e_coffea.facility import parse_cluster_config
 from e2e_coffea.facility.config import ModelsConfig
-from e2e_coffea.facility.plugins import (
-    ModelUploadError,
-    ModelUploadPlugin,
-    private_dir,
-    ship_models,
-)
+from e2e_coffea.facility.plugins import ModelUploadPlugin, private_dir, ship_models
 from e2e_coffea.inference import Tagger
-from e2e_coffea.inference.sessions import ModelHashError, clear_cache, get_session
+from e2e_coffea.inference.sessions import clear_cache, get_session
 
 REPO = Path(__file__).parents[2]
 

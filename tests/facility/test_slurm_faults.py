@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from e2e_coffea.exceptions import BatchJobError, WorkersMissingError
 from e2e_coffea.facility import connect, load_cluster_config, run_on_cluster
-from e2e_coffea.facility.batch import BatchJobError, WorkersMissingError
 
 REPO = Path(__file__).parents[2]
 

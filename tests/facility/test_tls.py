@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from e2e_coffea.facility import ClusterConfigError, load_cluster_config, parse_cluster_config
+from e2e_coffea.exceptions import ClusterConfigError
+from e2e_coffea.facility import load_cluster_config, parse_cluster_config
 from e2e_coffea.facility.jobqueue import job_kwargs
 from e2e_coffea.facility.tls import make_security
 

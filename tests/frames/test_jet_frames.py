@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from e2e_coffea.frames import CHANNELS, JetSelection, build_jet_frames
 from e2e_coffea.frames.numpy_backend import NumpyBackend
 from e2e_coffea.frames.testing import sparse_to_e2e_chunk
-from e2e_coffea.frames.torch_backend import TorchBackend
+from e2e_coffea.frames.torch_backend import HostKernelTorchBackend, TorchBackend
 
 ALL_JET_CHANNELS = list(CHANNELS)  # every channel fits a jet window (EB ones are zero-padded)
 EDGE_IETA = st.one_of(st.sampled_from([0, 1, 11, 12, 13, 43, 44, 54, 55]), st.integers(0, 55))
@@ -29,6 +31,18 @@ BACKENDS = {
     "torch-native": lambda: TorchBackend("cpu", native=True),
     "torch": lambda: TorchBackend("cpu"),
 }
+
+
+def test_torch_cpu_backend_is_a_subclass_and_pickles_as_itself():
+    """The numba-kernel path is a class of its own: no methods patched onto an instance."""
+    wrapped, native = TorchBackend("cpu"), TorchBackend("cpu", native=True)
+    assert type(wrapped) is HostKernelTorchBackend
+    assert isinstance(wrapped, TorchBackend)
+    assert type(native) is TorchBackend
+    assert not [k for k, v in vars(wrapped).items() if callable(v)]
+    for be in (wrapped, native):
+        back = pickle.loads(pickle.dumps(be))
+        assert (type(back), back.native, back.device) == (type(be), be.native, be.device)
 
 
 def as_numpy(x):

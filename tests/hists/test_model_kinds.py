@@ -31,7 +31,7 @@ from e2e_coffea.hists.report import RunReport
 from e2e_coffea.hists.run_summary import FailedRange, RunSummary
 from e2e_coffea.hists.summary import summarize
 from e2e_coffea.inference import Tagger
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.layouts import LABELS
 from e2e_coffea.models import create_model
 from e2e_coffea.processor.booking import RESPONSE_BINS

@@ -12,7 +12,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from e2e_coffea.inference import backends, calibration
+from e2e_coffea.inference import calibration, runtimes
 from e2e_coffea.inference.calibration import (
     BatchSizeCache,
     CalibrationCacheWarning,
@@ -65,7 +65,7 @@ def fake_session(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
         clock.run(n)
         return np.zeros((n, 1), np.float32)
 
-    monkeypatch.setattr(backends, "run_cpu", run_cpu)
+    monkeypatch.setattr(runtimes, "run_cpu", run_cpu)
     monkeypatch.setattr(calibration, "_timer", clock)
     return clock
 

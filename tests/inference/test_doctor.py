@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from e2e_coffea.cli import main
-from e2e_coffea.exceptions import E2EError
+from e2e_coffea.exceptions import DeviceFallbackError, E2EError
 from e2e_coffea.inference import doctor
-from e2e_coffea.inference.sessions import DeviceFallbackError
 
 pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu
 

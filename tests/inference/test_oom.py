@@ -15,12 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from e2e_coffea.exceptions import DeviceOutOfMemoryError
 from e2e_coffea.inference import OnnxBackend
-from e2e_coffea.inference.batching import (
-    DeviceOutOfMemoryError,
-    is_out_of_memory,
-    run_in_batches,
-)
+from e2e_coffea.inference.batching import is_out_of_memory, run_in_batches
 from e2e_coffea.inference.sessions import clear_cache
 
 pytestmark = pytest.mark.gpu  # a device test (CPU here, CUDA too on a GPU): -m gpu

@@ -19,7 +19,7 @@ from e2e_coffea.exceptions import PrecisionError
 from e2e_coffea.export.precision import MAX_AUC_DROP, PRECISIONS, record_variant, variant_file
 from e2e_coffea.inference import Tagger
 from e2e_coffea.inference.precision import session_model
-from e2e_coffea.inference.taggers import file_sha256, list_taggers, resolve_tagger, shipped_dir
+from e2e_coffea.inference.shipped import file_sha256, list_taggers, resolve_tagger, shipped_dir
 from e2e_coffea.inference.variants import (
     TaskFrames,
     build_int8,

@@ -14,8 +14,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from e2e_coffea.exceptions import DeviceFallbackError
 from e2e_coffea.inference.sessions import (
-    DeviceFallbackError,
     SessionCachePlugin,
     SessionKey,
     cached_sessions,

@@ -15,7 +15,7 @@ import torch
 from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.export import E2E_JET_CROP, EG_CROP, Contract, load_contract
-from e2e_coffea.inference.taggers import list_taggers, resolve_tagger, shipped_dir
+from e2e_coffea.inference.shipped import list_taggers, resolve_tagger, shipped_dir
 from e2e_coffea.models import create_model
 from e2e_coffea.train.tasks import TASKS
 

@@ -20,15 +20,10 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from e2e_coffea.exceptions import ContractError
+from e2e_coffea.exceptions import ContractError, TritonError, TritonUnavailableError
 from e2e_coffea.inference import TaggerSpec, resolve_tagger
 from e2e_coffea.inference import triton as triton_module
-from e2e_coffea.inference.triton import (
-    TritonBackend,
-    TritonError,
-    TritonUnavailableError,
-    is_transient,
-)
+from e2e_coffea.inference.triton import TritonBackend, is_transient
 
 
 def frames(spec: TaggerSpec, n: int, seed: int = 0) -> np.ndarray:

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from e2e_coffea.exceptions import RunFailedError, TritonUnavailableError
 from e2e_coffea.inference import triton as triton_module
-from e2e_coffea.inference.triton import TritonBackend, TritonUnavailableError
-from e2e_coffea.runner import RunFailedError, RunResult, run
+from e2e_coffea.inference.triton import TritonBackend
+from e2e_coffea.runner import RunResult, run
 
 CHUNKSIZE = 10
 """Two files of 40 events: 8 chunks; with max_batch_size 8 most chunks take 2+ requests."""

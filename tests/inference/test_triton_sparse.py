@@ -16,11 +16,10 @@ import pytest
 import tritonclient.grpc as grpcclient
 import uproot
 
-from e2e_coffea.exceptions import BadInputError, ContractError
+from e2e_coffea.exceptions import BadInputError, ContractError, TritonError
 from e2e_coffea.frames import build_eg_frames, build_jet_frames, select_objects
 from e2e_coffea.frames.normalisation import Normalisation
 from e2e_coffea.inference import Tagger, resolve_tagger
-from e2e_coffea.inference.triton import TritonError
 from e2e_coffea.inference.triton_sparse import SparseTritonBackend, sparse_inputs
 from e2e_coffea.runner import RunResult, run
 

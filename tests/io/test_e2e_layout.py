@@ -6,7 +6,7 @@ import pytest
 import uproot
 
 from e2e_coffea.exceptions import FileLayoutError
-from e2e_coffea.io import dense_image, detect_layout, flatten_collections, read_arrays, write_e2e
+from e2e_coffea.io import dense_image, flatten_collections, layout_of_file, read_arrays, write_e2e
 from e2e_coffea.io.e2e import E2E_FROM_SPARSE
 from e2e_coffea.layouts import (
     E2E_EVENT_BRANCHES,
@@ -36,7 +36,7 @@ def test_mlanalyzer_branch_names_and_shapes(tmp_path, chunk):
         img = dense_image(arrays, name)
         assert img.shape == (7, *spec.shape)
         assert img.dtype == np.float32
-    assert detect_layout(path) == "e2e"
+    assert layout_of_file(path) == "e2e"
 
 
 def test_per_object_vectors_copy_the_sparse_values(tmp_path, chunk):

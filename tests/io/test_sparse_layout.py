@@ -6,7 +6,7 @@ import pytest
 import uproot
 
 from e2e_coffea.exceptions import FileLayoutError, MissingBranchError
-from e2e_coffea.io import detect_layout, read_arrays, sparse_branches, write_sparse
+from e2e_coffea.io import layout_of_file, read_arrays, sparse_branches, write_sparse
 from e2e_coffea.layouts import SPARSE_COLLECTIONS, SPARSE_TREE
 
 
@@ -38,7 +38,7 @@ def test_readable_with_nanoevents_base_schema(tmp_path, chunk):
 def test_several_chunks_append(tmp_path, chunk):
     path = tmp_path / "s.root"
     assert write_sparse(path, [chunk, chunk]) == 14
-    assert detect_layout(path) == "sparse"
+    assert layout_of_file(path) == "sparse"
     ev = read_arrays(path, ["event"])
     assert np.array_equal(np.asarray(ev["event"]), np.tile(np.arange(1, 8), 2))
 

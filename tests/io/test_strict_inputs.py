@@ -20,15 +20,21 @@ import numpy as np
 import pytest
 
 from e2e_coffea.cli import main
-from e2e_coffea.exceptions import BadInputError, ContractError, MalformedInputError
+from e2e_coffea.exceptions import (
+    BadInputError,
+    ClusterConfigError,
+    ContractError,
+    MalformedInputError,
+    OutputFormatError,
+)
 from e2e_coffea.export.contract import Contract
-from e2e_coffea.facility.config import ClusterConfigError, load_cluster_config
+from e2e_coffea.facility.config import load_cluster_config
 from e2e_coffea.io.fileset import load_fileset
 from e2e_coffea.io.jsonfiles import loads_json, read_json
 from e2e_coffea.io.locations import is_remote, normalise_location
 from e2e_coffea.io.profiles import load_profile
 from e2e_coffea.io.yamlfiles import loads_yaml
-from e2e_coffea.processor.serialize import OutputFormatError, dumps_output, loads_output
+from e2e_coffea.processor.serialize import dumps_output, loads_output
 
 BILLION_LAUGHS = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -263,8 +269,9 @@ class _Unblock:
 def test_a_checkpoint_replaced_by_a_fifo_or_a_link_is_refused(
     jet_tagger: Path, tmp_path: Path
 ) -> None:
+    from e2e_coffea.exceptions import CheckpointIntegrityError
     from e2e_coffea.processor import E2ETaggerProcessor
-    from e2e_coffea.runner.checkpoints import CheckpointIntegrityError, VerifiedCheckpointer
+    from e2e_coffea.runner.checkpoints import VerifiedCheckpointer
 
     proc = E2ETaggerProcessor([str(jet_tagger)], device="cpu")
     ck = VerifiedCheckpointer(tmp_path / "ck", proc)
@@ -375,7 +382,7 @@ def test_a_quote_in_a_file_name_keeps_the_error_framing(name: str) -> None:
 
 def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -> None:
     from e2e_coffea.inference import Tagger
-    from e2e_coffea.inference.backends import triton_endpoint
+    from e2e_coffea.inference.runtimes import triton_endpoint
 
     assert triton_endpoint("HTTP://localhost:8000") == ("http", "localhost:8000")
     assert triton_endpoint("localhost:8001") == ("grpc", "localhost:8001")

@@ -10,6 +10,6 @@ import pytest
 @pytest.fixture(scope="session")
 def notebook_tagger(jet_tagger: Path) -> str:
     """``tau_simplenet`` once it ships; until then the tiny untrained tagger (same classes)."""
-    from e2e_coffea.inference.taggers import list_taggers
+    from e2e_coffea.inference.shipped import list_taggers
 
     return "tau_simplenet" if "tau_simplenet" in list_taggers() else str(jet_tagger)

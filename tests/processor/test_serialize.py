@@ -15,6 +15,7 @@ import hist
 import numpy as np
 import pytest
 
+from e2e_coffea.exceptions import OutputFormatError, UnsafeOutputError
 from e2e_coffea.processor.booking import (
     MeanImages,
     ValueAxis,
@@ -27,8 +28,6 @@ from e2e_coffea.processor.booking import (
 )
 from e2e_coffea.processor.serialize import (
     OUTPUT_FILE,
-    OutputFormatError,
-    UnsafeOutputError,
     dumps_output,
     load_output,
     loads_output,

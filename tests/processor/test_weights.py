@@ -19,7 +19,7 @@ import uproot
 from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.hists.summary import summarize
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.io import load_fileset
 from e2e_coffea.processor.weights import PB_PER_INV_FB, event_weights, needs_event_numbers
 from e2e_coffea.runner import run

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from e2e_coffea.cli import main
+from e2e_coffea.exceptions import CheckpointDirError, CheckpointIntegrityError, OutputFormatError
 from e2e_coffea.frames.selection import ObjectCuts
 from e2e_coffea.io import load_fileset
 from e2e_coffea.processor import E2ETaggerProcessor
-from e2e_coffea.processor.serialize import OutputFormatError, dumps_output, loads_output
+from e2e_coffea.processor.serialize import dumps_output, loads_output
 from e2e_coffea.runner import run
-from e2e_coffea.runner.checkpoints import CheckpointDirError, CheckpointIntegrityError
 
 CHUNKSIZE = 15
 REPO = Path(__file__).parents[2]

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from e2e_coffea.exceptions import MissingBranchError
+from e2e_coffea.exceptions import MissingBranchError, RunFailedError
 from e2e_coffea.io import load_fileset
 from e2e_coffea.processor import E2ETaggerProcessor
-from e2e_coffea.runner import RunFailedError, run
+from e2e_coffea.runner import run
 
 CHUNKSIZE = 15
 

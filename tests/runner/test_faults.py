@@ -13,11 +13,11 @@ import pytest
 import uproot
 
 from e2e_coffea.cli import main
-from e2e_coffea.exceptions import BadInputError
+from e2e_coffea.exceptions import BadInputError, RunFailedError
 from e2e_coffea.io import write_sparse
 from e2e_coffea.io.fileset import FilesetWarning, load_fileset
 from e2e_coffea.layouts import SPARSE_COLLECTIONS, SPARSE_EVENT_BRANCHES, SPARSE_TREE
-from e2e_coffea.runner import RunFailedError, run
+from e2e_coffea.runner import run
 
 CHUNKSIZE = 15
 

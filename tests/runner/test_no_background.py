@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from e2e_coffea.cli import main
-from e2e_coffea.hists.samples import MissingSampleError
+from e2e_coffea.exceptions import MissingSampleError
 from e2e_coffea.hists.summary import roc_for_tagger, summarize
 from e2e_coffea.inference import resolve_tagger
 from e2e_coffea.processor.serialize import load_output

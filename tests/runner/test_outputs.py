@@ -12,15 +12,11 @@ import numpy as np
 import pytest
 
 from e2e_coffea.cli import main
+from e2e_coffea.exceptions import OutputDirError, OutputWriteError
 from e2e_coffea.hists.summary import summarize
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.processor.serialize import load_output
-from e2e_coffea.runner.outputs import (
-    OutputDirError,
-    OutputWriteError,
-    check_out_dir,
-    write_run_outputs,
-)
+from e2e_coffea.runner.outputs import check_out_dir, write_run_outputs
 
 
 def _argv(fileset: Path, tagger: Path, out: Path) -> list[str]:

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 from e2e_coffea.frames import Normalisation, build_jet_frames
 from e2e_coffea.hists.summary import summarize
-from e2e_coffea.inference.taggers import resolve_tagger
+from e2e_coffea.inference.shipped import resolve_tagger
 from e2e_coffea.processor.booking import book_score_hists, fill_scores
 from e2e_coffea.runner import RunResult
 

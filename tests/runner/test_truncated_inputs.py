@@ -12,8 +12,9 @@ import pytest
 import uproot
 
 from e2e_coffea.cli import main
+from e2e_coffea.exceptions import UnreadableFilesError
 from e2e_coffea.processor import E2ETaggerProcessor
-from e2e_coffea.runner import UnreadableFilesError, run
+from e2e_coffea.runner import run
 
 CHUNKSIZE = 15
 

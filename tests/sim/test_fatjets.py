@@ -12,7 +12,7 @@ import pytest
 from e2e_coffea.layouts import LABEL_IDS
 from e2e_coffea.sim import simulate_events
 from e2e_coffea.sim.fatjets import FATJET_R, FatJetTruth, cluster_fatjets, fatjet_labels
-from e2e_coffea.sim.jets import SOFTDROP_Z_CUT, JetTable
+from e2e_coffea.sim.jets import SOFTDROP_Z_CUT, ClusteredJets
 from e2e_coffea.sim.truth import TopDecays, TruthObjects
 
 
@@ -135,13 +135,13 @@ def _truth(quark_eta, quark_phi) -> FatJetTruth:
     )
     empty = np.zeros(0)
     return FatJetTruth(
-        tops, partons, JetTable(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
+        tops, partons, ClusteredJets(np.zeros(0, dtype=np.int64), empty, empty, empty, empty)
     )
 
 
-def _jets(eta, phi) -> JetTable:
+def _jets(eta, phi) -> ClusteredJets:
     n = len(eta)
-    return JetTable(
+    return ClusteredJets(
         np.zeros(n, dtype=np.int64),
         np.full(n, 400.0),
         np.array(eta),

@@ -9,7 +9,7 @@ import pytest
 from e2e_coffea import geometry as geo
 from e2e_coffea.layouts import LABEL_IDS
 from e2e_coffea.sim.jets import (
-    JetTable,
+    ClusteredJets,
     best_match,
     cell_lookup,
     cluster,
@@ -64,7 +64,7 @@ def test_jet_seeds_match_slow_reference():
     eta[:3] = [-2.43, 2.43, 0.0]  # windows cut by the grid edge
     phi = rng.uniform(-np.pi, np.pi, n_jets)
     phi[3] = np.pi - 1e-3  # window across the phi seam
-    jets = JetTable(ev, np.full(n_jets, 50.0), eta, phi, np.zeros(n_jets))
+    jets = ClusteredJets(ev, np.full(n_jets, 50.0), eta, phi, np.zeros(n_jets))
     si, sj = jet_seeds(jets, hits)
     table = {
         (e, r, c): x for e, r, c, x in zip(hits.event, hits.row, hits.col, hits.energy, strict=True)
@@ -112,7 +112,7 @@ def test_best_match_is_closest_within_cone():
 
 def test_label_priority_and_leading_parton():
     L = LABEL_IDS
-    jets = JetTable(
+    jets = ClusteredJets(
         np.array([0, 0, 1, 2]),
         np.full(4, 40.0),
         np.array([0.0, 1.0, 0.0, 0.0]),

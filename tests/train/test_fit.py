@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from e2e_coffea.exceptions import BadInputError
+from e2e_coffea.exceptions import BadInputError, TrainingError
 from e2e_coffea.models import create_model
-from e2e_coffea.train import ArrayBatches, Batch, TrainingError, fit, load_checkpoint, loss_for
+from e2e_coffea.train import ArrayBatches, Batch, fit, load_checkpoint, loss_for
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 

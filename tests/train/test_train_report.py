@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from e2e_coffea.cli.train import report_lines
-from e2e_coffea.inference.taggers import list_taggers
+from e2e_coffea.inference.shipped import list_taggers
 from e2e_coffea.models import list_models
 from e2e_coffea.train import evaluate  # not its test_* functions: pytest would collect them
 from e2e_coffea.train.evaluate import Outputs

@@ -33,7 +33,7 @@ from .weights import Reweighting
 if TYPE_CHECKING:
     from .task_training import TrainConfig
 
-__all__ = ["export_tagger", "provenance"]
+__all__ = ["export_trained", "provenance"]
 
 _HISTORY_KEYS = (
     "epoch",
@@ -46,13 +46,14 @@ _HISTORY_KEYS = (
 )
 
 
-def export_tagger(
+def export_trained(
     model: nn.Module, cfg: TrainConfig, task: Task, pair: Pairing, index: SampleIndex,
     weights: Reweighting, result: TrainResult, tests: dict[str, Any], described: dict[str, Any],
     *, scalar_norm: dict[str, list[float]] | None = None, timing: dict[str, float] | None = None,
     conditions: dict[str, Any] | None = None,
 ) -> Path:  # fmt: skip
-    """Write ``OUT/NAME.onnx`` and ``OUT/NAME.pt``; return the ONNX file's path."""
+    """Write ``OUT/NAME.onnx`` and ``OUT/NAME.pt``; return the ONNX file's path. (The export
+    of any module with a hand-written contract is :func:`e2e_coffea.export.export_tagger`.)"""
     points = pair.inputs.points
     if points is not None:
         norm = None
