@@ -122,6 +122,8 @@ def main() -> int:
     ap.add_argument("--sample", required=True)
     ap.add_argument("--command", required=True)
     ap.add_argument("--record", type=Path, default=None, metavar="DEST")
+    ap.add_argument("--only", action="append", default=None, metavar="NAME",
+                    help="record only these taggers (repeatable); default: every one in DEST")  # fmt: skip
     args = ap.parse_args()
     rows, failed = [], False
     for path in sorted(args.eval.glob("*/summary.json")):
@@ -131,7 +133,8 @@ def main() -> int:
             rows.append(f"| {path.parent.name} | {name} | {text} | {_range(entry['range'])} |")
             failed |= not metrics  # no figure: a sample or a truth was missing
             model = args.record / f"{name}.onnx" if args.record else None
-            if metrics and model is not None and model.is_file():
+            chosen = args.only is None or name in args.only
+            if metrics and model is not None and model.is_file() and chosen:
                 from e2e_coffea.export.attach import record_metrics
 
                 metrics.update(heldout_sample=args.sample, heldout_command=args.command,

@@ -1,0 +1,118 @@
+"""The physical headline AUC of a binary jet tagger through ``Tagger`` alone, computed
+independently of the main job's histograms (issue 20: "through e2e-coffea run and
+through Tagger").
+
+Every file of FILESET is read eagerly with coffea's NanoAODSchema and scored by
+``Tagger(NAME)`` (its default cuts: the contract's validity range). Signal: jets whose
+``Jet_label`` is the task's signal label in the signal datasets. Background: every other
+jet of the background datasets, each event weighted by its dataset's ``xsec_pb`` / events
+(the cross-section weighting). The signal is reweighted bin by bin to the background's jet
+pT (the main job's pT bins), and the AUC is sklearn's weighted ``roc_auc_score``, so the
+figure shares no code with ``hists/physical.py``; the unweighted AUC and the AUC per
+background dataset are printed beside it.
+
+    python tools/tagger-headline.py pu35_heldout/fileset.sparse.json tau_simplenet \\
+        --signal tau --out tagger_headline.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+from coffea.nanoevents import NanoAODSchema, NanoEventsFactory
+from sklearn.metrics import roc_auc_score
+
+from e2e_coffea import Tagger
+from e2e_coffea.io import load_fileset
+from e2e_coffea.layouts import LABEL_IDS
+
+PT_EDGES = np.array([20.0, 30, 40, 50, 60, 80, 100, 130, 170, 250, 400, 1000])
+
+
+def _score_dataset(tagger: Tagger, files: dict[str, str]) -> dict[str, np.ndarray]:
+    parts: dict[str, list[np.ndarray]] = {"score": [], "pt": [], "label": []}
+    for path, tree in files.items():
+        events = NanoEventsFactory.from_root({path: tree}, schemaclass=NanoAODSchema,
+                                             mode="eager").events()  # fmt: skip
+        score = tagger(events)
+        keep = ~ak.is_none(score, axis=1)
+        parts["score"].append(ak.to_numpy(ak.flatten(score[keep])).astype(np.float64))
+        parts["pt"].append(ak.to_numpy(ak.flatten(events.Jet.pt[keep])).astype(np.float64))
+        parts["label"].append(ak.to_numpy(ak.flatten(events.Jet.label[keep])))
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _matched(sig_pt: np.ndarray, bkg_pt: np.ndarray, bkg_w: np.ndarray) -> np.ndarray:
+    """Signal weights that give the signal the background's (weighted) pT spectrum."""
+    b = np.clip(np.digitize(bkg_pt, PT_EDGES) - 1, 0, len(PT_EDGES) - 2)
+    s = np.clip(np.digitize(sig_pt, PT_EDGES) - 1, 0, len(PT_EDGES) - 2)
+    hb = np.bincount(b, weights=bkg_w, minlength=len(PT_EDGES) - 1)
+    hs = np.bincount(s, minlength=len(PT_EDGES) - 1).astype(np.float64)
+    ratio = np.divide(hb / hb.sum(), hs / hs.sum(), out=np.zeros_like(hb), where=hs > 0)
+    return ratio[s]
+
+
+def _auc(sig: np.ndarray, bkg: np.ndarray, ws: np.ndarray | None, wb: np.ndarray | None) -> float:
+    y = np.r_[np.ones(len(sig)), np.zeros(len(bkg))]
+    w = None if ws is None or wb is None else np.r_[ws, wb]
+    return float(roc_auc_score(y, np.r_[sig, bkg], sample_weight=w))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("fileset")
+    ap.add_argument("tagger")
+    ap.add_argument("--signal", required=True, help="the signal's process and Jet_label name")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    NanoAODSchema.warn_missing_crossrefs = False
+    tagger = Tagger(args.tagger)
+    fileset = load_fileset(args.fileset)
+    sig: list[np.ndarray] = []
+    sig_pt: list[np.ndarray] = []
+    bkg: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the conditions warning is the point of the sample
+        for name, entry in fileset.items():
+            meta = entry["metadata"]
+            got = _score_dataset(tagger, entry["files"])
+            if meta.get("process") == args.signal:
+                is_sig = got["label"] == LABEL_IDS[args.signal]
+                sig.append(got["score"][is_sig])
+                sig_pt.append(got["pt"][is_sig])
+            else:
+                not_sig = got["label"] != LABEL_IDS[args.signal]
+                w = float(meta["xsec_pb"]) / float(meta["events"])
+                bkg[name] = (got["score"][not_sig], got["pt"][not_sig], w)
+    s, s_pt = np.concatenate(sig), np.concatenate(sig_pt)
+    b = np.concatenate([v[0] for v in bkg.values()])
+    b_pt = np.concatenate([v[1] for v in bkg.values()])
+    b_w = np.concatenate([np.full(len(v[0]), v[2]) for v in bkg.values()])
+    result = {
+        "tagger": args.tagger,
+        "fileset": args.fileset,
+        "n_signal": len(s),
+        "n_background": len(b),
+        "auc_headline": _auc(s, b, _matched(s_pt, b_pt, b_w), b_w),
+        "auc_unweighted": _auc(s, b, None, None),
+        "per_background_dataset": {
+            name: _auc(s, v[0], _matched(s_pt, v[1], np.ones(len(v[0]))), np.ones(len(v[0])))
+            for name, v in bkg.items()
+            if len(v[0])
+        },
+    }
+    text = json.dumps(result, indent=1)
+    sys.stdout.write(text + "\n")
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
