@@ -23,6 +23,7 @@ from .channels import (
 )
 from .egamma import build_eg_frames
 from .jets import build_fatjet_frames, build_jet_frames
+from .model_inputs import BuiltInputs, ModelInputs
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
 from .objects import object_records
 from .pointcloud import FEATURES, PointCloudSpec, build_point_clouds, point_cloud_branches
@@ -36,6 +37,7 @@ from .records import (
 )
 from .selection import (
     JetCuts,
+    KinematicRange,
     ObjectCuts,
     Selected,
     ValidityRangeWarning,
@@ -48,12 +50,15 @@ __all__ = [
     "CHANNELS",
     "FEATURES",
     "PRESETS",
+    "BuiltInputs",
     "ChannelNorm",
     "ChannelSpec",
     "EGRecords",
     "JetCuts",
     "JetRecords",
     "JetSelection",
+    "KinematicRange",
+    "ModelInputs",
     "Normalisation",
     "ObjectCuts",
     "ObjectRecords",

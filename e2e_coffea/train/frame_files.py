@@ -60,13 +60,10 @@ class _Columns:
                 target[fits], known = cls, known | fits
         pt = np.asarray(cols.get("pt", np.full(n, np.nan)), np.float32)
         eta = np.asarray(cols.get("eta", np.full(n, np.nan)), np.float32)
-        keep = known.copy()
-        if "pt" in cols:
-            keep &= (pt > cuts.pt_min) & (pt < cuts.pt_max)
-        if "eta" in cols:
-            keep &= np.abs(eta) < cuts.abs_eta_max
-        if kind != "eg" and cuts.require_in_frame and "in_frame" in cols:
-            keep &= np.asarray(cols["in_frame"]).astype(bool)
+        keep = known & cuts.passes(  # the ROOT path's cuts, where the file has the quantity
+            kind, n, pt=pt if "pt" in cols else None, eta=eta if "eta" in cols else None,
+            in_frame=cols.get("in_frame"),
+        )  # fmt: skip
         if all(k in cols for k in ("run", "lumi", "event")):
             split = split_of(cols["run"], cols["lumi"], cols["event"])
         else:
