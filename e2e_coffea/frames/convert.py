@@ -80,10 +80,10 @@ def convert_files(
         msg = f"--branches {prof.name!r} is a profile of the {prof.layout} layout, not {layout}"
         raise BadInputError(msg)
     table = object_table(layout, kind)
-    inputs = ModelInputs(
+    spec = ModelInputs(
         "image", kind, channels if isinstance(channels, str) else tuple(channels), norm
     )
-    required = inputs.branches(layout)
+    required = spec.branches(layout)
     try:  # every file checked before work starts; an unreadable one is a bad argument
         trees = [(str(p), open_tree(p, layout)) for p in inputs]
     except FileLayoutError as err:
@@ -91,7 +91,7 @@ def convert_files(
     plans = [
         plan_columns(t.keys(), required, list(table.values()), prof, where=p) for p, t in trees
     ]
-    names, size = inputs.names, inputs.size[0]
+    names, size = spec.names, spec.size[0]
     seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
     n_objects = sum(_count_objects(t, seed, p) for p, t in trees)
     offset = outside = 0
@@ -101,7 +101,7 @@ def convert_files(
             for raw in _chunks(tree, plan.file_names, step, path):
                 chunk = read_columns(raw, plan)
                 with entries_from(entry):
-                    frames, rec = inputs.frames(
+                    frames, rec = spec.frames(
                         chunk, layout, backend=backend, device=device, dtype=dtype
                     )
                 entry += len(raw)

@@ -16,6 +16,7 @@ from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.export import E2E_JET_CROP, Contract
 from e2e_coffea.export.contract import input_fields
 from e2e_coffea.frames import KinematicRange, ModelInputs, ObjectCuts
+from e2e_coffea.frames.convert import convert_files
 from e2e_coffea.inference import Tagger
 from e2e_coffea.inference.taggers import TaggerSpec
 from e2e_coffea.io.columns import plan_columns, read_columns
@@ -135,3 +136,28 @@ def test_frame_file_cuts_are_the_root_paths() -> None:
         False, True, False, True, False,
     ]  # fmt: skip
     assert cuts.passes("jet", 5).all()  # no quantity, no cut
+
+
+def test_frames_files_hold_the_frames_the_tagger_serves(
+    sample: SimpleNamespace, events: Any, tmp_path: Path
+) -> None:
+    """``e2e-coffea frames`` writes, for every object, the frames a tagger of the same
+    channels and normalisation is fed for it (its training from frames files sees them)."""
+    task = get_task("tau")
+    pair = pair_model_and_task("simplenet", task, dry_run=False)
+    contract = _contract("simplenet", pair.inputs)
+    path = sample.files[("tau", "sparse")]
+    out = convert_files([path], tmp_path / "f.npz", layout="sparse", channels=pair.channels,
+                        norm=task.preset).out  # fmt: skip
+    tagger = Tagger(TaggerSpec("tau_probe", str(tmp_path / "unused.onnx"), contract))
+    chunk, lay, _ = tagger.read(events(path, "sparse", "tau"))
+    served, rec = tagger.model_inputs(chunk, lay, tagger.select(chunk, lay).selection, "cpu")
+    with np.load(out) as f:
+        assert tuple(f["channels"]) == contract.channels
+        row = {
+            (int(e), int(i)): k for k, (e, i) in enumerate(zip(f["event"], f["index"], strict=True))
+        }
+        rows = [row[(int(e), int(i))] for e, i in zip(rec.event, rec.index, strict=True)]
+        written = f["frames"][rows]
+    assert len(rows) > 3
+    assert written.tobytes() == served["frames"].tobytes()
