@@ -161,3 +161,19 @@ def test_frames_files_hold_the_frames_the_tagger_serves(
         written = f["frames"][rows]
     assert len(rows) > 3
     assert written.tobytes() == served["frames"].tobytes()
+
+
+def test_the_sparse_wire_sends_the_scalars_the_dense_one_feeds(
+    sample: SimpleNamespace, events: Any, tmp_path: Path
+) -> None:
+    pair = pair_model_and_task("simplenet", get_task("tau"), scalars=SCALARS, dry_run=False)
+    contract = _contract("simplenet", pair.inputs)
+    spec = TaggerSpec("tau_probe", str(tmp_path / "unused.onnx"), contract)
+    ev = events(sample.files[("tau", "sparse")], "sparse", "tau")
+    fed = []
+    for wire in ("dense", "sparse"):  # no request is sent: only the inputs are built
+        tagger = Tagger(spec, triton="localhost:1", triton_wire=wire)
+        chunk, lay, _ = tagger.read(ev)
+        fed.append(tagger.model_inputs(chunk, lay, tagger.select(chunk, lay).selection, "cpu")[0])
+    assert len(fed[0]["scalars"]) > 3
+    assert fed[0]["scalars"].tobytes() == fed[1]["scalars"].tobytes()
