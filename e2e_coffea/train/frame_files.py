@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError
+from ..frames.model_inputs import window_size
 from ..frames.selection import ObjectCuts
 from ..io.npyfiles import check_npy_member
 from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
@@ -318,8 +319,7 @@ def frames_source(
     conventions exist."""
     p = Path(path)
     kind = task.kind
-    size = 32 if kind == "eg" else 125
-    shape = (len(channels), size, size)
+    shape = (len(channels), *window_size(kind))  # the frames ModelInputs builds
     if p.suffix == ".npz":
         if labels not in (None, "truth"):
             msg = (
