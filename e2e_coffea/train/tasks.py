@@ -24,8 +24,9 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError
 from ..export.targets import from_network, to_network
+from ..frames import KinematicRange
 from ..frames.records import ObjectSelection
-from ..frames.selection import KinematicRange, ObjectCuts, select_objects
+from ..frames.selection import ObjectCuts, select_objects
 from ..layouts import LABEL_IDS, Layout
 
 __all__ = [
