@@ -151,8 +151,9 @@ class Tagger:
         self.triton = triton
         self.triton_wire = _check_wire(triton_wire, self.contract)
         self.profile = load_profile(branches) if branches is not None else None
-        self.cuts = ObjectCuts().within(self.contract.validity) if cuts is None else cuts
-        if cuts is not None and (beyond := cuts.beyond(self.contract.validity)):
+        valid = self.contract.kinematic_range  # the range it was trained in (None: any)
+        self.cuts = ObjectCuts().within(valid) if cuts is None else cuts
+        if cuts is not None and (beyond := cuts.beyond(valid)):
             msg = (
                 f"tagger {self.name!r} was trained for {self.contract.validity}; cuts= reach "
                 f"beyond it ({', '.join(beyond)}): objects there are scored all the same"

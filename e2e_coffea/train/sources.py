@@ -136,7 +136,7 @@ class RootTaskSource:
         tree_name: str | None,
         target: int,
         task: Task,
-        spec: InputSpec,
+        spec: ModelInputs,
         *,
         profile: BranchProfile | None = None,
         cuts: ObjectCuts | None = None,
