@@ -5,8 +5,8 @@ and the frames converter (:mod:`.convert`) all plan their branches and build the
 inputs through :class:`ModelInputs`, so a channel, a normalisation or a scalar added for
 one is added for all: a model sees in production the numbers it was trained on. An
 exported model's contract is a serialised ``ModelInputs`` (``Contract.model_inputs()``
-reads it back, ``Contract.from_inputs`` writes it); this module knows nothing of the
-contract, which lives above it.
+reads it back, ``export.contract.input_fields`` writes it); this module knows nothing
+of the contract, which lives above it.
 
 >>> spec = ModelInputs("image", "jet", ("ecal", "hcal"))              # doctest: +SKIP
 >>> chunk = read_columns(tree, plan_columns(keys, spec.branches("sparse"), []))  # doctest: +SKIP
