@@ -14,11 +14,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..exceptions import ChannelError, ContractError, MalformedInputError
 from ..io.jsonfiles import loads_json
 from ..layouts import OBJECT_KINDS
+
+if TYPE_CHECKING:
+    from ..frames.model_inputs import ModelInputs
+    from ..frames.selection import KinematicRange
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -28,6 +32,7 @@ __all__ = [
     "PREFIX",
     "Contract",
     "check_channels",
+    "input_fields",
     "load_contract",
 ]
 
@@ -162,6 +167,35 @@ class Contract:
             return 1
         return len(self.class_names)
 
+    @property
+    def kinematic_range(self) -> KinematicRange | None:
+        """``validity`` as the one kinematic-range type (None: the model names none)."""
+        from ..frames.selection import KinematicRange
+
+        return None if self.validity is None else KinematicRange.of(self.validity)
+
+    def model_inputs(self) -> ModelInputs:
+        """What this model eats, as the object that plans the branches and builds the
+        inputs (:class:`~e2e_coffea.frames.model_inputs.ModelInputs`): the inverse of
+        :func:`input_fields`."""
+        from ..frames.model_inputs import ModelInputs
+        from ..frames.normalisation import Normalisation
+        from ..frames.pointcloud import PointCloudSpec
+
+        points = self.input_kind == "points"
+        return ModelInputs(
+            "points" if points else "image",
+            self.kind,
+            () if points else self.channels,
+            Normalisation.from_dict(self.normalisation) if self.normalisation else None,
+            (PointCloudSpec.from_dict(self.points) if self.points else PointCloudSpec())
+            if points
+            else None,
+            self.scalar_inputs,
+            self.scalar_norm,
+            self.frame_size,
+        )
+
     def to_metadata(self) -> dict[str, str]:
         """``{"e2e_coffea.<field>": json}`` for ONNX ``metadata_props``, marker key included."""
         out = {MARKER_KEY: json.dumps(self.format_version)}
@@ -287,6 +321,29 @@ def _validate(c: Contract) -> None:
     n_sc = c.model_kwargs.get("n_scalars", 0)
     if c.model_kwargs and n_sc != len(c.scalar_inputs):
         bad(f"model takes {n_sc} scalar(s) but scalar_inputs is {list(c.scalar_inputs)}")
+
+
+def input_fields(inputs: ModelInputs) -> dict[str, Any]:
+    """The contract fields that describe a model's inputs (``Contract(**input_fields(x),
+    ...)``): channels (or point features), frame size, input and object kind,
+    normalisation, point-cloud spec, scalars and their standardisation."""
+    from ..frames.normalisation import load_norm
+
+    norm = inputs.norm
+    if isinstance(norm, str):
+        norm = load_norm(norm)
+    return {
+        "channels": inputs.names,
+        "frame_size": inputs.size,
+        "input_kind": inputs.input_kind,
+        "kind": inputs.kind,
+        "normalisation": None if norm is None else norm.to_dict(),
+        "points": None if inputs.input_kind == "image" or inputs.points is None
+        else inputs.points.to_dict(),
+        "scalar_inputs": inputs.scalars,
+        "scalar_norm": None if inputs.scalar_norm is None
+        else {k: list(v) for k, v in inputs.scalar_norm.items()},
+    }  # fmt: skip
 
 
 def check_channels(contract: Contract, n_channels: int) -> None:

@@ -24,6 +24,7 @@ from .channels import (
 from .egamma import build_eg_frames
 from .frame_backend import BACKENDS, get_backend
 from .jets import build_fatjet_frames, build_jet_frames
+from .model_inputs import BuiltInputs, ModelInputs
 from .normalisation import ChannelNorm, Normalisation, list_norm_presets, load_norm
 from .objects import object_records
 from .pointcloud import FEATURES, PointCloudSpec, build_point_clouds, point_cloud_branches
@@ -37,6 +38,7 @@ from .records import (
 )
 from .selection import (
     JetCuts,
+    KinematicRange,
     ObjectCuts,
     Selected,
     ValidityRangeWarning,
@@ -49,12 +51,15 @@ __all__ = [
     "CHANNELS",
     "FEATURES",
     "PRESETS",
+    "BuiltInputs",
     "ChannelNorm",
     "ChannelSpec",
     "EGRecords",
     "JetCuts",
     "JetRecords",
     "JetSelection",
+    "KinematicRange",
+    "ModelInputs",
     "Normalisation",
     "ObjectCuts",
     "ObjectRecords",

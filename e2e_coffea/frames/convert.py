@@ -23,15 +23,12 @@ from ..io.arrays import entries_from
 from ..io.columns import plan_columns, read_columns
 from ..io.files import check_output_file
 from ..io.profiles import BranchProfile, load_profile
-from ..layouts import Layout, ObjectKind, frame_of
-from .channels import required_branches, resolve_channels
-from .egamma import build_eg_frames
-from .jets import build_fatjet_frames, build_jet_frames
+from ..layouts import Layout, ObjectKind
 from .ml4sci_files import ML4SCIWriter
+from .model_inputs import ModelInputs
 from .normalisation import IDENTITY, load_norm
 from .npz_stream import NpzFramesWriter, frames_file_constants
 from .objects import object_table
-from .records import ObjectRecords
 
 __all__ = ["FRAME_SUFFIXES", "ConvertReport", "FramesWriter", "convert_files"]
 
@@ -83,15 +80,10 @@ def convert_files(
         msg = f"--branches {prof.name!r} is a profile of the {prof.layout} layout, not {layout}"
         raise BadInputError(msg)
     table = object_table(layout, kind)
-    required = [
-        *required_branches(channels, layout, frame=frame_of(kind)),
-        table["seed_row"],
-        table["seed_col"],
-    ]
-    builders: dict[str, Callable[..., tuple[Any, ObjectRecords]]] = {
-        "eg": build_eg_frames, "fatjet": build_fatjet_frames, "jet": build_jet_frames,
-    }  # fmt: skip
-    build = builders[kind]
+    spec = ModelInputs(
+        "image", kind, channels if isinstance(channels, str) else tuple(channels), norm
+    )
+    required = spec.branches(layout)
     try:  # every file checked before work starts; an unreadable one is a bad argument
         trees = [(str(p), open_tree(p, layout)) for p in inputs]
     except FileLayoutError as err:
@@ -99,8 +91,7 @@ def convert_files(
     plans = [
         plan_columns(t.keys(), required, list(table.values()), prof, where=p) for p, t in trees
     ]
-    names = tuple(s.name for s in resolve_channels(channels, frame=frame_of(kind)))
-    size = 125 if frame_of(kind) == "jet" else 32
+    names, size = spec.names, spec.size[0]
     seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
     n_objects = sum(_count_objects(t, seed, p) for p, t in trees)
     offset = outside = 0
@@ -110,10 +101,9 @@ def convert_files(
             for raw in _chunks(tree, plan.file_names, step, path):
                 chunk = read_columns(raw, plan)
                 with entries_from(entry):
-                    frames, rec = build(
-                        chunk, layout=layout, channels=channels, backend=backend,
-                        device=device, dtype=dtype, norm=norm,
-                    )  # fmt: skip
+                    frames, rec = spec.frames(
+                        chunk, layout, backend=backend, device=device, dtype=dtype
+                    )
                 entry += len(raw)
                 host = frames if isinstance(frames, np.ndarray) else frames.cpu().numpy()
                 cols = rec.to_dict()

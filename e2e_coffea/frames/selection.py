@@ -24,6 +24,7 @@ from .records import ObjectRecords, ObjectSelection
 __all__ = [
     "OUTSIDE_ACCEPTANCE",
     "JetCuts",
+    "KinematicRange",
     "ObjectCuts",
     "Selected",
     "ValidityRangeWarning",
@@ -39,6 +40,43 @@ OUTSIDE_ACCEPTANCE = "outside the frame's acceptance"
 
 class ValidityRangeWarning(UserWarning):
     """Cuts let a tagger score objects outside the kinematic range it was trained in."""
+
+
+@dataclass(frozen=True)
+class KinematicRange:
+    """``pt_min < pT < pt_max`` [GeV] and ``|eta| < abs_eta_max``: the range a model is
+    trained for (a task's range) and valid in. Its JSON form (:meth:`to_dict`) is the
+    contract's ``validity``; a bound left None is not part of the range."""
+
+    pt_min: float | None = None
+    pt_max: float | None = None
+    abs_eta_max: float | None = None
+
+    @classmethod
+    def of(cls, validity: KinematicRange | Mapping[str, Any] | None) -> KinematicRange:
+        """The range of a contract's ``validity`` (a mapping, each key optional), or
+        ``validity`` itself; None is the unbounded range."""
+        if isinstance(validity, KinematicRange):
+            return validity
+        v = dict(validity or {})
+        unknown = sorted(set(v) - {"pt_min", "pt_max", "abs_eta_max"})
+        if unknown:
+            from ..exceptions import BadInputError
+
+            msg = f"kinematic range keys {unknown} are not pt_min, pt_max, abs_eta_max"
+            raise BadInputError(msg)
+        return cls(*(None if v.get(k) is None else float(v[k]) for k in _RANGE_KEYS))
+
+    def cuts(self) -> ObjectCuts:
+        """The one object selection, narrowed to this range."""
+        return ObjectCuts().within(self)
+
+    def to_dict(self) -> dict[str, float]:
+        """The contract's ``validity``: the bounds that are set."""
+        return {k: float(x) for k in _RANGE_KEYS if (x := getattr(self, k)) is not None}
+
+
+_RANGE_KEYS = ("pt_min", "pt_max", "abs_eta_max")
 
 
 @dataclass(frozen=True)
@@ -67,10 +105,10 @@ class ObjectCuts:
             )
             raise BadInputError(msg)
 
-    def within(self, validity: Mapping[str, float] | None) -> ObjectCuts:
+    def within(self, validity: KinematicRange | Mapping[str, float] | None) -> ObjectCuts:
         """These cuts narrowed to a kinematic range (a model's ``validity``: ``pt_min``,
         ``pt_max``, ``abs_eta_max``, each optional): the tighter bound of each wins."""
-        v = validity or {}
+        v = KinematicRange.of(validity).to_dict()
         return replace(
             self,
             pt_min=max(self.pt_min, float(v.get("pt_min", -math.inf))),
@@ -78,10 +116,10 @@ class ObjectCuts:
             abs_eta_max=min(self.abs_eta_max, float(v.get("abs_eta_max", math.inf))),
         )
 
-    def beyond(self, validity: Mapping[str, float | None] | None) -> list[str]:
+    def beyond(self, validity: KinematicRange | Mapping[str, float | None] | None) -> list[str]:
         """Where these cuts reach beyond a kinematic range (a model's ``validity``), as
         ``"pt_min 20 < 150"``; empty when they stay inside it."""
-        v = {k: float(x) for k, x in (validity or {}).items() if x is not None}
+        v = KinematicRange.of(validity).to_dict()
         out = []
         if self.pt_min < v.get("pt_min", -math.inf):
             out.append(f"pt_min {self.pt_min:g} < {v['pt_min']:g}")
@@ -91,12 +129,46 @@ class ObjectCuts:
             out.append(f"abs_eta_max {self.abs_eta_max:g} > {v['abs_eta_max']:g}")
         return out
 
+    def pt_ok(self, pt: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """``pt_min < pT < pt_max``, per object."""
+        pt = np.asarray(pt)
+        return np.asarray((pt > self.pt_min) & (pt < self.pt_max))
+
+    def eta_ok(self, eta: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """``|eta| < abs_eta_max``, per object."""
+        return np.asarray(np.abs(np.asarray(eta)) < self.abs_eta_max)
+
+    def needs_in_frame(self, kind: ObjectKind) -> bool:
+        """Whether ``kind`` objects must have their window inside the ECAL grid (jets)."""
+        return frame_of(kind) == "jet" and self.require_in_frame
+
+    def passes(
+        self,
+        kind: ObjectKind,
+        n: int,
+        *,
+        pt: npt.ArrayLike | None = None,
+        eta: npt.ArrayLike | None = None,
+        in_frame: npt.ArrayLike | None = None,
+    ) -> npt.NDArray[np.bool_]:
+        """Which of ``n`` objects pass, from columns of their quantities (a frames file's):
+        a cut whose quantity is None is not applied, as :func:`select_objects` does for a
+        quantity the file lacks."""
+        keep = np.ones(n, bool)
+        if pt is not None:
+            keep &= self.pt_ok(pt)
+        if eta is not None:
+            keep &= self.eta_ok(eta)
+        if in_frame is not None and self.needs_in_frame(kind):
+            keep &= np.asarray(in_frame).astype(bool)
+        return keep
+
     def effective_range(self, kind: ObjectKind) -> dict[str, float | None]:
         """:meth:`as_range` with ``abs_eta_max`` the |eta| objects can really have: for
         jets that must fit their window (``require_in_frame``), at most
         :func:`~e2e_coffea.geometry.jet_frame_abs_eta_max` (1.392), whatever the cuts say."""
         out = self.as_range()
-        if frame_of(kind) == "jet" and self.require_in_frame:
+        if self.needs_in_frame(kind):
             out["abs_eta_max"] = min(self.abs_eta_max, jet_frame_abs_eta_max())
         return out
 
@@ -117,7 +189,7 @@ def cut_steps(cuts: ObjectCuts, kind: ObjectKind) -> list[str]:
     """Cutflow step names of a selection, in order (the same keys for every chunk)."""
     pt = f"pt>{cuts.pt_min:g}" if math.isinf(cuts.pt_max) else f"{cuts.pt_min:g}<pt<{cuts.pt_max:g}"
     steps = [f"{kind}s", f"{kind}s {pt}", f"{kind}s |eta|<{cuts.abs_eta_max:g}"]
-    if frame_of(kind) == "jet" and cuts.require_in_frame:
+    if cuts.needs_in_frame(kind):
         steps.append(f"{kind}s window inside eta acceptance")
     return steps
 
@@ -172,7 +244,7 @@ def select_objects(
         flow.append(int(passed.sum()))
 
     def pt_ok() -> npt.NDArray[np.bool_]:
-        return np.asarray((rec.pt > cuts.pt_min) & (rec.pt < cuts.pt_max))
+        return cuts.pt_ok(rec.pt)
 
     pt_reason = (
         f"pt<={cuts.pt_min:g}"
@@ -181,7 +253,7 @@ def select_objects(
     )
     kinematic: tuple[tuple[str, Callable[[], npt.NDArray[np.bool_]], str], ...] = (
         ("pt", pt_ok, pt_reason),
-        ("eta", lambda: np.abs(rec.eta) < cuts.abs_eta_max, f"|eta|>={cuts.abs_eta_max:g}"),
+        ("eta", lambda: cuts.eta_ok(rec.eta), f"|eta|>={cuts.abs_eta_max:g}"),
     )
     for quantity, ok, reason in kinematic:
         if quantity in rec.missing:
@@ -189,6 +261,6 @@ def select_objects(
             flow.append(flow[-1])
             continue
         apply(ok(), reason)
-    if frame_of(kind) == "jet" and cuts.require_in_frame:
+    if cuts.needs_in_frame(kind):
         apply(rec.in_frame, OUTSIDE_ACCEPTANCE)
     return Selected(rec, passed, dict(zip(steps, flow, strict=True)), reasons, tuple(notes))

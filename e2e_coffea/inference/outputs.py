@@ -1,10 +1,9 @@
-"""A model's raw outputs -> what a physicist uses; and the per-object scalars it is fed.
+"""A model's raw outputs -> what a physicist uses.
 
 Binary classifiers give the positive-class probability, multi-class models one
 probability per class, regression models the value in physical units (the contract's
-target transform undone). Scalars come from the object records (``pt``, ``seed_row``
-...) or from event branches (``MET_pt``, ``nVtx``), broadcast to the event's objects
-(:mod:`e2e_coffea.frames.scalars`, which training uses too).
+target transform undone). What a model is fed (frames, points, scalars) is built by
+:class:`e2e_coffea.frames.model_inputs.ModelInputs`, which training uses too.
 """
 
 from __future__ import annotations
@@ -16,16 +15,8 @@ from scipy.special import expit, softmax
 
 from ..export.contract import Contract
 from ..export.targets import from_network
-from ..frames.scalars import OBJECT_SCALARS, scalar_branch_names, scalar_matrix
 
-__all__ = [
-    "OBJECT_SCALARS",
-    "jagged_outputs",
-    "model_outputs",
-    "output_width",
-    "scalar_branches",
-    "scalar_matrix",
-]
+__all__ = ["jagged_outputs", "model_outputs", "output_width"]
 
 
 def model_outputs(raw: npt.NDArray[np.float32], contract: Contract) -> npt.NDArray[np.float32]:
@@ -51,11 +42,6 @@ def model_outputs(raw: npt.NDArray[np.float32], contract: Contract) -> npt.NDArr
 def _inverse_target(values: npt.NDArray[np.float64], contract: Contract) -> npt.NDArray[np.float64]:
     transform = (contract.target or {}).get("transform", "none")
     return from_network(values, transform, where=f"model {contract.model_name!r}")
-
-
-def scalar_branches(contract: Contract, object_table: dict[str, str]) -> list[str]:
-    """Our branch names a model's scalar inputs need (object quantities via the table)."""
-    return scalar_branch_names(contract.scalar_inputs, object_table)
 
 
 def output_width(contract: Contract) -> int:

@@ -30,11 +30,9 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, BadTypeError
 from ..export.contract import Contract
-from ..frames import build_eg_frames, build_jet_frames, build_point_clouds, object_branches
-from ..frames.normalisation import Normalisation
+from ..frames.model_inputs import ModelInputs
 from ..frames.objects import flavour_records, object_counts, object_table
 from ..frames.occupancy import add_frames, add_nvtx, new_tally, per_event_number, tally_means
-from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.selection import ObjectCuts, Selected, ValidityRangeWarning, select_objects
 from ..io.arrays import entries_from, fields_of
@@ -54,7 +52,7 @@ from ..layouts import (
 from .batching import object_batches
 from .calibration import DEFAULT_BATCH, BatchChoice, tuned_infer
 from .conditions import ConditionsWarning, conditions_warning, expected_conditions
-from .outputs import jagged_outputs, model_outputs, output_width, scalar_branches, scalar_matrix
+from .outputs import jagged_outputs, model_outputs, output_width
 from .partitions import is_dask_collection, map_partitions
 from .precision import session_model
 from .prefetch import prefetched
@@ -165,8 +163,9 @@ class Tagger:
         self.triton = triton
         self.triton_wire = _check_wire(triton_wire, self.contract)
         self.profile = load_profile(branches) if branches is not None else None
-        self.cuts = ObjectCuts().within(self.contract.validity) if cuts is None else cuts
-        if cuts is not None and (beyond := cuts.beyond(self.contract.validity)):
+        valid = self.contract.kinematic_range  # the range it was trained in (None: any)
+        self.cuts = ObjectCuts().within(valid) if cuts is None else cuts
+        if cuts is not None and (beyond := cuts.beyond(valid)):
             msg = (
                 f"tagger {self.name!r} was trained for {self.contract.validity}; cuts= reach "
                 f"beyond it ({', '.join(beyond)}): objects there are scored all the same"
@@ -180,11 +179,8 @@ class Tagger:
         """What the scored objects looked like (nVtx, frame occupancy): see :mod:`~e2e_coffea.inference.conditions`."""
         self._warned = False
         self._backend: InferenceBackend | None = None
-        self._norm = (
-            Normalisation.from_dict(self.contract.normalisation)
-            if self.contract.normalisation
-            else None
-        )
+        self.inputs: ModelInputs = self.contract.model_inputs()
+        """What the model eats: the one object training builds its inputs with too."""
 
     # -- what it is ------------------------------------------------------------------
     @property
@@ -221,16 +217,7 @@ class Tagger:
         truth, the true pT and the baseline quantity (:mod:`~e2e_coffea.inference.truth`)."""
         c = self.contract
         table = object_table(layout, self.kind)
-        if c.input_kind == "points":
-            need = point_cloud_branches(layout)
-            need += [table["seed_row"], table["seed_col"], table["eta"], table["phi"]]
-        else:
-            need = object_branches(list(c.channels), layout, self.kind)
-            need = [b for b in need if b not in table.values()] + [
-                table["seed_row"],
-                table["seed_col"],
-            ]
-        need += scalar_branches(c, table)
+        need = self.inputs.branches(layout)
         flavour = ("hadron_flavour",) if c.truth_labels == "hadron_flavour" else ()
         validation = ("label", *TRUTH_FLAGS, *flavour, *regression_quantities(c)) if truth else ()
         wanted = ["pt", "eta", *validation]  # cuts, truth
@@ -387,45 +374,23 @@ class Tagger:
 
             return sparse_inputs(chunk, layout, c, self.kind, sel)
         be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
-        if c.input_kind == "points":
-            spec = PointCloudSpec.from_dict(c.points) if c.points else PointCloudSpec()
-            pc = build_point_clouds(
-                chunk, layout=layout, jets=sel, backend=be, device=device, spec=spec
-            )
-            x, rec = pc.features, pc.records
-        elif self.kind == "eg":
-            x, rec = build_eg_frames(chunk, layout=layout, channels=list(c.channels),
-                                     norm=self._norm, backend=be, device=device, objects=sel)  # fmt: skip
-        else:
-            x, rec = build_jet_frames(chunk, layout=layout, channels=list(c.channels),
-                                      norm=self._norm, backend=be, device=device, jets=sel,
-                                      kind="fatjet" if self.kind == "fatjet" else "jet")  # fmt: skip
-        inputs = {c.input_names[0]: x}
-        if c.scalar_inputs:
-            table = object_table(layout, self.kind)
-            s = scalar_matrix(chunk, rec, list(c.scalar_inputs), table, c.scalar_norm)
+        built = self.inputs.build(chunk, layout, sel, backend=be, device=device)
+        inputs = {c.input_names[0]: built.inputs}
+        if built.scalars is not None:
             if device != "cpu":
                 import torch
 
-                inputs[c.input_names[1]] = torch.as_tensor(s, device=device)
+                inputs[c.input_names[1]] = torch.as_tensor(built.scalars, device=device)
             else:
-                inputs[c.input_names[1]] = s
-        return inputs, rec
+                inputs[c.input_names[1]] = built.scalars
+        return inputs, built.records
 
     @property
     def _sparse_wire(self) -> bool:
         return self.triton is not None and self.triton_wire == "sparse"
 
     def _batch_limit(self) -> int:
-        c = self.contract
-        if c.input_kind == "points":
-            per = (
-                4
-                * int((c.points or {}).get("max_points", 128))
-                * max(len((c.points or {}).get("features", ())), 1)
-            )
-        else:
-            per = 4 * len(c.channels) * c.frame_size[0] * c.frame_size[1]
+        per = self.inputs.bytes_per_object
         return max(1, int(self.frame_memory_mb * 2**20) // per)
 
 

@@ -28,11 +28,9 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, ContractError, TritonError
 from ..export.contract import Contract
-from ..frames.objects import object_table
 from ..frames.records import ObjectRecords, ObjectSelection
 from ..frames.sparse_wire import SEEDS, object_hits, wire_collections, wire_tensors
 from ..layouts import Layout, ObjectKind
-from .outputs import scalar_matrix
 from .triton import TritonBackend
 from .triton_model import ModelInfo, TensorSpec, contract_tensors, output_widths
 
@@ -88,11 +86,9 @@ def sparse_inputs(
         raise BadInputError(msg)
     _kind(contract)
     tensors, rec = object_hits(chunk, kind, list(contract.channels), selection)
-    if contract.scalar_inputs:
-        table = object_table(layout, kind)
-        tensors[contract.input_names[1]] = scalar_matrix(
-            chunk, rec, list(contract.scalar_inputs), table, contract.scalar_norm
-        )
+    scalars = contract.model_inputs().scalar_values(chunk, rec, layout)
+    if scalars is not None:  # the scalars the dense wire (and training) feed
+        tensors[contract.input_names[1]] = scalars
     return tensors, rec
 
 

@@ -23,8 +23,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError, FileLayoutError
+from ..frames.model_inputs import window_size
 from ..frames.selection import ObjectCuts
 from ..io.npyfiles import check_npy_member
+from ..layouts import ObjectKind
 from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
 from .sources import ObjectChunk, Select, fallback_ids, units_of
 from .split import split_of
@@ -40,7 +42,7 @@ class _Columns:
 
     def __init__(
         self, path: str, cols: dict[str, npt.NDArray[Any]], label: str, task: Task,
-        labels: str, cuts: ObjectCuts, kind: str,
+        labels: str, cuts: ObjectCuts, kind: ObjectKind,
     ) -> None:  # fmt: skip
         if label not in cols:
             msg = f"{path}: no label column {label!r}; the file has {sorted(cols)}"
@@ -60,13 +62,10 @@ class _Columns:
                 target[fits], known = cls, known | fits
         pt = np.asarray(cols.get("pt", np.full(n, np.nan)), np.float32)
         eta = np.asarray(cols.get("eta", np.full(n, np.nan)), np.float32)
-        keep = known.copy()
-        if "pt" in cols:
-            keep &= (pt > cuts.pt_min) & (pt < cuts.pt_max)
-        if "eta" in cols:
-            keep &= np.abs(eta) < cuts.abs_eta_max
-        if kind != "eg" and cuts.require_in_frame and "in_frame" in cols:
-            keep &= np.asarray(cols["in_frame"]).astype(bool)
+        keep = known & cuts.passes(  # the ROOT path's cuts, where the file has the quantity
+            kind, n, pt=pt if "pt" in cols else None, eta=eta if "eta" in cols else None,
+            in_frame=cols.get("in_frame"),
+        )  # fmt: skip
         if all(k in cols for k in ("run", "lumi", "event")):
             split = split_of(cols["run"], cols["lumi"], cols["event"])
         else:
@@ -96,7 +95,7 @@ class _FrameFile:
 
     def __init__(
         self, path: str | os.PathLike[str], task: Task, *, labels: str,
-        shape: tuple[int, ...], cuts: ObjectCuts | None = None, kind: str = "jet",
+        shape: tuple[int, ...], cuts: ObjectCuts | None = None, kind: ObjectKind = "jet",
     ) -> None:  # fmt: skip
         self.name = str(path)
         if not Path(path).is_file():
@@ -321,8 +320,7 @@ def frames_source(
     conventions exist."""
     p = Path(path)
     kind = task.kind
-    size = 32 if kind == "eg" else 125
-    shape = (len(channels), size, size)
+    shape = (len(channels), *window_size(kind))  # the frames ModelInputs builds
     if p.suffix == ".npz":
         if labels not in (None, "truth"):
             msg = (

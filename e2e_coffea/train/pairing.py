@@ -21,9 +21,9 @@ import torch
 
 from ..exceptions import BadInputError
 from ..frames import load_norm, resolve_channels
+from ..frames.model_inputs import ModelInputs, window_size
 from ..frames.pointcloud import PointCloudSpec
 from ..models import create_model, model_entry
-from .sources import InputSpec
 from .tasks import Task
 
 __all__ = ["Pairing", "pair_model_and_task"]
@@ -31,18 +31,18 @@ __all__ = ["Pairing", "pair_model_and_task"]
 
 @dataclass(frozen=True)
 class Pairing:
-    """The inputs to stream, the model's keyword arguments, and one input's shape."""
+    """The inputs to stream (the model's inputs as its contract will describe them, less
+    the scalars' standardisation, which training measures), the model's keyword
+    arguments, and one input's shape."""
 
-    inputs: InputSpec
+    inputs: ModelInputs
     model_kwargs: dict[str, Any]
     input_shape: tuple[int, ...]
 
     @property
     def channels(self) -> tuple[str, ...]:
         """Channel names (images) or point features (points), as the contract lists them."""
-        if self.inputs.points is not None:
-            return self.inputs.points.features
-        return tuple(self.inputs.channels)
+        return self.inputs.names
 
 
 def pair_model_and_task(
@@ -92,25 +92,23 @@ def pair_model_and_task(
             msg = f"{why} from frames files: they hold images; give ROOT files (--fileset) for point clouds"
             raise BadInputError(msg)
         spec = PointCloudSpec(max_points=max_points or 128, order=order or "energy")
-        inputs = InputSpec("points", "jet", points=spec, scalars=scalars)
-        shape: tuple[int, ...] = (spec.max_points, spec.n_features)
+        inputs = ModelInputs("points", "jet", points=spec, scalars=scalars)
     else:
         if max_points is not None or order is not None:
             msg = f"--max-points/--order are point-cloud options; model {model_name!r} takes images"
             raise BadInputError(msg)
         names = tuple(s.name for s in resolve_channels(task.preset, frame=task.kind))
-        size = 32 if task.kind == "eg" else 125  # jet and fatjet: the 125x125 jet window
+        size = window_size(task.kind)[0]  # jet and fatjet: the 125x125 jet window
         if "img_size" in inspect.signature(entry.fn).parameters:
             given = kw.get("img_size")
             if given is not None and tuple(_pair(given)) != (size, size):
                 msg = f"{why}: it is built for img_size={given} and the task's frames are {size}x{size}"
                 raise BadInputError(msg)
             kw["img_size"] = size
-        inputs = InputSpec("image", task.kind, names, load_norm(task.preset), scalars=scalars)
-        shape = (len(names), size, size)
+        inputs = ModelInputs("image", task.kind, names, load_norm(task.preset), scalars=scalars)
+    shape = inputs.shape
     if dry_run:
-        n_in = len(inputs.points.features) if inputs.points else shape[0]
-        _dry_run(model_name, n_in, task.n_outputs, kw, shape, len(scalars), why)
+        _dry_run(model_name, len(inputs.names), task.n_outputs, kw, shape, len(scalars), why)
     return Pairing(inputs, kw, shape)
 
 

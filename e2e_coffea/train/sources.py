@@ -16,19 +16,16 @@ import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
-from ..frames.channels import required_branches
-from ..frames.normalisation import Normalisation
+from ..frames.model_inputs import ModelInputs
 from ..frames.objects import flavour_records, object_table, object_values
-from ..frames.pointcloud import PointCloudSpec, point_cloud_branches
 from ..frames.records import ObjectRecords, ObjectSelection
-from ..frames.scalars import scalar_branch_names, scalar_matrix
 from ..frames.selection import ObjectCuts, select_objects
 from ..io.columns import ColumnPlan, plan_columns, read_columns
 from ..io.profiles import BranchProfile
@@ -47,19 +44,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """What a model eats: ``image`` frames of ``channels`` (normalised by ``norm``) or
-    ``points`` clouds of ``points``; ``kind`` is the object (``jet`` or ``eg``);
-    ``scalars`` are per-object scalar inputs (object quantities or event branches,
-    :mod:`e2e_coffea.frames.scalars`), raw (the stream standardises them)."""
-
-    input_kind: Literal["image", "points"]
-    kind: str
-    channels: str | tuple[str, ...] = ()
-    norm: Normalisation | None = None
-    points: PointCloudSpec | None = None
-    scalars: tuple[str, ...] = ()
+InputSpec = ModelInputs
+"""What a model eats: training's name for :class:`~e2e_coffea.frames.model_inputs.ModelInputs`,
+the object inference builds its inputs with too (and the contract serialises). Training
+streams its ``scalars`` raw (``scalar_norm`` None): the stream standardises them."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +136,7 @@ class RootTaskSource:
         tree_name: str | None,
         target: int,
         task: Task,
-        spec: InputSpec,
+        spec: ModelInputs,
         *,
         profile: BranchProfile | None = None,
         cuts: ObjectCuts | None = None,
@@ -175,21 +163,9 @@ class RootTaskSource:
     def _plan(self, inputs: bool) -> ColumnPlan:
         if inputs not in self._plans:
             table = object_table(self.layout, self.spec.kind)
-            required = [table["seed_row"], table["seed_col"]]
-            if inputs and self.spec.input_kind == "points":
-                required = [
-                    *point_cloud_branches(self.layout),
-                    *required,
-                    table["eta"],
-                    table["phi"],
-                ]
-            elif inputs:
-                chans = (
-                    self.spec.channels
-                    if isinstance(self.spec.channels, str)
-                    else list(self.spec.channels)
-                )
-                required = [*required_branches(chans, self.layout, frame=self.spec.kind), *required]
+            # scan: the objects' seeds and the scalars; read: everything the inputs need
+            spec = self.spec
+            required = spec.branches(self.layout) if inputs else spec.object_branches(self.layout)
             target = self.task.target
             if target is not None:
                 if target.truth not in table:
@@ -201,7 +177,6 @@ class RootTaskSource:
                     msg = f"{self.name}: the {self.layout} layout has no {self.task.labels!r} branch, the labels of task {self.task.name!r}"
                     raise BadInputError(msg)
                 required.append(table[self.task.labels])
-            required += scalar_branch_names(self.spec.scalars, table)
             optional = [*table.values(), *EVENT_ID_BRANCHES[self.layout]]
             self._plans[inputs] = plan_columns(
                 self._open().keys(), required, optional, self.profile, where=self.name
@@ -251,10 +226,7 @@ class RootTaskSource:
         ids = event_ids(chunk, self.layout, self.name, start)
         run, lumi, event = (v[rec.event] for v in ids)
         split = split_of(run, lumi, event) if len(rec) else np.zeros(0, np.int8)
-        scalars = None
-        if self.spec.scalars:
-            table = object_table(self.layout, self.spec.kind)
-            scalars = scalar_matrix(chunk, rec, self.spec.scalars, table)
+        scalars = self.spec.scalar_values(chunk, rec, self.layout)
         return ObjectChunk(
             np.full(len(rec), self.target, np.int64), split.astype(np.int8),
             np.asarray(rec.pt, np.float32), np.abs(np.asarray(rec.eta, np.float32)), None,
@@ -267,30 +239,11 @@ class RootTaskSource:
         return self._chunk_of(chunk, start, rec, value)
 
     def read(self, start: int, stop: int, select: Select | None = None) -> ObjectChunk:
-        from ..frames import build_eg_frames, build_jet_frames, build_point_clouds
-
         chunk = self._chunk(start, stop, inputs=True)
         rec, value = self._objects(chunk, start)
         objects = self._chunk_of(chunk, start, rec, value)
         if select is not None:  # frames only for the objects wanted (a split, a cap)
             rows = np.flatnonzero(select(objects))
             rec, objects = rec.take(rows), objects.take(rows)
-        sel = ObjectSelection(rec.event, rec.index)
-        s = self.spec
-        if s.input_kind == "points":
-            pc = build_point_clouds(chunk, layout=self.layout, jets=sel, spec=s.points)
-            x = np.asarray(pc.features, np.float32)
-        elif s.kind == "eg":
-            chans = s.channels if isinstance(s.channels, str) else list(s.channels)
-            frames, _ = build_eg_frames(
-                chunk, layout=self.layout, channels=chans, norm=s.norm, objects=sel
-            )
-            x = np.asarray(frames, np.float32)
-        else:
-            chans = s.channels if isinstance(s.channels, str) else list(s.channels)
-            frames, _ = build_jet_frames(
-                chunk, layout=self.layout, channels=chans, norm=s.norm, jets=sel,
-                kind="fatjet" if s.kind == "fatjet" else "jet",
-            )  # fmt: skip
-            x = np.asarray(frames, np.float32)
-        return objects.with_inputs(x)
+        frames, _ = self.spec.frames(chunk, self.layout, ObjectSelection(rec.event, rec.index))
+        return objects.with_inputs(np.asarray(frames, np.float32))

@@ -7,8 +7,9 @@ Three kinds: binary classification (two samples: background, then signal; one lo
 multi-class classification (one sample per class; one logit per class) and regression
 (one or more samples whose objects carry the target's generator truth).
 
-Each task has a kinematic range (:class:`KinematicRange`): training takes only objects
-inside it, the contract records it as ``validity``, and the main job measures the tagger
+Each task has a kinematic range (:class:`~e2e_coffea.frames.selection.KinematicRange`,
+the one range type): training takes only objects inside it, the contract records it as
+``validity`` (:meth:`KinematicRange.to_dict`), and the main job measures the tagger
 there. Ranges are chosen where every class has objects in our samples (the per-task
 comments say which sample limits them).
 """
@@ -23,6 +24,7 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError
 from ..export.targets import from_network, to_network
+from ..frames import KinematicRange
 from ..frames.records import ObjectSelection
 from ..frames.selection import ObjectCuts, select_objects
 from ..geometry import jet_frame_abs_eta_max
@@ -53,23 +55,6 @@ class Sample:
     @property
     def process_names(self) -> tuple[str, ...]:
         return tuple(self.process.split("+"))
-
-
-@dataclass(frozen=True)
-class KinematicRange:
-    """``pt_min < pT < pt_max`` [GeV] and ``|eta| < abs_eta_max`` of the task's objects."""
-
-    pt_min: float
-    pt_max: float
-    abs_eta_max: float
-
-    def cuts(self) -> ObjectCuts:
-        """The one object selection, narrowed to this range."""
-        return ObjectCuts().within(self.to_dict())
-
-    def to_dict(self) -> dict[str, float]:
-        """The contract's ``validity``."""
-        return {"pt_min": self.pt_min, "pt_max": self.pt_max, "abs_eta_max": self.abs_eta_max}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ kind (classification or regression, with its ``target``), its kinematic range as
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from torch import nn
 
 from ..export import E2E_JET_CROP, EG_CROP, Contract
+from ..export.contract import input_fields
 from ..export.onnx_export import export_onnx
 from ..frames.normalisation import load_norm
 from ..io.jsonfiles import json_safe
@@ -54,32 +55,22 @@ def export_trained(
 ) -> Path:  # fmt: skip
     """Write ``OUT/NAME.onnx`` and ``OUT/NAME.pt``; return the ONNX file's path. (The export
     of any module with a hand-written contract is :func:`e2e_coffea.export.export_tagger`.)"""
-    points = pair.inputs.points
-    if points is not None:
-        norm = None
-        frame_size = (points.max_points, points.n_features)
-    else:
-        frame_size = (pair.input_shape[1], pair.input_shape[2])
-        norm = load_norm(cfg.norm) if cfg.frames else pair.inputs.norm
+    images = pair.inputs.input_kind == "image"
+    norm = (load_norm(cfg.norm) if cfg.frames else pair.inputs.norm) if images else None
+    # the contract's input fields are the inputs training fed, as inference rebuilds them
+    inputs = replace(pair.inputs, norm=norm, scalar_norm=scalar_norm)
     best = {result.monitor: result.best_metric}
     if task.target is None:
         best["val_auc"] = result.best_metric
     contract = Contract(
+        **input_fields(inputs),
         task=task.task_type,
         model_name=cfg.model,
-        channels=pair.channels,
-        frame_size=frame_size,
         class_names=task.classes,
-        channel_preset=task.preset if points is None else None,
+        channel_preset=task.preset if images else None,
         crop=EG_CROP if task.kind == "eg" else E2E_JET_CROP,
-        kind=task.kind,
         truth_labels=task.labels,
-        normalisation=None if norm is None else norm.to_dict(),
-        scalar_inputs=pair.inputs.scalars,
-        scalar_norm=scalar_norm,
         model_kwargs=getattr(model, "model_kwargs", {}) or {},
-        input_kind=pair.inputs.input_kind,
-        points=None if points is None else points.to_dict(),
         provenance=json_safe(provenance(cfg, task, index, weights, result, described, timing)),
         metrics=json_safe(
             {
