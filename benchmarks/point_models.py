@@ -43,18 +43,19 @@ def load(fileset: Path, spec: PointCloudSpec) -> dict[str, np.ndarray]:
         is_signal = cls == 1
         for path, tree_name in entry["files"].items():
             layout = layout_of_tree(tree_name)
-            for chunk in open_tree(path, layout).iterate(step_size=500):
-                sel = task_selection(task, chunk, layout, cls, ObjectCuts())
-                pc = build_point_clouds(chunk, layout=layout, jets=sel, spec=spec)
-                ids = [ak.to_numpy(chunk[n]) for n in EVENT_ID_BRANCHES[layout]]
-                parts.append(
-                    {
-                        "x": pc.features,
-                        "y": np.full(len(pc), float(is_signal), np.float32),
-                        "split": split_of(*(v[pc.records.event] for v in ids)),
-                        "n_points": pc.n_points,
-                    }
-                )
+            with open_tree(path, layout) as tree:
+                for chunk in tree.iterate(step_size=500):
+                    sel = task_selection(task, chunk, layout, cls, ObjectCuts())
+                    pc = build_point_clouds(chunk, layout=layout, jets=sel, spec=spec)
+                    ids = [ak.to_numpy(chunk[n]) for n in EVENT_ID_BRANCHES[layout]]
+                    parts.append(
+                        {
+                            "x": pc.features,
+                            "y": np.full(len(pc), float(is_signal), np.float32),
+                            "split": split_of(*(v[pc.records.event] for v in ids)),
+                            "n_points": pc.n_points,
+                        }
+                    )
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
 

@@ -225,14 +225,16 @@ def load_jets(
         path, tree = next(iter(entry["files"].items()))
         profile = tg.profile
         layout = profile.layout if profile is not None else layout_of_tree(str(tree or ""))
-        t = open_tree(path, layout)
-        keys = list(t.keys())
-        ours = keys if profile is None else [_ours(profile, b) for b in keys]
-        shown, _missing = available_channels(dict.fromkeys(ours), layout, list(DISPLAY_CHANNELS))
-        req, opt = tg.branches(layout, truth=True)
-        opt = [*opt, *required_branches(shown, layout)]
-        plan = plan_columns(keys, req, opt, profile, where=f"dataset {dataset!r}, file {path}")
-        chunk = read_columns(t.arrays(list(plan.file_names), entry_stop=max_events), plan)
+        with open_tree(path, layout) as t:
+            keys = list(t.keys())
+            ours = keys if profile is None else [_ours(profile, b) for b in keys]
+            displayable = list(DISPLAY_CHANNELS)
+            shown, _missing = available_channels(dict.fromkeys(ours), layout, displayable)
+            req, opt = tg.branches(layout, truth=True)
+            opt = [*opt, *required_branches(shown, layout)]
+            plan = plan_columns(keys, req, opt, profile, where=f"dataset {dataset!r}, file {path}")
+            raw = t.arrays(list(plan.file_names), entry_stop=max_events)
+        chunk = read_columns(raw, plan)
         sel = tg.select(chunk, layout)
         scores = [b.outputs for b in tg.score_batches(chunk, layout, sel)]
         display = [c for c in DISPLAY_CHANNELS if c in shown]

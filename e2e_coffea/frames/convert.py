@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -84,38 +85,39 @@ def convert_files(
         "image", kind, channels if isinstance(channels, str) else tuple(channels), norm
     )
     required = spec.branches(layout)
-    try:  # every file checked before work starts; an unreadable one is a bad argument
-        trees = [(str(p), open_tree(p, layout)) for p in inputs]
-    except FileLayoutError as err:
-        raise BadInputError(str(err)) from None
-    plans = [
-        plan_columns(t.keys(), required, list(table.values()), prof, where=p) for p, t in trees
-    ]
-    names, size = spec.names, spec.size[0]
-    seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
-    n_objects = sum(_count_objects(t, seed, p) for p, t in trees)
-    offset = outside = 0
-    with FramesWriter(out, n_objects, (len(names), size, size), dtype) as write:
-        for (path, tree), plan in zip(trees, plans, strict=True):
-            entry = 0  # the file's entry of the chunk's first event, for messages
-            for raw in _chunks(tree, plan.file_names, step, path):
-                chunk = read_columns(raw, plan)
-                with entries_from(entry):
-                    frames, rec = spec.frames(
-                        chunk, layout, backend=backend, device=device, dtype=dtype
-                    )
-                entry += len(raw)
-                host = frames if isinstance(frames, np.ndarray) else frames.cpu().numpy()
-                cols = rec.to_dict()
-                cols["event"] = cols["event"] + offset
-                outside += int((~cols["in_frame"]).sum())
-                write(host, cols)
-                offset += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-        nrm = IDENTITY if norm is None else load_norm(norm)
-        write.finish(channels=np.array(names), **frames_file_constants(nrm.to_dict()))
-    return ConvertReport(out, kind, n_objects, (len(names), size, size), offset, outside)
+    with ExitStack() as files:  # every input open until its frames are written
+        try:  # every file checked before work starts; an unreadable one is a bad argument
+            trees = [(str(p), files.enter_context(open_tree(p, layout))) for p in inputs]
+        except FileLayoutError as err:
+            raise BadInputError(str(err)) from None
+        plans = [
+            plan_columns(t.keys(), required, list(table.values()), prof, where=p) for p, t in trees
+        ]
+        names, size = spec.names, spec.size[0]
+        seed = prof.file_name(table["seed_row"]) if prof else table["seed_row"]
+        n_objects = sum(_count_objects(t, seed, p) for p, t in trees)
+        offset = outside = 0
+        with FramesWriter(out, n_objects, (len(names), size, size), dtype) as write:
+            for (path, tree), plan in zip(trees, plans, strict=True):
+                entry = 0  # the file's entry of the chunk's first event, for messages
+                for raw in _chunks(tree, plan.file_names, step, path):
+                    chunk = read_columns(raw, plan)
+                    with entries_from(entry):
+                        frames, rec = spec.frames(
+                            chunk, layout, backend=backend, device=device, dtype=dtype
+                        )
+                    entry += len(raw)
+                    host = frames if isinstance(frames, np.ndarray) else frames.cpu().numpy()
+                    cols = rec.to_dict()
+                    cols["event"] = cols["event"] + offset
+                    outside += int((~cols["in_frame"]).sum())
+                    write(host, cols)
+                    offset += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+            nrm = IDENTITY if norm is None else load_norm(norm)
+            write.finish(channels=np.array(names), **frames_file_constants(nrm.to_dict()))
+        return ConvertReport(out, kind, n_objects, (len(names), size, size), offset, outside)
 
 
 class FramesWriter:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,9 +48,11 @@ def tree_name(layout: str) -> str:
     raise FileLayoutError(msg)
 
 
-def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any:
-    """Return the layout's TTree in ``path`` (a local path or a ``root://``/``https://``
-    URL); detect the layout when not given."""
+@contextmanager
+def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Iterator[Any]:
+    """``with open_tree(path) as tree``: the layout's TTree in ``path`` (a local path or a
+    ``root://``/``https://`` URL; the layout detected when not given). The file is closed
+    when the block ends, so read what you need inside it."""
     remote = is_remote(path)
     p: Any = os.fspath(path) if remote else Path(path)
     if not remote and not p.exists():
@@ -60,14 +63,16 @@ def open_tree(path: str | os.PathLike[str], layout: Layout | None = None) -> Any
     except Exception as err:  # uproot raises several types for damaged files
         msg = f"{p}: {read_error_reason(p, err)}"
         raise FileLayoutError(msg) from err
-    if layout is None:
-        layout = _layout_of(f, p)
-    name = tree_name(layout)
-    try:
-        return f[name]
-    except Exception as err:
-        msg = f"{p}: no tree {name!r} for the {layout} layout (keys: {sorted(f.keys(cycle=False))})"
-        raise FileLayoutError(msg) from err
+    with f:
+        if layout is None:
+            layout = _layout_of(f, p)
+        name = tree_name(layout)
+        try:
+            tree = f[name]
+        except Exception as err:
+            msg = f"{p}: no tree {name!r} for the {layout} layout (keys: {sorted(f.keys(cycle=False))})"
+            raise FileLayoutError(msg) from err
+        yield tree
 
 
 def _layout_of(f: Any, p: Any) -> Layout:
@@ -85,8 +90,8 @@ def _layout_of(f: Any, p: Any) -> Layout:
 def layout_of_file(path: str | os.PathLike[str]) -> Layout:
     """Which of the two layouts the file at ``path`` holds, from its tree's name
     (:func:`e2e_coffea.inference.detect_layout` tells it from a chunk's branch names)."""
-    tree = open_tree(path)
-    return "e2e" if tree.name == E2E_TREE.split("/")[-1] else "sparse"
+    with open_tree(path) as tree:
+        return "e2e" if tree.name == E2E_TREE.split("/")[-1] else "sparse"
 
 
 def check_branches(tree: Any, branches: Sequence[str], *, where: str = "") -> None:
@@ -108,20 +113,18 @@ def read_arrays(
     entry_stop: int | None = None,
 ) -> ak.Array:
     """Read ``branches`` (all when None) of one file as a chunk; corrupt baskets become errors."""
-    tree = open_tree(path, layout)
-    if branches is not None:
-        check_branches(tree, branches, where=str(path))
-    try:
-        return tree.arrays(
-            list(branches) if branches is not None else None,
-            entry_start=entry_start,
-            entry_stop=entry_stop,
-        )
-    except Exception as err:
-        msg = (
-            f"{path}: cannot read entries {entry_start}..{entry_stop} ({type(err).__name__}: {err})"
-        )
-        raise FileLayoutError(msg) from err
+    with open_tree(path, layout) as tree:
+        if branches is not None:
+            check_branches(tree, branches, where=str(path))
+        try:
+            return tree.arrays(
+                list(branches) if branches is not None else None,
+                entry_start=entry_start,
+                entry_stop=entry_stop,
+            )
+        except Exception as err:
+            msg = f"{path}: cannot read entries {entry_start}..{entry_stop} ({type(err).__name__}: {err})"
+            raise FileLayoutError(msg) from err
 
 
 def write_tree(

@@ -46,8 +46,8 @@ def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
     for dataset, entry in fs.items():
         for path, tree in entry["files"].items():
             layout = layout_of_tree(str(tree or ""))
-            t = open_tree(path, layout)
-            n = int(t.num_entries)
+            with open_tree(path, layout) as t:
+                n = int(t.num_entries)
             name = str(tree or "Events")
             # coffea.processor.executor.FileMeta.chunks (align_clusters=False)
             size = math.ceil(n / max(round(n / chunksize), 1)) if n else 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -147,17 +148,22 @@ class RootTaskSource:
             profile.layout if profile is not None else layout_of_tree(tree_name or "Events")
         )
         self._tree: Any = None
+        self._file: ExitStack | None = None
         self._pid = -1
         self._plans: dict[bool, ColumnPlan] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_tree": None, "_pid": -1}
+        return {**self.__dict__, "_tree": None, "_file": None, "_pid": -1}
 
     def _open(self) -> Any:
+        """The file's tree, opened once per process; the file stays open as long as this
+        source (it closes when the source is dropped)."""
         if self._tree is None or self._pid != os.getpid():
             from ..io import open_tree
 
-            self._tree, self._pid = open_tree(self.name, self.layout), os.getpid()
+            self._file = ExitStack()
+            self._tree = self._file.enter_context(open_tree(self.name, self.layout))
+            self._pid = os.getpid()
         return self._tree
 
     def _plan(self, inputs: bool) -> ColumnPlan:

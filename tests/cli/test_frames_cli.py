@@ -20,7 +20,8 @@ def _present(path: Path, branches: list[str], layout: str) -> list[str]:
     """The branches of ``branches`` that the file holds (object kinematics are optional)."""
     from e2e_coffea.io import open_tree
 
-    keys = set(open_tree(path, layout).keys())  # type: ignore[arg-type]
+    with open_tree(path, layout) as tree:  # type: ignore[arg-type]
+        keys = set(tree.keys())
     return [b for b in branches if b in keys]
 
 

@@ -72,8 +72,10 @@ def _url(server: str, sample: Any, process: str, layout: str) -> str:
 def test_open_tree_reads_over_http(server: str, sample: Any) -> None:
     RangeHandler.requests.clear()
     url = _url(server, sample, "tau", "sparse")
-    remote = open_tree(url, "sparse").arrays(["Jet_pt"])
-    local = uproot.open(sample.files[("tau", "sparse")])["Events"].arrays(["Jet_pt"])
+    with open_tree(url, "sparse") as tree:
+        remote = tree.arrays(["Jet_pt"])
+    with uproot.open(sample.files[("tau", "sparse")]) as f:
+        local = f["Events"].arrays(["Jet_pt"])
     assert remote.tolist() == local.tolist()
     assert RangeHandler.requests  # it really went over the wire
 
@@ -133,5 +135,5 @@ def test_xrootd_urls_reach_uproot_unchanged() -> None:
     """No XRootD server here: the error must name the URL exactly as given (not a
     local path made of it), proving the URL went to uproot untouched."""
     url = "root://127.0.0.1:1//store/user/nobody/ntuple.root"
-    with pytest.raises(FileLayoutError, match=re.escape(url)):
-        open_tree(url, "e2e")
+    with pytest.raises(FileLayoutError, match=re.escape(url)), open_tree(url, "e2e"):
+        pass

@@ -6,7 +6,7 @@ import pytest
 import uproot
 
 from e2e_coffea.exceptions import FileLayoutError, MissingBranchError
-from e2e_coffea.io import layout_of_file, read_arrays, sparse_branches, write_sparse
+from e2e_coffea.io import layout_of_file, open_tree, read_arrays, sparse_branches, write_sparse
 from e2e_coffea.layouts import SPARSE_COLLECTIONS, SPARSE_TREE
 
 
@@ -33,6 +33,18 @@ def test_readable_with_nanoevents_base_schema(tmp_path, chunk):
     ).events()
     assert len(events) == 7
     assert ak.all(events["EcalHit_energy"] == chunk["EcalHit"]["energy"])
+
+
+def test_open_tree_closes_its_file_when_the_block_ends(tmp_path, chunk):
+    path = tmp_path / "s.root"
+    write_sparse(path, chunk)
+    with open_tree(path) as tree:
+        assert tree.num_entries == 7
+        assert not tree.file.closed
+    assert tree.file.closed
+    with pytest.raises(RuntimeError, match="in the block"), open_tree(path, "sparse") as tree:
+        raise RuntimeError("in the block")
+    assert tree.file.closed
 
 
 def test_several_chunks_append(tmp_path, chunk):
