@@ -9,7 +9,8 @@
 # tests/inference/test_shipped_taggers.py checks against issue 20's floors.
 #
 # Knobs: OUT=build/pileup  DEST=e2e_coffea/data/taggers  EVENTS=1500  NPROC=2  RECORD=0
-#        TAGGERS="tau_simplenet tau_resnet15 tau_particlegnn"  TRAINED_AT_PU="tau_simplenet"
+#        TAGGERS="tau_simplenet_pu35 tau_simplenet tau_resnet15 tau_particlegnn"
+#        TRAINED_AT_PU="tau_simplenet_pu35"
 #        (the taggers whose contracts get the figures; the mu = 0 ones keep their seed-2 ones)
 set -euo pipefail
 OUT=${OUT:-build/pileup}
@@ -17,8 +18,8 @@ DEST=${DEST:-e2e_coffea/data/taggers}
 EVENTS=${EVENTS:-1500}
 NPROC=${NPROC:-2}
 RECORD=${RECORD:-0}
-TAGGERS=${TAGGERS:-tau_simplenet tau_resnet15 tau_particlegnn}
-TRAINED_AT_PU=${TRAINED_AT_PU:-tau_simplenet}
+TAGGERS=${TAGGERS:-tau_simplenet_pu35 tau_simplenet tau_resnet15 tau_particlegnn}
+TRAINED_AT_PU=${TRAINED_AT_PU:-tau_simplenet_pu35}
 SAMPLE="$OUT/pu35_heldout"
 
 if [ ! -f "$SAMPLE/fileset.sparse.json" ]; then

@@ -30,8 +30,22 @@ SHIPPED = {
     "jet_mass_simplenet": "jet_mass",
     "tau_particlegnn": "tau",
     "tau_pointtransformer": "tau",
+    "tau_simplenet_pu35": "tau",
 }
 """Shipped tagger -> its task."""
+PILEUP_FLOORS = {"tau": 0.95, "electron": 0.995, "eg": 0.78, "qg": 0.78}
+"""Issue 20's floors on the physical headline AUC (background at its cross-section, signal
+matched to its pT) of taggers trained at <mu> = 35, on the independent seed-202 sample of
+tools/evaluate-pileup-taggers.sh."""
+AT_PILEUP = {"tau_simplenet_pu35"}
+"""Shipped taggers trained at <mu> = 35; the others were trained without pile-up and warn
+on such samples (tests/inference/test_conditions.py)."""
+PILEUP_BELOW_FLOOR: dict[str, str] = {
+    "tau_simplenet_pu35": "headline 0.932 +- 0.008: training sample of 4,763 tau jets at "
+    "mu = 35 (16,000 DY events) on two shared CPU cores; QCD pT-hat 30-80 jets, the physical "
+    "background, are the hardest (docs/physics.md, 'Retraining at pile-up 35')",
+}
+"""Taggers trained at <mu> = 35 below their floor, each with its measured reason."""
 _BUDGET = "CPU training budget: validation AUC still rising when the epochs ran out"
 BUDGET_LIMITED: dict[str, str] = {
     "top_simplenet": _BUDGET,
@@ -116,6 +130,9 @@ def test_shipped_file_is_small_and_self_describing(name: str) -> None:
 def test_heldout_figure_is_recorded_and_meets_its_floor(name: str) -> None:
     c = load_contract(resolve_tagger(name).path)
     m = c.metrics
+    if name in AT_PILEUP:
+        _check_pileup_heldout(name, c)
+        return
     assert "seed 2" in m["heldout_sample"]
     assert m["heldout_command"].startswith("tools/evaluate-shipped-taggers.sh")
     if name not in RETRAIN_PENDING:
@@ -138,6 +155,25 @@ def test_heldout_figure_is_recorded_and_meets_its_floor(name: str) -> None:
         assert auc >= MIN_AUC
 
 
+def _check_pileup_heldout(name: str, c: Contract) -> None:
+    """A tagger trained at <mu> = 35: its conditions say so, and its held-out headline on
+    the independent mu = 35 sample meets issue 20's floor or names why not."""
+    m = c.metrics
+    assert c.conditions is not None
+    assert c.conditions["pileup_mu"] == 35.0
+    assert 30 < c.conditions["mean_nvtx"] < 40
+    assert "seed 202" in m["heldout_sample"]
+    assert "<mu> = 35" in m["heldout_sample"]
+    assert m["heldout_command"].startswith("tools/evaluate-pileup-taggers.sh")
+    assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
+    assert 0 < m["heldout_auc_err"] < 0.02
+    assert set(m["heldout_auc_per_background"]) >= {"qcd_pthat30to80", "wjets"}
+    floor = PILEUP_FLOORS[SHIPPED[name]]
+    below = m["heldout_auc"] < floor
+    assert below == (name in PILEUP_BELOW_FLOOR)  # an exception that no longer holds must go
+    assert m["heldout_auc"] >= MIN_AUC
+
+
 def _heldout(name: str) -> float:
     return float(load_contract(resolve_tagger(name).path).metrics["heldout_auc"])
 
@@ -156,6 +192,8 @@ def test_every_exception_is_needed_and_explained() -> None:
     for task in RESNET_BEHIND:
         assert f"`{task}_resnet15`" in physics
     for name in BEHIND_BASELINE:
+        assert f"`{name}`" in physics
+    for name in PILEUP_BELOW_FLOOR:
         assert f"`{name}`" in physics
 
 

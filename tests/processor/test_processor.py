@@ -368,7 +368,7 @@ def test_jets_without_hits_score_like_blank_frames(
 def test_taggers_only_see_their_own_objects(
     sample: Any, both: E2ETaggerProcessor, events: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import e2e_coffea.inference.tagger as mod
+    import e2e_coffea.frames.model_inputs as mod  # the one model-input path builds them
 
     seen: list[tuple[str, str, tuple[int, ...]]] = []
     real_jet, real_eg = mod.build_jet_frames, mod.build_eg_frames
