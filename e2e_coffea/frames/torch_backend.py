@@ -232,7 +232,7 @@ class TorchBackend:
 
 class HostKernelTorchBackend(TorchBackend):
     """:class:`TorchBackend` on the CPU that builds with the numpy backend's numba kernels:
-    the building ops below are the numpy backend's, and :meth:`finish` wraps the frames
+    the building ops below are the numpy backend's, and ``finish`` wraps the frames
     with ``torch.from_numpy`` (no copy). ``out`` is therefore a numpy array here."""
 
     def __init__(self, device: str = "cpu", *, native: bool | None = None) -> None:

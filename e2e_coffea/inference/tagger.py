@@ -133,7 +133,7 @@ class Tagger:
     >>> tagger.kind, tagger.contract.channel_preset, tagger.contract.class_names
     ('jet', 'tau13', ('qcd', 'tau'))
     >>> tagger.contract.validity
-    {'abs_eta_max': 2.4, 'pt_max': 100.0, 'pt_min': 20.0}
+    {'abs_eta_max': 1.392, 'pt_max': 100.0, 'pt_min': 20.0}
     """
 
     def __init__(
