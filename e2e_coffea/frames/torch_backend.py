@@ -242,6 +242,9 @@ class HostKernelTorchBackend(TorchBackend):
         super().__init__(device, native=False)
         self._host = NumpyBackend()
 
+    # The signatures below repeat the FrameBackend protocol's (frames/frame_backend.py), as
+    # every backend's do: each op is the numpy backend's, delegated.
+
     def new(self, shape: tuple[int, ...], *, zeroed: bool) -> Any:
         return self._host.new(shape, zeroed=zeroed)
 
