@@ -228,13 +228,46 @@ def test_unreachable_server_is_retried_with_backoff_then_named(
     assert isinstance(err.value, ConnectionError)  # an outage, not a refusal
 
 
+@pytest.fixture
+def silent_server() -> Any:
+    """A TCP server that accepts connections and never answers: a request to it is slower
+    than any timeout, deterministically (a 0.1 ms timeout against the real server raced
+    the HTTP client's socket timer and passed now and then)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_request_slower_than_the_timeout_is_retried_then_named(
-    triton: Any, jet: TaggerSpec, protocol: str
+    triton: Any, jet: TaggerSpec, protocol: str, silent_server: str
 ) -> None:
-    url = triton.url(protocol)
+    # gRPC deadlines are exact, so the real server at 0.1 ms is slower than the timeout;
+    # the HTTP client's socket timer is coarse, so it gets a server that never answers.
+    url, timeout = (triton.url(protocol), 1e-4) if protocol == "grpc" else (silent_server, 0.2)
     slow = TritonBackend(
-        url, jet.name, jet.contract, protocol=protocol, timeout=1e-4, retries=1, backoff=0.01
+        url, jet.name, jet.contract, protocol=protocol, timeout=timeout, retries=1, backoff=0.01
     )  # type: ignore[arg-type]
     with pytest.raises(
         TritonUnavailableError, match=r"failed after 2 attempts.*(?i:deadline|timed out|timeout)"
