@@ -14,9 +14,9 @@ from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.frames import ObjectCuts
 from e2e_coffea.train import RootTaskSource
-from e2e_coffea.train.frame_files import frames_source
-from e2e_coffea.train.pairing import pair_model_and_task
-from e2e_coffea.train.tasks import get_task
+from e2e_coffea.train.data.frame_files import frames_source
+from e2e_coffea.train.tasks.definitions import get_task
+from e2e_coffea.train.tasks.pairing import pair_model_and_task
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".parquet", ".h5"])

@@ -22,15 +22,15 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError, FileLayoutError
-from ..frames.model_inputs import window_size
-from ..frames.selection import ObjectCuts
-from ..io.npyfiles import check_npy_member
-from ..layouts import ObjectKind
+from ...exceptions import BadInputError, FileLayoutError
+from ...frames.model_inputs import window_size
+from ...frames.selection import ObjectCuts
+from ...io.npyfiles import check_npy_member
+from ...layouts import ObjectKind
+from ..tasks.definitions import Task, class_mask
 from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
 from .sources import ObjectChunk, Select, fallback_ids, units_of
 from .split import split_of
-from .tasks import Task, class_mask
 
 __all__ = ["LABEL_MODES", "ML4SCISource", "NpzFramesSource", "frames_source"]
 

@@ -18,8 +18,8 @@ from typing import Final
 import numpy as np
 import torch
 
-from ..exceptions import BadInputError, FileLayoutError
-from ..frames.ml4sci_files import (
+from ...exceptions import BadInputError, FileLayoutError
+from ...frames.ml4sci_files import (
     IMAGE_COLUMNS,
     ML4SCIWriter,
     ml4sci_format,
