@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from .data.batch import ArrayBatches, Batch
 from .data.index import build_index
-from .data.ml4sci import ML4SCIDataset, ML4SCIWriter, write_ml4sci
 from .data.sources import ObjectChunk, RootTaskSource
 from .data.split import split_of, splitmix64
 from .data.streaming import EpochLoader, ObjectStream, ShuffleBuffer
@@ -28,8 +27,6 @@ __all__ = [
     "ArrayBatches",
     "Batch",
     "EpochLoader",
-    "ML4SCIDataset",
-    "ML4SCIWriter",
     "ObjectChunk",
     "ObjectStream",
     "RootTaskSource",
@@ -50,5 +47,4 @@ __all__ = [
     "split_of",
     "splitmix64",
     "train_task",
-    "write_ml4sci",
 ]

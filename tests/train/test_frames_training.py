@@ -93,7 +93,7 @@ def test_train_on_public_style_ml4sci_file(
 ) -> None:
     """0/1 labels (--labels binary), frames of the task's shape, trained through the CLI."""
     from e2e_coffea.export import load_contract
-    from e2e_coffea.train import write_ml4sci
+    from e2e_coffea.frames.ml4sci_files import write_ml4sci
 
     rng = np.random.default_rng(0)
     n = 160

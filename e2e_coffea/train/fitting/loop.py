@@ -308,7 +308,7 @@ class _Run:
             if count == 0:
                 msg = (
                     f"train_batches gave no data in epoch {epoch + 1}: a one-shot generator is "
-                    "exhausted after one epoch; pass a list, an ArrayBatches/ML4SCIDataset, or a callable"
+                    "exhausted after one epoch; pass a list, an ArrayBatches, an EpochLoader, or a callable"
                 )
                 raise TrainingError(msg)
             record: dict[str, Any] = {
