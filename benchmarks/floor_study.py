@@ -36,7 +36,7 @@ from sklearn.metrics import roc_auc_score
 from e2e_coffea import geometry as geo
 from e2e_coffea.frames import build_eg_frames, select_objects
 from e2e_coffea.layouts import LABEL_IDS
-from e2e_coffea.train.tasks import get_task
+from e2e_coffea.train.tasks.definitions import get_task
 
 CROP = 32
 SEED = 15  # the seed crystal's row and column in the crop

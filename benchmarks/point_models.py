@@ -5,7 +5,7 @@ Not a test: it shows that ``particle_gnn`` and ``point_transformer`` learn from
 how long an epoch takes. The baseline, measured on the same jets, is the AUC of the hit
 multiplicity alone (fewer hits = more tau-like), so a model's AUC reads as "better or
 not than counting hits". Jets: the tau task's selection
-(:func:`e2e_coffea.train.tasks.task_selection` with the default :class:`ObjectCuts`),
+(:func:`e2e_coffea.train.tasks.definitions.task_selection` with the default :class:`ObjectCuts`),
 split by event id with :func:`e2e_coffea.train.split_of` (80/10/10).
 
     e2e-coffea generate --process tau --process qcd --events 400 --out /tmp/pc-samples
@@ -30,7 +30,7 @@ from e2e_coffea.io import load_fileset, open_tree
 from e2e_coffea.layouts import EVENT_ID_BRANCHES, layout_of_tree
 from e2e_coffea.models import count_parameters, create_model
 from e2e_coffea.train import ArrayBatches, fit, roc_auc, split_of
-from e2e_coffea.train.tasks import get_task, task_selection
+from e2e_coffea.train.tasks.definitions import get_task, task_selection
 
 
 def load(fileset: Path, spec: PointCloudSpec) -> dict[str, np.ndarray]:

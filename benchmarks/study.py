@@ -101,7 +101,7 @@ def contract_for(task_name: str, model_name: str, model: Any) -> Any:
     """The contract the training CLI would write for this task and model."""
     from e2e_coffea.export import E2E_JET_CROP, EG_CROP, Contract
     from e2e_coffea.frames import load_norm, resolve_channels
-    from e2e_coffea.train.tasks import get_task
+    from e2e_coffea.train.tasks.definitions import get_task
 
     task = get_task(task_name)
     chs = tuple(s.name for s in resolve_channels(task.preset, frame=task.kind))  # type: ignore[arg-type]
@@ -126,7 +126,7 @@ def tagger_file(task_name: str, model_name: str, work: Path) -> tuple[Path, str]
     from e2e_coffea.export import export_onnx
     from e2e_coffea.inference.shipped import list_taggers, shipped_dir
     from e2e_coffea.models import create_model
-    from e2e_coffea.train.tasks import get_task
+    from e2e_coffea.train.tasks.definitions import get_task
 
     name = f"{task_name}_{model_name}"
     if name in list_taggers():

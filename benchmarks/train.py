@@ -55,8 +55,8 @@ from e2e_coffea.train import (
     loss_for,
     predict,
 )
-from e2e_coffea.train.sources import units_of
-from e2e_coffea.train.split import split_of
+from e2e_coffea.train.data.sources import units_of
+from e2e_coffea.train.data.split import split_of
 
 SHAPE = (3, 125, 125)
 

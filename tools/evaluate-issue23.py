@@ -33,9 +33,9 @@ from e2e_coffea.hists.response import fit_calibration, mass_response_report
 from e2e_coffea.inference import Tagger
 from e2e_coffea.io import load_fileset
 from e2e_coffea.processor.weights import event_weights
-from e2e_coffea.train.split import split_of
-from e2e_coffea.train.tasks import get_task
-from e2e_coffea.train.weights import fit_reweighting
+from e2e_coffea.train.data.split import split_of
+from e2e_coffea.train.data.weights import fit_reweighting
+from e2e_coffea.train.tasks.definitions import get_task
 
 TOP, OTHER = 5, 6
 

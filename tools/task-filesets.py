@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from e2e_coffea.io.fileset import load_fileset, relative_fileset
-from e2e_coffea.train.tasks import TASKS
+from e2e_coffea.train.tasks.definitions import TASKS
 
 
 def main(root: Path) -> None:

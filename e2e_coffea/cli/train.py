@@ -25,7 +25,7 @@ __all__ = ["command", "report_lines"]
 def __getattr__(name: str) -> Any:
     """``train_task`` moved to :mod:`e2e_coffea.train`; importing it from here still works."""
     if name == "train_task":
-        from ..train.task_training import train_task
+        from ..train.tasks.training import train_task
 
         return train_task
     msg = f"module {__name__!r} has no attribute {name!r}"
@@ -187,7 +187,7 @@ def command(
     to OUT/NAME.ckpt/. Under torchrun, each process trains one rank.
     """
     from ..runner.outputs import check_out_dir
-    from ..train.task_training import train_task
+    from ..train.tasks.training import train_task
 
     check_out_dir(kw["out"])  # before any data is read, as run does
     info = train_task(

@@ -5,8 +5,8 @@ top samples): parquet with one row per jet, the frame as nested lists (C, H, W) 
 ``X_jet`` (``X_jets`` in some releases) next to ``y``, ``pt``, ``m0``, ``ieta``, ``iphi``;
 HDF5 with ``X_jets`` as (N, H, W, C), channels last, and the same 1-d columns. We read
 both spellings and write ``X_jet`` (parquet) / ``X_jets`` (HDF5). A frames file format,
-so it lives with the frames; :mod:`e2e_coffea.train.ml4sci` streams these files into
-training.
+so it lives with the frames; :class:`~e2e_coffea.train.data.frame_files.ML4SCISource` reads
+them for training.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a model eats, in one object: the branches it needs and the inputs it is fed.
 
-Training (:mod:`e2e_coffea.train.sources`), inference (:class:`e2e_coffea.inference.Tagger`)
+Training (:mod:`e2e_coffea.train.data.sources`), inference (:class:`e2e_coffea.inference.Tagger`)
 and the frames converter (:mod:`.convert`) all plan their branches and build their
 inputs through :class:`ModelInputs`, so a channel, a normalisation or a scalar added for
 one is added for all: a model sees in production the numbers it was trained on. An

@@ -31,8 +31,8 @@ from ..export.precision import (
     variant_file,
     write_variant_contract,
 )
-from ..train.metrics import roc_auc
-from ..train.tasks import Task, class_mask, get_task
+from ..train.fitting.metrics import roc_auc
+from ..train.tasks.definitions import Task, class_mask, get_task
 from .precision import fp16_model
 from .sessions import get_session
 from .shipped import TaggerSpec

@@ -18,7 +18,7 @@ from ..exceptions import BadInputError, ChannelError
 
 __all__ = ["HEAD_TASKS", "E2EModel", "Head", "HeadTask", "check_task", "tracing"]
 
-#: What a model's head emits. Not :class:`e2e_coffea.train.tasks.Task`, the physics task
+#: What a model's head emits. Not :class:`e2e_coffea.train.tasks.definitions.Task`, the physics task
 #: (samples, classes, kinematic range) that a model is trained for.
 HeadTask = Literal["classification", "regression"]
 HEAD_TASKS: Final[tuple[HeadTask, ...]] = ("classification", "regression")

@@ -48,7 +48,7 @@ def test_bad_out_exits_2_before_the_work(
 ) -> None:
     import e2e_coffea.export.attach as attach
     import e2e_coffea.inference.triton_repo as triton_repo
-    import e2e_coffea.train.task_training as task_training
+    import e2e_coffea.train.tasks.training as task_training
 
     monkeypatch.setattr(task_training, "train_task", _never)
     monkeypatch.setattr(attach, "attach_contract", _never)

@@ -23,8 +23,8 @@ from e2e_coffea.io.columns import plan_columns, read_columns
 from e2e_coffea.io.nested import flat_branches
 from e2e_coffea.layouts import E2E_TREE, LABEL_IDS, SPARSE_TREE
 from e2e_coffea.train import RootTaskSource
-from e2e_coffea.train.pairing import pair_model_and_task
-from e2e_coffea.train.tasks import TASKS, get_task
+from e2e_coffea.train.tasks.definitions import TASKS, get_task
+from e2e_coffea.train.tasks.pairing import pair_model_and_task
 
 SCALARS = ("pt", "eta", "nVtx")
 """Two object quantities and an event branch broadcast to the objects."""

@@ -17,7 +17,7 @@ from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.export import E2E_JET_CROP, EG_CROP, Contract, load_contract
 from e2e_coffea.inference.shipped import list_taggers, resolve_tagger, shipped_dir
 from e2e_coffea.models import create_model
-from e2e_coffea.train.tasks import TASKS
+from e2e_coffea.train.tasks.definitions import TASKS
 
 BINARY = ("tau", "electron", "eg", "qg", "top")
 FLOORS = {"tau": 0.97, "electron": 0.99, "top": 0.95, "qg": 0.75, "eg": 0.70}

@@ -403,7 +403,7 @@ def test_a_file_listed_twice_in_a_list_is_warned_about_not_folded() -> None:
 
 
 def test_a_training_seed_must_be_an_integer() -> None:
-    from e2e_coffea.train.task_training import TrainConfig
+    from e2e_coffea.train.tasks.training import TrainConfig
 
     assert TrainConfig(task="tau", model="simplenet", seed=7).seed == 7
     for seed in (2.5, 1e30):
@@ -426,8 +426,8 @@ def test_a_json_model_option_is_strict_but_plain_words_stay_strings() -> None:
 
 
 def test_a_frames_npz_with_a_forged_column_header_is_refused(tmp_path: Path) -> None:
-    from e2e_coffea.train.frame_files import frames_source
-    from e2e_coffea.train.tasks import get_task
+    from e2e_coffea.train.data.frame_files import frames_source
+    from e2e_coffea.train.tasks.definitions import get_task
 
     p = tmp_path / "frames.npz"
     np.savez(p, frames=np.zeros((2, 1, 2, 2), np.float32), label=np.zeros(2, np.int64))
@@ -465,8 +465,8 @@ def test_a_frames_npz_claiming_more_frames_than_it_holds_is_refused_up_front(
     tmp_path: Path,
 ) -> None:
     from e2e_coffea.exceptions import FileLayoutError
-    from e2e_coffea.train.frame_files import frames_source
-    from e2e_coffea.train.tasks import get_task
+    from e2e_coffea.train.data.frame_files import frames_source
+    from e2e_coffea.train.tasks.definitions import get_task
 
     p = tmp_path / "frames.npz"
     np.savez(p, frames=np.zeros((2, 1, 125, 125), np.float32), label=np.zeros(2, np.int64))

@@ -52,8 +52,8 @@ def tau_sources(train_sample: SimpleNamespace) -> Any:
     """``tau_sources(layout)``: the tau task's ROOT sources of ``train_sample`` (image inputs)."""
     from e2e_coffea.io import load_fileset
     from e2e_coffea.train import RootTaskSource
-    from e2e_coffea.train.pairing import pair_model_and_task
-    from e2e_coffea.train.tasks import get_task
+    from e2e_coffea.train.tasks.definitions import get_task
+    from e2e_coffea.train.tasks.pairing import pair_model_and_task
 
     def make(layout: str) -> list[Any]:
         task = get_task("tau")

@@ -12,8 +12,8 @@ import uproot
 
 from e2e_coffea.io.profiles import load_profile
 from e2e_coffea.train import RootTaskSource
-from e2e_coffea.train.pairing import pair_model_and_task
-from e2e_coffea.train.tasks import get_task
+from e2e_coffea.train.tasks.definitions import get_task
+from e2e_coffea.train.tasks.pairing import pair_model_and_task
 
 RENAMED = {"jet_Pt": "jetPt", "jetSeed_ieta": "seedEta", "jetSeed_iphi": "seedPhi"}
 DROPPED = ("jet_label", "runId", "lumiId", "eventId")  # truth from jet_IsTau; split by entry

@@ -14,9 +14,9 @@ from e2e_coffea.cli import main
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.frames import ObjectCuts
 from e2e_coffea.train import RootTaskSource
-from e2e_coffea.train.frame_files import frames_source
-from e2e_coffea.train.pairing import pair_model_and_task
-from e2e_coffea.train.tasks import get_task
+from e2e_coffea.train.data.frame_files import frames_source
+from e2e_coffea.train.tasks.definitions import get_task
+from e2e_coffea.train.tasks.pairing import pair_model_and_task
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".parquet", ".h5"])
@@ -93,7 +93,7 @@ def test_train_on_public_style_ml4sci_file(
 ) -> None:
     """0/1 labels (--labels binary), frames of the task's shape, trained through the CLI."""
     from e2e_coffea.export import load_contract
-    from e2e_coffea.train import write_ml4sci
+    from e2e_coffea.frames.ml4sci_files import write_ml4sci
 
     rng = np.random.default_rng(0)
     n = 160

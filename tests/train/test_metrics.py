@@ -36,7 +36,7 @@ def test_auc_edge_cases() -> None:
 @pytest.mark.parametrize("classes", [1, 3])
 def test_an_empty_split_has_no_auc_and_no_error(classes: int) -> None:
     """A tiny sample can leave the test split empty: NaN (null in the contract), not a crash."""
-    from e2e_coffea.train.evaluate import Outputs, auc_of
+    from e2e_coffea.train.fitting.evaluate import Outputs, auc_of
 
     empty = Outputs(np.zeros((0, classes), np.float32), np.zeros(0, np.int64), None)
     assert math.isnan(auc_of(empty))

@@ -1,4 +1,5 @@
-"""ML4SCI parquet/HDF5: write, read back in batches, ragged and foreign files refused."""
+"""ML4SCI parquet/HDF5: written by the frames writer, read back by training's one reader
+(:class:`ML4SCISource`) unit by unit; ragged, foreign and unreadable files refused."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from e2e_coffea.exceptions import BadInputError, FileLayoutError
-from e2e_coffea.models import create_model
-from e2e_coffea.train import ML4SCIDataset, ML4SCIWriter, fit, split_of, write_ml4sci
+from e2e_coffea.frames import ObjectCuts
+from e2e_coffea.frames.ml4sci_files import ML4SCIWriter, write_ml4sci
+from e2e_coffea.train import split_of
+from e2e_coffea.train.data.frame_files import ML4SCISource
+from e2e_coffea.train.tasks.definitions import get_task
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 h5py = pytest.importorskip("h5py")
+
+NO_CUTS = ObjectCuts(pt_min=0.0, abs_eta_max=10.0, require_in_frame=False)
 
 
 def sample(n: int = 23, c: int = 3, h: int = 9, w: int = 7) -> dict[str, np.ndarray]:
@@ -29,12 +34,15 @@ def sample(n: int = 23, c: int = 3, h: int = 9, w: int = 7) -> dict[str, np.ndar
     }
 
 
-def read_all(ds: ML4SCIDataset) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    batches = list(ds)
-    x = np.concatenate([b.frames.numpy() for b in batches])
-    y = np.concatenate([b.labels.numpy() for b in batches])
-    s = None if batches[0].scalars is None else np.concatenate([b.scalars.numpy() for b in batches])
-    return x, y, s
+def source(path: Path, shape: tuple[int, ...] = (3, 9, 7)) -> ML4SCISource:
+    return ML4SCISource(path, get_task("qg"), labels="binary", shape=shape, cuts=NO_CUTS)
+
+
+def read_all(src: ML4SCISource, step: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames, targets and splits of every unit, in file order."""
+    chunks = [src.read(a, b) for a, b in src.units(step)]
+    x = np.concatenate([c.inputs for c in chunks if c.inputs is not None])
+    return x, np.concatenate([c.target for c in chunks]), np.concatenate([c.split for c in chunks])
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".h5"])
@@ -51,20 +59,16 @@ def test_round_trip(tmp_path: Path, suffix: str) -> None:
         m0=d["m0"],
         extra={"run": np.ones(n, int), "lumi": np.zeros(n, int), "event": np.arange(n)},
     )
-    ds = ML4SCIDataset(path, batch_size=5, scalars=("ieta", "iphi"), block_size=8)
-    assert len(ds) == n
-    sizes = [len(b) for b in ds]
-    assert sizes == [5, 5, 5, 5, 3]  # exact batches across 8-row blocks
-    x, y, s = read_all(ds)
+    src = source(path)
+    x, y, split = read_all(src)
     np.testing.assert_array_equal(x, d["frames"])
     np.testing.assert_array_equal(y, d["y"])
-    np.testing.assert_array_equal(s, np.stack([d["ieta"], d["iphi"]], 1).astype(np.float32))
-    _, m0, _ = read_all(ML4SCIDataset(path, batch_size=50, target="m0"))
-    np.testing.assert_array_equal(m0, d["m0"])
-    # split selection agrees with split_of on the stored event ids
-    want = split_of(1, 0, np.arange(n), (0.5, 0.25, 0.25)) == 1
-    _, yv, _ = read_all(ML4SCIDataset(path, batch_size=4, split="val", fractions=(0.5, 0.25, 0.25)))
-    np.testing.assert_array_equal(yv, d["y"][want])
+    # the split is split_of on the stored event ids
+    np.testing.assert_array_equal(split, split_of(1, 0, np.arange(n)))
+    # units read alone give the same rows (HDF5: row ranges; parquet: row groups)
+    assert sum(b - a for a, b in src.units(5)) == n
+    a0, b0 = src.units(5)[-1]
+    np.testing.assert_array_equal(src.read(a0, b0).inputs, d["frames"][a0:b0])
 
 
 def test_h5_layout_is_channels_last(tmp_path: Path) -> None:
@@ -95,24 +99,11 @@ def test_reads_foreign_ml4sci_parquet(tmp_path: Path) -> None:
         pa.table({"X_jets": rows, "y": d["y"].astype(np.float64), "pt": d["pt"], "m0": d["m0"]}),
         tmp_path / "qg.snappy.parquet",
     )
-    ds = ML4SCIDataset(tmp_path / "qg.snappy.parquet", batch_size=4)
-    x, _y, _ = read_all(ds)
+    src = source(tmp_path / "qg.snappy.parquet")
+    x, y, _ = read_all(src)
     np.testing.assert_allclose(x, d["frames"])
-    assert ds.image_column == "X_jets"
-
-
-def test_shuffle_is_a_permutation_per_epoch(tmp_path: Path) -> None:
-    d = sample(n=40)
-    ids = np.arange(40)
-    write_ml4sci(tmp_path / "a.h5", d["frames"], ids, d["pt"], d["ieta"], d["iphi"])
-    ds = ML4SCIDataset(tmp_path / "a.h5", batch_size=8, shuffle=True, seed=5, block_size=40)
-    e0 = read_all(ds)[1]
-    ds.set_epoch(1)
-    e1 = read_all(ds)[1]
-    assert sorted(e0.tolist()) == sorted(e1.tolist()) == ids.tolist()
-    assert not np.array_equal(e0, e1)
-    ds.set_epoch(0)
-    np.testing.assert_array_equal(read_all(ds)[1], e0)
+    np.testing.assert_array_equal(y, d["y"])
+    assert src.image == "X_jets"
 
 
 def test_incremental_writer(tmp_path: Path) -> None:
@@ -129,9 +120,7 @@ def test_incremental_writer(tmp_path: Path) -> None:
                     d["iphi"][lo:hi],
                 )
         assert w.n == 20
-        np.testing.assert_array_equal(
-            read_all(ML4SCIDataset(tmp_path / f"inc{suffix}"))[0], d["frames"]
-        )
+        np.testing.assert_array_equal(read_all(source(tmp_path / f"inc{suffix}"))[0], d["frames"])
 
 
 def test_errors(tmp_path: Path) -> None:
@@ -145,34 +134,19 @@ def test_errors(tmp_path: Path) -> None:
         write_ml4sci(tmp_path / "a.h5", d["frames"], d["y"], d["pt"][:2], d["ieta"], d["iphi"])
     with pytest.raises(BadInputError, match="collides"):
         write_ml4sci(tmp_path / "a.h5", *args, extra={"y": d["y"]})
-    with pytest.raises(FileLayoutError, match="no such file"):
-        ML4SCIDataset(tmp_path / "none.h5")
+    with pytest.raises(FileLayoutError, match="no such frames file"):
+        source(tmp_path / "none.h5")
     write_ml4sci(tmp_path / "ok.h5", *args)
-    with pytest.raises(FileLayoutError, match=r"missing column\(s\) \['m0'\]"):
-        ML4SCIDataset(tmp_path / "ok.h5", target="m0")
-    with pytest.raises(FileLayoutError, match=r"missing column.*'run'"):
-        ML4SCIDataset(tmp_path / "ok.h5", split="train")
-    with pytest.raises(BadInputError, match="split must be one of"):
-        ML4SCIDataset(tmp_path / "ok.h5", split="training")
+    with pytest.raises(BadInputError, match=r"frames of shape \(3, 9, 7\), the task needs"):
+        source(tmp_path / "ok.h5", shape=(3, 9, 9)).read(0, 4)
     (tmp_path / "junk.parquet").write_bytes(b"PAR1 nonsense")
     with pytest.raises(FileLayoutError, match="not a readable parquet file"):
-        ML4SCIDataset(tmp_path / "junk.parquet")
+        source(tmp_path / "junk.parquet")
     pq.write_table(
         pa.table({"X_jet": [[[[1.0, 2.0]]], [[[1.0]]]], "y": [0, 1]}), tmp_path / "ragged.parquet"
     )
     with pytest.raises(FileLayoutError, match="ragged"):
-        list(ML4SCIDataset(tmp_path / "ragged.parquet"))
+        source(tmp_path / "ragged.parquet", shape=(1, 1, 2)).read(0, 2)
     pq.write_table(pa.table({"img": [1.0], "y": [0]}), tmp_path / "noimg.parquet")
     with pytest.raises(FileLayoutError, match="no frame column"):
-        ML4SCIDataset(tmp_path / "noimg.parquet")
-
-
-def test_fit_streams_from_a_file(tmp_path: Path) -> None:
-    d = sample(n=64, c=2, h=16, w=16)
-    write_ml4sci(tmp_path / "t.parquet", d["frames"], d["y"], d["pt"], d["ieta"], d["iphi"])
-    torch.manual_seed(0)
-    model = create_model("simplenet", 2, width=4, hidden=8)
-    ds = ML4SCIDataset(tmp_path / "t.parquet", batch_size=16, shuffle=True)
-    res = fit(model, ds, ds, epochs=2, device="cpu", progress=False)
-    assert res.history[-1]["n_train"] == 64
-    assert res.history[-1]["n_val"] == 64
+        source(tmp_path / "noimg.parquet")

@@ -11,8 +11,8 @@ from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.frames.objects import flavour_records, object_records
 from e2e_coffea.layouts import LABEL_IDS
 from e2e_coffea.sim.processes import PROCESSES
-from e2e_coffea.train.tasks import class_mask, get_task
-from e2e_coffea.train.weights import fit_reweighting
+from e2e_coffea.train.data.weights import fit_reweighting
+from e2e_coffea.train.tasks.definitions import class_mask, get_task
 
 
 def test_top_is_fully_merged_fatjets_above_400_against_boosted_qcd() -> None:

@@ -18,10 +18,10 @@ from e2e_coffea.train import (
     build_index,
     fit_reweighting,
 )
-from e2e_coffea.train.index import keep_rows
-from e2e_coffea.train.sources import units_of
-from e2e_coffea.train.split import split_of
-from e2e_coffea.train.streaming import interleave
+from e2e_coffea.train.data.index import keep_rows
+from e2e_coffea.train.data.sources import units_of
+from e2e_coffea.train.data.split import split_of
+from e2e_coffea.train.data.streaming import interleave
 
 
 class ArraySource:

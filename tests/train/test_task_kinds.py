@@ -27,8 +27,8 @@ from e2e_coffea.layouts import LABEL_IDS
 from e2e_coffea.models import create_model, register_model
 from e2e_coffea.models.simplenet import simplenet
 from e2e_coffea.train import train_task
-from e2e_coffea.train.pairing import pair_model_and_task
-from e2e_coffea.train.tasks import TASKS, get_task
+from e2e_coffea.train.tasks.definitions import TASKS, get_task
+from e2e_coffea.train.tasks.pairing import pair_model_and_task
 
 TINY = {"width": 4, "hidden": 8}
 KW = {"batch_size": 16, "model_kwargs": TINY, "progress": False, "chunksize": 15, "patience": None}

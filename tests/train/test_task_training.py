@@ -22,8 +22,8 @@ from e2e_coffea.inference import Tagger
 from e2e_coffea.layouts import EVENT_ID_BRANCHES
 from e2e_coffea.models import create_model
 from e2e_coffea.train import build_index, load_checkpoint, train_task
-from e2e_coffea.train.split import split_of
-from e2e_coffea.train.tasks import get_task, task_selection
+from e2e_coffea.train.data.split import split_of
+from e2e_coffea.train.tasks.definitions import get_task, task_selection
 
 TINY = {"width": 4, "hidden": 8}
 

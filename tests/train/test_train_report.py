@@ -11,11 +11,11 @@ import pytest
 from e2e_coffea.cli.train import report_lines
 from e2e_coffea.inference.shipped import list_taggers
 from e2e_coffea.models import list_models
-from e2e_coffea.train import evaluate  # not its test_* functions: pytest would collect them
-from e2e_coffea.train.evaluate import Outputs
-from e2e_coffea.train.metrics import auc_error
-from e2e_coffea.train.task_training import TrainConfig
-from e2e_coffea.train.tasks import TASKS, get_task
+from e2e_coffea.train.fitting import evaluate  # not its test_* functions: pytest would collect them
+from e2e_coffea.train.fitting.evaluate import Outputs
+from e2e_coffea.train.fitting.metrics import auc_error
+from e2e_coffea.train.tasks.definitions import TASKS, get_task
+from e2e_coffea.train.tasks.training import TrainConfig
 
 
 def test_the_default_name_is_never_a_shipped_tagger() -> None:

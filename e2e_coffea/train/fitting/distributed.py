@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ..exceptions import BadInputError, E2EError, TrainingError
+from ...exceptions import BadInputError, E2EError, TrainingError
 
 GROUP_TIMEOUT = datetime.timedelta(hours=2)
 """How long a rank waits for the others (torch's default is 10-30 minutes)."""

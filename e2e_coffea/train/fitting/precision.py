@@ -14,7 +14,7 @@ from typing import Final
 
 import torch
 
-from ..exceptions import BadInputError
+from ...exceptions import BadInputError
 
 __all__ = ["PRECISIONS", "Precision", "resolve_precision"]
 

@@ -18,21 +18,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from torch import nn
 
-from ..export import E2E_JET_CROP, EG_CROP, Contract
-from ..export.contract import input_fields
-from ..export.onnx_export import export_onnx
-from ..frames.normalisation import load_norm
-from ..io.jsonfiles import json_safe
-from ..models import save_pretrained
-from .distributed import rank_info
-from .index import SampleIndex
-from .loop import TrainResult
+from ...export import E2E_JET_CROP, EG_CROP, Contract
+from ...export.contract import input_fields
+from ...export.onnx_export import export_onnx
+from ...frames.normalisation import load_norm
+from ...io.jsonfiles import json_safe
+from ...models import save_pretrained
+from ..data.index import SampleIndex
+from ..data.weights import Reweighting
+from ..fitting.distributed import rank_info
+from ..fitting.loop import TrainResult
+from .definitions import Task
 from .pairing import Pairing
-from .tasks import Task
-from .weights import Reweighting
 
 if TYPE_CHECKING:
-    from .task_training import TrainConfig
+    from .training import TrainConfig
 
 __all__ = ["export_trained", "provenance"]
 

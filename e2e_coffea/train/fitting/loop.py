@@ -7,7 +7,7 @@ early-stopping decision; a non-finite loss stops the run before anything is save
 
 The caller's global random state is left as it was: ``fit`` seeds its own run from
 ``seed`` and puts the previous torch/numpy/Python states back when it returns. When a
-process group is up (see :mod:`e2e_coffea.train.distributed`) the model is trained
+process group is up (see :mod:`e2e_coffea.train.fitting.distributed`) the model is trained
 data-parallel; rank 0 validates, checkpoints and decides when to stop, for everyone.
 """
 
@@ -27,9 +27,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..exceptions import BadInputError, TrainingError
-from ..io.jsonfiles import write_json
-from .batch import Batch, as_batch
+from ...exceptions import BadInputError, TrainingError
+from ...io.jsonfiles import write_json
+from ..data.batch import Batch, as_batch
 from .checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -308,7 +308,7 @@ class _Run:
             if count == 0:
                 msg = (
                     f"train_batches gave no data in epoch {epoch + 1}: a one-shot generator is "
-                    "exhausted after one epoch; pass a list, an ArrayBatches/ML4SCIDataset, or a callable"
+                    "exhausted after one epoch; pass a list, an ArrayBatches, an EpochLoader, or a callable"
                 )
                 raise TrainingError(msg)
             record: dict[str, Any] = {

@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 
-from ..exceptions import BadInputError
-from ..frames import load_norm, resolve_channels
-from ..frames.model_inputs import ModelInputs, window_size
-from ..frames.pointcloud import PointCloudSpec
-from ..models import create_model, model_entry
-from .tasks import Task
+from ...exceptions import BadInputError
+from ...frames import load_norm, resolve_channels
+from ...frames.model_inputs import ModelInputs, window_size
+from ...frames.pointcloud import PointCloudSpec
+from ...models import create_model, model_entry
+from .definitions import Task
 
 __all__ = ["Pairing", "pair_model_and_task"]
 

@@ -40,7 +40,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError
+from ...exceptions import BadInputError
 
 __all__ = ["REWEIGHT_MODES", "Reweighting", "fit_reweighting"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..frames.occupancy import add_frames, new_tally, tally_means
+from ...frames.occupancy import add_frames, new_tally, tally_means
 from .batch import as_batch
 
 __all__ = ["MAX_FRAMES", "training_conditions"]

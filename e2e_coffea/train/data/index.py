@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from torch.utils.data import DataLoader, Dataset
 
-from ..exceptions import BadInputError
+from ...exceptions import BadInputError
 from .sources import ObjectChunk, ObjectSource
 from .split import SPLIT_NAMES
 

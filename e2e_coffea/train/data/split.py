@@ -16,7 +16,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError
+from ...exceptions import BadInputError
 
 __all__ = ["SPLIT_NAMES", "split_of", "splitmix64"]
 

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ..exceptions import BadInputError
+from ...exceptions import BadInputError
 
 __all__ = ["ArrayBatches", "Batch", "as_batch"]
 

@@ -17,10 +17,10 @@ import torch
 from scipy.special import softmax
 from torch import nn
 
-from .batch import as_batch
+from ..data.batch import as_batch
+from ..tasks.definitions import Target, Task
 from .metrics import auc_error, effective_n, roc_auc
 from .precision import Precision
-from .tasks import Target, Task
 
 __all__ = ["Outputs", "auc_of", "predict", "response_of", "test_metrics", "test_sizes"]
 

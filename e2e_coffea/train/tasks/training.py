@@ -3,7 +3,7 @@
 
 Inputs are a fileset of ROOT files (frames or point clouds built on the fly, through a
 branch profile if the ntuples need one) or frames files (our npz, ML4SCI parquet/HDF5).
-Nothing is held whole in memory: see :mod:`e2e_coffea.train.streaming`. With
+Nothing is held whole in memory: see :mod:`e2e_coffea.train.data.streaming`. With
 ``nproc > 1`` (or under torchrun) the run is data-parallel and rank 0 writes the outputs.
 """
 
@@ -18,23 +18,23 @@ from typing import Any
 
 import torch
 
-from ..exceptions import BadInputError
-from ..frames.normalisation import load_norm
-from ..io.jsonfiles import json_safe
-from ..io.profiles import load_profile
-from .conditions import training_conditions
-from .distributed import broadcast_object, init_from_env, rank_info, spawn
-from .evaluate import predict, test_metrics
-from .frame_files import frames_source
-from .index import SampleIndex, build_index
-from .loop import LR_SCHEDULES, fit
+from ...exceptions import BadInputError
+from ...frames.normalisation import load_norm
+from ...io.jsonfiles import json_safe
+from ...io.profiles import load_profile
+from ..data.conditions import training_conditions
+from ..data.frame_files import frames_source
+from ..data.index import SampleIndex, build_index
+from ..data.sources import ObjectSource, RootTaskSource
+from ..data.streaming import EpochLoader, ObjectStream
+from ..data.weights import fit_reweighting
+from ..fitting.distributed import broadcast_object, init_from_env, rank_info, spawn
+from ..fitting.evaluate import predict, test_metrics
+from ..fitting.loop import LR_SCHEDULES, fit
+from ..fitting.precision import resolve_precision
+from .definitions import Task, get_task
 from .pairing import Pairing, pair_model_and_task
-from .precision import resolve_precision
-from .sources import ObjectSource, RootTaskSource
-from .streaming import EpochLoader, ObjectStream
-from .tasks import Task, get_task
 from .trained_export import export_trained
-from .weights import fit_reweighting
 
 __all__ = ["TrainConfig", "run_training", "train_task"]
 
@@ -190,7 +190,7 @@ def build_sources(
             frames_source(p, task, channels=pair.channels, labels=cfg.labels) for p in cfg.frames
         ]
         return srcs, {"frames": [str(p) for p in cfg.frames], "labels": srcs[0].labels}  # type: ignore[attr-defined]
-    from ..io import load_fileset
+    from ...io import load_fileset
 
     fs = load_fileset(cfg.fileset)  # type: ignore[arg-type]
     sources: list[ObjectSource] = []
@@ -274,7 +274,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     pin = torch.device(device).type == "cuda"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        from ..models import create_model
+        from ...models import create_model
 
         model = create_model(cfg.model, len(pair.channels), task.n_outputs, **pair.model_kwargs)
     out = Path(cfg.out)

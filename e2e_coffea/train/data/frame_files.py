@@ -22,15 +22,15 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError, FileLayoutError
-from ..frames.model_inputs import window_size
-from ..frames.selection import ObjectCuts
-from ..io.npyfiles import check_npy_member
-from ..layouts import ObjectKind
-from .ml4sci import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
+from ...exceptions import BadInputError, FileLayoutError
+from ...frames.ml4sci_files import IMAGE_COLUMNS, ml4sci_format, nested_to_numpy
+from ...frames.model_inputs import window_size
+from ...frames.selection import ObjectCuts
+from ...io.npyfiles import check_npy_member
+from ...layouts import ObjectKind
+from ..tasks.definitions import Task, class_mask
 from .sources import ObjectChunk, Select, fallback_ids, units_of
 from .split import split_of
-from .tasks import Task, class_mask
 
 __all__ = ["LABEL_MODES", "ML4SCISource", "NpzFramesSource", "frames_source"]
 
@@ -255,14 +255,18 @@ class ML4SCISource(_FrameFile):
         self.image = image[0]
 
     def _names(self) -> list[str]:
-        if self.format == "parquet":
-            import pyarrow.parquet as pq
+        try:
+            if self.format == "parquet":
+                import pyarrow.parquet as pq
 
-            return list(pq.ParquetFile(self.name).schema_arrow.names)
-        import h5py
+                return list(pq.ParquetFile(self.name).schema_arrow.names)
+            import h5py
 
-        with h5py.File(self.name, "r") as f:
-            return list(f.keys())
+            with h5py.File(self.name, "r") as f:
+                return list(f.keys())
+        except (OSError, ValueError) as err:
+            msg = f"{self.name}: not a readable {self.format} file ({type(err).__name__}: {err})"
+            raise FileLayoutError(msg) from err
 
     def _read_columns(self) -> dict[str, npt.NDArray[Any]]:
         names = [c for c in self._SMALL if c in self._names()]

@@ -6,7 +6,7 @@ objects, of which class, in which split, at which pT and |eta|; only the object
 branches are read) and :meth:`~ObjectSource.read` (the same objects with their model inputs). Both
 apply the one object selection (:func:`e2e_coffea.frames.select_objects`) and the task's
 truth requirement, so they always agree. Frames files (npz, ML4SCI) are sources too
-(:mod:`e2e_coffea.train.frame_files`). Sources hold no open file when pickled, so each
+(:mod:`e2e_coffea.train.data.frame_files`). Sources hold no open file when pickled, so each
 DataLoader worker opens its own.
 """
 
@@ -23,16 +23,16 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError
-from ..frames.model_inputs import ModelInputs
-from ..frames.objects import flavour_records, object_table, object_values
-from ..frames.records import ObjectRecords, ObjectSelection
-from ..frames.selection import ObjectCuts, select_objects
-from ..io.columns import ColumnPlan, plan_columns, read_columns
-from ..io.profiles import BranchProfile
-from ..layouts import EVENT_ID_BRANCHES, Layout, layout_of_tree
+from ...exceptions import BadInputError
+from ...frames.model_inputs import ModelInputs
+from ...frames.objects import flavour_records, object_table, object_values
+from ...frames.records import ObjectRecords, ObjectSelection
+from ...frames.selection import ObjectCuts, select_objects
+from ...io.columns import ColumnPlan, plan_columns, read_columns
+from ...io.profiles import BranchProfile
+from ...layouts import EVENT_ID_BRANCHES, Layout, layout_of_tree
+from ..tasks.definitions import Task, class_mask
 from .split import split_of
-from .tasks import Task, class_mask
 
 __all__ = [
     "InputSpec",
@@ -159,7 +159,7 @@ class RootTaskSource:
         """The file's tree, opened once per process; the file stays open as long as this
         source (it closes when the source is dropped)."""
         if self._tree is None or self._pid != os.getpid():
-            from ..io import open_tree
+            from ...io import open_tree
 
             self._file = ExitStack()
             self._tree = self._file.enter_context(open_tree(self.name, self.layout))

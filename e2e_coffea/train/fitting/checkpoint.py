@@ -17,8 +17,8 @@ from typing import Any, Final
 import numpy as np
 import torch
 
-from ..exceptions import TrainingError
-from ..io.atomic import atomic_write
+from ...exceptions import TrainingError
+from ...io.atomic import atomic_write
 
 __all__ = [
     "BEST_NAME",

@@ -22,13 +22,13 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ..exceptions import BadInputError
-from ..export.targets import from_network, to_network
-from ..frames import KinematicRange
-from ..frames.records import ObjectSelection
-from ..frames.selection import ObjectCuts, select_objects
-from ..geometry import jet_frame_abs_eta_max
-from ..layouts import LABEL_IDS, Layout, ObjectKind
+from ...exceptions import BadInputError
+from ...export.targets import from_network, to_network
+from ...frames import KinematicRange
+from ...frames.records import ObjectSelection
+from ...frames.selection import ObjectCuts, select_objects
+from ...geometry import jet_frame_abs_eta_max
+from ...layouts import LABEL_IDS, Layout, ObjectKind
 
 __all__ = [
     "TASKS",

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..exceptions import BadInputError, TrainingError
-from .batch import Batch
+from ...exceptions import BadInputError, TrainingError
+from ..data.batch import Batch
 from .precision import Precision
 
 __all__ = ["LossFn", "Stepper", "loss_for"]

@@ -22,11 +22,11 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from ..exceptions import BadInputError
+from ...exceptions import BadInputError
+from ..tasks.definitions import Target
 from .batch import Batch
 from .index import SampleIndex, UnitPlan, as_is, keep_rows
 from .sources import ObjectChunk
-from .tasks import Target
 from .weights import Reweighting
 
 __all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
