@@ -9,12 +9,13 @@ any range still uncovered is listed as a gap.
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from .coffea_compat import work_item_span
 
 __all__ = [
     "ChunkFailure",
@@ -85,9 +86,6 @@ class RunResult:
 
 _SKIP_NOTICE: Final = "Skipping bad file after"
 _RETRY_NOTICE: Final = "Performed attempt"
-_WORK_ITEM: Final = re.compile(
-    r"filename='(?P<file>[^']*)'.*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)"
-)
 
 
 @contextmanager
@@ -111,12 +109,12 @@ def coffea_skip_notices() -> Iterator[list[ChunkFailure]]:
                 text = str(w.message)
                 if text.startswith(_RETRY_NOTICE):
                     continue
-                m = _WORK_ITEM.search(text) if text.startswith(_SKIP_NOTICE) else None
-                if m is None:
+                span = work_item_span(text) if text.startswith(_SKIP_NOTICE) else None
+                if span is None:
                     others.append(w)
                     continue
                 reason = text.split("The error was:", 1)[-1].strip().rstrip(".") or text
-                found.append(ChunkFailure(m["file"], int(m["a"]), int(m["b"]), reason))
+                found.append(ChunkFailure(*span, reason))
     for w in others:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 

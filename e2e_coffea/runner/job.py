@@ -8,9 +8,7 @@ with the fileset's, per file, and every gap is listed with its reason
 
 from __future__ import annotations
 
-import ast
 import os
-import re
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -41,7 +39,7 @@ from .accounting import (
     output_failures,
 )
 from .checkpoints import VerifiedCheckpointer
-from .coffea_compat import unicode_safe_hashing
+from .coffea_compat import failure_line, unicode_safe_hashing
 from .executors import Executor, make_executor
 from .preflight import default_chunksize, preflight
 
@@ -149,14 +147,6 @@ def run(
     )  # fmt: skip
 
 
-_WORK_ITEM = re.compile(
-    r"""filename=(?P<file>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
-    r".*?entrystart=(?P<a>\d+), entrystop=(?P<b>\d+)"
-)
-"""coffea's ``WorkItem(...)`` repr: the file name is a Python string literal, in double
-quotes when it holds a ``'`` and with escapes when it holds both kinds of quote."""
-
-
 def _run_chunks(
     runner: Any, fileset: Fileset, proc: E2ETaggerProcessor
 ) -> tuple[dict[str, Any], list[ChunkFailure]]:
@@ -167,28 +157,8 @@ def _run_chunks(
     except E2EError:
         raise
     except Exception as err:
-        raise RunFailedError(_one_line(err)) from None
+        raise RunFailedError(failure_line(err)) from None  # coffea_compat: why text
     return output, skipped
-
-
-def _one_line(err: BaseException) -> str:
-    """coffea's "Failed processing file: WorkItem(...). The error was: X" as
-    "file F, entries a-b: X" (the remote traceback stays out of the message)."""
-    text = " ".join(str(err).split())
-    m = _WORK_ITEM.search(text)
-    cause = (
-        text.split("The error was:", 1)[-1].strip().rstrip(".")
-        if "The error was:" in text
-        else text
-    )
-    cause = re.sub(r"^[A-Za-z_.]*Error\((['\"])(.*)\1\)$", r"\2", cause)  # ErrorType('msg') -> msg
-    if m is None:
-        return f"the run failed: {type(err).__name__}: {cause}"
-    try:  # the literal back to the name as the user wrote it, whatever its quotes
-        name = str(ast.literal_eval(m["file"]))
-    except (ValueError, SyntaxError):
-        name = m["file"]
-    return f"file {name}, entries {m['a']}-{m['b']}: {cause}"
 
 
 def require_complete(result: RunResult) -> None:

@@ -8,7 +8,6 @@ chunk ids, same metadata) as separate tasks and returns their futures, to be mer
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,9 +15,9 @@ from typing import Any, Literal
 from ..exceptions import BadInputError
 from ..frames.selection import ObjectCuts
 from ..inference.shipped import TaggerSpec, resolve_tagger
-from ..io import load_fileset, open_tree
-from ..layouts import layout_of_tree
+from ..io import load_fileset
 from ..processor import E2ETaggerProcessor
+from .coffea_compat import unicode_safe_hashing
 
 __all__ = ["ChunkItem", "chunk_items", "process_chunk", "submit_chunks"]
 
@@ -37,26 +36,40 @@ class ChunkItem:
 
 
 def chunk_items(fileset: Any, chunksize: int = 10_000) -> list[ChunkItem]:
-    """Split every file into entry ranges the way coffea's Runner does (same chunk ids)."""
+    """Every file's entry ranges, as coffea's Runner plans them (same chunk ids).
+
+    The ranges come from coffea itself: :meth:`coffea.processor.Runner.preprocess` (the
+    public step :func:`e2e_coffea.run` goes through) reads each file's entry count and
+    yields its ``WorkItem`` chunks (``FileMeta.chunks``, ``align_clusters=False``), so a
+    change in coffea's chunk balancing reaches the live view and the main job together.
+    """
+    from coffea.nanoevents import BaseSchema
+    from coffea.processor import IterativeExecutor, Runner
+
     if chunksize < 1:
         msg = f"chunksize must be >= 1, got {chunksize}"
         raise BadInputError(msg)
     fs = load_fileset(fileset)
-    items = []
-    for dataset, entry in fs.items():
-        for path, tree in entry["files"].items():
-            layout = layout_of_tree(str(tree or ""))
-            with open_tree(path, layout) as t:
-                n = int(t.num_entries)
-            name = str(tree or "Events")
-            # coffea.processor.executor.FileMeta.chunks (align_clusters=False)
-            size = math.ceil(n / max(round(n / chunksize), 1)) if n else 1
-            meta = dict(entry.get("metadata", {}))
-            items += [
-                ChunkItem(dataset, str(path), name, a, min(n, a + size), meta)
-                for a in range(0, n, size)
-            ]
-    return items
+    plain = {
+        ds: {
+            "files": {str(p): str(t or "Events") for p, t in e["files"].items()},
+            "metadata": dict(e.get("metadata", {})),
+        }
+        for ds, e in fs.items()
+    }
+    runner = Runner(
+        executor=IterativeExecutor(status=False), schema=BaseSchema, chunksize=chunksize,
+        metadata_cache={},
+    )  # fmt: skip
+    with unicode_safe_hashing():  # coffea hashes each file's (dataset, path, tree)
+        work = list(runner.preprocess(plain))
+    meta = {ds: e["metadata"] for ds, e in plain.items()}
+    return [
+        ChunkItem(
+            w.dataset, w.filename, w.treename, w.entrystart, w.entrystop, dict(meta[w.dataset])
+        )
+        for w in work
+    ]
 
 
 def process_chunk(proc: E2ETaggerProcessor, item: ChunkItem) -> dict[str, Any]:

@@ -369,7 +369,7 @@ def test_url_schemes_are_case_insensitive(url: str, tmp_path: Path) -> None:
 def test_a_quote_in_a_file_name_keeps_the_error_framing(name: str) -> None:
     from coffea.processor.executor import WorkItem
 
-    from e2e_coffea.runner.job import _one_line
+    from e2e_coffea.runner.coffea_compat import failure_line
 
     path = f"/data/{name}"
     item = WorkItem("tau", path, "Events", 15, 30, b"uuid", {})
@@ -377,7 +377,7 @@ def test_a_quote_in_a_file_name_keeps_the_error_framing(name: str) -> None:
     err = Exception(
         f"Failed processing file: {item!r}. The error was: {cause!r}."
     )  # coffea's words
-    assert _one_line(err) == f"file {path}, entries 15-30: entry 17: boom"
+    assert failure_line(err) == f"file {path}, entries 15-30: entry 17: boom"
 
 
 def test_triton_url_schemes_are_case_insensitive_and_checked(jet_tagger: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 CHUNKSIZE = 15
-"""40 events per file -> chunks 0-14, 14-27, 27-40 (coffea balances them): 6 chunks in all."""
+"""40 events per file -> chunks 0-14, 14-28, 28-40 (coffea balances them): 6 chunks in all."""
 
 
 def write_fileset(path: Path, files: dict[str, dict[str, str]]) -> Path:
