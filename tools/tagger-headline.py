@@ -6,7 +6,7 @@ Every file of FILESET is read eagerly with coffea's NanoAODSchema and scored by
 ``Tagger(NAME)`` (its default cuts: the contract's validity range). Signal: jets whose
 ``Jet_label`` is the task's signal label in the signal datasets. Background: every other
 jet of the background datasets, each event weighted by its dataset's ``xsec_pb`` / events
-(the cross-section weighting). The signal is reweighted bin by bin to the background's jet
+(the cross-section weighting; per pT-hat bin where the metadata has one per bin). The signal is reweighted bin by bin to the background's jet
 pT (the main job's pT bins), and the AUC is sklearn's weighted ``roc_auc_score``, so the
 figure shares no code with ``hists/physical.py``; the unweighted AUC and the AUC per
 background dataset are printed beside it.
@@ -36,7 +36,7 @@ PT_EDGES = np.array([20.0, 30, 40, 50, 60, 80, 100, 130, 170, 250, 400, 1000])
 
 
 def _score_dataset(tagger: Tagger, files: dict[str, str]) -> dict[str, np.ndarray]:
-    parts: dict[str, list[np.ndarray]] = {"score": [], "pt": [], "label": []}
+    parts: dict[str, list[np.ndarray]] = {"score": [], "pt": [], "label": [], "event": []}
     for path, tree in files.items():
         events = NanoEventsFactory.from_root({path: tree}, schemaclass=NanoAODSchema,
                                              mode="eager").events()  # fmt: skip
@@ -45,7 +45,18 @@ def _score_dataset(tagger: Tagger, files: dict[str, str]) -> dict[str, np.ndarra
         parts["score"].append(ak.to_numpy(ak.flatten(score[keep])).astype(np.float64))
         parts["pt"].append(ak.to_numpy(ak.flatten(events.Jet.pt[keep])).astype(np.float64))
         parts["label"].append(ak.to_numpy(ak.flatten(events.Jet.label[keep])))
+        event = ak.broadcast_arrays(events.event, events.Jet.pt)[0]
+        parts["event"].append(ak.to_numpy(ak.flatten(event[keep])).astype(np.int64))
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def _event_weights(meta: dict, event: np.ndarray) -> np.ndarray:
+    """xsec / events per object: one cross-section per dataset, or one per pT-hat bin of a
+    dataset generated across bins (event e in bin (e - 1) % bins, as the metadata says)."""
+    if meta.get("xsec_pb") is not None:
+        return np.full(len(event), float(meta["xsec_pb"]) / float(meta["events"]))
+    per_bin = np.asarray(meta["xsec_pb_per_bin"], float) / np.asarray(meta["nevents_per_bin"])
+    return per_bin[(event - 1) % len(per_bin)]
 
 
 def _matched(sig_pt: np.ndarray, bkg_pt: np.ndarray, bkg_w: np.ndarray) -> np.ndarray:
@@ -76,7 +87,7 @@ def main() -> int:
     fileset = load_fileset(args.fileset)
     sig: list[np.ndarray] = []
     sig_pt: list[np.ndarray] = []
-    bkg: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
+    bkg: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the conditions warning is the point of the sample
         for name, entry in fileset.items():
@@ -88,12 +99,12 @@ def main() -> int:
                 sig_pt.append(got["pt"][is_sig])
             else:
                 not_sig = got["label"] != LABEL_IDS[args.signal]
-                w = float(meta["xsec_pb"]) / float(meta["events"])
-                bkg[name] = (got["score"][not_sig], got["pt"][not_sig], w)
+                bkg[name] = (got["score"][not_sig], got["pt"][not_sig],
+                             _event_weights(meta, got["event"][not_sig]))  # fmt: skip
     s, s_pt = np.concatenate(sig), np.concatenate(sig_pt)
     b = np.concatenate([v[0] for v in bkg.values()])
     b_pt = np.concatenate([v[1] for v in bkg.values()])
-    b_w = np.concatenate([np.full(len(v[0]), v[2]) for v in bkg.values()])
+    b_w = np.concatenate([v[2] for v in bkg.values()])
     result = {
         "tagger": args.tagger,
         "fileset": args.fileset,

@@ -31,19 +31,24 @@ SHIPPED = {
     "tau_particlegnn": "tau",
     "tau_pointtransformer": "tau",
     "tau_simplenet_pu35": "tau",
+    "electron_simplenet_pu35": "electron",
 }
 """Shipped tagger -> its task."""
 PILEUP_FLOORS = {"tau": 0.95, "electron": 0.995, "eg": 0.78, "qg": 0.78}
 """Issue 20's floors on the physical headline AUC (background at its cross-section, signal
 matched to its pT) of taggers trained at <mu> = 35, on the independent seed-202 sample of
 tools/evaluate-pileup-taggers.sh."""
-AT_PILEUP = {"tau_simplenet_pu35"}
+PILEUP_BACKGROUNDS = {"tau": {"qcd_pthat30to80", "wjets"}, "electron": {"qcd_em"}}
+"""The background datasets each task's mu = 35 headline must be measured against."""
+AT_PILEUP = {"tau_simplenet_pu35", "electron_simplenet_pu35"}
 """Shipped taggers trained at <mu> = 35; the others were trained without pile-up and warn
 on such samples (tests/inference/test_conditions.py)."""
 PILEUP_BELOW_FLOOR: dict[str, str] = {
     "tau_simplenet_pu35": "headline 0.932 +- 0.008: training sample of 4,763 tau jets at "
     "mu = 35 (16,000 DY events) on two shared CPU cores; QCD pT-hat 30-80 jets, the physical "
     "background, are the hardest (docs/physics.md, 'Retraining at pile-up 35')",
+    "electron_simplenet_pu35": "headline 0.9948 +- 0.0019, 0.0002 below 0.995: inside its "
+    "statistical error on 2,999 held-out objects (953 electrons); validation AUC 0.9993",
 }
 """Taggers trained at <mu> = 35 below their floor, each with its measured reason."""
 _BUDGET = "CPU training budget: validation AUC still rising when the epochs ran out"
@@ -167,7 +172,7 @@ def _check_pileup_heldout(name: str, c: Contract) -> None:
     assert m["heldout_command"].startswith("tools/evaluate-pileup-taggers.sh")
     assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
     assert 0 < m["heldout_auc_err"] < 0.02
-    assert set(m["heldout_auc_per_background"]) >= {"qcd_pthat30to80", "wjets"}
+    assert set(m["heldout_auc_per_background"]) >= PILEUP_BACKGROUNDS[SHIPPED[name]]
     floor = PILEUP_FLOORS[SHIPPED[name]]
     below = m["heldout_auc"] < floor
     assert below == (name in PILEUP_BELOW_FLOOR)  # an exception that no longer holds must go
