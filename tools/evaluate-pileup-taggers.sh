@@ -9,6 +9,7 @@
 #
 #   TASK=tau: tau vs QCD (one dataset per pT-hat bin, each at its cross-section) + W+jets
 #   TASK=electron: electron vs EM-enriched QCD
+#   TASK=eg: photon vs electron (32x32 EB crops)
 #
 # Knobs: TASK=tau  OUT=build/pileup  DEST=e2e_coffea/data/taggers  EVENTS=1500  NPROC=2
 #        RECORD=0  TAGGERS="..." (default: the task's mu = 35 and mu = 0 taggers)
@@ -30,9 +31,14 @@ case "$TASK" in
     procs=(--process electron --process qcd_em)
     default_taggers="electron_simplenet_pu35 electron_simplenet electron_resnet15"
     SAMPLE="$OUT/pu35_heldout_electron" ;;
-  *) echo "evaluate-pileup-taggers: TASK must be tau or electron, got $TASK" >&2; exit 2 ;;
+  eg)
+    procs=(--process electron --process photon)
+    default_taggers="eg_simplenet_pu35 eg_simplenet eg_resnet15"
+    SAMPLE="$OUT/pu35_heldout_eg" ;;
+  *) echo "evaluate-pileup-taggers: TASK must be tau, electron or eg, got $TASK" >&2; exit 2 ;;
 esac
 TAGGERS=${TAGGERS:-$default_taggers}
+SIGNAL=$([ "$TASK" = eg ] && echo photon || echo "$TASK")
 TRAINED_AT_PU=${TRAINED_AT_PU:-${TASK}_simplenet_pu35}
 
 if [ ! -f "$SAMPLE/fileset.sparse.json" ]; then
@@ -45,7 +51,7 @@ mkdir -p "$OUT/eval"
 [ -f "$OUT/eval/$TASK/summary.json" ] || e2e-coffea run --fileset "$SAMPLE/fileset.sparse.json" \
   "${args[@]}" --device cpu --out "$OUT/eval/$TASK"
 for t in $TAGGERS; do
-  python tools/tagger-headline.py "$SAMPLE/fileset.sparse.json" "$t" --signal "$TASK" \
+  python tools/tagger-headline.py "$SAMPLE/fileset.sparse.json" "$t" --signal "$SIGNAL" \
     --out "$OUT/eval/$TASK/tagger_headline.$(basename "$t" .onnx).json" > /dev/null
 done
 python tools/heldout-table.py "$OUT/eval" \

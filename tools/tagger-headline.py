@@ -4,7 +4,7 @@ through Tagger").
 
 Every file of FILESET is read eagerly with coffea's NanoAODSchema and scored by
 ``Tagger(NAME)`` (its default cuts: the contract's validity range). Signal: jets whose
-``Jet_label`` is the task's signal label in the signal datasets. Background: every other
+``label`` (``Jet_label``, ``EGamma_label`` ...) is the task's signal label in the signal datasets. Background: every other
 jet of the background datasets, each event weighted by its dataset's ``xsec_pb`` / events
 (the cross-section weighting; per pT-hat bin where the metadata has one per bin). The signal is reweighted bin by bin to the background's jet
 pT (the main job's pT bins), and the AUC is sklearn's weighted ``roc_auc_score``, so the
@@ -32,6 +32,8 @@ from e2e_coffea import Tagger
 from e2e_coffea.io import load_fileset
 from e2e_coffea.layouts import LABEL_IDS
 
+COLLECTIONS = {"jet": "Jet", "fatjet": "FatJet", "eg": "EGamma"}
+"""The NanoAOD collection a tagger of each object kind scores."""
 PT_EDGES = np.array([20.0, 30, 40, 50, 60, 80, 100, 130, 170, 250, 400, 1000])
 
 
@@ -42,10 +44,11 @@ def _score_dataset(tagger: Tagger, files: dict[str, str]) -> dict[str, np.ndarra
                                              mode="eager").events()  # fmt: skip
         score = tagger(events)
         keep = ~ak.is_none(score, axis=1)
+        objects = events[COLLECTIONS[tagger.kind]]
         parts["score"].append(ak.to_numpy(ak.flatten(score[keep])).astype(np.float64))
-        parts["pt"].append(ak.to_numpy(ak.flatten(events.Jet.pt[keep])).astype(np.float64))
-        parts["label"].append(ak.to_numpy(ak.flatten(events.Jet.label[keep])))
-        event = ak.broadcast_arrays(events.event, events.Jet.pt)[0]
+        parts["pt"].append(ak.to_numpy(ak.flatten(objects.pt[keep])).astype(np.float64))
+        parts["label"].append(ak.to_numpy(ak.flatten(objects.label[keep])))
+        event = ak.broadcast_arrays(events.event, objects.pt)[0]
         parts["event"].append(ak.to_numpy(ak.flatten(event[keep])).astype(np.int64))
     return {k: np.concatenate(v) for k, v in parts.items()}
 
