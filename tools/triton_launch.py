@@ -81,17 +81,25 @@ class TritonServer:
         except ProcessLookupError:
             pass
 
-    def requests(self, model: str) -> int:
-        """Successful inference requests the server counted for ``model``."""
+    def requests(self, model: str, *, settle: int | None = None) -> int:
+        """Successful inference requests the server counted for ``model``. Triton updates
+        its statistics after it has answered, so a count read right after the last
+        response can lag by one: with ``settle=N`` the count is read again (for up to
+        5 s) until it reaches N, then returned as it is, so a test still sees any excess."""
         import tritonclient.grpc as grpcclient
 
         client = grpcclient.InferenceServerClient(self.grpc)
         try:
-            stats = client.get_inference_statistics(model, as_json=True)
+            for _ in range(100):
+                stats = client.get_inference_statistics(model, as_json=True)
+                success = stats["model_stats"][0]["inference_stats"]["success"]
+                count = int(success.get("count", 0))
+                if settle is None or count >= settle:
+                    break
+                time.sleep(0.05)
         finally:
             client.close()
-        success = stats["model_stats"][0]["inference_stats"]["success"]
-        return int(success.get("count", 0))
+        return count
 
 
 def start_server(

@@ -80,7 +80,7 @@ def test_scores_equal_local_onnxruntime_in_requests_of_max_batch_size(
     assert got.shape == (len(x), 1)
     np.testing.assert_allclose(got, local_logits(jet, x), rtol=1e-5, atol=1e-4)
     assert np.ptp(got) > 1000 * 1e-4  # scores differ frame to frame: a real comparison
-    assert triton.requests(jet.name) - before == 3  # mbs + mbs + 3 objects
+    assert triton.requests(jet.name, settle=before + 3) - before == 3  # mbs + mbs + 3 objects
 
 
 def test_client_batch_size_below_the_server_limit(triton: Any, jet: TaggerSpec) -> None:
@@ -90,7 +90,7 @@ def test_client_batch_size_below_the_server_limit(triton: Any, jet: TaggerSpec) 
     np.testing.assert_allclose(
         backend.infer({"frames": x}), local_logits(jet, x), rtol=1e-5, atol=1e-4
     )
-    assert triton.requests(jet.name) - before == 4  # 3 + 3 + 3 + 1
+    assert triton.requests(jet.name, settle=before + 4) - before == 4  # 3 + 3 + 3 + 1
 
 
 def test_model_without_triton_batching_takes_whole_batches(triton: Any, eg: TaggerSpec) -> None:
@@ -104,7 +104,8 @@ def test_model_without_triton_batching_takes_whole_batches(triton: Any, eg: Tagg
     np.testing.assert_allclose(
         backend.infer({"frames": x}), local_logits(eg, x), rtol=1e-5, atol=1e-4
     )
-    assert triton.requests(eg.name) - before == math.ceil(40 / 16)
+    want = math.ceil(40 / 16)
+    assert triton.requests(eg.name, settle=before + want) - before == want
 
 
 def test_fixed_leading_axis_is_filled_and_the_padding_dropped(triton: Any, jet: TaggerSpec) -> None:
@@ -115,7 +116,7 @@ def test_fixed_leading_axis_is_filled_and_the_padding_dropped(triton: Any, jet: 
     before = triton.requests("jet_fixed4")
     got = backend.infer({"frames": x})
     np.testing.assert_allclose(got, local_logits(jet, x), rtol=1e-5, atol=1e-4)
-    assert triton.requests("jet_fixed4") - before == 3
+    assert triton.requests("jet_fixed4", settle=before + 3) - before == 3
 
 
 def test_zero_objects(triton: Any, jet: TaggerSpec) -> None:
