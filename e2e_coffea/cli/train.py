@@ -122,7 +122,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     "--max-objects",
     type=int,
     default=None,
-    help="Cap per class (all splits, in file order); default: every object.",
+    help="Cap per class (all splits), taken from every file in turn; default: every object.",
 )
 @click.option(
     "--reweight",

@@ -123,16 +123,23 @@ def test_data_parallel_shards_partition_the_epoch() -> None:
     assert all(len(p) > 0 for p in parts)
 
 
-def test_max_objects_takes_the_first_objects_per_class_in_file_order() -> None:
+def test_max_objects_takes_objects_from_every_file_in_turn() -> None:
+    """A cap takes one unit of every file in turn, so every file (dataset) contributes:
+    in file order the first background file alone would fill the 400."""
     srcs = sources()
     index = build_index(srcs, step=64, max_objects=400)
     counts = index.counts()
     assert sum(counts[s]["background"] for s in counts) == 400
     assert sum(counts[s]["signal"] for s in counts) == 400
     every = np.concatenate([ids_of(list(ObjectStream(index, s, 50))) for s in (0, 1, 2)])
-    bkg = np.sort(every[every < 1000])
-    np.testing.assert_array_equal(bkg, np.arange(400))  # the first 400 background objects
-    np.testing.assert_array_equal(np.sort(every[every >= 1000]), 1000 + np.arange(400))
+    per_file = [int(((every >= s.ids[0]) & (every <= s.ids[-1])).sum()) for s in srcs]
+    # background: two rounds of 64 from each file (384), then 16 from the first file;
+    # signal: three rounds (384), then the 8-object tail of the first file and 8 more
+    assert per_file == [144, 128, 128, 200, 200]
+    # the first units of each file, in turn: each file's objects are its first ones
+    for src, n in zip(srcs, per_file, strict=True):
+        got = np.sort(every[(every >= src.ids[0]) & (every <= src.ids[-1])])
+        np.testing.assert_array_equal(got, src.ids[:n])
     with pytest.raises(BadInputError, match="max_objects"):
         build_index(srcs, step=64, max_objects=0)
 

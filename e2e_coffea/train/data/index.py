@@ -4,13 +4,17 @@ mean and spread of their scalar inputs (for the scalars' standardisation).
 
 Only the small per-object branches are read (no frames), so the index of 10^6 objects
 costs little next to one epoch. The optional cap per class (``max_objects``) is applied
-here, in file order, so every reader of the data agrees on which objects are in.
+here, so every reader of the data agrees on which objects are in. The units are scanned
+round-robin over the sources (one unit of every file in turn), so a cap takes objects from
+every file and dataset alike: in plain file order a cap could fill a class from the first
+dataset alone (for example every light jet from ttbar, none from QCD).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -109,13 +113,14 @@ def build_index(
     workers: int = 0,
     class_names: tuple[str, ...] = CLASS_NAMES,
 ) -> SampleIndex:
-    """Scan every unit (in parallel over ``workers`` processes) and apply the cap per
-    class; the classes are ``0 .. len(class_names) - 1``."""
+    """Scan every unit (in parallel over ``workers`` processes), one unit of every source
+    in turn, and apply the cap per class; the classes are ``0 .. len(class_names) - 1``."""
     if max_objects is not None and max_objects < 1:
         msg = f"max_objects must be >= 1 or None, got {max_objects}"
         raise BadInputError(msg)
     k = len(class_names)
-    flat = [(i, a, b) for i, src in enumerate(sources) for a, b in src.units(step)]
+    per_source = [[(i, a, b) for a, b in src.units(step)] for i, src in enumerate(sources)]
+    flat = [u for turn in zip_longest(*per_source) for u in turn if u is not None]
     loader = DataLoader(
         _Scan(sources, flat), batch_size=None, num_workers=workers, collate_fn=as_is
     )
