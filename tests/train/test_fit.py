@@ -231,8 +231,10 @@ def test_bad_arguments_and_data(blobs: Data, streams: Any) -> None:
     xt, yt, _, _ = blobs
     data = batches(streams, xt[:32], yt[:32])
     kw = {"device": "cpu", "progress": False}
-    with pytest.raises(BadInputError, match="amp=True needs a CUDA device"):
-        fit(small_net(), data, epochs=1, amp=True, **kw)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'amp'"):
+        fit(small_net(), data, epochs=1, amp=True, **kw)  # the 0.1.0 switch: use precision
+    with pytest.raises(BadInputError, match="precision fp16 needs a CUDA device"):
+        fit(small_net(), data, epochs=1, precision="fp16", **kw)
     with pytest.raises(BadInputError, match="monitor 'val_auc'"):
         fit(small_net(), data, epochs=1, monitor="val_auc", **kw)
     with pytest.raises(BadInputError, match="epochs"):
@@ -312,7 +314,7 @@ def test_precision_choices() -> None:
     cpu = torch.device("cpu")
     assert resolve_precision(cpu).name == "fp32"
     assert resolve_precision(cpu, "bf16").dtype == torch.bfloat16
-    assert resolve_precision(cpu, amp=False).name == "fp32"
+    assert resolve_precision(cpu, "auto").name == "fp32"
     with pytest.raises(BadInputError, match="fp16 needs a CUDA device"):
         resolve_precision(cpu, "fp16")
     with pytest.raises(BadInputError, match="unknown precision 'fp8'"):

@@ -109,7 +109,6 @@ def fit(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     device: str | torch.device | None = None,
-    amp: bool | None = None,
     precision: str | None = None,
     patience: int | None = None,
     monitor: str | None = None,
@@ -127,12 +126,13 @@ def fit(
     """Train ``model`` with AdamW; validate, checkpoint and early-stop every epoch.
 
     Batches are :class:`Batch` objects (with optional per-object ``weights``: weighted
-    loss and weighted validation AUC), as an :class:`ObjectStream` yields them.
+    loss and weighted validation AUC), as an
+    :class:`~e2e_coffea.train.data.streaming.ObjectStream` yields them.
     ``monitor`` is ``val_loss`` (default with validation), ``val_auc`` (binary or macro
     multiclass) or ``train_loss``; ``patience`` epochs without an improvement larger than
     ``min_delta`` stop the run. ``precision`` is ``auto`` (AMP on CUDA: bf16, else fp16
     with loss scaling; fp32 on the CPU), ``fp32``, ``bf16`` (also on the CPU) or ``fp16``
-    (CUDA); ``amp`` is the older switch for CUDA AMP. ``resume=True`` continues from
+    (CUDA). ``resume=True`` continues from
     ``checkpoint_dir/last.pt`` if it exists (else starts fresh); a path resumes from that
     file. ``epochs`` counts all epochs, resumed ones too. ``lr_schedule``: ``constant``,
     or ``cosine``: epoch e (0-based) of E trains at ``lr * (1 + cos(pi e / E)) / 2``
@@ -146,7 +146,7 @@ def fit(
     ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     monitor = _check_args(epochs, monitor, val_batches, task, resume, ckdir)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    prec = resolve_precision(dev, precision, amp)
+    prec = resolve_precision(dev, precision)
     with _own_rng(seed):
         return _Run(model, dev, prec, task, lr, weight_decay, grad_clip, seed).fit(
             train_batches, val_batches, epochs=epochs, patience=patience, monitor=monitor,
