@@ -4,7 +4,7 @@ fixed-size batches, read by DataLoader worker processes.
 :class:`ObjectStream` is the one way batches reach :func:`e2e_coffea.train.fit` and
 :func:`e2e_coffea.train.predict`: files (:mod:`~e2e_coffea.train.data.sources`,
 :mod:`~e2e_coffea.train.data.frame_files`) and arrays in memory
-(:class:`~e2e_coffea.train.data.sources.ArraySource`) alike are indexed and streamed here.
+(:class:`~e2e_coffea.train.data.arrays.ArraySource`) alike are indexed and streamed here.
 
 Every worker (of every data-parallel process) takes its own units: unit ``i`` of the
 epoch's order goes to shard ``i % n_shards``, shard = ``rank * workers + worker``. The
