@@ -31,6 +31,7 @@ TOP_LEVEL = {
     "test_readme_snippets.py": "the README's Python snippets",
     "test_tree.py": "this file",
     "test_version.py": "e2e_coffea/version.py, the version pyproject reads",
+    "test_warnings.py": "pyproject's warning filters: only the cluster pipes are ignored",
 }
 """Files allowed directly under tests/: the root package's tests and project-wide checks."""
 

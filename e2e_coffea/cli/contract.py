@@ -10,7 +10,6 @@ import click
 
 from .options import (
     INFERENCE_PRECISION,
-    deprecated_alias,
     norm_option,
     precision_option,
     scalar_option,
@@ -60,11 +59,6 @@ def show(model: Path, as_json: bool) -> None:
         raise click.exceptions.Exit(1)  # printed above what is missing
 
 
-def _split(value: str) -> tuple[str, ...]:
-    """``pt,eta`` (the old ``--scalars``) as repeated ``--scalar``."""
-    return tuple(s.strip() for s in value.split(",") if s.strip())
-
-
 @command.command("attach")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option(
@@ -99,7 +93,6 @@ def _split(value: str) -> tuple[str, ...]:
 @click.option("--outputs", type=click.Choice(["logits", "probabilities"]), default="logits", show_default=True,
               help="What the model's first output holds.")  # fmt: skip
 @scalar_option
-@deprecated_alias("--scalars", "scalars", convert=_split)
 @click.option("--name", default=None, help="Model name in the contract (default: the file name).")
 @click.option(
     "--frames",

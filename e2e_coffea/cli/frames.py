@@ -12,7 +12,6 @@ from ..layouts import Layout, ObjectKind
 from .options import (
     branches_option,
     chunksize_option,
-    deprecated_alias,
     device_option,
     norm_option,
     precision_option,
@@ -23,7 +22,6 @@ __all__ = ["DTYPES", "command"]
 
 DTYPES = {"fp32": "float32", "fp16": "float16"}
 """``--precision`` of the frames written -> the array dtype."""
-_FROM_DTYPE = {v: k for k, v in DTYPES.items()}
 
 
 @click.command("frames")
@@ -50,11 +48,7 @@ _FROM_DTYPE = {v: k for k, v in DTYPES.items()}
 )
 @device_option("cpu", "With --backend torch.")
 @precision_option(list(DTYPES), "fp32", "Of the frames written.")
-@deprecated_alias(
-    "--dtype", "precision", value_type=click.Choice(list(DTYPES.values())), convert=_FROM_DTYPE
-)
 @chunksize_option(200)
-@deprecated_alias("--step", "chunksize", value_type=int)
 @branches_option
 def command(
     inputs: tuple[str, ...],

@@ -8,8 +8,6 @@ from typing import Literal
 import click
 from tqdm.auto import tqdm
 
-from .options import deprecated_alias
-
 __all__ = ["command"]
 
 
@@ -46,7 +44,6 @@ __all__ = ["command"]
     show_default=True,
     help="Processes on this machine, one file each.",
 )
-@deprecated_alias("--workers", "nproc", value_type=int)
 @click.option("--events-per-file", type=int, default=500, show_default=True)
 @click.option(
     "--pthat-datasets",

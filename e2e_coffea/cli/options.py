@@ -5,14 +5,14 @@ subcommand, and the Python keyword it maps to has the flag's name.
 help with it and add only what one command does differently (its default, the values it
 takes). ``tests/cli/test_vocabulary.py`` checks every subcommand against this table.
 
-Old spellings (``--step``, ``--dtype``, ``--frames-norm``, train's ``--workers``,
-``contract attach --scalars``) still work as hidden aliases that print one deprecation
-line; see :func:`deprecated_alias`.
+Old spellings of the unreleased 0.1.0 (``--step``, ``--dtype``, ``--frames-norm``,
+train's and generate's ``--workers``, ``contract attach --scalars``) are gone: click
+refuses them as it refuses any unknown option.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -25,7 +25,6 @@ __all__ = [
     "MEANINGS",
     "branches_option",
     "chunksize_option",
-    "deprecated_alias",
     "device_option",
     "norm_option",
     "precision_option",
@@ -52,8 +51,6 @@ MEANINGS: dict[str, str] = {
     "futures).",
 }
 """Flag -> what it means in every subcommand that has it (the first words of its help)."""
-
-_warned: set[str] = set()
 
 
 def _help(flag: str, detail: str) -> str:
@@ -134,45 +131,4 @@ def workers_option(default: int, detail: str = "") -> Callable[[F], F]:
     """``--workers N``: Dask workers, and nothing else."""
     return click.option(
         "--workers", type=int, default=default, show_default=True, help=_help("--workers", detail)
-    )
-
-
-def deprecated_alias(
-    old: str,
-    new: str,
-    *,
-    value_type: Any = None,
-    convert: Callable[[Any], Any] | Mapping[Any, Any] | None = None,
-    multiple: bool = False,
-) -> Callable[[F], F]:
-    """A hidden ``old`` flag that sets the option ``new`` (its parameter name) and prints
-    ``warning: OLD is deprecated; use NEW`` once per process, so that scripts written
-    for the old spelling keep working. ``convert`` maps the old value to the new one.
-    Given together with ``new``, ``new`` wins."""
-
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        if value is None or (multiple and not value):
-            return
-        if callable(convert):
-            value = convert(value)
-        elif convert is not None:
-            value = convert[value]
-        opt = next(p for p in ctx.command.params if p.name == new)
-        flag = max(opt.opts, key=len)
-        if old not in _warned:
-            _warned.add(old)
-            click.echo(f"{ctx.command_path}: warning: {old} is deprecated; use {flag}", err=True)
-        # consumed like a default: an explicit NEW on the command line still wins
-        ctx.default_map = {**(ctx.default_map or {}), new: value}
-
-    return click.option(
-        old,
-        f"_deprecated_{old.lstrip('-').replace('-', '_')}",
-        type=value_type,
-        multiple=multiple,
-        default=None,
-        hidden=True,
-        expose_value=False,
-        is_eager=True,
-        callback=callback,
     )

@@ -11,7 +11,6 @@ import click
 from .options import (
     branches_option,
     chunksize_option,
-    deprecated_alias,
     device_option,
     norm_option,
     precision_option,
@@ -20,16 +19,6 @@ from .options import (
 )
 
 __all__ = ["command", "report_lines"]
-
-
-def __getattr__(name: str) -> Any:
-    """``train_task`` moved to :mod:`e2e_coffea.train`; importing it from here still works."""
-    if name == "train_task":
-        from ..train.tasks.training import train_task
-
-        return train_task
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
 
 
 def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
@@ -88,7 +77,6 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     "With --frames: the normalisation the frames files were written with (recorded in the "
     "contract, not applied).",
 )
-@deprecated_alias("--frames-norm", "norm")
 @branches_option
 @click.option("--out", type=click.Path(path_type=Path), default=Path("models"), show_default=True)
 @click.option(
@@ -144,7 +132,6 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     show_default=True,
     help="DataLoader worker processes per training process.",
 )
-@deprecated_alias("--workers", "loader_workers", value_type=int)
 @click.option(
     "--shuffle-buffer",
     type=int,
@@ -153,7 +140,6 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     help="Objects held for shuffling (memory: this times one frame).",
 )
 @chunksize_option(200)
-@deprecated_alias("--step", "chunksize", value_type=int)
 @click.option(
     "--max-points", type=int, default=None, help="Point models: points per jet (default 128)."
 )

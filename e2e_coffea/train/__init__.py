@@ -9,24 +9,25 @@ everything else is imported from its module.
 
 from __future__ import annotations
 
-from .data.batch import ArrayBatches, Batch
+from .data.arrays import ArraySource
+from .data.batch import Batch
 from .data.index import build_index
 from .data.sources import ObjectChunk, RootTaskSource
 from .data.split import split_of, splitmix64
-from .data.streaming import EpochLoader, ObjectStream, ShuffleBuffer
+from .data.streaming import ObjectStream, ShuffleBuffer
 from .data.weights import fit_reweighting
 from .fitting.checkpoint import load_checkpoint
 from .fitting.distributed import rank_info, spawn
 from .fitting.evaluate import auc_of, predict
-from .fitting.loop import TrainResult, fit, loss_for
+from .fitting.loop import fit, loss_for
 from .fitting.metrics import roc_auc
 from .fitting.precision import resolve_precision
+from .fitting.stopping import TrainResult
 from .tasks.training import TrainConfig, train_task
 
 __all__ = [
-    "ArrayBatches",
+    "ArraySource",
     "Batch",
-    "EpochLoader",
     "ObjectChunk",
     "ObjectStream",
     "RootTaskSource",

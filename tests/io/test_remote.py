@@ -82,7 +82,7 @@ def test_open_tree_reads_over_http(server: str, sample: Any) -> None:
 
 def test_frames_command_on_a_url(server: str, sample: Any, tmp_path: Path) -> None:
     url, local = _url(server, sample, "tau", "e2e"), sample.files[("tau", "e2e")]
-    args = ["frames", "--layout", "e2e", "--preset", "qg", "--step", "30"]
+    args = ["frames", "--layout", "e2e", "--preset", "qg", "--chunksize", "30"]
     assert main([*args, url, "--out", str(tmp_path / "r.npz")]) == 0
     assert main([*args, str(local), "--out", str(tmp_path / "l.npz")]) == 0
     r, lo = np.load(tmp_path / "r.npz"), np.load(tmp_path / "l.npz")

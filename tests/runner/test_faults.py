@@ -244,7 +244,7 @@ def test_bad_hit_messages_name_the_file_entry(
         "sparse",
         "--preset",
         "qg",
-        "--step",
+        "--chunksize",
         str(step),
         "--out",
         str(tmp_path / "f.npz"),

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from e2e_coffea.train import ArraySource, ObjectStream, build_index
+
 
 def blob_or_ring(n: int, seed: int, size: int = 24) -> tuple[np.ndarray, np.ndarray]:
     """(n, 2, size, size) frames: channel 0 holds the signal shape plus noise, channel 1 noise."""
@@ -22,6 +24,40 @@ def blob_or_ring(n: int, seed: int, size: int = 24) -> tuple[np.ndarray, np.ndar
     noise = 0.3 * rng.random((n, 2, size, size))
     x = noise + np.stack([shape, np.zeros_like(shape)], 1)
     return x.astype(np.float32), y.astype(np.float32)
+
+
+def _streams(
+    xt: np.ndarray,
+    yt: np.ndarray,
+    xv: np.ndarray | None = None,
+    yv: np.ndarray | None = None,
+    *,
+    batch_size: int = 64,
+    val_batch_size: int = 96,
+    class_names: tuple[str, ...] = ("background", "signal"),
+    source: dict[str, Any] | None = None,
+    **stream: Any,
+) -> tuple[ObjectStream, ObjectStream]:
+    """The training path for arrays: (train, val) streams of one index over
+    ``ArraySource(xt + xv, yt + yv, **source)`` (train in split 0, val in split 1).
+    ``stream`` keywords go to both streams, but ``shuffle_buffer`` and ``seed`` to the
+    training one only."""
+    xs, ys = (xt,) if xv is None else (xt, xv), (yt,) if yv is None else (yt, yv)
+    split = np.repeat(np.arange(len(xs)), [len(x) for x in xs])
+    arrays = ArraySource(np.concatenate(xs), np.concatenate(ys).astype(np.int64), split=split,
+                         **(source or {}))  # fmt: skip
+    index = build_index([arrays], step=batch_size, class_names=class_names)
+    shuffle = {k: stream.pop(k) for k in ("shuffle_buffer", "seed") if k in stream}
+    return (
+        ObjectStream(index, 0, batch_size, **shuffle, **stream),
+        ObjectStream(index, 1, val_batch_size, **stream),
+    )
+
+
+@pytest.fixture
+def streams() -> Any:
+    """:func:`_streams`: arrays into the one training path (index, ObjectStream)."""
+    return _streams
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Data-parallel training: two CPU processes (gloo), each with half of every global batch,
+"""Data-parallel training: two CPU processes (gloo), each streaming its shard of the units,
 end with the weights of one process that sees the whole batch; errors come back named."""
 
 from __future__ import annotations
@@ -11,7 +11,15 @@ import torch
 
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.models import create_model
-from e2e_coffea.train import ArrayBatches, fit, rank_info, spawn
+from e2e_coffea.train import (
+    ArraySource,
+    ObjectStream,
+    build_index,
+    fit,
+    fit_reweighting,
+    rank_info,
+    spawn,
+)
 
 GLOBAL_BATCH = 32
 
@@ -20,7 +28,7 @@ def _data() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
     x = rng.random((96, 2, 12, 12), dtype=np.float32)
     y = (x[:, 0, 4:8, 4:8].mean((1, 2)) > 0.5).astype(np.float32)
-    return x, y, rng.uniform(0.5, 2.0, 96).astype(np.float32)
+    return x, y, rng.uniform(20.0, 200.0, 96).astype(np.float32)
 
 
 def _train(world: int) -> dict[str, list[float]]:
@@ -28,8 +36,13 @@ def _train(world: int) -> dict[str, list[float]]:
     rank = rank_info()
     torch.manual_seed(0)
     model = create_model("simplenet", 2, 1, width=4, hidden=8, dropout=0.0)
-    x, y, w = _data()
-    batches = ArrayBatches(x, y, batch_size=GLOBAL_BATCH, weights=w, shard=(rank.rank, world))
+    x, y, pt = _data()
+    # units of half a global batch: rank r reads units r, r + 2, ..., so each step's two
+    # half batches together are the one process's global batch (in the stream's order)
+    index = build_index([ArraySource(x, y, pt=pt)], step=GLOBAL_BATCH // 2)
+    rw = fit_reweighting("pt", index.pt, n_pt_bins=4, min_count=5)  # weighted losses too
+    batches = ObjectStream(index, 0, GLOBAL_BATCH // world, reweighting=rw, rank=rank.rank,
+                           world=world)  # fmt: skip
     fit(model, batches, epochs=1, lr=1e-2, device="cpu", progress=False, seed=3)
     return {k: v.flatten().tolist() for k, v in model.state_dict().items()}
 

@@ -11,7 +11,6 @@ import pytest
 
 from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.train import (
-    EpochLoader,
     ObjectChunk,
     ObjectStream,
     ShuffleBuffer,
@@ -99,9 +98,7 @@ def test_same_seed_same_batches_other_epoch_other_order_and_workers() -> None:
     assert not np.array_equal(first, second)
     assert sorted(first) == sorted(second)
     # two worker processes: the same objects with the same weights, in another order
-    loader = EpochLoader(
-        ObjectStream(index, 0, 32, shuffle_buffer=100, seed=5, reweighting=rw), workers=2
-    )
+    loader = ObjectStream(index, 0, 32, shuffle_buffer=100, seed=5, reweighting=rw, workers=2)
     by_worker = list(loader)
     single = {int(i): float(w) for b in list(ObjectStream(index, 0, 7, reweighting=rw))
               for i, w in zip(ids_of([b]), b.weights.numpy(), strict=True)}  # fmt: skip

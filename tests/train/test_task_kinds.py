@@ -24,7 +24,7 @@ from e2e_coffea.frames.scalars import scalar_matrix
 from e2e_coffea.inference import Tagger
 from e2e_coffea.io import load_fileset
 from e2e_coffea.layouts import LABEL_IDS
-from e2e_coffea.models import create_model, register_model
+from e2e_coffea.models import _registry, create_model, register_model
 from e2e_coffea.models.simplenet import simplenet
 from e2e_coffea.train import train_task
 from e2e_coffea.train.tasks.definitions import TASKS, get_task
@@ -179,13 +179,16 @@ def test_pretrained_weights_rebuild_the_exported_model(
         create_model("simplenet")
 
 
-@register_model(name="test_no_task_net")
-def _no_task_net(in_channels: int, n_outputs: int = 1, width: int = 4) -> torch.nn.Module:
-    """A model whose constructor knows nothing of regression or scalars."""
-    return simplenet(in_channels, n_outputs, width=width, hidden=8)
+def test_train_refuses_pairings_it_cannot_train(monkeypatch: pytest.MonkeyPatch) -> None:
+    # registered for this test only: a model registered at import would reach every test
+    # that lists the models (tests/export/test_export.py collected after this file)
+    monkeypatch.setattr(_registry, "_MODELS", dict(_registry._MODELS))
 
+    @register_model(name="test_no_task_net")
+    def _no_task_net(in_channels: int, n_outputs: int = 1, width: int = 4) -> torch.nn.Module:
+        """A model whose constructor knows nothing of regression or scalars."""
+        return simplenet(in_channels, n_outputs, width=width, hidden=8)
 
-def test_train_refuses_pairings_it_cannot_train() -> None:
     with pytest.raises(
         BadInputError, match="takes no 'task' argument, so it cannot be built for a regression"
     ):

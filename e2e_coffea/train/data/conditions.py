@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...frames.occupancy import add_frames, new_tally, tally_means
-from .batch import as_batch
+from .batch import Batch, expect_batch
 
 __all__ = ["MAX_FRAMES", "training_conditions"]
 
@@ -33,7 +33,7 @@ def _pileup(described: Mapping[str, Any]) -> float | None:
 
 
 def training_conditions(
-    batches: Iterable[Any],
+    batches: Iterable[Batch],
     channels: Sequence[str],
     described: Mapping[str, Any],
     *,
@@ -50,7 +50,7 @@ def training_conditions(
     if images:
         tally = new_tally()
         for item in batches:
-            frames = as_batch(item).frames
+            frames = expect_batch(item).frames
             add_frames(tally, frames[: max(0, max_frames - tally["frames"])], channels)
             if tally["frames"] >= max_frames:
                 break

@@ -35,7 +35,6 @@ from ..tasks.definitions import Task, class_mask
 from .split import split_of
 
 __all__ = [
-    "InputSpec",
     "ObjectChunk",
     "ObjectSource",
     "RootTaskSource",
@@ -43,12 +42,6 @@ __all__ = [
     "event_ids",
     "units_of",
 ]
-
-
-InputSpec = ModelInputs
-"""What a model eats: training's name for :class:`~e2e_coffea.frames.model_inputs.ModelInputs`,
-the object inference builds its inputs with too (and the contract serialises). Training
-streams its ``scalars`` raw (``scalar_norm`` None): the stream standardises them."""
 
 
 @dataclass(frozen=True)

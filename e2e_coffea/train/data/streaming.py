@@ -1,6 +1,11 @@
 """The training stream: units of the index -> objects of one split -> shuffled, weighted,
 fixed-size batches, read by DataLoader worker processes.
 
+:class:`ObjectStream` is the one way batches reach :func:`e2e_coffea.train.fit` and
+:func:`e2e_coffea.train.predict`: files (:mod:`~e2e_coffea.train.data.sources`,
+:mod:`~e2e_coffea.train.data.frame_files`) and arrays in memory
+(:class:`~e2e_coffea.train.data.arrays.ArraySource`) alike are indexed and streamed here.
+
 Every worker (of every data-parallel process) takes its own units: unit ``i`` of the
 epoch's order goes to shard ``i % n_shards``, shard = ``rank * workers + worker``. The
 order interleaves units rich in signal with units rich in background in proportion to
@@ -29,7 +34,7 @@ from .index import SampleIndex, UnitPlan, as_is, keep_rows
 from .sources import ObjectChunk
 from .weights import Reweighting
 
-__all__ = ["ClassMerger", "EpochLoader", "ObjectStream", "ShuffleBuffer", "interleave"]
+__all__ = ["ClassMerger", "ObjectStream", "ShuffleBuffer", "interleave"]
 
 Cols = dict[str, npt.NDArray[Any]]
 _PIECE = 256
@@ -160,8 +165,12 @@ def interleave(units: list[UnitPlan], split: int) -> list[UnitPlan]:
     return out
 
 
-class ObjectStream(IterableDataset[Batch]):
-    """Batches of one split (0 train, 1 val, 2 test) of an index; see the module doc."""
+class ObjectStream:
+    """Batches of one split (0 train, 1 val, 2 test) of an index; see the module doc.
+
+    Iterating it runs one epoch through a DataLoader of ``workers`` processes (0: in
+    this process), page-locked when ``pin_memory``; ``set_epoch`` picks the epoch's order.
+    """
 
     def __init__(
         self,
@@ -176,10 +185,16 @@ class ObjectStream(IterableDataset[Batch]):
         world: int = 1,
         target: Target | None = None,
         scalar_norm: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+        workers: int = 0,
+        pin_memory: bool = False,
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be >= 1, got {batch_size}"
             raise BadInputError(msg)
+        if workers < 0:
+            msg = f"workers must be >= 0, got {workers}"
+            raise BadInputError(msg)
+        self.workers, self.pin_memory = workers, pin_memory
         self.index, self.split, self.batch_size = index, split, batch_size
         self.shuffle_buffer, self.seed, self.epoch = shuffle_buffer, seed, 0
         self.reweighting = reweighting or Reweighting()
@@ -235,8 +250,15 @@ class ObjectStream(IterableDataset[Batch]):
         return cols
 
     def __iter__(self) -> Iterator[Batch]:
-        info = get_worker_info()
-        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        """One epoch: a DataLoader, built anew so that its workers see the epoch number."""
+        loader = DataLoader(
+            _Shards(self), batch_size=None, num_workers=self.workers,
+            pin_memory=self.pin_memory, collate_fn=as_is,
+        )  # fmt: skip
+        return iter(loader)
+
+    def shard_batches(self, wid: int, nw: int) -> Iterator[Batch]:
+        """The batches of DataLoader worker ``wid`` of ``nw`` (in this rank)."""
         shard = self.rank * nw + wid
         rng = np.random.default_rng([self.seed, self.epoch, shard])
         pending: list[Cols] = []
@@ -292,22 +314,13 @@ def _batch(cols: Cols, weighted: bool) -> Batch:
     )
 
 
-class EpochLoader:
-    """A DataLoader over an :class:`ObjectStream`, rebuilt every epoch (so the workers see
-    the epoch number), with ``set_epoch`` for :func:`e2e_coffea.train.fit`."""
+class _Shards(IterableDataset[Batch]):
+    """What each DataLoader worker iterates: its own shard of the stream."""
 
-    def __init__(self, stream: ObjectStream, *, workers: int = 0, pin_memory: bool = False) -> None:
-        if workers < 0:
-            msg = f"workers must be >= 0, got {workers}"
-            raise BadInputError(msg)
-        self.stream, self.workers, self.pin_memory = stream, workers, pin_memory
-
-    def set_epoch(self, epoch: int) -> None:
-        self.stream.set_epoch(epoch)
+    def __init__(self, stream: ObjectStream) -> None:
+        self.stream = stream
 
     def __iter__(self) -> Iterator[Batch]:
-        loader = DataLoader(
-            self.stream, batch_size=None, num_workers=self.workers,
-            pin_memory=self.pin_memory, collate_fn=as_is,
-        )  # fmt: skip
-        return iter(loader)
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        return self.stream.shard_batches(wid, nw)

@@ -1,5 +1,6 @@
 """The optimisation side of training: the fit :mod:`~e2e_coffea.train.fitting.loop` and
-its per-batch :mod:`~e2e_coffea.train.fitting.stepper`, mixed
+its per-batch :mod:`~e2e_coffea.train.fitting.stepper`, the early
+:mod:`~e2e_coffea.train.fitting.stopping` and history, mixed
 :mod:`~e2e_coffea.train.fitting.precision`, checkpoints
 (:mod:`~e2e_coffea.train.fitting.checkpoint`), data-parallel
 (:mod:`~e2e_coffea.train.fitting.distributed`), and

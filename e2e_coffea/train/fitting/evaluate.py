@@ -17,7 +17,7 @@ import torch
 from scipy.special import softmax
 from torch import nn
 
-from ..data.batch import as_batch
+from ..data.batch import Batch, expect_batch
 from ..tasks.definitions import Target, Task
 from .metrics import auc_error, effective_n, roc_auc
 from .precision import Precision
@@ -41,7 +41,7 @@ class Outputs:
 
 def predict(
     model: nn.Module,
-    batches: Iterable[Any],
+    batches: Iterable[Batch],
     device: torch.device,
     precision: Precision | None = None,
     loss: Any = None,
@@ -56,7 +56,7 @@ def predict(
     p = precision
     with torch.no_grad():
         for item in batches:
-            b = as_batch(item).to(device, non_blocking=True)
+            b = expect_batch(item).to(device, non_blocking=True)
             with torch.autocast(
                 device.type, dtype=p.dtype if p else None, enabled=bool(p and p.autocast)
             ):

@@ -1,9 +1,9 @@
-"""A streaming training loop: any iterable of batches in, a trained model and its history out.
+"""A streaming training loop: a stream of batches in, a trained model and its history out.
 
-Data arrive as iterables (in-memory arrays, ML4SCI files, a DataLoader over frames built
-on the fly from ROOT), never as one big tensor, so the loop scales to samples larger
-than memory. Each epoch ends with validation, a metrics record, a checkpoint and the
-early-stopping decision; a non-finite loss stops the run before anything is saved.
+Data arrive as an :class:`~e2e_coffea.train.data.streaming.ObjectStream` (of ROOT files,
+frames files or arrays in memory), never as one big tensor, so the loop scales to
+samples larger than memory. Each epoch ends with validation, a metrics record, a checkpoint and the
+early-stopping decision (:mod:`~e2e_coffea.train.fitting.stopping`); a non-finite loss stops the run before anything is saved.
 
 The caller's global random state is left as it was: ``fit`` seeds its own run from
 ``seed`` and puts the previous torch/numpy/Python states back when it returns. When a
@@ -13,13 +13,11 @@ data-parallel; rank 0 validates, checkpoints and decides when to stop, for every
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ from tqdm.auto import tqdm
 
 from ...exceptions import BadInputError, TrainingError
 from ...io.jsonfiles import write_json
-from ..data.batch import Batch, as_batch
+from ..data.batch import Batch, expect_batch
 from .checkpoint import (
     BEST_NAME,
     LAST_NAME,
@@ -43,42 +41,21 @@ from .distributed import broadcast_object, rank_info
 from .evaluate import auc_of, predict
 from .precision import resolve_precision
 from .stepper import Stepper, loss_for
+from .stopping import MONITORS, EarlyStopping, TrainResult, epoch_summary
 
-__all__ = ["LR_SCHEDULES", "BatchSource", "TrainResult", "epoch_lr_factor", "fit", "loss_for"]
+__all__ = ["LR_SCHEDULES", "BatchSource", "epoch_lr_factor", "fit", "loss_for"]
 
-BatchSource = Iterable[Any] | Callable[..., Iterable[Any]]
-"""An iterable of batches, re-iterated every epoch, or a callable ``f(epoch)`` / ``f()``."""
+BatchSource = Iterable[Batch]
+"""Batches, iterated once per epoch after ``set_epoch(epoch)`` where the source has it:
+an :class:`~e2e_coffea.train.data.streaming.ObjectStream` (or a list of its batches)."""
 
-_MONITORS = {"val_loss": "min", "val_auc": "max", "train_loss": "min"}
 LR_SCHEDULES = ("constant", "cosine")
 
 
-@dataclass
-class TrainResult:
-    """History (one dict per epoch) and the early-stopping outcome."""
-
-    history: list[dict[str, Any]]
-    monitor: str
-    best_epoch: int | None
-    best_metric: float | None
-    epochs_run: int
-    stopped_early: bool
-    checkpoint_path: Path | None = None
-    best_checkpoint_path: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    stop_reason: str | None = None
-    """Why training stopped before ``epochs`` (None when it ran them all)."""
-
-
-def _iterate(source: BatchSource, epoch: int) -> Iterable[Any]:
-    if hasattr(source, "set_epoch"):
-        source.set_epoch(epoch)
-    if callable(source) and not isinstance(source, Iterable):
-        try:
-            takes_epoch = len(inspect.signature(source).parameters) >= 1
-        except (TypeError, ValueError):
-            takes_epoch = False
-        return source(epoch) if takes_epoch else source()
+def _iterate(source: BatchSource, epoch: int) -> BatchSource:
+    set_epoch = getattr(source, "set_epoch", None)
+    if set_epoch is not None:
+        set_epoch(epoch)
     return source
 
 
@@ -111,8 +88,8 @@ def _check_args(
         msg = f"epochs must be >= 1, got {epochs}"
         raise BadInputError(msg)
     monitor = monitor or ("val_loss" if val is not None else "train_loss")
-    if monitor not in _MONITORS or (monitor.startswith("val") and val is None):
-        msg = f"monitor {monitor!r} is not available; expected one of {list(_MONITORS)} (val_* needs val_batches)"
+    if monitor not in MONITORS or (monitor.startswith("val") and val is None):
+        msg = f"monitor {monitor!r} is not available; expected one of {list(MONITORS)} (val_* needs val_batches)"
         raise BadInputError(msg)
     if monitor == "val_auc" and task != "classification":
         msg = "monitor='val_auc' needs a classification task"
@@ -132,7 +109,6 @@ def fit(
     lr: float = 1e-3,
     weight_decay: float = 0.0,
     device: str | torch.device | None = None,
-    amp: bool | None = None,
     precision: str | None = None,
     patience: int | None = None,
     monitor: str | None = None,
@@ -150,12 +126,13 @@ def fit(
     """Train ``model`` with AdamW; validate, checkpoint and early-stop every epoch.
 
     Batches are :class:`Batch` objects (with optional per-object ``weights``: weighted
-    loss and weighted validation AUC) or ``(frames, labels[, scalars])`` tuples.
+    loss and weighted validation AUC), as an
+    :class:`~e2e_coffea.train.data.streaming.ObjectStream` yields them.
     ``monitor`` is ``val_loss`` (default with validation), ``val_auc`` (binary or macro
     multiclass) or ``train_loss``; ``patience`` epochs without an improvement larger than
     ``min_delta`` stop the run. ``precision`` is ``auto`` (AMP on CUDA: bf16, else fp16
     with loss scaling; fp32 on the CPU), ``fp32``, ``bf16`` (also on the CPU) or ``fp16``
-    (CUDA); ``amp`` is the older switch for CUDA AMP. ``resume=True`` continues from
+    (CUDA). ``resume=True`` continues from
     ``checkpoint_dir/last.pt`` if it exists (else starts fresh); a path resumes from that
     file. ``epochs`` counts all epochs, resumed ones too. ``lr_schedule``: ``constant``,
     or ``cosine``: epoch e (0-based) of E trains at ``lr * (1 + cos(pi e / E)) / 2``
@@ -169,7 +146,7 @@ def fit(
     ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
     monitor = _check_args(epochs, monitor, val_batches, task, resume, ckdir)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    prec = resolve_precision(dev, precision, amp)
+    prec = resolve_precision(dev, precision)
     with _own_rng(seed):
         return _Run(model, dev, prec, task, lr, weight_decay, grad_clip, seed).fit(
             train_batches, val_batches, epochs=epochs, patience=patience, monitor=monitor,
@@ -225,7 +202,7 @@ class _Run:
         return ckpt["state"], int(ckpt["epoch"]), best
 
     def _train_epoch(
-        self, batches: Iterable[Any], epoch: int, epochs: int, progress: bool
+        self, batches: BatchSource, epoch: int, epochs: int, progress: bool
     ) -> tuple[float, int]:
         self.net.train()
         if self.rank.rank > 0:  # rank 0 carries the checkpointed stream; the others reseed
@@ -240,7 +217,7 @@ class _Run:
                    disable=not progress or not self.rank.main, leave=False)  # fmt: skip
         with join:
             for step, item in enumerate(bar):
-                b = as_batch(item)
+                b = expect_batch(item)
                 _check_labels(b, self.task, self.n_out)
                 b = b.to(self.dev, non_blocking=True)
                 value = self.stepper.train_step(b, f"epoch {epoch + 1} batch {step}")
@@ -249,10 +226,10 @@ class _Run:
                     bar.set_postfix(loss=f"{value:.4f}")
         return total, count
 
-    def _validate(self, batches: Iterable[Any]) -> dict[str, Any]:
+    def _validate(self, batches: BatchSource) -> dict[str, Any]:
         o = predict(self.model, batches, self.dev, self.prec, self.stepper.loss)
         if len(o) == 0:
-            msg = "val_batches gave no data; pass a re-iterable (list, dataset) or a callable"
+            msg = "val_batches gave no data; pass an ObjectStream (re-iterable), not a one-shot generator"
             raise TrainingError(msg)
         rec: dict[str, Any] = {"val_loss": o.loss, "n_val": len(o)}
         if not math.isfinite(rec["val_loss"]):
@@ -282,8 +259,7 @@ class _Run:
     ) -> TrainResult:
         main = self.rank.main
         base_lr = [g["initial_lr"] if "initial_lr" in g else g["lr"] for g in self.opt.param_groups]
-        sign = 1.0 if _MONITORS[monitor] == "min" else -1.0
-        state: dict[str, Any] = {"best": None, "best_epoch": None, "bad_epochs": 0, "history": []}
+        stopping = EarlyStopping(monitor, patience, min_delta)
         best_weights: dict[str, torch.Tensor] | None = None
         start = 0
         resume_path: Path | None = None
@@ -293,10 +269,10 @@ class _Run:
             resume_path = Path(resume)
         if resume_path is not None and (resume is not True or resume_path.is_file()):
             state, start, best_weights = self._resume(resume_path)
+            stopping = EarlyStopping(monitor, patience, min_delta, state)
 
-        stopped = bool(patience is not None and state["bad_epochs"] >= patience)
         for epoch in range(start, epochs):
-            if stopped:
+            if stopping.stopped:
                 break
             factor = epoch_lr_factor(lr_schedule, epoch, epochs)
             for g, lr0 in zip(self.opt.param_groups, base_lr, strict=True):
@@ -308,7 +284,7 @@ class _Run:
             if count == 0:
                 msg = (
                     f"train_batches gave no data in epoch {epoch + 1}: a one-shot generator is "
-                    "exhausted after one epoch; pass a list, an ArrayBatches, an EpochLoader, or a callable"
+                    "exhausted after one epoch; pass an ObjectStream or a list of its batches"
                 )
                 raise TrainingError(msg)
             record: dict[str, Any] = {
@@ -327,47 +303,31 @@ class _Run:
                 raise TrainingError(msg)
             record["lr"] = self.opt.param_groups[0]["lr"]
             record = broadcast_object(record)  # rank 0's validation decides for everyone
-            value = record[monitor]
-            improved = not math.isnan(value) and (
-                state["best"] is None or sign * (state["best"] - value) > min_delta
-            )
+            improved = stopping.update(record)
             if improved:
-                state.update(best=value, best_epoch=epoch + 1, bad_epochs=0)
                 best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-            else:
-                state["bad_epochs"] += 1
-            state["history"].append(record)
             if ckdir is not None and main:
-                self._save(ckdir, epoch, state, best_weights if improved else None)
+                self._save(ckdir, epoch, stopping.state, best_weights if improved else None)
             if metrics_path is not None and main:
-                write_json(Path(metrics_path), state["history"])
+                write_json(Path(metrics_path), stopping.state["history"])
             if progress and main:
-                tqdm.write(_summary(record, epochs))
-            stopped = bool(patience is not None and state["bad_epochs"] >= patience)
+                tqdm.write(epoch_summary(record, epochs))
 
-        reason = None
-        if stopped and len(state["history"]) < epochs:
-            best = state["best"]
-            reason = (
-                f"early stop at epoch {len(state['history'])}/{epochs}: {monitor} did not improve "
-                f"(by more than {min_delta:g}) for {patience} epoch(s); best "
-                f"{'n/a' if best is None else f'{best:.4f}'} at epoch {state['best_epoch']}"
-                + (", whose weights are kept" if restore_best and best_weights is not None else "")
-            )
-            if progress and main:
-                tqdm.write(reason)
-
+        reason = stopping.stop_reason(epochs, restore_best and best_weights is not None)
+        if reason is not None and progress and main:
+            tqdm.write(reason)
         if restore_best and best_weights is not None:
             self.model.load_state_dict(best_weights)
+        best_epoch = stopping.state["best_epoch"]
         return TrainResult(
-            history=list(state["history"]),
+            history=stopping.history,
             monitor=monitor,
-            best_epoch=state["best_epoch"],
-            best_metric=state["best"],
-            epochs_run=len(state["history"]),
-            stopped_early=stopped and len(state["history"]) < epochs,
+            best_epoch=best_epoch,
+            best_metric=stopping.state["best"],
+            epochs_run=len(stopping.state["history"]),
+            stopped_early=reason is not None,
             checkpoint_path=ckdir / LAST_NAME if ckdir else None,
-            best_checkpoint_path=ckdir / BEST_NAME if ckdir and state["best_epoch"] else None,
+            best_checkpoint_path=ckdir / BEST_NAME if ckdir and best_epoch else None,
             extra={"precision": self.prec.name},
             stop_reason=reason,
         )
@@ -398,13 +358,3 @@ def epoch_lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
     return 1.0
-
-
-def _summary(rec: dict[str, Any], epochs: int) -> str:
-    """``epoch 3/20: train_loss=0.4123 val_loss=0.4410 val_auc=0.8123 (1500 frames/s)``."""
-    keys = ("train_loss", "val_loss", "val_auc")
-    parts = [f"{k}={rec[k]:.4f}" for k in keys if k in rec and rec[k] is not None]
-    return (
-        f"epoch {rec['epoch']}/{epochs}: " + " ".join(parts)
-        + f" ({rec['frames_per_s']:.0f} frames/s)"
-    )  # fmt: skip

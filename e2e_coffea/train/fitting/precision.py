@@ -35,16 +35,9 @@ class Precision:
         return self.dtype is not None
 
 
-def resolve_precision(
-    device: torch.device, precision: str | None = None, amp: bool | None = None
-) -> Precision:
-    """The precision for ``device``: ``precision`` wins; else ``amp`` (True: CUDA AMP,
-    False: fp32); else ``auto`` (AMP on CUDA, fp32 on the CPU)."""
-    if precision is None:
-        if amp is True and device.type != "cuda":
-            msg = f"amp=True needs a CUDA device, got {device}"
-            raise BadInputError(msg)
-        precision = "fp32" if amp is False else "auto"
+def resolve_precision(device: torch.device, precision: str | None = None) -> Precision:
+    """The precision for ``device``; ``auto`` (or None): AMP on CUDA, fp32 on the CPU."""
+    precision = precision or "auto"
     if precision not in PRECISIONS:
         msg = f"unknown precision {precision!r}; expected one of {list(PRECISIONS)}"
         raise BadInputError(msg)

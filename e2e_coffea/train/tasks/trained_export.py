@@ -27,7 +27,7 @@ from ...models import save_pretrained
 from ..data.index import SampleIndex
 from ..data.weights import Reweighting
 from ..fitting.distributed import rank_info
-from ..fitting.loop import TrainResult
+from ..fitting.stopping import TrainResult
 from .definitions import Task
 from .pairing import Pairing
 

@@ -26,7 +26,7 @@ from ..data.conditions import training_conditions
 from ..data.frame_files import frames_source
 from ..data.index import SampleIndex, build_index
 from ..data.sources import ObjectSource, RootTaskSource
-from ..data.streaming import EpochLoader, ObjectStream
+from ..data.streaming import ObjectStream
 from ..data.weights import fit_reweighting
 from ..fitting.distributed import broadcast_object, init_from_env, rank_info, spawn
 from ..fitting.evaluate import predict, test_metrics
@@ -268,10 +268,11 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     norm = scalar_norm(index, cfg.scalars)
     common: dict[str, Any] = {"reweighting": weights, "target": task.target,
                               "scalar_norm": None if norm is None else norm[1]}  # fmt: skip
-    train = ObjectStream(index, 0, cfg.batch_size // rank.world, shuffle_buffer=cfg.shuffle_buffer,
-                         seed=cfg.seed, rank=rank.rank, world=rank.world, **common)  # fmt: skip
-    val = ObjectStream(index, 1, cfg.eval_batch_size, **common)
     pin = torch.device(device).type == "cuda"
+    loading: dict[str, Any] = {"workers": cfg.loader_workers, "pin_memory": pin}
+    train = ObjectStream(index, 0, cfg.batch_size // rank.world, shuffle_buffer=cfg.shuffle_buffer,
+                         seed=cfg.seed, rank=rank.rank, world=rank.world, **common, **loading)  # fmt: skip
+    val = ObjectStream(index, 1, cfg.eval_batch_size, **common, **loading)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         from ...models import create_model
@@ -280,8 +281,7 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     monitor = "val_auc" if task.target is None else "val_loss"
     result = fit(
-        model, EpochLoader(train, workers=cfg.loader_workers, pin_memory=pin),
-        EpochLoader(val, workers=cfg.loader_workers, pin_memory=pin),
+        model, train, val,
         epochs=cfg.epochs, lr=cfg.lr, device=device, precision=cfg.precision,
         patience=cfg.patience, monitor=monitor, checkpoint_dir=out / f"{cfg.tag}.ckpt",
         resume=cfg.resume, seed=cfg.seed, metrics_path=out / f"{cfg.tag}.metrics.json",
@@ -290,8 +290,8 @@ def _ranked(cfg: TrainConfig) -> dict[str, Any]:
     if not rank.main:
         return {}
     fit_s = time.perf_counter() - started
-    test = ObjectStream(index, 2, cfg.eval_batch_size, **common)
-    o = predict(model, EpochLoader(test, workers=cfg.loader_workers), torch.device(device))
+    test = ObjectStream(index, 2, cfg.eval_batch_size, **common, workers=cfg.loader_workers)
+    o = predict(model, test, torch.device(device))
     tests = test_metrics(o, task)
     conditions = training_conditions(ObjectStream(index, 0, cfg.eval_batch_size, **common),
                                      pair.channels, described, images=pair.inputs.points is None)  # fmt: skip
