@@ -29,7 +29,7 @@ from e2e_coffea.frames import ObjectCuts, PointCloudSpec, build_point_clouds
 from e2e_coffea.io import load_fileset, open_tree
 from e2e_coffea.layouts import EVENT_ID_BRANCHES, layout_of_tree
 from e2e_coffea.models import count_parameters, create_model
-from e2e_coffea.train import ArrayBatches, fit, roc_auc, split_of
+from e2e_coffea.train import ArraySource, ObjectStream, build_index, fit, roc_auc, split_of
 from e2e_coffea.train.tasks.definitions import get_task, task_selection
 
 
@@ -62,11 +62,11 @@ def load(fileset: Path, spec: PointCloudSpec) -> dict[str, np.ndarray]:
 def train_one(name: str, data: dict[str, np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
     torch.manual_seed(args.seed)
     model = create_model(name, data["x"].shape[2], 1)
-    tr, va, te = (data["split"] == i for i in (0, 1, 2))
-    train = ArrayBatches(
-        data["x"][tr], data["y"][tr], batch_size=args.batch_size, shuffle=True, seed=args.seed
-    )
-    val = ArrayBatches(data["x"][va], data["y"][va], batch_size=256)
+    tr, _va, te = (data["split"] == i for i in (0, 1, 2))
+    source = ArraySource(data["x"], data["y"].astype(np.int64), split=data["split"])
+    index = build_index([source], step=args.batch_size)
+    train = ObjectStream(index, 0, args.batch_size, shuffle_buffer=int(tr.sum()), seed=args.seed)
+    val = ObjectStream(index, 1, 256)
     result = fit(
         model,
         train,

@@ -46,7 +46,6 @@ from e2e_coffea.export import Contract, export_onnx
 from e2e_coffea.models import count_parameters, create_model
 from e2e_coffea.train import (
     Batch,
-    EpochLoader,
     ObjectChunk,
     ObjectStream,
     auc_of,
@@ -136,10 +135,10 @@ def precision_section(args: argparse.Namespace) -> list[str]:
         for prec in rates:
             torch.manual_seed(0)
             model = create_model(model_name, SHAPE[0], 1)
-            train = EpochLoader(ObjectStream(index, 0, 32, shuffle_buffer=512, seed=1))
-            fit(model, train, EpochLoader(ObjectStream(index, 1, 128)), epochs=epochs, lr=1e-3,
+            train = ObjectStream(index, 0, 32, shuffle_buffer=512, seed=1)
+            fit(model, train, ObjectStream(index, 1, 128), epochs=epochs, lr=1e-3,
                 device="cpu", precision=prec, progress=False, seed=1, monitor="val_auc")  # fmt: skip
-            out = predict(model, EpochLoader(ObjectStream(index, 2, 128)), torch.device("cpu"))
+            out = predict(model, ObjectStream(index, 2, 128), torch.device("cpu"))
             aucs[prec] = auc_of(out)
         med = {k: statistics.median(v) for k, v in rates.items()}
         span = {k: f"{med[k]:6.1f} [{min(v):5.1f}-{max(v):5.1f}]" for k, v in rates.items()}
@@ -187,11 +186,11 @@ def memory_child(n: int) -> None:
     model = torch.nn.Sequential(
         torch.nn.AvgPool2d(5), torch.nn.Flatten(), torch.nn.Linear(3 * 25 * 25, 1)
     )
-    train = EpochLoader(ObjectStream(index, 0, 64, shuffle_buffer=1024, seed=1))
+    train = ObjectStream(index, 0, 64, shuffle_buffer=1024, seed=1)
     res = fit(
         model,
         train,
-        EpochLoader(ObjectStream(index, 1, 256)),
+        ObjectStream(index, 1, 256),
         epochs=1,
         device="cpu",
         progress=False,
@@ -289,7 +288,8 @@ def via_fit(
     model: torch.nn.Module, batches: list[Batch], device: str, amp: bool, epochs: int
 ) -> list[float]:
     """frames/s of fit()'s epochs after the first (which warms up)."""
-    res = fit(model, batches, epochs=epochs + 1, lr=1e-4, device=device, amp=amp, progress=False,
+    res = fit(model, batches, epochs=epochs + 1, lr=1e-4, device=device,
+              precision="auto" if amp else "fp32", progress=False,
               restore_best=False)  # fmt: skip
     return [float(h["frames_per_s"]) for h in res.history[1:]]
 
