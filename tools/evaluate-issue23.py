@@ -47,7 +47,8 @@ NAMES = ("top_simplenet", "top_resnet15", "jet_mass_simplenet", "btag_simplenet"
 def record(model: Path, figures: dict[str, Any], held: Path) -> None:
     """The held-out figures into the contract's metrics (``heldout_*``), beside training's:
     tests/inference/test_shipped_taggers.py reads them against issue 23's floors."""
-    from e2e_coffea.export import load_contract, update_contract
+    from e2e_coffea.export import load_contract
+    from e2e_coffea.export.attach import update_contract
 
     metrics = dict(load_contract(model).metrics or {})
     metrics["heldout_sample"] = f"{held} (seed 2, <mu> = 35, background at its cross-section)"
