@@ -31,29 +31,56 @@ def scatter_hits(
     r0: _I64,
     c0: _I64,
     wrap: int,
+    grid_rows: int,
     offsets: _I64,
-    row: npt.NDArray[np.int32],
-    col: npt.NDArray[np.int32],
-    val: _F32,
-    ch: npt.NDArray[np.int32],
+    rows: tuple[npt.NDArray[np.int32], ...],
+    cols: tuple[npt.NDArray[np.int32], ...],
+    vals: tuple[_F32, ...],
+    chs: tuple[npt.NDArray[np.int32], ...],
+    job: _I64,
+    zero: bool,
 ) -> int:
-    """``out[j, ch[h], row-r0, (col-c0) mod wrap] += val[h]`` for hits of jet j's event.
+    """``out[j, k, row-r0, (col-c0) mod wrap] += val`` for the hits of jet j's event.
 
-    ``offsets`` is (K, n_events + 1): K hit collections concatenated, each with its own
-    absolute per-event offsets. All K are scattered for one jet before the next, so the
-    jet's output stays in cache. Returns the number of non-finite values added."""
-    n, _, H, W = out.shape
+    Job q (a :class:`~e2e_coffea.frames._hits.ScatterJob`): hits ``offsets[q, e]`` ..
+    ``offsets[q, e+1]`` of ``rows[q]``, ``cols[q]``; ``job[q]`` = (channel or -1 for
+    ``chs[q][h]``, 1 if every value is 1 else 0 for ``vals[q][h]``, row offset). Hits
+    whose shifted row is outside ``0 .. grid_rows-1`` are skipped. All jobs are
+    scattered for one jet before the next, in job order then hit order (each cell sums
+    its hits in file order), so the jet's output stays in cache. With ``zero`` each
+    jet's block (every channel) is zeroed first, in the same pass: the block is then in
+    cache when its hits land, which made building into an existing array ~1.7x faster
+    than a zeroing pass followed by a scatter whose hits miss the cache. Indexes a flat
+    view with unsigned indices (signed 4-D indexing adds wrap-around branches). Returns
+    the number of non-finite values added."""
+    n, C, H, W = out.shape
+    HW = H * W
+    fo = out.reshape(-1)
     bad = 0
     for j in range(n):
+        base = j * C * HW
+        if zero:
+            for p in range(C * HW):
+                fo[uint64(base + p)] = 0.0
         e = jet_ev[j]
         rj = r0[j]
         cj = c0[j]
         for q in range(offsets.shape[0]):
+            row = rows[q]
+            col = cols[q]
+            val = vals[q]
+            ch = chs[q]
+            chan = job[q, 0]
+            unit = job[q, 1] == 1
+            shift = job[q, 2]
             for h in range(offsets[q, e], offsets[q, e + 1]):
-                k = ch[h]
+                k = chan if chan >= 0 else ch[h]
                 if k < 0:
                     continue
-                i = row[h] - rj
+                g = row[h] + shift
+                if g < 0 or g >= grid_rows:
+                    continue
+                i = g - rj
                 if i < 0 or i >= H:
                     continue
                 m = col[h] - cj
@@ -61,10 +88,10 @@ def scatter_hits(
                     m += wrap
                 if m >= W:
                     continue
-                v = val[h]
+                v = np.float32(1.0) if unit else val[h]
                 if not np.isfinite(v):
                     bad += 1
-                out[j, k, i, m] += v
+                fo[uint64(base + k * HW + i * W + m)] += v
     return bad
 
 
