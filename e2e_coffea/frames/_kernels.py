@@ -15,7 +15,9 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, uint32, uint64
 
-__all__ = ["count_nonfinite", "crop_windows", "scatter_hits", "upsample_towers"]
+__all__ = [
+    "count_nonfinite", "crop_windows", "normalise", "plane_sums", "scatter_hits", "upsample_towers",
+]  # fmt: skip
 
 _F32 = npt.NDArray[np.float32]
 _I64 = npt.NDArray[np.int64]
@@ -185,3 +187,71 @@ def count_nonfinite(out: _F32, mask: bool) -> _I64:
                             plane[i, m] = 0.0
             counts[j, c] = bad
     return counts
+
+
+@njit(cache=True, nogil=True)
+def plane_sums(frames: _F32) -> tuple[_I64, npt.NDArray[np.float64]]:
+    """(non-zero pixels, summed |value| in float64) per channel of ``(n, C, H, W)``
+    frames, in one pass and no temporaries (numpy's count_nonzero and abs().sum() over
+    axes 0, 2, 3 made two passes and two frame-sized temporaries: 18 % of a SimpleNet
+    chunk's time). Eight partial sums per plane keep the adds independent; the energy
+    so differs from numpy's pairwise order in the last bits only."""
+    n, C, H, W = frames.shape
+    HW = H * W
+    flat = frames.reshape(-1)
+    hits = np.zeros(C, np.int64)
+    energy = np.zeros(C, np.float64)
+    for j in range(n):
+        for c in range(C):
+            base = (j * C + c) * HW
+            cnt = 0
+            acc = np.zeros(8, np.float64)
+            m = 0
+            while m + 8 <= HW:
+                for u in range(8):
+                    v = flat[uint64(base + m + u)]
+                    cnt += v != 0
+                    acc[u] += abs(v)
+                m += 8
+            for r in range(m, HW):
+                v = flat[uint64(base + r)]
+                cnt += v != 0
+                acc[0] += abs(v)
+            hits[c] += cnt
+            energy[c] += acc.sum()
+    return hits, energy
+
+
+@njit(cache=True, nogil=True)
+def normalise(out: _F32, thr: _F32, scale: _F32, clip: _F32) -> None:
+    """Per channel c, in place: ``|x| < thr[c]`` -> 0 (when thr > 0), ``x / scale[c]``
+    (when scale != 1), clipped to ``+-clip[c]`` (when finite): the numpy backend's
+    three masked passes, in float32 and in that order, as one pass over each jet's
+    block while it is in cache (bit for bit the same numbers on finite frames)."""
+    n, C, H, W = out.shape
+    HW = H * W
+    flat = out.reshape(-1)
+    for j in range(n):
+        for c in range(C):
+            t = thr[c]
+            s = scale[c]
+            cl = clip[c]
+            do_t = t > 0
+            do_s = s != 1
+            do_c = np.isfinite(cl)
+            if not (do_t or do_s or do_c):
+                continue
+            base = (j * C + c) * HW
+            for m in range(HW):
+                i = uint64(base + m)
+                v = flat[i]
+                if do_t and abs(v) < t:
+                    v = np.float32(0.0)
+                if do_s:
+                    v = v / s
+                if do_c:
+                    if v < -cl:
+                        v = -cl
+                    elif v > cl:
+                        v = cl
+                flat[i] = v

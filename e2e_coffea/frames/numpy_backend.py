@@ -224,6 +224,10 @@ class NumpyBackend:
         scale: npt.NDArray[np.float32],
         clip: npt.NDArray[np.float32],
     ) -> None:
+        if self.use_numba and out.flags.c_contiguous and out.flags.writeable and len(out):
+            f32 = [np.ascontiguousarray(v, dtype=np.float32) for v in (thr, scale, clip)]
+            _kernels.normalise(out, *f32)
+            return
         for c in range(out.shape[1]):
             x = out[:, c]
             if thr[c] > 0:
