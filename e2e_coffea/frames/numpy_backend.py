@@ -79,7 +79,7 @@ def _plain(x: npt.NDArray[Any], dtype: type) -> npt.NDArray[Any]:
     return np.array(x, dtype=dtype, order="C")
 
 
-def _kernel_jobs(jobs: Sequence[ScatterJob]) -> tuple[Any, ...]:
+def _kernel_jobs(jobs: Sequence[ScatterJob]) -> tuple[Any, Any, Any, Any, Any, Any]:
     """The jobs as :func:`~._kernels.scatter_hits` takes them: stacked offsets, tuples of
     rows, cols, values and per-hit channels (empty where a job has none), and per job
     (channel or -1, unit values, row offset)."""
@@ -134,8 +134,12 @@ class NumpyBackend:
             if not jobs:
                 return False
         if self.use_numba:
-            args = _kernel_jobs(jobs)
-            return bool(_kernels.scatter_hits(out, jet_ev, r0, c0, wrap, grid_rows, *args, zero))
+            offs, rows, cols, vals, chs, per_job = _kernel_jobs(jobs)
+            return bool(
+                _kernels.scatter_hits(
+                    out, jet_ev, r0, c0, wrap, grid_rows, offs, rows, cols, vals, chs, per_job, zero
+                )
+            )
         flat = combine(jobs, grid_rows)
         _n, C, H, W = out.shape
         suspect = False
