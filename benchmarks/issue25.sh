@@ -16,7 +16,7 @@ out=${1:?usage: benchmarks/issue25.sh OUT [full|tiny]}
 size=${2:-full}
 here=$(cd "$(dirname "$0")" && pwd)
 case "$size" in
-  full) events=400; real="10000 1500"; dask="4000 1000"; dchunk=500; repeat=2; fevents=200; pevents=60; rounds=3 ;;
+  full) events=400; real="10000 1500"; dask="4000 1000"; dchunk=500; repeat=2; fevents=200; pevents=120; rounds=3 ;;
   tiny) events=40; real="300 200"; dask="300 100"; dchunk=100; repeat=1; fevents=10; pevents=12; rounds=1 ;;
   *) echo "issue25.sh: size must be full or tiny, got '$size'" >&2; exit 2 ;;
 esac

@@ -97,6 +97,7 @@ def main() -> int:
                 frames_of[key] = task_frames(spec, sample, per_class=args.per_class)
         except E2EError as err:
             lines.append(f"| {name} | - | - | - | - | - | - | not measured: {err} |")
+            figures[name] = {"not_measured": str(err)}
             continue
         fr = frames_of[key]
         shipped = variant_file(spec.path, "int8")

@@ -38,6 +38,7 @@ def test_the_goal_table(tmp_path: Path) -> None:
     (tmp_path / "precision.json").write_text(json.dumps({
         "qg_resnet15": {"int8_over_fp32": 2.4, "int8_auc_drop": -0.0003},
         "tau_resnet15": {"int8_over_fp32": 1.3, "int8_auc_drop": 0.0001},
+        "top_resnet15": {"not_measured": "too few objects"},
     }))  # fmt: skip
     rows = {goal: (measured, met) for goal, measured, met in _module().rows(tmp_path)}
     bare = "processor >= 90 % of bare onnxruntime at its best batch"
@@ -54,5 +55,6 @@ def test_the_goal_table(tmp_path: Path) -> None:
     int8 = "int8 >= 1.4x fp32 at <= 0.002 AUC loss"
     assert rows[f"qg_resnet15 {int8}"][1] == "yes"
     assert rows[f"tau_resnet15 {int8}"][1] == "no"  # 1.3x < 1.4x
+    assert rows[f"top_resnet15 {int8}"] == ("not measured: too few objects", "-")
     assert _module().main([str(tmp_path)]) == 0
     assert (tmp_path / "goals.md").read_text().startswith("| goal | measured | met? |")
