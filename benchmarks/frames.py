@@ -25,6 +25,8 @@ its product compression (``io.files.SPARSE_COMPRESSION``/``E2E_COMPRESSION``):
 (c) the torch backend on CPU (numba kernels wrapped, and the native device code path) and
     on CUDA when available.
 
+``--build-only`` runs (b) alone on the synthetic chunk in memory (issue 25's sparse build
+against a preallocated copy; ``--json PATH`` gets its figures).
 ``--gpu-only`` runs (c) alone on CUDA, on the synthetic chunk in memory (no files written),
 for ``benchmarks/gpu_check.sh``; ``--json PATH`` writes its figures there.
 """
@@ -244,8 +246,16 @@ def bench_end_to_end(d: Path, n_jets: int, repeat: int) -> tuple[np.ndarray, ak.
     return f_sp, sp_chunk, e2e_chunk
 
 
-def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repeat: int) -> float:
-    """(b): returns the time of our sparse build, the reference for (c)."""
+def bench_build(
+    f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repeat: int,
+    figures: dict[str, Any] | None = None,
+) -> float:  # fmt: skip
+    """(b): returns the time of our sparse build, the reference for (c); ``figures``
+    gets the jets/s and the ratios (``--json``).
+
+    The preallocated copy writes into an array that exists already; so does the sparse
+    build it is compared with (``build_jet_frames(out=)``, as the Tagger builds a
+    chunk's pieces). Building into a new array is compared with the alloc + copy."""
     names = PRESETS[CHANNELS_BENCH].channels
     counts = ak.to_numpy(ak.num(e2e_chunk["jetSeed_ieta"]))
     ev = np.repeat(np.arange(len(counts)), counts)
@@ -260,10 +270,14 @@ def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repea
     n_jets = len(ev)
     src = np.ones((n_jets, len(names), geo.JET_FRAME, geo.JET_FRAME), np.float32)
     dst = np.empty_like(src)
+    into = np.empty_like(src)
     ch = CHANNELS_BENCH
     runs: dict[str, Callable[[], Any]] = {
         "ours, sparse hits (numba)": lambda: build_jet_frames(
             sp_chunk, layout="sparse", channels=ch
+        )[0],
+        "ours, sparse, into an array": lambda: build_jet_frames(
+            sp_chunk, layout="sparse", channels=ch, out=into
         )[0],
         "ours, e2e crop (numba)": lambda: build_jet_frames(e2e_chunk, layout="e2e", channels=ch)[0],
         "ours, sparse, pure numpy": lambda: build_jet_frames(
@@ -280,7 +294,7 @@ def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repea
     for name, fn in runs.items():
         fn()
         times[name], out = best(fn, repeat)
-        if "slicing" in name and not np.array_equal(out, f_sp):
+        if ("slicing" in name or "into" in name) and not np.array_equal(out, f_sp):
             print(f"  note: {name} differs from ours by max {np.abs(out - f_sp).max():.3g}")
     print(
         f"\n(b) build only, {len(names)} channels, {n_jets / len(counts):.0f} jets/event, "
@@ -296,7 +310,36 @@ def bench_build(f_sp: np.ndarray, sp_chunk: ak.Array, e2e_chunk: ak.Array, repea
             f"(goal >= 50%); {times['tuned per-jet slicing loop'] / t:.2f}x the tuned loop, "
             f"{times['copy ceiling (preallocated)'] / t:.0%} of a preallocated copy"
         )
+    t_into = times["ours, sparse, into an array"]
+    prealloc = times["copy ceiling (preallocated)"] / t_into
+    alloc = times["copy ceiling (alloc + copy)"] / times["ours, sparse hits (numba)"]
+    print(
+        f"  ours, sparse, into an existing array: {prealloc:.0%} of a preallocated copy "
+        f"(goal >= 75 %); into a new array: {alloc:.0%} of an alloc + copy"
+    )
+    if figures is not None:
+        figures.update(
+            jets=n_jets, channels=len(names), jets_per_s={k: n_jets / t for k, t in times.items()},
+            sparse_into_over_preallocated_copy=prealloc, sparse_new_over_alloc_copy=alloc,
+            goal_sparse_over_preallocated=0.75,
+        )  # fmt: skip
     return times["ours, sparse hits (numba)"]
+
+
+def build_only(events: int, repeat: int, json_path: str | None) -> None:
+    """(b) alone, on the synthetic chunk in memory (no files): for benchmarks/issue25.sh."""
+    chunk = synthetic_sparse_chunk(events, seed=1, jets=2, egamma=0)
+    sp = ak.Array(ak.to_packed(chunk[required_branches(CHANNELS_BENCH, "sparse") + JET_SPARSE]))
+    e2e = sparse_to_e2e_chunk(chunk)
+    build_jet_frames(sp[:2], layout="sparse", channels=CHANNELS_BENCH)  # compile the kernels
+    build_jet_frames(e2e[:2], layout="e2e", channels=CHANNELS_BENCH)
+    f_sp = build_jet_frames(sp, layout="sparse", channels=CHANNELS_BENCH)[0]
+    print(f"sample: {events} synthetic events in memory, {len(f_sp)} jets ({CHANNELS_BENCH}); "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")  # fmt: skip
+    figures: dict[str, Any] = {"events": events}
+    bench_build(f_sp, sp, e2e, repeat, figures)
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def bench_torch(
@@ -411,8 +454,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--gpu-only", action="store_true", help="(c) on CUDA alone, no files")
     ap.add_argument("--json", default=None, help="write the CUDA figures of (c) here")
+    ap.add_argument("--build-only", action="store_true",
+                    help="(b) alone, in memory; --json gets its figures")  # fmt: skip
     args = ap.parse_args(argv)
     torch.set_num_threads(1)  # per core: numba kernels are serial too
+    if args.build_only:
+        build_only(args.events, args.repeat, args.json)
+        return
     if args.gpu_only:
         gpu_only(args.events, args.repeat, args.json)
         return

@@ -14,11 +14,13 @@ ones the contracts record (``e2e-coffea contract variants``, a larger held-out s
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import subprocess
 import sys
 import tempfile
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=5, help="Passes per precision, interleaved.")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--taggers", nargs="+", default=["*"],
+                    help="shipped taggers to measure, shell patterns (e.g. '*_resnet15')")  # fmt: skip
+    ap.add_argument("--json", type=Path, default=None, help="the ratios and AUC drops, per tagger")
     args = ap.parse_args()
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's per-tensor notes
     t_start = time.perf_counter()
@@ -82,7 +87,8 @@ def main() -> int:
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     frames_of: dict[Any, TaskFrames] = {}
-    for name in list_taggers():
+    figures: dict[str, Any] = {}
+    for name in [t for t in list_taggers() if any(fnmatch(t, p) for p in args.taggers)]:
         spec = resolve_tagger(name)
         c = spec.contract
         key = (c.provenance.get("tagger_task"), c.channels, c.input_kind, str(c.points))
@@ -91,6 +97,7 @@ def main() -> int:
                 frames_of[key] = task_frames(spec, sample, per_class=args.per_class)
         except E2EError as err:
             lines.append(f"| {name} | - | - | - | - | - | - | not measured: {err} |")
+            figures[name] = {"not_measured": str(err)}
             continue
         fr = frames_of[key]
         shipped = variant_file(spec.path, "int8")
@@ -126,12 +133,20 @@ def main() -> int:
         )
         sys.stdout.write(lines[-1] + "\n")
         sys.stdout.flush()
+        figures[name] = {
+            "objects": len(fr.labels), "fp32_per_s": best["fp32"],
+            "int8_over_fp32": best["int8"] / best["fp32"], "fp16_over_fp32": best["fp16"] / best["fp32"],
+            "int8_shipped": shipped.is_file(),
+            "int8_auc_drop": (rec["int8"]["auc_fp32"] - rec["int8"]["auc_variant"]) if "int8" in rec else None,
+        }  # fmt: skip
     lines.append(f"# total {time.perf_counter() - t_start:.0f} s (sample generation included)")
     text = "\n".join(lines) + "\n"
     sys.stdout.write(lines[-1] + "\n")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
 
 

@@ -202,16 +202,27 @@ def tiled_file(src: list[str], dst: Path, n_events: int) -> Path:
     return dst
 
 
+def score_bins_moved(ours: Any, theirs: Any) -> float:
+    """Fraction of the objects whose score lands in another bin of the score histogram
+    (summed over datasets and labels): ~0 when both ran the same model on the same jets."""
+    a, b = (np.asarray(h.project("score").values(), dtype=np.float64) for h in (ours, theirs))
+    return float(0.5 * np.abs(a - b).sum() / max(a.sum(), 1.0))
+
+
 def bench_realistic(
-    path: Path, spec: Any, onnx_path: Path, cores: int, repeat: int, warm: Path | None = None
-) -> dict[str, Any]:
+    path: Path, spec: Any, onnx_path: Path, cores: int, repeat: int, warm: Path | None = None,
+    jit_path: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """One chunk of 10k events, in process: the processor (read, select, frame, infer, fill)
     with today's fixed batch (256) and with the measured one (:mod:`e2e_coffea.inference.
     calibration`; measured on the warm-up chunk ``warm``, then read from the cache), and the
     Tagger API, against onnxruntime alone on the same jets' frames, built beforehand, at its
     own best batch size (swept over the calibration's candidates on the first 1024 frames,
-    then timed on all). Goals (issue 25): processor >= 90 % of bare ORT at its best batch;
-    SimpleNet >= 2x today's processor."""
+    then timed on all). With ``jit_path``, coffea's ``torch_wrapper`` processor on the same
+    chunk and the same model (TorchScript), in the same process with the same cores: the
+    ratio, the jets both scored and how many scores changed bin. Goals (issue 25):
+    processor >= 90 % of bare ORT at its best batch; SimpleNet >= 2x today's processor;
+    >= 3x torch_wrapper."""
     from coffea.nanoevents import BaseSchema, NanoEventsFactory
 
     from e2e_coffea.frames import select_objects
@@ -290,6 +301,17 @@ def bench_realistic(
           f"{m['time_inference']:.2f} s of {t_tuned:.2f} s)")  # fmt: skip
     print(f"    Tagger(events), measured batch         : {n / t_tag:8.1f} jets/s  "
           f"({t_ort / t_tag:.0%} of bare best)")  # fmt: skip
+    if jit_path is not None:
+        twp = torch_wrapper_processor(jit_path, spec, JetCuts())
+        twp.process(events(warm_events))
+        t_tw, out_tw = best(lambda: twp.process(events()), repeat)
+        moved = score_bins_moved(out_t["hists"]["score"], out_tw["hists"]["score"])
+        res.update(torch_wrapper_jets_per_s=out_tw["objects"] / t_tw, over_torch_wrapper=t_tw / t_tuned,
+                   torch_wrapper_jets=int(out_tw["objects"]), torch_wrapper_score_bins_moved=moved)  # fmt: skip
+        print(f"    coffea torch_wrapper processor (TorchScript, {torch.get_num_threads()} torch threads): "
+              f"{out_tw['objects'] / t_tw:8.1f} jets/s; ours / torch_wrapper = {t_tw / t_tuned:.2f}x "
+              f"(goal >= 3x); same jets: {int(out_tw['objects']) == n}; scores in another bin: "
+              f"{moved:.2%}")  # fmt: skip
     print(f"    facility units (calibrated processor, one process on {cores} cores): "
           f"{n_events / t_tuned / cores:.0f} events/s per core, {n / t_tuned / cores:.0f} jets/s "
           f"per core, {n_events / t_tuned / 1000:.2f} kHz per worker (AGC with ML inference: "
@@ -298,7 +320,9 @@ def bench_realistic(
 
 
 # -- (4') Dask scaling on realistic chunks, in facility units ---------------------------------
-def bench_dask(tmp: Path, files: list[str], spec: Any, cores: int, args: Any) -> dict[str, Any]:
+def bench_dask(
+    tmp: Path, files: list[str], spec: Any, cores: int, args: Any, n_events: int
+) -> dict[str, Any]:
     """A local cluster of 1, then 2, one-thread workers on one tiled file of
     ``--dask-events`` events in chunks of ``--dask-chunksize``: scaling efficiency and
     kHz per worker. The client process cannot be kept off the workers' cores on a 2-core
@@ -308,12 +332,12 @@ def bench_dask(tmp: Path, files: list[str], spec: Any, cores: int, args: Any) ->
 
     from e2e_coffea.runner.cluster import local_cluster
 
-    path = tmp / f"tiled-dask-{args.dask_events}.root"
+    path = tmp / f"tiled-dask-{n_events}.root"
     if not path.exists():
-        tiled_file(files, path, args.dask_events)
+        tiled_file(files, path, n_events)
     fileset = {"tiled": {"files": {str(path): "Events"}}}
     kw: dict[str, Any] = {"chunksize": args.dask_chunksize, "device": "cpu", "progress": False}
-    out: dict[str, Any] = {"events": args.dask_events, "chunksize": args.dask_chunksize}
+    out: dict[str, Any] = {"events": n_events, "chunksize": args.dask_chunksize}
     for nw in (1, 2):
         cluster = local_cluster(nw, 0)
         client = Client(cluster)
@@ -470,8 +494,11 @@ def main() -> None:
     )
     ap.add_argument("--skip", type=int, nargs="*", default=[], choices=[1, 2, 3, 4, 5],
                     help="parts not to run")  # fmt: skip
-    ap.add_argument("--dask-events", type=int, default=0,
-                    help="part 4 on a tiled file of this many events (0: on the small sample)")  # fmt: skip
+    ap.add_argument("--dask-events", type=int, nargs="+", default=[0],
+                    help="part 4 on a tiled file of this many events (0: on the small sample); "
+                    "one value, or one per model (-1: no part 4 for that model)")  # fmt: skip
+    ap.add_argument("--torch-wrapper-realistic", action="store_true",
+                    help="part 5 also runs coffea's torch_wrapper on the same chunk (issue 25)")  # fmt: skip
     ap.add_argument("--dask-chunksize", type=int, default=1000)
     ap.add_argument("--results-json", default=None, help="write parts 4 and 5 here")
     ap.add_argument("--only-realistic", action="store_true", help="only part 5")
@@ -497,7 +524,7 @@ def main() -> None:
             tmp / "sample",
             layout="sparse",
             seed=7,
-            workers=min(2, cores),
+            nproc=min(2, cores),
         )
         fileset_path = paths["sparse"]
     from e2e_coffea.io import load_fileset
@@ -527,6 +554,8 @@ def main() -> None:
             continue
         per_model = args.realistic_events
         n_real = per_model[0] if len(per_model) == 1 else per_model[list(models).index(name)]
+        dask_all = args.dask_events
+        n_dask = dask_all[0] if len(dask_all) == 1 else dask_all[list(models).index(name)]
         if n_real and 5 not in args.skip:
             big = tmp / f"tiled-{n_real}.root"
             if not big.exists():
@@ -535,12 +564,13 @@ def main() -> None:
             if not warm.exists():
                 tiled_file(files, warm, 1000)
             results.setdefault(name, {})["realistic"] = bench_realistic(
-                big, spec, onnx_path, cores, args.repeat, warm
-            )
+                big, spec, onnx_path, cores, args.repeat, warm,
+                jit_path if args.torch_wrapper_realistic else None,
+            )  # fmt: skip
         if args.only_realistic:
             continue
-        if 4 not in args.skip and args.dask_events:
-            results.setdefault(name, {})["dask"] = bench_dask(tmp, files, spec, cores, args)
+        if 4 not in args.skip and n_dask > 0:
+            results.setdefault(name, {})["dask"] = bench_dask(tmp, files, spec, cores, args, n_dask)
         if {1, 2} <= set(args.skip):
             continue
         # -- (1) Runner + processor vs bare onnxruntime -------------------------------------
@@ -619,7 +649,7 @@ def main() -> None:
         # -- (3) GPU ------------------------------------------------------------------------
         gpu[name] = bench_gpu(fileset_path, files, spec, onnx_path, cuts, args)
         # -- (4) Dask scaling -----------------------------------------------------------------
-        if args.no_dask or args.dask_events or 4 in args.skip:
+        if args.no_dask or n_dask or 4 in args.skip:
             continue
         from distributed import Client
 

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import geometry as geo
-from ..exceptions import NonFiniteInputError
+from ..exceptions import BadInputError, NonFiniteInputError
 from ..io import arrays
 from . import _hits
 from .channels import GRID_SHAPES, ChannelSpec
@@ -23,7 +23,7 @@ from .frame_backend import FrameBackend
 from .normalisation import Normalisation
 from .smoothing import smooth_index
 
-__all__ = ["fill_frames", "finish_frames"]
+__all__ = ["check_out", "fill_frames", "finish_frames"]
 
 F = geo.HCAL_TO_ECAL
 
@@ -57,15 +57,17 @@ def _scatter(
     r0: npt.NDArray[np.int64],
     c0: npt.NDArray[np.int64],
     cache: dict[str, Any],
+    zero: bool = False,
 ) -> bool:
-    """Scatter every (spec, channel) pair; specs are grouped by grid."""
+    """Scatter every (spec, channel) pair; specs are grouped by grid. ``zero``: ``out``
+    is not zeroed yet, the first grid's scatter zeroes it."""
     suspect = False
     for grid, group in _by_grid(pairs):
         gr0, gc0 = _grid_window(grid, r0, c0)
-        job = _hits.combine(_hits.scatter_jobs(chunk, group, cache))
-        suspect |= be.scatter(
-            out, ev, gr0, gc0, GRID_SHAPES[grid][1], job.offsets, job.row, job.col, job.val, job.ch
-        )
+        rows, cols = GRID_SHAPES[grid]
+        jobs = _hits.scatter_jobs(chunk, group, cache)
+        suspect |= be.scatter(out, ev, gr0, gc0, cols, rows, jobs, zero=zero)
+        zero = False
     return suspect
 
 
@@ -105,20 +107,34 @@ def fill_frames(
     size: int,
     *,
     smooth_endcap: bool = False,
+    out: Any = None,
 ) -> tuple[Any, bool]:
     """(n, C, size, size) float32 frames of windows ``(r0, c0)`` in events ``ev``, and
-    whether a non-finite value may be in them."""
+    whether a non-finite value may be in them. ``out``: an array of that shape to build
+    into instead of a new one (:func:`check_out`).
+
+    Sparse frames are zeroed by the first scatter, jet by jet, in the pass that adds the
+    hits; without hits to scatter (HCAL or smoothed channels only) they are zeroed
+    first, as the e2e crop needs no zeroing (it writes every pixel)."""
     n = len(ev)
     sparse = layout == "sparse"
-    out = be.new((n, len(specs), size, size), zeroed=sparse)
-    put = _scatter if sparse else _crop
-    kw: dict[str, Any] = {"cache": {}} if sparse else {}
+    shape = (n, len(specs), size, size)
     direct = [
         (s, c)
         for c, s in enumerate(specs)
         if s.grid != "hcal" and not (smooth_endcap and s.name == "ecal")
     ]
+    zero_in_scatter = sparse and bool(direct)
+    if out is None:
+        out = be.new(shape, zeroed=sparse and not zero_in_scatter)
+    else:
+        check_out(be, out, shape)
+        if sparse and not zero_in_scatter:
+            out.fill(0.0)
+    put = _scatter if sparse else _crop
+    kw: dict[str, Any] = {"cache": {}, "zero": zero_in_scatter} if sparse else {}
     suspect = put(be, out, chunk, direct, ev, r0, c0, **kw)
+    kw.pop("zero", None)
     for c, spec in enumerate(specs):
         if spec.grid == "hcal":
             towers = be.new((n, 1, size // F, size // F), zeroed=sparse)
@@ -131,6 +147,21 @@ def fill_frames(
             )
             be.smooth(out, c, win[:, 0], smooth_index(r0, c0, size))
     return out, suspect
+
+
+def check_out(be: FrameBackend, out: Any, shape: tuple[int, ...]) -> None:
+    """``out=`` of a builder: a writeable, C-contiguous float32 numpy array of the frames'
+    shape, for the numpy backend (building into it saves allocating and page-faulting
+    the frames' memory on every call: most of a sparse build's time)."""
+    if be.name != "numpy" or not isinstance(out, np.ndarray):
+        msg = f"out= takes a numpy array with backend 'numpy', got {type(out).__name__} with backend {be.name!r}"
+        raise BadInputError(msg)
+    if out.shape != shape or out.dtype != np.float32:
+        msg = f"out= must be a float32 array of shape {shape}, got {out.dtype} {out.shape}"
+        raise BadInputError(msg)
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        msg = "out= must be a writeable C-contiguous array (np.empty(shape, np.float32))"
+        raise BadInputError(msg)
 
 
 def finish_frames(

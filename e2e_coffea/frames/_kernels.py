@@ -15,7 +15,9 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, uint32, uint64
 
-__all__ = ["count_nonfinite", "crop_windows", "scatter_hits", "upsample_towers"]
+__all__ = [
+    "count_nonfinite", "crop_windows", "normalise", "plane_sums", "scatter_hits", "upsample_towers",
+]  # fmt: skip
 
 _F32 = npt.NDArray[np.float32]
 _I64 = npt.NDArray[np.int64]
@@ -31,29 +33,56 @@ def scatter_hits(
     r0: _I64,
     c0: _I64,
     wrap: int,
+    grid_rows: int,
     offsets: _I64,
-    row: npt.NDArray[np.int32],
-    col: npt.NDArray[np.int32],
-    val: _F32,
-    ch: npt.NDArray[np.int32],
+    rows: tuple[npt.NDArray[np.int32], ...],
+    cols: tuple[npt.NDArray[np.int32], ...],
+    vals: tuple[_F32, ...],
+    chs: tuple[npt.NDArray[np.int32], ...],
+    job: _I64,
+    zero: bool,
 ) -> int:
-    """``out[j, ch[h], row-r0, (col-c0) mod wrap] += val[h]`` for hits of jet j's event.
+    """``out[j, k, row-r0, (col-c0) mod wrap] += val`` for the hits of jet j's event.
 
-    ``offsets`` is (K, n_events + 1): K hit collections concatenated, each with its own
-    absolute per-event offsets. All K are scattered for one jet before the next, so the
-    jet's output stays in cache. Returns the number of non-finite values added."""
-    n, _, H, W = out.shape
+    Job q (a :class:`~e2e_coffea.frames._hits.ScatterJob`): hits ``offsets[q, e]`` ..
+    ``offsets[q, e+1]`` of ``rows[q]``, ``cols[q]``; ``job[q]`` = (channel or -1 for
+    ``chs[q][h]``, 1 if every value is 1 else 0 for ``vals[q][h]``, row offset). Hits
+    whose shifted row is outside ``0 .. grid_rows-1`` are skipped. All jobs are
+    scattered for one jet before the next, in job order then hit order (each cell sums
+    its hits in file order), so the jet's output stays in cache. With ``zero`` each
+    jet's block (every channel) is zeroed first, in the same pass: the block is then in
+    cache when its hits land, which made building into an existing array ~1.7x faster
+    than a zeroing pass followed by a scatter whose hits miss the cache. Indexes a flat
+    view with unsigned indices (signed 4-D indexing adds wrap-around branches). Returns
+    the number of non-finite values added."""
+    n, C, H, W = out.shape
+    HW = H * W
+    fo = out.reshape(-1)
     bad = 0
     for j in range(n):
+        base = j * C * HW
+        if zero:
+            for p in range(C * HW):
+                fo[uint64(base + p)] = 0.0
         e = jet_ev[j]
         rj = r0[j]
         cj = c0[j]
         for q in range(offsets.shape[0]):
+            row = rows[q]
+            col = cols[q]
+            val = vals[q]
+            ch = chs[q]
+            chan = job[q, 0]
+            unit = job[q, 1] == 1
+            shift = job[q, 2]
             for h in range(offsets[q, e], offsets[q, e + 1]):
-                k = ch[h]
+                k = chan if chan >= 0 else ch[h]
                 if k < 0:
                     continue
-                i = row[h] - rj
+                g = row[h] + shift
+                if g < 0 or g >= grid_rows:
+                    continue
+                i = g - rj
                 if i < 0 or i >= H:
                     continue
                 m = col[h] - cj
@@ -61,10 +90,10 @@ def scatter_hits(
                     m += wrap
                 if m >= W:
                     continue
-                v = val[h]
+                v = np.float32(1.0) if unit else val[h]
                 if not np.isfinite(v):
                     bad += 1
-                out[j, k, i, m] += v
+                fo[uint64(base + k * HW + i * W + m)] += v
     return bad
 
 
@@ -158,3 +187,71 @@ def count_nonfinite(out: _F32, mask: bool) -> _I64:
                             plane[i, m] = 0.0
             counts[j, c] = bad
     return counts
+
+
+@njit(cache=True, nogil=True)
+def plane_sums(frames: _F32) -> tuple[_I64, npt.NDArray[np.float64]]:
+    """(non-zero pixels, summed |value| in float64) per channel of ``(n, C, H, W)``
+    frames, in one pass and no temporaries (numpy's count_nonzero and abs().sum() over
+    axes 0, 2, 3 made two passes and two frame-sized temporaries: 18 % of a SimpleNet
+    chunk's time). Eight partial sums per plane keep the adds independent; the energy
+    so differs from numpy's pairwise order in the last bits only."""
+    n, C, H, W = frames.shape
+    HW = H * W
+    flat = frames.reshape(-1)
+    hits = np.zeros(C, np.int64)
+    energy = np.zeros(C, np.float64)
+    for j in range(n):
+        for c in range(C):
+            base = (j * C + c) * HW
+            cnt = 0
+            acc = np.zeros(8, np.float64)
+            m = 0
+            while m + 8 <= HW:
+                for u in range(8):
+                    v = flat[uint64(base + m + u)]
+                    cnt += v != 0
+                    acc[u] += abs(v)
+                m += 8
+            for r in range(m, HW):
+                v = flat[uint64(base + r)]
+                cnt += v != 0
+                acc[0] += abs(v)
+            hits[c] += cnt
+            energy[c] += acc.sum()
+    return hits, energy
+
+
+@njit(cache=True, nogil=True)
+def normalise(out: _F32, thr: _F32, scale: _F32, clip: _F32) -> None:
+    """Per channel c, in place: ``|x| < thr[c]`` -> 0 (when thr > 0), ``x / scale[c]``
+    (when scale != 1), clipped to ``+-clip[c]`` (when finite): the numpy backend's
+    three masked passes, in float32 and in that order, as one pass over each jet's
+    block while it is in cache (bit for bit the same numbers on finite frames)."""
+    n, C, H, W = out.shape
+    HW = H * W
+    flat = out.reshape(-1)
+    for j in range(n):
+        for c in range(C):
+            t = thr[c]
+            s = scale[c]
+            cl = clip[c]
+            do_t = t > 0
+            do_s = s != 1
+            do_c = np.isfinite(cl)
+            if not (do_t or do_s or do_c):
+                continue
+            base = (j * C + c) * HW
+            for m in range(HW):
+                i = uint64(base + m)
+                v = flat[i]
+                if do_t and abs(v) < t:
+                    v = np.float32(0.0)
+                if do_s:
+                    v = v / s
+                if do_c:
+                    if v < -cl:
+                        v = -cl
+                    elif v > cl:
+                        v = cl
+                flat[i] = v

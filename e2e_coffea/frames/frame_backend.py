@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ._hits import ScatterJob
 
 __all__ = ["BACKENDS", "DTYPES", "FrameBackend", "check_dtype", "get_backend"]
 
@@ -31,6 +32,9 @@ class FrameBackend(Protocol):
     Hit and seed arrays arrive as host numpy arrays; a device backend moves them once.
     ``scatter`` and ``crop`` return whether a non-finite value may have been written
     (``True`` when they cannot tell); ``nonfinite(suspect=False)`` then skips its pass.
+    ``scatter(zero=True)`` zeroes every pixel of ``out`` before adding (``out`` from
+    ``new(zeroed=False)`` or the caller's): the numpy kernels zero each object's block
+    in the same pass as its hits.
     """
 
     name: str
@@ -45,11 +49,10 @@ class FrameBackend(Protocol):
         r0: npt.NDArray[np.int64],
         c0: npt.NDArray[np.int64],
         wrap: int,
-        offsets: npt.NDArray[np.int64],  # (K, E+1)
-        row: npt.NDArray[np.int32],
-        col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32],
-        ch: npt.NDArray[np.int32],
+        grid_rows: int,
+        jobs: Sequence[ScatterJob],
+        *,
+        zero: bool = False,
     ) -> bool: ...
 
     def crop(

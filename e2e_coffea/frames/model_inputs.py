@@ -130,6 +130,11 @@ class ModelInputs:
             return 4 * self._points().max_points * max(len(self._points().features), 1)
         return 4 * len(self.names) * self.size[0] * self.size[1]
 
+    @property
+    def builds_into(self) -> bool:
+        """Whether :meth:`frames` takes ``out=`` (jet and FatJet frames)."""
+        return self.input_kind == "image" and frame_of(self.kind) != "eg"
+
     # -- what it reads ---------------------------------------------------------------
     def branches(self, layout: str) -> list[str]:
         """The branches (our names) these inputs cannot be built without in ``layout``:
@@ -162,10 +167,15 @@ class ModelInputs:
         backend: Backend = "numpy",
         device: str = "cpu",
         dtype: str = "float32",
+        out: Any = None,
     ) -> tuple[Any, ObjectRecords]:
         """The frames (or point features) of ``objects`` of ``chunk`` (all ``kind``
-        objects when None) and their records, numpy or torch on ``device``."""
+        objects when None) and their records, numpy or torch on ``device``. ``out``:
+        an array to build jet frames into (:attr:`builds_into`)."""
         lay = check_layout(layout)
+        if out is not None and not self.builds_into:
+            msg = f"out= is for jet frames, not for {self.kind} {self.input_kind} inputs"
+            raise BadInputError(msg)
         if self.input_kind == "points":
             pc = build_point_clouds(chunk, layout=lay, jets=objects, backend=backend,
                                     device=device, dtype=dtype, spec=self.points)  # fmt: skip
@@ -175,7 +185,7 @@ class ModelInputs:
                                    backend=backend, device=device, dtype=dtype, objects=objects)  # fmt: skip
         return build_jet_frames(chunk, layout=lay, channels=self._channels(), norm=self.norm,
                                 backend=backend, device=device, dtype=dtype, jets=objects,
-                                kind="fatjet" if self.kind == "fatjet" else "jet")  # fmt: skip
+                                kind="fatjet" if self.kind == "fatjet" else "jet", out=out)  # fmt: skip
 
     def scalar_values(
         self, chunk: Any, records: ObjectRecords, layout: str
@@ -195,10 +205,11 @@ class ModelInputs:
         *,
         backend: Backend = "numpy",
         device: str = "cpu",
+        out: Any = None,
     ) -> BuiltInputs:
         """Everything the model is fed for ``objects`` of ``chunk``: frames or point
         features, and the scalars."""
-        x, rec = self.frames(chunk, layout, objects, backend=backend, device=device)
+        x, rec = self.frames(chunk, layout, objects, backend=backend, device=device, out=out)
         return BuiltInputs(x, self.scalar_values(chunk, rec, layout), rec)
 
     def _points(self) -> PointCloudSpec:

@@ -7,12 +7,13 @@ Both paths give bitwise-identical frames: scatters accumulate float32 in hit ord
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from ..exceptions import BadInputError
+from ._hits import ScatterJob, combine
 from .smoothing import SmoothIndex
 
 try:  # numba is optional: the pure-numpy path is slower (scatter ~1.5-2x, crop = per-jet slices) but identical
@@ -66,6 +67,33 @@ def _crop_slices(
             d[:, first:] = rows[:, : W - first]
 
 
+_NO_I32: Final = np.zeros(0, np.int32)
+_NO_F32: Final = np.zeros(0, np.float32)
+
+
+def _plain(x: npt.NDArray[Any], dtype: type) -> npt.NDArray[Any]:
+    """``x`` as a writeable C-contiguous array of ``dtype`` (one numba type for every
+    job's array: a read-only or strided one would make the tuples heterogeneous)."""
+    if x.dtype == dtype and x.flags.c_contiguous and x.flags.writeable:
+        return x
+    return np.array(x, dtype=dtype, order="C")
+
+
+def _kernel_jobs(jobs: Sequence[ScatterJob]) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """The jobs as :func:`~._kernels.scatter_hits` takes them: stacked offsets, tuples of
+    rows, cols, values and per-hit channels (empty where a job has none), and per job
+    (channel or -1, unit values, row offset)."""
+    offsets = np.stack([j.offsets for j in jobs]) if jobs else np.zeros((0, 1), np.int64)
+    return (
+        offsets.astype(np.int64, copy=False),
+        tuple(_plain(j.row, np.int32) for j in jobs),
+        tuple(_plain(j.col, np.int32) for j in jobs),
+        tuple(_NO_F32 if j.val is None else _plain(j.val, np.float32) for j in jobs),
+        tuple(_NO_I32 if j.ch is None else _plain(j.ch, np.int32) for j in jobs),
+        np.array([[j.channel, j.val is None, j.row_offset] for j in jobs], np.int64).reshape(-1, 3),
+    )
+
+
 class NumpyBackend:
     """Frames as numpy arrays on the host."""
 
@@ -93,29 +121,37 @@ class NumpyBackend:
         r0: npt.NDArray[np.int64],
         c0: npt.NDArray[np.int64],
         wrap: int,
-        offsets: npt.NDArray[np.int64],
-        row: npt.NDArray[np.int32],
-        col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32],
-        ch: npt.NDArray[np.int32],
+        grid_rows: int,
+        jobs: Sequence[ScatterJob],
+        *,
+        zero: bool = False,
     ) -> bool:
         if len(out) == 0:
             return False
+        if not jobs or not self.use_numba:
+            if zero:
+                out.fill(0.0)
+            if not jobs:
+                return False
         if self.use_numba:
+            offs, rows, cols, vals, chs, per_job = _kernel_jobs(jobs)
             return bool(
-                _kernels.scatter_hits(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch)
+                _kernels.scatter_hits(
+                    out, jet_ev, r0, c0, wrap, grid_rows, offs, rows, cols, vals, chs, per_job, zero
+                )
             )
+        flat = combine(jobs, grid_rows)
         _n, C, H, W = out.shape
         suspect = False
-        for offs in offsets:  # one collection after the other keeps each cell's hit order
+        for offs in flat.offsets:  # one collection after the other keeps each cell's hit order
             jet, hit = object_hit_pairs(jet_ev, offs)
-            k = ch[hit].astype(np.int64)
-            i = row[hit] - r0[jet]
-            m = (col[hit] - c0[jet]) % wrap
+            k = flat.ch[hit].astype(np.int64)
+            i = flat.row[hit] - r0[jet]
+            m = (flat.col[hit] - c0[jet]) % wrap
             ok = (k >= 0) & (i >= 0) & (i < H) & (m < W)
-            flat = ((jet * C + k) * H + i) * W + m
-            added = val[hit[ok]]
-            np.add.at(out.reshape(-1), flat[ok], added)
+            idx = ((jet * C + k) * H + i) * W + m
+            added = flat.val[hit[ok]]
+            np.add.at(out.reshape(-1), idx[ok], added)
             suspect |= not bool(np.isfinite(added).all())
         return suspect
 
@@ -192,6 +228,10 @@ class NumpyBackend:
         scale: npt.NDArray[np.float32],
         clip: npt.NDArray[np.float32],
     ) -> None:
+        if self.use_numba and out.flags.c_contiguous and out.flags.writeable and len(out):
+            f32 = [np.ascontiguousarray(v, dtype=np.float32) for v in (thr, scale, clip)]
+            _kernels.normalise(out, *f32)
+            return
         for c in range(out.shape[1]):
             x = out[:, c]
             if thr[c] > 0:

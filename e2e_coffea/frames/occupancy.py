@@ -17,6 +17,13 @@ import numpy as np
 
 from ..io import arrays
 
+try:  # numba is optional (as for the frame kernels): numpy reductions otherwise
+    from . import _kernels
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - numba is installed with the package
+    HAVE_NUMBA = False
+
 __all__ = [
     "add_frames", "add_nvtx", "frame_sums", "new_tally", "per_event_number", "tally_means",
 ]  # fmt: skip
@@ -27,6 +34,9 @@ def frame_sums(frames: Any) -> tuple[np.ndarray, np.ndarray]:
     or a torch tensor on any device (reduced there; two small copies back). ``energy``
     sums absolute values: signed channels (d0 significance) measure activity too."""
     if isinstance(frames, np.ndarray):
+        if HAVE_NUMBA and frames.ndim == 4 and frames.dtype == np.float32 and len(frames):
+            counts, energy = _kernels.plane_sums(np.ascontiguousarray(frames))
+            return counts.astype(np.float64), energy
         hits = np.count_nonzero(frames, axis=(0, 2, 3)).astype(np.float64)
         energy = np.abs(frames).sum(axis=(0, 2, 3), dtype=np.float64)
         return hits, np.asarray(energy, dtype=np.float64)

@@ -25,6 +25,7 @@ import numpy.typing as npt
 import torch
 
 from ..exceptions import BadInputError
+from ._hits import ScatterJob, combine
 from .numpy_backend import NumpyBackend
 from .smoothing import SmoothIndex
 
@@ -85,19 +86,23 @@ class TorchBackend:
         r0: npt.NDArray[np.int64],
         c0: npt.NDArray[np.int64],
         wrap: int,
-        offsets: npt.NDArray[np.int64],
-        row: npt.NDArray[np.int32],
-        col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32],
-        ch: npt.NDArray[np.int32],
+        grid_rows: int,
+        jobs: Sequence[ScatterJob],
+        *,
+        zero: bool = False,
     ) -> bool:
+        if zero:
+            out.zero_()
         n = out.shape[0]
-        if n == 0 or len(row) == 0:
+        if n == 0 or not jobs:
             return False
-        row_t, col_t = self.asarray(row), self.asarray(col)
-        val_t, ch_t = self.asarray(val), self.asarray(ch)
+        flat = combine(jobs, grid_rows)
+        if len(flat.row) == 0:
+            return False
+        row_t, col_t = self.asarray(flat.row), self.asarray(flat.col)
+        val_t, ch_t = self.asarray(flat.val), self.asarray(flat.ch)
         r0_t, c0_t = self.asarray(r0), self.asarray(c0)
-        for offs in offsets:  # collections one after the other: hit order per cell kept
+        for offs in flat.offsets:  # collections one after the other: hit order per cell kept
             self._scatter_one(out, jet_ev, r0_t, c0_t, wrap, offs, row_t, col_t, val_t, ch_t)
         return True  # not tracked on the device (would need a sync): check afterwards
 
@@ -255,13 +260,12 @@ class HostKernelTorchBackend(TorchBackend):
         r0: npt.NDArray[np.int64],
         c0: npt.NDArray[np.int64],
         wrap: int,
-        offsets: npt.NDArray[np.int64],
-        row: npt.NDArray[np.int32],
-        col: npt.NDArray[np.int32],
-        val: npt.NDArray[np.float32],
-        ch: npt.NDArray[np.int32],
+        grid_rows: int,
+        jobs: Sequence[ScatterJob],
+        *,
+        zero: bool = False,
     ) -> bool:
-        return self._host.scatter(out, jet_ev, r0, c0, wrap, offsets, row, col, val, ch)
+        return self._host.scatter(out, jet_ev, r0, c0, wrap, grid_rows, jobs, zero=zero)
 
     def crop(
         self,

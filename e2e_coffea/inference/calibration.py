@@ -6,9 +6,11 @@ that outgrows the caches costs more per object. The best size depends on the mod
 CPU and the threads onnxruntime gets, so it is measured: on the first batch of a run
 with enough objects, each candidate size scores the same objects, the fastest per
 object wins, and the answer is kept in a small JSON file in the user's cache folder
-keyed by (model sha256, CPU model, intra-op threads). Later runs (and the other workers
-of the machine) read it instead of measuring. The objects scored while measuring are
-the batch's real outputs: nothing is scored twice for nothing but the timing.
+keyed by (model sha256, CPU model, intra-op threads, the candidates the frame budget
+allows). Later runs (and the other workers of the machine) read it instead of
+measuring. Each size is timed :data:`REPEATS` times, in rounds, and its fastest time
+counts: one timing per size picked noise under load (32, 512, 128 on the loaded 2-core
+machine), because a single stall of the one run of the best size loses it the race.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "CACHE_ENV",
     "CANDIDATES",
     "DEFAULT_BATCH",
+    "REPEATS",
     "BatchChoice",
     "BatchSizeCache",
     "CalibrationCacheWarning",
@@ -45,6 +48,8 @@ __all__ = [
 
 CANDIDATES: Final = (16, 32, 64, 128, 256, 512)
 """Batch sizes tried, each bounded by the objects the frame budget lets a batch hold."""
+REPEATS: Final = 2
+"""Timings per candidate; the fastest counts (a stall only ever adds time)."""
 DEFAULT_BATCH: Final = 256
 """The batch on GPUs, on Triton, and on the CPU before a batch large enough to measure."""
 CACHE_ENV: Final = "E2E_COFFEA_CACHE_DIR"
@@ -94,8 +99,15 @@ class BatchSizeCache:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(sha256: str, threads: int, cpu: str | None = None) -> str:
-        return f"{sha256}|{cpu if cpu is not None else cpu_model()}|threads={threads}"
+    def key(
+        sha256: str, threads: int, cpu: str | None = None, candidates: tuple[int, ...] = CANDIDATES
+    ) -> str:
+        """The entry of a model on a CPU with ``threads`` intra-op threads, measured
+        among ``candidates`` (the sizes a frame budget allows): a smaller budget, a
+        different candidate list, measures again instead of reading a size it never
+        compared (or one that no longer fits)."""
+        sizes = ",".join(str(c) for c in candidates)
+        return f"{sha256}|{cpu if cpu is not None else cpu_model()}|threads={threads}|sizes={sizes}"
 
     def get(self, key: str) -> int | None:
         with self._lock:
@@ -171,14 +183,17 @@ def calibrate(
     *,
     candidates: tuple[int, ...] = CANDIDATES,
     timer: Callable[[], float] | None = None,
+    repeats: int = REPEATS,
 ) -> tuple[npt.NDArray[np.float32], BatchChoice]:
     """Score ``inputs`` while timing each candidate size on the same first objects.
 
     The candidates larger than the inputs are dropped (so the frame budget, which bounds
-    the inputs, bounds them too); each one scores the first ``max(kept)`` objects in
-    batches of its size after one untimed warm-up batch, and the fastest per object
-    wins. Returns the outputs of every input (the sample's from the last timing pass,
-    the rest scored at the chosen size) and the choice, ``calibrated``."""
+    the inputs, bounds them too); after one untimed warm-up batch, each one scores the
+    first ``max(kept)`` objects in batches of its size, ``repeats`` rounds over all
+    sizes (a drift in load hits every size alike), and the size whose fastest round is
+    fastest per object wins. Returns the outputs of every input (the sample's from the
+    last timing pass, the rest scored at the chosen size) and the choice,
+    ``calibrated``, with each size's best seconds per object."""
     timer = timer or _timer
     n = len(next(iter(inputs.values())))
     sizes = [c for c in candidates if c <= n] or [max(1, n)]
@@ -188,10 +203,12 @@ def calibrate(
         infer({k: v[: sizes[0]] for k, v in head.items()}, sizes[0])  # warm-up: arenas, caches
         per: dict[int, float] = {}
         out = np.zeros((0, 1), np.float32)
-        for size in sizes:
-            t0 = timer()
-            out = infer(head, size)
-            per[size] = (timer() - t0) / sample
+        for _ in range(max(1, repeats)):
+            for size in sizes:
+                t0 = timer()
+                out = infer(head, size)
+                t = (timer() - t0) / sample
+                per[size] = min(t, per.get(size, t))
     best = min(per, key=lambda s: (per[s], s))
     if n > sample:
         rest = infer({k: v[sample:] for k, v in inputs.items()}, best)
@@ -223,31 +240,32 @@ def tuned_infer(
 ) -> tuple[npt.NDArray[np.float32], BatchChoice | None]:
     """``backend.infer(inputs)`` (an :class:`~.runtimes.OnnxBackend` on the CPU) at the
     cached batch size for this ``model`` (a session model: its sha256, else its file's),
-    machine and thread count, else calibrated on these
-    inputs when they hold ``min(full, max(CANDIDATES))`` objects or more (``full``: the
-    most a batch can hold within the frame budget), else at the backend's size for now
-    (no choice yet: a later, fuller batch measures)."""
+    machine, thread count and candidate sizes (those up to ``full``, the most a batch
+    can hold within the frame budget), else calibrated on these inputs when they hold
+    the largest candidate, else at the backend's size for now (no choice yet: a later,
+    fuller batch measures)."""
     from ..export.inspect import file_sha256
     from .threads import thread_budget
 
+    candidates = tuple(c for c in CANDIDATES if c <= full)
+    if len(candidates) < 2:  # a frame budget too small to compare sizes
+        return backend.infer(inputs), BatchChoice(backend.batch_size, "default")
     cache = cache or default_cache()
     threads = backend.threads or thread_budget().intra_op
-    key = cache.key(model.sha256 or file_sha256(model.path), threads)
+    key = cache.key(model.sha256 or file_sha256(model.path), threads, candidates=candidates)
     cached = cache.get(key)
     if cached is not None:
         backend.batch_size = cached
         return backend.infer(inputs), BatchChoice(cached, "cached")
-    if sum(c <= full for c in CANDIDATES) < 2:  # a frame budget too small to compare sizes
-        return backend.infer(inputs), BatchChoice(backend.batch_size, "default")
     n = len(next(iter(inputs.values())))
-    if n < min(full, max(CANDIDATES)):
+    if n < max(candidates):
         return backend.infer(inputs), None
 
     def infer(x: Mapping[str, Any], size: int) -> npt.NDArray[np.float32]:
         backend.batch_size = size
         return np.asarray(backend.infer(x), dtype=np.float32)
 
-    out, choice = calibrate(infer, inputs)
+    out, choice = calibrate(infer, inputs, candidates=candidates)
     backend.batch_size = choice.size
     cache.put(key, choice.size)
     return out, choice

@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from ..exceptions import BadInputError, BadTypeError
 from ..export.contract import Contract
+from ..frames.buffers import FrameBuffers
 from ..frames.model_inputs import ModelInputs
 from ..frames.objects import flavour_records, object_counts, object_table
 from ..frames.occupancy import add_frames, add_nvtx, new_tally, per_event_number, tally_means
@@ -309,12 +310,15 @@ class Tagger:
         pieces = object_batches(
             chunk, selected.selection, max(1, self._batch_limit() // (3 if ahead else 1))
         )
+        # CPU frames are built into arrays reused piece after piece (never one a caller
+        # still holds): fresh frames cost their page faults, more than building them
+        buffers = FrameBuffers() if device == "cpu" and self.inputs.builds_into else None
 
         def prepare(piece: tuple[ak.Array, ObjectSelection, int]) -> tuple[Any, ...]:
             part, part_sel, first = piece
             t0 = time.perf_counter()
             with entries_from(entry_offset + first):
-                inputs, rec = self.model_inputs(part, layout, part_sel, device)
+                inputs, rec = self.model_inputs(part, layout, part_sel, device, buffers)
                 if self.contract.truth_labels == "hadron_flavour":  # as select() labels them
                     rec = flavour_records(part, layout, self.kind, rec)
             return inputs, rec, first, time.perf_counter() - t0
@@ -364,17 +368,22 @@ class Tagger:
         return self._backend
 
     def model_inputs(
-        self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str
-    ) -> tuple[dict[str, Any], ObjectRecords]:
+        self, chunk: Any, layout: Layout, sel: ObjectSelection, device: str,
+        buffers: FrameBuffers | None = None,
+    ) -> tuple[dict[str, Any], ObjectRecords]:  # fmt: skip
         """The model's inputs by name (frames or point features, and scalars) for the
-        objects ``sel`` of ``chunk``, numpy on the CPU, torch tensors on a GPU."""
+        objects ``sel`` of ``chunk``, numpy on the CPU, torch tensors on a GPU; CPU jet
+        frames in an array of ``buffers`` when given."""
         c = self.contract
         if self._sparse_wire:
             from .triton_sparse import sparse_inputs
 
             return sparse_inputs(chunk, layout, c, self.kind, sel)
         be: Literal["numpy", "torch"] = "torch" if device != "cpu" else "numpy"
-        built = self.inputs.build(chunk, layout, sel, backend=be, device=device)
+        out = None
+        if buffers is not None and be == "numpy" and self.inputs.builds_into:
+            out = buffers.get((len(sel), *self.inputs.shape))
+        built = self.inputs.build(chunk, layout, sel, backend=be, device=device, out=out)
         inputs = {c.input_names[0]: built.inputs}
         if built.scalars is not None:
             if device != "cpu":

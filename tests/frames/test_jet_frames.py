@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from e2e_coffea.exceptions import BadInputError
 from e2e_coffea.frames import CHANNELS, JetSelection, build_jet_frames
 from e2e_coffea.frames.numpy_backend import NumpyBackend
 from e2e_coffea.frames.testing import sparse_to_e2e_chunk
@@ -62,6 +63,51 @@ def test_sparse_and_e2e_equal_reference_bitwise(ref, make, seeds, rng_seed):
             )
             np.testing.assert_array_equal(got, expected, err_msg=f"{layout} {name}")
             assert len(rec) == len(expected)
+
+
+@given(seeds=SEEDS, rng_seed=st.integers(0, 2**32 - 1))
+@FAST
+def test_building_into_out_equals_the_reference_bitwise(ref, make, seeds, rng_seed):
+    """``out=``: the frames are built into the caller's array, whatever it held before
+    (NaN here: every pixel must be written or zeroed), bit for bit the slow reference's;
+    also with only channels that need no scatter (HCAL) and with endcap smoothing."""
+    chunk = make.chunk(np.random.default_rng(rng_seed), seeds)
+    e2e = sparse_to_e2e_chunk(chunk)
+    for channels, smooth in (
+        (ALL_JET_CHANNELS, False),
+        (["hcal"], False),
+        (["ecal", "hcal"], True),
+    ):
+        expected = ref.jet_frames(chunk, channels, smooth=smooth)
+        for layout, c in (("sparse", chunk), ("e2e", e2e)):
+            for name in ("numba", "pure-numpy"):
+                out = np.full(expected.shape, np.nan, np.float32)
+                got, _ = build_jet_frames(
+                    c, layout=layout, channels=channels, backend=BACKENDS[name](), out=out,
+                    smooth_endcap=smooth,
+                )  # fmt: skip
+                assert got is out
+                np.testing.assert_array_equal(
+                    got.view(np.uint32),
+                    expected.view(np.uint32),
+                    err_msg=f"{layout} {name} {channels}",
+                )
+
+
+def test_a_wrong_out_array_is_refused_in_one_line(make):
+    chunk = make.chunk(np.random.default_rng(0), [[(20, 30)], [(30, 40)]])
+    for out, what in (
+        (np.zeros((1, 3, 125, 125), np.float32), "shape"),
+        (np.zeros((2, 3, 125, 125), np.float64), "float32"),
+        (np.zeros((2, 3, 125, 250), np.float32)[..., ::2], "C-contiguous"),
+    ):
+        with pytest.raises(BadInputError, match=what):
+            build_jet_frames(chunk, layout="sparse", channels="qg", out=out)
+    with pytest.raises(BadInputError, match="backend 'numpy'"):
+        build_jet_frames(
+            chunk, layout="sparse", channels="qg", backend="torch",
+            out=np.zeros((2, 3, 125, 125), np.float32),
+        )  # fmt: skip
 
 
 @given(seeds=SEEDS, rng_seed=st.integers(0, 2**32 - 1))

@@ -126,3 +126,23 @@ def test_preset_by_name_and_missing_channel(make):
         build_jet_frames(chunk, layout="sparse", channels=["ecal", "bpix4"], norm="qg")
     g, _ = build_eg_frames(chunk, layout="sparse", norm="eg")
     assert g.shape == (1, 2, 32, 32)
+
+
+def test_the_numba_pass_equals_the_numpy_passes_bitwise():
+    """The one-pass kernel gives the numpy backend's thresholded, divided, clipped frames
+    bit for bit: -0.0, values exactly at a threshold or a clip bound, and a channel with
+    nothing to do included."""
+    from e2e_coffea.frames.numpy_backend import NumpyBackend
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(0, 3, (5, 4, 9, 7)).astype(np.float32)
+    x[rng.random(x.shape) < 0.5] = 0.0
+    x[0, :, 0, :4] = [-0.0, 0.5, -1.5, 1.5]
+    thr = np.array([0.5, 0.0, 1e-3, 0.0], np.float32)
+    scale = np.array([2.0, 1.0, 3.0, 1.0], np.float32)
+    clip = np.array([0.75, np.inf, 2.0, np.inf], np.float32)
+    slow, fast = x.copy(), x.copy()
+    NumpyBackend(use_numba=False).normalise(slow, thr, scale, clip)
+    NumpyBackend(use_numba=True).normalise(fast, thr, scale, clip)
+    np.testing.assert_array_equal(fast.view(np.uint32), slow.view(np.uint32))
+    assert not np.array_equal(slow, x)  # something was normalised

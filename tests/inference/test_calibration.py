@@ -4,6 +4,7 @@ cache is ignored with a warning."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,43 @@ def test_the_fastest_candidate_is_chosen() -> None:
     assert choice.how == "calibrated"
     assert sorted(choice.seconds_per_object) == [16, 32, 64, 128, 256]  # 512 > 500 objects
     np.testing.assert_array_equal(out, x[:, :1] * 2)  # every object scored, in order
+
+
+class StallOnce(FakeClock):
+    """The fake clock, but the first run of 64 objects (the truly fastest size's first
+    timing) stalls as if the machine were busy: one timing per size then picks 32."""
+
+    def run(self, n: int) -> None:
+        super().run(n)
+        if n == 64 and self.calls[64] == 2:  # the first is the warm-up batch of 16: 64 is timed
+            self.now += 10_000.0
+
+
+def test_each_size_is_timed_twice_and_its_best_time_counts() -> None:
+    clock = StallOnce()
+    sizes = (16, 32, 64, 128)
+
+    def infer(x: dict[str, Any], size: int) -> Any:
+        n = len(x["x"])
+        for a in range(0, n, size):
+            clock.run(min(size, n - a))
+        return x["x"][:, :1]
+
+    x = np.zeros((128, 2), np.float32)
+    _, choice = calibrate(infer, {"x": x}, candidates=sizes, timer=clock)
+    assert choice.size == 64  # its second timing, not its stalled first, counts
+    assert clock.calls[64] == 4  # two rounds of 128 objects in batches of 64
+    # with a single timing the stall wins the race for 32: what the repeat prevents
+    once = StallOnce()
+
+    def infer_once(x: dict[str, Any], size: int) -> Any:
+        n = len(x["x"])
+        for a in range(0, n, size):
+            once.run(min(size, n - a))
+        return x["x"][:, :1]
+
+    _, noisy = calibrate(infer_once, {"x": x}, candidates=sizes, timer=once, repeats=1)
+    assert noisy.size == 32
 
 
 @pytest.fixture
@@ -110,6 +148,32 @@ def test_tagger_calibrates_once_then_reads_the_cache(
     new = fake_session.calls - before
     assert set(new) <= {64, *range(1, 64)}  # only batches of the cached size (and tails)
     assert measured > sum(new.values())
+
+
+def test_a_smaller_frame_budget_measures_again(
+    fake_session: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, jet_tagger: Path,
+    sample: Any,
+) -> None:  # fmt: skip
+    """The cache key holds the candidate sizes the frame budget allows: a size measured
+    among 16..128 is not read back by a run whose budget allows only 16..32 (it never
+    fits), nor the other way round."""
+    monkeypatch.setenv(calibration.CACHE_ENV, str(tmp_path))
+    big = ak.concatenate([_chunk(sample)] * 4)
+    per_frame = 4 * 3 * 125 * 125 / 2**20
+    wide = Tagger(jet_tagger, device="cpu")
+    wide.frame_memory_mb = 3 * 128 * per_frame  # candidates 16..128
+    _score(wide, big)
+    assert wide.batch_choice is not None
+    assert (wide.batch_choice.size, wide.batch_choice.how) == (64, "calibrated")
+    calibration._DEFAULT.clear()
+    narrow = Tagger(jet_tagger, device="cpu")
+    narrow.frame_memory_mb = 3 * 32 * per_frame  # candidates 16, 32
+    _score(narrow, big)
+    assert narrow.batch_choice is not None
+    assert (narrow.batch_choice.size, narrow.batch_choice.how) == (32, "calibrated")
+    assert not set(fake_session.calls) - set(range(1, 129))
+    doc = json.loads((tmp_path / "batch_sizes.json").read_text())
+    assert sorted(doc["entries"].values()) == [32, 64]  # one entry per candidate set
 
 
 def test_a_fixed_batch_size_skips_calibration(
