@@ -157,3 +157,14 @@ def test_unit_weights_are_named() -> None:
     assert "unit weights" in entry["note"]
     weighted, _ = _sample()
     assert "note" not in physical_entry(weighted, "t", SIGNAL, BACKGROUND)
+
+
+@pytest.mark.parametrize("task", ["tau", "qg", "top", "btag", "electron"])
+def test_match_bins_resolve_every_task_range(task: str) -> None:
+    """pT matching needs several bins inside a task's range: with one bin over the top
+    task's 400-1000 GeV FatJets, its headline silently equalled the unweighted AUC."""
+    from e2e_coffea.train.tasks.definitions import TASKS
+
+    rng = TASKS[task].range
+    inside = [e for e in MATCH_PT_EDGES if rng.pt_min <= e <= rng.pt_max]
+    assert len(inside) >= 5, (task, inside)
