@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -32,6 +33,8 @@ SHIPPED = {
     "tau_pointtransformer": "tau",
     "tau_simplenet_pu35": "tau",
     "electron_simplenet_pu35": "electron",
+    "btag_simplenet": "btag",
+    "btag_particlegnn": "btag",
 }
 """Shipped tagger -> its task."""
 PILEUP_FLOORS = {"tau": 0.95, "electron": 0.995, "eg": 0.78, "qg": 0.78}
@@ -53,30 +56,47 @@ PILEUP_BELOW_FLOOR: dict[str, str] = {
 """Taggers trained at <mu> = 35 below their floor, each with its measured reason."""
 _BUDGET = "CPU training budget: validation AUC still rising when the epochs ran out"
 BUDGET_LIMITED: dict[str, str] = {
-    "top_simplenet": _BUDGET,
-    "top_resnet15": _BUDGET,
     "qg_resnet15": _BUDGET + "; below the track-multiplicity feature alone",
 }
 """Shipped taggers below their task's floor for want of CPU training budget, each with
 its reason; docs/physics.md gives the measurements. They are still held to MIN_AUC, and
 one that meets its floor must leave this list (test_every_exception_is_needed)."""
 RESNET_BEHIND: dict[str, str] = {
-    "top": "ResNet-15 at ~500 optimizer steps (26-40 jets/s on one core) against ~2,000",
+    "top": "ResNet-15 at 2,400 FatJets per class x 4 epochs (32 jets/s on one core) against "
+    "SimpleNet's 6,400 x 6",
     "qg": "ResNet-15 at ~500 optimizer steps (26-40 jets/s on one core) against ~2,000",
 }
 """Tasks whose ResNet-15 is more than 0.01 below its SimpleNet, with the reason (the
 same budget limit; docs/physics.md)."""
-BEHIND_BASELINE: dict[str, str] = {
-    "jet_mass_simplenet": "calibrated (median 1.03 vs the calo mass's 0.80), not yet as narrow: "
-    + _BUDGET,
-}
+BEHIND_BASELINE: dict[str, str] = {}
 """Regression taggers whose held-out resolution is still wider than the classical
 estimate's (their median is closer to 1 regardless), with the reason (docs/physics.md)."""
-RETRAIN_PENDING: dict[str, str] = {
-    name: "trained on R = 0.4 jets before its task moved to R = 0.8 FatJets (issue 23); "
-    "tools/train-issue23.sh retrains it"
-    for name in ("top_simplenet", "top_resnet15", "jet_mass_simplenet")
+ISSUE23 = {"top_simplenet", "top_resnet15", "jet_mass_simplenet", "btag_simplenet",
+           "btag_particlegnn"}  # fmt: skip
+"""Issue 23's taggers (FatJet top, FatJet mass, b tagging), trained at <mu> = 35 and
+measured by tools/evaluate-issue23.py on the independent seed-2 samples."""
+ISSUE23_FLOORS = {"top": 0.95, "btag": 0.90, "btag_over_baseline": 0.03,
+                  "mass_median": 0.03, "mass_resolution_ratio": 0.85, "mass_peak": 0.05,
+                  "top_mgen_120_220": 0.70}  # fmt: skip
+"""Issue 23's floors: top AUC (background at its cross-section, signal matched in pT);
+b vs light AUC and its margin over track counting; the mass response median within
+1 +- 0.03 and resolution <= 0.85 x the calibrated calo mass's in every m_gen bin with
+>= 100 jets, and the top peak within 5 %; >= 70 % of top FatJets with m_gen 120-220."""
+ISSUE23_BELOW_FLOOR: dict[str, str] = {
+    "top_simplenet": "headline 0.947 +- 0.005 (main job 0.948), 0.003 below 0.95: inside its "
+    "statistical error on 3,180 held-out FatJets; 6,400 per class trained, 6 epochs",
+    "jet_mass_simplenet": "still pulled to the mean despite the flat-in-m_gen weights "
+    "(median response 1.47 at 30-60 GeV, 0.72 above 220 GeV) and wider than the calibrated "
+    "calo mass in every bin; its validation loss was still falling at the last of 6 epochs "
+    "(0.169 -> 0.148). The top peak is within 1 % (176.8 against 178.6 GeV)",
+    "top_resnet15": "headline 0.912 +- 0.007: 2,400 FatJets per class and 4 epochs at "
+    "32 frames/s on one core (validation AUC 0.883, 0.803, 0.916, 0.919)",
+    "btag_simplenet": "b vs light 0.762 in ttbar (0.985 in QCD) against track counting's "
+    "0.928: the 125x125 window (+-1.09 in eta and phi) of a light jet in ttbar holds the "
+    "neighbouring b jets' displaced tracks; track counting looks within dR < 0.4",
 }
+"""Issue 23's taggers below a floor, each with its measured reason (docs/physics.md)."""
+RETRAIN_PENDING: dict[str, str] = {}
 """Shipped taggers of a task redefined since they were trained: their files still hold the
 old task's kind and range (checked, so that the entry must go once they are retrained)."""
 REPO = Path(__file__).resolve().parents[2]
@@ -138,6 +158,9 @@ def test_heldout_figure_is_recorded_and_meets_its_floor(name: str) -> None:
     if name in AT_PILEUP:
         _check_pileup_heldout(name, c)
         return
+    if name in ISSUE23 and name not in RETRAIN_PENDING:
+        _check_issue23_heldout(name, c)
+        return
     assert "seed 2" in m["heldout_sample"]
     assert m["heldout_command"].startswith("tools/evaluate-shipped-taggers.sh")
     if name not in RETRAIN_PENDING:
@@ -179,6 +202,54 @@ def _check_pileup_heldout(name: str, c: Contract) -> None:
     assert m["heldout_auc"] >= MIN_AUC
 
 
+def issue23_missed(name: str, figures: dict[str, Any]) -> list[str]:
+    """The floors of issue 23 that ``name``'s held-out ``figures`` miss, by name."""
+    f, missed = ISSUE23_FLOORS, []
+    if name.startswith("top_"):
+        if figures["auc"] < f["top"]:
+            missed.append("top AUC")
+        if figures["top_mgen_120_220"] < f["top_mgen_120_220"]:
+            missed.append("top m_gen 120-220 fraction")
+    elif name.startswith("btag_"):
+        head = figures["ttbar_pt_matched"]
+        auc, base = head["tagger"]["b_vs_light"]["auc"], head["baseline"]["b_vs_light"]["auc"]
+        if auc < f["btag"]:
+            missed.append("b vs light AUC")
+        if auc < base + f["btag_over_baseline"]:
+            missed.append("margin over track counting")
+    else:  # the mass regression, per sample and m_gen bin with >= 100 jets
+        est = figures["estimators"]
+        for sample, bins in est["model"].items():
+            calo = est["calo mass (calibrated)"][sample]
+            for mine, ref in zip(bins, calo, strict=True):
+                if mine["n"] < 100:
+                    continue
+                if abs(mine["median"] - 1) > f["mass_median"]:
+                    missed.append(f"median {sample} {mine['m_gen']}")
+                if mine["resolution"] > f["mass_resolution_ratio"] * ref["resolution"]:
+                    missed.append(f"resolution {sample} {mine['m_gen']}")
+        peak = figures["top_peak"]
+        if abs(peak["model"] / peak["generator"] - 1) > f["mass_peak"]:
+            missed.append("top peak")
+    return missed
+
+
+def _check_issue23_heldout(name: str, c: Contract) -> None:
+    """An issue-23 tagger: trained at <mu> = 35 on its redefined task, its held-out figures
+    on the independent seed-2 sample meet issue 23's floors or name why not."""
+    m = c.metrics
+    assert c.conditions is not None
+    assert c.conditions["pileup_mu"] == 35.0
+    assert "seed 2" in m["heldout_sample"]
+    assert "<mu> = 35" in m["heldout_sample"]
+    assert m["heldout_command"].startswith("tools/evaluate-issue23.py")
+    missed = issue23_missed(name, m["heldout_issue23"])
+    assert bool(missed) == (name in ISSUE23_BELOW_FLOOR), missed  # an exception must hold
+    if c.task != "regression":
+        assert 0 < m["heldout_auc_err"] < 0.02
+        assert m["heldout_auc"] >= MIN_AUC
+
+
 def _heldout(name: str) -> float:
     return float(load_contract(resolve_tagger(name).path).metrics["heldout_auc"])
 
@@ -199,6 +270,8 @@ def test_every_exception_is_needed_and_explained() -> None:
     for name in BEHIND_BASELINE:
         assert f"`{name}`" in physics
     for name in PILEUP_BELOW_FLOOR:
+        assert f"`{name}`" in physics
+    for name in ISSUE23_BELOW_FLOOR:
         assert f"`{name}`" in physics
 
 
