@@ -292,8 +292,8 @@ def test_the_contract_validity_range_is_the_default_selection(sample: Any, tmp_p
 
     from e2e_coffea.inference import ValidityRangeWarning
 
-    top = Tagger("top_simplenet")  # trained on 150-500 GeV jets
-    assert (top.cuts.pt_min, top.cuts.pt_max, top.cuts.abs_eta_max) == (150.0, 500.0, 1.392)
+    top = Tagger("top_simplenet")  # trained on 400-1000 GeV FatJets
+    assert (top.cuts.pt_min, top.cuts.pt_max, top.cuts.abs_eta_max) == (400.0, 1000.0, 1.392)
     valid = {"pt_min": 25.0, "pt_max": 60.0, "abs_eta_max": 1.2}
     model = export_tagger(MeanNet(3, 1), _jet_contract(validity=valid), tmp_path / "ranged.onnx")
     path = sample.files[("tau", "sparse")]
