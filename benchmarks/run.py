@@ -118,6 +118,12 @@ def selected_frames(files: list[str], spec: Any, cuts: JetCuts, device: str = "c
 
 
 # -- (2) coffea.ml_tools.torch_wrapper -------------------------------------------------------
+TW_SLICE = 1000
+"""Events per torch_wrapper call. The wrapper runs its whole input as one torch batch: on a
+10,000-event chunk (8,475 SimpleNet frames) that took more than 23 GB and was OOM-killed,
+so the peer is given 1,000-event slices, as a user would choose a chunk size."""
+
+
 def torch_wrapper_processor(jit_path: Path, spec: Any, cuts: JetCuts) -> Any:
     """A coffea processor in the style the ml_tools docs show: the wrapper builds the frames
     in ``prepare_awkward``, TorchScript runs them, the processor fills the same hists."""
@@ -150,8 +156,13 @@ def torch_wrapper_processor(jit_path: Path, spec: Any, cuts: JetCuts) -> Any:
             )
             hists = book_score_hists()
             n = int(ak.sum(mask))
-            if n:
-                logits = ak.to_numpy(self.wrapper(chunk, mask))[:, 0]
+            if n:  # in slices: torch_wrapper runs its whole input as one batch
+                parts = [
+                    ak.to_numpy(self.wrapper(chunk[lo : lo + TW_SLICE], mask[lo : lo + TW_SLICE]))
+                    for lo in range(0, len(chunk), TW_SLICE)
+                    if ak.any(mask[lo : lo + TW_SLICE])
+                ]
+                logits = np.concatenate(parts)[:, 0]
                 fill_scores(
                     hists,
                     dataset=events.metadata["dataset"],
