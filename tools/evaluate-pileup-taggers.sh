@@ -10,6 +10,7 @@
 #   TASK=tau: tau vs QCD (one dataset per pT-hat bin, each at its cross-section) + W+jets
 #   TASK=electron: electron vs EM-enriched QCD
 #   TASK=eg: photon vs electron (32x32 EB crops)
+#   TASK=qg: quark vs gluon jets (70-340 GeV)
 #
 # Knobs: TASK=tau  OUT=build/pileup  DEST=e2e_coffea/data/taggers  EVENTS=1500  NPROC=2
 #        RECORD=0  TAGGERS="..." (default: the task's mu = 35 and mu = 0 taggers)
@@ -35,10 +36,14 @@ case "$TASK" in
     procs=(--process electron --process photon)
     default_taggers="eg_simplenet_pu35 eg_simplenet eg_resnet15"
     SAMPLE="$OUT/pu35_heldout_eg" ;;
-  *) echo "evaluate-pileup-taggers: TASK must be tau, electron or eg, got $TASK" >&2; exit 2 ;;
+  qg)
+    procs=(--process quark --process gluon)
+    default_taggers="qg_simplenet_pu35 qg_simplenet qg_resnet15"
+    SAMPLE="$OUT/pu35_heldout_qg" ;;
+  *) echo "evaluate-pileup-taggers: TASK must be tau, electron, eg or qg, got $TASK" >&2; exit 2 ;;
 esac
 TAGGERS=${TAGGERS:-$default_taggers}
-SIGNAL=$([ "$TASK" = eg ] && echo photon || echo "$TASK")
+case "$TASK" in eg) SIGNAL=photon ;; qg) SIGNAL=quark ;; *) SIGNAL=$TASK ;; esac
 TRAINED_AT_PU=${TRAINED_AT_PU:-${TASK}_simplenet_pu35}
 
 if [ ! -f "$SAMPLE/fileset.sparse.json" ]; then
