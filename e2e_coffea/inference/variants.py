@@ -88,11 +88,10 @@ def task_frames(
     labels: list[npt.NDArray[np.int64]] = []
     count = dict.fromkeys(range(task.n_classes), 0)
     for name, entry in fs.items():
-        cls = task.class_of_process(str(entry.get("metadata", {}).get("process", name)))
-        if cls is None:
-            continue
+        # every class the process feeds: ttbar gives both b and light jets to b tagging
+        classes = task.classes_of_process(str(entry.get("metadata", {}).get("process", name)))
         for path, tree in entry["files"].items():
-            if count[cls] >= per_class:
+            if all(count[c] >= per_class for c in classes):
                 break
             with uproot.open(path) as f:
                 t = f[tree]
@@ -102,11 +101,12 @@ def task_frames(
                 chunk = t.arrays(wanted, library="ak")
             sel = tagger.select(chunk, layout)
             for batch in tagger.score_batches(chunk, layout, sel):
-                keep = np.flatnonzero(class_mask(task, batch.records.label, cls))
-                keep = keep[: per_class - count[cls]]
-                inputs.append(np.asarray(batch.inputs)[keep])
-                labels.append(np.full(len(keep), cls, np.int64))
-                count[cls] += len(keep)
+                for cls in classes:
+                    keep = np.flatnonzero(class_mask(task, batch.records.label, cls))
+                    keep = keep[: per_class - count[cls]]
+                    inputs.append(np.asarray(batch.inputs)[keep])
+                    labels.append(np.full(len(keep), cls, np.int64))
+                    count[cls] += len(keep)
     short = {task.classes[k]: n for k, n in count.items() if n < 2 * CALIBRATION_EVERY}
     if short:
         msg = f"{sample}: too few objects of {spec.name}'s task {task.name!r} to measure a variant: {short}; generate more events of {list(task.processes)}"

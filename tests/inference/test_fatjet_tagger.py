@@ -15,6 +15,8 @@ import uproot
 from e2e_coffea.cli import main
 from e2e_coffea.export import load_contract
 from e2e_coffea.inference import Tagger
+from e2e_coffea.inference.shipped import resolve_tagger
+from e2e_coffea.inference.variants import task_frames
 from e2e_coffea.processor.booking import label_names
 from e2e_coffea.processor.serialize import load_output
 
@@ -92,7 +94,8 @@ def test_a_b_tagger_is_measured_on_hadron_flavour_labels(
     chs = tuple(s.name for s in resolve_channels("btag"))
     c = Contract(task="classification", model_name="simplenet", channels=chs,
                  frame_size=(125, 125), class_names=("light", "b"), channel_preset="btag",
-                 normalisation=load_norm("btag").to_dict(), truth_labels="hadron_flavour")  # fmt: skip
+                 normalisation=load_norm("btag").to_dict(), truth_labels="hadron_flavour",
+                 provenance={"tagger_task": "btag"})  # fmt: skip
     torch.manual_seed(0)
     path = export_onnx(create_model("simplenet", len(chs), 1).eval(), tmp_path / "bt.onnx",
                        c, (2, len(chs), 125, 125)).path  # fmt: skip
@@ -113,6 +116,9 @@ def test_a_b_tagger_is_measured_on_hadron_flavour_labels(
     h = load_output(out)["hists"]["objects"]
     assert {"b", "light"} <= set(h.axes["label"])
     assert not set(h.axes["label"]) & {"quark", "gluon", "top"}
+    # precision variants are measured on the same labels: ttbar feeds b and light jets
+    frames = task_frames(resolve_tagger(path), top_sample.fileset["sparse"], per_class=8)
+    assert np.bincount(frames.labels, minlength=2).tolist() == [8, 8]
 
 
 def test_nanoaod_events_get_one_score_per_fatjet(
