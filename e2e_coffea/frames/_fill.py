@@ -132,9 +132,9 @@ def fill_frames(
         if sparse and not zero_in_scatter:
             out.fill(0.0)
     put = _scatter if sparse else _crop
-    kw: dict[str, Any] = {"cache": {}, "zero": zero_in_scatter} if sparse else {}
-    suspect = put(be, out, chunk, direct, ev, r0, c0, **kw)
-    kw.pop("zero", None)
+    kw: dict[str, Any] = {"cache": {}} if sparse else {}
+    first = {"zero": zero_in_scatter} if sparse else {}  # only the frames themselves
+    suspect = put(be, out, chunk, direct, ev, r0, c0, **kw, **first)
     for c, spec in enumerate(specs):
         if spec.grid == "hcal":
             towers = be.new((n, 1, size // F, size // F), zeroed=sparse)
