@@ -68,9 +68,6 @@ RESNET_BEHIND: dict[str, str] = {
 }
 """Tasks whose ResNet-15 is more than 0.01 below its SimpleNet, with the reason (the
 same budget limit; docs/physics.md)."""
-BEHIND_BASELINE: dict[str, str] = {}
-"""Regression taggers whose held-out resolution is still wider than the classical
-estimate's (their median is closer to 1 regardless), with the reason (docs/physics.md)."""
 ISSUE23 = {"top_simplenet", "top_resnet15", "jet_mass_simplenet", "btag_simplenet",
            "btag_particlegnn"}  # fmt: skip
 """Issue 23's taggers (FatJet top, FatJet mass, b tagging), trained at <mu> = 35 and
@@ -94,9 +91,6 @@ ISSUE23_BELOW_FLOOR: dict[str, str] = {
     "neighbouring b jets' displaced tracks; track counting looks within dR < 0.4",
 }
 """Issue 23's taggers below a floor, each with its measured reason (docs/physics.md)."""
-RETRAIN_PENDING: dict[str, str] = {}
-"""Shipped taggers of a task redefined since they were trained: their files still hold the
-old task's kind and range (checked, so that the entry must go once they are retrained)."""
 REPO = Path(__file__).resolve().parents[2]
 OLD_BUDGET = {"simplenet": 800 * 4, "resnet15": 320 * 2}
 """Training objects per class x epochs of the taggers shipped before (caps of 1000 and 400
@@ -125,13 +119,10 @@ def test_shipped_file_is_small_and_self_describing(name: str) -> None:
     if c.input_kind == "image":
         assert c.frame_size == ((32, 32) if task.kind == "eg" else (125, 125))
         assert c.normalisation is not None
-    if name in RETRAIN_PENDING:  # the old task's objects: the entry goes once retrained
-        assert c.kind != task.kind or c.validity != task.range.to_dict(), RETRAIN_PENDING[name]
-    else:
-        assert c.kind == task.kind
-        assert c.validity == task.range.to_dict()
-        if task.target is not None:
-            assert c.target == task.target.to_dict()
+    assert c.kind == task.kind
+    assert c.validity == task.range.to_dict()
+    if task.target is not None:
+        assert c.target == task.target.to_dict()
     # the budget actually spent is on record
     training = c.provenance["training"]
     per_class = training["train_objects_per_class"]
@@ -156,23 +147,19 @@ def test_heldout_figure_is_recorded_and_meets_its_floor(name: str) -> None:
     if name in AT_PILEUP:
         _check_pileup_heldout(name, c)
         return
-    if name in ISSUE23 and name not in RETRAIN_PENDING:
+    if name in ISSUE23:
         _check_issue23_heldout(name, c)
         return
     assert "seed 2" in m["heldout_sample"]
     assert m["heldout_command"].startswith("tools/evaluate-shipped-taggers.sh")
-    if name not in RETRAIN_PENDING:
-        assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
+    assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
     if c.task == "regression":  # against the classical estimate on the same objects
         assert m["heldout_n"] > 1000
         closer = abs(m["heldout_response_median"] - 1) < abs(
             m["heldout_baseline_response_median"] - 1
         )
-        narrower = m["heldout_resolution"] < m["heldout_baseline_resolution"]
         assert closer
-        assert narrower == (
-            name not in BEHIND_BASELINE
-        )  # an exception that no longer holds must go
+        assert m["heldout_resolution"] < m["heldout_baseline_resolution"]
         return
     assert 0 < m["heldout_auc_err"] < 0.02
     floor = MIN_AUC if name in BUDGET_LIMITED else max(FLOORS.get(SHIPPED[name], MIN_AUC), MIN_AUC)
@@ -265,8 +252,6 @@ def test_every_exception_is_needed_and_explained() -> None:
         assert f"`{name}`" in physics
     for task in RESNET_BEHIND:
         assert f"`{task}_resnet15`" in physics
-    for name in BEHIND_BASELINE:
-        assert f"`{name}`" in physics
     for name in PILEUP_BELOW_FLOOR:
         assert f"`{name}`" in physics
     for name in ISSUE23_BELOW_FLOOR:
