@@ -133,7 +133,7 @@ def fill_frames(
             out.fill(0.0)
     put = _scatter if sparse else _crop
     kw: dict[str, Any] = {"cache": {}} if sparse else {}
-    first = {"zero": zero_in_scatter} if sparse else {}  # only the frames themselves
+    first: dict[str, Any] = {"zero": zero_in_scatter} if sparse else {}  # the frames only
     suspect = put(be, out, chunk, direct, ev, r0, c0, **kw, **first)
     for c, spec in enumerate(specs):
         if spec.grid == "hcal":
