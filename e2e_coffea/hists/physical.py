@@ -7,8 +7,9 @@ xsec x lumi / events) and reweights the signal, pT bin by pT bin, to the backgro
 object pT distribution, so that neither pT nor the sample mixture separates the classes.
 Beside it, from the same histograms:
 
-- the unweighted AUC, named as such (each cell's weights divided back out: exact when a
-  dataset has one cross-section, as ``generate --pthat-datasets`` writes it);
+- the unweighted AUC, named as such, from the ``score_counts`` histogram (every object
+  once; an output made before it existed: each cell's weights divided back out, exact
+  only when a dataset has one cross-section, and ``unweighted_exact`` says which);
 - the AUC against each background dataset (each pT-hat bin), the signal matched to that
   dataset's pT;
 - the AUC in bins of nVtx (background weighted, signal not pT-matched: a pile-up trend);
@@ -128,11 +129,17 @@ def physical_entry(
     s, s_var = _grid(h, signal)
     b, b_var = _grid(h, background)
     head, uncovered = _matched(s, s_var, b, b_var, edges)
+    # each cell's weights divided back out (the baselines' unweighted figures): exact only
+    # for one weight per cell; the tagger's own comes from score_counts where it exists
     counts = cell_counts(hists.get("objects"), tagger)
     scales, exact = _unit_scales(h, [*signal, *background], counts)
-    su, _ = _grid(h, signal, scales)
-    bu, _ = _grid(h, background, scales)
-    unweighted = _roc(su.sum(1), su.sum(1), bu.sum(1), bu.sum(1), edges)
+    if "score_counts" in hists:  # every object once: exact
+        hc = hists["score_counts"][{"tagger": tagger}]
+        su, bu = _grid(hc, signal)[0], _grid(hc, background)[0]
+        exact = True
+    else:
+        su, bu = _grid(h, signal, scales)[0].sum(1), _grid(h, background, scales)[0].sum(1)
+    unweighted = _roc(su, su, bu, bu, edges)
     out: dict[str, Any] = {
         "definition": (
             "background weighted to its cross-section per event; signal reweighted to "

@@ -112,6 +112,12 @@ def book_score_hists() -> dict[str, Any]:
         ),
         # objects scored, unweighted: how many jets a weighted ROC rests on
         "objects": hist.Hist(*cats, storage=hist.storage.Int64()),
+        # the same objects' scores unweighted: the exact unweighted AUC beside the headline
+        # (a dataset spanning pT-hat bins carries several weights, which no per-cell
+        # factor divides back out)
+        "score_counts": hist.Hist(
+            *cats, hist.axis.Regular(SCORE_BINS, 0, 1, name="score"), storage=hist.storage.Weight()
+        ),
     }
 
 
@@ -141,6 +147,8 @@ def fill_scores(
     hists["score_pt"].fill(**common, pt=np.asarray(pt, dtype=np.float64))
     hists["score_eta"].fill(**common, eta=np.asarray(eta, dtype=np.float64))
     hists["score_match"].fill(**common, pt=np.asarray(pt, dtype=np.float64))
+    if "score_counts" in hists:  # outputs booked before it existed merge without it
+        hists["score_counts"].fill(dataset=dataset, label=names, tagger=tagger, score=s)
     if nvtx is not None:
         nv = np.asarray(nvtx, dtype=np.float64)
         ok = np.isfinite(nv)

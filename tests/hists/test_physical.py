@@ -168,3 +168,36 @@ def test_match_bins_resolve_every_task_range(task: str) -> None:
     rng = TASKS[task].range
     inside = [e for e in MATCH_PT_EDGES if rng.pt_min <= e <= rng.pt_max]
     assert len(inside) >= 5, (task, inside)
+
+
+def test_unweighted_auc_is_exact_when_a_dataset_spans_pthat_bins() -> None:
+    """One background dataset generated across two pT-hat bins carries two weights per
+    cell (as ``generate --process gluon`` writes it): no per-cell factor divides them out,
+    so the unweighted AUC comes from the unit-weight ``score_counts`` histogram."""
+    rng = np.random.default_rng(7)
+    hists = book_score_hists()
+    n = 600
+    s_pt, b_pt = rng.uniform(70, 340, n), rng.uniform(70, 340, n)
+    s_score = np.clip(rng.normal(0.55, 0.15, n), 0, 0.999)
+    hard = rng.random(n) < 0.5  # the rare hard bin: its jets score like the signal
+    b_score = np.clip(np.where(hard, rng.normal(0.6, 0.15, n), rng.normal(0.4, 0.15, n)), 0, 0.999)
+    b_w = np.where(hard, 1.0, 200.0)
+    for ds, pt, score, w, label in (("quark", s_pt, s_score, np.ones(n), 2),
+                                    ("gluon", b_pt, b_score, b_w, 0)):  # fmt: skip
+        fill_scores(hists, dataset=ds, tagger="t", labels=np.full(n, label), scores=score,
+                    pt=pt, eta=np.zeros(n), weight=w)  # fmt: skip
+        hists["objects"].fill(dataset=ds, label=np.array([("tau" if label == 2 else "quark")] * n),
+                              tagger="t")  # fmt: skip
+    cells = ([("quark", "tau")], [("gluon", "quark")])
+    entry = physical_entry(hists, "t", *cells)
+    y = np.r_[np.ones(n), np.zeros(n)]
+    ref_unw = roc_auc_score(y, np.r_[s_score, b_score])
+    ref_w = roc_auc_score(y, np.r_[s_score, b_score], sample_weight=np.r_[np.ones(n), b_w])
+    assert abs(ref_unw - ref_w) > 0.05  # the weights matter in this sample
+    assert entry["auc_unweighted"] == pytest.approx(ref_unw, abs=2e-3)
+    assert entry["unweighted_exact"] is True
+    # an output booked before score_counts existed: the old estimate, and it says so
+    del hists["score_counts"]
+    old = physical_entry(hists, "t", *cells)
+    assert old["unweighted_exact"] is False
+    assert abs(old["auc_unweighted"] - ref_unw) > 0.02

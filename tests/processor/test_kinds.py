@@ -77,6 +77,7 @@ def test_multi_class_keeps_every_class_probability(
         "score_nvtx",
         "feature",
         "objects",
+        "score_counts",
         "class_score",
     }
     assert out["hists"]["score"].sum(flow=True).value == 0  # no class picked as "the" score
@@ -143,6 +144,7 @@ def test_every_chunk_books_the_same_hists(
         "score_nvtx",
         "feature",
         "objects",
+        "score_counts",
         "class_score",
         "value:reg",
         "response:reg",

@@ -108,6 +108,7 @@ def test_output_structure(sample: Any, jet_tagger: Path, events: Any) -> None:
         "score_nvtx",
         "feature",
         "objects",
+        "score_counts",
     }
     for name, h in out["hists"].items():
         assert [ax.name for ax in h.axes][:3] == ["dataset", "label", "tagger"], name
@@ -268,6 +269,7 @@ def _assert_zero_output(out: dict[str, Any], dataset: str) -> None:
     assert out["entries"] == {dataset: 0}
     assert set(out["hists"]) == {
         "score", "score_pt", "score_eta", "score_match", "score_nvtx", "feature", "objects",
+        "score_counts",
     }  # fmt: skip
     for h in out["hists"].values():
         assert _total(h, flow=True) == 0
