@@ -11,6 +11,7 @@
 #   TASK=electron: electron vs EM-enriched QCD
 #   TASK=eg: photon vs electron (32x32 EB crops)
 #   TASK=qg: quark vs gluon jets (70-340 GeV)
+#   TASK=tau3: tau / electron / QCD + W+jets, pairwise (the tau and electron samples merged)
 #
 # Knobs: TASK=tau  OUT=build/pileup  DEST=e2e_coffea/data/taggers  EVENTS=1500  NPROC=2
 #        RECORD=0  TAGGERS="..." (default: the task's mu = 35 and mu = 0 taggers)
@@ -40,12 +41,32 @@ case "$TASK" in
     procs=(--process quark --process gluon)
     default_taggers="qg_simplenet_pu35 qg_simplenet qg_resnet15"
     SAMPLE="$OUT/pu35_heldout_qg" ;;
-  *) echo "evaluate-pileup-taggers: TASK must be tau, electron, eg or qg, got $TASK" >&2; exit 2 ;;
+  tau3)
+    default_taggers="tau3_simplenet_pu35 tau3_simplenet"
+    SAMPLE="$OUT/pu35_heldout_tau3" ;;
+  *) echo "evaluate-pileup-taggers: TASK must be tau, electron, eg, qg or tau3, got $TASK" >&2; exit 2 ;;
 esac
 TAGGERS=${TAGGERS:-$default_taggers}
-case "$TASK" in eg) SIGNAL=photon ;; qg) SIGNAL=quark ;; *) SIGNAL=$TASK ;; esac
+case "$TASK" in eg) SIGNAL=photon ;; qg) SIGNAL=quark ;; tau3) SIGNAL=tau ;; *) SIGNAL=$TASK ;; esac
 TRAINED_AT_PU=${TRAINED_AT_PU:-${TASK}_simplenet_pu35}
 
+if [ "$TASK" = tau3 ] && [ ! -f "$SAMPLE/fileset.sparse.json" ]; then
+  # the same seed-202 events as TASK=tau and TASK=electron: one fileset over both samples
+  [ -f "$OUT/pu35_heldout/fileset.sparse.json" ] || e2e-coffea generate --process tau \
+    --process qcd --process wjets --pthat-datasets --events "$EVENTS" --seed 202 --pileup 35 \
+    --nproc "$NPROC" --out "$OUT/pu35_heldout"
+  [ -f "$OUT/pu35_heldout_electron/fileset.sparse.json" ] || e2e-coffea generate \
+    --process electron --process qcd_em --events "$EVENTS" --seed 202 --pileup 35 \
+    --nproc "$NPROC" --out "$OUT/pu35_heldout_electron"
+  mkdir -p "$SAMPLE"
+  python - "$OUT" "$SAMPLE/fileset.sparse.json" <<'PY'
+import json, sys
+out, dest = sys.argv[1], sys.argv[2]
+merged = json.load(open(f"{out}/pu35_heldout/fileset.sparse.json"))
+merged["electron"] = json.load(open(f"{out}/pu35_heldout_electron/fileset.sparse.json"))["electron"]
+json.dump(merged, open(dest, "w"), indent=1)
+PY
+fi
 if [ ! -f "$SAMPLE/fileset.sparse.json" ]; then
   e2e-coffea generate "${procs[@]}" --events "$EVENTS" --seed 202 --pileup 35 \
     --nproc "$NPROC" --out "$SAMPLE"
