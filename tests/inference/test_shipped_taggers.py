@@ -31,8 +31,13 @@ SHIPPED = {
     "jet_mass_simplenet": "jet_mass",
     "tau_particlegnn": "tau",
     "tau_pointtransformer": "tau",
-    "tau_simplenet_pu35": "tau",
-    "electron_simplenet_pu35": "electron",
+    **{
+        f"{t}_{m}_pu35": t
+        for t in ("tau", "electron", "eg", "qg")
+        for m in ("resnet15", "simplenet")
+    },
+    "tau_particlegnn_pu35": "tau",
+    "tau3_simplenet_pu35": "tau3",
     "btag_simplenet": "btag",
     "btag_particlegnn": "btag",
 }
@@ -41,19 +46,46 @@ PILEUP_FLOORS = {"tau": 0.95, "electron": 0.995, "eg": 0.78, "qg": 0.78}
 """Issue 20's floors on the physical headline AUC (background at its cross-section, signal
 matched to its pT) of taggers trained at <mu> = 35, on the independent seed-202 sample of
 tools/evaluate-pileup-taggers.sh."""
-PILEUP_BACKGROUNDS = {"tau": {"qcd_pthat30to80", "wjets"}, "electron": {"qcd_em"}}
+PILEUP_BACKGROUNDS = {
+    "tau": {"qcd_pthat30to80", "wjets"},
+    "electron": {"qcd_em"},
+    "eg": {"electron"},
+    "qg": {"gluon"},
+}
 """The background datasets each task's mu = 35 headline must be measured against."""
-AT_PILEUP = {"tau_simplenet_pu35", "electron_simplenet_pu35"}
+PILEUP_PAIRS = {"tau3": {"tau_vs_qcd", "tau_vs_electron"}}
+"""The pairwise AUCs a multi-class tagger's mu = 35 figures must hold (no floor: MIN_AUC)."""
+AT_PILEUP = {name for name in SHIPPED if name.endswith("_pu35")}
 """Shipped taggers trained at <mu> = 35; the others were trained without pile-up and warn
 on such samples (tests/inference/test_conditions.py)."""
 PILEUP_BELOW_FLOOR: dict[str, str] = {
-    "tau_simplenet_pu35": "headline 0.932 +- 0.008: training sample of 4,763 tau jets at "
-    "mu = 35 (16,000 DY events) on two shared CPU cores; QCD pT-hat 30-80 jets, the physical "
-    "background, are the hardest (docs/physics.md, 'Retraining at pile-up 35')",
     "electron_simplenet_pu35": "headline 0.9948 +- 0.0019, 0.0002 below 0.995: inside its "
     "statistical error on 2,999 held-out objects (953 electrons); validation AUC 0.9993",
+    "electron_resnet15_pu35": "headline 0.9910 +- 0.0025: 3,181 electrons x 3 epochs at "
+    "~30 frames/s on one shared core (validation AUC 0.9938, 0.9971, 0.9970); 1.6 standard "
+    "errors below the floor",
+    "qg_simplenet_pu35": "headline 0.770 +- 0.015, 0.010 below 0.78 on 4,750 held-out jets: "
+    "7,458 quark and 7,664 gluon jets x 8 epochs, validation AUC flat at 0.787-0.790 over the "
+    "last four; the gluons at their cross-section put most weight on 80-150 GeV pT-hat jets, "
+    "the hardest to separate (unweighted 0.790). Charged multiplicity alone: 0.735",
+    "qg_resnet15_pu35": "headline 0.713 +- 0.016: 4,000 jets per class x 3 epochs at "
+    "~30 frames/s on one shared core (validation AUC 0.689, 0.708, 0.712)",
+    "tau_resnet15_pu35": "headline 0.895 +- 0.011 (W+jets 0.724): 3,960 tau and 4,005 "
+    "background jets x 6 epochs (3, then resumed for 3 more) at ~30 frames/s on one shared "
+    "core; validation AUC still rising (0.814, 0.826, 0.885, 0.903, 0.924, 0.932)",
+    "tau_particlegnn_pu35": "headline 0.942 +- 0.008: the same 3,960 tau and 4,005 background "
+    "jets x 5 epochs, validation AUC still rising (0.913, 0.939, 0.946, 0.950, 0.953); "
+    "W+jets jets, 0.736, are the fakes it separates worst",
 }
 """Taggers trained at <mu> = 35 below their floor, each with its measured reason."""
+PILEUP_RESNET_BEHIND: dict[str, str] = {
+    "qg": "ResNet-15 at 4,000 jets per class x 3 epochs (~30 frames/s on one core) against "
+    "SimpleNet's 7,458 x 8",
+    "tau": "ResNet-15 at 3,960 tau jets x 6 epochs (~30 frames/s on one core) against "
+    "SimpleNet's 9,858 x 10",
+}
+"""Tasks whose mu = 35 ResNet-15 is more than 0.01 below their mu = 35 SimpleNet, with the
+measured reason (docs/physics.md, 'Retraining at pile-up 35')."""
 _BUDGET = "CPU training budget: validation AUC still rising when the epochs ran out"
 BUDGET_LIMITED: dict[str, str] = {
     "qg_resnet15": _BUDGET + "; below the track-multiplicity feature alone",
@@ -128,7 +160,11 @@ def test_shipped_file_is_small_and_self_describing(name: str) -> None:
     per_class = training["train_objects_per_class"]
     assert set(per_class) == {s.name for s in task.samples}
     assert training["precision_used"] == "bf16"
-    assert training["wall_s"] > training["train_seconds"] > 0
+    assert training["train_seconds"] > 0
+    if training["resume"]:  # wall_s is the resumed process's; train_seconds every epoch's
+        assert training["wall_s"] > 0
+    else:
+        assert training["wall_s"] > training["train_seconds"]
     assert training["epochs_run"] == training["epochs"]  # no early stop cut the budget short
     old = OLD_BUDGET.get(c.model_name)
     if old is not None and task.name in BINARY:
@@ -179,6 +215,12 @@ def _check_pileup_heldout(name: str, c: Contract) -> None:
     assert "<mu> = 35" in m["heldout_sample"]
     assert m["heldout_command"].startswith("tools/evaluate-pileup-taggers.sh")
     assert m["heldout_range"] == TASKS[SHIPPED[name]].range.to_dict()
+    if SHIPPED[name] in PILEUP_PAIRS:  # multi-class: pairwise, no floor of its own
+        pairs = m["heldout_auc_pairwise"]
+        assert set(pairs) == PILEUP_PAIRS[SHIPPED[name]]
+        assert all(0 < e < 0.02 for e in m["heldout_auc_err_pairwise"].values())
+        assert min(pairs.values()) >= MIN_AUC
+        return
     assert 0 < m["heldout_auc_err"] < 0.02
     assert set(m["heldout_auc_per_background"]) >= PILEUP_BACKGROUNDS[SHIPPED[name]]
     floor = PILEUP_FLOORS[SHIPPED[name]]
@@ -245,6 +287,17 @@ def test_resnet15_is_not_worse_than_simplenet(task: str) -> None:
     assert behind == (task in RESNET_BEHIND)  # an exception that no longer holds must go
 
 
+PILEUP_PAIRED = sorted(
+    {SHIPPED[n] for n in AT_PILEUP if n.replace("simplenet", "resnet15") in AT_PILEUP}
+)
+
+
+@pytest.mark.parametrize("task", PILEUP_PAIRED)
+def test_resnet15_is_not_worse_than_simplenet_at_pileup(task: str) -> None:
+    behind = _heldout(f"{task}_resnet15_pu35") < _heldout(f"{task}_simplenet_pu35") - 0.01
+    assert behind == (task in PILEUP_RESNET_BEHIND)  # an exception that no longer holds must go
+
+
 def test_every_exception_is_needed_and_explained() -> None:
     physics = (REPO / "docs" / "physics.md").read_text()
     for name in BUDGET_LIMITED:
@@ -254,6 +307,8 @@ def test_every_exception_is_needed_and_explained() -> None:
         assert f"`{task}_resnet15`" in physics
     for name in PILEUP_BELOW_FLOOR:
         assert f"`{name}`" in physics
+    for task in PILEUP_RESNET_BEHIND:
+        assert f"`{task}_resnet15_pu35`" in physics
     for name in ISSUE23_BELOW_FLOOR:
         assert f"`{name}`" in physics
 
@@ -277,8 +332,10 @@ def test_pretrained_torch_model_gives_the_onnx_outputs(name: str) -> None:
 
 
 def test_package_stays_small() -> None:
+    """26 taggers, mu = 0 and mu = 35 side by side, each ONNX plus its fine-tuning weights:
+    about 16 MB; 20 MB keeps the wheel far below PyPI's 100 MB and a Binder image small."""
     total = sum(p.stat().st_size for p in shipped_dir().iterdir() if p.suffix in (".onnx", ".pt"))
-    assert total <= 12_000_000
+    assert total <= 20_000_000
 
 
 def test_a_path_works_wherever_a_name_does(tmp_path: Path) -> None:
