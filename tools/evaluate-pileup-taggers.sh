@@ -24,13 +24,20 @@ EVENTS=${EVENTS:-1500}
 NPROC=${NPROC:-2}
 RECORD=${RECORD:-0}
 TASK=${TASK:-tau}
+tau_procs=(--process tau --process qcd --process wjets --pthat-datasets)
+electron_procs=(--process electron --process qcd_em)
+heldout() {  # heldout DIR PROCS...: the seed-202 sample in DIR, generated once
+  local dir=$1; shift
+  [ -f "$dir/fileset.sparse.json" ] || e2e-coffea generate "$@" --events "$EVENTS" --seed 202 \
+    --pileup 35 --nproc "$NPROC" --out "$dir"
+}
 case "$TASK" in
   tau)
-    procs=(--process tau --process qcd --process wjets --pthat-datasets)
+    procs=("${tau_procs[@]}")
     default_taggers="tau_simplenet_pu35 tau_simplenet tau_resnet15 tau_particlegnn"
     SAMPLE="$OUT/pu35_heldout" ;;
   electron)
-    procs=(--process electron --process qcd_em)
+    procs=("${electron_procs[@]}")
     default_taggers="electron_simplenet_pu35 electron_simplenet electron_resnet15"
     SAMPLE="$OUT/pu35_heldout_electron" ;;
   eg)
@@ -52,12 +59,8 @@ TRAINED_AT_PU=${TRAINED_AT_PU:-${TASK}_simplenet_pu35}
 
 if [ "$TASK" = tau3 ] && [ ! -f "$SAMPLE/fileset.sparse.json" ]; then
   # the same seed-202 events as TASK=tau and TASK=electron: one fileset over both samples
-  [ -f "$OUT/pu35_heldout/fileset.sparse.json" ] || e2e-coffea generate --process tau \
-    --process qcd --process wjets --pthat-datasets --events "$EVENTS" --seed 202 --pileup 35 \
-    --nproc "$NPROC" --out "$OUT/pu35_heldout"
-  [ -f "$OUT/pu35_heldout_electron/fileset.sparse.json" ] || e2e-coffea generate \
-    --process electron --process qcd_em --events "$EVENTS" --seed 202 --pileup 35 \
-    --nproc "$NPROC" --out "$OUT/pu35_heldout_electron"
+  heldout "$OUT/pu35_heldout" "${tau_procs[@]}"
+  heldout "$OUT/pu35_heldout_electron" "${electron_procs[@]}"
   mkdir -p "$SAMPLE"
   python - "$OUT" "$SAMPLE/fileset.sparse.json" <<'PY'
 import json, sys
@@ -67,10 +70,7 @@ merged["electron"] = json.load(open(f"{out}/pu35_heldout_electron/fileset.sparse
 json.dump(merged, open(dest, "w"), indent=1)
 PY
 fi
-if [ ! -f "$SAMPLE/fileset.sparse.json" ]; then
-  e2e-coffea generate "${procs[@]}" --events "$EVENTS" --seed 202 --pileup 35 \
-    --nproc "$NPROC" --out "$SAMPLE"
-fi
+[ "$TASK" = tau3 ] || heldout "$SAMPLE" "${procs[@]}"
 args=()
 for t in $TAGGERS; do args+=(--tagger "$t"); done
 mkdir -p "$OUT/eval"

@@ -152,7 +152,11 @@ def main() -> int:
                 continue
             group, not_sig = "background", got["label"] != LABEL_IDS[args.signal]
             if task is not None:  # the class this process feeds, with its truth label (if any)
-                sample = task.samples[task.classes_of_process(str(meta.get("process")))[0]]
+                classes = task.classes_of_process(str(meta.get("process")))
+                if not classes:
+                    sys.exit(f"tagger-headline: dataset {name!r}: process {meta.get('process')!r} "
+                             f"feeds no class of task {task.name!r}")  # fmt: skip
+                sample = task.samples[classes[0]]
                 group = sample.name
                 if sample.label is not None:
                     not_sig = got["label"] == LABEL_IDS[sample.label]

@@ -168,11 +168,10 @@ def _start_once(
     threading.Thread(target=read, daemon=True).start()
     deadline = time.monotonic() + START_TIMEOUT_S
     while not ready.wait(0.2):
-        if proc.poll() is not None or time.monotonic() > deadline:
+        exited = proc.poll() is not None  # before stop(), which ends the process either way
+        if exited or time.monotonic() > deadline:
             server.stop()
-            why = (
-                "exited" if proc.returncode is not None else f"not ready in {START_TIMEOUT_S:.0f} s"
-            )
+            why = "exited" if exited else f"not ready in {START_TIMEOUT_S:.0f} s"
             tail = "\n".join(log.read_text().splitlines()[-20:] + server.lines[-5:])
             msg = f"Triton server did not start, {why} ({' '.join(cmd)}):\n{tail}"
             raise TritonLaunchError(msg)

@@ -147,8 +147,7 @@ def fill_scores(
     hists["score_pt"].fill(**common, pt=np.asarray(pt, dtype=np.float64))
     hists["score_eta"].fill(**common, eta=np.asarray(eta, dtype=np.float64))
     hists["score_match"].fill(**common, pt=np.asarray(pt, dtype=np.float64))
-    if "score_counts" in hists:  # outputs booked before it existed merge without it
-        hists["score_counts"].fill(dataset=dataset, label=names, tagger=tagger, score=s)
+    hists["score_counts"].fill(dataset=dataset, label=names, tagger=tagger, score=s)
     if nvtx is not None:
         nv = np.asarray(nvtx, dtype=np.float64)
         ok = np.isfinite(nv)
